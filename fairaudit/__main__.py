@@ -1,0 +1,3 @@
+from fairaudit.cli import main
+
+main()

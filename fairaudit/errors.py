@@ -1,0 +1,55 @@
+"""Typed exceptions raised by every stage; the CLI maps them to exit codes.
+
+Every message is one line for the user: what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FairauditError",
+    "ConfigError",
+    "DataError",
+    "ModelError",
+    "UnsafeModelError",
+    "OutputError",
+    "SigningError",
+    "VerificationError",
+]
+
+
+class FairauditError(Exception):
+    """Base class for every user-facing failure. ``exit_code`` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class ConfigError(FairauditError):
+    """An option, a config file or a flag combination is wrong."""
+
+
+class DataError(FairauditError):
+    """The evaluation data cannot be audited as given (missing column, bad labels, ...)."""
+
+
+class ModelError(FairauditError):
+    """The model file cannot be loaded or cannot score the data."""
+
+
+class UnsafeModelError(ModelError):
+    """The model file would run untrusted code if loaded; loading was refused."""
+
+
+class OutputError(FairauditError):
+    """An output file cannot be written."""
+
+
+class SigningError(FairauditError):
+    """A key cannot be read or a report cannot be signed."""
+
+
+class VerificationError(FairauditError):
+    """A signed artifact failed verification; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
