@@ -1,0 +1,420 @@
+"""Metric definitions over confusion counts, by-group tables and disparities.
+
+Every confusion-matrix metric is a ratio of sums of the four counts; an undefined
+value (a zero denominator) is NaN here and ``null`` in JSON, never 0.
+Names follow fairlearn and scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fairaudit.counts import GroupCounts
+
+__all__ = [
+    "CONFUSION_METRICS",
+    "DEFINITIONS",
+    "HEADLINE_METRICS",
+    "INTERSECTION",
+    "PROPORTIONS",
+    "SCORE_METRICS",
+    "DisparityRow",
+    "GroupTable",
+    "between_groups",
+    "build_tables",
+    "confusion_metrics",
+    "disparities_vs_reference",
+    "grouped_brier_score",
+    "grouped_roc_auc",
+    "headline_metrics",
+]
+
+#: Name of the grouping formed by all sensitive features together.
+INTERSECTION = "intersection"
+
+#: Metrics computed from confusion counts, in report order (``count`` first).
+CONFUSION_METRICS: tuple[str, ...] = (
+    "count",
+    "base_rate",
+    "selection_rate",
+    "accuracy",
+    "balanced_accuracy",
+    "true_positive_rate",
+    "false_positive_rate",
+    "true_negative_rate",
+    "false_negative_rate",
+    "precision",
+    "negative_predictive_value",
+    "false_discovery_rate",
+    "false_omission_rate",
+    "f1",
+)
+
+#: Confusion metrics that are a proportion: (numerator cells, denominator cells) as
+#: indices into CELLS (tn=0, fp=1, fn=2, tp=3). balanced_accuracy and f1 are not.
+PROPORTIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "base_rate": ((2, 3), (0, 1, 2, 3)),
+    "selection_rate": ((1, 3), (0, 1, 2, 3)),
+    "accuracy": ((0, 3), (0, 1, 2, 3)),
+    "true_positive_rate": ((3,), (2, 3)),
+    "false_positive_rate": ((1,), (0, 1)),
+    "true_negative_rate": ((0,), (0, 1)),
+    "false_negative_rate": ((2,), (2, 3)),
+    "precision": ((3,), (1, 3)),
+    "negative_predictive_value": ((0,), (0, 2)),
+    "false_discovery_rate": ((1,), (1, 3)),
+    "false_omission_rate": ((2,), (0, 2)),
+}
+
+#: Metrics that need a score per row (probability or decision value).
+SCORE_METRICS: tuple[str, ...] = ("roc_auc", "brier_score")
+
+#: fairlearn's headline fairness metrics, computed between groups.
+HEADLINE_METRICS: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+)
+
+#: Plain-language definitions shown in the report and documented in the README.
+DEFINITIONS: dict[str, str] = {
+    "count": "Number of people (rows) in the group.",
+    "base_rate": "Share of the group whose true label is positive.",
+    "selection_rate": "Share of the group the model predicts positive (selects).",
+    "accuracy": "Share of the group the model classifies correctly.",
+    "balanced_accuracy": (
+        "Average of the true positive rate and the true negative rate; "
+        "undefined when the group has only one true class."
+    ),
+    "true_positive_rate": (
+        "Of those truly positive, the share predicted positive (recall, sensitivity)."
+    ),
+    "false_positive_rate": "Of those truly negative, the share wrongly predicted positive.",
+    "true_negative_rate": "Of those truly negative, the share predicted negative (specificity).",
+    "false_negative_rate": "Of those truly positive, the share wrongly predicted negative.",
+    "precision": "Of those predicted positive, the share truly positive.",
+    "negative_predictive_value": "Of those predicted negative, the share truly negative.",
+    "false_discovery_rate": "Of those predicted positive, the share truly negative.",
+    "false_omission_rate": "Of those predicted negative, the share truly positive.",
+    "f1": "Harmonic mean of precision and true positive rate.",
+    "roc_auc": (
+        "Probability that the score ranks a random positive above a random negative "
+        "of the same group (ties count half)."
+    ),
+    "brier_score": (
+        "Mean squared difference between the predicted probability and the true label "
+        "(lower is better)."
+    ),
+    "demographic_parity_difference": (
+        "Largest minus smallest group selection rate (0 means every group is selected "
+        "at the same rate)."
+    ),
+    "demographic_parity_ratio": (
+        "Smallest divided by largest group selection rate (1 means equal rates; the "
+        "four-fifths rule asks for at least 0.8)."
+    ),
+    "equalized_odds_difference": (
+        "The larger of the between-group differences in true positive rate and in "
+        "false positive rate."
+    ),
+    "equalized_odds_ratio": (
+        "The smaller of the between-group ratios of true positive rate and of false "
+        "positive rate."
+    ),
+    "equal_opportunity_difference": (
+        "Largest minus smallest group true positive rate."
+    ),
+    "equal_opportunity_ratio": "Smallest divided by largest group true positive rate.",
+    "difference": "The group's value minus the reference group's value.",
+    "ratio": "The group's value divided by the reference group's value.",
+}
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Return numerator / denominator, NaN where the denominator is zero."""
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def confusion_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Return every metric of ``CONFUSION_METRICS`` for counts of shape ``(..., 4)``.
+
+    Works for any leading shape, so one call evaluates all groups of all bootstrap
+    resamples at once.
+    """
+    counts = np.asarray(counts)
+    tn, fp, fn, tp = (counts[..., i].astype(np.float64) for i in range(4))
+    n = tn + fp + fn + tp
+    positives = tp + fn
+    negatives = tn + fp
+    predicted_positive = tp + fp
+    predicted_negative = tn + fn
+    tpr = _divide(tp, positives)
+    tnr = _divide(tn, negatives)
+    return {
+        "count": n,
+        "base_rate": _divide(positives, n),
+        "selection_rate": _divide(predicted_positive, n),
+        "accuracy": _divide(tp + tn, n),
+        # NaN when a class is missing: scikit-learn would silently average one recall.
+        "balanced_accuracy": (tpr + tnr) / 2,
+        "true_positive_rate": tpr,
+        "false_positive_rate": _divide(fp, negatives),
+        "true_negative_rate": tnr,
+        "false_negative_rate": _divide(fn, positives),
+        "precision": _divide(tp, predicted_positive),
+        "negative_predictive_value": _divide(tn, predicted_negative),
+        "false_discovery_rate": _divide(fp, predicted_positive),
+        "false_omission_rate": _divide(fn, predicted_negative),
+        "f1": _divide(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def grouped_brier_score(
+    group: np.ndarray, n_groups: int, y_true: np.ndarray, score: np.ndarray
+) -> np.ndarray:
+    """Return the Brier score of each group (NaN for an empty group)."""
+    squared = (score - y_true) ** 2
+    sums = np.bincount(group, weights=squared, minlength=n_groups)
+    sizes = np.bincount(group, minlength=n_groups)
+    return _divide(sums, sizes.astype(np.float64))
+
+
+def grouped_roc_auc(
+    group: np.ndarray, n_groups: int, y_true: np.ndarray, score: np.ndarray
+) -> np.ndarray:
+    """Return each group's ROC AUC via the rank-sum (Mann-Whitney) statistic.
+
+    Ties get their average rank, which equals scikit-learn's trapezoidal ROC AUC.
+    NaN where a group lacks positives or negatives.
+    """
+    y = np.asarray(y_true, dtype=bool)
+    order = np.lexsort((score, group))
+    g_sorted = group[order]
+    s_sorted = score[order]
+    n = len(order)
+    if n == 0:
+        return np.full(n_groups, np.nan)
+    # A new tie block starts where the group or the score changes.
+    new_block = np.empty(n, dtype=bool)
+    new_block[0] = True
+    new_block[1:] = (g_sorted[1:] != g_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])
+    block_id = np.cumsum(new_block) - 1
+    block_start = np.flatnonzero(new_block)
+    block_end = np.append(block_start[1:], n)  # exclusive
+    group_start = np.zeros(n_groups, dtype=np.int64)
+    sizes = np.bincount(g_sorted, minlength=n_groups)
+    group_start[1:] = np.cumsum(sizes)[:-1]
+    # 1-based average rank of each tie block within its own group.
+    block_group = g_sorted[block_start]
+    mean_rank = (block_start + block_end + 1) / 2.0 - group_start[block_group]
+    rank = mean_rank[block_id]
+    positive = y[order]
+    rank_sum = np.bincount(g_sorted, weights=np.where(positive, rank, 0.0), minlength=n_groups)
+    n_pos = np.bincount(g_sorted, weights=positive.astype(np.float64), minlength=n_groups)
+    n_neg = sizes - n_pos
+    u_stat = rank_sum - n_pos * (n_pos + 1) / 2.0
+    return _divide(u_stat, n_pos * n_neg)
+
+
+@dataclass
+class GroupTable:
+    """Metrics for the groups of one grouping: a sensitive feature or the intersection.
+
+    ``groups[i]`` maps each feature of the grouping to the group's value; ``counts[i]``
+    is its confusion counts and ``values[metric][i]`` its metric values.
+    ``cell_group[c]`` is the group that intersectional cell ``c`` of the GroupCounts
+    belongs to, so resampled cell counts aggregate to this table's groups.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    groups: list[dict[str, str]]
+    counts: np.ndarray
+    values: dict[str, np.ndarray]
+    reference: int
+    cell_group: np.ndarray = field(repr=False)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Return the number of rows of each group."""
+        return self.counts.sum(axis=1)
+
+    def label(self, index: int) -> str:
+        """Return a display name such as ``sex=female, age=[25, 40)``."""
+        return ", ".join(f"{k}={v}" for k, v in self.groups[index].items())
+
+
+def _pick_reference(
+    groups: list[dict[str, str]], sizes: np.ndarray, wanted: Mapping[str, str], features: tuple
+) -> int:
+    """Return the reference group's index: the one named in ``wanted``, else the largest."""
+    if all(f in wanted for f in features):
+        for i, group in enumerate(groups):
+            if all(group[f] == wanted[f] for f in features):
+                return i
+    # argmax returns the first maximum: ties go to the first group in sort order.
+    return int(np.argmax(sizes))
+
+
+def build_tables(
+    group_counts: GroupCounts,
+    *,
+    reference: Mapping[str, str] | None = None,
+    y_true: np.ndarray | None = None,
+    score: np.ndarray | None = None,
+    codes: Sequence[np.ndarray] | None = None,
+    score_is_probability: bool = True,
+) -> tuple[dict[str, float], list[GroupTable]]:
+    """Return the overall metrics and one GroupTable per feature (plus the intersection).
+
+    Single-feature counts and the overall row are sums of the intersectional counts.
+    Score metrics need ``y_true``, ``score``, the per-feature ``codes`` and
+    ``group_counts.row_cell``; without them they are left out.
+    """
+    reference = dict(reference or {})
+    with_scores = score is not None and y_true is not None and codes is not None
+    overall_counts = group_counts.overall
+    overall = {k: float(v) for k, v in confusion_metrics(overall_counts).items()}
+    if with_scores:
+        assert y_true is not None and score is not None
+        zeros = np.zeros(len(y_true), dtype=np.int64)
+        overall["roc_auc"] = float(grouped_roc_auc(zeros, 1, y_true, score)[0])
+        overall["brier_score"] = (
+            float(grouped_brier_score(zeros, 1, y_true, score)[0])
+            if score_is_probability
+            else float("nan")
+        )
+
+    groupings: list[tuple] = []
+    for f_index, feature in enumerate(group_counts.features):
+        marginal = group_counts.marginal(f_index)
+        levels = group_counts.levels[f_index]
+        groups = [{feature: levels[i]} for i in range(len(levels))]
+        keep = marginal.sum(axis=1) > 0
+        rows = codes[f_index] if with_scores and codes is not None else None
+        # Renumber the non-empty levels 0..m-1 for cell_group.
+        renumber = np.cumsum(keep) - 1
+        groupings.append(
+            (feature, (feature,), marginal[keep], [g for g, k in zip(groups, keep) if k],
+             (rows, np.flatnonzero(keep), len(levels)),
+             renumber[group_counts.cells[:, f_index]])
+        )
+    if len(group_counts.features) > 1:
+        groups = [
+            {f: group_counts.levels[j][c] for j, (f, c) in enumerate(zip(group_counts.features, cell))}
+            for cell in group_counts.cells.tolist()
+        ]
+        groupings.append(
+            (INTERSECTION, group_counts.features, group_counts.counts, groups,
+             (group_counts.row_cell, None, len(groups)),
+             np.arange(len(groups)))
+        )
+
+    tables = []
+    for name, features, counts, groups, row_info, cell_group in groupings:
+        values = confusion_metrics(counts)
+        row_codes, kept, n_codes = row_info  # type: ignore[misc]
+        if with_scores and row_codes is not None:
+            assert y_true is not None and score is not None
+            auc = grouped_roc_auc(row_codes, n_codes, y_true, score)
+            brier = (
+                grouped_brier_score(row_codes, n_codes, y_true, score)
+                if score_is_probability
+                else np.full(n_codes, np.nan)
+            )
+            values["roc_auc"] = auc if kept is None else auc[kept]
+            values["brier_score"] = brier if kept is None else brier[kept]
+        ref = _pick_reference(groups, counts.sum(axis=1), reference, features)
+        tables.append(
+            GroupTable(
+                name=name,
+                features=features,
+                groups=groups,
+                counts=counts,
+                values=values,
+                reference=ref,
+                cell_group=cell_group,
+            )
+        )
+    return overall, tables
+
+
+@dataclass(frozen=True)
+class DisparityRow:
+    """One group's difference and ratio to the reference group for one metric."""
+
+    feature: str
+    metric: str
+    group: dict[str, str]
+    reference: dict[str, str]
+    value: float
+    reference_value: float
+    difference: float
+    ratio: float
+
+
+def disparities_vs_reference(
+    table: GroupTable, metrics: Sequence[str]
+) -> list[DisparityRow]:
+    """Return difference and ratio of every non-reference group versus the reference."""
+    rows = []
+    ref = table.reference
+    for metric in metrics:
+        if metric not in table.values or metric == "count":
+            continue
+        vals = table.values[metric]
+        ref_value = vals[ref]
+        diffs = vals - ref_value
+        ratios = _divide(vals, np.full_like(vals, ref_value))
+        for i in range(len(table.groups)):
+            if i == ref:
+                continue
+            rows.append(
+                DisparityRow(
+                    feature=table.name,
+                    metric=metric,
+                    group=table.groups[i],
+                    reference=table.groups[ref],
+                    value=float(vals[i]),
+                    reference_value=float(ref_value),
+                    difference=float(diffs[i]),
+                    ratio=float(ratios[i]),
+                )
+            )
+    return rows
+
+
+def between_groups(values: np.ndarray) -> tuple[float, float]:
+    """Return fairlearn's between-groups (max - min, min / max), NaN if < 2 defined."""
+    defined = values[~np.isnan(values)]
+    if len(defined) < 2:
+        return float("nan"), float("nan")
+    low, high = float(defined.min()), float(defined.max())
+    return high - low, (low / high if high != 0 else float("nan"))
+
+
+def headline_metrics(table: GroupTable) -> dict[str, float]:
+    """Return fairlearn's six headline fairness metrics for one grouping."""
+    sr_diff, sr_ratio = between_groups(table.values["selection_rate"])
+    tpr_diff, tpr_ratio = between_groups(table.values["true_positive_rate"])
+    fpr_diff, fpr_ratio = between_groups(table.values["false_positive_rate"])
+    return {
+        "demographic_parity_difference": sr_diff,
+        "demographic_parity_ratio": sr_ratio,
+        "equalized_odds_difference": float(np.fmax(tpr_diff, fpr_diff))
+        if not (np.isnan(tpr_diff) or np.isnan(fpr_diff))
+        else float("nan"),
+        "equalized_odds_ratio": float(np.fmin(tpr_ratio, fpr_ratio))
+        if not (np.isnan(tpr_ratio) or np.isnan(fpr_ratio))
+        else float("nan"),
+        "equal_opportunity_difference": tpr_diff,
+        "equal_opportunity_ratio": tpr_ratio,
+    }
