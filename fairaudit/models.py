@@ -1,0 +1,183 @@
+"""Safe model loading (skops by default, pickle only when allowed) and scoring.
+
+A model file is untrusted input: skops loads only types we trust (scikit-learn, numpy,
+scipy, plus those the user names), and pickle, which runs arbitrary code when loaded,
+is refused unless the user explicitly allows it — and the report then says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.data import file_sha256
+from fairaudit.errors import ModelError, UnsafeModelError
+
+__all__ = [
+    "LoadedModel",
+    "Predictions",
+    "TRUSTED_MODULES",
+    "feature_columns",
+    "load_model",
+    "predict",
+]
+
+#: Top-level modules whose types a .skops file may contain without --trust-type.
+TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+@dataclass
+class LoadedModel:
+    """A loaded estimator and where it came from."""
+
+    estimator: Any
+    path: Path
+    format: str
+    sha256: str
+    unsafe_pickle: bool
+
+
+@dataclass
+class Predictions:
+    """Predicted labels as the model returned them, and optional scores."""
+
+    labels: pd.Series
+    score: np.ndarray | None
+    score_is_probability: bool
+    score_source: str | None
+
+
+def _load_skops(path: Path, trust_types: Sequence[str]) -> Any:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise ModelError(f"cannot read model file '{path}' as skops: {exc}") from None
+    auto = [t for t in untrusted if t.split(".", 1)[0] in TRUSTED_MODULES]
+    refused = [t for t in untrusted if t not in auto and t not in trust_types]
+    if refused:
+        flags = " ".join(f"--trust-type {t}" for t in refused)
+        raise UnsafeModelError(
+            f"model file '{path}' contains types that are not trusted: {', '.join(refused)}; "
+            f"if you trust their code, pass {flags}"
+        )
+    try:
+        return sio.load(path, trusted=list(untrusted))
+    except Exception as exc:
+        raise ModelError(f"cannot load model file '{path}': {exc}") from None
+
+
+def load_model(
+    path: Path, *, trust_types: Sequence[str] = (), allow_unsafe_pickle: bool = False
+) -> LoadedModel:
+    """Return the model in ``path``; refuse formats that would run untrusted code."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"model file '{path}' not found")
+    suffix = path.suffix.lower()
+    if suffix == ".skops":
+        estimator = _load_skops(path, trust_types)
+        fmt, unsafe = "skops", False
+    elif suffix in _PICKLE_SUFFIXES:
+        if not allow_unsafe_pickle:
+            raise UnsafeModelError(
+                f"refusing to load pickle file '{path}': unpickling runs arbitrary code; "
+                "save the model with skops.io.dump as .skops, or pass --allow-unsafe-pickle "
+                "if you trust this file"
+            )
+        import joblib
+
+        try:
+            estimator = joblib.load(path)
+        except Exception as exc:
+            raise ModelError(f"cannot load model file '{path}': {exc}") from None
+        fmt, unsafe = suffix.lstrip("."), True
+    else:
+        raise ModelError(
+            f"model file '{path}' has an unsupported format '{suffix or '(none)'}'; "
+            "use .skops (or .joblib/.pkl with --allow-unsafe-pickle)"
+        )
+    if not hasattr(estimator, "predict"):
+        raise ModelError(f"model file '{path}' holds a {type(estimator).__name__}, which has no predict()")
+    return LoadedModel(estimator, path, fmt, file_sha256(path), unsafe)
+
+
+def feature_columns(
+    estimator: Any,
+    columns: Sequence[str],
+    *,
+    excluded: Sequence[str],
+    explicit: Sequence[str] | None,
+    data_name: str,
+) -> list[str]:
+    """Return the columns to feed the model; raise ModelError for missing ones."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        wanted = [str(n) for n in names]
+    elif explicit is not None:
+        wanted = list(explicit)
+    else:
+        return [c for c in columns if c not in set(excluded)]
+    missing = [c for c in wanted if c not in set(columns)]
+    if missing:
+        raise ModelError(
+            f"the model needs columns that '{data_name}' lacks: {', '.join(map(repr, missing))}"
+        )
+    return wanted
+
+
+def _positive_index(classes: Sequence[Any], positive_label: str | None) -> int | None:
+    texts = [str(int(c)) if isinstance(c, float) and c.is_integer() else str(c) for c in classes]
+    if positive_label is None:
+        for i, c in enumerate(classes):
+            if c is True or (not isinstance(c, str) and c == 1):
+                return i
+        return None
+    lowered = [t.lower() if isinstance(c, bool | np.bool_) else t for t, c in zip(texts, classes)]
+    wanted = positive_label.lower() if any(isinstance(c, bool | np.bool_) for c in classes) else positive_label
+    return lowered.index(wanted) if wanted in lowered else None
+
+
+def predict(
+    model: LoadedModel, frame: pd.DataFrame, columns: Sequence[str], positive_label: str | None
+) -> Predictions:
+    """Return the model's predicted labels and, when it can score, its positive-class scores."""
+    estimator = model.estimator
+    features = frame[list(columns)]
+    try:
+        labels = estimator.predict(features)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"the model failed to predict on the data: {first}") from None
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(frame):
+        raise ModelError(
+            f"the model returned predictions of shape {labels.shape} for {len(frame)} rows; "
+            "fairaudit audits binary classifiers with one prediction per row"
+        )
+    classes = getattr(estimator, "classes_", None)
+    score = None
+    is_probability = False
+    source = None
+    if classes is not None and len(classes) == 2:
+        pos = _positive_index(list(classes), positive_label)
+        if pos is not None:
+            try:
+                if hasattr(estimator, "predict_proba"):
+                    score = np.asarray(estimator.predict_proba(features), dtype=np.float64)[:, pos]
+                    is_probability, source = True, "predict_proba"
+                elif hasattr(estimator, "decision_function"):
+                    raw = np.asarray(estimator.decision_function(features), dtype=np.float64)
+                    score = raw if pos == 1 else -raw
+                    source = "decision_function"
+            except Exception as exc:  # a model may expose predict_proba yet refuse it
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(f"the model failed to score the data: {first}") from None
+    return Predictions(pd.Series(labels), score, is_probability, source)

@@ -1,0 +1,74 @@
+"""AuditResult: the single source of truth every output reads, and its JSON form.
+
+Each field is already plain JSON data (dicts, lists, strings, numbers, None), so the
+JSON, the HTML report, signatures and later exports all read the same values and
+nothing is recomputed downstream. The shape is described by
+``fairaudit/schema/audit-result.schema.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "AuditResult", "jsonable"]
+
+#: Semantic version of the JSON format; the major version is in the signing predicate URI.
+SCHEMA_VERSION = "1.0.0"
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` with NaN/inf floats as None and numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "item") and not isinstance(value, int | float):
+        value = value.item()  # numpy scalar
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+@dataclass
+class AuditResult:
+    """Everything one audit found, as JSON-ready sections (see the JSON Schema)."""
+
+    schema_version: str
+    tool: dict[str, Any]
+    audit: dict[str, Any]
+    lineage: dict[str, Any]
+    data_checks: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    disparities: list[dict[str, Any]]
+    headline: list[dict[str, Any]]
+    uncertainty: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as a JSON-ready dict, in schema order."""
+        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    def to_json(self) -> str:
+        """Return the result as indented JSON text (deterministic; ends with a newline)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    def content_id(self) -> str:
+        """Return the SHA-256 of the canonical JSON of everything but the audit id."""
+        import rfc8785
+
+        body = self.to_dict()
+        body["audit"] = {k: v for k, v in body["audit"].items() if k != "id"}
+        return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditResult:
+        """Return an AuditResult from its JSON form (unknown keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,203 @@
+"""AuditSpec: every option of one audit, from a TOML config plus overrides, validated once."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from fairaudit.errors import ConfigError
+
+__all__ = ["AuditSpec", "MissingSensitive", "load_config"]
+
+MissingSensitive = Literal["error", "group", "drop"]
+_MISSING_CHOICES = ("error", "group", "drop")
+
+# Keys that name files: relative paths in a config file are relative to that file.
+_PATH_KEYS = ("data", "model")
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """Options of one audit. Build with ``AuditSpec(...)`` or :func:`load_config`.
+
+    ``data`` is the evaluation set (CSV or Parquet). Either ``model`` (a fitted
+    classifier file) or ``prediction_col`` (precomputed predictions) must be given.
+    """
+
+    data: Path
+    target: str
+    sensitive: tuple[str, ...]
+    model: Path | None = None
+    prediction_col: str | None = None
+    score_col: str | None = None
+    positive_label: str | None = None
+    id_cols: tuple[str, ...] = ()
+    features: tuple[str, ...] | None = None
+    bins: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    missing_sensitive: MissingSensitive = "error"
+    min_group_size: int = 30
+    reference: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+    model_version: str | None = None
+    seed: int = 0
+    allow_unsafe_pickle: bool = False
+    trust_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError for an inconsistent combination of options."""
+        if not self.target:
+            raise ConfigError("no target column: pass --target COL (the label column)")
+        if not self.sensitive:
+            raise ConfigError("no sensitive feature: pass --sensitive COL (repeatable)")
+        if len(set(self.sensitive)) != len(self.sensitive):
+            raise ConfigError("a sensitive feature is named twice: name each column once")
+        if self.model is None and self.prediction_col is None:
+            raise ConfigError(
+                "nothing to audit: pass --model PATH, or --prediction-col COL for "
+                "precomputed predictions"
+            )
+        if self.model is not None and self.prediction_col is not None:
+            raise ConfigError("pass either --model or --prediction-col, not both")
+        if self.model is not None and self.score_col is not None:
+            raise ConfigError(
+                "--score-col goes with --prediction-col; with --model the scores come "
+                "from the model"
+            )
+        if self.missing_sensitive not in _MISSING_CHOICES:
+            raise ConfigError(
+                f"missing_sensitive must be one of {', '.join(_MISSING_CHOICES)}, "
+                f"not {self.missing_sensitive!r}"
+            )
+        if self.min_group_size < 1:
+            raise ConfigError("min_group_size must be a whole number of at least 1")
+        for feature in self.reference:
+            if feature not in self.sensitive:
+                raise ConfigError(
+                    f"--reference names {feature!r}, which is not a sensitive feature "
+                    f"({', '.join(self.sensitive)})"
+                )
+        for feature, edges in self.bins.items():
+            if feature not in self.sensitive:
+                raise ConfigError(
+                    f"bins are given for {feature!r}, which is not a sensitive feature"
+                )
+            if not edges or any(b <= a for a, b in zip(edges, edges[1:])):
+                raise ConfigError(
+                    f"bins for {feature!r} must be increasing numbers, e.g. "
+                    f"{feature} = [25, 40, 60]"
+                )
+
+    def effective_config(self) -> dict[str, Any]:
+        """Return the options as plain JSON values, for the report's lineage section."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = value.as_posix()
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+            out[f.name] = value
+        return out
+
+    def with_overrides(self, **overrides: Any) -> AuditSpec:
+        """Return a copy with the given options replaced (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_FIELD_NAMES = {f.name for f in fields(AuditSpec)}
+
+
+def _as_tuple_of_str(key: str, value: Any, source: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{source}: {key} must be a string or a list of strings")
+
+
+def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[str, Any]:
+    """Return options with the types AuditSpec wants; raise ConfigError naming the key."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in _FIELD_NAMES:
+            raise ConfigError(
+                f"{source}: unknown option {key!r}; known options: "
+                f"{', '.join(sorted(_FIELD_NAMES))}"
+            )
+        if value is None:
+            continue
+        if key in _PATH_KEYS:
+            if not isinstance(value, str | Path):
+                raise ConfigError(f"{source}: {key} must be a file path")
+            path = Path(value)
+            if base is not None and not path.is_absolute():
+                path = base / path
+            value = path
+        elif key in ("sensitive", "id_cols", "features", "trust_types"):
+            value = _as_tuple_of_str(key, value, source)
+        elif key == "bins":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: bins must be a table, e.g. [bins] age = [25, 40]")
+            bins = {}
+            for feature, edges in value.items():
+                if not isinstance(edges, list) or not all(
+                    isinstance(e, int | float) and not isinstance(e, bool) for e in edges
+                ):
+                    raise ConfigError(
+                        f"{source}: bins for {feature!r} must be a list of numbers, "
+                        f"e.g. {feature} = [25, 40, 60]"
+                    )
+                bins[str(feature)] = tuple(float(e) for e in edges)
+            value = bins
+        elif key == "reference":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: reference must be a table, e.g. [reference] sex = 'male'")
+            value = {str(k): str(v) for k, v in value.items()}
+        elif key in ("min_group_size", "seed"):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{source}: {key} must be a whole number")
+        elif key == "allow_unsafe_pickle":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: {key} must be true or false")
+        elif key == "positive_label":
+            value = str(value).lower() if isinstance(value, bool) else str(value)
+        elif not isinstance(value, str):
+            raise ConfigError(f"{source}: {key} must be a string")
+        out[key] = value
+    return out
+
+
+def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> AuditSpec:
+    """Return the AuditSpec of a TOML config file with ``overrides`` (e.g. CLI flags) on top.
+
+    ``None`` values and empty tuples in ``overrides`` mean "not given" and keep the
+    config's value.
+    """
+    options: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file '{path}' not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file '{path}': {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file '{path}' is not valid TOML: {exc}") from None
+        options.update(_normalise(raw, f"config file '{path}'", Path(path).parent))
+    given = {k: v for k, v in (overrides or {}).items() if v is not None and v != () and v != {}}
+    options.update(_normalise(given, "command line", None))
+    missing = [k for k in ("data", "target") if k not in options]
+    if missing:
+        what = {"data": "the evaluation data (DATA argument or data = ...)",
+                "target": "the label column (--target COL)"}
+        raise ConfigError("missing " + " and ".join(what[k] for k in missing))
+    options.setdefault("sensitive", ())
+    return AuditSpec(**options)
