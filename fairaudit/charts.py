@@ -1,0 +1,161 @@
+"""Matplotlib figures as inline SVG data URIs, each with a title and a text alternative.
+
+Charts are deterministic (fixed SVG ids, no timestamps) so reports are byte-identical
+across runs. Group names come from the data: matplotlib would parse ``$...$`` as
+mathtext, so every label is escaped before it reaches matplotlib; the SVG is embedded
+as an ``<img>`` (a data: URI), where no script can run.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart"]
+
+#: Okabe-Ito colour-blind-safe palette.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+
+_RC = {
+    "svg.hashsalt": "fairaudit",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "text.usetex": False,
+}
+_MAX_LABEL = 40
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: its title, a text alternative and the SVG as a data: URI."""
+
+    title: str
+    alt: str
+    data_uri: str
+
+
+def _label(text: str, limit: int = _MAX_LABEL) -> str:
+    """Return text safe for matplotlib: no mathtext, bounded length."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("\\", "\\\\").replace("$", r"\$")
+
+
+def _to_data_uri(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def metrics_chart(
+    title: str,
+    groups: Sequence[str],
+    metrics: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    intervals: Sequence[Sequence[tuple[float, float] | None]] | None = None,
+) -> Chart:
+    """Return a horizontal grouped bar chart: one bar per metric for each group.
+
+    ``values[m][g]`` is metric ``m`` for group ``g``; ``intervals`` adds whiskers.
+    Undefined values draw no bar and are named in the text alternative.
+    """
+    with plt.rc_context(_RC):
+        height = max(2.2, 0.32 * len(groups) * len(metrics) + 1.0)
+        fig, ax = plt.subplots(figsize=(7.0, min(height, 40)))
+        bar = 0.8 / max(len(metrics), 1)
+        for m, metric in enumerate(metrics):
+            ys = [g + m * bar for g in range(len(groups))]
+            xs = [v if _finite(v) else 0.0 for v in values[m]]
+            err = None
+            if intervals is not None:
+                lows, highs = [], []
+                for v, ci in zip(values[m], intervals[m]):
+                    if _finite(v) and ci is not None and _finite(ci[0]) and _finite(ci[1]):
+                        lows.append(max(v - ci[0], 0.0))  # type: ignore[operator]
+                        highs.append(max(ci[1] - v, 0.0))  # type: ignore[operator]
+                    else:
+                        lows.append(0.0)
+                        highs.append(0.0)
+                err = [lows, highs]
+            ax.barh(ys, xs, height=bar * 0.9, color=PALETTE[m % len(PALETTE)], label=metric,
+                    xerr=err, error_kw={"ecolor": "#333333", "capsize": 2, "elinewidth": 0.8})
+        ax.set_yticks([g + bar * (len(metrics) - 1) / 2 for g in range(len(groups))])
+        ax.set_yticklabels([_label(g) for g in groups])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.05)
+        ax.set_xlabel("rate")
+        ax.set_title(_label(title, 90))
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        uri = _to_data_uri(fig)
+    parts = []
+    for g, group in enumerate(groups):
+        shown = ", ".join(
+            f"{metric} {values[m][g]:.3f}" if _finite(values[m][g]) else f"{metric} undefined"
+            for m, metric in enumerate(metrics)
+        )
+        parts.append(f"{group}: {shown}")
+    alt = f"{title}. Bar chart; " + "; ".join(parts) + ". The table below has the same numbers."
+    return Chart(title, alt, uri)
+
+
+def disparity_chart(
+    title: str,
+    groups: Sequence[str],
+    ratios: Sequence[float | None],
+    reference: str,
+    intervals: Sequence[tuple[float, float] | None] | None = None,
+    band: tuple[float, float] = (0.8, 1.25),
+) -> Chart:
+    """Return a dot plot of each group's ratio to the reference, with the 0.8–1.25 band."""
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(7.0, max(1.8, 0.35 * len(groups) + 1.0)))
+        ax.axvspan(band[0], band[1], color="#DDDDDD", label=f"{band[0]}–{band[1]} band")
+        ax.axvline(1.0, color="#555555", linewidth=0.8)
+        finite = [r for r in ratios if _finite(r)]
+        high = max([band[1] * 1.1, *[r * 1.1 for r in finite]]) if finite else band[1] * 1.1
+        for i, r in enumerate(ratios):
+            if not _finite(r):
+                continue
+            outside = r < band[0] or r > band[1]  # type: ignore[operator]
+            err = None
+            ci = intervals[i] if intervals is not None else None
+            if ci is not None and _finite(ci[0]) and _finite(ci[1]):
+                err = [[max(r - ci[0], 0.0)], [max(ci[1] - r, 0.0)]]  # type: ignore[operator]
+                high = max(high, ci[1] * 1.05)
+            ax.errorbar([r], [i], xerr=err, fmt="D" if outside else "o",
+                        color=PALETTE[5] if outside else PALETTE[0], capsize=3, markersize=6)
+        ax.set_yticks(range(len(groups)))
+        ax.set_yticklabels([_label(g) for g in groups])
+        ax.set_ylim(len(groups) - 0.5, -0.5)
+        ax.set_xlim(0, min(high, 10.0))
+        ax.set_xlabel(_label(f"ratio to reference ({reference})", 90))
+        ax.set_title(_label(title, 90))
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        uri = _to_data_uri(fig)
+    parts = [
+        f"{g}: {r:.3f}" + (" (outside the band)" if r < band[0] or r > band[1] else "")
+        if _finite(r) else f"{g}: undefined"
+        for g, r in zip(groups, ratios)  # type: ignore[operator]
+    ]
+    alt = (
+        f"{title}. Ratio of each group to the reference group {reference}; the shaded band "
+        f"is {band[0]} to {band[1]}. " + "; ".join(parts) + "."
+    )
+    return Chart(title, alt, uri)

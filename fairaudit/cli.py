@@ -1,0 +1,148 @@
+"""The ``fairaudit`` command line: thin click commands over the library.
+
+Library exceptions become ``Error: ...`` on one line with exit code 1; click's usage
+errors exit 2. Heavy imports happen inside commands so ``fairaudit verify`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fairaudit._version import __version__
+from fairaudit.errors import FairauditError
+
+__all__ = ["cli", "main"]
+
+
+def _parse_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"{flag} takes FEATURE=VALUE, e.g. {flag} sex=male; got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _parse_bins(values: tuple[str, ...]) -> dict[str, list[float]]:
+    bins = {}
+    for item in values:
+        feature, sep, edges = item.partition("=")
+        try:
+            parsed = [float(e) for e in edges.split(",") if e.strip()]
+        except ValueError:
+            parsed = []
+        if not sep or not feature or not parsed:
+            raise click.UsageError(f"--bins takes FEATURE=EDGE,EDGE,..., e.g. --bins age=25,40,60; got {item!r}")
+        bins[feature] = parsed
+    return bins
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="fairaudit")
+def cli() -> None:
+    """Audit a machine-learning classifier for bias and write a report.
+
+    Exit codes: 0 success, 1 error (one line on stderr), 2 usage error.
+
+    Example:
+
+        fairaudit run --config sample_data/audit.toml -o report.html
+    """
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="TOML file with any of these options; flags override it.")
+@click.option("--target", help="Label column.")
+@click.option("--positive-label", help="Positive class of labels and predictions (e.g. yes). "
+              "Without it labels must be 0/1 or booleans.")
+@click.option("--sensitive", multiple=True, help="Sensitive feature column (repeatable).")
+@click.option("--model", type=click.Path(path_type=Path), help="Model file (.skops; "
+              ".joblib/.pkl only with --allow-unsafe-pickle).")
+@click.option("--prediction-col", help="Column of precomputed predictions (instead of --model).")
+@click.option("--score-col", help="Column of precomputed scores (with --prediction-col).")
+@click.option("--id-col", "id_cols", multiple=True, help="Identifier column, never a model input (repeatable).")
+@click.option("--bins", multiple=True, help="Bin a numeric sensitive feature: FEATURE=EDGE,EDGE,... (repeatable).")
+@click.option("--missing-sensitive", type=click.Choice(["error", "group", "drop"]),
+              help="Rows with a missing sensitive value: refuse (default), audit as a "
+              "'(missing)' group, or drop and count them.")
+@click.option("--min-group-size", type=click.IntRange(min=1),
+              help="Groups smaller than this are marked 'insufficient data' (default 30).")
+@click.option("--reference", multiple=True, help="Reference group: FEATURE=VALUE (repeatable; "
+              "default: the largest group).")
+@click.option("--name", help="Model name shown in the report.")
+@click.option("--model-version", help="Model version shown in the report.")
+@click.option("--seed", type=int, help="Seed for every random step (default 0).")
+@click.option("--allow-unsafe-pickle", is_flag=True, default=None,
+              help="Load .joblib/.pkl models (runs the file's code; recorded as a finding).")
+@click.option("--trust-type", "trust_types", multiple=True,
+              help="Type a .skops file may contain beyond scikit-learn, numpy and scipy (repeatable).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"),
+              show_default=True, help="HTML report path, or a folder to name it in; the JSON "
+              "goes beside it with the suffix .json.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")
+def run(data: Path | None, config_path: Path | None, output: Path, quiet: bool, **options: Any) -> None:
+    """Audit a model (or precomputed predictions) and write an HTML and a JSON report.
+
+    Every sensitive feature is reported on its own and, with several, their
+    intersection too. Options may also come from a TOML --config file.
+
+    Example:
+
+        fairaudit run --config sample_data/audit.toml -o report.html
+
+        fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
+    """
+    from fairaudit.audit import run_audit
+    from fairaudit.report import write_report
+    from fairaudit.spec import load_config
+
+    options["reference"] = _parse_pairs(options["reference"], "--reference")
+    options["bins"] = _parse_bins(options["bins"])
+    options["data"] = data
+    progress = None
+    if not quiet and sys.stderr.isatty():
+        def progress(message: str) -> None:
+            click.echo(f"… {message}", err=True)
+    try:
+        spec = load_config(config_path, options)
+        result = run_audit(spec, progress=progress)
+        html_path, json_path = write_report(result, output)
+    except FairauditError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not quiet:
+        click.echo(_summary(result.to_dict(), html_path, json_path))
+
+
+def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
+    lines = [f"Wrote {html_path} and {json_path}"]
+    for h in data["headline"]:
+        if h["metric"] in ("demographic_parity_ratio", "equalized_odds_difference"):
+            value = "undefined" if h["value"] is None else f"{h['value']:.3f}"
+            lines.append(f"  {h['feature']}: {h['metric']} = {value}")
+    warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
+    if warnings:
+        lines.append(f"  {len(warnings)} warnings: see the report's data checks")
+    return "\n".join(lines)
+
+
+def _register_optional_commands() -> None:
+    """Add commands that live in their own modules."""
+    from fairaudit import cli_signing
+
+    for command in (cli_signing.keygen, cli_signing.sign, cli_signing.verify):
+        cli.add_command(command)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    """Entry point of the ``fairaudit`` console script."""
+    cli(prog_name="fairaudit")

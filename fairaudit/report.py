@@ -1,0 +1,254 @@
+"""Rendering an AuditResult as one self-contained HTML file (Jinja2, autoescaped).
+
+The templates receive a :class:`ReportContext` built only from the AuditResult's JSON
+form, so the HTML shows exactly the numbers of the JSON twin.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from fairaudit.charts import Chart, disparity_chart, metrics_chart
+from fairaudit.errors import OutputError
+from fairaudit.metrics import DEFINITIONS, HEADLINE_METRICS, INTERSECTION
+from fairaudit.outputs import atomic_write_many
+from fairaudit.result import AuditResult
+
+__all__ = [
+    "CHART_METRICS",
+    "DISPARITY_METRICS",
+    "GroupingView",
+    "ReportContext",
+    "build_context",
+    "embedded_json",
+    "render_html",
+    "report_paths",
+    "template_dir",
+    "write_report",
+]
+
+#: Metrics drawn in each grouping's chart.
+CHART_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
+#: Metrics whose disparities the report tabulates (all are in the JSON).
+DISPARITY_METRICS = (
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "precision",
+    "accuracy",
+)
+#: Ratios outside this band are highlighted (the four-fifths rule and its inverse).
+RATIO_BAND = (0.8, 1.25)
+
+
+def template_dir() -> Path:
+    """Return the templates folder: inside the installed package, else the source tree's."""
+    packaged = Path(__file__).resolve().parent / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["num"] = format_number
+    env.filters["interval"] = format_interval
+    return env
+
+
+def format_number(value: Any, digits: int = 4) -> str:
+    """Return a number rounded for display, or 'undefined' for null."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "undefined"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def format_interval(ci: Sequence[float | None] | None, digits: int = 3) -> str:
+    """Return ``[low, high]`` for display, or an empty string without an interval."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def embedded_json(data: dict[str, Any]) -> Markup:
+    """Return JSON safe inside ``<script type="application/json">``.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c`` etc., so no data value can close the
+    element or open a comment; json.loads of the element's text gives ``data`` back.
+    """
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return Markup(text)
+
+
+def group_label(group: dict[str, str]) -> str:
+    """Return a group's display name, e.g. ``sex=female, age=[25, 40)``."""
+    return ", ".join(f"{k}={v}" for k, v in group.items())
+
+
+@dataclass
+class GroupingView:
+    """What the metrics and disparities sections show for one grouping."""
+
+    name: str
+    title: str
+    reference: str
+    rows: list[dict[str, Any]]
+    disparities: list[dict[str, Any]]
+    headline: dict[str, Any]
+    chart: Chart
+    disparity_chart: Chart
+
+
+@dataclass
+class ReportContext:
+    """Everything the templates read. Every string is escaped by Jinja2 on output."""
+
+    title: str
+    result: dict[str, Any]
+    metric_names: list[str]
+    groupings: list[GroupingView]
+    warnings: list[dict[str, Any]]
+    worst_off: list[dict[str, Any]]
+    definitions: dict[str, str]
+    headline_names: tuple[str, ...]
+    disparity_metrics: tuple[str, ...]
+    ratio_band: tuple[float, float]
+    data_json: Markup
+    has_intervals: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _worst_off(rows: list[dict[str, Any]], grouping: str) -> list[dict[str, Any]]:
+    """Return, per grouping, the groups with the lowest selection rate and TPR (enough data)."""
+    usable = [r for r in rows if not r["insufficient_data"]]
+    out = []
+    for metric, label in (("selection_rate", "lowest selection rate"),
+                          ("true_positive_rate", "lowest true positive rate")):
+        defined = [r for r in usable if r["metrics"].get(metric) is not None]
+        if len(defined) < 2:
+            continue
+        worst = min(defined, key=lambda r: r["metrics"][metric])
+        out.append({"grouping": grouping, "what": label, "group": group_label(worst["group"]),
+                    "value": worst["metrics"][metric], "count": worst["count"]})
+    return out
+
+
+def build_context(result: AuditResult) -> ReportContext:
+    """Return the template context for an AuditResult (charts included)."""
+    data = result.to_dict()
+    audit = data["audit"]
+    by_group = data["metrics"]["by_group"]
+    groupings = []
+    worst = []
+    for name in audit["groupings"]:
+        rows = [r for r in by_group if r["feature"] == name]
+        reference = group_label(audit["reference"][name])
+        title = "Intersection of " + " × ".join(audit["sensitive_features"]) \
+            if name == INTERSECTION else f"Sensitive feature: {name}"
+        labels = [group_label(r["group"]) for r in rows]
+        has_ci = any(r.get("ci") for r in rows)
+        chart = metrics_chart(
+            f"Selection rate, TPR and FPR by group ({name})",
+            labels,
+            CHART_METRICS,
+            [[r["metrics"].get(m) for r in rows] for m in CHART_METRICS],
+            [[(r.get("ci") or {}).get(m) for r in rows] for m in CHART_METRICS] if has_ci else None,
+        )
+        disparities = [d for d in data["disparities"] if d["feature"] == name]
+        sr = [d for d in disparities if d["metric"] == "selection_rate"]
+        dchart = disparity_chart(
+            f"Selection-rate ratio to the reference ({name})",
+            [group_label(d["group"]) for d in sr],
+            [d["ratio"] for d in sr],
+            reference,
+            [d.get("ci_ratio") for d in sr] if any(d.get("ci_ratio") for d in sr) else None,
+            RATIO_BAND,
+        )
+        headline = {h["metric"]: h for h in data["headline"] if h["feature"] == name}
+        groupings.append(
+            GroupingView(name, title, reference, rows,
+                         [d for d in disparities if d["metric"] in DISPARITY_METRICS],
+                         headline, chart, dchart)
+        )
+        worst.extend(_worst_off(rows, name))
+    warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
+    model = data["audit"]["name"]
+    version = data["audit"]["model_version"]
+    return ReportContext(
+        title=f"Fairness audit: {model}" + (f" {version}" if version else ""),
+        result=data,
+        metric_names=[m for m in data["metrics"]["names"] if m != "count"],
+        groupings=groupings,
+        warnings=warnings,
+        worst_off=worst,
+        definitions=DEFINITIONS,
+        headline_names=HEADLINE_METRICS,
+        disparity_metrics=DISPARITY_METRICS,
+        ratio_band=RATIO_BAND,
+        data_json=embedded_json(data),
+        has_intervals=data.get("uncertainty") is not None,
+    )
+
+
+def render_html(result: AuditResult) -> str:
+    """Return the report as one self-contained HTML document."""
+    context = build_context(result)
+    template = _environment().get_template("base.html")
+    return template.render(report=context)
+
+
+def _safe_name_part(text: str) -> str:
+    """Return text usable in a file name: letters, digits, dot, dash and underscore."""
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in text).strip("._")
+    return cleaned[:80] or "audit"
+
+
+def report_paths(result: AuditResult, output: Path) -> tuple[Path, Path]:
+    """Return the HTML and JSON paths for ``output`` (a file, or a folder to name it in)."""
+    output = Path(output)
+    if output.is_dir():
+        audit = result.audit
+        parts = [_safe_name_part(audit["name"] or "audit")]
+        if audit.get("model_version"):
+            parts.append(_safe_name_part(audit["model_version"]))
+        parts.append(audit["id"][:12])
+        html_path = output / ("-".join(parts) + ".html")
+    else:
+        html_path = output
+    if html_path.suffix.lower() == ".json":
+        raise OutputError(
+            f"output '{html_path}' ends in .json; -o names the HTML report "
+            "(the JSON is written beside it)"
+        )
+    return html_path, html_path.with_suffix(".json")
+
+
+def write_report(result: AuditResult, output: Path) -> tuple[Path, Path]:
+    """Render and write the HTML report and its JSON twin atomically; return their paths."""
+    html_path, json_path = report_paths(result, output)
+    html = render_html(result).encode("utf-8")
+    atomic_write_many({json_path: result.to_json().encode("utf-8"), html_path: html})
+    return html_path, json_path
