@@ -6,6 +6,7 @@ errors exit 2. Heavy imports happen inside commands so ``fairaudit verify`` star
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,12 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"),
               show_default=True, help="HTML report path, or a folder to name it in; the JSON "
               "goes beside it with the suffix .json.")
+@click.option("--sign-key", type=click.Path(path_type=Path), envvar="FAIRAUDIT_SIGNING_KEY",
+              help="Ed25519 private key (PEM) to sign the report with "
+              "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")
-def run(data: Path | None, config_path: Path | None, output: Path, quiet: bool, **options: Any) -> None:
+def run(data: Path | None, config_path: Path | None, output: Path, sign_key: Path | None,
+        quiet: bool, **options: Any) -> None:
     """Audit a model (or precomputed predictions) and write an HTML and a JSON report.
 
     Every sensitive feature is reported on its own and, with several, their
@@ -112,12 +117,23 @@ def run(data: Path | None, config_path: Path | None, output: Path, quiet: bool, 
             click.echo(f"… {message}", err=True)
     try:
         spec = load_config(config_path, options)
+        private_key = None
+        if sign_key is not None:
+            from fairaudit.keys import load_private_key
+
+            # Loaded before the audit runs, so a wrong key fails fast.
+            private_key = load_private_key(
+                sign_key,
+                passphrase=lambda: os.environ.get("FAIRAUDIT_KEY_PASSPHRASE", "").encode("utf-8"),
+            )
         result = run_audit(spec, progress=progress)
-        html_path, json_path = write_report(result, output)
+        html_path, json_path = write_report(result, output, sign_key=private_key)
     except FairauditError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:
         click.echo(_summary(result.to_dict(), html_path, json_path))
+        if private_key is not None:
+            click.echo(f"  signed: {html_path}.intoto.jsonl written beside it")
 
 
 def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:

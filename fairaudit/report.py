@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -22,6 +22,9 @@ from fairaudit.errors import OutputError
 from fairaudit.metrics import DEFINITIONS, HEADLINE_METRICS, INTERSECTION
 from fairaudit.outputs import atomic_write_many
 from fairaudit.result import AuditResult
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
     "CHART_METRICS",
@@ -246,9 +249,36 @@ def report_paths(result: AuditResult, output: Path) -> tuple[Path, Path]:
     return html_path, html_path.with_suffix(".json")
 
 
-def write_report(result: AuditResult, output: Path) -> tuple[Path, Path]:
-    """Render and write the HTML report and its JSON twin atomically; return their paths."""
+def write_report(
+    result: AuditResult, output: Path, *, sign_key: Ed25519PrivateKey | None = None
+) -> tuple[Path, Path]:
+    """Render and write the HTML report and its JSON twin atomically; return their paths.
+
+    With ``sign_key`` the HTML carries an embedded signature (role ``auditor``) and the
+    same envelope is written beside it as ``<report>.intoto.jsonl``. Without it, a stale
+    ``.intoto.jsonl`` left by an earlier run at the same path is removed, since it signs
+    a different report.
+    """
+    from fairaudit.signing import (
+        detached_path_for,
+        render_detached,
+        sign_report_bytes,
+        split_trailer,
+    )
+
     html_path, json_path = report_paths(result, output)
     html = render_html(result).encode("utf-8")
-    atomic_write_many({json_path: result.to_json().encode("utf-8"), html_path: html})
+    files = {json_path: result.to_json().encode("utf-8")}
+    detached = detached_path_for(html_path)
+    if sign_key is not None:
+        html = sign_report_bytes(html, key=sign_key, report_name=html_path.name)
+        _, envelopes = split_trailer(html)
+        files[detached] = render_detached(envelopes or [])
+    files[html_path] = html
+    atomic_write_many(files)
+    if sign_key is None and detached.exists():
+        try:
+            detached.unlink()
+        except OSError as exc:
+            raise OutputError(f"cannot remove the stale signature file '{detached}': {exc}") from None
     return html_path, json_path

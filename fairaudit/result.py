@@ -12,9 +12,10 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "AuditResult", "jsonable"]
+__all__ = ["SCHEMA_VERSION", "AuditResult", "jsonable", "load_schema", "schema_path"]
 
 #: Semantic version of the JSON format; the major version is in the signing predicate URI.
 SCHEMA_VERSION = "1.0.0"
@@ -72,3 +73,14 @@ class AuditResult:
         """Return an AuditResult from its JSON form (unknown keys are ignored)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def schema_path() -> Path:
+    """Return the path of the JSON Schema that describes ``AuditResult.to_dict()``."""
+    return Path(__file__).resolve().parent / "schema" / "audit-result.schema.json"
+
+
+def load_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the audit result."""
+    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+    return loaded
