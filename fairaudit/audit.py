@@ -25,7 +25,6 @@ from fairaudit.data import (
 from fairaudit.errors import ConfigError
 from fairaudit.metrics import (
     CONFUSION_METRICS,
-    INTERSECTION,
     SCORE_METRICS,
     GroupTable,
     build_tables,
@@ -70,7 +69,7 @@ def audit_timestamp() -> str:
 
 
 def _environment() -> dict[str, Any]:
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in _KEY_PACKAGES:
         try:
             packages[name] = metadata.version(name)
@@ -102,7 +101,9 @@ def _predictions(
         assert spec.prediction_col is not None
         column = frame[spec.prediction_col]
         check_prediction_values(column, data.label_values, spec.positive_label, spec.prediction_col)
-        y_pred = binarize(column, spec.positive_label, column=spec.prediction_col, role="prediction")
+        y_pred = binarize(
+            column, spec.positive_label, column=spec.prediction_col, role="prediction"
+        )
         score = None
         is_probability = False
         if spec.score_col is not None:
@@ -123,8 +124,12 @@ def _predictions(
         data_name=str(data.path),
     )
     result = predict(loaded, frame, columns, spec.positive_label)
-    check_prediction_values(result.labels, data.label_values, spec.positive_label, "the model's predictions")
-    y_pred = binarize(result.labels, spec.positive_label, column="the model's predictions", role="prediction")
+    check_prediction_values(
+        result.labels, data.label_values, spec.positive_label, "the model's predictions"
+    )
+    y_pred = binarize(
+        result.labels, spec.positive_label, column="the model's predictions", role="prediction"
+    )
     model_lineage = {
         "path": loaded.path.as_posix(),
         "file_name": loaded.path.name,
@@ -159,8 +164,13 @@ def _group_rows(table: GroupTable, min_group_size: int, feature: str) -> list[di
     return rows
 
 
-def _group_checks(rows: list[dict[str, Any]], min_group_size: int, n_cells_possible: int,
-                  n_cells: int, n_features: int) -> list[Check]:
+def _group_checks(
+    rows: list[dict[str, Any]],
+    min_group_size: int,
+    n_cells_possible: int,
+    n_cells: int,
+    n_features: int,
+) -> list[Check]:
     checks = []
 
     def names(selected: list[dict[str, Any]]) -> str:
@@ -172,24 +182,35 @@ def _group_checks(rows: list[dict[str, Any]], min_group_size: int, n_cells_possi
     small = [r for r in rows if r["insufficient_data"]]
     if small:
         checks.append(
-            Check("insufficient_data", "warning",
-                  f"{len(small)} groups have fewer than {min_group_size} rows and are marked "
-                  f"'insufficient data': {names(small)}")
+            Check(
+                "insufficient_data",
+                "warning",
+                f"{len(small)} groups have fewer than {min_group_size} rows and are marked "
+                f"'insufficient data': {names(small)}",
+            )
         )
     else:
-        checks.append(Check("insufficient_data", "ok", f"every group has at least {min_group_size} rows"))
+        checks.append(
+            Check("insufficient_data", "ok", f"every group has at least {min_group_size} rows")
+        )
     single = [r for r in rows if r["single_class"]]
     if single:
         checks.append(
-            Check("single_class", "warning",
-                  f"{len(single)} groups have only one true class, so their rates conditioned "
-                  f"on the other class are undefined (null): {names(single)}")
+            Check(
+                "single_class",
+                "warning",
+                f"{len(single)} groups have only one true class, so their rates conditioned "
+                f"on the other class are undefined (null): {names(single)}",
+            )
         )
     if n_features > 1 and n_cells < n_cells_possible:
         checks.append(
-            Check("empty_intersections", "info",
-                  f"{n_cells_possible - n_cells} of {n_cells_possible} possible intersectional "
-                  "groups have no rows and are not reported")
+            Check(
+                "empty_intersections",
+                "info",
+                f"{n_cells_possible - n_cells} of {n_cells_possible} possible intersectional "
+                "groups have no rows and are not reported",
+            )
         )
     return checks
 
@@ -251,16 +272,23 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
     n_possible = int(np.prod([len(f.levels) for f in data.sensitive]))
     checks = list(data.checks)
     checks.extend(
-        _group_checks(by_group, spec.min_group_size, n_possible, len(group_counts.counts), len(features))
+        _group_checks(
+            by_group, spec.min_group_size, n_possible, len(group_counts.counts), len(features)
+        )
     )
     if model_lineage is not None and model_lineage["unsafe_pickle"]:
         checks.append(
-            Check("unsafe_model", "warning",
-                  f"the model was loaded from a pickle file ('{model_lineage['file_name']}') "
-                  "with --allow-unsafe-pickle: loading it could run arbitrary code")
+            Check(
+                "unsafe_model",
+                "warning",
+                f"the model was loaded from a pickle file ('{model_lineage['file_name']}') "
+                "with --allow-unsafe-pickle: loading it could run arbitrary code",
+            )
         )
     if score is None:
-        checks.append(Check("scores", "info", "no scores: roc_auc and brier_score are not computed"))
+        checks.append(
+            Check("scores", "info", "no scores: roc_auc and brier_score are not computed")
+        )
     elif not is_probability:
         checks.append(
             Check("scores", "info", "scores are not probabilities: brier_score is undefined")
@@ -278,9 +306,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         )
 
     tables_by_name = {t.name: t for t in tables}
-    reference = {
-        name: table.groups[table.reference] for name, table in tables_by_name.items()
-    }
+    reference = {name: table.groups[table.reference] for name, table in tables_by_name.items()}
     result = AuditResult(
         schema_version=SCHEMA_VERSION,
         tool={"name": "fairaudit", "version": __version__},

@@ -13,6 +13,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -26,7 +27,7 @@ __all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart"]
 #: Okabe-Ito colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
-_RC = {
+_RC: Any = {
     "svg.hashsalt": "fairaudit",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -64,6 +65,11 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def _floats(values: Sequence[float | None]) -> list[float]:
+    """Return the values with None as NaN."""
+    return [math.nan if v is None else float(v) for v in values]
+
+
 def metrics_chart(
     title: str,
     groups: Sequence[str],
@@ -82,20 +88,27 @@ def metrics_chart(
         bar = 0.8 / max(len(metrics), 1)
         for m, metric in enumerate(metrics):
             ys = [g + m * bar for g in range(len(groups))]
-            xs = [v if _finite(v) else 0.0 for v in values[m]]
+            xs = [v if math.isfinite(v) else 0.0 for v in _floats(values[m])]
             err = None
             if intervals is not None:
                 lows, highs = [], []
-                for v, ci in zip(values[m], intervals[m]):
-                    if _finite(v) and ci is not None and _finite(ci[0]) and _finite(ci[1]):
-                        lows.append(max(v - ci[0], 0.0))  # type: ignore[operator]
-                        highs.append(max(ci[1] - v, 0.0))  # type: ignore[operator]
+                for v, ci in zip(_floats(values[m]), intervals[m]):
+                    if math.isfinite(v) and ci is not None and _finite(ci[0]) and _finite(ci[1]):
+                        lows.append(max(v - ci[0], 0.0))
+                        highs.append(max(ci[1] - v, 0.0))
                     else:
                         lows.append(0.0)
                         highs.append(0.0)
                 err = [lows, highs]
-            ax.barh(ys, xs, height=bar * 0.9, color=PALETTE[m % len(PALETTE)], label=metric,
-                    xerr=err, error_kw={"ecolor": "#333333", "capsize": 2, "elinewidth": 0.8})
+            ax.barh(
+                ys,
+                xs,
+                height=bar * 0.9,
+                color=PALETTE[m % len(PALETTE)],
+                label=metric,
+                xerr=err,
+                error_kw={"ecolor": "#333333", "capsize": 2, "elinewidth": 0.8},
+            )
         ax.set_yticks([g + bar * (len(metrics) - 1) / 2 for g in range(len(groups))])
         ax.set_yticklabels([_label(g) for g in groups])
         ax.invert_yaxis()
@@ -107,8 +120,8 @@ def metrics_chart(
     parts = []
     for g, group in enumerate(groups):
         shown = ", ".join(
-            f"{metric} {values[m][g]:.3f}" if _finite(values[m][g]) else f"{metric} undefined"
-            for m, metric in enumerate(metrics)
+            f"{metric} {v:.3f}" if math.isfinite(v) else f"{metric} undefined"
+            for metric, v in zip(metrics, (_floats(values[m])[g] for m in range(len(metrics))))
         )
         parts.append(f"{group}: {shown}")
     alt = f"{title}. Bar chart; " + "; ".join(parts) + ". The table below has the same numbers."
@@ -128,19 +141,28 @@ def disparity_chart(
         fig, ax = plt.subplots(figsize=(7.0, max(1.8, 0.35 * len(groups) + 1.0)))
         ax.axvspan(band[0], band[1], color="#DDDDDD", label=f"{band[0]}–{band[1]} band")
         ax.axvline(1.0, color="#555555", linewidth=0.8)
-        finite = [r for r in ratios if _finite(r)]
-        high = max([band[1] * 1.1, *[r * 1.1 for r in finite]]) if finite else band[1] * 1.1
-        for i, r in enumerate(ratios):
-            if not _finite(r):
+        points = _floats(ratios)
+        finite = [r for r in points if math.isfinite(r)]
+        high = max([band[1] * 1.1, *[r * 1.1 for r in finite]])
+        for i, r in enumerate(points):
+            if not math.isfinite(r):
                 continue
-            outside = r < band[0] or r > band[1]  # type: ignore[operator]
+            outside = r < band[0] or r > band[1]
             err = None
             ci = intervals[i] if intervals is not None else None
             if ci is not None and _finite(ci[0]) and _finite(ci[1]):
-                err = [[max(r - ci[0], 0.0)], [max(ci[1] - r, 0.0)]]  # type: ignore[operator]
-                high = max(high, ci[1] * 1.05)
-            ax.errorbar([r], [i], xerr=err, fmt="D" if outside else "o",
-                        color=PALETTE[5] if outside else PALETTE[0], capsize=3, markersize=6)
+                low_ci, high_ci = float(ci[0]), float(ci[1])
+                err = [[max(r - low_ci, 0.0)], [max(high_ci - r, 0.0)]]
+                high = max(high, high_ci * 1.05)
+            ax.errorbar(
+                [r],
+                [i],
+                xerr=err,
+                fmt="D" if outside else "o",
+                color=PALETTE[5] if outside else PALETTE[0],
+                capsize=3,
+                markersize=6,
+            )
         ax.set_yticks(range(len(groups)))
         ax.set_yticklabels([_label(g) for g in groups])
         ax.set_ylim(len(groups) - 0.5, -0.5)
@@ -151,8 +173,9 @@ def disparity_chart(
         uri = _to_data_uri(fig)
     parts = [
         f"{g}: {r:.3f}" + (" (outside the band)" if r < band[0] or r > band[1] else "")
-        if _finite(r) else f"{g}: undefined"
-        for g, r in zip(groups, ratios)  # type: ignore[operator]
+        if math.isfinite(r)
+        else f"{g}: undefined"
+        for g, r in zip(groups, _floats(ratios))
     ]
     alt = (
         f"{title}. Ratio of each group to the reference group {reference}; the shaded band "

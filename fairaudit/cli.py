@@ -24,7 +24,9 @@ def _parse_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.UsageError(f"{flag} takes FEATURE=VALUE, e.g. {flag} sex=male; got {item!r}")
+            raise click.UsageError(
+                f"{flag} takes FEATURE=VALUE, e.g. {flag} sex=male; got {item!r}"
+            )
         pairs[key] = value
     return pairs
 
@@ -38,7 +40,9 @@ def _parse_bins(values: tuple[str, ...]) -> dict[str, list[float]]:
         except ValueError:
             parsed = []
         if not sep or not feature or not parsed:
-            raise click.UsageError(f"--bins takes FEATURE=EDGE,EDGE,..., e.g. --bins age=25,40,60; got {item!r}")
+            raise click.UsageError(
+                f"--bins takes FEATURE=EDGE,EDGE,..., e.g. --bins age=25,40,60; got {item!r}"
+            )
         bins[feature] = parsed
     return bins
 
@@ -58,41 +62,93 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="TOML file with any of these options; flags override it.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with any of these options; flags override it.",
+)
 @click.option("--target", help="Label column.")
-@click.option("--positive-label", help="Positive class of labels and predictions (e.g. yes). "
-              "Without it labels must be 0/1 or booleans.")
+@click.option(
+    "--positive-label",
+    help="Positive class of labels and predictions (e.g. yes). "
+    "Without it labels must be 0/1 or booleans.",
+)
 @click.option("--sensitive", multiple=True, help="Sensitive feature column (repeatable).")
-@click.option("--model", type=click.Path(path_type=Path), help="Model file (.skops; "
-              ".joblib/.pkl only with --allow-unsafe-pickle).")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    help="Model file (.skops; .joblib/.pkl only with --allow-unsafe-pickle).",
+)
 @click.option("--prediction-col", help="Column of precomputed predictions (instead of --model).")
 @click.option("--score-col", help="Column of precomputed scores (with --prediction-col).")
-@click.option("--id-col", "id_cols", multiple=True, help="Identifier column, never a model input (repeatable).")
-@click.option("--bins", multiple=True, help="Bin a numeric sensitive feature: FEATURE=EDGE,EDGE,... (repeatable).")
-@click.option("--missing-sensitive", type=click.Choice(["error", "group", "drop"]),
-              help="Rows with a missing sensitive value: refuse (default), audit as a "
-              "'(missing)' group, or drop and count them.")
-@click.option("--min-group-size", type=click.IntRange(min=1),
-              help="Groups smaller than this are marked 'insufficient data' (default 30).")
-@click.option("--reference", multiple=True, help="Reference group: FEATURE=VALUE (repeatable; "
-              "default: the largest group).")
+@click.option(
+    "--id-col",
+    "id_cols",
+    multiple=True,
+    help="Identifier column, never a model input (repeatable).",
+)
+@click.option(
+    "--bins",
+    multiple=True,
+    help="Bin a numeric sensitive feature: FEATURE=EDGE,EDGE,... (repeatable).",
+)
+@click.option(
+    "--missing-sensitive",
+    type=click.Choice(["error", "group", "drop"]),
+    help="Rows with a missing sensitive value: refuse (default), audit as a "
+    "'(missing)' group, or drop and count them.",
+)
+@click.option(
+    "--min-group-size",
+    type=click.IntRange(min=1),
+    help="Groups smaller than this are marked 'insufficient data' (default 30).",
+)
+@click.option(
+    "--reference",
+    multiple=True,
+    help="Reference group: FEATURE=VALUE (repeatable; default: the largest group).",
+)
 @click.option("--name", help="Model name shown in the report.")
 @click.option("--model-version", help="Model version shown in the report.")
 @click.option("--seed", type=int, help="Seed for every random step (default 0).")
-@click.option("--allow-unsafe-pickle", is_flag=True, default=None,
-              help="Load .joblib/.pkl models (runs the file's code; recorded as a finding).")
-@click.option("--trust-type", "trust_types", multiple=True,
-              help="Type a .skops file may contain beyond scikit-learn, numpy and scipy (repeatable).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"),
-              show_default=True, help="HTML report path, or a folder to name it in; the JSON "
-              "goes beside it with the suffix .json.")
-@click.option("--sign-key", type=click.Path(path_type=Path), envvar="FAIRAUDIT_SIGNING_KEY",
-              help="Ed25519 private key (PEM) to sign the report with "
-              "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE].")
+@click.option(
+    "--allow-unsafe-pickle",
+    is_flag=True,
+    default=None,
+    help="Load .joblib/.pkl models (runs the file's code; recorded as a finding).",
+)
+@click.option(
+    "--trust-type",
+    "trust_types",
+    multiple=True,
+    help="Type a .skops file may contain beyond scikit-learn, numpy and scipy (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="HTML report path, or a folder to name it in; the JSON "
+    "goes beside it with the suffix .json.",
+)
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path),
+    envvar="FAIRAUDIT_SIGNING_KEY",
+    help="Ed25519 private key (PEM) to sign the report with "
+    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")
-def run(data: Path | None, config_path: Path | None, output: Path, sign_key: Path | None,
-        quiet: bool, **options: Any) -> None:
+def run(
+    data: Path | None,
+    config_path: Path | None,
+    output: Path,
+    sign_key: Path | None,
+    quiet: bool,
+    **options: Any,
+) -> None:
     """Audit a model (or precomputed predictions) and write an HTML and a JSON report.
 
     Every sensitive feature is reported on its own and, with several, their
@@ -113,8 +169,10 @@ def run(data: Path | None, config_path: Path | None, output: Path, sign_key: Pat
     options["data"] = data
     progress = None
     if not quiet and sys.stderr.isatty():
+
         def progress(message: str) -> None:
             click.echo(f"… {message}", err=True)
+
     try:
         spec = load_config(config_path, options)
         private_key = None

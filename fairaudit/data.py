@@ -131,8 +131,11 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
     for position, name in enumerate(names, start=1):
         if not name.strip():
             checks.append(
-                Check("empty_column_name", "warning",
-                      f"column {position} has an empty name; it is ignored")
+                Check(
+                    "empty_column_name",
+                    "warning",
+                    f"column {position} has an empty name; it is ignored",
+                )
             )
         elif name in seen:
             raise DataError(
@@ -183,9 +186,7 @@ def binarize(
     if positive_label is None:
         if values.dtype == bool:
             return values.to_numpy(dtype=bool)
-        if pd.api.types.is_numeric_dtype(values.dtype) and all(
-            v in (0, 1) for v in distinct
-        ):
+        if pd.api.types.is_numeric_dtype(values.dtype) and all(v in (0, 1) for v in distinct):
             return values.to_numpy() == 1
         raise DataError(
             f"{role} column {column!r} has values "
@@ -278,16 +279,22 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
     _require_columns(frame, path, roles)
     checks.append(Check("rows", "info", f"{rows_read} rows and {len(frame.columns)} columns read"))
 
-    for column, flag in ((spec.target, "target"), (spec.prediction_col, "prediction")):
-        if column is None:
+    required: list[tuple[str | None, str]] = [
+        (spec.target, "target"),
+        (spec.prediction_col, "prediction"),
+    ]
+    for role_column, flag in required:
+        if role_column is None:
             continue
-        n_missing = int(frame[column].isna().sum())
+        n_missing = int(frame[role_column].isna().sum())
         if n_missing:
             raise DataError(
-                f"{flag} column {column!r} has {n_missing} missing values in '{path}'; "
+                f"{flag} column {role_column!r} has {n_missing} missing values in '{path}'; "
                 "fill or remove those rows"
             )
-        checks.append(Check(f"missing_{flag}", "ok", f"no missing values in {flag} column {column!r}"))
+        checks.append(
+            Check(f"missing_{flag}", "ok", f"no missing values in {flag} column {role_column!r}")
+        )
     if spec.score_col is not None:
         score = pd.to_numeric(frame[spec.score_col], errors="coerce")
         bad = int(score.isna().sum())
@@ -297,14 +304,20 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
                 f"in '{path}'; scores must be numbers"
             )
         if not np.isfinite(score.to_numpy(dtype=np.float64)).all():
-            raise DataError(f"score column {spec.score_col!r} has infinite values; scores must be finite")
+            raise DataError(
+                f"score column {spec.score_col!r} has infinite values; scores must be finite"
+            )
 
     missing_rows = np.zeros(len(frame), dtype=bool)
     for column in spec.sensitive:
         col_missing = frame[column].isna().to_numpy()
         n_missing = int(col_missing.sum())
         if not n_missing:
-            checks.append(Check("missing_sensitive", "ok", f"no missing values in sensitive column {column!r}"))
+            checks.append(
+                Check(
+                    "missing_sensitive", "ok", f"no missing values in sensitive column {column!r}"
+                )
+            )
             continue
         if spec.missing_sensitive == "error":
             raise DataError(
@@ -314,18 +327,24 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
             )
         if spec.missing_sensitive == "group":
             checks.append(
-                Check("missing_sensitive", "warning",
-                      f"sensitive column {column!r} has {n_missing} missing values, "
-                      f"audited as the group '{MISSING_GROUP}'")
+                Check(
+                    "missing_sensitive",
+                    "warning",
+                    f"sensitive column {column!r} has {n_missing} missing values, "
+                    f"audited as the group '{MISSING_GROUP}'",
+                )
             )
         missing_rows |= col_missing
     if spec.missing_sensitive == "drop" and missing_rows.any():
         dropped = int(missing_rows.sum())
         frame = frame.loc[~missing_rows].reset_index(drop=True)
         checks.append(
-            Check("rows_dropped", "warning",
-                  f"{dropped} rows dropped because a sensitive value is missing; "
-                  f"{len(frame)} rows audited")
+            Check(
+                "rows_dropped",
+                "warning",
+                f"{dropped} rows dropped because a sensitive value is missing; "
+                f"{len(frame)} rows audited",
+            )
         )
         if len(frame) == 0:
             raise DataError(
@@ -342,9 +361,12 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
         )
     classes = int(y_true.any()) + int((~y_true).any())
     checks.append(
-        Check("label_classes", "ok" if classes == 2 else "warning",
-              f"label column {spec.target!r}: {int(y_true.sum())} positive, "
-              f"{int((~y_true).sum())} negative")
+        Check(
+            "label_classes",
+            "ok" if classes == 2 else "warning",
+            f"label column {spec.target!r}: {int(y_true.sum())} positive, "
+            f"{int((~y_true).sum())} negative",
+        )
     )
 
     sensitive = [
@@ -358,9 +380,11 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
     for feature in sensitive:
         if feature.binned:
             checks.append(
-                Check("binned", "info",
-                      f"sensitive column {feature.name!r} binned into "
-                      f"{', '.join(feature.levels)}")
+                Check(
+                    "binned",
+                    "info",
+                    f"sensitive column {feature.name!r} binned into {', '.join(feature.levels)}",
+                )
             )
     return EvaluationData(
         path=path,

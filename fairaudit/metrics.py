@@ -124,12 +124,9 @@ DEFINITIONS: dict[str, str] = {
         "false positive rate."
     ),
     "equalized_odds_ratio": (
-        "The smaller of the between-group ratios of true positive rate and of false "
-        "positive rate."
+        "The smaller of the between-group ratios of true positive rate and of false positive rate."
     ),
-    "equal_opportunity_difference": (
-        "Largest minus smallest group true positive rate."
-    ),
+    "equal_opportunity_difference": ("Largest minus smallest group true positive rate."),
     "equal_opportunity_ratio": "Smallest divided by largest group true positive rate.",
     "difference": "The group's value minus the reference group's value.",
     "ratio": "The group's value divided by the reference group's value.",
@@ -279,72 +276,88 @@ def build_tables(
     Score metrics need ``y_true``, ``score``, the per-feature ``codes`` and
     ``group_counts.row_cell``; without them they are left out.
     """
-    reference = dict(reference or {})
-    with_scores = score is not None and y_true is not None and codes is not None
-    overall_counts = group_counts.overall
-    overall = {k: float(v) for k, v in confusion_metrics(overall_counts).items()}
-    if with_scores:
+    wanted = dict(reference or {})
+    overall = {k: float(v) for k, v in confusion_metrics(group_counts.overall).items()}
+    scored = y_true is not None and score is not None and codes is not None
+    if scored:
         assert y_true is not None and score is not None
-        zeros = np.zeros(len(y_true), dtype=np.int64)
-        overall["roc_auc"] = float(grouped_roc_auc(zeros, 1, y_true, score)[0])
-        overall["brier_score"] = (
-            float(grouped_brier_score(zeros, 1, y_true, score)[0])
-            if score_is_probability
-            else float("nan")
-        )
-
-    groupings: list[tuple] = []
-    for f_index, feature in enumerate(group_counts.features):
-        marginal = group_counts.marginal(f_index)
-        levels = group_counts.levels[f_index]
-        groups = [{feature: levels[i]} for i in range(len(levels))]
-        keep = marginal.sum(axis=1) > 0
-        rows = codes[f_index] if with_scores and codes is not None else None
-        # Renumber the non-empty levels 0..m-1 for cell_group.
-        renumber = np.cumsum(keep) - 1
-        groupings.append(
-            (feature, (feature,), marginal[keep], [g for g, k in zip(groups, keep) if k],
-             (rows, np.flatnonzero(keep), len(levels)),
-             renumber[group_counts.cells[:, f_index]])
-        )
-    if len(group_counts.features) > 1:
-        groups = [
-            {f: group_counts.levels[j][c] for j, (f, c) in enumerate(zip(group_counts.features, cell))}
-            for cell in group_counts.cells.tolist()
-        ]
-        groupings.append(
-            (INTERSECTION, group_counts.features, group_counts.counts, groups,
-             (group_counts.row_cell, None, len(groups)),
-             np.arange(len(groups)))
-        )
+        everyone = np.zeros(len(y_true), dtype=np.int64)
+        for name, values in _score_metrics(
+            everyone, 1, y_true, score, score_is_probability
+        ).items():
+            overall[name] = float(values[0])
 
     tables = []
-    for name, features, counts, groups, row_info, cell_group in groupings:
-        values = confusion_metrics(counts)
-        row_codes, kept, n_codes = row_info  # type: ignore[misc]
-        if with_scores and row_codes is not None:
-            assert y_true is not None and score is not None
-            auc = grouped_roc_auc(row_codes, n_codes, y_true, score)
-            brier = (
-                grouped_brier_score(row_codes, n_codes, y_true, score)
-                if score_is_probability
-                else np.full(n_codes, np.nan)
-            )
-            values["roc_auc"] = auc if kept is None else auc[kept]
-            values["brier_score"] = brier if kept is None else brier[kept]
-        ref = _pick_reference(groups, counts.sum(axis=1), reference, features)
-        tables.append(
-            GroupTable(
-                name=name,
-                features=features,
-                groups=groups,
-                counts=counts,
-                values=values,
-                reference=ref,
-                cell_group=cell_group,
-            )
+    features = group_counts.features
+    for f_index, feature in enumerate(features):
+        marginal = group_counts.marginal(f_index)
+        kept = np.flatnonzero(marginal.sum(axis=1) > 0)
+        # Renumber the levels that occur 0..m-1, for cell_group and score codes.
+        renumber = np.full(len(marginal), -1, dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        table = _make_table(
+            feature,
+            (feature,),
+            [{feature: group_counts.levels[f_index][i]} for i in kept],
+            marginal[kept],
+            renumber[group_counts.cells[:, f_index]],
+            wanted,
         )
+        if scored:
+            assert codes is not None and y_true is not None and score is not None
+            row_group = renumber[np.asarray(codes[f_index])]
+            table.values.update(
+                _score_metrics(row_group, len(kept), y_true, score, score_is_probability)
+            )
+        tables.append(table)
+
+    if len(features) > 1:
+        groups = [
+            {f: group_counts.levels[j][c] for j, (f, c) in enumerate(zip(features, cell))}
+            for cell in group_counts.cells.tolist()
+        ]
+        n_cells = len(groups)
+        table = _make_table(
+            INTERSECTION, features, groups, group_counts.counts, np.arange(n_cells), wanted
+        )
+        if scored and group_counts.row_cell is not None:
+            assert y_true is not None and score is not None
+            table.values.update(
+                _score_metrics(group_counts.row_cell, n_cells, y_true, score, score_is_probability)
+            )
+        tables.append(table)
     return overall, tables
+
+
+def _score_metrics(
+    row_group: np.ndarray, n_groups: int, y_true: np.ndarray, score: np.ndarray, probability: bool
+) -> dict[str, np.ndarray]:
+    """Return roc_auc and brier_score per group (Brier is NaN for non-probability scores)."""
+    brier = (
+        grouped_brier_score(row_group, n_groups, y_true, score)
+        if probability
+        else np.full(n_groups, np.nan)
+    )
+    return {"roc_auc": grouped_roc_auc(row_group, n_groups, y_true, score), "brier_score": brier}
+
+
+def _make_table(
+    name: str,
+    features: tuple[str, ...],
+    groups: list[dict[str, str]],
+    counts: np.ndarray,
+    cell_group: np.ndarray,
+    wanted: Mapping[str, str],
+) -> GroupTable:
+    return GroupTable(
+        name=name,
+        features=features,
+        groups=groups,
+        counts=counts,
+        values=confusion_metrics(counts),
+        reference=_pick_reference(groups, counts.sum(axis=1), wanted, features),
+        cell_group=cell_group,
+    )
 
 
 @dataclass(frozen=True)
@@ -361,9 +374,7 @@ class DisparityRow:
     ratio: float
 
 
-def disparities_vs_reference(
-    table: GroupTable, metrics: Sequence[str]
-) -> list[DisparityRow]:
+def disparities_vs_reference(table: GroupTable, metrics: Sequence[str]) -> list[DisparityRow]:
     """Return difference and ratio of every non-reference group versus the reference."""
     rows = []
     ref = table.reference

@@ -105,7 +105,9 @@ def load_model(
             "use .skops (or .joblib/.pkl with --allow-unsafe-pickle)"
         )
     if not hasattr(estimator, "predict"):
-        raise ModelError(f"model file '{path}' holds a {type(estimator).__name__}, which has no predict()")
+        raise ModelError(
+            f"model file '{path}' holds a {type(estimator).__name__}, which has no predict()"
+        )
     return LoadedModel(estimator, path, fmt, file_sha256(path), unsafe)
 
 
@@ -141,7 +143,11 @@ def _positive_index(classes: Sequence[Any], positive_label: str | None) -> int |
                 return i
         return None
     lowered = [t.lower() if isinstance(c, bool | np.bool_) else t for t, c in zip(texts, classes)]
-    wanted = positive_label.lower() if any(isinstance(c, bool | np.bool_) for c in classes) else positive_label
+    wanted = (
+        positive_label.lower()
+        if any(isinstance(c, bool | np.bool_) for c in classes)
+        else positive_label
+    )
     return lowered.index(wanted) if wanted in lowered else None
 
 

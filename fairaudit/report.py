@@ -100,8 +100,13 @@ def embedded_json(data: dict[str, Any]) -> Markup:
     element or open a comment; json.loads of the element's text gives ``data`` back.
     """
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escape)
     return Markup(text)
 
@@ -148,14 +153,23 @@ def _worst_off(rows: list[dict[str, Any]], grouping: str) -> list[dict[str, Any]
     """Return, per grouping, the groups with the lowest selection rate and TPR (enough data)."""
     usable = [r for r in rows if not r["insufficient_data"]]
     out = []
-    for metric, label in (("selection_rate", "lowest selection rate"),
-                          ("true_positive_rate", "lowest true positive rate")):
+    for metric, label in (
+        ("selection_rate", "lowest selection rate"),
+        ("true_positive_rate", "lowest true positive rate"),
+    ):
         defined = [r for r in usable if r["metrics"].get(metric) is not None]
         if len(defined) < 2:
             continue
         worst = min(defined, key=lambda r: r["metrics"][metric])
-        out.append({"grouping": grouping, "what": label, "group": group_label(worst["group"]),
-                    "value": worst["metrics"][metric], "count": worst["count"]})
+        out.append(
+            {
+                "grouping": grouping,
+                "what": label,
+                "group": group_label(worst["group"]),
+                "value": worst["metrics"][metric],
+                "count": worst["count"],
+            }
+        )
     return out
 
 
@@ -169,8 +183,11 @@ def build_context(result: AuditResult) -> ReportContext:
     for name in audit["groupings"]:
         rows = [r for r in by_group if r["feature"] == name]
         reference = group_label(audit["reference"][name])
-        title = "Intersection of " + " × ".join(audit["sensitive_features"]) \
-            if name == INTERSECTION else f"Sensitive feature: {name}"
+        title = (
+            "Intersection of " + " × ".join(audit["sensitive_features"])
+            if name == INTERSECTION
+            else f"Sensitive feature: {name}"
+        )
         labels = [group_label(r["group"]) for r in rows]
         has_ci = any(r.get("ci") for r in rows)
         chart = metrics_chart(
@@ -192,9 +209,16 @@ def build_context(result: AuditResult) -> ReportContext:
         )
         headline = {h["metric"]: h for h in data["headline"] if h["feature"] == name}
         groupings.append(
-            GroupingView(name, title, reference, rows,
-                         [d for d in disparities if d["metric"] in DISPARITY_METRICS],
-                         headline, chart, dchart)
+            GroupingView(
+                name,
+                title,
+                reference,
+                rows,
+                [d for d in disparities if d["metric"] in DISPARITY_METRICS],
+                headline,
+                chart,
+                dchart,
+            )
         )
         worst.extend(_worst_off(rows, name))
     warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
@@ -280,5 +304,7 @@ def write_report(
         try:
             detached.unlink()
         except OSError as exc:
-            raise OutputError(f"cannot remove the stale signature file '{detached}': {exc}") from None
+            raise OutputError(
+                f"cannot remove the stale signature file '{detached}': {exc}"
+            ) from None
     return html_path, json_path

@@ -159,7 +159,9 @@ def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[
             value = bins
         elif key == "reference":
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{source}: reference must be a table, e.g. [reference] sex = 'male'")
+                raise ConfigError(
+                    f"{source}: reference must be a table, e.g. [reference] sex = 'male'"
+                )
             value = {str(k): str(v) for k, v in value.items()}
         elif key in ("min_group_size", "seed"):
             if not isinstance(value, int) or isinstance(value, bool):
@@ -196,8 +198,10 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     options.update(_normalise(given, "command line", None))
     missing = [k for k in ("data", "target") if k not in options]
     if missing:
-        what = {"data": "the evaluation data (DATA argument or data = ...)",
-                "target": "the label column (--target COL)"}
+        what = {
+            "data": "the evaluation data (DATA argument or data = ...)",
+            "target": "the label column (--target COL)",
+        }
         raise ConfigError("missing " + " and ".join(what[k] for k in missing))
     options.setdefault("sensitive", ())
     return AuditSpec(**options)

@@ -81,8 +81,9 @@ def _fairlearn_metrics(score: bool) -> dict:
             y, p, pos_label=0, zero_division=np.nan
         ),
         "false_discovery_rate": lambda y, p: 1 - skm.precision_score(y, p, zero_division=np.nan),
-        "false_omission_rate": lambda y, p: 1
-        - skm.precision_score(y, p, pos_label=0, zero_division=np.nan),
+        "false_omission_rate": lambda y, p: (
+            1 - skm.precision_score(y, p, pos_label=0, zero_division=np.nan)
+        ),
         "f1": lambda y, p: skm.f1_score(y, p, zero_division=np.nan),
     }
     if score:
