@@ -47,6 +47,18 @@ class AuditSpec:
     trust_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # Accept plain strings and lists from Python callers; store one canonical form.
+        coerce = object.__setattr__
+        coerce(self, "data", Path(self.data))
+        if self.model is not None:
+            coerce(self, "model", Path(self.model))
+        for name in ("sensitive", "id_cols", "trust_types"):
+            value = getattr(self, name)
+            coerce(self, name, (value,) if isinstance(value, str) else tuple(value))
+        if self.features is not None:
+            coerce(self, "features", tuple(self.features))
+        coerce(self, "bins", {k: tuple(float(e) for e in v) for k, v in self.bins.items()})
+        coerce(self, "reference", {str(k): str(v) for k, v in self.reference.items()})
         self.validate()
 
     def validate(self) -> None:

@@ -963,7 +963,7 @@ def test_openssl_encrypted_key_and_non_ed25519_key(tmp_path: Path) -> None:
 def test_openssl_verifies_the_signature_over_pae(
     tmp_path: Path, report: bytes, signed: bytes, auditor_key: Ed25519PrivateKey
 ) -> None:
-    # The recipe in docs/signing.md, with the openssl binary doing the Ed25519 check.
+    # The recipe in README.md, with the openssl binary doing the Ed25519 check.
     (envelope,) = split_trailer(signed)[1] or []
     payload = base64.b64decode(envelope["payload"])
     (tmp_path / "pae.bin").write_bytes(
@@ -989,8 +989,10 @@ def test_openssl_verifies_the_signature_over_pae(
 def test_docs_python_snippet_verifies(
     tmp_path: Path, signed: bytes, auditor_key: Ed25519PrivateKey
 ) -> None:
-    docs = Path(__file__).resolve().parent.parent / "docs" / "signing.md"
-    match = re.search(r"```python\n(.*?)```", docs.read_text(encoding="utf-8"), re.DOTALL)
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("## Signing and verifying a report") :]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert match is not None
     script = tmp_path / "verify_snippet.py"
     script.write_text(match.group(1), encoding="utf-8")

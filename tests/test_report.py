@@ -1,0 +1,216 @@
+"""The sample audit end to end: report.html + report.json, schema, offline, reproducible."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from click.testing import CliRunner
+from fairlearn.metrics import MetricFrame
+
+from fairaudit.cli import cli
+from fairaudit.result import load_schema
+from tests.test_metrics import _fairlearn_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+EMBEDDED = re.compile(
+    r'<script type="application/json" id="fairaudit-data">(.*?)</script>', re.DOTALL
+)
+
+
+def run_sample(out: Path, *extra: str) -> tuple[str, dict]:
+    result = CliRunner().invoke(
+        cli, ["run", "--config", str(SAMPLE / "audit.toml"), "-o", str(out), *extra]
+    )
+    assert result.exit_code == 0, result.output
+    return out.read_text(encoding="utf-8"), json.loads(out.with_suffix(".json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+    return run_sample(tmp_path_factory.mktemp("sample") / "report.html")
+
+
+def test_sample_json_is_valid_against_the_schema(sample: tuple[str, dict]) -> None:
+    _, data = sample
+    schema = load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(data)
+    assert data["schema_version"] == "1.0.0"
+    assert data["lineage"]["data"]["rows"] == 400
+    assert data["lineage"]["model"]["format"] == "skops"
+    assert re.fullmatch(r"[0-9a-f]{64}", data["lineage"]["model"]["sha256"])
+
+
+def test_sample_numbers_equal_fairlearn(sample: tuple[str, dict]) -> None:
+    """Every number of every by_group row of report.json equals MetricFrame's."""
+    _, data = sample
+    frame = pd.read_csv(SAMPLE / "german_eval.csv")
+    path = SAMPLE / "german_credit_model.skops"
+    model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    y = frame["risk"].to_numpy()
+    p = model.predict(frame[list(model.feature_names_in_)])
+    score = model.predict_proba(frame[list(model.feature_names_in_)])[:, 1]
+    sensitive = pd.DataFrame(
+        {
+            "sex": frame["sex"],
+            "age": pd.cut(
+                frame["age"],
+                [-np.inf, 25, 40, 60, np.inf],
+                right=False,
+                labels=["< 25", "[25, 40)", "[40, 60)", ">= 60"],
+            ).astype(str),
+        }
+    )
+    compared = 0
+    for grouping, columns in (("sex", ["sex"]), ("age", ["age"]), ("intersection", ["sex", "age"])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mf = MetricFrame(
+                metrics=_fairlearn_metrics(False),
+                y_true=y,
+                y_pred=p,
+                sensitive_features=sensitive[columns],
+            )
+            score_metrics = {
+                k: v for k, v in _fairlearn_metrics(True).items() if k in ("roc_auc", "brier_score")
+            }
+            mf_scores = MetricFrame(
+                metrics=score_metrics,
+                y_true=y,
+                y_pred=score,
+                sensitive_features=sensitive[columns],
+            )
+        rows = [r for r in data["metrics"]["by_group"] if r["feature"] == grouping]
+        assert len(rows) == (mf.by_group["count"] > 0).sum()
+        for row in rows:
+            key = tuple(row["group"][c] for c in columns)
+            expected = mf.by_group.loc[key if len(key) > 1 else key[0]]
+            assert row["count"] == expected["count"]
+            for metric, ours in row["metrics"].items():
+                if metric in ("roc_auc", "brier_score"):
+                    theirs = mf_scores.by_group.loc[key if len(key) > 1 else key[0]][metric]
+                else:
+                    theirs = expected[metric]
+                if ours is None:
+                    # Only rates with a zero denominator may be null.
+                    confusion = row["confusion"]
+                    assert (confusion["tp"] + confusion["fn"]) * (
+                        confusion["tn"] + confusion["fp"]
+                    ) == 0, (grouping, key, metric)
+                else:
+                    assert abs(ours - float(theirs)) <= 1e-12, (grouping, key, metric)
+                    compared += 1
+    assert compared > 200
+
+
+def test_by_group_rows_and_null_for_undefined(sample: tuple[str, dict]) -> None:
+    html, data = sample
+    rows = data["metrics"]["by_group"]
+    assert [r["feature"] for r in rows].count("sex") == 2
+    assert [r["feature"] for r in rows].count("age") == 4
+    inter = [r for r in rows if r["feature"] == "intersection"]
+    assert len(inter) == 8 and all(set(r["group"]) == {"sex", "age"} for r in inter)
+    one_class = [r for r in rows if r["single_class"]]
+    assert one_class, "the sample has a group with one label class"
+    assert any(
+        r["metrics"]["false_positive_rate"] is None or r["metrics"]["true_positive_rate"] is None
+        for r in one_class
+    )
+    assert ">undefined<" in html
+    small = [r for r in rows if r["insufficient_data"]]
+    assert {r["count"] for r in small} and all(r["count"] < 30 for r in small)
+    assert "insufficient data" in html
+
+
+def test_embedded_json_equals_the_json_twin(sample: tuple[str, dict]) -> None:
+    html, data = sample
+    (embedded,) = EMBEDDED.findall(html)
+    assert json.loads(embedded) == data
+    assert "<" not in embedded and ">" not in embedded and "&" not in embedded
+
+
+def test_report_is_self_contained(sample: tuple[str, dict]) -> None:
+    html, _ = sample
+    assert (
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "img-src data:; style-src 'unsafe-inline'\">" in html
+    )
+    # No external resource of any kind: every src is a data: URI, every href an anchor.
+    for attribute, value in re.findall(r'\b(src|href)="([^"]*)"', html):
+        if attribute == "src":
+            assert value.startswith("data:image/svg+xml;base64,")
+        else:
+            assert value.startswith("#"), value
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+    assert re.search(r"<script(?! type=\"application/json\")", html) is None
+    # Every chart has a text alternative.
+    for img in re.findall(r"<img [^>]*>", html):
+        assert re.search(r'alt="[^"]{20,}"', img)
+
+
+def test_sections_in_order(sample: tuple[str, dict]) -> None:
+    html, _ = sample
+    ids = ["summary", "lineage", "checks", "group-sizes", "metrics", "disparities", "definitions"]
+    positions = [html.index(f'<section id="{i}"') for i in ids]
+    assert positions == sorted(positions)
+
+
+def test_two_runs_are_byte_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+    first, _ = run_sample(tmp_path / "a.html")
+    second, _ = run_sample(tmp_path / "b.html")
+    assert first == second
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert '"created_at": "2025-11-24T16:00:00Z"' in (tmp_path / "a.json").read_text()
+
+
+def test_signed_runs_are_byte_identical_and_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["keygen", "-o", str(tmp_path / "keys")]).exit_code == 0
+    key = str(tmp_path / "keys" / "fairaudit.key")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, _ = run_sample(tmp_path / "a" / "report.html", "--sign-key", key)
+    second, _ = run_sample(tmp_path / "b" / "report.html", "--sign-key", key)
+    assert first == second
+    assert (tmp_path / "a" / "report.html.intoto.jsonl").exists()
+    result = runner.invoke(
+        cli,
+        [
+            "verify",
+            str(tmp_path / "a" / "report.html"),
+            "--key",
+            str(tmp_path / "keys" / "fairaudit.pub"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "german-credit-logreg 1.0.0" in result.output
+
+
+def test_unsigned_run_removes_a_stale_detached_signature(tmp_path: Path) -> None:
+    stale = tmp_path / "report.html.intoto.jsonl"
+    stale.write_text("{}\n")
+    run_sample(tmp_path / "report.html")
+    assert not stale.exists()
+
+
+def test_output_folder_names_the_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["run", "--config", str(SAMPLE / "audit.toml"), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    (html,) = tmp_path.glob("*.html")
+    assert re.fullmatch(r"german-credit-logreg-1\.0\.0-[0-9a-f]{12}\.html", html.name)
+    assert html.with_suffix(".json").exists()
