@@ -100,7 +100,12 @@ def _predictions(
     if spec.model is None:
         assert spec.prediction_col is not None
         column = frame[spec.prediction_col]
-        check_prediction_values(column, data.label_values, spec.positive_label, spec.prediction_col)
+        check_prediction_values(
+            column,
+            data.label_values,
+            spec.positive_label,
+            f"predictions in column {spec.prediction_col!r}",
+        )
         y_pred = binarize(
             column, spec.positive_label, column=spec.prediction_col, role="prediction"
         )
@@ -128,7 +133,11 @@ def _predictions(
         result.labels, data.label_values, spec.positive_label, "the model's predictions"
     )
     y_pred = binarize(
-        result.labels, spec.positive_label, column="the model's predictions", role="prediction"
+        result.labels,
+        spec.positive_label,
+        column="prediction",
+        role="prediction",
+        source="the model's predictions",
     )
     model_lineage = {
         "path": loaded.path.as_posix(),
@@ -164,6 +173,11 @@ def _group_rows(table: GroupTable, min_group_size: int, feature: str) -> list[di
     return rows
 
 
+def _count(n: int, noun: str) -> str:
+    """Return e.g. '1 group has' or '3 groups have'."""
+    return f"1 {noun} has" if n == 1 else f"{n} {noun}s have"
+
+
 def _group_checks(
     rows: list[dict[str, Any]],
     min_group_size: int,
@@ -185,7 +199,8 @@ def _group_checks(
             Check(
                 "insufficient_data",
                 "warning",
-                f"{len(small)} groups have fewer than {min_group_size} rows and are marked "
+                f"{_count(len(small), 'group')} fewer than {min_group_size} rows and "
+                f"{'is' if len(small) == 1 else 'are'} marked "
                 f"'insufficient data': {names(small)}",
             )
         )
@@ -199,7 +214,8 @@ def _group_checks(
             Check(
                 "single_class",
                 "warning",
-                f"{len(single)} groups have only one true class, so their rates conditioned "
+                f"{_count(len(single), 'group')} only one true class, so "
+                f"{'its' if len(single) == 1 else 'their'} rates conditioned "
                 f"on the other class are undefined (null): {names(single)}",
             )
         )

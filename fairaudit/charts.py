@@ -1,9 +1,9 @@
 """Matplotlib figures as inline SVG data URIs, each with a title and a text alternative.
 
 Charts are deterministic (fixed SVG ids, no timestamps) so reports are byte-identical
-across runs. Group names come from the data: matplotlib would parse ``$...$`` as
-mathtext, so every label is escaped before it reaches matplotlib; the SVG is embedded
-as an ``<img>`` (a data: URI), where no script can run.
+across runs. Group names come from the data: mathtext parsing is switched off so that
+``$...$`` is literal, text is drawn as paths, and the SVG is embedded as an ``<img>``
+(a data: URI), where no script can run.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ _RC: Any = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "text.usetex": False,
+    # Group names come from the data: never parse "$...$" in them as mathtext.
+    "text.parse_math": False,
 }
 _MAX_LABEL = 40
 
@@ -49,9 +51,8 @@ class Chart:
 
 
 def _label(text: str, limit: int = _MAX_LABEL) -> str:
-    """Return text safe for matplotlib: no mathtext, bounded length."""
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace("$", r"\$")
+    """Return text of bounded length (mathtext is off in _RC, so any text is literal)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _to_data_uri(fig: Figure) -> str:

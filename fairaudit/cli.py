@@ -127,8 +127,8 @@ def cli() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
-    default=Path("report.html"),
+    type=click.Path(),
+    default="report.html",
     show_default=True,
     help="HTML report path, or a folder to name it in; the JSON "
     "goes beside it with the suffix .json.",
@@ -144,7 +144,7 @@ def cli() -> None:
 def run(
     data: Path | None,
     config_path: Path | None,
-    output: Path,
+    output: str,
     sign_key: Path | None,
     quiet: bool,
     **options: Any,
@@ -202,7 +202,8 @@ def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
             lines.append(f"  {h['feature']}: {h['metric']} = {value}")
     warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
     if warnings:
-        lines.append(f"  {len(warnings)} warnings: see the report's data checks")
+        noun = "warning" if len(warnings) == 1 else "warnings"
+        lines.append(f"  {len(warnings)} {noun}: see the report's data checks")
     return "\n".join(lines)
 
 

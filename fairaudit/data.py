@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +91,8 @@ def _shorten(values: Sequence[Any], limit: int = 8) -> str:
 
 
 def _csv_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as fh:
+    # utf-8-sig: spreadsheet programs often save "CSV UTF-8" with a byte-order mark.
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         return next(csv.reader(fh), [])
 
 
@@ -111,8 +113,22 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
         elif suffix in _CSV_SUFFIXES:
             fmt = "csv"
             names = _csv_header(path)
-            # Keep every value as written: the label and group values are compared as text.
-            frame = pd.read_csv(path, keep_default_na=True, low_memory=False)
+            if not names:
+                raise DataError(f"data file '{path}' is empty: it has no header row")
+            # Only an empty field is missing: text such as "NA" (Namibia) or "None" is a
+            # value. index_col=False stops pandas from silently turning the first column
+            # into an index when rows are wider than the header; the ParserWarning it
+            # gives then becomes an error.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(
+                    path,
+                    encoding="utf-8-sig",
+                    keep_default_na=False,
+                    na_values=[""],
+                    index_col=False,
+                    low_memory=False,
+                )
         else:
             raise DataError(
                 f"data file '{path}' has an unsupported format '{suffix or '(none)'}'; "
@@ -122,6 +138,13 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
         raise
     except UnicodeDecodeError:
         raise DataError(f"data file '{path}' is not UTF-8 text; save it as UTF-8 CSV") from None
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"data file '{path}' has rows with more fields than its header; check for "
+            "trailing commas or unquoted commas in values"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file '{path}' is empty: it has no header row") from None
     except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read data file '{path}': {first_line}") from None
@@ -169,17 +192,23 @@ def _value_text(value: Any) -> str:
 
 
 def binarize(
-    values: pd.Series, positive_label: str | None, *, column: str, role: str
+    values: pd.Series,
+    positive_label: str | None,
+    *,
+    column: str,
+    role: str,
+    source: str | None = None,
 ) -> np.ndarray:
     """Return a bool array: True where ``values`` equals the positive label.
 
     Without ``positive_label`` the values must be 0/1 or booleans.
-    Raises DataError naming the column and the offending values.
+    Raises DataError naming the column (or ``source``) and the offending values.
     """
+    source = source or f"{role} column {column!r}"
     distinct = pd.unique(values)
     if len(distinct) > 2:
         raise DataError(
-            f"{role} column {column!r} has {len(distinct)} distinct values "
+            f"{source} has {len(distinct)} distinct values "
             f"({_shorten([_value_text(v) for v in distinct])}); fairaudit audits binary "
             "classifiers: map them to two classes first"
         )
@@ -189,7 +218,7 @@ def binarize(
         if pd.api.types.is_numeric_dtype(values.dtype) and all(v in (0, 1) for v in distinct):
             return values.to_numpy() == 1
         raise DataError(
-            f"{role} column {column!r} has values "
+            f"{source} has values "
             f"{_shorten([_value_text(v) for v in distinct])}, not 0/1; pass "
             "--positive-label VALUE to say which value is the positive class"
         )
@@ -241,8 +270,9 @@ def encode_sensitive(
             lo, hi = present.min(), present.max()
             raise DataError(
                 f"sensitive column {column!r} is numeric with {len(distinct)} distinct values "
-                f"(from {_value_text(lo)} to {_value_text(hi)}); bin it in the config, e.g. "
-                f"[bins] {column} = [25, 40, 60], rather than audit {len(distinct)} groups"
+                f"(from {_value_text(lo)} to {_value_text(hi)}); bin it with --bins "
+                f"{column}=25,40,60 or in the config ([bins] {column} = [25, 40, 60]) rather "
+                f"than audit {len(distinct)} groups"
             )
         if numeric:
             ordered = sorted(distinct)
@@ -257,6 +287,11 @@ def encode_sensitive(
         ).codes.astype(np.int64)
         binned = False
     if missing.any():
+        if MISSING_GROUP in levels:
+            raise DataError(
+                f"sensitive column {column!r} has both missing values and the value "
+                f"{MISSING_GROUP!r}; rename that value, or use --missing-sensitive drop"
+            )
         levels = list(levels) + [MISSING_GROUP]
         codes = np.where(missing, len(levels) - 1, codes)
     return SensitiveFeature(column, np.asarray(codes, dtype=np.int64), tuple(levels), binned)
@@ -400,7 +435,7 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
 
 
 def check_prediction_values(
-    predictions: pd.Series, label_values: Sequence[str], positive_label: str | None, column: str
+    predictions: pd.Series, label_values: Sequence[str], positive_label: str | None, source: str
 ) -> None:
     """Raise DataError if predictions use a class the labels do not (with a positive label)."""
     if positive_label is None or len(label_values) != 2:
@@ -408,6 +443,6 @@ def check_prediction_values(
     unknown = sorted({_value_text(v) for v in pd.unique(predictions)} - set(label_values))
     if unknown:
         raise DataError(
-            f"predictions in {column!r} include {_shorten(unknown)}, which is not a label "
-            f"value ({_shorten(label_values)}); predictions and labels must use the same classes"
+            f"{source} include {_shorten(unknown)}, not among the label values "
+            f"({_shorten(label_values)}); predictions and labels must use the same classes"
         )

@@ -252,13 +252,19 @@ class GroupTable:
 def _pick_reference(
     groups: list[dict[str, str]], sizes: np.ndarray, wanted: Mapping[str, str], features: tuple
 ) -> int:
-    """Return the reference group's index: the one named in ``wanted``, else the largest."""
-    if all(f in wanted for f in features):
-        for i, group in enumerate(groups):
-            if all(group[f] == wanted[f] for f in features):
-                return i
-    # argmax returns the first maximum: ties go to the first group in sort order.
-    return int(np.argmax(sizes))
+    """Return the reference group's index: the largest group matching ``wanted``.
+
+    For the intersection with references given for only some features, that is the
+    largest cell with those values; with none given, the largest group overall. Ties go
+    to the first group in sort order.
+    """
+    named = {f: v for f, v in wanted.items() if f in features}
+    candidates = [
+        i for i, group in enumerate(groups) if all(group[f] == v for f, v in named.items())
+    ]
+    if not candidates:
+        candidates = list(range(len(groups)))
+    return max(candidates, key=lambda i: (sizes[i], -i))
 
 
 def build_tables(

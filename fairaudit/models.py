@@ -53,6 +53,31 @@ class Predictions:
     score_source: str | None
 
 
+def _is_trusted_class(name: str) -> bool:
+    """Return True for a class (not a function) defined in scikit-learn, numpy or scipy.
+
+    Functions stay untrusted even there: a model could carry e.g. a FunctionTransformer
+    whose function writes files when the model predicts.
+    """
+    import importlib
+
+    if name.split(".", 1)[0] not in TRUSTED_MODULES:
+        return False
+    module_name, _, attribute = name.rpartition(".")
+    while module_name:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            module_name, _, parent = module_name.rpartition(".")
+            attribute = f"{parent}.{attribute}"
+            continue
+        obj: Any = module
+        for part in attribute.split("."):
+            obj = getattr(obj, part, None)
+        return isinstance(obj, type) and obj.__module__.split(".", 1)[0] in TRUSTED_MODULES
+    return False
+
+
 def _load_skops(path: Path, trust_types: Sequence[str]) -> Any:
     import skops.io as sio
 
@@ -60,7 +85,7 @@ def _load_skops(path: Path, trust_types: Sequence[str]) -> Any:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:
         raise ModelError(f"cannot read model file '{path}' as skops: {exc}") from None
-    auto = [t for t in untrusted if t.split(".", 1)[0] in TRUSTED_MODULES]
+    auto = [t for t in untrusted if _is_trusted_class(t)]
     refused = [t for t in untrusted if t not in auto and t not in trust_types]
     if refused:
         flags = " ".join(f"--trust-type {t}" for t in refused)
@@ -156,7 +181,10 @@ def predict(
 ) -> Predictions:
     """Return the model's predicted labels and, when it can score, its positive-class scores."""
     estimator = model.estimator
-    features = frame[list(columns)]
+    features: Any = frame[list(columns)]
+    if getattr(estimator, "feature_names_in_", None) is None:
+        # Fitted on a plain array: passing named columns would make scikit-learn warn.
+        features = features.to_numpy()
     try:
         labels = estimator.predict(features)
     except Exception as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -253,9 +254,15 @@ def _safe_name_part(text: str) -> str:
     return cleaned[:80] or "audit"
 
 
-def report_paths(result: AuditResult, output: Path) -> tuple[Path, Path]:
-    """Return the HTML and JSON paths for ``output`` (a file, or a folder to name it in)."""
-    output = Path(output)
+def report_paths(result: AuditResult, output: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Return the HTML and JSON paths for ``output`` (a file, or a folder to name it in).
+
+    A string ending in a path separator always means a folder, which must exist.
+    """
+    raw = os.fspath(output)
+    output = Path(raw)
+    if raw.endswith(("/", os.sep)) and not output.is_dir():
+        raise OutputError(f"output folder '{output}' does not exist; create it first")
     if output.is_dir():
         audit = result.audit
         parts = [_safe_name_part(audit["name"] or "audit")]
@@ -274,7 +281,10 @@ def report_paths(result: AuditResult, output: Path) -> tuple[Path, Path]:
 
 
 def write_report(
-    result: AuditResult, output: Path, *, sign_key: Ed25519PrivateKey | None = None
+    result: AuditResult,
+    output: str | os.PathLike[str],
+    *,
+    sign_key: Ed25519PrivateKey | None = None,
 ) -> tuple[Path, Path]:
     """Render and write the HTML report and its JSON twin atomically; return their paths.
 

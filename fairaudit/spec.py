@@ -130,7 +130,7 @@ _FIELD_NAMES = {f.name for f in fields(AuditSpec)}
 def _as_tuple_of_str(key: str, value: Any, source: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise ConfigError(f"{source}: {key} must be a string or a list of strings")
 

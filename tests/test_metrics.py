@@ -301,8 +301,13 @@ def test_reference_override_and_intersection_reference():
     assert tables[2].groups[tables[2].reference] == {"a": "a1", "b": "b2"}
     _, tables = build_tables(gc, reference={"a": "a1"})
     inter = tables[2]
-    assert inter.reference == int(np.argmax(inter.sizes))
+    # Only a's reference given: the largest cell with a=a1.
+    with_a1 = [i for i, g in enumerate(inter.groups) if g["a"] == "a1"]
+    assert inter.reference == max(with_a1, key=lambda i: inter.sizes[i])
+    assert inter.groups[inter.reference]["a"] == "a1"
     assert inter.name == INTERSECTION
+    _, tables = build_tables(gc)
+    assert tables[2].reference == int(np.argmax(tables[2].sizes))
 
 
 def test_large_radix_compresses_keys_and_matches_dense():
