@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit._version import __version__
-from fairaudit.counts import CELLS, count_groups
+from fairaudit.counts import CELLS, GroupCounts, count_groups
 from fairaudit.data import (
     Check,
     EvaluationData,
@@ -26,6 +26,7 @@ from fairaudit.errors import ConfigError
 from fairaudit.metrics import (
     CONFUSION_METRICS,
     SCORE_METRICS,
+    DisparityRow,
     GroupTable,
     build_tables,
     disparities_vs_reference,
@@ -34,6 +35,7 @@ from fairaudit.metrics import (
 from fairaudit.models import feature_columns, load_model, predict
 from fairaudit.result import SCHEMA_VERSION, AuditResult
 from fairaudit.spec import AuditSpec
+from fairaudit.stats import compute_uncertainty, uncertainty_to_json
 
 __all__ = ["audit_timestamp", "run_audit"]
 
@@ -231,6 +233,65 @@ def _group_checks(
     return checks
 
 
+def _attach_uncertainty(
+    spec: AuditSpec,
+    group_counts: GroupCounts,
+    tables: list[GroupTable],
+    disparity_rows: list[DisparityRow],
+    *,
+    by_group: list[dict[str, Any]],
+    disparities: list[dict[str, Any]],
+    headline: list[dict[str, Any]],
+    y_true: np.ndarray,
+    score: np.ndarray | None,
+    score_is_probability: bool,
+) -> dict[str, Any]:
+    """Add intervals and tests to the rows in place; return the ``uncertainty`` section."""
+    computed = uncertainty_to_json(
+        compute_uncertainty(
+            group_counts,
+            tables,
+            disparity_rows,
+            confidence=spec.confidence,
+            n_resamples=spec.resamples,
+            seed=spec.seed,
+            min_group_size=spec.min_group_size,
+            y_true=y_true.astype(np.float64) if score is not None else None,
+            score=score,
+            row_codes=group_counts.row_cell,
+            score_is_probability=score_is_probability,
+        )
+    )
+    position = {t.name: 0 for t in tables}
+    for row in by_group:
+        cis = computed["group_ci"][row["feature"]]
+        index = position[row["feature"]]
+        position[row["feature"]] += 1
+        row["ci"] = {metric: cis[metric][index] for metric in row["metrics"] if metric in cis}
+    for row, extra in zip(disparities, computed["disparities"], strict=True):
+        row.update(extra)
+    for entry in headline:
+        entry["ci"] = computed["headline_ci"].get(entry["feature"], {}).get(entry["metric"])
+    verdicts = [d["significance"] for d in disparities]
+    significant = verdicts.count("significant")
+    tested = significant + verdicts.count("within noise")
+    method = computed["method"]
+    return {
+        **method,
+        "overall_ci": computed["overall_ci"],
+        "significant": significant,
+        "tested": tested,
+        "insufficient": verdicts.count("insufficient data"),
+        "summary": (
+            f"{significant} of {tested} tested disparities are significant at "
+            f"{1 - spec.confidence:.2g} after {method.get('correction', 'holm').title()} "
+            f"correction; {verdicts.count('insufficient data')} involve a group too small "
+            f"or a value undefined and were not tested. Intervals are "
+            f"{spec.confidence:.0%} confidence intervals."
+        ),
+    }
+
+
 def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResult:
     """Return the AuditResult of one audit: every group's metrics, disparities and lineage."""
     say = progress or (lambda message: None)
@@ -265,25 +326,41 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         metric_names += list(SCORE_METRICS)
 
     by_group: list[dict[str, Any]] = []
-    disparities: list[dict[str, Any]] = []
+    disparity_rows: list[DisparityRow] = []
     headline: list[dict[str, Any]] = []
     for table in tables:
         by_group.extend(_group_rows(table, spec.min_group_size, table.name))
-        for row in disparities_vs_reference(table, metric_names):
-            disparities.append(
-                {
-                    "feature": row.feature,
-                    "metric": row.metric,
-                    "group": row.group,
-                    "reference": row.reference,
-                    "value": row.value,
-                    "reference_value": row.reference_value,
-                    "difference": row.difference,
-                    "ratio": row.ratio,
-                }
-            )
+        disparity_rows.extend(disparities_vs_reference(table, metric_names))
         for metric, value in headline_metrics(table).items():
             headline.append({"feature": table.name, "metric": metric, "value": value})
+    disparities = [
+        {
+            "feature": row.feature,
+            "metric": row.metric,
+            "group": row.group,
+            "reference": row.reference,
+            "value": row.value,
+            "reference_value": row.reference_value,
+            "difference": row.difference,
+            "ratio": row.ratio,
+        }
+        for row in disparity_rows
+    ]
+    uncertainty = None
+    if spec.intervals:
+        say(f"computing {spec.confidence:.0%} intervals ({spec.resamples} resamples)")
+        uncertainty = _attach_uncertainty(
+            spec,
+            group_counts,
+            tables,
+            disparity_rows,
+            by_group=by_group,
+            disparities=disparities,
+            headline=headline,
+            y_true=data.y_true,
+            score=score,
+            score_is_probability=is_probability,
+        )
 
     n_possible = int(np.prod([len(f.levels) for f in data.sensitive]))
     checks = list(data.checks)
@@ -361,6 +438,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         },
         disparities=disparities,
         headline=headline,
+        uncertainty=uncertainty,
         findings=findings,
     )
     result.audit["id"] = result.content_id()

@@ -134,6 +134,21 @@ def cli() -> None:
     "goes beside it with the suffix .json.",
 )
 @click.option(
+    "--intervals/--no-intervals",
+    default=None,
+    help="Confidence intervals and significance tests for every number (default: on).",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Confidence level of the intervals (default 0.95).",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=100),
+    help="Bootstrap resamples for the headline-metric intervals (default 1000).",
+)
+@click.option(
     "--sign-key",
     type=click.Path(path_type=Path),
     envvar="FAIRAUDIT_SIGNING_KEY",

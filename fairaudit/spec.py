@@ -45,6 +45,9 @@ class AuditSpec:
     seed: int = 0
     allow_unsafe_pickle: bool = False
     trust_types: tuple[str, ...] = ()
+    intervals: bool = True
+    confidence: float = 0.95
+    resamples: int = 1000
 
     def __post_init__(self) -> None:
         # Accept plain strings and lists from Python callers; store one canonical form.
@@ -85,6 +88,15 @@ class AuditSpec:
             raise ConfigError(
                 f"missing_sensitive must be one of {', '.join(_MISSING_CHOICES)}, "
                 f"not {self.missing_sensitive!r}"
+            )
+        if not 0 < self.confidence < 1:
+            raise ConfigError(
+                f"confidence must be strictly between 0 and 1 (e.g. 0.95), not {self.confidence}"
+            )
+        if self.resamples < 100:
+            raise ConfigError(
+                f"resamples must be at least 100 (fewer give unstable intervals), "
+                f"not {self.resamples}"
             )
         if self.min_group_size < 1:
             raise ConfigError("min_group_size must be a whole number of at least 1")
@@ -175,10 +187,14 @@ def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[
                     f"{source}: reference must be a table, e.g. [reference] sex = 'male'"
                 )
             value = {str(k): str(v) for k, v in value.items()}
-        elif key in ("min_group_size", "seed"):
+        elif key == "confidence":
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{source}: confidence must be a number such as 0.95")
+            value = float(value)
+        elif key in ("min_group_size", "seed", "resamples"):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be a whole number")
-        elif key == "allow_unsafe_pickle":
+        elif key in ("allow_unsafe_pickle", "intervals"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be true or false")
         elif key == "positive_label":

@@ -626,7 +626,8 @@ def test_single_class_group_has_undefined_rates(audit_cli: RunCli, write_csv: Wr
     cells = metric_cells(run.html(), "Sensitive feature: sex: metrics by group", "sex=other")
     assert cells["true positive rate"] == "undefined"
     assert cells["false negative rate"] == "undefined"
-    assert cells["false positive rate"] == "0.3333"
+    # The value, then its Wilson interval for 1 of 3.
+    assert cells["false positive rate"] == "0.3333 [0.061, 0.792]"
     assert cells["count"] == "3"
 
 
@@ -642,7 +643,7 @@ def test_group_with_only_positive_labels_has_undefined_fpr(
     assert other["metrics"]["true_positive_rate"] == 0.5
     cells = metric_cells(run.html(), "Sensitive feature: sex: metrics by group", "sex=other")
     assert cells["false positive rate"] == "undefined"
-    assert cells["true positive rate"] == "0.5000"
+    assert cells["true positive rate"] == "0.5000 [0.095, 0.905]"
 
 
 def test_labels_of_one_class_only_are_a_warning(audit_cli: RunCli, write_csv: WriteCsv) -> None:

@@ -1,0 +1,418 @@
+"""Tests for fairaudit.stats and its private modules: intervals, bootstrap, tests, verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from fairaudit.metrics import (
+    CONFUSION_METRICS,
+    HEADLINE_METRICS,
+    SCORE_METRICS,
+    build_tables,
+    confusion_metrics,
+    disparities_vs_reference,
+    grouped_brier_score,
+    grouped_roc_auc,
+    headline_metrics,
+)
+from fairaudit._bootstrap import _aggregate, _ScoreLayout
+from fairaudit._score_stats import (
+    brier_estimates,
+    delong_auc,
+    roc_auc_estimates,
+    wald_difference,
+)
+from fairaudit.counts import GroupCounts, count_groups
+from fairaudit.errors import ConfigError
+from fairaudit.stats import (
+    BAD_CONFIDENCE,
+    BAD_RESAMPLES,
+    UNKNOWN_TABLE,
+    analytic_interval,
+    bootstrap_counts,
+    bootstrap_score_metrics,
+    compute_uncertainty,
+    holm_adjust,
+    mover_ratio,
+    mover_ratio_interval,
+    newcombe_interval,
+    percentile_interval,
+    proportion_test,
+    uncertainty_to_json,
+    wilson_interval,
+)
+
+METRICS = [m for m in CONFUSION_METRICS if m != "count"]
+
+
+def two_group_counts(group: list[int], reference: list[int]) -> GroupCounts:
+    """Return GroupCounts of one feature with groups 'g' (index 0) and 'ref' (index 1)."""
+    return GroupCounts(
+        ("grp",), (("g", "ref"),), np.array([[0], [1]]), np.array([group, reference])
+    )
+
+
+def audit(gc: GroupCounts, metrics=METRICS, **kwargs):
+    _, tables = build_tables(gc, reference={"grp": "ref"})
+    rows = disparities_vs_reference(tables[0], metrics)
+    return tables, rows, compute_uncertainty(gc, tables, rows, **kwargs)
+
+
+def random_rows(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 3, n)
+    b = (rng.random(n) < 0.4).astype(np.int64)
+    y = rng.random(n) < 0.35 + 0.1 * b
+    score = np.clip(0.35 * y + 0.65 * rng.random(n) - 0.05 * a, 0, 1)
+    return a, b, y, score, score > 0.45
+
+
+# --------------------------------------------------------------------------- analytic
+
+
+def test_wilson_matches_textbook_values():
+    # 8/10: the classic example; 0/10 and 81/263 from Newcombe (1998), Table I.
+    assert wilson_interval(8, 10) == pytest.approx([0.4902, 0.9433], abs=5e-5)
+    assert wilson_interval(0, 10) == pytest.approx([0.0, 0.2775], abs=5e-5)
+    assert wilson_interval(81, 263) == pytest.approx([0.2553, 0.3662], abs=5e-5)
+    assert np.isnan(wilson_interval(0, 0)).all()
+    assert wilson_interval([8, 0], [10, 10]).shape == (2, 2)
+    # A 99% interval is wider than the 95% one.
+    low99, high99 = wilson_interval(8, 10, 0.99)
+    assert low99 < 0.4902 and high99 > 0.9433
+
+
+@pytest.mark.parametrize(
+    ("x1", "n1", "x2", "n2", "expected"),
+    [  # Newcombe (1998), Table II, method 10.
+        (56, 70, 48, 80, (0.0524, 0.3339)),
+        (9, 10, 3, 10, (0.1705, 0.8090)),
+        (5, 56, 0, 29, (-0.0381, 0.1926)),
+        (0, 10, 0, 20, (-0.1611, 0.2775)),
+        (0, 10, 0, 10, (-0.2775, 0.2775)),
+    ],
+)
+def test_newcombe_matches_published_table(x1, n1, x2, n2, expected):
+    assert newcombe_interval(x1, n1, x2, n2) == pytest.approx(expected, abs=5e-5)
+
+
+def test_mover_ratio_limits_solve_their_defining_equations():
+    x1, n1, x2, n2 = 56, 70, 48, 80
+    low, high = mover_ratio_interval(x1, n1, x2, n2)
+    (l1, u1), (l2, u2) = wilson_interval(x1, n1), wilson_interval(x2, n2)
+    p1, p2 = x1 / n1, x2 / n2
+    assert (p1 - low * p2) ** 2 == pytest.approx((p1 - l1) ** 2 + low**2 * (u2 - p2) ** 2)
+    assert (p1 - high * p2) ** 2 == pytest.approx((u1 - p1) ** 2 + high**2 * (p2 - l2) ** 2)
+    assert low < p1 / p2 < high
+    # Large counts: close to the Katz log interval.
+    x1, n1, x2, n2 = 4000, 10000, 3000, 10000
+    se = math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
+    katz = [4 / 3 * math.exp(-1.959964 * se), 4 / 3 * math.exp(1.959964 * se)]
+    assert mover_ratio_interval(x1, n1, x2, n2) == pytest.approx(katz, rel=2e-3)
+
+
+def test_mover_ratio_zero_numerator_and_undefined_ratio():
+    low, high = mover_ratio_interval(0, 30, 6, 30)
+    assert low == 0.0 and 0 < high < 1
+    assert np.isnan(mover_ratio_interval(3, 30, 0, 30)).all()
+    assert np.isnan(mover_ratio_interval(3, 30, 0, 0)).all()
+
+
+def test_f1_and_balanced_accuracy_intervals_by_hand():
+    counts = np.array([40, 10, 5, 45])  # tn, fp, fn, tp
+    j_low, j_high = wilson_interval(45, 60)  # J = tp / (tp + fp + fn)
+    f1 = analytic_interval(counts, "f1")
+    assert f1 == pytest.approx([2 * j_low / (1 + j_low), 2 * j_high / (1 + j_high)])
+    assert f1[0] < confusion_metrics(counts)["f1"] < f1[1]
+    (tpr_l, tpr_u), (tnr_l, tnr_u) = wilson_interval(45, 50), wilson_interval(40, 50)
+    ba = (0.9 + 0.8) / 2
+    expected = [
+        ba - math.hypot(0.9 - tpr_l, 0.8 - tnr_l) / 2,
+        ba + math.hypot(tpr_u - 0.9, tnr_u - 0.8) / 2,
+    ]
+    assert analytic_interval(counts, "balanced_accuracy") == pytest.approx(expected)
+    assert analytic_interval(counts, "count") is None
+
+
+def test_holm_on_a_known_vector():
+    adjusted = holm_adjust([0.01, 0.04, 0.03, 0.005, np.nan])
+    assert adjusted[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(adjusted[4])
+    assert holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm_adjust([]).shape == (0,)
+
+
+def test_proportion_test_z_and_fisher():
+    # Large counts: the pooled z-test equals the uncorrected chi-square test.
+    chi2 = scipy_stats.chi2_contingency([[56, 14], [48, 32]], correction=False)
+    assert proportion_test(56, 70, 48, 80) == pytest.approx(chi2.pvalue)
+    # An expected cell below 5: Fisher's exact test.
+    assert proportion_test(1, 20, 6, 20) == pytest.approx(
+        scipy_stats.fisher_exact([[1, 19], [6, 14]]).pvalue
+    )
+    assert proportion_test(0, 30, 0, 30) == 1.0
+    assert math.isnan(proportion_test(0, 0, 3, 10))
+
+
+def test_percentile_interval_matches_numpy_and_skips_nan():
+    draws = np.random.default_rng(0).normal(size=(1001, 3))
+    expected = np.quantile(draws, [0.025, 0.975], axis=0).T
+    assert percentile_interval(draws) == pytest.approx(expected)
+    draws[:500, 1] = np.nan
+    assert percentile_interval(draws)[1] == pytest.approx(
+        np.quantile(draws[500:, 1], [0.025, 0.975])
+    )
+    draws[:1000, 2] = np.nan
+    assert np.isnan(percentile_interval(draws)[2]).all()
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def test_count_bootstrap_equals_row_bootstrap_in_distribution():
+    a, b, y, _, y_pred = random_rows(600, seed=1)
+    gc = count_groups(
+        ["a", "b"], [a, b], [["0", "1", "2"], ["0", "1"]], y, y_pred, with_row_cells=True
+    )
+    n_boot = 2000
+    by_counts = np.concatenate(list(bootstrap_counts(gc.counts, n_boot, np.random.default_rng(1))))
+    # Row bootstrap: resample row indices, then count.
+    rng = np.random.default_rng(2)
+    assert gc.row_cell is not None
+    key = gc.row_cell * 4 + 2 * y + y_pred
+    picks = (
+        key[rng.integers(0, len(y), size=(n_boot, len(y)))]
+        + np.arange(n_boot)[:, None] * gc.counts.size
+    )
+    by_rows = np.bincount(picks.ravel(), minlength=n_boot * gc.counts.size).reshape(by_counts.shape)
+    assert (by_counts.sum(axis=(1, 2)) == len(y)).all()
+    _, tables = build_tables(gc)
+    for table in tables:
+        m = len(table.groups)
+        stats_c = confusion_metrics(_aggregate(by_counts, table.cell_group, m))
+        stats_r = confusion_metrics(_aggregate(by_rows, table.cell_group, m))
+        for metric in ("selection_rate", "true_positive_rate", "f1", "balanced_accuracy"):
+            for g in range(m):
+                c, r = stats_c[metric][:, g], stats_r[metric][:, g]
+                c, r = c[~np.isnan(c)], r[~np.isnan(r)]
+                sd = r.std()
+                assert abs(c.mean() - r.mean()) < 4 * sd * math.sqrt(2 / n_boot)
+                assert c.std() == pytest.approx(sd, rel=0.1)
+                assert scipy_stats.ks_2samp(c, r).pvalue > 1e-3
+
+
+def test_aggregate_matches_add_at():
+    draws = np.random.default_rng(0).integers(0, 9, size=(5, 6, 4))
+    cell_group = np.array([0, 2, 1, 2, 0, 1])
+    expected = np.zeros((5, 3, 4))
+    np.add.at(expected, (slice(None), cell_group), draws)
+    assert np.array_equal(_aggregate(draws, cell_group, 3), expected)
+    assert _aggregate(draws, np.arange(6), 6) is draws
+
+
+def test_count_bootstrap_agrees_with_fairlearn_metricframe():
+    fairlearn_metrics = pytest.importorskip("fairlearn.metrics")
+
+    def sel(y_true, y_pred):
+        return float(np.mean(y_pred))
+
+    def f1(y_true, y_pred):
+        tp = np.sum(y_true & y_pred)
+        return float(2 * tp / (2 * tp + np.sum(y_true != y_pred)))
+
+    rng = np.random.default_rng(5)
+    n = 400
+    sf = np.where(rng.random(n) < 0.5, "a", "b")
+    y = rng.random(n) < 0.45
+    y_pred = np.where(rng.random(n) < 0.8, y, ~y)
+    mf = fairlearn_metrics.MetricFrame(
+        metrics={"selection_rate": sel, "f1": f1},
+        y_true=y,
+        y_pred=y_pred,
+        sensitive_features=pd.Series(sf, name="g"),
+        n_boot=200,
+        ci_quantiles=[0.025, 0.975],
+        random_state=0,
+    )
+    codes = (sf == "b").astype(np.int64)
+    gc = count_groups(["g"], [codes], [["a", "b"]], y, y_pred)
+    _, tables = build_tables(gc)
+    ours = compute_uncertainty(gc, tables, [], n_resamples=5000, seed=3)
+    fl_low, fl_high = mf.difference_ci()
+    assert ours.headline_ci["g"]["demographic_parity_difference"] == pytest.approx(
+        (fl_low["selection_rate"], fl_high["selection_rate"]), abs=0.03
+    )
+    draws = np.concatenate(list(bootstrap_counts(gc.counts, 5000, np.random.default_rng(4))))
+    boot = confusion_metrics(draws)
+    for metric in ("selection_rate", "f1"):
+        ours_boot = percentile_interval(boot[metric])
+        expected = np.array([[mf.by_group_ci[q].loc[g, metric] for q in (0, 1)] for g in "ab"])
+        assert ours_boot == pytest.approx(expected, abs=0.03)
+        # The analytic interval we report agrees with the bootstrap at this size.
+        assert ours.group_ci["g"][metric] == pytest.approx(expected, abs=0.03)
+
+
+def test_score_layout_equals_metrics_on_expanded_rows():
+    rng = np.random.default_rng(3)
+    n = 300
+    group = rng.integers(0, 3, n)
+    y = rng.random(n) < 0.4
+    for score in (rng.integers(0, 10, n) / 10.0, rng.random(n)):  # with and without ties
+        weights = rng.integers(0, 4, (n, 5)).astype(np.float64)
+        result = _ScoreLayout(y, score, group, 3).evaluate(weights)
+        for k in range(5):
+            rows = np.repeat(np.arange(n), weights[:, k].astype(np.int64))
+            g, yy, s = group[rows], y[rows], score[rows]
+            assert result["roc_auc"][k] == pytest.approx(grouped_roc_auc(g, 3, yy, s))
+            assert result["brier_score"][k] == pytest.approx(
+                grouped_brier_score(g, 3, yy.astype(np.float64), s)
+            )
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_compute_uncertainty_by_hand_two_groups():
+    group = [20, 10, 15, 55]  # 100 rows, selection rate 0.65
+    reference = [60, 10, 10, 20]  # 100 rows, selection rate 0.30
+    tables, rows, u = audit(two_group_counts(group, reference))
+    sr = u.group_ci["grp"]["selection_rate"]
+    assert sr[0] == pytest.approx(wilson_interval(65, 100))
+    assert sr[1] == pytest.approx(wilson_interval(30, 100))
+    assert u.overall_ci["selection_rate"] == pytest.approx(tuple(wilson_interval(95, 200)))
+    assert len(u.disparities) == len(rows)
+    j = next(k for k, r in enumerate(rows) if r.metric == "selection_rate")
+    d = u.disparities[j]
+    assert d.ci_difference == pytest.approx(tuple(newcombe_interval(65, 100, 30, 100)))
+    assert d.ci_ratio == pytest.approx(tuple(mover_ratio_interval(65, 100, 30, 100)))
+    assert d.p_value == pytest.approx(proportion_test(65, 100, 30, 100))
+    assert d.significance == "significant"
+    tested = np.array([x.p_value for x in u.disparities])
+    assert [x.p_value_adjusted for x in u.disparities] == pytest.approx(list(holm_adjust(tested)))
+    # f1 tests equal J = tp / (tp + fp + fn): 55/80 vs 20/40.
+    f1 = u.disparities[next(k for k, r in enumerate(rows) if r.metric == "f1")]
+    assert f1.p_value == pytest.approx(proportion_test(55, 80, 20, 40))
+    # Every interval contains its point estimate.
+    for metric in METRICS:
+        values = tables[0].values[metric]
+        ci = u.group_ci["grp"][metric]
+        assert (ci[:, 0] <= values + 1e-12).all() and (values <= ci[:, 1] + 1e-12).all()
+    for row, d in zip(rows, u.disparities, strict=True):
+        assert d.ci_difference[0] <= row.difference <= d.ci_difference[1]
+        assert d.ci_ratio[0] <= row.ratio <= d.ci_ratio[1]
+    assert u.method["confidence"] == 0.95 and u.method["resamples"] == 1000
+    assert u.method["seed"] == 0 and u.method["correction"] == "holm"
+
+
+def test_equal_groups_are_within_noise():
+    _, _, u = audit(two_group_counts([40, 10, 10, 40], [41, 9, 11, 39]))
+    assert {d.significance for d in u.disparities} == {"within noise"}
+
+
+def test_small_group_and_undefined_values_are_insufficient_data():
+    # The group has 20 rows (< 30); no true positives there, so precision is defined but
+    # the group's true positive rate is 0/0.
+    tables, rows, u = audit(two_group_counts([15, 5, 0, 0], [60, 10, 10, 20]))
+    assert {d.significance for d in u.disparities} == {"insufficient data"}
+    assert all(math.isnan(d.p_value_adjusted) for d in u.disparities)
+    assert np.isnan(u.group_ci["grp"]["true_positive_rate"][0]).all()
+    tpr = u.disparities[next(k for k, r in enumerate(rows) if r.metric == "true_positive_rate")]
+    assert all(math.isnan(x) for x in (*tpr.ci_difference, *tpr.ci_ratio, tpr.p_value))
+    # A ratio to a reference value of 0 is undefined; the difference is not.
+    _, rows, u = audit(two_group_counts([30, 10, 10, 30], [50, 0, 10, 40]))
+    fpr = u.disparities[next(k for k, r in enumerate(rows) if r.metric == "false_positive_rate")]
+    assert np.isnan(fpr.ci_ratio).all() and not np.isnan(fpr.ci_difference).any()
+    assert fpr.significance in {"significant", "within noise"}
+
+
+def test_min_group_size_is_configurable():
+    _, _, u = audit(two_group_counts([15, 5, 5, 15], [60, 10, 10, 20]), min_group_size=10)
+    assert "insufficient data" not in {d.significance for d in u.disparities}
+
+
+def full_audit(seed: int = 0, **kwargs):
+    a, b, y, score, y_pred = random_rows(3000, seed=11)
+    gc = count_groups(
+        ["a", "b"], [a, b], [["x", "y", "z"], ["m", "f"]], y, y_pred, with_row_cells=True
+    )
+    _, tables = build_tables(gc, y_true=y, score=score, codes=[a, b])
+    rows = [r for t in tables for r in disparities_vs_reference(t, METRICS + list(SCORE_METRICS))]
+    u = compute_uncertainty(gc, tables, rows, seed=seed, y_true=y, score=score, **kwargs)
+    return tables, rows, u
+
+
+def test_every_table_gets_intervals_scores_included():
+    tables, rows, u = full_audit()
+    assert [t.name for t in tables] == ["a", "b", "intersection"]
+    for table in tables:
+        cis = u.group_ci[table.name]
+        assert set(cis) == set(METRICS) | set(SCORE_METRICS)
+        for metric, ci in cis.items():
+            assert ci.shape == (len(table.groups), 2)
+            values = table.values[metric]
+            # Percentile intervals of a resampled estimate contain it in practice here.
+            assert ((ci[:, 0] <= values) & (values <= ci[:, 1])).all(), metric
+        point = headline_metrics(table)
+        for name in HEADLINE_METRICS:
+            low, high = u.headline_ci[table.name][name]
+            assert low <= high and not math.isnan(low), name
+            assert abs(point[name] - (low + high) / 2) < high - low, name
+    assert set(u.overall_ci) == set(METRICS) | set(SCORE_METRICS)
+    verdicts = {
+        (r.feature, r.metric, r.group["a"]): d.significance
+        for r, d in zip(rows, u.disparities, strict=True)
+        if r.feature == "a"
+    }
+    # Scores fall with a's level, so a=z is selected markedly less often than a=x.
+    assert verdicts[("a", "selection_rate", "z")] == "significant"
+    assert "within noise" in verdicts.values()
+    score_rows = [d for r, d in zip(rows, u.disparities, strict=True) if r.metric == "roc_auc"]
+    assert all(0 <= d.p_value <= 1 for d in score_rows)
+    assert u.method["intervals"]["score"] == "stratified-row-bootstrap-percentile"
+
+
+def test_same_seed_same_results_other_seed_differs():
+    _, _, first = full_audit(seed=7, n_resamples=200)
+    _, _, again = full_audit(seed=7, n_resamples=200)
+    _, _, other = full_audit(seed=8, n_resamples=200)
+    assert json.dumps(uncertainty_to_json(first)) == json.dumps(uncertainty_to_json(again))
+    assert first.headline_ci != other.headline_ci
+    assert np.array_equal(first.group_ci["a"]["roc_auc"], again.group_ci["a"]["roc_auc"])
+
+
+def test_json_form_uses_null_for_undefined():
+    _, rows, u = audit(two_group_counts([15, 5, 0, 0], [60, 10, 10, 20]))
+    data = json.loads(json.dumps(uncertainty_to_json(u), allow_nan=False))
+    assert data["group_ci"]["grp"]["true_positive_rate"] == [
+        None,
+        pytest.approx(list(wilson_interval(20, 30))),
+    ]
+    assert data["group_ci"]["grp"]["roc_auc"] == [None, None]
+    tpr = data["disparities"][
+        next(k for k, r in enumerate(rows) if r.metric == "true_positive_rate")
+    ]
+    assert tpr == {
+        "ci_difference": None,
+        "ci_ratio": None,
+        "p_value": None,
+        "p_value_adjusted": None,
+        "significance": "insufficient data",
+    }
+    assert data["method"]["resamples"] == 1000
+
+
+def test_bad_arguments_raise():
+    gc = two_group_counts([40, 10, 10, 40], [41, 9, 11, 39])
+    _, tables = build_tables(gc)
+    with pytest.raises(ValueError, match=BAD_CONFIDENCE):
+        compute_uncertainty(gc, tables, [], confidence=1.0)
+    rows = disparities_vs_reference(tables[0], ["selection_rate"])
+    with pytest.raises(ValueError) as err:
+        compute_uncertainty(gc, tables[:0], rows)
+    assert str(err.value) == UNKNOWN_TABLE.format(name="grp")
