@@ -33,6 +33,7 @@ from fairaudit.metrics import (
     headline_metrics,
 )
 from fairaudit.models import feature_columns, load_model, predict
+from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult
 from fairaudit.spec import AuditSpec
 from fairaudit.stats import compute_uncertainty, uncertainty_to_json
@@ -295,6 +296,8 @@ def _attach_uncertainty(
 def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResult:
     """Return the AuditResult of one audit: every group's metrics, disparities and lineage."""
     say = progress or (lambda message: None)
+    # Read the policy first: a broken policy file should fail before any work is done.
+    policy = load_policy(spec.policy) if spec.policy else None
     say(f"reading {spec.data}")
     data = load_evaluation_data(spec)
     _check_reference(spec, data)
@@ -414,6 +417,8 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
             "groupings": [t.name for t in tables],
             "reference": reference,
             "min_group_size": spec.min_group_size,
+            "owner": spec.owner,
+            "intended_use": spec.intended_use,
         },
         lineage={
             "data": {
@@ -441,5 +446,18 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         uncertainty=uncertainty,
         findings=findings,
     )
+    _apply_policy(result, policy, spec)
     result.audit["id"] = result.content_id()
     return result
+
+
+def _apply_policy(result: AuditResult, policy: Policy | None, spec: AuditSpec) -> None:
+    """Fill the result's policy, verdict and findings (findings also without a policy)."""
+    data = result.to_dict()
+    if policy is None:
+        result.findings = build_findings(data)
+        return
+    evaluation = evaluate_policy(policy, data, not_evaluable=spec.not_evaluable)
+    result.policy = evaluation.to_dict()
+    result.verdict = evaluation.verdict
+    result.findings = build_findings(data, evaluation, fail_on=spec.fail_on)

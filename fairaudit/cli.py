@@ -149,6 +149,31 @@ def cli() -> None:
     help="Bootstrap resamples for the headline-metric intervals (default 1000).",
 )
 @click.option(
+    "--policy",
+    multiple=True,
+    metavar="FILE|preset:NAME",
+    help="Check the audit against this policy; repeat to layer (later files may only "
+    "tighten locked rules). Exit status 3 when it fails.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["fail", "warn"]),
+    help="Exit with status 3 when the verdict is this bad or worse (default: fail).",
+)
+@click.option(
+    "--not-evaluable",
+    type=click.Choice(["warn", "fail"]),
+    help="How rules that cannot be evaluated count in the verdict (default: the policy's, warn).",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path),
+    help="Also write JUnit XML, one test case per rule and group, for CI (needs --policy).",
+)
+@click.option("--owner", help="Who is accountable for the model (recorded in the report).")
+@click.option("--intended-use", help="What the model is for (recorded in the report).")
+@click.option(
     "--sign-key",
     type=click.Path(path_type=Path),
     envvar="FAIRAUDIT_SIGNING_KEY",
@@ -161,6 +186,7 @@ def run(
     config_path: Path | None,
     output: str,
     sign_key: Path | None,
+    junit_path: Path | None,
     quiet: bool,
     **options: Any,
 ) -> None:
@@ -168,6 +194,9 @@ def run(
 
     Every sensitive feature is reported on its own and, with several, their
     intersection too. Options may also come from a TOML --config file.
+
+    Exit status: 0 success (the policy passed, if one was given), 1 error,
+    2 usage error, 3 the policy failed (the report is still written).
 
     Example:
 
@@ -199,14 +228,28 @@ def run(
                 sign_key,
                 passphrase=lambda: os.environ.get("FAIRAUDIT_KEY_PASSPHRASE", "").encode("utf-8"),
             )
+        if junit_path is not None and not spec.policy:
+            raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
         result = run_audit(spec, progress=progress)
         html_path, json_path = write_report(result, output, sign_key=private_key)
+        if junit_path is not None and result.policy is not None:
+            from fairaudit.junit import write_junit
+
+            write_junit(result.to_dict()["policy"], junit_path, fail_on=spec.fail_on)
     except FairauditError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:
         click.echo(_summary(result.to_dict(), html_path, json_path))
         if private_key is not None:
             click.echo(f"  signed: {html_path}.intoto.jsonl written beside it")
+    if result.verdict is not None:
+        from fairaudit.policy import exit_code_for
+
+        code = exit_code_for(result.verdict, spec.fail_on)
+        if not quiet or code:
+            click.echo(f"Policy verdict: {result.verdict}", err=bool(code))
+        if code:
+            sys.exit(code)
 
 
 def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
@@ -226,7 +269,9 @@ def _register_optional_commands() -> None:
     """Add commands that live in their own modules."""
     from fairaudit import cli_signing
 
-    for command in (cli_signing.keygen, cli_signing.sign, cli_signing.verify):
+    from fairaudit import cli_review
+
+    for command in (cli_signing.keygen, cli_signing.sign, cli_signing.verify, cli_review.review):
         cli.add_command(command)
 
 

@@ -184,12 +184,19 @@ def sign(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Detached envelopes (.intoto.jsonl); default: REPORT.intoto.jsonl if REPORT has none.",
 )
+@click.option(
+    "--policy",
+    multiple=True,
+    metavar="FILE|preset:NAME",
+    help="Also check the approvals this policy requires ([approvals]); exit 3 if missing.",
+)
 def verify(
     report: Path,
     key_paths: tuple[Path, ...],
     key_dirs: tuple[Path, ...],
     require_signers: int,
     detached: Path | None,
+    policy: tuple[str, ...],
 ) -> None:
     """Check a signed report.html against trusted public keys.
 
@@ -210,3 +217,8 @@ def verify(
     except FairauditError as e:
         raise click.ClickException(str(e)) from e
     click.echo(summary.describe())
+    if policy:
+        # Imported only here: plain verification stays free of the metrics stack.
+        from fairaudit.cli_review import check_verified_approvals
+
+        check_verified_approvals(summary, policy)

@@ -49,8 +49,9 @@ class AuditResult:
     disparities: list[dict[str, Any]]
     headline: list[dict[str, Any]]
     uncertainty: dict[str, Any] | None = None
-    findings: list[dict[str, Any]] = field(default_factory=list)
     verdict: str | None = None
+    policy: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-ready dict, in schema order."""

@@ -48,6 +48,11 @@ class AuditSpec:
     intervals: bool = True
     confidence: float = 0.95
     resamples: int = 1000
+    policy: tuple[str, ...] = ()
+    fail_on: Literal["fail", "warn"] = "fail"
+    not_evaluable: Literal["warn", "fail"] | None = None
+    owner: str | None = None
+    intended_use: str | None = None
 
     def __post_init__(self) -> None:
         # Accept plain strings and lists from Python callers; store one canonical form.
@@ -55,7 +60,7 @@ class AuditSpec:
         coerce(self, "data", Path(self.data))
         if self.model is not None:
             coerce(self, "model", Path(self.model))
-        for name in ("sensitive", "id_cols", "trust_types"):
+        for name in ("sensitive", "id_cols", "trust_types", "policy"):
             value = getattr(self, name)
             coerce(self, name, (value,) if isinstance(value, str) else tuple(value))
         if self.features is not None:
@@ -89,6 +94,10 @@ class AuditSpec:
                 f"missing_sensitive must be one of {', '.join(_MISSING_CHOICES)}, "
                 f"not {self.missing_sensitive!r}"
             )
+        if self.fail_on not in ("fail", "warn"):
+            raise ConfigError(f"fail_on must be 'fail' or 'warn', not {self.fail_on!r}")
+        if self.not_evaluable not in (None, "warn", "fail"):
+            raise ConfigError(f"not_evaluable must be 'warn' or 'fail', not {self.not_evaluable!r}")
         if not 0 < self.confidence < 1:
             raise ConfigError(
                 f"confidence must be strictly between 0 and 1 (e.g. 0.95), not {self.confidence}"
@@ -167,6 +176,14 @@ def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[
             value = path
         elif key in ("sensitive", "id_cols", "features", "trust_types"):
             value = _as_tuple_of_str(key, value, source)
+        elif key == "policy":
+            # preset:NAME stays as it is; a file path is relative to the config file.
+            value = tuple(
+                p
+                if p.startswith("preset:") or base is None or Path(p).is_absolute()
+                else (base / p).as_posix()
+                for p in _as_tuple_of_str(key, value, source)
+            )
         elif key == "bins":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: bins must be a table, e.g. [bins] age = [25, 40]")

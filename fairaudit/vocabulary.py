@@ -1,0 +1,116 @@
+"""The audit's vocabulary: metric names, groupings and plain-language definitions.
+
+Kept free of numpy and pandas so that light commands (``verify``, policy checks) can use
+the names without loading the numeric stack.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONFUSION_METRICS",
+    "DEFINITIONS",
+    "HEADLINE_METRICS",
+    "INTERSECTION",
+    "PROPORTIONS",
+    "SCORE_METRICS",
+]
+
+#: Name of the grouping formed by all sensitive features together.
+INTERSECTION = "intersection"
+
+#: Metrics computed from confusion counts, in report order (``count`` first).
+CONFUSION_METRICS: tuple[str, ...] = (
+    "count",
+    "base_rate",
+    "selection_rate",
+    "accuracy",
+    "balanced_accuracy",
+    "true_positive_rate",
+    "false_positive_rate",
+    "true_negative_rate",
+    "false_negative_rate",
+    "precision",
+    "negative_predictive_value",
+    "false_discovery_rate",
+    "false_omission_rate",
+    "f1",
+)
+
+#: Confusion metrics that are a proportion: (numerator cells, denominator cells) as
+#: indices into CELLS (tn=0, fp=1, fn=2, tp=3). balanced_accuracy and f1 are not.
+PROPORTIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "base_rate": ((2, 3), (0, 1, 2, 3)),
+    "selection_rate": ((1, 3), (0, 1, 2, 3)),
+    "accuracy": ((0, 3), (0, 1, 2, 3)),
+    "true_positive_rate": ((3,), (2, 3)),
+    "false_positive_rate": ((1,), (0, 1)),
+    "true_negative_rate": ((0,), (0, 1)),
+    "false_negative_rate": ((2,), (2, 3)),
+    "precision": ((3,), (1, 3)),
+    "negative_predictive_value": ((0,), (0, 2)),
+    "false_discovery_rate": ((1,), (1, 3)),
+    "false_omission_rate": ((2,), (0, 2)),
+}
+
+#: Metrics that need a score per row (probability or decision value).
+SCORE_METRICS: tuple[str, ...] = ("roc_auc", "brier_score")
+
+#: fairlearn's headline fairness metrics, computed between groups.
+HEADLINE_METRICS: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+)
+
+#: Plain-language definitions shown in the report and documented in the README.
+DEFINITIONS: dict[str, str] = {
+    "count": "Number of people (rows) in the group.",
+    "base_rate": "Share of the group whose true label is positive.",
+    "selection_rate": "Share of the group the model predicts positive (selects).",
+    "accuracy": "Share of the group the model classifies correctly.",
+    "balanced_accuracy": (
+        "Average of the true positive rate and the true negative rate; "
+        "undefined when the group has only one true class."
+    ),
+    "true_positive_rate": (
+        "Of those truly positive, the share predicted positive (recall, sensitivity)."
+    ),
+    "false_positive_rate": "Of those truly negative, the share wrongly predicted positive.",
+    "true_negative_rate": "Of those truly negative, the share predicted negative (specificity).",
+    "false_negative_rate": "Of those truly positive, the share wrongly predicted negative.",
+    "precision": "Of those predicted positive, the share truly positive.",
+    "negative_predictive_value": "Of those predicted negative, the share truly negative.",
+    "false_discovery_rate": "Of those predicted positive, the share truly negative.",
+    "false_omission_rate": "Of those predicted negative, the share truly positive.",
+    "f1": "Harmonic mean of precision and true positive rate.",
+    "roc_auc": (
+        "Probability that the score ranks a random positive above a random negative "
+        "of the same group (ties count half)."
+    ),
+    "brier_score": (
+        "Mean squared difference between the predicted probability and the true label "
+        "(lower is better)."
+    ),
+    "demographic_parity_difference": (
+        "Largest minus smallest group selection rate (0 means every group is selected "
+        "at the same rate)."
+    ),
+    "demographic_parity_ratio": (
+        "Smallest divided by largest group selection rate (1 means equal rates; the "
+        "four-fifths rule asks for at least 0.8)."
+    ),
+    "equalized_odds_difference": (
+        "The larger of the between-group differences in true positive rate and in "
+        "false positive rate."
+    ),
+    "equalized_odds_ratio": (
+        "The smaller of the between-group ratios of true positive rate and of false positive rate."
+    ),
+    "equal_opportunity_difference": ("Largest minus smallest group true positive rate."),
+    "equal_opportunity_ratio": "Smallest divided by largest group true positive rate.",
+    "difference": "The group's value minus the reference group's value.",
+    "ratio": "The group's value divided by the reference group's value.",
+}
