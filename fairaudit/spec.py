@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fairaudit.errors import ConfigError
+from fairaudit.stats import BAD_CONFIDENCE, BAD_RESAMPLES
 
 __all__ = ["AuditSpec", "MissingSensitive", "load_config"]
 
@@ -99,14 +100,9 @@ class AuditSpec:
         if self.not_evaluable not in (None, "warn", "fail"):
             raise ConfigError(f"not_evaluable must be 'warn' or 'fail', not {self.not_evaluable!r}")
         if not 0 < self.confidence < 1:
-            raise ConfigError(
-                f"confidence must be strictly between 0 and 1 (e.g. 0.95), not {self.confidence}"
-            )
+            raise ConfigError(BAD_CONFIDENCE.format(value=self.confidence))
         if self.resamples < 100:
-            raise ConfigError(
-                f"resamples must be at least 100 (fewer give unstable intervals), "
-                f"not {self.resamples}"
-            )
+            raise ConfigError(BAD_RESAMPLES.format(value=self.resamples))
         if self.min_group_size < 1:
             raise ConfigError("min_group_size must be a whole number of at least 1")
         for feature in self.reference:

@@ -10,6 +10,15 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from fairaudit._bootstrap import _aggregate, _ScoreLayout
+from fairaudit._score_stats import (
+    brier_estimates,
+    delong_auc,
+    roc_auc_estimates,
+    wald_difference,
+)
+from fairaudit.counts import GroupCounts, count_groups
+from fairaudit.errors import ConfigError
 from fairaudit.metrics import (
     CONFUSION_METRICS,
     HEADLINE_METRICS,
@@ -21,15 +30,6 @@ from fairaudit.metrics import (
     grouped_roc_auc,
     headline_metrics,
 )
-from fairaudit._bootstrap import _aggregate, _ScoreLayout
-from fairaudit._score_stats import (
-    brier_estimates,
-    delong_auc,
-    roc_auc_estimates,
-    wald_difference,
-)
-from fairaudit.counts import GroupCounts, count_groups
-from fairaudit.errors import ConfigError
 from fairaudit.stats import (
     BAD_CONFIDENCE,
     BAD_RESAMPLES,
@@ -275,6 +275,103 @@ def test_score_layout_equals_metrics_on_expanded_rows():
             )
 
 
+# --------------------------------------------------------------------------- score metrics
+
+
+def brute_force_delong(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """Return (AUC, DeLong variance) from the structural components, by O(n^2) loops."""
+    positives, negatives = score[y], score[~y]
+    m, n = len(positives), len(negatives)
+    psi = [[1.0 if x > w else 0.5 if x == w else 0.0 for w in negatives] for x in positives]
+    auc = sum(map(sum, psi)) / (m * n)
+    v10 = [sum(row) / n for row in psi]
+    v01 = [sum(psi[i][j] for i in range(m)) / m for j in range(n)]
+    s10 = sum((v - auc) ** 2 for v in v10) / (m - 1)
+    s01 = sum((v - auc) ** 2 for v in v01) / (n - 1)
+    return auc, s10 / m + s01 / n
+
+
+def test_delong_matches_brute_force_structural_components():
+    rng = np.random.default_rng(4)
+    n = 240
+    group = rng.integers(0, 4, n)
+    y = rng.random(n) < 0.4
+    y[group == 3] = False
+    y[np.flatnonzero(group == 3)[0]] = True  # group 3: one positive, variance undefined
+    for score in (rng.integers(0, 6, n) / 6 + 0.3 * y, rng.normal(size=n) + y):  # ties or not
+        auc, variance, n_pos, n_neg = delong_auc(group, 5, y, score)
+        for k in range(3):
+            expected_auc, expected_variance = brute_force_delong(y[group == k], score[group == k])
+            assert auc[k] == pytest.approx(expected_auc, rel=1e-12)
+            assert variance[k] == pytest.approx(expected_variance, rel=1e-10)
+        assert auc[:4] == pytest.approx(grouped_roc_auc(group, 4, y, score), rel=1e-12)
+        assert not np.isnan(auc[3]) and np.isnan(variance[3])
+        assert np.isnan(auc[4]) and n_pos[4] == n_neg[4] == 0  # an empty group
+        assert n_pos[:4] + n_neg[:4] == pytest.approx(np.bincount(group))
+
+
+def test_score_intervals_agree_with_the_row_bootstrap():
+    # The stratified row bootstrap these intervals replaced: SDs within 10%, and
+    # 95% intervals close to its percentile intervals at this size.
+    rng = np.random.default_rng(5)
+    n = 3000
+    group = rng.integers(0, 3, n)
+    y = rng.random(n) < 0.3 + 0.1 * group
+    score = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.2 * y)))
+    boot = bootstrap_score_metrics(
+        y, score, group, [np.arange(3)], n_resamples=2000, rng=np.random.default_rng(6)
+    )[0]
+    auc = roc_auc_estimates(group, 3, y, score)
+    brier = brier_estimates(group, 3, y, score)
+    for estimate, metric in ((auc, "roc_auc"), (brier, "brier_score")):
+        assert np.sqrt(estimate.variance) == pytest.approx(boot[metric].std(axis=0), rel=0.1)
+        assert estimate.interval == pytest.approx(percentile_interval(boot[metric]), abs=0.005)
+
+
+def test_auc_interval_on_the_logit_scale_and_at_the_boundary():
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1], dtype=bool)
+    score = np.arange(8.0)
+    auc, variance, _, _ = delong_auc(np.zeros(8, np.int64), 1, y, score)
+    assert auc[0] == pytest.approx(15 / 16)
+    logit, se = math.log(15), math.sqrt(variance[0]) / (15 / 16 * 1 / 16)
+    expected = [1 / (1 + math.exp(-(logit + sign * 1.959964 * se))) for sign in (-1, 1)]
+    estimate = roc_auc_estimates(np.zeros(8, np.int64), 1, y, score)
+    assert estimate.interval[0] == pytest.approx(expected, rel=1e-6)
+    assert 0 < estimate.interval[0, 0] < 15 / 16 < estimate.interval[0, 1] < 1
+    # Perfect separation: zero DeLong variance, so the Wilson bound with min(4, 4) trials.
+    perfect = roc_auc_estimates(np.zeros(8, np.int64), 1, np.arange(8) >= 4, score)
+    assert perfect.value[0] == 1.0
+    assert perfect.interval[0] == pytest.approx(wilson_interval(4, 4))
+    assert perfect.variance[0] > 0
+    # One positive: AUC defined, interval not.
+    single = roc_auc_estimates(np.zeros(8, np.int64), 1, np.arange(8) == 5, score)
+    assert single.value[0] == pytest.approx(5 / 7) and np.isnan(single.interval).all()
+
+
+def test_brier_interval_by_hand():
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    score = np.array([0.9, 0.2, 0.6, 0.5])
+    errors = (score - y) ** 2  # 0.01, 0.04, 0.16, 0.25
+    estimate = brier_estimates(np.zeros(4, np.int64), 1, y, score)
+    half = 1.959964 * errors.std(ddof=1) / 2
+    assert estimate.value[0] == pytest.approx(0.115)
+    assert estimate.interval[0] == pytest.approx([0.115 - half, 0.115 + half], rel=1e-6)
+    assert estimate.variance[0] == pytest.approx(errors.var(ddof=1) / 4)
+    # Clipped at 0; undefined for a single row.
+    near_perfect = brier_estimates(np.array([0, 0, 0, 1]), 2, y, np.array([1.0, 0.0, 0.5, 0]))
+    assert near_perfect.interval[0, 0] == 0.0
+    assert np.isnan(near_perfect.interval[1]).all() and near_perfect.value[1] == 0.0
+
+
+def test_wald_difference_and_z_test():
+    (low, high), p = wald_difference(0.80, 0.02**2, 0.70, 0.03**2, 0.95)
+    se = math.hypot(0.02, 0.03)
+    assert (low, high) == pytest.approx((0.1 - 1.959964 * se, 0.1 + 1.959964 * se))
+    assert p == pytest.approx(2 * scipy_stats.norm.sf(0.1 / se))
+    assert wald_difference(0.5, 0.0, 0.5, 0.0, 0.95) == ((0.0, 0.0), 1.0)
+    assert math.isnan(wald_difference(0.5, float("nan"), 0.4, 0.01, 0.95)[1])
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -356,7 +453,7 @@ def test_every_table_gets_intervals_scores_included():
         for metric, ci in cis.items():
             assert ci.shape == (len(table.groups), 2)
             values = table.values[metric]
-            # Percentile intervals of a resampled estimate contain it in practice here.
+            # Analytic intervals contain their estimate; percentile ones do here in practice.
             assert ((ci[:, 0] <= values) & (values <= ci[:, 1])).all(), metric
         point = headline_metrics(table)
         for name in HEADLINE_METRICS:
@@ -374,7 +471,38 @@ def test_every_table_gets_intervals_scores_included():
     assert "within noise" in verdicts.values()
     score_rows = [d for r, d in zip(rows, u.disparities, strict=True) if r.metric == "roc_auc"]
     assert all(0 <= d.p_value <= 1 for d in score_rows)
-    assert u.method["intervals"]["score"] == "stratified-row-bootstrap-percentile"
+    assert u.method["intervals"]["score"] == "delong-logit (roc_auc), clt (brier_score)"
+
+
+def test_score_disparities_use_wald_differences_and_mover_ratios():
+    a, _, y, score, _ = random_rows(3000, seed=11)
+    tables, rows, u = full_audit()
+    table = tables[0]  # feature a; reference x (the largest group)
+    for metric, estimator in (("roc_auc", roc_auc_estimates), ("brier_score", brier_estimates)):
+        estimate = estimator(a, 3, y, score)
+        assert u.group_ci["a"][metric] == pytest.approx(estimate.interval)
+        assert table.values[metric] == pytest.approx(estimate.value)
+        r = table.reference
+        for row, d in zip(rows, u.disparities, strict=True):
+            if row.feature != "a" or row.metric != metric:
+                continue
+            i = next(k for k, g in enumerate(table.groups) if g == row.group)
+            interval, p = wald_difference(
+                estimate.value[i],
+                estimate.variance[i],
+                estimate.value[r],
+                estimate.variance[r],
+                0.95,
+            )
+            assert d.ci_difference == pytest.approx(interval) and d.p_value == pytest.approx(p)
+            ratio = mover_ratio(
+                estimate.value[i], estimate.interval[i], estimate.value[r], estimate.interval[r]
+            )
+            assert d.ci_ratio == pytest.approx(tuple(ratio))
+    # Decision values: no Brier score, so no interval either; ROC AUC is unaffected.
+    _, _, u_decision = full_audit(score_is_probability=False)
+    assert np.isnan(u_decision.group_ci["a"]["brier_score"]).all()
+    assert u_decision.group_ci["a"]["roc_auc"] == pytest.approx(u.group_ci["a"]["roc_auc"])
 
 
 def test_same_seed_same_results_other_seed_differs():
@@ -407,11 +535,35 @@ def test_json_form_uses_null_for_undefined():
     assert data["method"]["resamples"] == 1000
 
 
-def test_bad_arguments_raise():
+@pytest.mark.parametrize("confidence", [1.0, 0, -0.5, 95, float("nan"), "0.95", True])
+def test_bad_confidence_is_a_config_error(confidence):
     gc = two_group_counts([40, 10, 10, 40], [41, 9, 11, 39])
     _, tables = build_tables(gc)
-    with pytest.raises(ValueError, match=BAD_CONFIDENCE):
-        compute_uncertainty(gc, tables, [], confidence=1.0)
+    with pytest.raises(ConfigError) as err:
+        compute_uncertainty(gc, tables, [], confidence=confidence)
+    assert str(err.value) == BAD_CONFIDENCE.format(value=confidence)
+
+
+@pytest.mark.parametrize("n_resamples", [99, 0, -1000, 500.5, float("inf"), float("nan"), "1000"])
+def test_bad_resamples_is_a_config_error(n_resamples):
+    gc = two_group_counts([40, 10, 10, 40], [41, 9, 11, 39])
+    _, tables = build_tables(gc)
+    with pytest.raises(ConfigError) as err:
+        compute_uncertainty(gc, tables, [], n_resamples=n_resamples)
+    assert str(err.value) == BAD_RESAMPLES.format(value=n_resamples)
+    assert "fewer give unstable percentile intervals" in str(err.value)
+
+
+def test_smallest_resamples_and_whole_floats_are_accepted():
+    gc = two_group_counts([40, 10, 10, 40], [41, 9, 11, 39])
+    _, tables = build_tables(gc)
+    assert compute_uncertainty(gc, tables, [], n_resamples=100).method["resamples"] == 100
+    assert compute_uncertainty(gc, tables, [], n_resamples=200.0).method["resamples"] == 200
+
+
+def test_inconsistent_disparity_rows_raise():
+    gc = two_group_counts([40, 10, 10, 40], [41, 9, 11, 39])
+    _, tables = build_tables(gc)
     rows = disparities_vs_reference(tables[0], ["selection_rate"])
     with pytest.raises(ValueError) as err:
         compute_uncertainty(gc, tables[:0], rows)
