@@ -10,7 +10,7 @@ Brier).
 Choosing the interval method
 ----------------------------
 Each number gets the interval that held its nominal coverage in our coverage study
-(``benchmarks/coverage.py``, figures in ``benchmarks/UNCERTAINTY.md``): simulated
+(``benchmarks/coverage.py``, figures in ``benchmarks/README.md``): simulated
 populations with known metric values, 2,000 audits per condition, a group and a
 reference group of 30, 100 and 1,000 rows each, typical rates, rare positives and a
 near-perfect classifier.
