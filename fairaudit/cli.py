@@ -174,6 +174,14 @@ def cli() -> None:
 @click.option("--owner", help="Who is accountable for the model (recorded in the report).")
 @click.option("--intended-use", help="What the model is for (recorded in the report).")
 @click.option(
+    "--ledger",
+    type=click.Path(path_type=Path),
+    envvar="FAIRAUDIT_LEDGER",
+    help="Audit ledger (SQLite) to record this run in [env FAIRAUDIT_LEDGER; default: "
+    "fairaudit-ledger.sqlite in the output folder].",
+)
+@click.option("--no-ledger", is_flag=True, help="Do not record this run in a ledger.")
+@click.option(
     "--sign-key",
     type=click.Path(path_type=Path),
     envvar="FAIRAUDIT_SIGNING_KEY",
@@ -186,6 +194,8 @@ def run(
     config_path: Path | None,
     output: str,
     sign_key: Path | None,
+    ledger: Path | None,
+    no_ledger: bool,
     junit_path: Path | None,
     quiet: bool,
     **options: Any,
@@ -205,7 +215,7 @@ def run(
         fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
     """
     from fairaudit.audit import run_audit
-    from fairaudit.report import write_report
+    from fairaudit.publish import publish_report
     from fairaudit.spec import load_config
 
     options["reference"] = _parse_pairs(options["reference"], "--reference")
@@ -231,7 +241,10 @@ def run(
         if junit_path is not None and not spec.policy:
             raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
         result = run_audit(spec, progress=progress)
-        html_path, json_path = write_report(result, output, sign_key=private_key)
+        published = publish_report(
+            result, output, sign_key=private_key, ledger=ledger, use_ledger=not no_ledger
+        )
+        html_path, json_path = published.html, published.json
         if junit_path is not None and result.policy is not None:
             from fairaudit.junit import write_junit
 
@@ -267,11 +280,19 @@ def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
 
 def _register_optional_commands() -> None:
     """Add commands that live in their own modules."""
-    from fairaudit import cli_signing
+    from fairaudit import cli_batch, cli_history, cli_review, cli_signing
 
-    from fairaudit import cli_review
-
-    for command in (cli_signing.keygen, cli_signing.sign, cli_signing.verify, cli_review.review):
+    for command in (
+        cli_signing.keygen,
+        cli_signing.sign,
+        cli_signing.verify,
+        cli_review.review,
+        cli_history.ledger,
+        cli_history.history,
+        cli_history.diff,
+        cli_batch.batch,
+        cli_batch.card,
+    ):
         cli.add_command(command)
 
 

@@ -147,6 +147,10 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
         raise DataError(f"data file '{path}' is empty: it has no header row") from None
     except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if suffix in _PARQUET_SUFFIXES:
+            raise DataError(
+                f"data file '{path}' is not a valid Parquet file: {first_line}"
+            ) from None
         raise DataError(f"cannot read data file '{path}': {first_line}") from None
     if not names:
         raise DataError(f"data file '{path}' is empty: it has no header row")

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from fairaudit.ledger import LEDGER_FILE_NAME as LEDGER
+
 # ---------------------------------------------------------------------------------------
 # CLI, data and model fixtures (tests/test_cli.py, tests/test_data.py, tests/test_models.py)
 #
@@ -58,8 +60,11 @@ class AuditRun:
     def stderr(self) -> str:
         return self.result.stderr
 
-    def assert_error(self, message: str, exit_code: int = 1) -> None:
-        """Assert the run failed with exactly ``Error: message`` and wrote nothing."""
+    def assert_error(self, message: str, exit_code: int = 1, *, prefix: bool = False) -> None:
+        """Assert the run failed with exactly ``Error: message`` and wrote nothing.
+
+        With ``prefix``, the line need only start with it (for text a library appends).
+        """
         result = self.result
         assert "Traceback" not in result.output
         # An unexpected exception also exits 1 under CliRunner: it must be click's exit.
@@ -68,13 +73,17 @@ class AuditRun:
         assert result.stdout == ""
         if exit_code == 1:
             assert _ERROR_LINE.match(result.stderr), result.stderr
-        assert result.stderr.splitlines()[-1] == f"Error: {message}"
+        line = result.stderr.splitlines()[-1]
+        if prefix:
+            assert line.startswith(f"Error: {message}"), line
+        else:
+            assert line == f"Error: {message}"
         self.assert_nothing_written()
 
     def assert_nothing_written(self) -> None:
         assert not self.html_path.exists()
         assert not self.json_path.exists()
-        assert sorted(p.name for p in self.out_dir.iterdir()) == []
+        assert sorted(p.name for p in self.out_dir.iterdir()) == []  # not even a ledger
 
     def assert_ok(self) -> None:
         result = self.result
@@ -82,9 +91,9 @@ class AuditRun:
         assert result.exit_code == 0, result.output
         assert "Traceback" not in result.output
         assert self.html_path.is_file() and self.json_path.is_file()
-        # Nothing but the two reports: no temporary files left behind.
+        # Nothing but the two reports and the run's ledger: no temporary files left behind.
         assert sorted(p.name for p in self.out_dir.iterdir()) == sorted(
-            {self.html_path.name, self.json_path.name}
+            {self.html_path.name, self.json_path.name, LEDGER}
         )
 
     def json(self) -> dict[str, Any]:

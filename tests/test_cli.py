@@ -486,7 +486,7 @@ def test_output_folder_names_the_file(audit_cli: RunCli, scored_csv: Path, tmp_p
     folder.mkdir()
     run = audit_cli(scored_csv, *PRED, "--name", "credit", "--model-version", "1.0", output=folder)
     assert run.result.exit_code == 0, run.result.output
-    names = sorted(p.name for p in folder.iterdir())
+    names = sorted(p.name for p in folder.iterdir() if p.name != "fairaudit-ledger.sqlite")
     assert len(names) == 2
     html_name = next(n for n in names if n.endswith(".html"))
     match = re.fullmatch(r"credit-1\.0-([0-9a-f]{12})\.html", html_name)

@@ -96,11 +96,8 @@ def test_corrupt_parquet(audit_cli: RunCli, tmp_path: Path) -> None:
     path = tmp_path / "bad.parquet"
     path.write_bytes(b"not parquet at all")
     run = audit_cli(path, *PRED)
-    run.assert_error(
-        f"cannot read data file '{path}': Could not open Parquet input source '<Buffer>': "
-        "Parquet magic bytes not found in footer. Either the file is corrupted or this is "
-        "not a parquet file."
-    )
+    # pyarrow's own reason follows (its wording changes between versions).
+    run.assert_error(f"data file '{path}' is not a valid Parquet file: ", prefix=True)
 
 
 def test_ragged_row(audit_cli: RunCli, tmp_path: Path) -> None:

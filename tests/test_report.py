@@ -166,11 +166,39 @@ def test_sections_in_order(sample: tuple[str, dict]) -> None:
 
 def test_two_runs_are_byte_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
-    first, _ = run_sample(tmp_path / "a.html")
-    second, _ = run_sample(tmp_path / "b.html")
+    # Separate folders: each has its own ledger, so neither run supersedes the other.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, _ = run_sample(tmp_path / "a" / "report.html")
+    second, _ = run_sample(tmp_path / "b" / "report.html")
     assert first == second
-    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
-    assert '"created_at": "2025-11-24T16:00:00Z"' in (tmp_path / "a.json").read_text()
+    a_json = (tmp_path / "a" / "report.json").read_bytes()
+    assert a_json == (tmp_path / "b" / "report.json").read_bytes()
+    assert '"created_at": "2025-11-24T16:00:00Z"' in a_json.decode()
+
+
+def test_a_rerun_supersedes_the_previous_audit(tmp_path: Path) -> None:
+    _, first = run_sample(tmp_path / "report.html")
+    assert first["audit"]["supersedes"] is None
+    _, second = run_sample(tmp_path / "report.html", "--model-version", "1.0.1")
+    assert second["audit"]["supersedes"] == first["audit"]["id"]
+    assert (tmp_path / "fairaudit-ledger.sqlite").exists()
+    history = CliRunner().invoke(
+        cli,
+        ["history", "german-credit-logreg", "--ledger", str(tmp_path / "fairaudit-ledger.sqlite")],
+    )
+    assert history.exit_code == 0, history.output
+    assert "1.0.0" in history.output and "1.0.1" in history.output
+    verify = CliRunner().invoke(
+        cli, ["ledger", "verify", str(tmp_path / "fairaudit-ledger.sqlite")]
+    )
+    assert verify.exit_code == 0, verify.output
+    assert "2 entries" in verify.output
+
+
+def test_no_ledger_writes_no_ledger(tmp_path: Path) -> None:
+    run_sample(tmp_path / "report.html", "--no-ledger")
+    assert not (tmp_path / "fairaudit-ledger.sqlite").exists()
 
 
 def test_signed_runs_are_byte_identical_and_verify(
