@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit._version import __version__
+from fairaudit.comparison import compare_mitigations
 from fairaudit.counts import CELLS, GroupCounts, count_groups
 from fairaudit.data import (
     Check,
@@ -34,7 +36,7 @@ from fairaudit.metrics import (
 )
 from fairaudit.models import feature_columns, load_model, predict
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
-from fairaudit.result import SCHEMA_VERSION, AuditResult
+from fairaudit.result import SCHEMA_VERSION, AuditResult, jsonable
 from fairaudit.spec import AuditSpec
 from fairaudit.stats import compute_uncertainty, uncertainty_to_json
 
@@ -95,10 +97,21 @@ def _check_reference(spec: AuditSpec, data: EvaluationData) -> None:
             )
 
 
-def _predictions(
-    spec: AuditSpec, data: EvaluationData
-) -> tuple[np.ndarray, np.ndarray | None, bool, dict[str, Any], dict[str, Any] | None]:
-    """Return y_pred, scores, whether scores are probabilities, prediction and model lineage."""
+@dataclass
+class _Predicted:
+    """What the predict stage hands on: predictions, scores, lineage and the model."""
+
+    y_pred: np.ndarray
+    score: np.ndarray | None
+    score_is_probability: bool
+    source: dict[str, Any]
+    model_lineage: dict[str, Any] | None
+    estimator: Any | None = None
+    feature_columns: list[str] = field(default_factory=list)
+
+
+def _predictions(spec: AuditSpec, data: EvaluationData) -> _Predicted:
+    """Return the predictions to audit: from the model, or from the data's columns."""
     frame = data.frame
     if spec.model is None:
         assert spec.prediction_col is not None
@@ -118,7 +131,7 @@ def _predictions(
             score = pd.to_numeric(frame[spec.score_col]).to_numpy(dtype=np.float64)
             is_probability = bool(((score >= 0) & (score <= 1)).all())
         source = {"source": "column", "column": spec.prediction_col, "score": spec.score_col}
-        return y_pred, score, is_probability, source, None
+        return _Predicted(y_pred, score, is_probability, source, None)
 
     loaded = load_model(
         spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
@@ -152,7 +165,15 @@ def _predictions(
         "feature_columns": columns,
     }
     source = {"source": "model", "score": result.score_source}
-    return y_pred, result.score, result.score_is_probability, source, model_lineage
+    return _Predicted(
+        y_pred,
+        result.score,
+        result.score_is_probability,
+        source,
+        model_lineage,
+        loaded.estimator,
+        list(columns),
+    )
 
 
 def _group_rows(table: GroupTable, min_group_size: int, feature: str) -> list[dict[str, Any]]:
@@ -302,7 +323,13 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
     data = load_evaluation_data(spec)
     _check_reference(spec, data)
     say("predicting" if spec.model is not None else "reading predictions")
-    y_pred, score, is_probability, prediction_source, model_lineage = _predictions(spec, data)
+    predicted = _predictions(spec, data)
+    y_pred, score, is_probability = (
+        predicted.y_pred,
+        predicted.score,
+        predicted.score_is_probability,
+    )
+    prediction_source, model_lineage = predicted.source, predicted.model_lineage
 
     say("counting")
     features = [f.name for f in data.sensitive]
@@ -363,6 +390,29 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
             y_true=data.y_true,
             score=score,
             score_is_probability=is_probability,
+        )
+
+    mitigations = summary = None
+    if spec.mitigations != () and (predicted.estimator is not None or score is not None):
+        say("comparing mitigations")
+        mitigations, summary = compare_mitigations(
+            spec,
+            data,
+            jsonable(
+                {
+                    "metrics": {
+                        "overall": {**overall, "count": int(overall["count"])},
+                        "overall_ci": (uncertainty or {}).get("overall_ci", {}),
+                    },
+                    "by_group": by_group,
+                    "disparities": disparities,
+                    "headline": headline,
+                }
+            ),
+            estimator=predicted.estimator,
+            feature_columns=predicted.feature_columns,
+            score=score,
+            progress=say,
         )
 
     n_possible = int(np.prod([len(f.levels) for f in data.sensitive]))
@@ -444,6 +494,8 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         disparities=disparities,
         headline=headline,
         uncertainty=uncertainty,
+        mitigations=mitigations,
+        mitigation_summary=summary,
         findings=findings,
     )
     _apply_policy(result, policy, spec)

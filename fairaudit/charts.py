@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart"]
+__all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart", "tradeoff_chart"]
 
 #: Okabe-Ito colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -182,4 +182,54 @@ def disparity_chart(
         f"{title}. Ratio of each group to the reference group {reference}; the shaded band "
         f"is {band[0]} to {band[1]}. " + "; ".join(parts) + "."
     )
+    return Chart(title, alt, uri)
+
+
+def tradeoff_chart(
+    title: str,
+    labels: Sequence[str],
+    disparity: Sequence[float | None],
+    disparity_ci: Sequence[tuple[float, float] | None],
+    accuracy: Sequence[float | None],
+    accuracy_ci: Sequence[tuple[float, float] | None],
+    x_label: str,
+) -> Chart:
+    """Return a scatter of accuracy against disparity, one point per method, with whiskers."""
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(7.0, 4.2))
+        markers = ("o", "s", "D", "^", "v", "P", "X", "*")
+        for i, label in enumerate(labels):
+            x, y = _floats([disparity[i]])[0], _floats([accuracy[i]])[0]
+            if not (math.isfinite(x) and math.isfinite(y)):
+                continue
+            xerr = yerr = None
+            xci, yci = disparity_ci[i], accuracy_ci[i]
+            if xci is not None and _finite(xci[0]) and _finite(xci[1]):
+                xerr = [[max(x - float(xci[0]), 0.0)], [max(float(xci[1]) - x, 0.0)]]
+            if yci is not None and _finite(yci[0]) and _finite(yci[1]):
+                yerr = [[max(y - float(yci[0]), 0.0)], [max(float(yci[1]) - y, 0.0)]]
+            ax.errorbar(
+                [x],
+                [y],
+                xerr=xerr,
+                yerr=yerr,
+                fmt=markers[i % len(markers)],
+                color=PALETTE[i % len(PALETTE)],
+                capsize=3,
+                markersize=7,
+                label=_label(label, 60),
+                elinewidth=0.8,
+            )
+        ax.set_xlabel(_label(x_label, 90) + " (lower is fairer)")
+        ax.set_ylabel("accuracy (higher is better)")
+        ax.set_title(_label(title, 90))
+        ax.legend(loc="best", fontsize=7, frameon=False)
+        uri = _to_data_uri(fig)
+    parts = [
+        f"{label}: {x_label} {d:.3f}, accuracy {a:.3f}"
+        if math.isfinite(d) and math.isfinite(a)
+        else f"{label}: not available"
+        for label, d, a in zip(labels, _floats(disparity), _floats(accuracy))
+    ]
+    alt = f"{title}. Scatter plot, one point per method; " + "; ".join(parts) + "."
     return Chart(title, alt, uri)

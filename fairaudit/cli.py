@@ -15,6 +15,7 @@ import click
 
 from fairaudit._version import __version__
 from fairaudit.errors import FairauditError
+from fairaudit.vocabulary import MITIGATION_METHODS
 
 __all__ = ["cli", "main"]
 
@@ -149,6 +150,37 @@ def cli() -> None:
     help="Bootstrap resamples for the headline-metric intervals (default 1000).",
 )
 @click.option(
+    "--train",
+    type=click.Path(path_type=Path),
+    help="Training set (CSV or Parquet): enables the retraining mitigations "
+    "(ExponentiatedGradient, CorrelationRemover).",
+)
+@click.option(
+    "--mitigations",
+    metavar="A,B,...",
+    help="Mitigations to compare (default: every one the inputs allow): "
+    + ", ".join(MITIGATION_METHODS)
+    + ".",
+)
+@click.option("--no-mitigation", is_flag=True, help="Skip the mitigation comparison.")
+@click.option(
+    "--mitigate-on",
+    multiple=True,
+    help="Sensitive feature to mitigate on (repeatable; default: the intersection of all).",
+)
+@click.option(
+    "--folds",
+    "mitigation_folds",
+    type=click.IntRange(min=2),
+    help="Cross-fitting folds for post-processing mitigations (default 5).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Mitigations run in parallel on this many processes (default: the number of cores).",
+)
+@click.option(
     "--policy",
     multiple=True,
     metavar="FILE|preset:NAME",
@@ -220,6 +252,10 @@ def run(
 
     options["reference"] = _parse_pairs(options["reference"], "--reference")
     options["bins"] = _parse_bins(options["bins"])
+    if options.pop("no_mitigation"):
+        options["mitigations"] = []
+    elif options["mitigations"] is not None:
+        options["mitigations"] = [m.strip() for m in options["mitigations"].split(",") if m.strip()]
     options["data"] = data
     progress = None
     if not quiet and sys.stderr.isatty():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
-from fairaudit.charts import Chart, disparity_chart, metrics_chart
+from fairaudit.charts import Chart, disparity_chart, metrics_chart, tradeoff_chart
 from fairaudit.errors import OutputError
 from fairaudit.metrics import DEFINITIONS, HEADLINE_METRICS, INTERSECTION
 from fairaudit.outputs import atomic_write_many
@@ -147,6 +147,7 @@ class ReportContext:
     ratio_band: tuple[float, float]
     data_json: Markup
     has_intervals: bool = False
+    mitigation_chart: Chart | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -223,6 +224,7 @@ def build_context(result: AuditResult) -> ReportContext:
         )
         worst.extend(_worst_off(rows, name))
     warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
+    mitigation_chart = _mitigation_chart(data)
     model = data["audit"]["name"]
     version = data["audit"]["model_version"]
     return ReportContext(
@@ -238,6 +240,33 @@ def build_context(result: AuditResult) -> ReportContext:
         ratio_band=RATIO_BAND,
         data_json=embedded_json(data),
         has_intervals=data.get("uncertainty") is not None,
+        mitigation_chart=mitigation_chart,
+    )
+
+
+def _mitigation_chart(data: dict[str, Any]) -> Chart | None:
+    """Return the accuracy/disparity trade-off chart of the mitigation comparison, if any."""
+    entries = [e for e in data.get("mitigations") or [] if e["status"] == "ok"]
+    summary = data.get("mitigation_summary")
+    if len(entries) < 2 or summary is None:
+        return None
+    grouping = summary["grouping"]
+
+    def headline(entry: dict[str, Any]) -> dict[str, Any]:
+        for h in entry["headline"]:
+            if h["feature"] == grouping and h["metric"] == "demographic_parity_difference":
+                return h
+        return {"value": None}
+
+    points = [headline(e) for e in entries]
+    return tradeoff_chart(
+        f"Accuracy against demographic parity difference ({grouping})",
+        [e["method"].replace("_", " ") for e in entries],
+        [p["value"] for p in points],
+        [p.get("ci") for p in points],
+        [e["metrics"]["overall"].get("accuracy") for e in entries],
+        [e["metrics"].get("overall_ci", {}).get("accuracy") for e in entries],
+        "demographic parity difference",
     )
 
 

@@ -49,6 +49,8 @@ class AuditResult:
     disparities: list[dict[str, Any]]
     headline: list[dict[str, Any]]
     uncertainty: dict[str, Any] | None = None
+    mitigations: list[dict[str, Any]] | None = None
+    mitigation_summary: dict[str, Any] | None = None
     verdict: str | None = None
     policy: dict[str, Any] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)

@@ -17,7 +17,7 @@ MissingSensitive = Literal["error", "group", "drop"]
 _MISSING_CHOICES = ("error", "group", "drop")
 
 # Keys that name files: relative paths in a config file are relative to that file.
-_PATH_KEYS = ("data", "model")
+_PATH_KEYS = ("data", "model", "train")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class AuditSpec:
     intervals: bool = True
     confidence: float = 0.95
     resamples: int = 1000
+    train: Path | None = None
+    mitigations: tuple[str, ...] | None = None
+    mitigate_on: tuple[str, ...] = ()
+    mitigation_folds: int = 5
+    jobs: int | None = None
     policy: tuple[str, ...] = ()
     fail_on: Literal["fail", "warn"] = "fail"
     not_evaluable: Literal["warn", "fail"] | None = None
@@ -61,6 +66,11 @@ class AuditSpec:
         coerce(self, "data", Path(self.data))
         if self.model is not None:
             coerce(self, "model", Path(self.model))
+        if self.train is not None:
+            coerce(self, "train", Path(self.train))
+        if self.mitigations is not None:
+            coerce(self, "mitigations", tuple(self.mitigations))
+        coerce(self, "mitigate_on", tuple(self.mitigate_on))
         for name in ("sensitive", "id_cols", "trust_types", "policy"):
             value = getattr(self, name)
             coerce(self, name, (value,) if isinstance(value, str) else tuple(value))
@@ -95,6 +105,25 @@ class AuditSpec:
                 f"missing_sensitive must be one of {', '.join(_MISSING_CHOICES)}, "
                 f"not {self.missing_sensitive!r}"
             )
+        if self.mitigation_folds < 2:
+            raise ConfigError("mitigation_folds must be at least 2 (fit on k-1 folds, score one)")
+        if self.jobs is not None and self.jobs < 1:
+            raise ConfigError("jobs must be a whole number of at least 1")
+        for feature in self.mitigate_on:
+            if feature not in self.sensitive:
+                raise ConfigError(
+                    f"mitigate_on names {feature!r}, which is not a sensitive feature "
+                    f"({', '.join(self.sensitive)})"
+                )
+        if self.mitigations:
+            from fairaudit.vocabulary import MITIGATION_METHODS
+
+            unknown = [m for m in self.mitigations if m not in MITIGATION_METHODS]
+            if unknown:
+                raise ConfigError(
+                    f"unknown mitigation {', '.join(map(repr, unknown))}; choose from "
+                    f"{', '.join(MITIGATION_METHODS)}"
+                )
         if self.fail_on not in ("fail", "warn"):
             raise ConfigError(f"fail_on must be 'fail' or 'warn', not {self.fail_on!r}")
         if self.not_evaluable not in (None, "warn", "fail"):
@@ -170,7 +199,7 @@ def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[
             if base is not None and not path.is_absolute():
                 path = base / path
             value = path
-        elif key in ("sensitive", "id_cols", "features", "trust_types"):
+        elif key in ("sensitive", "id_cols", "features", "trust_types", "mitigate_on"):
             value = _as_tuple_of_str(key, value, source)
         elif key == "policy":
             # preset:NAME stays as it is; a file path is relative to the config file.
@@ -204,7 +233,12 @@ def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ConfigError(f"{source}: confidence must be a number such as 0.95")
             value = float(value)
-        elif key in ("min_group_size", "seed", "resamples"):
+        elif key == "mitigations":
+            value = _as_tuple_of_str(key, value, source)
+        elif key == "jobs":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{source}: jobs must be a whole number")
+        elif key in ("min_group_size", "seed", "resamples", "mitigation_folds"):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be a whole number")
         elif key in ("allow_unsafe_pickle", "intervals"):

@@ -11,6 +11,7 @@ __all__ = [
     "DEFINITIONS",
     "HEADLINE_METRICS",
     "INTERSECTION",
+    "MITIGATION_METHODS",
     "PROPORTIONS",
     "SCORE_METRICS",
 ]
@@ -114,3 +115,14 @@ DEFINITIONS: dict[str, str] = {
     "difference": "The group's value minus the reference group's value.",
     "ratio": "The group's value divided by the reference group's value.",
 }
+
+#: Mitigation methods, in report order: three post-processing (ThresholdOptimizer), two
+#: reductions (ExponentiatedGradient) and one pre-processing (CorrelationRemover).
+MITIGATION_METHODS: tuple[str, ...] = (
+    "threshold_demographic_parity",
+    "threshold_equalized_odds",
+    "threshold_true_positive_rate_parity",
+    "expgrad_demographic_parity",
+    "expgrad_equalized_odds",
+    "correlation_remover",
+)

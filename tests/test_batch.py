@@ -313,10 +313,10 @@ def test_unknown_audit_key_names_manifest_audit_and_key(batch_dir: Path) -> None
 
 def test_unknown_top_level_key(batch_dir: Path) -> None:
     manifest = batch_dir / "batch.toml"
-    manifest.write_text("jobs = 4\n" + THREE_AUDITS)
+    manifest.write_text("colour = 4\n" + THREE_AUDITS)
     with pytest.raises(
         ConfigError,
-        match=r"^manifest '.*batch\.toml': unknown key 'jobs'; known keys: output_dir, "
+        match=r"^manifest '.*batch\.toml': unknown key 'colour'; known keys: output_dir, "
         r"sign_key, ledger, audit, allow_unsafe_pickle",
     ):
         load_manifest(manifest)
