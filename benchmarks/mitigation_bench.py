@@ -3,7 +3,7 @@
 Two data sets:
 
 * the German credit sample (``sample_data/``: 400 evaluation rows, 600 training rows, the
-  bundled scikit-learn Pipeline), sensitive ``sex`` and ``age`` binned at [25, 40, 60]
+  bundled scikit-learn Pipeline), sensitive ``sex`` and ``age`` binned as in sample_data/audit.toml
   exactly as ``sample_data/audit.toml`` audits them. On their intersection (8 groups) the
   threshold methods fail fast (4 women aged 60+, all good risks: no negative row to fit a
   threshold on), so they are also timed on ``age`` alone (4 groups);
@@ -53,6 +53,7 @@ from fairaudit.mitigation import (
     run_mitigations,
 )
 from fairaudit.models import load_model, predict
+from fairaudit.spec import load_config
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -78,7 +79,8 @@ def load() -> str:
 
 def german_inputs() -> MitigationInputs:
     def sensitive(frame: pd.DataFrame) -> pd.DataFrame:
-        age = encode_sensitive(frame["age"], column="age", edges=[25, 40, 60])
+        edges = load_config(SAMPLE / "audit.toml").bins["age"]  # as the sample config bins it
+        age = encode_sensitive(frame["age"], column="age", edges=edges)
         return pd.DataFrame(
             {"sex": frame["sex"].astype(str), "age": np.asarray(age.levels)[age.codes]}
         )
