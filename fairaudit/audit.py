@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-import pandas as pd
 
 from fairaudit._version import __version__
 from fairaudit.comparison import compare_mitigations
@@ -20,10 +19,16 @@ from fairaudit.counts import CELLS, GroupCounts, count_groups
 from fairaudit.data import (
     Check,
     EvaluationData,
-    binarize,
-    check_prediction_values,
     load_evaluation_data,
 )
+from fairaudit.engines import (
+    EngineName,
+    ScoreSummary,
+    check_reference,
+    choose_engine,
+    count_with_engine,
+)
+from fairaudit.engines.numpy_engine import score_summary_from_rows
 from fairaudit.errors import ConfigError
 from fairaudit.metrics import (
     CONFUSION_METRICS,
@@ -34,11 +39,11 @@ from fairaudit.metrics import (
     disparities_vs_reference,
     headline_metrics,
 )
-from fairaudit.models import feature_columns, load_model, predict
+from fairaudit.models import audit_predictions
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult, jsonable
 from fairaudit.spec import AuditSpec
-from fairaudit.stats import compute_uncertainty, uncertainty_to_json
+from fairaudit.stats import attach_to_rows, compute_uncertainty, uncertainty_to_json
 
 __all__ = ["audit_timestamp", "run_audit"]
 
@@ -87,92 +92,91 @@ def _environment() -> dict[str, Any]:
     }
 
 
-def _check_reference(spec: AuditSpec, data: EvaluationData) -> None:
-    for feature in data.sensitive:
-        wanted = spec.reference.get(feature.name)
-        if wanted is not None and wanted not in feature.levels:
-            raise ConfigError(
-                f"reference group {feature.name}={wanted!r} not found; the groups of "
-                f"{feature.name!r} are: {', '.join(repr(v) for v in feature.levels)}"
-            )
-
-
 @dataclass
-class _Predicted:
-    """What the predict stage hands on: predictions, scores, lineage and the model."""
+class _Counted:
+    """What the count stage hands on, whichever engine ran it."""
 
-    y_pred: np.ndarray
-    score: np.ndarray | None
-    score_is_probability: bool
-    source: dict[str, Any]
+    engine: str
+    group_counts: GroupCounts
+    checks: list[Check]
+    lineage_data: dict[str, Any]
+    prediction_source: dict[str, Any]
     model_lineage: dict[str, Any] | None
+    has_scores: bool
+    score_is_probability: bool
+    # In-memory engine only: rows for score metrics and the mitigation comparison.
+    data: EvaluationData | None = None
+    score: np.ndarray | None = None
     estimator: Any | None = None
     feature_columns: list[str] = field(default_factory=list)
+    # Out-of-core engines: score metrics as sufficient statistics.
+    score_summary: ScoreSummary | None = None
 
 
-def _predictions(spec: AuditSpec, data: EvaluationData) -> _Predicted:
-    """Return the predictions to audit: from the model, or from the data's columns."""
-    frame = data.frame
-    if spec.model is None:
-        assert spec.prediction_col is not None
-        column = frame[spec.prediction_col]
-        check_prediction_values(
-            column,
-            data.label_values,
-            spec.positive_label,
-            f"predictions in column {spec.prediction_col!r}",
+def _count(spec: AuditSpec, say: Progress) -> _Counted:
+    """Return the counting pass: in memory (numpy), or where the data lives (duckdb, spark)."""
+    engine = choose_engine(spec, spec.engine)
+    if engine != "numpy":
+        say(f"counting {spec.data} with {engine}")
+        counted = count_with_engine(spec, cast(EngineName, engine))
+        return _Counted(
+            engine=engine,
+            group_counts=counted.group_counts,
+            checks=list(counted.checks),
+            lineage_data=counted.lineage_data,
+            prediction_source=counted.prediction_source,
+            model_lineage=counted.model_lineage,
+            has_scores=counted.scores is not None,
+            score_is_probability=counted.scores is not None and counted.scores.is_probability,
+            score_summary=counted.scores,
         )
-        y_pred = binarize(
-            column, spec.positive_label, column=spec.prediction_col, role="prediction"
+    say(f"reading {spec.data}")
+    data = load_evaluation_data(spec)
+    check_reference(
+        spec, tuple(f.name for f in data.sensitive), tuple(f.levels for f in data.sensitive)
+    )
+    say("predicting" if spec.model is not None else "reading predictions")
+    predicted = audit_predictions(spec, data)
+    say("counting")
+    group_counts = count_groups(
+        [f.name for f in data.sensitive],
+        [f.codes for f in data.sensitive],
+        [f.levels for f in data.sensitive],
+        data.y_true,
+        predicted.y_pred,
+        with_row_cells=predicted.score is not None,
+    )
+    # Score metrics from the same exact sufficient statistics every engine computes, so
+    # all engines agree to the last bit.
+    score_summary = (
+        score_summary_from_rows(
+            group_counts, data.y_true, predicted.score, predicted.score_is_probability
         )
-        score = None
-        is_probability = False
-        if spec.score_col is not None:
-            score = pd.to_numeric(frame[spec.score_col]).to_numpy(dtype=np.float64)
-            is_probability = bool(((score >= 0) & (score <= 1)).all())
-        source = {"source": "column", "column": spec.prediction_col, "score": spec.score_col}
-        return _Predicted(y_pred, score, is_probability, source, None)
-
-    loaded = load_model(
-        spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
+        if predicted.score is not None
+        else None
     )
-    excluded = [spec.target, *spec.sensitive, *spec.id_cols]
-    columns = feature_columns(
-        loaded.estimator,
-        list(frame.columns),
-        excluded=excluded,
-        explicit=spec.features,
-        data_name=str(data.path),
-    )
-    result = predict(loaded, frame, columns, spec.positive_label)
-    check_prediction_values(
-        result.labels, data.label_values, spec.positive_label, "the model's predictions"
-    )
-    y_pred = binarize(
-        result.labels,
-        spec.positive_label,
-        column="prediction",
-        role="prediction",
-        source="the model's predictions",
-    )
-    model_lineage = {
-        "path": loaded.path.as_posix(),
-        "file_name": loaded.path.name,
-        "sha256": loaded.sha256,
-        "format": loaded.format,
-        "type": type(loaded.estimator).__name__,
-        "unsafe_pickle": loaded.unsafe_pickle,
-        "feature_columns": columns,
-    }
-    source = {"source": "model", "score": result.score_source}
-    return _Predicted(
-        y_pred,
-        result.score,
-        result.score_is_probability,
-        source,
-        model_lineage,
-        loaded.estimator,
-        list(columns),
+    return _Counted(
+        engine="numpy",
+        group_counts=group_counts,
+        checks=list(data.checks),
+        lineage_data={
+            "path": data.path.as_posix(),
+            "file_name": data.path.name,
+            "sha256": data.sha256,
+            "format": data.format,
+            "rows": int(len(data.y_true)),
+            "rows_read": data.rows_read,
+            "columns": [str(c) for c in data.frame.columns],
+        },
+        prediction_source=predicted.source,
+        model_lineage=predicted.model_lineage,
+        has_scores=predicted.score is not None,
+        score_is_probability=predicted.score_is_probability,
+        data=data,
+        score=predicted.score,
+        estimator=predicted.estimator,
+        feature_columns=predicted.feature_columns,
+        score_summary=score_summary,
     )
 
 
@@ -197,7 +201,7 @@ def _group_rows(table: GroupTable, min_group_size: int, feature: str) -> list[di
     return rows
 
 
-def _count(n: int, noun: str) -> str:
+def _how_many(n: int, noun: str) -> str:
     """Return e.g. '1 group has' or '3 groups have'."""
     return f"1 {noun} has" if n == 1 else f"{n} {noun}s have"
 
@@ -223,7 +227,7 @@ def _group_checks(
             Check(
                 "insufficient_data",
                 "warning",
-                f"{_count(len(small), 'group')} fewer than {min_group_size} rows and "
+                f"{_how_many(len(small), 'group')} fewer than {min_group_size} rows and "
                 f"{'is' if len(small) == 1 else 'are'} marked "
                 f"'insufficient data': {names(small)}",
             )
@@ -238,7 +242,7 @@ def _group_checks(
             Check(
                 "single_class",
                 "warning",
-                f"{_count(len(single), 'group')} only one true class, so "
+                f"{_how_many(len(single), 'group')} only one true class, so "
                 f"{'its' if len(single) == 1 else 'their'} rates conditioned "
                 f"on the other class are undefined (null): {names(single)}",
             )
@@ -264,9 +268,7 @@ def _attach_uncertainty(
     by_group: list[dict[str, Any]],
     disparities: list[dict[str, Any]],
     headline: list[dict[str, Any]],
-    y_true: np.ndarray,
-    score: np.ndarray | None,
-    score_is_probability: bool,
+    score_summary: ScoreSummary | None,
 ) -> dict[str, Any]:
     """Add intervals and tests to the rows in place; return the ``uncertainty`` section."""
     computed = uncertainty_to_json(
@@ -278,22 +280,10 @@ def _attach_uncertainty(
             n_resamples=spec.resamples,
             seed=spec.seed,
             min_group_size=spec.min_group_size,
-            y_true=y_true.astype(np.float64) if score is not None else None,
-            score=score,
-            row_codes=group_counts.row_cell,
-            score_is_probability=score_is_probability,
+            score_summary=score_summary,
         )
     )
-    position = {t.name: 0 for t in tables}
-    for row in by_group:
-        cis = computed["group_ci"][row["feature"]]
-        index = position[row["feature"]]
-        position[row["feature"]] += 1
-        row["ci"] = {metric: cis[metric][index] for metric in row["metrics"] if metric in cis}
-    for row, extra in zip(disparities, computed["disparities"], strict=True):
-        row.update(extra)
-    for entry in headline:
-        entry["ci"] = computed["headline_ci"].get(entry["feature"], {}).get(entry["metric"])
+    attach_to_rows(computed, by_group=by_group, disparities=disparities, headline=headline)
     verdicts = [d["significance"] for d in disparities]
     significant = verdicts.count("significant")
     tested = significant + verdicts.count("within noise")
@@ -319,40 +309,18 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
     say = progress or (lambda message: None)
     # Read the policy first: a broken policy file should fail before any work is done.
     policy = load_policy(spec.policy) if spec.policy else None
-    say(f"reading {spec.data}")
-    data = load_evaluation_data(spec)
-    _check_reference(spec, data)
-    say("predicting" if spec.model is not None else "reading predictions")
-    predicted = _predictions(spec, data)
-    y_pred, score, is_probability = (
-        predicted.y_pred,
-        predicted.score,
-        predicted.score_is_probability,
-    )
-    prediction_source, model_lineage = predicted.source, predicted.model_lineage
-
-    say("counting")
-    features = [f.name for f in data.sensitive]
-    codes = [f.codes for f in data.sensitive]
-    group_counts = count_groups(
-        features,
-        codes,
-        [f.levels for f in data.sensitive],
-        data.y_true,
-        y_pred,
-        with_row_cells=score is not None,
-    )
+    counted = _count(spec, say)
+    group_counts, score = counted.group_counts, counted.score
+    is_probability = counted.score_is_probability
+    model_lineage = counted.model_lineage
+    features = list(group_counts.features)
     say("computing metrics")
+    # Score metrics come from the engine's exact sufficient statistics, never from rows.
     overall, tables = build_tables(
-        group_counts,
-        reference=spec.reference,
-        y_true=data.y_true.astype(np.float64) if score is not None else None,
-        score=score,
-        codes=codes if score is not None else None,
-        score_is_probability=is_probability,
+        group_counts, reference=spec.reference, score_summary=counted.score_summary
     )
     metric_names = [m for m in CONFUSION_METRICS if m != "count"]
-    if score is not None:
+    if counted.has_scores:
         metric_names += list(SCORE_METRICS)
 
     by_group: list[dict[str, Any]] = []
@@ -387,17 +355,24 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
             by_group=by_group,
             disparities=disparities,
             headline=headline,
-            y_true=data.y_true,
-            score=score,
-            score_is_probability=is_probability,
+            score_summary=counted.score_summary,
         )
 
     mitigations = summary = None
-    if spec.mitigations != () and (predicted.estimator is not None or score is not None):
+    if counted.data is None and spec.mitigations:
+        raise ConfigError(
+            f"the {counted.engine} engine keeps the rows where they are, so it cannot run "
+            "mitigations; use --engine numpy, or --no-mitigation"
+        )
+    if (
+        counted.data is not None
+        and spec.mitigations != ()
+        and (counted.estimator is not None or score is not None)
+    ):
         say("comparing mitigations")
         mitigations, summary = compare_mitigations(
             spec,
-            data,
+            counted.data,
             jsonable(
                 {
                     "metrics": {
@@ -409,14 +384,14 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
                     "headline": headline,
                 }
             ),
-            estimator=predicted.estimator,
-            feature_columns=predicted.feature_columns,
+            estimator=counted.estimator,
+            feature_columns=counted.feature_columns,
             score=score,
             progress=say,
         )
 
-    n_possible = int(np.prod([len(f.levels) for f in data.sensitive]))
-    checks = list(data.checks)
+    n_possible = int(np.prod([len(levels) for levels in group_counts.levels]))
+    checks = list(counted.checks)
     checks.extend(
         _group_checks(
             by_group, spec.min_group_size, n_possible, len(group_counts.counts), len(features)
@@ -431,7 +406,16 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
                 "with --allow-unsafe-pickle: loading it could run arbitrary code",
             )
         )
-    if score is None:
+    if counted.data is None and spec.mitigations is None:
+        checks.append(
+            Check(
+                "mitigation",
+                "info",
+                f"no mitigation comparison: the {counted.engine} engine keeps the rows where "
+                "they are; run with --engine numpy on a sample to compare mitigations",
+            )
+        )
+    if not counted.has_scores:
         checks.append(
             Check("scores", "info", "no scores: roc_auc and brier_score are not computed")
         )
@@ -471,17 +455,10 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
             "intended_use": spec.intended_use,
         },
         lineage={
-            "data": {
-                "path": data.path.as_posix(),
-                "file_name": data.path.name,
-                "sha256": data.sha256,
-                "format": data.format,
-                "rows": int(len(data.y_true)),
-                "rows_read": data.rows_read,
-                "columns": [str(c) for c in data.frame.columns],
-            },
+            "data": counted.lineage_data,
+            "engine": counted.engine,
             "model": model_lineage,
-            "predictions": prediction_source,
+            "predictions": counted.prediction_source,
             "environment": _environment(),
             "config": spec.effective_config(),
         },

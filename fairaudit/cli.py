@@ -150,6 +150,13 @@ def cli() -> None:
     help="Bootstrap resamples for the headline-metric intervals (default 1000).",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["auto", "numpy", "duckdb", "spark"]),
+    help="Where the counting pass runs: numpy (in memory), duckdb (out of core, any size of "
+    "CSV/Parquet), spark (a Parquet path or spark:db.table). Default auto: numpy while the "
+    "file fits comfortably in memory, else duckdb.",
+)
+@click.option(
     "--train",
     type=click.Path(path_type=Path),
     help="Training set (CSV or Parquet): enables the retraining mitigations "

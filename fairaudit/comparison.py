@@ -36,7 +36,7 @@ from fairaudit.mitigation import (
 )
 from fairaudit.result import jsonable
 from fairaudit.spec import AuditSpec
-from fairaudit.stats import compute_uncertainty, uncertainty_to_json
+from fairaudit.stats import attach_to_rows, compute_uncertainty, uncertainty_to_json
 
 __all__ = ["BASELINE", "MAX_ACCURACY_LOSS", "compare_mitigations", "tradeoff_grouping"]
 
@@ -112,7 +112,7 @@ def _variant(
         }
         for r in rows
     ]
-    by_group = [
+    by_group: list[dict[str, Any]] = [
         {
             "feature": t.name,
             "group": t.groups[i],
@@ -135,17 +135,8 @@ def _variant(
                 min_group_size=spec.min_group_size,
             )
         )
-        for row, extra in zip(disparities, computed["disparities"], strict=True):
-            row.update(extra)
-        for entry in headline:
-            entry["ci"] = computed["headline_ci"].get(entry["feature"], {}).get(entry["metric"])
+        attach_to_rows(computed, by_group=by_group, disparities=disparities, headline=headline)
         overall_ci = computed["overall_ci"]
-        position: dict[str, int] = {}
-        for row in by_group:
-            index = position.get(row["feature"], 0)
-            position[row["feature"]] = index + 1
-            cis = computed["group_ci"][row["feature"]]
-            row["ci"] = {m: cis[m][index] for m in row["metrics"] if m in cis}
     overall_metrics = {m: overall[m] for m in CONFUSION_METRICS}
     overall_metrics["count"] = int(overall["count"])
     return {
@@ -198,15 +189,12 @@ def compare_mitigations(
             raise ConfigError(
                 "--train needs --model: retraining mitigations refit a clone of the model"
             )
+        train_features, train_y, train_sensitive = _training_inputs(spec, feature_columns)
         inputs = replace(
             inputs,
-            **dict(
-                zip(
-                    ("train_features", "train_y", "train_sensitive"),
-                    _training_inputs(spec, feature_columns),
-                    strict=True,
-                )
-            ),
+            train_features=train_features,
+            train_y=train_y,
+            train_sensitive=train_sensitive,
         )
     outcomes: list[MitigationOutcome] = run_mitigations(
         inputs,

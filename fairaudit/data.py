@@ -226,12 +226,15 @@ def binarize(
             f"{_shorten([_value_text(v) for v in distinct])}, not 0/1; pass "
             "--positive-label VALUE to say which value is the positive class"
         )
-    texts = values.map(_value_text) if len(values) else values.astype(str)
-    wanted = positive_label
+    # Compare as text, the way the user wrote the label; at most two distinct values, so
+    # convert those and look rows up by their factorized code.
+    raw, uniques = pd.factorize(values)
+    wanted = positive_label.lower() if values.dtype == bool else positive_label
+    texts = [_value_text(v) for v in uniques]
     if values.dtype == bool:
-        texts = texts.str.lower()
-        wanted = positive_label.lower()
-    return texts.to_numpy() == wanted
+        texts = [t.lower() for t in texts]
+    is_positive = np.array([t == wanted for t in texts] + [False], dtype=bool)
+    return is_positive[raw]
 
 
 def _format_edge(edge: float) -> str:
@@ -286,9 +289,11 @@ def encode_sensitive(
         if len(set(levels)) != len(levels):
             # e.g. 1 and 1.0 in an object column: merge by text, the way users read them.
             levels = sorted(set(levels))
-        codes = pd.Categorical(
-            values.map(_value_text).where(~values.isna(), None), categories=levels
-        ).codes.astype(np.int64)
+        # Text of each distinct value once, then every row by its factorized code
+        # (missing values factorize to -1 and stay -1).
+        raw, uniques = pd.factorize(values)
+        lookup = pd.Index(levels).get_indexer([_value_text(v) for v in uniques])
+        codes = np.append(lookup, -1).astype(np.int64)[raw]
         binned = False
     if missing.any():
         if MISSING_GROUP in levels:

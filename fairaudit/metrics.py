@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fairaudit.counts import GroupCounts
+
+if TYPE_CHECKING:
+    from fairaudit.engines import ScoreSummary
 from fairaudit.vocabulary import (
     CONFUSION_METRICS,
     DEFINITIONS,
@@ -183,12 +187,14 @@ def build_tables(
     score: np.ndarray | None = None,
     codes: Sequence[np.ndarray] | None = None,
     score_is_probability: bool = True,
+    score_summary: ScoreSummary | None = None,
 ) -> tuple[dict[str, float], list[GroupTable]]:
     """Return the overall metrics and one GroupTable per feature (plus the intersection).
 
     Single-feature counts and the overall row are sums of the intersectional counts.
     Score metrics need ``y_true``, ``score``, the per-feature ``codes`` and
-    ``group_counts.row_cell``; without them they are left out.
+    ``group_counts.row_cell``, or an engine's ``score_summary``; without either they are
+    left out.
     """
     wanted = dict(reference or {})
     overall = {k: float(v) for k, v in confusion_metrics(group_counts.overall).items()}
@@ -201,6 +207,9 @@ def build_tables(
         ).items():
             overall[name] = float(values[0])
 
+    if score_summary is not None:
+        for name, values in score_summary.grouping(None).metric_values().items():
+            overall[name] = float(values[0])
     tables = []
     features = group_counts.features
     for f_index, feature in enumerate(features):
@@ -217,7 +226,9 @@ def build_tables(
             renumber[group_counts.cells[:, f_index]],
             wanted,
         )
-        if scored:
+        if score_summary is not None:
+            table.values.update(score_summary.grouping(feature).metric_values())
+        elif scored:
             assert codes is not None and y_true is not None and score is not None
             row_group = renumber[np.asarray(codes[f_index])]
             table.values.update(
@@ -234,7 +245,9 @@ def build_tables(
         table = _make_table(
             INTERSECTION, features, groups, group_counts.counts, np.arange(n_cells), wanted
         )
-        if scored and group_counts.row_cell is not None:
+        if score_summary is not None:
+            table.values.update(score_summary.grouping(INTERSECTION).metric_values())
+        elif scored and group_counts.row_cell is not None:
             assert y_true is not None and score is not None
             table.values.update(
                 _score_metrics(group_counts.row_cell, n_cells, y_true, score, score_is_probability)

@@ -8,18 +8,21 @@ is refused unless the user explicitly allows it — and the report then says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fairaudit.data import file_sha256
+from fairaudit.data import EvaluationData, binarize, check_prediction_values, file_sha256
 from fairaudit.errors import ModelError, UnsafeModelError
+from fairaudit.spec import AuditSpec
 
 __all__ = [
+    "AuditPredictions",
     "LoadedModel",
+    "audit_predictions",
     "Predictions",
     "TRUSTED_MODULES",
     "feature_columns",
@@ -215,3 +218,82 @@ def predict(
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ModelError(f"the model failed to score the data: {first}") from None
     return Predictions(pd.Series(labels), score, is_probability, source)
+
+
+@dataclass
+class AuditPredictions:
+    """What the predict stage hands on: predictions, scores, lineage and the model."""
+
+    y_pred: np.ndarray
+    score: np.ndarray | None
+    score_is_probability: bool
+    source: dict[str, Any]
+    model_lineage: dict[str, Any] | None
+    estimator: Any | None = None
+    feature_columns: list[str] = field(default_factory=list)
+
+
+def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions:
+    """Return the predictions to audit: from the model, or from the data's columns."""
+    frame = data.frame
+    if spec.model is None:
+        assert spec.prediction_col is not None
+        column = frame[spec.prediction_col]
+        check_prediction_values(
+            column,
+            data.label_values,
+            spec.positive_label,
+            f"predictions in column {spec.prediction_col!r}",
+        )
+        y_pred = binarize(
+            column, spec.positive_label, column=spec.prediction_col, role="prediction"
+        )
+        score = None
+        is_probability = False
+        if spec.score_col is not None:
+            score = pd.to_numeric(frame[spec.score_col]).to_numpy(dtype=np.float64)
+            is_probability = bool(((score >= 0) & (score <= 1)).all())
+        source = {"source": "column", "column": spec.prediction_col, "score": spec.score_col}
+        return AuditPredictions(y_pred, score, is_probability, source, None)
+
+    loaded = load_model(
+        spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
+    )
+    excluded = [spec.target, *spec.sensitive, *spec.id_cols]
+    columns = feature_columns(
+        loaded.estimator,
+        list(frame.columns),
+        excluded=excluded,
+        explicit=spec.features,
+        data_name=str(data.path),
+    )
+    result = predict(loaded, frame, columns, spec.positive_label)
+    check_prediction_values(
+        result.labels, data.label_values, spec.positive_label, "the model's predictions"
+    )
+    y_pred = binarize(
+        result.labels,
+        spec.positive_label,
+        column="prediction",
+        role="prediction",
+        source="the model's predictions",
+    )
+    model_lineage = {
+        "path": loaded.path.as_posix(),
+        "file_name": loaded.path.name,
+        "sha256": loaded.sha256,
+        "format": loaded.format,
+        "type": type(loaded.estimator).__name__,
+        "unsafe_pickle": loaded.unsafe_pickle,
+        "feature_columns": columns,
+    }
+    source = {"source": "model", "score": result.score_source}
+    return AuditPredictions(
+        y_pred,
+        result.score,
+        result.score_is_probability,
+        source,
+        model_lineage,
+        loaded.estimator,
+        list(columns),
+    )

@@ -30,10 +30,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CHART_METRICS",
     "DISPARITY_METRICS",
+    "TOP_GROUPS",
     "GroupingView",
     "ReportContext",
+    "Verdict",
+    "WorstOff",
     "build_context",
     "embedded_json",
+    "group_label",
     "render_html",
     "report_paths",
     "template_dir",
@@ -53,6 +57,9 @@ DISPARITY_METRICS = (
 )
 #: Ratios outside this band are highlighted (the four-fifths rule and its inverse).
 RATIO_BAND = (0.8, 1.25)
+#: A grouping with more groups than this shows its worst groups in full and folds the
+#: rest into a <details> element; its charts draw only the worst groups.
+TOP_GROUPS = 20
 
 
 def template_dir() -> Path:
@@ -75,6 +82,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["num"] = format_number
     env.filters["interval"] = format_interval
+    env.filters["group"] = group_label
     return env
 
 
@@ -113,13 +121,24 @@ def embedded_json(data: dict[str, Any]) -> Markup:
 
 
 def group_label(group: dict[str, str]) -> str:
-    """Return a group's display name, e.g. ``sex=female, age=[25, 40)``."""
-    return ", ".join(f"{k}={v}" for k, v in group.items())
+    """Return a group's display name, e.g. ``sex: female · age: [25, 40)``.
+
+    Display only: the JSON keeps the values as they are. ``·`` separates the features
+    because binned values such as ``[25, 40)`` contain commas.
+    """
+    return " · ".join(f"{k}: {v}" for k, v in group.items())
 
 
 @dataclass
 class GroupingView:
-    """What the metrics and disparities sections show for one grouping."""
+    """What the metrics and disparities sections show for one grouping.
+
+    ``rows`` holds every group in the JSON's order. A grouping of more than
+    :data:`TOP_GROUPS` groups is split: ``top_rows`` are the groups with the lowest
+    selection rate (groups with enough data first, worst first, plus the reference group)
+    and ``rest_rows`` the others, largest first. Otherwise ``top_rows`` is ``rows`` and
+    ``rest_rows`` is empty. ``top_disparities``/``rest_disparities`` follow the same split.
+    """
 
     name: str
     title: str
@@ -129,6 +148,57 @@ class GroupingView:
     headline: dict[str, Any]
     chart: Chart
     disparity_chart: Chart
+    top_rows: list[dict[str, Any]] = field(default_factory=list)
+    rest_rows: list[dict[str, Any]] = field(default_factory=list)
+    top_disparities: list[dict[str, Any]] = field(default_factory=list)
+    rest_disparities: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def folded(self) -> bool:
+        """Return whether some groups are folded into a <details> element."""
+        return bool(self.rest_rows)
+
+
+@dataclass
+class WorstOff:
+    """The group of one grouping with the lowest value of one metric, against the reference."""
+
+    grouping: str
+    metric: str
+    what: str
+    group: str
+    value: float
+    count: int
+    reference: str
+    reference_value: float | None
+    ratio: float | None
+    ci_ratio: list[float | None] | None
+    significance: str | None
+    below_band: bool
+
+
+@dataclass
+class Verdict:
+    """The banner at the top of the report: the answer, then who is worse off.
+
+    ``status`` is the policy verdict (``pass``, ``warn``, ``fail``, ``not-evaluable``) or
+    ``none`` without a policy; ``flagged`` lists the worst-off groups whose ratio to the
+    reference is below the band's lower end.
+    """
+
+    status: str
+    label: str
+    headline: str
+    detail: str
+    flagged: list[WorstOff]
+
+    @property
+    def flagged_groups(self) -> list[tuple[str, list[WorstOff]]]:
+        """Return the flagged entries by group (``grouping: group``), in order."""
+        out: dict[str, list[WorstOff]] = {}
+        for w in self.flagged:
+            out.setdefault(f"{w.grouping}\0{w.group}", []).append(w)
+        return [(key.split("\0", 1)[1], items) for key, items in out.items()]
 
 
 @dataclass
@@ -140,19 +210,23 @@ class ReportContext:
     metric_names: list[str]
     groupings: list[GroupingView]
     warnings: list[dict[str, Any]]
-    worst_off: list[dict[str, Any]]
+    worst_off: list[WorstOff]
     definitions: dict[str, str]
     headline_names: tuple[str, ...]
     disparity_metrics: tuple[str, ...]
     ratio_band: tuple[float, float]
     data_json: Markup
+    verdict: Verdict
     has_intervals: bool = False
     mitigation_chart: Chart | None = None
     notes: list[str] = field(default_factory=list)
+    top_groups: int = TOP_GROUPS
 
 
-def _worst_off(rows: list[dict[str, Any]], grouping: str) -> list[dict[str, Any]]:
-    """Return, per grouping, the groups with the lowest selection rate and TPR (enough data)."""
+def _worst_off(
+    rows: list[dict[str, Any]], disparities: list[dict[str, Any]], grouping: str, reference: str
+) -> list[WorstOff]:
+    """Return the groups with the lowest selection rate and TPR (among groups with enough data)."""
     usable = [r for r in rows if not r["insufficient_data"]]
     out = []
     for metric, label in (
@@ -163,16 +237,96 @@ def _worst_off(rows: list[dict[str, Any]], grouping: str) -> list[dict[str, Any]
         if len(defined) < 2:
             continue
         worst = min(defined, key=lambda r: r["metrics"][metric])
+        versus = next(
+            (d for d in disparities if d["metric"] == metric and d["group"] == worst["group"]),
+            None,
+        )
+        ratio = versus["ratio"] if versus else (1.0 if worst["reference"] else None)
         out.append(
-            {
-                "grouping": grouping,
-                "what": label,
-                "group": group_label(worst["group"]),
-                "value": worst["metrics"][metric],
-                "count": worst["count"],
-            }
+            WorstOff(
+                grouping=grouping,
+                metric=metric,
+                what=label,
+                group=group_label(worst["group"]),
+                value=worst["metrics"][metric],
+                count=worst["count"],
+                reference=reference,
+                reference_value=versus["reference_value"]
+                if versus
+                else (worst["metrics"][metric] if worst["reference"] else None),
+                ratio=ratio,
+                ci_ratio=versus.get("ci_ratio") if versus else None,
+                significance=versus.get("significance") if versus else None,
+                below_band=ratio is not None and ratio < RATIO_BAND[0],
+            )
         )
     return out
+
+
+Rows = list[dict[str, Any]]
+
+
+def _split_groups(rows: Rows, disparities: Rows) -> tuple[Rows, Rows, Rows, Rows]:
+    """Return (top rows, rest rows, top disparities, rest disparities) of a grouping."""
+    if len(rows) <= TOP_GROUPS:
+        return rows, [], disparities, []
+
+    def badness(row: dict[str, Any]) -> tuple[bool, bool, float]:
+        rate = row["metrics"].get("selection_rate")
+        return (row["insufficient_data"], rate is None, rate if rate is not None else 0.0)
+
+    def key(group: dict[str, str]) -> str:
+        return json.dumps(group, sort_keys=True)
+
+    ranked = sorted(rows, key=badness)  # stable: ties keep the JSON's order
+    top = ranked[:TOP_GROUPS] + [r for r in ranked[TOP_GROUPS:] if r["reference"]]
+    order = {key(r["group"]): i for i, r in enumerate(top)}
+    size = {key(r["group"]): r["count"] for r in rows}
+    rest = sorted((r for r in rows if key(r["group"]) not in order), key=lambda r: -r["count"])
+    top_d = sorted(
+        (d for d in disparities if key(d["group"]) in order), key=lambda d: order[key(d["group"])]
+    )
+    rest_d = sorted(
+        (d for d in disparities if key(d["group"]) not in order),
+        key=lambda d: -size.get(key(d["group"]), 0),
+    )
+    return top, rest, top_d, rest_d
+
+
+def _verdict(data: dict[str, Any], worst: list[WorstOff]) -> Verdict:
+    """Return the banner: the policy's answer (or that none was applied) and who is worse off."""
+    flagged = [w for w in worst if w.below_band]
+    policy = data.get("policy")
+    low = RATIO_BAND[0]
+    if policy and data.get("verdict"):
+        status = str(data["verdict"])
+        rules = policy["rules"]
+        failed = sum(r["status"] == "fail" for r in rules)
+        warned = sum(r["status"] == "warn" for r in rules)
+        counts = f"{failed} of {len(rules)} rules failed" + (f", {warned} warned" if warned else "")
+        label, headline = {
+            "pass": ("PASS", f"Meets the policy: all {len(rules)} rules pass."),
+            "warn": ("WARN", f"Meets the policy with warnings: {counts}."),
+            "fail": ("FAIL", f"Does not meet the policy: {counts}."),
+        }.get(status, (status.upper(), f"The policy could not be fully evaluated: {counts}."))
+        detail = ""
+    else:
+        status, label = "none", "NOT JUDGED"
+        headline = "No policy was applied."
+        detail = "This report measures disparities; it does not decide whether they are acceptable."
+    groupings = list(dict.fromkeys(w.grouping for w in worst))
+    if flagged:
+        below = list(dict.fromkeys(w.grouping for w in flagged))
+        detail += (
+            f" In {len(below)} of {len(groupings)} groupings, a group's selection rate or true "
+            f"positive rate is below {low} × its reference group's."
+        )
+    elif worst:
+        detail += (
+            f" No group's selection rate or true positive rate is below {low} × its "
+            "reference group's."
+        )
+    return Verdict(status.replace(" ", "-"), label, headline, detail.strip(), flagged)
 
 
 def build_context(result: AuditResult) -> ReportContext:
@@ -190,19 +344,32 @@ def build_context(result: AuditResult) -> ReportContext:
             if name == INTERSECTION
             else f"Sensitive feature: {name}"
         )
-        labels = [group_label(r["group"]) for r in rows]
-        has_ci = any(r.get("ci") for r in rows)
+        disparities = [d for d in data["disparities"] if d["feature"] == name]
+        shown = [d for d in disparities if d["metric"] in DISPARITY_METRICS]
+        top, rest, top_d, rest_d = _split_groups(rows, shown)
+        drawn = top if rest else rows
+        labels = [group_label(r["group"]) for r in drawn]
+        has_ci = any(r.get("ci") for r in drawn)
+        of_all = f", the {len(drawn)} of {len(rows)} groups with the lowest rates" if rest else ""
         chart = metrics_chart(
-            f"Selection rate, TPR and FPR by group ({name})",
+            f"Selection rate, TPR and FPR by group ({name}{of_all})",
             labels,
             CHART_METRICS,
-            [[r["metrics"].get(m) for r in rows] for m in CHART_METRICS],
-            [[(r.get("ci") or {}).get(m) for r in rows] for m in CHART_METRICS] if has_ci else None,
+            [[r["metrics"].get(m) for r in drawn] for m in CHART_METRICS],
+            [[(r.get("ci") or {}).get(m) for r in drawn] for m in CHART_METRICS]
+            if has_ci
+            else None,
         )
-        disparities = [d for d in data["disparities"] if d["feature"] == name]
-        sr = [d for d in disparities if d["metric"] == "selection_rate"]
+        drawn_groups = [r["group"] for r in drawn]
+        sr = [
+            d
+            for d in disparities
+            if d["metric"] == "selection_rate" and (not rest or d["group"] in drawn_groups)
+        ]
+        if rest:
+            sr.sort(key=lambda d: drawn_groups.index(d["group"]))
         dchart = disparity_chart(
-            f"Selection-rate ratio to the reference ({name})",
+            f"Selection-rate ratio to the reference ({name}{of_all})",
             [group_label(d["group"]) for d in sr],
             [d["ratio"] for d in sr],
             reference,
@@ -216,13 +383,17 @@ def build_context(result: AuditResult) -> ReportContext:
                 title,
                 reference,
                 rows,
-                [d for d in disparities if d["metric"] in DISPARITY_METRICS],
+                shown,
                 headline,
                 chart,
                 dchart,
+                top,
+                rest,
+                top_d,
+                rest_d,
             )
         )
-        worst.extend(_worst_off(rows, name))
+        worst.extend(_worst_off(rows, disparities, name, reference))
     warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
     mitigation_chart = _mitigation_chart(data)
     model = data["audit"]["name"]
@@ -239,6 +410,7 @@ def build_context(result: AuditResult) -> ReportContext:
         disparity_metrics=DISPARITY_METRICS,
         ratio_band=RATIO_BAND,
         data_json=embedded_json(data),
+        verdict=_verdict(data, worst),
         has_intervals=data.get("uncertainty") is not None,
         mitigation_chart=mitigation_chart,
     )

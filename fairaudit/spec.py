@@ -54,6 +54,7 @@ class AuditSpec:
     mitigate_on: tuple[str, ...] = ()
     mitigation_folds: int = 5
     jobs: int | None = None
+    engine: Literal["auto", "numpy", "duckdb", "spark"] = "auto"
     policy: tuple[str, ...] = ()
     fail_on: Literal["fail", "warn"] = "fail"
     not_evaluable: Literal["warn", "fail"] | None = None
@@ -124,6 +125,10 @@ class AuditSpec:
                     f"unknown mitigation {', '.join(map(repr, unknown))}; choose from "
                     f"{', '.join(MITIGATION_METHODS)}"
                 )
+        if self.engine not in ("auto", "numpy", "duckdb", "spark"):
+            raise ConfigError(
+                f"unknown engine {self.engine!r}; choose one of numpy, duckdb, spark, auto"
+            )
         if self.fail_on not in ("fail", "warn"):
             raise ConfigError(f"fail_on must be 'fail' or 'warn', not {self.fail_on!r}")
         if self.not_evaluable not in (None, "warn", "fail"):
@@ -196,7 +201,9 @@ def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[
             if not isinstance(value, str | Path):
                 raise ConfigError(f"{source}: {key} must be a file path")
             path = Path(value)
-            if base is not None and not path.is_absolute():
+            if str(value).startswith("spark:"):
+                pass  # a Spark table name, not a file
+            elif base is not None and not path.is_absolute():
                 path = base / path
             value = path
         elif key in ("sensitive", "id_cols", "features", "trust_types", "mitigate_on"):

@@ -85,7 +85,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -115,6 +115,9 @@ from fairaudit._score_stats import (
     wald_difference,
 )
 from fairaudit.counts import GroupCounts
+
+if TYPE_CHECKING:
+    from fairaudit.engines import ScoreSummary
 from fairaudit.errors import ConfigError
 from fairaudit.metrics import (
     HEADLINE_METRICS,
@@ -126,6 +129,7 @@ from fairaudit.metrics import (
 )
 
 __all__ = [
+    "attach_to_rows",
     "ANALYTIC_METRICS",
     "DisparityUncertainty",
     "Significance",
@@ -266,8 +270,12 @@ def compute_uncertainty(
     score: np.ndarray | None = None,
     row_codes: np.ndarray | None = None,
     score_is_probability: bool = True,
+    score_summary: ScoreSummary | None = None,
 ) -> Uncertainty:
     """Return intervals for every group metric and disparity, with tests and verdicts.
+
+    Score-metric intervals come from the rows (``y_true``, ``score``, ``row_codes``) or,
+    when an engine aggregated them where the data lives, from ``score_summary``.
 
     Parameters
     ----------
@@ -319,7 +327,14 @@ def compute_uncertainty(
     row_codes = group_counts.row_cell if row_codes is None else row_codes
     with_scores = y_true is not None and score is not None and row_codes is not None
     score_estimates: list[dict[str, ScoreEstimate]] = [{} for _ in sizes]
-    if with_scores:
+    if score_summary is not None:
+        with_scores = True
+        score_estimates = [score_summary.grouping(t.name).estimates(confidence) for t in tables] + [
+            score_summary.grouping(None).estimates(confidence)
+        ]
+        for point, estimates in zip(points, score_estimates, strict=True):
+            point.update({metric: e.value for metric, e in estimates.items()})
+    elif with_scores:
         assert y_true is not None and score is not None and row_codes is not None
         score_estimates = _score_estimates(
             cell_groups,
@@ -536,3 +551,27 @@ def uncertainty_to_json(uncertainty: Uncertainty) -> dict[str, Any]:
             for name, cis in uncertainty.headline_ci.items()
         },
     }
+
+
+def attach_to_rows(
+    computed: dict[str, Any],
+    *,
+    by_group: list[dict[str, Any]],
+    disparities: list[dict[str, Any]],
+    headline: list[dict[str, Any]],
+) -> None:
+    """Add ``uncertainty_to_json`` output to the result's JSON rows, in place.
+
+    ``by_group`` rows carry ``feature`` (the grouping) and follow the tables' group order;
+    ``disparities`` are aligned one to one with the rows the intervals were computed for.
+    """
+    position: dict[str, int] = {}
+    for row in by_group:
+        index = position.get(row["feature"], 0)
+        position[row["feature"]] = index + 1
+        cis = computed["group_ci"][row["feature"]]
+        row["ci"] = {metric: cis[metric][index] for metric in row["metrics"] if metric in cis}
+    for row, extra in zip(disparities, computed["disparities"], strict=True):
+        row.update(extra)
+    for entry in headline:
+        entry["ci"] = computed["headline_ci"].get(entry["feature"], {}).get(entry["metric"])

@@ -335,7 +335,7 @@ def _assert_female_reference(run: AuditRun) -> None:
     assert (tpr["value"], tpr["reference_value"]) == (0.75, 0.5)
     assert tpr["difference"] == pytest.approx(0.25)
     assert tpr["ratio"] == pytest.approx(1.5)
-    assert "(reference: sex=female)" in run.html()
+    assert "(reference: sex: female)" in run.html()
 
 
 def test_reference_flag(audit_cli: RunCli, scored_csv: Path) -> None:
@@ -406,14 +406,14 @@ def test_hostile_group_names_are_escaped(audit_cli: RunCli, write_csv) -> None:
     assert data["audit"]["reference"] == {"sex": {"sex": HOSTILE[0]}}
     html = run.html()
     _assert_no_raw_markup(html)
-    assert "sex=&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "sex: &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html
-    assert "sex=&lt;/script&gt;&lt;!--" in html
+    assert "sex: &lt;/script&gt;&lt;!--" in html
     # Jinja2 must not evaluate data: the literal braces appear, 7*7 does not.
-    assert "sex={{7*7}}" in html
-    assert "sex=49" not in html
-    assert "sex=$x^$" in html
-    assert "sex=&#34;quotes&#39; &amp; ampersand" in html
+    assert "sex: {{7*7}}" in html
+    assert "sex: 49" not in html
+    assert "sex: $x^$" in html
+    assert "sex: &#34;quotes&#39; &amp; ampersand" in html
     assert "\"quotes' & ampersand" not in html
     assert _embedded(html) == data
 
@@ -427,7 +427,7 @@ def test_hostile_sensitive_column_name_is_escaped(audit_cli: RunCli, write_csv) 
     assert data["audit"]["sensitive_features"] == [column]
     html = run.html()
     _assert_no_raw_markup(html)
-    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;=male" in html
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;: male" in html
     assert _embedded(html) == data
 
 

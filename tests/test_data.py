@@ -620,7 +620,7 @@ def test_single_class_group_has_undefined_rates(audit_cli: RunCli, write_csv: Wr
         if d["metric"] == "true_positive_rate" and d["group"] == {"sex": "other"}
     ]
     assert tpr[0]["value"] is None and tpr[0]["ratio"] is None
-    cells = metric_cells(run.html(), "Sensitive feature: sex: metrics by group", "sex=other")
+    cells = metric_cells(run.html(), "Sensitive feature: sex: metrics by group", "sex: other")
     assert cells["true positive rate"] == "undefined"
     assert cells["false negative rate"] == "undefined"
     # The value, then its Wilson interval for 1 of 3.
@@ -638,7 +638,7 @@ def test_group_with_only_positive_labels_has_undefined_fpr(
     other = run.groups("sex")["other"]
     assert other["metrics"]["false_positive_rate"] is None
     assert other["metrics"]["true_positive_rate"] == 0.5
-    cells = metric_cells(run.html(), "Sensitive feature: sex: metrics by group", "sex=other")
+    cells = metric_cells(run.html(), "Sensitive feature: sex: metrics by group", "sex: other")
     assert cells["false positive rate"] == "undefined"
     assert cells["true positive rate"] == "0.5000 [0.095, 0.905]"
 

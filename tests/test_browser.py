@@ -1,0 +1,538 @@
+"""The reports as a reviewer's browser shows them: headless Chromium with the network cut off.
+
+Every page fairaudit writes (the sample report, a report of hostile data, a large audit, a
+batch index and a diff page) is opened in Debian's Chromium through Playwright, with every
+request routed: the page itself is served, anything else is aborted and counted. The tests
+check that each page renders, requests nothing, logs no error and runs no script from the
+data; that axe-core finds no serious or critical accessibility violation; and that the
+print-to-PDF keeps tables and rows whole.
+
+The tests skip when Playwright, Chromium or axe-core is missing, except when the environment
+variable ``CI`` is set, where a missing piece fails them (``.ci/browser-deps.sh`` installs
+Chromium, fonts, poppler-utils and ``npm ci --prefix tests/axe``). Screenshots and PDFs go to
+``tests/artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from fairaudit.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = Path(os.environ.get("FAIRAUDIT_CHROMIUM", "/usr/bin/chromium"))
+# Keep Chromium off the network entirely: no background fetches, updates, sync or QUIC.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IN_CI = bool(os.environ.get("CI"))
+
+#: The global a hostile value would set if any script from the data ran.
+PWNED = "__fairaudit_pwned"
+HOSTILE = (
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "{{7*7}}",
+    "</script><!--",
+    f"<script>window.{PWNED}=1</script>",
+    f'"><img src=x onerror="window.{PWNED}=1">',
+    "an extraordinarily long group name that a data team thought was a good idea " * 3 + "x" * 120,
+)
+HOSTILE_REGION = ("north", "\"quotes' & <b>ampersand</b>")
+HOSTILE_NAME = f"<img src=x onerror=alert(1)>{{{{7*7}}}}<script>window.{PWNED}=1</script>"
+
+
+def _missing(what: str) -> None:
+    """Skip, or fail when CI is set: CI must hold the browser tests."""
+    if IN_CI:
+        pytest.fail(f"{what}; CI is set, so the browser tests must run (.ci/browser-deps.sh)")
+    pytest.skip(what)
+
+
+# --- the pages --------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One generated page and the headings a reader must see on it."""
+
+    path: Path
+    headings: tuple[str, ...]
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _invoke(*args: str) -> None:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code in (0, 3), (result.output, result.exception)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[tuple[Any, ...]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _scored_rows(cells: list[tuple[str, ...]], per_cell: int, seed: int) -> list[tuple[Any, ...]]:
+    """Return rows (y, pred, score, *cell) with rates that differ between cells."""
+    rng = random.Random(seed)
+    rows = []
+    for c, cell in enumerate(cells):
+        bias = 0.25 + 0.5 * ((c * 7919) % 97) / 97
+        for _ in range(per_cell):
+            y = int(rng.random() < 0.55)
+            score = min(max(rng.gauss(0.35 + 0.3 * y + 0.3 * (bias - 0.5), 0.18), 0.0), 1.0)
+            rows.append((y, int(score >= 0.5), round(score, 4), *cell))
+    return rows
+
+
+def _hostile_audit(folder: Path, *, seed: int, mitigate: bool = True) -> Path:
+    cells = [(s, r) for s in HOSTILE for r in HOSTILE_REGION]
+    data = _write_csv(
+        folder / f"hostile-{seed}.csv",
+        ["y", "pred", "score", "sex", "region"],
+        _scored_rows(cells, 40, seed),
+    )
+    config = folder / f"hostile-{seed}.toml"
+    config.write_text(
+        'sensitive = ["sex", "region"]\n'
+        f"data = {json.dumps(str(data))}\n"
+        'target = "y"\nprediction_col = "pred"\nscore_col = "score"\n'
+        f"name = {json.dumps(HOSTILE_NAME)}\n"
+        f'model_version = "{seed}.0"\n'
+        f"owner = {json.dumps(HOSTILE[1])}\n"
+        f"intended_use = {json.dumps(HOSTILE[4])}\n",
+        encoding="utf-8",
+    )
+    out = folder / f"hostile-{seed}.html"
+    mitigation = ["--mitigations", "threshold_demographic_parity"] if mitigate else []
+    policy = ["--policy", "preset:four-fifths"]
+    _invoke(
+        "run", "--config", str(config), *policy, *mitigation, "--resamples", "200", "-o", str(out)
+    )
+    return out
+
+
+def _large_audit(folder: Path) -> Path:
+    """Return a report of ~300 intersectional cells with long names (no mitigations)."""
+    regions = [
+        f"region {i:02d} of a country with a rather long administrative name" for i in range(10)
+    ]
+    jobs = [f"occupation {chr(65 + j)}" for j in range(10)]
+    bands = ["< 25", "[25, 60)", ">= 60"]
+    cells = [(r, j, b) for r in regions for j in jobs for b in bands]
+    data = _write_csv(
+        folder / "large.csv",
+        ["y", "pred", "score", "region", "occupation", "age"],
+        _scored_rows(cells, 30, 7),
+    )
+    config = folder / "large.toml"
+    config.write_text(
+        'sensitive = ["region", "occupation", "age"]\n'
+        f"data = {json.dumps(str(data))}\n"
+        'target = "y"\nprediction_col = "pred"\nscore_col = "score"\nname = "large-audit"\n',
+        encoding="utf-8",
+    )
+    out = folder / "large.html"
+    _invoke("run", "--config", str(config), "--no-mitigation", "--resamples", "100", "-o", str(out))
+    return out
+
+
+def _batch_index(folder: Path, hostile_config: Path) -> Path:
+    manifest = folder / "audits.toml"
+    manifest.write_text(
+        'policy = ["preset:four-fifths"]\nseed = 0\n'
+        f"[[audit]]\nconfig = {json.dumps(str(hostile_config))}\nmitigations = []\n"
+        f'[[audit]]\nname = {json.dumps(HOSTILE[0])}\ndata = "missing.csv"\ntarget = "y"\n'
+        'sensitive = ["sex"]\nprediction_col = "pred"\n',
+        encoding="utf-8",
+    )
+    out = folder / "batch"
+    result = CliRunner().invoke(cli, ["batch", str(manifest), "-j", "1", "-o", str(out), "-q"])
+    assert result.exit_code == 1, result.output  # the second audit errors on purpose
+    return out / "index.html"
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Page]:
+    """Return every page the browser tests open, generated once."""
+    folder = tmp_path_factory.mktemp("browser")
+    sample = folder / "sample.html"
+    # The sample audit (with its mitigation comparison) is the slowest page: it runs in a
+    # second process while this one writes the others.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1764000000"}
+    command = [sys.executable, "-m", "fairaudit", "run", "--config", str(SAMPLE / "audit.toml")]
+    running = subprocess.Popen(
+        [*command, "--jobs", "1", "-o", str(sample), "-q"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        hostile = _hostile_audit(folder, seed=1)
+        hostile_new = _hostile_audit(folder, seed=2, mitigate=False)
+        diff = folder / "diff.html"
+        _invoke("diff", str(hostile), str(hostile_new), "--threshold", "0.05", "--html", str(diff))
+        large = _large_audit(folder)
+        index = _batch_index(folder, folder / "hostile-1.toml")
+    finally:
+        output, _ = running.communicate(timeout=300)
+    assert running.returncode == 0, output
+    report_headings = (
+        "Summary",
+        "Findings",
+        "Audit metadata and lineage",
+        "Data checks",
+        "Group sizes",
+        "Metrics by group",
+        "Disparities versus the reference group",
+        "What the metrics mean",
+    )
+    return {
+        "sample": Page(sample, (*report_headings, "Mitigations: what would it cost to fix it?")),
+        "hostile": Page(hostile, report_headings),
+        "large": Page(large, report_headings),
+        "index": Page(index, ("Summary", "Audits")),
+        "diff": Page(diff, ("Summary", "Groups", "Changed numbers")),
+    }
+
+
+# --- the browser ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed (pip install playwright)")
+    if not CHROMIUM.exists():
+        _missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Visit:
+    """What happened while a page was open."""
+
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+def _open(context: Any, path: Path, **viewport: int) -> tuple[Any, Visit]:
+    """Open ``path`` in a new page with every request but the page itself aborted."""
+    visit = Visit()
+    page = context.new_page()
+    if viewport:
+        page.set_viewport_size(viewport)
+    own = path.resolve().as_uri()
+
+    def route(r: Any) -> None:
+        visit.requests.append(r.request.url)
+        if r.request.url == own:
+            r.continue_()
+        else:
+            visit.blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and visit.console_errors.append(m.text))
+    page.on("pageerror", lambda e: visit.page_errors.append(str(e)))
+
+    def dialog(d: Any) -> None:
+        visit.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dialog)
+    page.goto(own, wait_until="load")
+    return page, visit
+
+
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
+
+
+PAGE_NAMES = ("sample", "hostile", "large", "index", "diff")
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_page_renders_offline_and_runs_nothing(
+    browser: Any, pages: dict[str, Page], name: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    try:
+        page, visit = _open(context, pages[name].path)
+        for heading in pages[name].headings:
+            locator = page.get_by_role("heading", name=heading, exact=True, level=2)
+            assert locator.is_visible(), heading
+        page.screenshot(path=str(_artifact(f"{name}-1280.png")))
+        assert visit.requests == [pages[name].path.resolve().as_uri()], visit.blocked
+        assert visit.console_errors == [] and visit.page_errors == []
+        assert visit.dialogs == []
+        state = page.evaluate(
+            """(pwned) => ({
+                pwned: window[pwned] !== undefined,
+                scripts: [...document.scripts].map(s => s.type),
+                images: [...document.images].map(i => i.src.slice(0, 26)),
+                handlers: [...document.querySelectorAll('*')].flatMap(
+                    e => [...e.attributes].map(a => a.name).filter(n => n.startsWith('on'))),
+                width: document.documentElement.scrollWidth,
+            })""",
+            PWNED,
+        )
+        assert state["pwned"] is False
+        assert set(state["scripts"]) == {"application/json"}
+        assert set(state["images"]) <= {"data:image/svg+xml;base64,"}
+        assert state["handlers"] == []
+        # Long names wrap or scroll inside their table: the page never scrolls sideways.
+        assert state["width"] <= 1280
+    finally:
+        context.close()
+
+
+def test_hostile_values_are_shown_as_text(browser: Any, pages: dict[str, Page]) -> None:
+    context = browser.new_context()
+    try:
+        page, _ = _open(context, pages["hostile"].path)
+        text = page.inner_text("main")
+        for value in HOSTILE[:5]:
+            assert value in text, value
+        assert HOSTILE_NAME in page.inner_text("h1")
+        embedded = page.evaluate(
+            "JSON.parse(document.getElementById('fairaudit-data').textContent).audit.name"
+        )
+        assert embedded == HOSTILE_NAME
+    finally:
+        context.close()
+
+
+def test_csp_blocks_scripts_even_if_escaping_failed(
+    browser: Any, pages: dict[str, Page], tmp_path: Path
+) -> None:
+    """Inject raw markup into the hostile report (an escaping bug): the CSP stops it all."""
+    html = pages["hostile"].path.read_text(encoding="utf-8")
+    injected = (
+        f"<script>window.{PWNED}=1;alert(1)</script>"
+        f'<img src="x" onerror="window.{PWNED}=2">'
+        f'<svg onload="window.{PWNED}=3"></svg>'
+        '<img src="https://example.invalid/beacon.png" alt="">'
+        '<style>@import url("https://example.invalid/x.css");</style>'
+    )
+    broken = tmp_path / "broken.html"
+    broken.write_text(html.replace("<main>", "<main>" + injected, 1), encoding="utf-8")
+    context = browser.new_context()
+    try:
+        page, visit = _open(context, broken)
+        assert page.evaluate(f"window.{PWNED}") is None
+        assert visit.dialogs == []
+        # The CSP refused the script, the handlers and the remote loads before any request.
+        assert visit.requests == [broken.resolve().as_uri()], visit.requests
+        assert any("Content Security Policy" in e for e in visit.console_errors)
+    finally:
+        context.close()
+
+
+# --- accessibility ----------------------------------------------------------------------
+
+
+def _axe_source() -> str:
+    if not AXE.exists():
+        _missing(f"axe-core is not installed at {AXE} (npm ci --prefix tests/axe)")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_axe_finds_no_serious_violations(browser: Any, pages: dict[str, Page], name: str) -> None:
+    source = _axe_source()
+    # Only this test lifts the CSP, to inject axe itself; the page is otherwise unchanged.
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 1600})
+    try:
+        page, _ = _open(context, pages[name].path)
+        # Folded groups (closed <details>) repeat the markup of the shown ones; dropping
+        # them keeps axe fast on the large audit.
+        page.evaluate("document.querySelectorAll('details.rest').forEach(d => d.remove())")
+        page.evaluate(source)
+        violations = page.evaluate(
+            """async () => {
+                const r = await axe.run(document, {resultTypes: ['violations']});
+                return r.violations.map(v => ({
+                    id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+                    count: v.nodes.length,
+                }));
+            }"""
+        )
+    finally:
+        context.close()
+    _artifact(f"{name}-axe.json").write_text(json.dumps(violations, indent=1), encoding="utf-8")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert serious == [], json.dumps(serious, indent=1)
+
+
+# --- print ------------------------------------------------------------------------------
+
+# Marks written into the page before printing, so the PDF's text says where each table,
+# row and heading landed. They are plain ASCII so pdftotext returns them unchanged.
+MARK_JS = """() => {
+    const mark = (el, text, where) => {
+        const s = document.createElement('span');
+        s.textContent = text;
+        s.style.fontSize = '6px';
+        s.style.whiteSpace = 'nowrap';
+        el.insertAdjacentElement(where, s);
+    };
+    const tables = [...document.querySelectorAll('main table')];
+    tables.forEach((t, ti) => {
+        const head = t.tHead && t.tHead.rows[0];
+        if (head) mark(head.cells[0], ` QH${ti}Q `, 'beforeend');
+        if (t.caption) mark(t.caption, ` QC${ti}Q `, 'beforeend');
+        [...t.tBodies].flatMap(b => [...b.rows]).forEach((row, ri) => {
+            mark(row.cells[0], ` QA${ti}x${ri}Q `, 'afterbegin');
+            mark(row.cells[row.cells.length - 1], ` QZ${ti}x${ri}Q `, 'beforeend');
+        });
+    });
+    document.querySelectorAll('main h2').forEach((h, hi) => {
+        mark(h, ` QS${hi}Q `, 'beforeend');
+        const next = h.nextElementSibling;
+        if (next) mark(next, ` QN${hi}Q `, 'afterbegin');
+    });
+    return {
+        tables: tables.map(t => ({
+            rows: [...t.tBodies].reduce((n, b) => n + b.rows.length, 0),
+            head: !!t.tHead, caption: !!t.caption,
+            open: !t.closest('details') || t.closest('details').open,
+        })),
+        headings: [...document.querySelectorAll('main h2')].map(h => h.textContent.trim()),
+    };
+}"""
+
+
+def _pdf_pages(pdf: Path) -> list[str]:
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        _missing("pdftotext is not installed (apt-get install poppler-utils)")
+    assert pdftotext is not None
+    text = subprocess.run(
+        [pdftotext, "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+def _page_of(pages: list[str], mark: str) -> list[int]:
+    return [i for i, text in enumerate(pages) if mark in text]
+
+
+@pytest.mark.parametrize("name", ["sample", "large"])
+def test_print_to_pdf_keeps_tables_and_rows_whole(
+    browser: Any, pages: dict[str, Page], name: str
+) -> None:
+    context = browser.new_context()
+    try:
+        page, _ = _open(context, pages[name].path)
+        layout = page.evaluate(MARK_JS)
+        page.emulate_media(media="print")
+        pdf = _artifact(f"{name}.pdf")
+        page.pdf(path=str(pdf), format="A4", print_background=True)
+    finally:
+        context.close()
+    text = _pdf_pages(pdf)
+    assert len(text) >= 2
+    whole = "\n".join(text)
+    for h, heading in enumerate(layout["headings"]):
+        (where,) = _page_of(text, f"QS{h}Q")
+        # A heading never ends a page: what follows it is printed on the same page.
+        assert _page_of(text, f"QN{h}Q")[0] == where, heading
+    for t, table in enumerate(layout["tables"]):
+        if not table["open"]:
+            assert f"QA{t}x0Q" not in whole  # a closed <details> prints closed
+            continue
+        spread = set()
+        for r in range(table["rows"]):
+            (start,) = _page_of(text, f"QA{t}x{r}Q")
+            (end,) = _page_of(text, f"QZ{t}x{r}Q")
+            assert start == end, f"table {t} row {r} is cut across pages {start} and {end}"
+            spread.add(start)
+        if table["caption"]:
+            # The caption is printed with the table's first row.
+            assert _page_of(text, f"QC{t}Q")[0] == _page_of(text, f"QA{t}x0Q")[0]
+        if table["head"]:
+            # A table long enough to span pages repeats its header row on every page.
+            for p in spread:
+                assert f"QH{t}Q" in text[p], f"table {t} has no header row on page {p}"
+        if table["rows"] <= 6:
+            # A short table is moved to the next page rather than split.
+            assert len(spread) == 1, f"table {t} ({table['rows']} rows) is split"
+
+
+# --- screenshots ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 1600), (390, 1400)])
+def test_sample_screenshots_fit_the_width(
+    browser: Any, pages: dict[str, Page], width: int, height: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page, _ = _open(context, pages["sample"].path)
+        page.screenshot(path=str(_artifact(f"sample-top-{width}.png")))
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        # Wide tables scroll inside their own box; the page itself never scrolls sideways.
+        assert overflow <= width
+        # The verdict and who is worse off are on the first screen.
+        banner = page.locator("#verdict")
+        assert banner.is_visible()
+        assert banner.bounding_box()["y"] < height
+    finally:
+        context.close()
+
+
+def test_large_audit_stays_usable(browser: Any, pages: dict[str, Page]) -> None:
+    """~300 intersectional cells: the worst come first, the rest wait in a <details>."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    try:
+        page, _ = _open(context, pages["large"].path)
+        counts = page.evaluate(
+            """() => [...document.querySelectorAll('#metrics table')].map(t => ({
+                caption: t.caption ? t.caption.textContent : '',
+                rows: [...t.tBodies].reduce((n, b) => n + b.rows.length, 0),
+                hidden: !!t.closest('details:not([open])'),
+            }))"""
+        )
+    finally:
+        context.close()
+    shown = [c for c in counts if "Intersection" in c["caption"] and not c["hidden"]]
+    folded = [c for c in counts if "Intersection" in c["caption"] and c["hidden"]]
+    assert shown and folded
+    assert max(c["rows"] for c in shown) <= 25
+    assert sum(c["rows"] for c in shown + folded) == 300
