@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,10 @@ def test_model_scores_are_asked_for_only_without_a_score_column() -> None:
 def test_missing_scores_fail_the_threshold_methods() -> None:
     inputs = score_inputs(400)
     assert inputs.score is not None
-    inputs.score[[3, 7]] = np.nan
+    # pandas 3 hands out read-only arrays (copy-on-write): change a copy.
+    score = inputs.score.copy()
+    score[[3, 7]] = np.nan
+    inputs = replace(inputs, score=score)
     outcomes = run_mitigations(inputs, jobs=1)
     assert [o.status for o in outcomes] == ["failed"] * 3
     assert outcomes[0].reason == (
