@@ -14,14 +14,8 @@ from typing import Any
 
 from fairaudit.data import file_sha256
 from fairaudit.engines import SPARK_TABLE_PREFIX, EngineCounts
-from fairaudit.engines.duckdb_engine import (
-    SPARK,
-    SqlCounter,
-    SqlRunner,
-    SqlSource,
-    _check_path,
-    column_checks,
-)
+from fairaudit.engines._sql import SPARK, SqlCounter, SqlRunner, SqlSource
+from fairaudit.engines.duckdb_engine import _check_path, column_checks
 from fairaudit.errors import ConfigError, DataError
 from fairaudit.spec import AuditSpec
 

@@ -1,0 +1,140 @@
+"""The policy model: layers, rules, approvals and the layered policy, with their shared names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fairaudit.errors import ConfigError
+from fairaudit.vocabulary import CONFUSION_METRICS, HEADLINE_METRICS, SCORE_METRICS
+
+Severity = Literal["fail", "warn"]
+Evidence = Literal["point", "interval"]
+Compare = Literal["reference", "between_groups"]
+Status = Literal["pass", "warn", "fail", "not evaluable"]
+Verdict = Literal["pass", "warn", "fail"]
+NotEvaluable = Literal["warn", "fail"]
+
+PRESET_PREFIX = "preset:"
+PRESETS: tuple[str, ...] = ("four-fifths", "equalized-odds", "equal-opportunity")
+NOT_EVALUABLE: Literal["not evaluable"] = "not evaluable"
+
+#: Group metrics a ``<metric>_difference`` / ``<metric>_ratio`` rule may name.
+GROUP_METRICS: tuple[str, ...] = (*(m for m in CONFUSION_METRICS if m != "count"), *SCORE_METRICS)
+#: Every metric name a rule may use.
+RULE_METRICS: frozenset[str] = frozenset(
+    (*HEADLINE_METRICS, *(f"{m}_{kind}" for m in GROUP_METRICS for kind in ("difference", "ratio")))
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_POLICY_FAILED = 3
+
+REVIEWER_ROLE = "reviewer"
+DECISIONS: tuple[str, ...] = ("approve", "reject")
+
+
+class PolicyError(ConfigError):
+    """A policy file is invalid, or a layer loosens what an earlier layer locked."""
+
+
+# --------------------------------------------------------------------------- policy model
+
+
+@dataclass(frozen=True)
+class PolicyLayer:
+    """One policy file or preset: where it came from and the SHA-256 of its bytes."""
+
+    source: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{source, sha256}``."""
+        return {"source": self.source, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One bound on one fairness metric, after layering.
+
+    ``layer`` is the source that defined the rule, ``modified_by`` the later sources that
+    changed it, and ``locked_by`` the source that locked it (None while unlocked).
+    ``min_group_size`` None means the audit's own minimum.
+    """
+
+    id: str
+    metric: str
+    compare: Compare
+    min: float | None
+    max: float | None
+    feature: str | None
+    severity: Severity
+    evidence: Evidence
+    min_group_size: int | None
+    locked: bool
+    description: str
+    layer: str
+    modified_by: tuple[str, ...] = ()
+    locked_by: str | None = None
+
+    @property
+    def is_headline(self) -> bool:
+        """Return whether the metric is one of fairlearn's headline metrics."""
+        return self.metric in HEADLINE_METRICS
+
+    @property
+    def kind(self) -> Literal["difference", "ratio"]:
+        """Return whether the rule bounds a difference or a ratio."""
+        return "ratio" if self.metric.endswith("_ratio") else "difference"
+
+    @property
+    def base_metric(self) -> str:
+        """Return the metric name without its ``_difference`` / ``_ratio`` suffix."""
+        return self.metric.rsplit("_", 1)[0]
+
+    def bound_text(self) -> str:
+        """Return the bound as text, e.g. ``>= 0.8`` or ``between -0.1 and 0.1``."""
+        if self.min is not None and self.max is not None:
+            return f"between {self.min:g} and {self.max:g}"
+        return f">= {self.min:g}" if self.min is not None else f"<= {self.max:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule's JSON form (without outcomes)."""
+        return {
+            "id": self.id,
+            "metric": self.metric,
+            "feature": self.feature,
+            "compare": self.compare,
+            "bound": {"min": self.min, "max": self.max},
+            "severity": self.severity,
+            "evidence": self.evidence,
+            "min_group_size": self.min_group_size,
+            "locked": self.locked,
+            "description": self.description,
+            "layer": self.layer,
+            "modified_by": list(self.modified_by),
+        }
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """How many of the listed reviewer keys must approve a report (``[approvals]``)."""
+
+    required: int
+    reviewers: tuple[str, ...]
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{required, reviewers, source}``."""
+        return {"required": self.required, "reviewers": list(self.reviewers), "source": self.source}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The layered policy: its layers in order, the resulting rules and approvals."""
+
+    layers: tuple[PolicyLayer, ...]
+    rules: tuple[Rule, ...]
+    approvals: Approvals | None = None
+    not_evaluable: NotEvaluable = "warn"
