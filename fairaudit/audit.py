@@ -32,6 +32,7 @@ from fairaudit.engines.numpy_engine import score_summary_from_rows
 from fairaudit.errors import ConfigError
 from fairaudit.metrics import (
     CONFUSION_METRICS,
+    INTERSECTION,
     SCORE_METRICS,
     DisparityRow,
     GroupTable,
@@ -69,7 +70,7 @@ def audit_timestamp() -> str:
     if epoch:
         try:
             moment = datetime.fromtimestamp(int(epoch), tz=UTC)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             raise ConfigError(
                 f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}"
             ) from None
@@ -178,6 +179,33 @@ def _count(spec: AuditSpec, say: Progress) -> _Counted:
         feature_columns=predicted.feature_columns,
         score_summary=score_summary,
     )
+
+
+def _check_reference_rows(spec: AuditSpec, tables: list[GroupTable]) -> list[Check]:
+    """Refuse a named reference group with no rows; say when the intersection's differs."""
+    checks = []
+    for table in tables:
+        named = {f: v for f, v in spec.reference.items() if f in table.features}
+        if not named:
+            continue
+        chosen = table.groups[table.reference]
+        if all(chosen[f] == v for f, v in named.items()):
+            continue
+        wanted = ", ".join(f"{f}={v!r}" for f, v in named.items())
+        if table.name != INTERSECTION:
+            raise ConfigError(
+                f"reference group {wanted} has no rows in the data; choose a group that "
+                "occurs (see the group sizes), or change the bins"
+            )
+        checks.append(
+            Check(
+                "reference",
+                "warning",
+                f"the intersection has no rows with {wanted}; its reference group is the "
+                f"largest cell instead: " + ", ".join(f"{f}={v}" for f, v in chosen.items()),
+            )
+        )
+    return checks
 
 
 def _group_rows(table: GroupTable, min_group_size: int, feature: str) -> list[dict[str, Any]]:
@@ -307,6 +335,7 @@ def _attach_uncertainty(
 def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResult:
     """Return the AuditResult of one audit: every group's metrics, disparities and lineage."""
     say = progress or (lambda message: None)
+    audit_timestamp()  # a bad SOURCE_DATE_EPOCH fails now, not after the work
     # Read the policy first: a broken policy file should fail before any work is done.
     policy = load_policy(spec.policy) if spec.policy else None
     counted = _count(spec, say)
@@ -319,6 +348,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
     overall, tables = build_tables(
         group_counts, reference=spec.reference, score_summary=counted.score_summary
     )
+    reference_checks = _check_reference_rows(spec, tables)
     metric_names = [m for m in CONFUSION_METRICS if m != "count"]
     if counted.has_scores:
         metric_names += list(SCORE_METRICS)
@@ -391,7 +421,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         )
 
     n_possible = int(np.prod([len(levels) for levels in group_counts.levels]))
-    checks = list(counted.checks)
+    checks = list(counted.checks) + reference_checks
     checks.extend(
         _group_checks(
             by_group, spec.min_group_size, n_possible, len(group_counts.counts), len(features)

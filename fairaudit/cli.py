@@ -253,6 +253,7 @@ def run(
 
         fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
     """
+    _check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
     from fairaudit.audit import run_audit
     from fairaudit.publish import publish_report
     from fairaudit.spec import load_config
@@ -283,6 +284,7 @@ def run(
             )
         if junit_path is not None and not spec.policy:
             raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
+        _refuse_unusable_outputs(spec, output, junit_path, None if no_ledger else ledger)
         result = run_audit(spec, progress=progress)
         published = publish_report(
             result, output, sign_key=private_key, ledger=ledger, use_ledger=not no_ledger
@@ -294,6 +296,17 @@ def run(
             write_junit(result.to_dict()["policy"], junit_path, fail_on=spec.fail_on)
     except FairauditError as exc:
         raise click.ClickException(str(exc)) from None
+    except (click.ClickException, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("FAIRAUDIT_DEBUG"):
+            raise
+        # A bug, not the user's input: still one line (reports are written atomically).
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise click.ClickException(
+            f"internal error ({type(exc).__name__}: {detail}); please report it, with the "
+            "traceback that FAIRAUDIT_DEBUG=1 shows"
+        ) from None
     if not quiet:
         click.echo(_summary(result.to_dict(), html_path, json_path))
         if private_key is not None:
@@ -306,6 +319,46 @@ def run(
             click.echo(f"Policy verdict: {result.verdict}", err=bool(code))
         if code:
             sys.exit(code)
+
+
+def _check_source_date_epoch() -> None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return
+    from datetime import UTC, datetime
+
+    try:
+        datetime.fromtimestamp(int(epoch), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise click.ClickException(
+            f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}"
+        ) from None
+
+
+def _refuse_unusable_outputs(
+    spec: Any, output: str, junit_path: Path | None, ledger: Path | None
+) -> None:
+    """Fail before the audit, not after writing the report, on outputs that cannot work."""
+    from fairaudit.errors import OutputError
+
+    inputs = [spec.data, spec.model, spec.train]
+    target = Path(output)
+    for candidate in (target, target.with_suffix(".json")):
+        for source in inputs:
+            if (
+                source is not None
+                and candidate.exists()
+                and candidate.resolve() == Path(source).resolve()
+            ):
+                raise OutputError(
+                    f"output '{candidate}' is an input of this audit ({source}); "
+                    "choose another -o path"
+                )
+    for path, what in ((junit_path, "--junit"), (ledger, "--ledger")):
+        if path is not None and not Path(path).parent.is_dir():
+            raise OutputError(
+                f"{what} folder '{Path(path).parent}' does not exist; create it first"
+            )
 
 
 def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:

@@ -128,6 +128,9 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
                     na_values=[""],
                     index_col=False,
                     low_memory=False,
+                    # Exact decimal-to-float parsing (pandas 2's default parser may be off
+                    # in the last bit), so every pandas version reads the same scores.
+                    float_precision="round_trip",
                 )
         else:
             raise DataError(
@@ -230,6 +233,12 @@ def binarize(
     # convert those and look rows up by their factorized code.
     raw, uniques = pd.factorize(values)
     wanted = positive_label.lower() if values.dtype == bool else positive_label
+    if pd.api.types.is_numeric_dtype(values.dtype) and values.dtype != bool:
+        # "1.0" names the value 1 of a numeric column, as "1" does.
+        try:
+            wanted = _value_text(float(positive_label))
+        except ValueError:
+            pass
     texts = [_value_text(v) for v in uniques]
     if values.dtype == bool:
         texts = [t.lower() for t in texts]

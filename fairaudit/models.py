@@ -151,6 +151,7 @@ def feature_columns(
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         wanted = [str(n) for n in names]
+
     elif explicit is not None:
         wanted = list(explicit)
     else:
@@ -208,15 +209,34 @@ def predict(
         if pos is not None:
             try:
                 if hasattr(estimator, "predict_proba"):
-                    score = np.asarray(estimator.predict_proba(features), dtype=np.float64)[:, pos]
+                    proba = np.asarray(estimator.predict_proba(features), dtype=np.float64)
+                    if proba.shape != (len(frame), 2):
+                        raise ModelError(
+                            f"the model's predict_proba returned shape {proba.shape} for "
+                            f"{len(frame)} rows; expected ({len(frame)}, 2)"
+                        )
+                    score = proba[:, pos]
                     is_probability, source = True, "predict_proba"
                 elif hasattr(estimator, "decision_function"):
                     raw = np.asarray(estimator.decision_function(features), dtype=np.float64)
+                    if raw.shape != (len(frame),):
+                        raise ModelError(
+                            f"the model's decision_function returned shape {raw.shape} for "
+                            f"{len(frame)} rows; expected ({len(frame)},)"
+                        )
                     score = raw if pos == 1 else -raw
                     source = "decision_function"
+            except ModelError:
+                raise
             except Exception as exc:  # a model may expose predict_proba yet refuse it
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ModelError(f"the model failed to score the data: {first}") from None
+            if score is not None and not np.isfinite(score).all():
+                bad = int((~np.isfinite(score)).sum())
+                raise ModelError(
+                    f"the model's {source} returned {bad} missing or infinite scores; "
+                    "fix the model, or audit precomputed --prediction-col/--score-col"
+                )
     return Predictions(pd.Series(labels), score, is_probability, source)
 
 
@@ -259,6 +279,16 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
     loaded = load_model(
         spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
     )
+    reserved = [
+        c
+        for c in getattr(loaded.estimator, "feature_names_in_", ())
+        if c in (spec.target, *spec.id_cols)
+    ]
+    if reserved:
+        raise ModelError(
+            f"the model takes {', '.join(map(repr, map(str, reserved)))} as input, which this "
+            "audit declares as the target or an id column; labels and ids are never model inputs"
+        )
     excluded = [spec.target, *spec.sensitive, *spec.id_cols]
     columns = feature_columns(
         loaded.estimator,

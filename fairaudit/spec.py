@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -85,6 +86,30 @@ class AuditSpec:
         """Raise ConfigError for an inconsistent combination of options."""
         if not self.target:
             raise ConfigError("no target column: pass --target COL (the label column)")
+        roles: dict[str, str] = {}
+        for flag, columns in (
+            ("--target", (self.target,)),
+            ("--sensitive", self.sensitive),
+            ("--prediction-col", (self.prediction_col,) if self.prediction_col else ()),
+            ("--score-col", (self.score_col,) if self.score_col else ()),
+            ("--id-col", self.id_cols),
+        ):
+            for column in columns:
+                if column in roles and roles[column] != flag:
+                    raise ConfigError(
+                        f"column {column!r} is given two roles ({roles[column]} and {flag}); "
+                        "each column has one role"
+                    )
+                roles[column] = flag
+        if not 0 <= self.seed < 2**53:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**53 - 1, not {self.seed}")
+        if self.min_group_size >= 2**53:
+            raise ConfigError("min_group_size is too large")
+        if self.resamples > 1_000_000:
+            raise ConfigError(
+                f"resamples must be at most 1,000,000 (more adds time, not accuracy), "
+                f"not {self.resamples}"
+            )
         if not self.sensitive:
             raise ConfigError("no sensitive feature: pass --sensitive COL (repeatable)")
         if len(set(self.sensitive)) != len(self.sensitive):
@@ -150,9 +175,13 @@ class AuditSpec:
                 raise ConfigError(
                     f"bins are given for {feature!r}, which is not a sensitive feature"
                 )
-            if not edges or any(b <= a for a, b in zip(edges, edges[1:])):
+            if (
+                not edges
+                or not all(math.isfinite(e) for e in edges)
+                or any(b <= a for a, b in zip(edges, edges[1:]))
+            ):
                 raise ConfigError(
-                    f"bins for {feature!r} must be increasing numbers, e.g. "
+                    f"bins for {feature!r} must be increasing finite numbers, e.g. "
                     f"{feature} = [25, 40, 60]"
                 )
 
@@ -160,6 +189,8 @@ class AuditSpec:
         """Return the options as plain JSON values, for the report's lineage section."""
         out: dict[str, Any] = {}
         for f in fields(self):
+            if f.name == "jobs":
+                continue  # how many processes ran changes no number: keep audit ids equal
             value = getattr(self, f.name)
             if isinstance(value, Path):
                 value = value.as_posix()

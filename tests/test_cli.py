@@ -572,3 +572,77 @@ def test_sample_data_end_to_end(audit_cli: RunCli, tmp_path: Path) -> None:
     assert set(run.groups("age")) == {"< 25", "[25, 40)", ">= 40"}
     assert data["lineage"]["model"]["format"] == "skops"
     assert _embedded(run.html()) == data
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def test_a_column_cannot_have_two_roles(audit_cli: RunCli, scored_csv: Path) -> None:
+    run = audit_cli(scored_csv, "--target", "y", "--prediction-col", "y")
+    run.assert_error(
+        "column 'y' is given two roles (--target and --prediction-col); each column has one role"
+    )
+
+
+def test_negative_seed_is_refused(audit_cli: RunCli, scored_csv: Path) -> None:
+    run = audit_cli(scored_csv, *PRED, "--seed", "-1")
+    run.assert_error("seed must be a whole number from 0 to 2**53 - 1, not -1")
+
+
+def test_nan_bin_edges_are_refused(audit_cli: RunCli, scored_csv: Path) -> None:
+    run = audit_cli(scored_csv, *PRED, "--bins", "sex=nan", sensitive=("sex",))
+    run.assert_error("bins for 'sex' must be increasing finite numbers, e.g. sex = [25, 40, 60]")
+
+
+def test_bad_source_date_epoch_is_one_line(
+    audit_cli: RunCli, scored_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "100000000000000000000")
+    run = audit_cli(scored_csv, *PRED)
+    run.assert_error(
+        "SOURCE_DATE_EPOCH must be whole seconds since 1970, not '100000000000000000000'"
+    )
+
+
+def test_output_over_an_input_is_refused(audit_cli: RunCli, scored_csv: Path) -> None:
+    before = scored_csv.read_bytes()
+    run = audit_cli(scored_csv, *PRED, output=scored_csv)
+    assert run.result.exit_code == 1
+    assert run.result.stderr.strip() == (
+        f"Error: output '{scored_csv}' is an input of this audit ({scored_csv}); "
+        "choose another -o path"
+    )
+    assert scored_csv.read_bytes() == before
+
+
+def test_missing_junit_folder_fails_before_writing(audit_cli: RunCli, scored_csv: Path) -> None:
+    run = audit_cli(
+        scored_csv, *PRED, "--policy", "preset:four-fifths", "--junit", "/nonexistent/x.xml"
+    )
+    run.assert_error("--junit folder '/nonexistent' does not exist; create it first")
+
+
+def test_reference_group_without_rows_is_refused(
+    audit_cli: RunCli, write_csv: Callable[..., Path]
+) -> None:
+    rows = [(y, p, s, 20 + i) for i, (y, p, s) in enumerate(SCORED_ROWS)]
+    path = write_csv("ages.csv", ["y", "pred", "sex", "age"], rows)
+    run = audit_cli(
+        path, *PRED, "--bins", "age=25,90", "--reference", "age=>= 90", sensitive=("age",)
+    )
+    run.assert_error(
+        "reference group age='>= 90' has no rows in the data; choose a group that occurs "
+        "(see the group sizes), or change the bins"
+    )
+
+
+def test_positive_label_written_as_a_float(
+    audit_cli: RunCli, write_csv: Callable[..., Path]
+) -> None:
+    rows = [(float(y), float(p), s) for y, p, s in SCORED_ROWS]
+    path = write_csv("floats.csv", ["y", "pred", "sex"], rows)
+    one = audit_cli(path, *PRED, "--positive-label", "1.0")
+    one.assert_ok()
+    plain = audit_cli(path, *PRED, "--positive-label", "1")
+    plain.assert_ok()
+    assert one.json()["metrics"] == plain.json()["metrics"]

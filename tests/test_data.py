@@ -536,7 +536,7 @@ def test_bins_for_a_feature_that_is_not_sensitive(audit_cli: RunCli, age_csv: Pa
 
 def test_bins_must_increase(audit_cli: RunCli, age_csv: Path) -> None:
     run = audit_cli(age_csv, *PRED, "--bins", "age=40,25", sensitive=["age"])
-    run.assert_error("bins for 'age' must be increasing numbers, e.g. age = [25, 40, 60]")
+    run.assert_error("bins for 'age' must be increasing finite numbers, e.g. age = [25, 40, 60]")
 
 
 @pytest.mark.parametrize("value", ["age=x", "age", "=25", "age="])
