@@ -39,6 +39,11 @@ MAX_NUMERIC_LEVELS = 10
 MISSING_GROUP = "(missing)"
 
 _CSV_SUFFIXES = (".csv", ".txt")
+# Exact decimal-to-float parsing: pandas 2's default parser may be off in the last bit;
+# pandas 3 parses exactly by default and deprecates the option. Same scores either way.
+_EXACT_FLOATS: dict[str, Any] = (
+    {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+)
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -128,9 +133,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
                     na_values=[""],
                     index_col=False,
                     low_memory=False,
-                    # Exact decimal-to-float parsing (pandas 2's default parser may be off
-                    # in the last bit), so every pandas version reads the same scores.
-                    float_precision="round_trip",
+                    **_EXACT_FLOATS,
                 )
         else:
             raise DataError(
