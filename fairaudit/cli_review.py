@@ -7,13 +7,13 @@ after a successful verification.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from fairaudit.cli_signing import DEFAULT_PASSPHRASE_ENV, SIGNING_KEY_ENV, _passphrase_from
 from fairaudit.errors import FairauditError
 from fairaudit.policy import (
     DECISIONS,
@@ -28,9 +28,6 @@ from fairaudit.signing import VerificationSummary, sign_report_file
 
 __all__ = ["PolicyFailed", "check_verified_approvals", "policy_option", "review"]
 
-DEFAULT_PASSPHRASE_ENV = "FAIRAUDIT_KEY_PASSPHRASE"
-SIGNING_KEY_ENV = "FAIRAUDIT_SIGNING_KEY"
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -38,17 +35,6 @@ class PolicyFailed(click.ClickException):
     """The artifact does not meet the policy (exit status 3, as a failed policy in ``run``)."""
 
     exit_code = EXIT_POLICY_FAILED
-
-
-def _passphrase_from(env_var: str, prompt: bool) -> Callable[[], bytes]:
-    """Return a callable the key loader asks only if the key is encrypted."""
-
-    def ask() -> bytes:
-        if prompt:
-            return str(click.prompt("Key passphrase", hide_input=True)).encode("utf-8")
-        return os.environ.get(env_var, "").encode("utf-8")
-
-    return ask
 
 
 @click.command()
