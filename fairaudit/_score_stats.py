@@ -133,6 +133,17 @@ def roc_auc_estimates(
 ) -> ScoreEstimate:
     """Return each group's ROC AUC with its logit-DeLong interval (see the module docstring)."""
     auc, variance, n_pos, n_neg = delong_auc(group, n_groups, y_true, score, by_score=by_score)
+    return auc_estimate(auc, variance, n_pos, n_neg, confidence)
+
+
+def auc_estimate(
+    auc: np.ndarray, variance: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray, confidence: float
+) -> ScoreEstimate:
+    """Return the logit-DeLong interval for AUCs with their DeLong variances.
+
+    An AUC of exactly 0 or 1 (zero variance) gets the Wilson interval of ``AUC * k`` in
+    ``k = min(n_pos, n_neg)`` trials, the widest such an AUC can have.
+    """
     z = _z(confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         logit = np.log(auc / (1 - auc))
@@ -164,6 +175,11 @@ def brier_estimates(
     brier = _safe_divide(np.bincount(group, squared, minlength=n_groups), size)
     ss = np.bincount(group, (squared - brier[group]) ** 2, minlength=n_groups)
     variance = np.where(size >= 2, _safe_divide(ss, (size - 1) * size), np.nan)
+    return brier_estimate(brier, variance, confidence)
+
+
+def brier_estimate(brier: np.ndarray, variance: np.ndarray, confidence: float) -> ScoreEstimate:
+    """Return the CLT interval ``mean +- z sd / sqrt(n)`` (clipped to [0, 1]) for Brier scores."""
     half = _z(confidence) * np.sqrt(variance)
     interval = np.clip(np.stack([brier - half, brier + half], axis=-1), 0, 1)
     return ScoreEstimate(brier, interval, variance)

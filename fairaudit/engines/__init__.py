@@ -160,32 +160,18 @@ class ScoreSums:
 
     def estimates(self, confidence: float) -> dict[str, Any]:
         """Return ``{metric: ScoreEstimate}`` as ``stats._score_estimates`` does from rows."""
-        from fairaudit._intervals import _z, wilson_interval
-        from fairaudit._score_stats import ScoreEstimate
+        from fairaudit._score_stats import auc_estimate, brier_estimate
 
-        auc = self.roc_auc()
-        variance = self.delong_variance()
         n_pos = np.array(self.n_pos, dtype=np.float64)
         n_neg = np.array(self.n_neg, dtype=np.float64)
-        z = _z(confidence)
-        # Same interval as _score_stats.roc_auc_estimates, from the exact moments.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logit = np.log(auc / (1 - auc))
-            half = z * np.sqrt(variance) / (auc * (1 - auc))
-            interval = 1 / (1 + np.exp(-(logit[:, None] + np.outer(half, [-1.0, 1.0]))))
-        boundary = ((auc == 0) | (auc == 1)) & ~np.isnan(variance)
-        if boundary.any():
-            k = np.minimum(n_pos, n_neg)
-            bound = wilson_interval(auc * k, k, confidence)
-            interval = np.where(boundary[:, None], bound, interval)
-            variance = np.where(boundary, ((bound[:, 1] - bound[:, 0]) / (2 * z)) ** 2, variance)
-        interval = np.where(np.isnan(variance)[:, None], np.nan, interval)
-        out = {"roc_auc": ScoreEstimate(auc, interval, variance)}
+        # The same intervals as from rows, computed from the exact moments.
+        out = {
+            "roc_auc": auc_estimate(
+                self.roc_auc(), self.delong_variance(), n_pos, n_neg, confidence
+            )
+        }
         if self.brier1 is not None:
-            brier, b_var = self.brier()
-            b_half = z * np.sqrt(b_var)
-            b_interval = np.clip(np.stack([brier - b_half, brier + b_half], axis=-1), 0, 1)
-            out["brier_score"] = ScoreEstimate(brier, b_interval, b_var)
+            out["brier_score"] = brier_estimate(*self.brier(), confidence)
         return out
 
 
