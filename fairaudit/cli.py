@@ -275,12 +275,13 @@ def run(
         spec = load_config(config_path, options)
         private_key = None
         if sign_key is not None:
+            from fairaudit.cli_signing import DEFAULT_PASSPHRASE_ENV, _passphrase_from
             from fairaudit.keys import load_private_key
 
             # Loaded before the audit runs, so a wrong key fails fast.
             private_key = load_private_key(
                 sign_key,
-                passphrase=lambda: os.environ.get("FAIRAUDIT_KEY_PASSPHRASE", "").encode("utf-8"),
+                passphrase=_passphrase_from(DEFAULT_PASSPHRASE_ENV, False),
             )
         if junit_path is not None and not spec.policy:
             raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")

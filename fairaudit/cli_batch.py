@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,11 +80,12 @@ def batch(
         parsed = load_manifest(manifest, output_dir=output_dir, sign_key=sign_key, ledger=ledger)
         private_key = None
         if parsed.sign_key is not None:
+            from fairaudit.cli_signing import DEFAULT_PASSPHRASE_ENV, _passphrase_from
             from fairaudit.keys import load_private_key
 
             private_key = load_private_key(
                 parsed.sign_key,
-                passphrase=lambda: os.environ.get("FAIRAUDIT_KEY_PASSPHRASE", "").encode("utf-8"),
+                passphrase=_passphrase_from(DEFAULT_PASSPHRASE_ENV, False),
             )
         result = run_batch(parsed, jobs=jobs, sign_key=private_key, progress=progress)
         html_path, json_path = write_index(result)
