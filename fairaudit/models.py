@@ -1,12 +1,19 @@
 """Safe model loading (skops by default, pickle only when allowed) and scoring.
 
-A model file is untrusted input: skops loads only types we trust (scikit-learn, numpy,
-scipy, plus those the user names), and pickle, which runs arbitrary code when loaded,
-is refused unless the user explicitly allows it — and the report then says so.
+A model file is untrusted input. skops builds each object by calling its type with
+arguments from the file, so a .skops file loads only when every type it names is on an
+explicit allowlist (scikit-learn estimators and the parts fitted models carry, numpy
+arrays, dtypes and scalars, scipy sparse matrices: ``trusted_model_types``) or named by
+the user with --trust-type; anything else is refused before skops builds anything. Types
+that read or write files or run programs (``numpy.memmap``, ``scipy.io.FortranFile``,
+anything from ``os``, ``io``, ``subprocess`` ...: ``is_never_trusted``) are refused even
+when named. Pickle, which runs arbitrary code when loaded, is refused unless the user
+explicitly allows it — and the report then says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairaudit._skops_trust import (
+    NEVER_TRUSTED_TYPES,
+    UNTRUSTED_TYPES,
+    is_never_trusted,
+    trusted_model_types,
+)
 from fairaudit.data import EvaluationData, binarize, check_prediction_values, file_sha256
 from fairaudit.errors import ModelError, UnsafeModelError
+from fairaudit.paths import read_regular_bytes, refuse_special_file
 from fairaudit.spec import AuditSpec
 
 __all__ = [
@@ -24,14 +38,15 @@ __all__ = [
     "LoadedModel",
     "audit_predictions",
     "Predictions",
-    "TRUSTED_MODULES",
+    "NEVER_TRUSTED_TYPES",
+    "UNTRUSTED_TYPES",
     "feature_columns",
+    "is_never_trusted",
     "load_model",
     "predict",
+    "trusted_model_types",
 ]
 
-#: Top-level modules whose types a .skops file may contain without --trust-type.
-TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
@@ -56,50 +71,54 @@ class Predictions:
     score_source: str | None
 
 
-def _is_trusted_class(name: str) -> bool:
-    """Return True for a class (not a function) defined in scikit-learn, numpy or scipy.
+def _load_skops(path: Path, content: bytes, trust_types: Sequence[str]) -> Any:
+    """Return the object in a .skops file's ``content``; refuse untrusted types first.
 
-    Functions stay untrusted even there: a model could carry e.g. a FunctionTransformer
-    whose function writes files when the model predicts.
+    Nothing in the file is imported or built until every type it names is trusted: skops
+    calls a type's constructor with arguments taken from the file.
     """
-    import importlib
-
-    if name.split(".", 1)[0] not in TRUSTED_MODULES:
-        return False
-    module_name, _, attribute = name.rpartition(".")
-    while module_name:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            module_name, _, parent = module_name.rpartition(".")
-            attribute = f"{parent}.{attribute}"
-            continue
-        obj: Any = module
-        for part in attribute.split("."):
-            obj = getattr(obj, part, None)
-        return isinstance(obj, type) and obj.__module__.split(".", 1)[0] in TRUSTED_MODULES
-    return False
-
-
-def _load_skops(path: Path, trust_types: Sequence[str]) -> Any:
     import skops.io as sio
 
+    if not content:
+        raise ModelError(f"cannot read model file '{path}' as skops: the file is empty")
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        untrusted = sio.get_untrusted_types(data=content)
     except Exception as exc:
         raise ModelError(f"cannot read model file '{path}' as skops: {exc}") from None
-    auto = [t for t in untrusted if _is_trusted_class(t)]
-    refused = [t for t in untrusted if t not in auto and t not in trust_types]
+    never = [t for t in untrusted if is_never_trusted(t)]
+    if never:
+        raise UnsafeModelError(NEVER_TRUSTED_TYPES.format(path=path, types=", ".join(never)))
+    allowed = trusted_model_types() | set(trust_types)
+    refused = [t for t in untrusted if t not in allowed]
     if refused:
-        flags = " ".join(f"--trust-type {t}" for t in refused)
         raise UnsafeModelError(
-            f"model file '{path}' contains types that are not trusted: {', '.join(refused)}; "
-            f"if you trust their code, pass {flags}"
+            UNTRUSTED_TYPES.format(
+                path=path,
+                types=", ".join(refused),
+                flags=" ".join(f"--trust-type {t}" for t in refused),
+            )
         )
     try:
-        return sio.load(path, trusted=list(untrusted))
+        estimator = sio.loads(content, trusted=untrusted)
     except Exception as exc:
         raise ModelError(f"cannot load model file '{path}': {exc}") from None
+    _refuse_cache_folders(path, estimator)
+    return estimator
+
+
+def _refuse_cache_folders(path: Path, estimator: Any) -> None:
+    """Refuse a model whose pipelines cache to a folder: retraining would write there."""
+    get_params = getattr(estimator, "get_params", None)
+    try:
+        params = get_params(deep=True) if callable(get_params) else {}
+    except Exception:
+        return  # not a scikit-learn-style estimator; predict() is checked later
+    cached = sorted(k for k, v in params.items() if k.split("__")[-1] == "memory" and v)
+    if cached:
+        raise UnsafeModelError(
+            f"model file '{path}' sets {', '.join(cached)}: a cache folder that retraining "
+            "would write to; save the model with memory=None"
+        )
 
 
 def load_model(
@@ -109,10 +128,17 @@ def load_model(
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model file '{path}' not found")
+    refuse_special_file(path, "model file", error=ModelError)
     suffix = path.suffix.lower()
+    sha256 = None
     if suffix == ".skops":
-        estimator = _load_skops(path, trust_types)
-        fmt, unsafe = "skops", False
+        # Audit and load the same bytes, and fingerprint them: the file may change meanwhile.
+        try:
+            content = read_regular_bytes(path)
+        except OSError as exc:
+            raise ModelError(f"cannot read model file '{path}': {exc.strerror or exc}") from None
+        estimator = _load_skops(path, content, trust_types)
+        fmt, unsafe, sha256 = "skops", False, hashlib.sha256(content).hexdigest()
     elif suffix in _PICKLE_SUFFIXES:
         if not allow_unsafe_pickle:
             raise UnsafeModelError(
@@ -136,7 +162,7 @@ def load_model(
         raise ModelError(
             f"model file '{path}' holds a {type(estimator).__name__}, which has no predict()"
         )
-    return LoadedModel(estimator, path, fmt, file_sha256(path), unsafe)
+    return LoadedModel(estimator, path, fmt, sha256 or file_sha256(path), unsafe)
 
 
 def feature_columns(

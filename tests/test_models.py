@@ -7,8 +7,10 @@ labels (conftest.tiny_models), and a tiny non-scikit-learn ThresholdClassifier
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +18,14 @@ import pandas as pd
 import pytest
 
 from fairaudit.errors import ModelError, UnsafeModelError
-from fairaudit.models import TRUSTED_MODULES, feature_columns, load_model
+from fairaudit.models import (
+    NEVER_TRUSTED_TYPES,
+    UNTRUSTED_TYPES,
+    feature_columns,
+    is_never_trusted,
+    load_model,
+    trusted_model_types,
+)
 from tests.conftest import CUSTOM_MODEL_TYPE, TINY_MODEL_ROWS, AuditRun
 
 RunCli = Callable[..., AuditRun]
@@ -361,6 +370,219 @@ def test_model_that_fails_to_predict(audit_cli: RunCli, custom_model: Path, writ
     )
 
 
+# --- skops files that would touch the file system (issue 12) ----------------------------
+
+
+def _crafted_skops(path: Path, module: str, name: str, args: tuple[object, ...]) -> Path:
+    """Write a .skops file whose object is ``module.name(*args)``, as an attacker would.
+
+    skops rebuilds a ConstructorFromReduceNode by calling the type with the stored tuple.
+    """
+    import skops.io as sio
+
+    sio.dump(args, path)  # the real schema of the argument tuple
+    with zipfile.ZipFile(path) as archive:
+        arguments = json.loads(archive.read("schema.json"))
+    header = {key: arguments.pop(key) for key in ("protocol", "_skops_version")}
+    schema = {
+        "__class__": name,
+        "__module__": module,
+        "__loader__": "ConstructorFromReduceNode",
+        "content": arguments,
+        **header,
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    return path
+
+
+#: (module, type, arguments after the victim's path): each truncates, zero-fills or
+#: rewrites the victim file when constructed.
+FILE_ATTACKS = [
+    pytest.param("scipy.io", "FortranFile", ("w",), id="FortranFile"),
+    pytest.param("numpy", "memmap", ("uint8", "w+", 0, 64), id="memmap"),
+    pytest.param("scipy.io", "netcdf_file", ("w",), id="netcdf_file"),
+]
+VICTIM_BYTES = b"precious audit data\n"
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    path = tmp_path / "victim.txt"
+    path.write_bytes(VICTIM_BYTES)
+    return path
+
+
+@pytest.mark.parametrize(("module", "name", "args"), FILE_ATTACKS)
+@pytest.mark.parametrize("trusted", [False, True], ids=["plain", "named-by-trust-type"])
+def test_file_constructing_type_is_never_loaded(
+    audit_cli: RunCli,
+    tiny_models: Path,
+    tmp_path: Path,
+    victim: Path,
+    module: str,
+    name: str,
+    args: tuple[object, ...],
+    trusted: bool,
+) -> None:
+    model = _crafted_skops(tmp_path / "m.skops", module, name, (str(victim), *args))
+    flags = ["--trust-type", f"{module}.{name}"] if trusted else []
+    run = audit_cli(tiny_models / "data.csv", *TARGET, "--model", model, *flags)
+    run.assert_error(NEVER_TRUSTED_TYPES.format(path=model, types=f"{module}.{name}"))
+    assert victim.read_bytes() == VICTIM_BYTES
+
+
+def test_file_attack_through_the_cli_writes_nothing(
+    tiny_models: Path, tmp_path: Path, victim: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from fairaudit.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    model = _crafted_skops(tmp_path / "m.skops", "numpy", "memmap", (str(victim), "uint8", "w+"))
+    config = tmp_path / "audit.toml"
+    config.write_text('sensitive = ["sex"]\n', encoding="utf-8")
+    argv = ["run", str(tiny_models / "data.csv"), "--model", str(model), "--target", "y"]
+    argv += ["--config", str(config), "--no-mitigation", "--no-ledger", "-o", "out.html"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: " + NEVER_TRUSTED_TYPES.format(path=model, types="numpy.memmap") + "\n"
+    )
+    assert victim.read_bytes() == VICTIM_BYTES
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.toml", "m.skops", "victim.txt"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "numpy._core.memmap.memmap",  # an alias of numpy.memmap
+        "numpy.lib.format.open_memmap",
+        "numpy.save",
+        "numpy.ndarray.tofile",
+        "scipy.io._fortran.FortranFile",
+        "scipy.io.savemat",
+        "sklearn.utils._testing.TempMemmap",  # a scikit-learn class that writes a file
+        "io.FileIO",
+        "os.system",
+        "pathlib.Path",
+        "tempfile.NamedTemporaryFile",
+        "shutil.rmtree",
+        "subprocess.Popen",
+        "socket.socket",
+        "builtins.open",
+        "builtins.exec",
+    ],
+)
+def test_io_types_are_refused_even_when_trusted_by_name(tmp_path: Path, name: str) -> None:
+    module, _, attribute = name.rpartition(".")
+    model = _crafted_skops(tmp_path / "m.skops", module, attribute, ())
+    with pytest.raises(UnsafeModelError) as caught:
+        load_model(model, trust_types=[name])
+    assert str(caught.value) == NEVER_TRUSTED_TYPES.format(path=model, types=name)
+
+
+def test_unknown_type_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    # datetime.date is harmless, but it is on no allowlist: refuse, name it, offer the flag.
+    model = _crafted_skops(tmp_path / "m.skops", "datetime", "date", (2024, 1, 2))
+    with pytest.raises(UnsafeModelError) as caught:
+        load_model(model)
+    assert str(caught.value) == UNTRUSTED_TYPES.format(
+        path=model, types="datetime.date", flags="--trust-type datetime.date"
+    )
+    with pytest.raises(ModelError, match="^model file '.*' holds a date, which has no predict"):
+        load_model(model, trust_types=["datetime.date"])
+
+
+def test_allowlist_is_exact_names_and_holds_no_io_type() -> None:
+    trusted = trusted_model_types()
+    assert "sklearn.tree._tree.Tree" in trusted
+    assert "numpy.ndarray" in trusted
+    assert "scipy.sparse._csr.csr_matrix" in trusted
+    assert "numpy.memmap" not in trusted
+    assert "sklearn.utils._testing.TempMemmap" not in trusted
+    assert [name for name in trusted if is_never_trusted(name)] == []
+    assert not is_never_trusted(CUSTOM_MODEL_TYPE)
+
+
+def _real_models() -> dict[str, object]:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+        VotingClassifier,
+    )
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.svm import SVC
+
+    def prepared(final: object) -> Pipeline:
+        columns = ColumnTransformer(
+            [
+                ("x1", make_pipeline(SimpleImputer(), StandardScaler()), ["x1"]),
+                ("x2", OneHotEncoder(handle_unknown="ignore"), ["x2"]),
+            ]
+        )
+        return Pipeline([("columns", columns), ("model", final)])
+
+    forest = RandomForestClassifier(n_estimators=3, random_state=0)
+    boosted = HistGradientBoostingClassifier(max_iter=5)
+    return {
+        "pipeline-hgb-rf": prepared(
+            VotingClassifier([("hgb", boosted), ("rf", forest)], voting="soft")
+        ),
+        "gradient-boosting": prepared(GradientBoostingClassifier(n_estimators=3)),
+        "svc": prepared(SVC(random_state=0)),
+        "knn": prepared(KNeighborsClassifier(n_neighbors=3)),
+        "mlp": prepared(MLPClassifier(max_iter=50, random_state=0)),
+        "calibrated": prepared(CalibratedClassifierCV(LogisticRegression(), cv=2)),
+        "grid-search": prepared(
+            GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=2, scoring="roc_auc")
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_real_models()))
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_real_scikit_learn_models_load_without_flags(
+    tiny_models: Path, tmp_path: Path, name: str
+) -> None:
+    import skops.io as sio
+
+    frame = pd.read_csv(tiny_models / "data.csv")
+    model = _real_models()[name].fit(frame[["x1", "x2"]], frame["y"])  # type: ignore[attr-defined]
+    path = tmp_path / f"{name}.skops"
+    sio.dump(model, path)
+    loaded = load_model(path)
+    assert type(loaded.estimator).__name__ == "Pipeline"
+    assert list(loaded.estimator.predict(frame[["x1", "x2"]])) == list(
+        model.predict(frame[["x1", "x2"]])
+    )
+
+
+def test_real_pipeline_audits_without_flags(
+    audit_cli: RunCli, tiny_models: Path, tmp_path: Path
+) -> None:
+    import skops.io as sio
+
+    frame = pd.read_csv(tiny_models / "data.csv")
+    model = _real_models()["pipeline-hgb-rf"].fit(frame[["x1", "x2"]], frame["y"])  # type: ignore[attr-defined]
+    path = tmp_path / "pipeline.skops"
+    sio.dump(model, path)
+    run = audit_cli(tiny_models / "data.csv", *TARGET, "--model", path, "--no-mitigation")
+    run.assert_ok()
+    assert run.json()["lineage"]["model"]["type"] == "Pipeline"
+    assert run.json()["metrics"]["overall"]["accuracy"] == 1.0
+
+
 # --- the functions directly ------------------------------------------------------------
 
 
@@ -378,10 +600,6 @@ def test_load_model_records_format_and_digest(tiny_models: Path) -> None:
     assert (loaded.format, loaded.unsafe_pickle) == ("joblib", True)
     expected = hashlib.sha256((tiny_models / "model.joblib").read_bytes()).hexdigest()
     assert loaded.sha256 == expected
-
-
-def test_trusted_modules() -> None:
-    assert TRUSTED_MODULES == ("sklearn", "numpy", "scipy")
 
 
 def test_feature_columns_without_names_excludes_roles() -> None:
@@ -404,3 +622,28 @@ def test_feature_columns_explicit_missing() -> None:
 
     with pytest.raises(ModelError, match=r"^the model needs columns that 'd.csv' lacks: 'z'$"):
         feature_columns(Bare(), ["x", "y"], excluded=["y"], explicit=["x", "z"], data_name="d.csv")
+
+
+def test_a_pipeline_caching_to_a_folder_is_refused(tmp_path: Path) -> None:
+    """Pipeline(memory=...) would write joblib caches when the mitigation retrains a copy."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from fairaudit.errors import UnsafeModelError
+    from fairaudit.models import load_model
+
+    X = [[0.0], [1.0], [2.0], [3.0]]
+    model = Pipeline(
+        [("scale", StandardScaler()), ("clf", LogisticRegression())],
+        memory=str(tmp_path / "cache"),
+    ).fit(X, [0, 0, 1, 1])
+    path = tmp_path / "cached.skops"
+    sio.dump(model, path)
+    with pytest.raises(UnsafeModelError) as raised:
+        load_model(path)
+    assert str(raised.value) == (
+        f"model file '{path}' sets memory: a cache folder that retraining would write to; "
+        "save the model with memory=None"
+    )
