@@ -6,7 +6,7 @@ A manifest is a TOML file::
     policy = ["preset:four-fifths"]
     output_dir = "reports"          # relative to the manifest (default "reports")
     sign_key = "keys/auditor.key"   # optional: sign every report
-    ledger = "audits.sqlite"        # optional: passed to fairaudit.ledger when it exists
+    ledger = "audits.sqlite"        # optional: record every audit in this ledger
 
     [[audit]]
     config = "credit/audit.toml"    # an audit config file, relative to the manifest ...
@@ -25,7 +25,10 @@ the batch before anything runs; problems found while auditing (a missing data fi
 bad column) make that audit an error and the others go on.
 
 Each audit runs in a worker process (``jobs`` of them; one runs them in this process) and
-returns plain JSON data, so nothing unpicklable crosses a process boundary. The outcomes
+returns plain JSON data, so nothing unpicklable crosses a process boundary. Each worker
+publishes its report like ``fairaudit run`` (``publish.publish_report``): with a ledger,
+the report's ``supersedes`` is filled and the audit appended in one write transaction, so
+workers sharing the ledger are serialised and append in the order they finish. The outcomes
 are listed in manifest order, whatever order they finish in, so the index is the same for
 any number of jobs. The library never prints: progress goes to a callback.
 """
@@ -33,22 +36,21 @@ any number of jobs. The library never prints: progress goes to a callback.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import multiprocessing
 import os
 import time
-import tomllib
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+from fairaudit._workers import worker_pool
 from fairaudit.errors import ConfigError, FairauditError, OutputError
 from fairaudit.outputs import atomic_write_many
+from fairaudit.paths import read_toml_file
 from fairaudit.spec import AuditSpec, _normalise
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ __all__ = [
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_POLICY_FAILED = 3
+#: The batch's own outputs in its output folder.
+INDEX_FILES = ("index.html", "index.json")
 #: Identifies the layout of ``index.json``.
 INDEX_FORMAT = "fairaudit-batch-index/1"
 #: Keys of the manifest's top level beyond the audit options.
@@ -102,7 +106,6 @@ MSG_UNKNOWN_AUDIT_KEY = (
 MSG_BAD_PATH = "manifest '{path}': {key} must be a file path"
 MSG_AUDIT_INVALID = "manifest '{path}': audit {index} ({name}): {detail}"
 MSG_CONFIG = "manifest '{path}': audit {index} ({name}): {detail}"
-MSG_NO_LEDGER = "fairaudit.ledger is not available; the ledger was not written"
 
 
 # --------------------------------------------------------------------------- manifest
@@ -138,21 +141,6 @@ def _option_keys() -> list[str]:
     from dataclasses import fields
 
     return sorted(f.name for f in fields(AuditSpec))
-
-
-def _read_toml(path: Path, *, what: str) -> tuple[dict[str, Any], bytes]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{what} '{path}' not found") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} '{path}': {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8")), raw
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"cannot read {what} '{path}': {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{what} '{path}' is not valid TOML: {exc}") from None
 
 
 def _path_value(value: Any, key: str, manifest: Path) -> Path:
@@ -197,7 +185,7 @@ def _audit_options(
     if CONFIG_KEY in table:
         config = _path_value(table[CONFIG_KEY], f"audit {index} ({label}): config", manifest)
         try:
-            raw, _ = _read_toml(config, what="config file")
+            raw, _ = read_toml_file(config, "config file")
             options.update(_normalise(raw, f"config file '{config}'", config.parent))
         except ConfigError as exc:
             raise ConfigError(
@@ -237,7 +225,7 @@ def load_manifest(
     manifest to the manifest.
     """
     manifest = Path(path)
-    raw, content = _read_toml(manifest, what="manifest")
+    raw, content = read_toml_file(manifest, "manifest")
     known = set(_option_keys())
     for key in raw:
         if key not in known and key not in BATCH_KEYS:
@@ -277,6 +265,33 @@ def load_manifest(
         sign_key=chosen(sign_key, "sign_key", None),
         ledger=chosen(ledger, "ledger", None),
     )
+
+
+def check_manifest_files(manifest: Manifest) -> None:
+    """Raise before any audit runs if a batch output would overwrite an input or fail.
+
+    The index files and the ledger may not be the manifest, the signing key or any file an
+    audit reads; the ledger must be appendable. (A missing input of one audit is that
+    audit's error, reported in the index, not the batch's.)
+    """
+    from fairaudit.paths import FileRole, check_file_roles, require_regular_file
+    from fairaudit.publish import check_ledger_appendable
+
+    inputs = [FileRole("manifest", manifest.path)]
+    if manifest.sign_key is not None:
+        inputs.append(
+            FileRole("signing key", require_regular_file(manifest.sign_key, "signing key"))
+        )
+    for audit in manifest.audits:
+        inputs += audit.spec.input_files()
+    outputs = []
+    if manifest.output_dir.is_dir():  # a folder about to be created holds no input
+        outputs += [FileRole("index", manifest.output_dir / n, "-o") for n in INDEX_FILES]
+    if manifest.ledger is not None:
+        outputs.append(FileRole("ledger", manifest.ledger, "--ledger"))
+    check_file_roles(outputs, inputs)
+    if manifest.ledger is not None:
+        check_ledger_appendable(manifest.ledger)
 
 
 # --------------------------------------------------------------------------- running
@@ -336,6 +351,7 @@ class _Job:
     spec: AuditSpec
     output_dir: Path
     key_bytes: bytes | None
+    ledger: Path | None = None
 
 
 def _run_job(job: _Job) -> dict[str, Any]:
@@ -348,8 +364,9 @@ def _run_job(job: _Job) -> dict[str, Any]:
     }
     try:
         from fairaudit.audit import run_audit
+        from fairaudit.ledger import LedgerError
         from fairaudit.policy import exit_code_for
-        from fairaudit.report import write_report
+        from fairaudit.publish import publish_report
 
         key = None
         if job.key_bytes is not None:
@@ -357,7 +374,18 @@ def _run_job(job: _Job) -> dict[str, Any]:
 
             key = Ed25519PrivateKey.from_private_bytes(job.key_bytes)
         result = run_audit(job.spec)
-        html_path, json_path = write_report(result, str(job.output_dir) + os.sep, sign_key=key)
+        try:
+            published = publish_report(
+                result,
+                str(job.output_dir) + os.sep,
+                sign_key=key,
+                ledger=job.ledger,
+                use_ledger=job.ledger is not None,
+            )
+        except LedgerError as exc:
+            outcome.update(ledger=f"error: {exc}")
+            raise FairauditError(f"the ledger entry was not written: {exc}") from exc
+        html_path, json_path = published.html, published.json
         code = exit_code_for(result.verdict, job.spec.fail_on)
         outcome.update(
             status="policy_failed" if code else "passed",
@@ -367,6 +395,7 @@ def _run_job(job: _Job) -> dict[str, Any]:
             report=html_path.name,
             report_json=json_path.name,
             headline=result.to_dict()["headline"],
+            ledger="appended" if published.ledger is not None else None,
         )
     except FairauditError as exc:
         outcome.update(status="error", error=str(exc))
@@ -392,39 +421,6 @@ def _verify(outcome: AuditOutcome, output_dir: Path, key: Ed25519PrivateKey | No
         outcome.error = f"the report's signature does not verify: {exc}"
     else:
         outcome.signature = "verified"
-
-
-def _append_ledger(
-    outcome: AuditOutcome,
-    output_dir: Path,
-    ledger: Path | None,
-    sign_key: Ed25519PrivateKey | None,
-) -> None:
-    """Record the audit in the ledger when ``fairaudit.ledger.append_entry`` exists.
-
-    Called as ``append_entry(ledger, result_dict, report_sha256=..., signing_key=...)``,
-    with the written report's JSON and the SHA-256 of its HTML file's bytes.
-    """
-    if ledger is None or outcome.report is None or outcome.report_json is None:
-        return
-    try:
-        module = importlib.import_module("fairaudit.ledger")
-    except ImportError:
-        module = None
-    append_entry = getattr(module, "append_entry", None)
-    if append_entry is None:
-        outcome.ledger = "skipped: " + MSG_NO_LEDGER
-        return
-    try:
-        data = json.loads((output_dir / outcome.report_json).read_text(encoding="utf-8"))
-        digest = hashlib.sha256((output_dir / outcome.report).read_bytes()).hexdigest()
-        append_entry(ledger, data, report_sha256=digest, signing_key=sign_key)
-    except (FairauditError, OSError, ValueError) as exc:
-        outcome.ledger = f"error: {exc}"
-        outcome.status = "error"
-        outcome.error = f"the ledger entry was not written: {exc}"
-    else:
-        outcome.ledger = "appended"
 
 
 @dataclass
@@ -513,7 +509,8 @@ def run_batch(
             serialization.NoEncryption(),
         )
     pending = [
-        _Job(a.index, a.name, a.spec, manifest.output_dir, key_bytes) for a in manifest.audits
+        _Job(a.index, a.name, a.spec, manifest.output_dir, key_bytes, manifest.ledger)
+        for a in manifest.audits
     ]
     workers = max(1, min(jobs or _default_jobs(), len(pending)))
     finished: dict[int, AuditOutcome] = {}
@@ -529,9 +526,8 @@ def run_batch(
         for job in pending:
             settle(_run_job(job))
     else:
-        # spawn, not fork: the parent may hold threads (BLAS, loky) that fork would copy.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # Spawned workers, terminated when the batch is stopped (Ctrl-C, SIGTERM).
+        with worker_pool(workers) as pool:
             futures: dict[Future[dict[str, Any]], _Job] = {
                 pool.submit(_run_job, job): job for job in pending
             }
@@ -552,9 +548,6 @@ def run_batch(
                         }
                     settle(raw)
     outcomes = [finished[job.index] for job in pending]
-    # The ledger is one SQLite file: append from this process only, in manifest order.
-    for outcome in outcomes:
-        _append_ledger(outcome, manifest.output_dir, manifest.ledger, sign_key)
     return BatchResult(manifest, outcomes, created_at)
 
 
@@ -664,7 +657,7 @@ def render_index(batch: BatchResult) -> str:
 def write_index(batch: BatchResult) -> tuple[Path, Path]:
     """Write ``index.html`` and ``index.json`` in the output folder atomically; return them."""
     folder = batch.manifest.output_dir
-    html_path, json_path = folder / "index.html", folder / "index.json"
+    html_path, json_path = (folder / name for name in INDEX_FILES)
     text = json.dumps(batch.to_index_dict(), indent=2, ensure_ascii=False, allow_nan=False)
     atomic_write_many(
         {

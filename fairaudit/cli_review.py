@@ -13,8 +13,11 @@ from typing import Any, TypeVar
 
 import click
 
+from fairaudit._display import terminal_text
+from fairaudit.cli_history import LEDGER_ENV
 from fairaudit.cli_signing import DEFAULT_PASSPHRASE_ENV, SIGNING_KEY_ENV, _passphrase_from
 from fairaudit.errors import FairauditError
+from fairaudit.paths import read_regular_bytes
 from fairaudit.policy import (
     DECISIONS,
     EXIT_POLICY_FAILED,
@@ -26,7 +29,19 @@ from fairaudit.policy import (
 )
 from fairaudit.signing import VerificationSummary, sign_report_file
 
-__all__ = ["PolicyFailed", "check_verified_approvals", "policy_option", "review"]
+__all__ = [
+    "MSG_NOT_RECORDED",
+    "PolicyFailed",
+    "check_verified_approvals",
+    "policy_option",
+    "review",
+    "review_ledger",
+]
+
+MSG_NOT_RECORDED = (
+    "The review was signed into {report}, but not recorded in the ledger: {detail} "
+    "Until it is, 'fairaudit verify --ledger' cannot tell if it is removed."
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,6 +78,16 @@ class PolicyFailed(click.ClickException):
     help="Environment variable holding the passphrase of an encrypted key.",
 )
 @click.option("--passphrase-prompt", is_flag=True, help="Prompt for the key's passphrase.")
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=LEDGER_ENV,
+    show_envvar=True,
+    help="Audit ledger to record the review in; it must hold the audit. Default: the "
+    "ledger 'fairaudit run' used (fairaudit-ledger.sqlite beside the report), if it holds it.",
+)
+@click.option("--no-ledger", is_flag=True, help="Do not record the review in a ledger.")
 def review(
     report: Path,
     key_path: Path,
@@ -70,13 +95,16 @@ def review(
     comment: str,
     passphrase_env: str,
     passphrase_prompt: bool,
+    ledger_path: Path | None,
+    no_ledger: bool,
 ) -> None:
     """Add a signed review (approve or reject) to a report.html.
 
     The review is a countersignature in role "reviewer" whose signed statement carries the
     decision and comment. Verify the auditor's signature first (fairaudit verify); a policy's
     [approvals] table can then require approvals from listed reviewer keys, which
-    fairaudit verify --policy checks.
+    fairaudit verify --policy checks. The review is also recorded in the audit's ledger, so
+    that fairaudit verify --ledger can tell if it is later removed from the report.
 
     Example:
 
@@ -85,13 +113,16 @@ def review(
         fairaudit review out/report.html --key keys/reviewer.key \\
             --decision approve --comment "Checked the age bands with the data owner."
     """
+    from fairaudit._review_ledger import append_review
+    from fairaudit.keys import load_private_key
+
     try:
+        audit_id, ledger = ("", None) if no_ledger else review_ledger(report, ledger_path)
+        key = load_private_key(
+            key_path, passphrase=_passphrase_from(passphrase_env, passphrase_prompt)
+        )
         signed = sign_report_file(
-            report,
-            key_path,
-            role=REVIEWER_ROLE,
-            passphrase=_passphrase_from(passphrase_env, passphrase_prompt),
-            extra=review_extra(decision, comment),
+            report, key, role=REVIEWER_ROLE, extra=review_extra(decision, comment)
         )
     except FairauditError as e:
         raise click.ClickException(str(e)) from e
@@ -99,6 +130,51 @@ def review(
         f"Reviewed {signed.report}: {decision} by key {signed.key_id[:16]} at "
         f"{signed.signed_at} ({signed.signers} signature(s) in all)."
     )
+    if ledger is None:
+        return
+    try:
+        entry = append_review(
+            ledger,
+            audit_id=audit_id,
+            decision=decision,
+            envelope_sha256=signed.envelope_sha256,
+            signing_key=key,
+        )
+    except FairauditError as e:
+        raise click.ClickException(MSG_NOT_RECORDED.format(report=report, detail=e)) from e
+    click.echo(f"Recorded in the ledger {ledger} as entry {entry.seq}.")
+
+
+def review_ledger(report: Path, ledger: Path | None) -> tuple[str, Path | None]:
+    """Return the report's audit id and the ledger to record its review in (None: none).
+
+    A ledger given must hold the audit; without one, the ledger ``fairaudit run`` would
+    have used for the report is taken if it holds the audit, else none.
+    """
+    from fairaudit._review_ledger import MSG_AUDIT_NOT_IN_LEDGER, holds_audit
+    from fairaudit.errors import SigningError
+    from fairaudit.ledger import MSG_NO_AUDIT_ID, MSG_NO_LEDGER, LedgerError
+    from fairaudit.publish import ledger_path_for
+    from fairaudit.signing import extract_results
+
+    try:
+        html = read_regular_bytes(report)
+    except OSError as e:
+        raise SigningError(f"Cannot read {report}: {e.strerror}.") from e
+    audit = extract_results(html).get("audit")
+    audit_id = audit.get("id") if isinstance(audit, dict) else None
+    if not isinstance(audit_id, str) or not audit_id:
+        if ledger is not None:
+            raise LedgerError(MSG_NO_AUDIT_ID)
+        return "", None
+    candidate = ledger_path_for(report, ledger)
+    if holds_audit(candidate, audit_id):
+        return audit_id, candidate
+    if ledger is None:
+        return audit_id, None
+    if not ledger.is_file():
+        raise LedgerError(MSG_NO_LEDGER.format(path=ledger))
+    raise LedgerError(MSG_AUDIT_NOT_IN_LEDGER.format(path=ledger, audit=audit_id))
 
 
 def policy_option(command: F) -> F:
@@ -126,5 +202,5 @@ def check_verified_approvals(summary: VerificationSummary, policy: Sequence[str]
         return ApprovalStatus(0, (), (), ())
     if not status.ok:
         raise PolicyFailed(status.describe())
-    click.echo(status.describe())
+    click.echo(terminal_text(status.describe()))
     return status

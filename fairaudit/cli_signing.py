@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from fairaudit._display import terminal_text
 from fairaudit.errors import FairauditError
 from fairaudit.keys import generate_key_pair, load_trusted_keys
 from fairaudit.signing import sign_report_file, verify_report_file
@@ -190,6 +191,13 @@ def sign(
     metavar="FILE|preset:NAME",
     help="Also check the approvals this policy requires ([approvals]); exit 3 if missing.",
 )
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The audit's ledger: fail unless every review it records for this audit is still "
+    "in the report (a removed countersignature is detectable only this way).",
+)
 def verify(
     report: Path,
     key_paths: tuple[Path, ...],
@@ -197,26 +205,37 @@ def verify(
     require_signers: int,
     detached: Path | None,
     policy: tuple[str, ...],
+    ledger_path: Path | None,
 ) -> None:
     """Check a signed report.html against trusted public keys.
 
-    Every signature must be by a trusted key and cover the report's exact bytes. Exit status
-    0 and a one-line summary if so; otherwise 1 and the reason.
+    Every signature must be by a trusted key and cover the report's exact bytes. With
+    --ledger, every review the ledger records for the audit must still be in the report.
+    Exit status 0 and a one-line summary if so; otherwise 1 and the reason.
 
     Example:
 
     \b
         fairaudit verify out/report.html --key keys/auditor.pub
         fairaudit verify out/report.html --keys-dir trusted/ --require-signers 2
+        fairaudit verify out/report.html --keys-dir trusted/ \\
+            --ledger out/fairaudit-ledger.sqlite --policy release.toml
     """
     try:
         trusted = load_trusted_keys(key_paths, key_dirs)
         summary = verify_report_file(
             report, trusted, require_signers=require_signers, detached=detached
         )
+        recorded = None
+        if ledger_path is not None:
+            from fairaudit._review_ledger import check_reviews_recorded
+
+            recorded = check_reviews_recorded(summary, ledger_path)
     except FairauditError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(summary.describe())
+    click.echo(terminal_text(summary.describe()))  # names and roles from the signed file
+    if recorded is not None:
+        click.echo(f"Ledger: all {recorded} review(s) it records for this audit are present.")
     if policy:
         # Imported only here: plain verification stays free of the metrics stack.
         from fairaudit.cli_review import check_verified_approvals

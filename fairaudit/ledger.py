@@ -17,6 +17,10 @@ pre-authentication encoding of the same canonical JSON, payload type ``ENTRY_PAY
 and a head hash kept elsewhere (``verify_ledger(..., expect_head=...)`` fails unless that
 hash is still in the chain, which also catches a truncated ledger).
 
+Reviews recorded by ``fairaudit review`` are entries of the same chain, kept in their own
+table (``fairaudit._review_ledger``): one ``seq`` numbering, each entry citing the hash of
+the one before whatever its kind, so verification and a kept head cover them too.
+
 Writers are safe to run in parallel (a batch, several CI jobs sharing one file): the database
 is in WAL mode, every append reads the head and inserts the next entry in one ``BEGIN
 IMMEDIATE`` transaction, and a busy database is retried with backoff. SQLite's atomic commit
@@ -34,12 +38,12 @@ import random
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import rfc8785
 
@@ -62,6 +66,7 @@ __all__ = [
     "LedgerProblem",
     "LedgerReport",
     "append_entry",
+    "append_rendered",
     "default_ledger_path",
     "entry_document",
     "entry_hash",
@@ -179,12 +184,20 @@ MSG_BUSY = (
 )
 MSG_BAD_HASH = "{what} must be a 64-character lowercase hex SHA-256, got {value!r}."
 MSG_NO_AUDIT_ID = "The audit result has no audit id (audit.id); is it a fairaudit result?"
+MSG_DUPLICATE = (
+    "Entry {seq} (audit {audit}) appears twice in the chain: an entry was inserted under a "
+    "number already taken."
+)
 MSG_NEWER_FORMAT = (
     "{path} is a ledger of format {found}; this fairaudit reads format {supported}; "
     "upgrade fairaudit."
 )
 
-_SCHEMA_VERSION = 1
+#: Format 1 holds audit entries; format 2 adds the reviews table (``_review_ledger``), whose
+#: entries share the chain. A ledger is upgraded to 2 when its first review is recorded, so
+#: an older fairaudit refuses it instead of reporting the review entries as deleted.
+_SCHEMA_VERSION = 2
+_REVIEWS_SCHEMA_VERSION = 2
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -235,6 +248,31 @@ class LedgerEntry:
     def to_dict(self) -> dict[str, Any]:
         """Return the entry as a JSON-ready dict (the signature base64)."""
         return asdict(self)
+
+    def document(self, seq: int | None = None) -> dict[str, Any]:
+        """Return the document the entry's hash and signature cover (as entry ``seq``)."""
+        return entry_document(self.seq if seq is None else seq, self.previous_hash, asdict(self))
+
+
+class _ChainEntry(Protocol):
+    """What the chain checks read of an entry: an audit (LedgerEntry) or a review."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def audit_id(self) -> str: ...
+    @property
+    def key_id(self) -> str | None: ...
+    @property
+    def previous_hash(self) -> str: ...
+    @property
+    def entry_hash(self) -> str: ...
+    @property
+    def signature(self) -> str | None: ...
+    def document(self, seq: int | None = None) -> dict[str, Any]: ...
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -308,10 +346,17 @@ def entry_hash(seq: int, previous_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(rfc8785.dumps(entry_document(seq, previous_hash, fields))).hexdigest()
 
 
-def _signed_bytes(seq: int, previous_hash: str, fields: Mapping[str, Any]) -> bytes:
+def _signed_bytes(entry: _ChainEntry) -> bytes:
     from fairaudit.signing import pae
 
-    return pae(ENTRY_PAYLOAD_TYPE, rfc8785.dumps(entry_document(seq, previous_hash, fields)))
+    return pae(ENTRY_PAYLOAD_TYPE, rfc8785.dumps(entry.document()))
+
+
+def _sign(entry: _ChainEntry, signing_key: Ed25519PrivateKey | None) -> str | None:
+    """Return the base64 signature of the entry's document, or None without a key."""
+    if signing_key is None:
+        return None
+    return base64.b64encode(signing_key.sign(_signed_bytes(entry))).decode("ascii")
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -415,7 +460,9 @@ def _check_format(connection: sqlite3.Connection, path: Path) -> None:
         "SELECT value FROM ledger_meta WHERE key = 'schema_version'"
     ).fetchone()
     found = row[0] if row else None
-    if found != str(_SCHEMA_VERSION):
+    if found == str(_REVIEWS_SCHEMA_VERSION) and "reviews" not in tables:
+        raise LedgerError(MSG_NOT_A_LEDGER.format(path=path, detail="its reviews table is missing"))
+    if found not in ("1", str(_REVIEWS_SCHEMA_VERSION)):
         if found is not None and found.isdigit() and int(found) > _SCHEMA_VERSION:
             raise LedgerError(
                 MSG_NEWER_FORMAT.format(path=path, found=found, supported=_SCHEMA_VERSION)
@@ -438,6 +485,22 @@ def _reading(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
         raise LedgerError(MSG_UNREADABLE.format(path=ledger_path, detail=e)) from e
     finally:
         connection.close()
+
+
+def _has_reviews(connection: sqlite3.Connection) -> bool:
+    row = connection.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'reviews'"
+    ).fetchone()
+    return bool(row[0])
+
+
+def _head(connection: sqlite3.Connection) -> tuple[int, str]:
+    """Return the next entry's seq and previous hash: after the last audit or review."""
+    reviews = " UNION ALL SELECT seq, entry_hash FROM reviews" if _has_reviews(connection) else ""
+    row = connection.execute(
+        f"SELECT seq, entry_hash FROM entries{reviews} ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
 
 
 def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
@@ -463,22 +526,85 @@ def append_entry(
 
     ``result_dict`` is ``AuditResult.to_dict()`` (or a report's JSON); ``report_sha256`` is
     the SHA-256 of the written HTML file's bytes (``file_sha256``). With ``signing_key`` the
-    entry is signed. Safe to call from many processes at once on one file.
+    entry is signed. Safe to call from many processes at once on one file. To fill the
+    report's ``supersedes`` from the ledger, use ``append_rendered``.
     """
-    fields: dict[str, Any] = _fields_from_result(result_dict)
-    fields["report_sha256"] = _check_hash(report_sha256, "report_sha256")
+    _fields_from_result(result_dict)  # refuse bad input before the file is touched
+    _check_hash(report_sha256, "report_sha256")
+    return append_rendered(
+        ledger_path, None, lambda _: (result_dict, report_sha256), signing_key=signing_key
+    )
+
+
+def append_rendered(
+    ledger_path: str | os.PathLike[str],
+    model_name: str | None,
+    render: Callable[[str | None], tuple[Mapping[str, Any], str]],
+    *,
+    signing_key: Ed25519PrivateKey | None = None,
+) -> LedgerEntry:
+    """Return the entry appended for the report that ``render`` writes under the write lock.
+
+    ``render(supersedes)`` is called inside the transaction that appends, with the audit id
+    of the ledger's latest entry for ``model_name`` (None if there is none); it writes the
+    report and returns its result dict and the SHA-256 of the HTML file. No other writer can
+    append in between, so concurrent publishers of one model name each supersede the entry
+    just before theirs. If ``render`` raises, nothing is appended.
+    """
     key_id: str | None = None
     if signing_key is not None:
         from fairaudit.keys import key_id as compute_key_id
 
         key_id = compute_key_id(signing_key.public_key())
-    fields["key_id"] = key_id
-    path = Path(ledger_path)
+
+    def append(connection: sqlite3.Connection) -> LedgerEntry:
+        latest = connection.execute(
+            "SELECT audit_id FROM entries WHERE model_name IS ? ORDER BY seq DESC LIMIT 1",
+            (model_name,),
+        ).fetchone()
+        result_dict, report_sha256 = render(None if latest is None else str(latest[0]))
+        fields: dict[str, Any] = _fields_from_result(result_dict)
+        fields.update(
+            report_sha256=_check_hash(report_sha256, "report_sha256"),
+            recorded_at=_recorded_at(),
+            key_id=key_id,
+        )
+        seq, previous = _head(connection)
+        digest = entry_hash(seq, previous, fields)
+        entry = LedgerEntry(
+            seq=seq,
+            **{name: fields[name] for name in ENTRY_FIELDS},
+            previous_hash=previous,
+            entry_hash=digest,
+        )
+        entry = replace(entry, signature=_sign(entry, signing_key))
+        insert_row(connection, "entries", _COLUMNS, entry)
+        return entry
+
+    return write_transaction(Path(ledger_path), append)
+
+
+def insert_row(
+    connection: sqlite3.Connection, table: str, columns: Sequence[str], entry: object
+) -> None:
+    """Insert ``entry``'s attributes named by ``columns`` as a row of ``table``."""
+    connection.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [getattr(entry, c) for c in columns],
+    )
+
+
+def write_transaction(path: Path, step: Callable[[sqlite3.Connection], _T]) -> _T:
+    """Return what ``step`` returns, run in one write transaction on the ledger (created if new).
+
+    A busy ledger is retried with jittered backoff for up to ``WRITE_DEADLINE_SECONDS``;
+    if ``step`` raises, the transaction is rolled back and the error propagates.
+    """
     deadline = time.monotonic() + WRITE_DEADLINE_SECONDS
     delay = 0.01
     while True:
         try:
-            return _append_once(path, fields, signing_key)
+            return _write_once(path, step)
         except sqlite3.OperationalError as e:
             if not _is_busy(e):
                 raise LedgerError(MSG_UNWRITABLE.format(path=path, detail=e)) from e
@@ -491,55 +617,33 @@ def append_entry(
             raise LedgerError(MSG_NOT_A_LEDGER.format(path=path, detail=e)) from e
 
 
-def _append_once(
-    path: Path, fields: dict[str, Any], signing_key: Ed25519PrivateKey | None
-) -> LedgerEntry:
+def _write_once(path: Path, step: Callable[[sqlite3.Connection], _T]) -> _T:
     connection = _connect(path, create=True)
     try:
+        # Someone else's database is refused before anything about it changes (even the
+        # journal mode); an empty file becomes a ledger.
+        if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            _check_format(connection, path)
         # WAL: readers never block the writer; FULL: a committed entry survives a power cut.
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("BEGIN IMMEDIATE")
         try:
-            # Never add ledger tables to someone else's database: create them only in an
-            # empty one.
+            # Checked again under the lock: another process may have created it meanwhile.
             if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
                 for statement in _CREATE:
                     connection.execute(statement)
                 connection.execute(
-                    "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
-                    (str(_SCHEMA_VERSION),),
+                    "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', '1')"
                 )
             _check_format(connection, path)
-            head = connection.execute(
-                "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            seq, previous = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-            recorded = dict(fields, recorded_at=_recorded_at())
-            digest = entry_hash(seq, previous, recorded)
-            signature = None
-            if signing_key is not None:
-                raw = signing_key.sign(_signed_bytes(seq, previous, recorded))
-                signature = base64.b64encode(raw).decode("ascii")
-            entry = LedgerEntry(
-                seq=seq,
-                **{name: recorded[name] for name in ENTRY_FIELDS},
-                previous_hash=previous,
-                entry_hash=digest,
-                signature=signature,
-            )
-            values = [getattr(entry, c) for c in _COLUMNS]
-            connection.execute(
-                f"INSERT INTO entries ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
-                values,
-            )
+            value = step(connection)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
-        return entry
+        return value
     finally:
         connection.close()
 
@@ -589,17 +693,25 @@ def previous_audit(ledger_path: str | os.PathLike[str], model_name: str | None) 
 def ledger_head(ledger_path: str | os.PathLike[str]) -> str:
     """Return the hash of the ledger's last entry (``GENESIS_HASH`` when it is empty)."""
     with _reading(ledger_path) as connection:
-        row = connection.execute(
-            "SELECT entry_hash FROM entries ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-    return GENESIS_HASH if row is None else str(row[0])
+        return _head(connection)[1]
+
+
+def _read_chain(ledger_path: str | os.PathLike[str]) -> list[_ChainEntry]:
+    """Return every entry of the chain, audits and reviews, in seq order."""
+    with _reading(ledger_path) as connection:
+        chain: list[_ChainEntry] = [_entry_from_row(r) for r in connection.execute(_select())]
+        if _has_reviews(connection):
+            from fairaudit._review_ledger import read_reviews
+
+            chain.extend(read_reviews(connection))
+    return sorted(chain, key=lambda entry: entry.seq)
 
 
 # ---------------------------------------------------------------------------------------------
 # Verifying
 
 
-def _recorded_seq(entry: LedgerEntry, limit: int) -> int | None:
+def _recorded_seq(entry: _ChainEntry, limit: int) -> int | None:
     """Return the seq the entry's hash was computed with, if it is another seq up to ``limit``."""
     for candidate in range(1, limit + 1):
         if candidate != entry.seq and _stored_hash(entry, candidate) == entry.entry_hash:
@@ -611,20 +723,20 @@ def _short(text: object, length: int = 12) -> str:
     return "?" if text is None else str(text)[:length]
 
 
-def _stored_hash(entry: LedgerEntry, seq: int) -> str | None:
+def _stored_hash(entry: _ChainEntry, seq: int) -> str | None:
     """Return the entry's hash computed at ``seq``, or None if its stored values cannot be hashed.
 
     SQLite stores whatever a raw UPDATE writes (a blob, a huge integer); such an entry was
     edited, and must be reported as such rather than crash verification.
     """
     try:
-        return entry_hash(seq, entry.previous_hash, asdict(entry))
+        return hashlib.sha256(rfc8785.dumps(entry.document(seq))).hexdigest()
     except (ValueError, TypeError):
         return None
 
 
 def _check_signature(
-    entry: LedgerEntry, trusted_keys: Mapping[str, Ed25519PublicKey] | None
+    entry: _ChainEntry, trusted_keys: Mapping[str, Ed25519PublicKey] | None
 ) -> LedgerProblem | None:
     audit = _short(entry.audit_id)
     if entry.key_id is None:
@@ -660,14 +772,18 @@ def _check_signature(
 
     try:
         raw = base64.b64decode(str(entry.signature), validate=True)
-        public_key.verify(raw, _signed_bytes(entry.seq, entry.previous_hash, asdict(entry)))
+        # One spelling only: the signature is not hashed, so another text of the same bytes
+        # would change the entry unseen.
+        if base64.b64encode(raw).decode("ascii") != entry.signature:
+            return bad
+        public_key.verify(raw, _signed_bytes(entry))
     except (InvalidSignature, binascii.Error, ValueError, TypeError):
         return bad
     return None
 
 
 def _check_link(
-    entry: LedgerEntry, previous: LedgerEntry, seq_by_hash: Mapping[str, int]
+    entry: _ChainEntry, previous: _ChainEntry, seq_by_hash: Mapping[str, int]
 ) -> LedgerProblem | None:
     """Return the problem with an entry's link to the entry before it, if any."""
     if entry.previous_hash == previous.entry_hash:
@@ -716,16 +832,20 @@ def verify_ledger(
     """
     if expect_head is not None:
         _check_hash(expect_head, "The expected head")
-    entries = read_entries(path)
+    entries = _read_chain(path)
     problems: list[LedgerProblem] = []
     expected_seq = 1
-    previous: LedgerEntry | None = None
+    previous: _ChainEntry | None = None
     signed = verified = 0
     limit = (entries[-1].seq if entries else 0) + 1
     seq_by_hash = {str(e.entry_hash): e.seq for e in entries}
     for entry in entries:
         audit = _short(entry.audit_id)
         problem: LedgerProblem | None = None
+        if previous is not None and entry.seq == previous.seq:
+            message = MSG_DUPLICATE.format(seq=entry.seq, audit=audit)
+            problems.append(LedgerProblem(entry.seq, REASON_INSERTED, message))
+            continue
         if entry.seq != expected_seq:
             if expected_seq == 1:
                 message = MSG_MISSING_FIRST.format(seq=entry.seq)

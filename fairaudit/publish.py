@@ -1,8 +1,11 @@
 """Publishing an audit: supersedes from the ledger, the signed report files, the ledger entry.
 
-The one place that orders these steps, for ``fairaudit run``, batches and Python callers:
-the ledger names the audit this one supersedes (which changes the audit id), then the
-report is rendered, signed and written atomically, then the run is appended to the ledger.
+The one place that orders these steps, for ``fairaudit run``, ``fairaudit batch`` and Python
+callers. With a ledger they all happen in one write transaction on it: the ledger names the
+audit this one supersedes (which changes the audit id), the report is rendered, signed and
+written atomically, and the run is appended. Concurrent publishers of one model are thereby
+serialised, so each report supersedes the entry just before its own; if writing the report
+fails, nothing is appended.
 """
 
 from __future__ import annotations
@@ -10,16 +13,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from fairaudit.ledger import append_entry, default_ledger_path, file_sha256, previous_audit
+from fairaudit.ledger import append_rendered, default_ledger_path, file_sha256
 from fairaudit.report import write_report
 from fairaudit.result import AuditResult
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = ["Published", "ledger_path_for", "publish_report"]
+__all__ = ["Published", "check_ledger_appendable", "ledger_path_for", "publish_report"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,23 @@ class Published:
     html: Path
     json: Path
     ledger: Path | None
+
+
+def check_ledger_appendable(ledger: Path) -> None:
+    """Raise unless ``ledger`` is a ledger (or can become one) that a run can append to.
+
+    Called before the audit, so that a run never writes a report it cannot record. Reads
+    the file's format without changing it (not even its journal mode).
+    """
+    from fairaudit.errors import OutputError
+    from fairaudit.ledger import ledger_head
+    from fairaudit.paths import check_folder_writable
+
+    check_folder_writable(ledger.parent if str(ledger.parent) else Path("."), "ledger")
+    if ledger.exists():
+        ledger_head(ledger)
+        if not os.access(ledger, os.W_OK):
+            raise OutputError(f"ledger '{ledger}' is read-only; choose another --ledger")
 
 
 def ledger_path_for(output: str | os.PathLike[str], ledger: str | os.PathLike[str] | None) -> Path:
@@ -51,18 +71,20 @@ def publish_report(
     """Write the report (HTML, JSON, signature) and record it in the ledger; return paths.
 
     With ``use_ledger`` (the default) the result's ``audit.supersedes`` is filled from the
-    ledger first, so the audit id covers it.
+    ledger, and the audit id recomputed to cover it, while the ledger is locked for the
+    append (see ``ledger.append_rendered``).
     """
-    ledger_path = ledger_path_for(output, ledger) if use_ledger else None
-    if ledger_path is not None:
-        result.audit["supersedes"] = previous_audit(ledger_path, result.audit["name"])
+    if not use_ledger:
+        html_path, json_path = write_report(result, output, sign_key=sign_key)
+        return Published(html_path, json_path, None)
+    ledger_path = ledger_path_for(output, ledger)
+    written: list[Path] = []
+
+    def render(supersedes: str | None) -> tuple[dict[str, Any], str]:
+        result.audit["supersedes"] = supersedes
         result.audit["id"] = result.content_id()
-    html_path, json_path = write_report(result, output, sign_key=sign_key)
-    if ledger_path is not None:
-        append_entry(
-            ledger_path,
-            result.to_dict(),
-            report_sha256=file_sha256(html_path),
-            signing_key=sign_key,
-        )
-    return Published(html_path, json_path, ledger_path)
+        written[:] = write_report(result, output, sign_key=sign_key)
+        return result.to_dict(), file_sha256(written[0])
+
+    append_rendered(ledger_path, result.audit.get("name"), render, signing_key=sign_key)
+    return Published(written[0], written[1], ledger_path)

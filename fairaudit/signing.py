@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from fairaudit.errors import SigningError, VerificationError
 from fairaudit.keys import PassphraseSource, key_id, load_private_key
 from fairaudit.outputs import atomic_write_many
+from fairaudit.paths import FileRole, check_file_roles, read_regular_bytes, refuse_special_file
 
 __all__ = [
     "DETACHED_SUFFIX",
@@ -85,10 +86,15 @@ REASON_TOO_FEW_SIGNERS = "too-few-signers"
 REASON_NO_TRUSTED_KEYS = "no-trusted-keys"
 REASON_DETACHED_MISMATCH = "detached-mismatch"
 REASON_UNREADABLE = "unreadable"
+REASON_NON_CANONICAL = "non-canonical-encoding"
 
 MSG_UNSIGNED = "The report is not signed: it has no fairaudit-signature trailer."
 MSG_MALFORMED = "The signature trailer is malformed: {detail}."
 MSG_MALFORMED_DETACHED = "The detached signature file is malformed: {detail}."
+MSG_NON_CANONICAL = (
+    "The {where}'s {field} is not canonical base64 (standard alphabet, canonical padding): "
+    "it was re-encoded after signing."
+)
 MSG_TRAILING_BYTES = "{count} byte(s) follow the signature trailer; the report was changed."
 MSG_LINE_ENDINGS = (
     "The report's line endings were converted to CRLF after signing "
@@ -138,6 +144,8 @@ _RESULTS_SCRIPT = re.compile(
 )
 _PREDICATE_TYPE = re.compile(re.escape(PREDICATE_TYPE_PREFIX) + r"([1-9][0-9]*)")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# Base64 in any alphabet and padding: text that is not canonical yet is meant as base64.
+_B64_ANY_SPELLING = re.compile(r"(?:[A-Za-z0-9+/_-]{4})*[A-Za-z0-9+/_-]{2,4}={0,2}")
 
 
 def pae(payload_type: str | bytes, body: bytes) -> bytes:
@@ -263,19 +271,26 @@ class _FormatError(Exception):
     """An envelope list that is not well formed; the message is the detail."""
 
 
+class _EncodingError(_FormatError):
+    """A base64 field in another spelling of the signed bytes; the message is the detail."""
+
+
 def _b64decode(text: object, what: str) -> bytes:
-    # Standard or URL-safe (DSSE allows both), padded, and canonical: a string that decodes to
-    # the same bytes in another spelling (e.g. unused low bits set) is refused.
+    # One spelling only: the standard alphabet, canonical padding, no unused bits set. The
+    # signature covers the decoded bytes, not the text, so any other spelling of the same
+    # bytes (URL-safe, unpadded, low bits set) would change the trailer undetected.
     if not isinstance(text, str) or not text:
         raise _FormatError(f"{what} is not a base64 string")
-    altchars = b"-_" if ("-" in text or "_" in text) else None
+    raw: bytes | None
     try:
-        raw = base64.b64decode(text, altchars=altchars, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise _FormatError(f"{what} is not valid base64") from e
-    if base64.b64encode(raw, altchars=altchars).decode("ascii") != text:
-        raise _FormatError(f"{what} is not canonical base64")
-    return raw
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = None
+    if raw is not None and base64.b64encode(raw).decode("ascii") == text:
+        return raw
+    if raw is None and not _B64_ANY_SPELLING.fullmatch(text):
+        raise _FormatError(f"{what} is not valid base64")
+    raise _EncodingError(what)
 
 
 def _check_envelope(envelope: object) -> dict[str, Any]:
@@ -309,6 +324,13 @@ def _parse_envelope_json(text: bytes, *, many: bool) -> list[dict[str, Any]]:
     if _canonical(value) != text:
         raise _FormatError("not RFC 8785 canonical JSON")
     return checked
+
+
+def _format_failure(error: _FormatError, template: str, where: str) -> VerificationError:
+    if isinstance(error, _EncodingError):
+        message = MSG_NON_CANONICAL.format(where=where, field=error)
+        return VerificationError(message, reason=REASON_NON_CANONICAL)
+    return VerificationError(template.format(detail=error), reason=REASON_MALFORMED)
 
 
 def render_trailer(envelopes: Sequence[Mapping[str, Any]]) -> bytes:
@@ -350,7 +372,7 @@ def split_trailer(html: bytes) -> tuple[bytes, list[dict[str, Any]] | None]:
     try:
         envelopes = _parse_envelope_json(inner[len(TRAILER_VERSION) :], many=True)
     except _FormatError as e:
-        raise VerificationError(MSG_MALFORMED.format(detail=e), reason=REASON_MALFORMED) from e
+        raise _format_failure(e, MSG_MALFORMED, "signature trailer") from e
     return body, envelopes
 
 
@@ -371,9 +393,7 @@ def parse_detached(data: bytes) -> list[dict[str, Any]]:
         for line in lines:
             envelopes.extend(_parse_envelope_json(line, many=False))
     except _FormatError as e:
-        raise VerificationError(
-            MSG_MALFORMED_DETACHED.format(detail=e), reason=REASON_MALFORMED
-        ) from e
+        raise _format_failure(e, MSG_MALFORMED_DETACHED, "detached signature file") from e
     return envelopes
 
 
@@ -536,6 +556,8 @@ class SignedReport:
     key_id: str
     signed_at: str
     signers: int
+    #: ``envelope_digest`` of the envelope this signing added (what a ledger review records).
+    envelope_sha256: str = ""
 
 
 def sign_report_file(
@@ -557,18 +579,23 @@ def sign_report_file(
     """
     report = Path(path)
     detached = detached_path_for(report)
+    refuse_special_file(report, "report", error=SigningError)
+    if not isinstance(key, Ed25519PrivateKey):  # the key file is never a file we write
+        written = [FileRole("signature file", detached)]
+        written += [FileRole("report", report)] if embed else []
+        check_file_roles(written, [FileRole("signing key", Path(key))])
     private_key = (
         key if isinstance(key, Ed25519PrivateKey) else load_private_key(key, passphrase=passphrase)
     )
     try:
-        html = report.read_bytes()
+        html = read_regular_bytes(report)
         mode = stat.S_IMODE(report.stat().st_mode)
     except OSError as e:
         raise SigningError(f"Cannot read {report}: {e.strerror}.") from e
     body, existing = _split_for_signing(html)
     if not existing and detached.exists():
         try:
-            existing = parse_detached(detached.read_bytes())
+            existing = parse_detached(read_regular_bytes(detached))
         except (OSError, VerificationError) as e:
             raise SigningError(MSG_CANNOT_COUNTERSIGN.format(detail=e)) from e
     signed_at = signed_at or signing_time()
@@ -586,7 +613,12 @@ def sign_report_file(
         outputs[report] = body + render_trailer(envelopes)
     atomic_write_many(outputs, mode=mode)
     return SignedReport(
-        report, detached, key_id(private_key.public_key()), signed_at, len(envelopes)
+        report,
+        detached,
+        key_id(private_key.public_key()),
+        signed_at,
+        len(envelopes),
+        envelope_digest(envelopes[-1]),
     )
 
 
@@ -603,6 +635,8 @@ class Signer:
     signed_at: str
     #: Predicate fields beyond fairaudit's own (``extra`` at signing, e.g. a review decision).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``envelope_digest`` of the signature's envelope (what a ledger review entry records).
+    envelope_sha256: str = ""
 
     @property
     def short_key_id(self) -> str:
@@ -768,6 +802,7 @@ def verify_report(
             role=statement.predicate["role"],
             signed_at=statement.predicate["signed_at"],
             extra={k: v for k, v in statement.predicate.items() if k not in _RESERVED_FIELDS},
+            envelope_sha256=envelope_digest(envelope),
         )
         for envelope, statement in zip(envelopes, statements, strict=True)
     )
@@ -803,11 +838,11 @@ def verify_report_file(
     """
     report = Path(path)
     try:
-        html = report.read_bytes()
+        html = read_regular_bytes(report)
         if detached is None and split_trailer(html)[1] is None:
             sibling = detached_path_for(report)
             detached = sibling if sibling.exists() else None
-        detached_bytes = Path(detached).read_bytes() if detached is not None else None
+        detached_bytes = read_regular_bytes(detached) if detached is not None else None
     except OSError as e:
         raise VerificationError(
             f"Cannot read {e.filename}: {e.strerror}.", reason=REASON_UNREADABLE

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import re
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,6 @@ from fairaudit.batch import (
     EXIT_ERROR,
     EXIT_POLICY_FAILED,
     INDEX_FORMAT,
-    MSG_NO_LEDGER,
     AuditOutcome,
     BatchResult,
     IndexContext,
@@ -252,38 +248,63 @@ def test_signed_batch_reports_verify_with_the_batch_key(batch_dir: Path) -> None
     assert summary.audit_id == rows[0]["audit_id"]
 
 
-def test_ledger_is_skipped_without_the_ledger_module(
-    batch_dir: Path, monkeypatch: pytest.MonkeyPatch
+TWO_OF_ONE_MODEL = (
+    SHARED
+    + """
+ledger = "audits.sqlite"
+
+[[audit]]
+name = "credit"
+model_version = "1.0"
+data = "fair.csv"
+
+[[audit]]
+name = "credit"
+model_version = "1.1"
+data = "unfair.csv"
+"""
+)
+
+
+def _supersedes_chain(out: Path, ledger_path: Path) -> tuple[list[Any], list[str]]:
+    """Return each ledger entry's report supersedes, and the entries' audit ids, in order."""
+    from fairaudit.ledger import read_entries, verify_ledger
+
+    assert verify_ledger(ledger_path).ok
+    by_id = {}
+    for path in out.glob("*.json"):
+        if path.name != "index.json":
+            audit = json.loads(path.read_text())["audit"]
+            by_id[audit["id"]] = audit["supersedes"]
+    ids = [e.audit_id for e in read_entries(ledger_path)]
+    return [by_id[i] for i in ids], ids
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batch_publishes_through_the_ledger_and_fills_supersedes(
+    batch_dir: Path, jobs: int
 ) -> None:
-    monkeypatch.setitem(sys.modules, "fairaudit.ledger", None)  # import raises ImportError
-    manifest = load_manifest(batch_dir / "batch.toml", ledger=batch_dir / "ledger.sqlite")
-    result = run_batch(manifest, jobs=1)
-    assert [o.ledger for o in result.outcomes] == ["skipped: " + MSG_NO_LEDGER] * 2 + [None]
-    assert result.exit_code == 1
+    """Issue 12 §6: batch appended by itself and never filled supersedes."""
+    (batch_dir / "batch.toml").write_text(TWO_OF_ONE_MODEL)
+    result = run_batch(load_manifest(batch_dir / "batch.toml"), jobs=jobs)
+    assert [o.ledger for o in result.outcomes] == ["appended", "appended"]
+    supersedes, ids = _supersedes_chain(batch_dir / "out", batch_dir / "audits.sqlite")
+    assert len(ids) == 2
+    assert supersedes == [None, ids[0]]  # with 2 jobs, in whichever order they finished
+    assert sorted(str(o.audit_id) for o in result.outcomes) == sorted(ids)
 
 
-def test_ledger_append_entry_is_called_in_manifest_order(
-    batch_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[tuple[Path, str, str, Any]] = []
-
-    def append_entry(ledger: Path, result: Any, *, report_sha256: str, signing_key: Any) -> None:
-        calls.append((ledger, result["audit"]["name"], report_sha256, signing_key))
-
-    fake = types.ModuleType("fairaudit.ledger")
-    fake.append_entry = append_entry  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fairaudit.ledger", fake)
-    (batch_dir / "batch.toml").write_text('ledger = "audits.sqlite"\n' + THREE_AUDITS)
+def test_a_ledger_that_cannot_be_written_makes_the_audit_an_error(batch_dir: Path) -> None:
+    (batch_dir / "audits.sqlite").write_text("not a database, just text " * 100)
+    (batch_dir / "batch.toml").write_text(TWO_OF_ONE_MODEL)
     result = run_batch(load_manifest(batch_dir / "batch.toml"), jobs=1)
-    out = batch_dir / "out"
-    digests = [
-        hashlib.sha256((out / str(o.report)).read_bytes()).hexdigest() for o in result.outcomes[:2]
-    ]
-    assert calls == [
-        (batch_dir / "audits.sqlite", "fair-model", digests[0], None),
-        (batch_dir / "audits.sqlite", "unfair-model", digests[1], None),
-    ]
-    assert [o.ledger for o in result.outcomes] == ["appended", "appended", None]
+    assert [o.status for o in result.outcomes] == ["error", "error"]
+    outcome = result.outcomes[0]
+    assert outcome.ledger is not None and outcome.ledger.startswith("error: ")
+    assert outcome.error is not None
+    assert outcome.error.startswith("the ledger entry was not written: ")
+    assert outcome.report is None  # refused before the report was written
+    assert result.exit_code == EXIT_ERROR
 
 
 def test_ledger_entries_land_in_the_real_ledger(batch_dir: Path) -> None:

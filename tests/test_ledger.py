@@ -201,8 +201,12 @@ def test_another_applications_database_is_left_alone(tmp_path: Path) -> None:
     )
     with sqlite3.connect(other) as connection:
         tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master")]
+        journal_mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
     connection.close()
     assert tables == ["users"]
+    # Refused before anything changed: not even its journal mode (issue 12 §6).
+    assert journal_mode == "delete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.sqlite"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -665,3 +669,181 @@ def test_cli_history_warns_about_a_broken_chain(cli: click.Group, ledger_path: P
     result = run(cli, "history", "credit", "--ledger", str(ledger_path))
     assert result.exit_code == 0
     assert result.stderr.startswith("Warning: the ledger does not verify. Entry 2")
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures: one spelling only (issue 12 §4)
+
+
+def test_a_respelled_entry_signature_fails(ledger_path: Path, key: Ed25519PrivateKey) -> None:
+    (entry,) = fill(ledger_path, 1, key)
+    assert entry.signature is not None
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    stripped = entry.signature.rstrip("=")
+    twin = stripped[:-1] + digits[digits.index(stripped[-1]) ^ 1] + "=="
+    assert base64.b64decode(twin) == base64.b64decode(entry.signature)
+    sql(ledger_path, f"UPDATE entries SET signature = '{twin}'")
+    assert [p[1] for p in problems(ledger_path, trusted_keys=trusted(key))] == [
+        L.REASON_BAD_SIGNATURE
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reviews share the chain (issue 12 §3)
+
+
+def _review(path: Path, key: Ed25519PrivateKey, index: int = 0, decision: str = "approve") -> Any:
+    from fairaudit._review_ledger import append_review
+
+    return append_review(
+        path,
+        audit_id=make_result(index)["audit"]["id"],
+        decision=decision,
+        envelope_sha256=hashlib.sha256(f"{decision}-{index}".encode()).hexdigest(),
+        signing_key=key,
+    )
+
+
+def _schema_version(path: Path) -> str:
+    with sqlite3.connect(path) as connection:
+        row = connection.execute("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
+        version = str(row.fetchone()[0])
+    connection.close()
+    return version
+
+
+def test_reviews_are_chained_between_audit_entries(
+    ledger_path: Path, key: Ed25519PrivateKey
+) -> None:
+    from fairaudit._review_ledger import REVIEW_FORMAT, reviews_for
+
+    first = fill(ledger_path, 1, key)[0]
+    assert _schema_version(ledger_path) == "1"  # a ledger without reviews stays format 1
+    review = _review(ledger_path, key)
+    assert _schema_version(ledger_path) == "2"
+    after = L.append_entry(ledger_path, make_result(1), report_sha256=REPORT_SHA, signing_key=key)
+    assert (review.seq, review.previous_hash) == (2, first.entry_hash)
+    assert (after.seq, after.previous_hash) == (3, review.entry_hash)
+    document = review.document()
+    assert document["format"] == REVIEW_FORMAT
+    assert review.entry_hash == hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+    assert reviews_for(ledger_path, first.audit_id) == [review]
+    assert L.read_entries(ledger_path) == [first, after]  # audits only
+    report = L.verify_ledger(ledger_path, trusted_keys=trusted(key))
+    assert (report.ok, report.entries, report.verified_signatures) == (True, 3, 3)
+    assert L.ledger_head(ledger_path) == after.entry_hash
+
+
+def test_review_entries_are_covered_by_ledger_verify(
+    ledger_path: Path, key: Ed25519PrivateKey
+) -> None:
+    fill(ledger_path, 1, key)
+    review = _review(ledger_path, key, decision="reject")
+    head = L.ledger_head(ledger_path)
+    assert head == review.entry_hash
+    sql(ledger_path, "UPDATE reviews SET decision = 'approve'")
+    assert [p[:2] for p in problems(ledger_path)] == [(2, L.REASON_EDITED)]
+    sql(ledger_path, "DELETE FROM reviews")
+    assert problems(ledger_path) == []  # the last entry gone: only a kept head shows it
+    assert [p[1] for p in problems(ledger_path, expect_head=head)] == [L.REASON_TRUNCATED]
+
+
+def test_a_review_needs_the_audit_in_the_ledger(ledger_path: Path, key: Ed25519PrivateKey) -> None:
+    from fairaudit._review_ledger import MSG_AUDIT_NOT_IN_LEDGER
+
+    with pytest.raises(L.LedgerError) as caught:
+        _review(ledger_path, key)
+    assert str(caught.value) == L.MSG_NO_LEDGER.format(path=ledger_path)
+    fill(ledger_path, 1)
+    with pytest.raises(L.LedgerError) as caught:
+        _review(ledger_path, key, index=5)
+    assert str(caught.value) == MSG_AUDIT_NOT_IN_LEDGER.format(
+        path=ledger_path, audit=make_result(5)["audit"]["id"]
+    )
+    assert _schema_version(ledger_path) == "1"  # rolled back: nothing changed
+
+
+def test_a_duplicate_seq_across_audits_and_reviews_is_detected(
+    ledger_path: Path, key: Ed25519PrivateKey
+) -> None:
+    fill(ledger_path, 2, key)
+    _review(ledger_path, key)
+    sql(ledger_path, "UPDATE reviews SET seq = 2")
+    assert [p[:2] for p in problems(ledger_path)] == [(2, L.REASON_INSERTED)]
+
+
+def test_a_format_2_ledger_without_its_reviews_table_is_refused(ledger_path: Path) -> None:
+    fill(ledger_path, 1)
+    sql(ledger_path, "UPDATE ledger_meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(L.LedgerError) as caught:
+        L.verify_ledger(ledger_path)
+    assert str(caught.value) == L.MSG_NOT_A_LEDGER.format(
+        path=ledger_path, detail="its reviews table is missing"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# supersedes under concurrency (issue 12 §6)
+
+_PUBLISHER = """
+import json, sys
+from pathlib import Path
+from fairaudit.publish import publish_report
+from fairaudit.result import AuditResult
+
+base, ledger, out, tag, count = sys.argv[1:]
+for i in range(int(count)):
+    result = AuditResult.from_dict(json.loads(Path(base).read_text()))
+    result.audit["model_version"] = f"{tag}.{i}"
+    publish_report(result, Path(out) / f"{tag}-{i}.html", ledger=ledger)
+"""
+
+
+@pytest.fixture(scope="module")
+def small_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the JSON of a small real audit (precomputed predictions, no intervals)."""
+    from fairaudit.audit import run_audit
+    from fairaudit.spec import load_config
+
+    from .conftest import SCORED_ROWS, _write_csv
+
+    folder = tmp_path_factory.mktemp("small_result")
+    data = _write_csv(folder / "scored.csv", ["y", "pred", "sex"], SCORED_ROWS)
+    options = {"data": data, "target": "y", "prediction_col": "pred", "sensitive": ("sex",)}
+    options.update(intervals=False, mitigations=(), name="credit", min_group_size=1)
+    result = run_audit(load_config(None, options))
+    path = folder / "result.json"
+    path.write_text(result.to_json(), encoding="utf-8")
+    return path
+
+
+def test_concurrent_publishers_each_supersede_the_entry_before(
+    tmp_path: Path, small_result: Path
+) -> None:
+    ledger_path, out = tmp_path / "shared.sqlite", tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SOURCE_DATE_EPOCH", None)
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PUBLISHER, str(small_result), str(ledger_path), str(out)]
+            + [f"p{n}", "10"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for writer in writers:
+        _, stderr = writer.communicate(timeout=120)
+        assert writer.returncode == 0, stderr
+    assert L.verify_ledger(ledger_path).ok
+    entries = L.read_entries(ledger_path)
+    assert len(entries) == 40
+    supersedes = {}
+    for report in out.glob("*.json"):
+        audit = json.loads(report.read_text(encoding="utf-8"))["audit"]
+        supersedes[audit["id"]] = audit["supersedes"]
+    assert set(supersedes) == {e.audit_id for e in entries}  # each entry is its report's id
+    chain = [supersedes[e.audit_id] for e in entries]
+    assert chain == [None] + [e.audit_id for e in entries[:-1]]

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -368,7 +369,15 @@ def test_signed_report_verifies(
     trusted: dict[str, Ed25519PublicKey],
 ) -> None:
     summary = verify_report(signed, trusted, report_name="report.html")
-    assert summary.signers == (Signer(key_id(auditor_key.public_key()), "auditor", SIGNED_AT),)
+    (envelope,) = split_trailer(signed)[1] or []
+    assert summary.signers == (
+        Signer(
+            key_id(auditor_key.public_key()),
+            "auditor",
+            SIGNED_AT,
+            envelope_sha256=envelope_digest(envelope),
+        ),
+    )
     assert summary.key_ids == (key_id(auditor_key.public_key()),)
     assert summary.roles == ("auditor",)
     assert (summary.audit_id, summary.model_name, summary.model_version) == (
@@ -573,35 +582,89 @@ def test_non_canonical_trailer_json_is_rejected(
     assert str(error) == MSG_MALFORMED.format(detail="not RFC 8785 canonical JSON")
 
 
+def _with_sig(envelope: dict[str, Any], sig: str) -> dict[str, Any]:
+    return {**envelope, "signatures": [{**envelope["signatures"][0], "sig": sig}]}
+
+
+def _last_digit_twin(text: str) -> str:
+    """Return ``text`` with an unused low bit of its last base64 digit set: same bytes."""
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    stripped = text.rstrip("=")
+    twin = stripped[:-1] + digits[digits.index(stripped[-1]) ^ 0x01]
+    return twin + "=" * (len(text) - len(stripped))
+
+
 def test_non_canonical_base64_signature_is_rejected(
     signed: bytes, trusted: dict[str, Ed25519PublicKey]
 ) -> None:
     (envelope,) = split_trailer(signed)[1] or []
     sig = envelope["signatures"][0]["sig"]
     # 64 bytes leave 4 unused bits in the last base64 digit: same bytes, different text.
-    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    twin = sig[:-3] + last[last.index(sig[-3]) ^ 0x01] + "=="
+    twin = _last_digit_twin(sig)
     assert base64.b64decode(twin) == base64.b64decode(sig)
-    tampered = {**envelope, "signatures": [{**envelope["signatures"][0], "sig": twin}]}
-    error = rejection(with_envelopes(signed, [tampered]), trusted)
-    assert str(error) == MSG_MALFORMED.format(detail="sig is not canonical base64")
+    error = rejection(with_envelopes(signed, [_with_sig(envelope, twin)]), trusted)
+    assert (error.reason, str(error)) == (
+        signing.REASON_NON_CANONICAL,
+        signing.MSG_NON_CANONICAL.format(where="signature trailer", field="sig"),
+    )
 
 
-def test_url_safe_base64_is_accepted(signed: bytes, trusted: dict[str, Ed25519PublicKey]) -> None:
+def _urlsafe_sig(envelope: dict[str, Any]) -> str:
+    """Return the envelope's sig in the URL-safe alphabet (``+`` to ``-``, ``/`` to ``_``)."""
+    sig = envelope["signatures"][0]["sig"]
+    return sig.replace("+", "-").replace("/", "_")
+
+
+def test_url_safe_base64_is_rejected(
+    auditor_key: Ed25519PrivateKey, trusted: dict[str, Ed25519PublicKey]
+) -> None:
+    """Issue 12 §4: the URL-safe spelling of the same signature changed the trailer's bytes."""
+    # Find a signing time whose signature has a + or a / to rewrite (most do).
+    for second in range(60):
+        html = sign_report_bytes(
+            make_report(), key=auditor_key, report_name="report.html",
+            signed_at=f"2024-05-02T09:30:{second:02d}Z",
+        )  # fmt: skip
+        (envelope,) = split_trailer(html)[1] or []
+        if _urlsafe_sig(envelope) != envelope["signatures"][0]["sig"]:
+            break
+    urlsafe = _urlsafe_sig(envelope)
+    assert urlsafe != envelope["signatures"][0]["sig"]
+    tampered = with_envelopes(html, [_with_sig(envelope, urlsafe)])
+    assert tampered != html
+    error = rejection(tampered, trusted)
+    assert (error.reason, str(error)) == (
+        signing.REASON_NON_CANONICAL,
+        signing.MSG_NON_CANONICAL.format(where="signature trailer", field="sig"),
+    )
+    # The same in the detached file, and in the payload field.
+    detached = signing.render_detached([_with_sig(envelope, urlsafe)])
+    error = rejection(split_trailer(html)[0], trusted, detached=detached)
+    assert (error.reason, str(error)) == (
+        signing.REASON_NON_CANONICAL,
+        signing.MSG_NON_CANONICAL.format(where="detached signature file", field="sig"),
+    )
+
+
+def test_every_respelling_of_a_base64_field_is_rejected(
+    signed: bytes, trusted: dict[str, Ed25519PublicKey]
+) -> None:
     (envelope,) = split_trailer(signed)[1] or []
-    urlsafe = {
-        **envelope,
-        "payload": base64.urlsafe_b64encode(base64.b64decode(envelope["payload"])).decode(),
-        "signatures": [
-            {
-                "keyid": envelope["signatures"][0]["keyid"],
-                "sig": base64.urlsafe_b64encode(
-                    base64.b64decode(envelope["signatures"][0]["sig"])
-                ).decode(),
-            }
-        ],
+    sig, payload = envelope["signatures"][0]["sig"], envelope["payload"]
+    raw_payload = base64.b64decode(payload)
+    respellings = {
+        "sig": [sig.rstrip("="), _last_digit_twin(sig)],
+        "payload": [base64.urlsafe_b64encode(raw_payload).decode().rstrip("=")],
     }
-    assert verify_report(with_envelopes(signed, [urlsafe]), trusted).roles == ("auditor",)
+    if payload.endswith("="):
+        respellings["payload"] += [payload.rstrip("="), _last_digit_twin(payload)]
+    for field_name, texts in respellings.items():
+        for text in texts:
+            changed = (
+                _with_sig(envelope, text) if field_name == "sig" else {**envelope, "payload": text}
+            )
+            error = rejection(with_envelopes(signed, [changed]), trusted)
+            assert error.reason == signing.REASON_NON_CANONICAL, (field_name, text, str(error))
 
 
 def test_wrong_statement_type_or_predicate_type_is_malformed(
@@ -675,8 +738,18 @@ def test_countersigned_report_has_two_statements(
 
     summary = verify_report(countersigned, trusted, require_signers=2)
     assert summary.signers == (
-        Signer(key_id(auditor_key.public_key()), "auditor", SIGNED_AT),
-        Signer(key_id(reviewer_key.public_key()), "reviewer", REVIEWED_AT),
+        Signer(
+            key_id(auditor_key.public_key()),
+            "auditor",
+            SIGNED_AT,
+            envelope_sha256=envelope_digest(envelopes[0]),
+        ),
+        Signer(
+            key_id(reviewer_key.public_key()),
+            "reviewer",
+            REVIEWED_AT,
+            envelope_sha256=envelope_digest(envelopes[1]),
+        ),
     )
 
 
@@ -1222,3 +1295,160 @@ def test_cli_sign_missing_key(
     )
     result = runner.invoke(cli, ["sign", str(path)])
     assert result.exit_code == 2  # --key is required unless FAIRAUDIT_SIGNING_KEY is set
+
+
+# ---------------------------------------------------------------------------------------------
+# Reviews recorded in the ledger: a removed countersignature is detectable (issue 12 §3)
+
+
+@pytest.fixture
+def reviewed(
+    tmp_path: Path,
+    runner: CliRunner,
+    report: bytes,
+    auditor_key: Ed25519PrivateKey,
+    reviewer_key: Ed25519PrivateKey,
+) -> dict[str, Any]:
+    """Auditor signs and records the audit in the default ledger; A approves, B rejects."""
+    from fairaudit.cli_review import review
+    from fairaudit.ledger import LEDGER_FILE_NAME, append_entry, file_sha256
+
+    path = tmp_path / "report.html"
+    path.write_bytes(report)
+    sign_report_file(path, auditor_key, signed_at=SIGNED_AT)
+    ledger_path = tmp_path / LEDGER_FILE_NAME
+    append_entry(ledger_path, make_results(), report_sha256=file_sha256(path))
+    reviewer_b = Ed25519PrivateKey.from_private_bytes(bytes(range(64, 96)))
+    keys_dir = tmp_path / "trusted"
+    keys_dir.mkdir()
+    for name, key in (("auditor", auditor_key), ("a", reviewer_key), ("b", reviewer_b)):
+        write_public_pem(keys_dir / f"{name}.pub", key)
+    outputs = []
+    for key, decision in ((reviewer_key, "approve"), (reviewer_b, "reject")):
+        key_path = write_pem(tmp_path / f"{decision}.key", key)
+        result = runner.invoke(review, [str(path), "--key", str(key_path), "--decision", decision])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    ids = {name: key_id(k.public_key()) for name, k in (("a", reviewer_key), ("b", reviewer_b))}
+    policy = tmp_path / "appr.toml"
+    policy.write_text(f'[approvals]\nrequired = 1\nreviewers = ["{ids["a"]}", "{ids["b"]}"]\n')
+    return {
+        "report": path,
+        "ledger": ledger_path,
+        "keys_dir": keys_dir,
+        "policy": policy,
+        "ids": ids,
+        "outputs": outputs,
+    }
+
+
+def _drop_last_envelope(report: Path) -> None:
+    """The attack: remove the final countersignature from the trailer and the detached file."""
+    html = report.read_bytes()
+    body, envelopes = split_trailer(html)
+    assert envelopes is not None
+    report.write_bytes(body + render_trailer(envelopes[:-1]))
+    detached = signing.detached_path_for(report)
+    detached.write_bytes(signing.render_detached(parse_detached(detached.read_bytes())[:-1]))
+
+
+def test_review_is_recorded_in_the_default_ledger(reviewed: dict[str, Any]) -> None:
+    from fairaudit._review_ledger import reviews_for
+
+    ledger_path = reviewed["ledger"]
+    assert reviewed["outputs"][1].splitlines()[1] == (
+        f"Recorded in the ledger {ledger_path} as entry 3."
+    )
+    envelopes = split_trailer(reviewed["report"].read_bytes())[1] or []
+    records = reviews_for(ledger_path, "audit-0001")
+    assert [(r.seq, r.key_id, r.decision, r.envelope_sha256) for r in records] == [
+        (2, reviewed["ids"]["a"], "approve", envelope_digest(envelopes[1])),
+        (3, reviewed["ids"]["b"], "reject", envelope_digest(envelopes[2])),
+    ]
+
+
+def test_removing_the_last_countersignature_is_caught_by_the_ledger(
+    cli: click.Group, runner: CliRunner, reviewed: dict[str, Any]
+) -> None:
+    report, ledger_path = str(reviewed["report"]), str(reviewed["ledger"])
+    args = ["verify", report, "--keys-dir", str(reviewed["keys_dir"])]
+    args += ["--policy", str(reviewed["policy"])]
+    rejected = runner.invoke(cli, [*args, "--ledger", ledger_path])
+    assert rejected.exit_code == 3  # intact: B's rejection counts
+    _drop_last_envelope(reviewed["report"])
+    # Signatures alone cannot show the removal: the remaining ones all verify.
+    fooled = runner.invoke(cli, args)
+    assert fooled.exit_code == 0, fooled.output
+    assert "Approvals met" in fooled.output
+    caught = runner.invoke(cli, [*args, "--ledger", ledger_path])
+    assert caught.exit_code == 1
+    assert isinstance(caught.exception, SystemExit)
+    b = reviewed["ids"]["b"][:16]
+    assert caught.output == (
+        "Error: The report lacks 1 review(s) the ledger records for audit audit-0001: "
+        f"reject by key {b} (ledger entry 3); countersignatures were removed.\n"
+    )
+
+
+def test_verify_with_the_ledger_passes_when_every_review_is_present(
+    cli: click.Group, runner: CliRunner, reviewed: dict[str, Any]
+) -> None:
+    args = ["verify", str(reviewed["report"]), "--keys-dir", str(reviewed["keys_dir"])]
+    result = runner.invoke(cli, [*args, "--ledger", str(reviewed["ledger"])])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == (
+        "Ledger: all 2 review(s) it records for this audit are present."
+    )
+
+
+def test_verify_with_the_ledger_reasons(reviewed: dict[str, Any], tmp_path: Path) -> None:
+    from fairaudit import _review_ledger as R
+    from fairaudit.ledger import append_entry
+
+    trusted_keys = load_trusted_keys([], [reviewed["keys_dir"]])
+    summary = verify_report_file(reviewed["report"], trusted_keys)
+    assert R.check_reviews_recorded(summary, reviewed["ledger"]) == 2
+    other = tmp_path / "other.sqlite"
+    append_entry(other, make_results("audit-0002"), report_sha256="ab" * 32)
+    with pytest.raises(VerificationError) as caught:
+        R.check_reviews_recorded(summary, other)
+    assert caught.value.reason == R.REASON_NOT_IN_LEDGER
+    connection = sqlite3.connect(reviewed["ledger"])
+    with connection:
+        connection.execute("DELETE FROM reviews WHERE seq = 2")
+    connection.close()
+    with pytest.raises(VerificationError) as caught:
+        R.check_reviews_recorded(summary, reviewed["ledger"])
+    assert caught.value.reason == R.REASON_LEDGER_BROKEN
+    assert "Entry 2 is missing" in str(caught.value)
+
+
+def test_review_ledger_choice(
+    runner: CliRunner, reviewed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fairaudit import _review_ledger as R
+    from fairaudit.cli_review import review
+    from fairaudit.ledger import MSG_NO_LEDGER, append_entry
+
+    third_key = Ed25519PrivateKey.from_private_bytes(bytes(range(96, 128)))
+    third = write_pem(tmp_path / "c.key", third_key)
+    report = str(reviewed["report"])
+    base = [report, "--key", str(third), "--decision", "approve"]
+    missing = tmp_path / "nowhere.sqlite"
+    result = runner.invoke(review, [*base, "--ledger", str(missing)])
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: " + MSG_NO_LEDGER.format(path=missing) + "\n",
+    )
+    other = tmp_path / "other.sqlite"
+    append_entry(other, make_results("audit-0002"), report_sha256="ab" * 32)
+    monkeypatch.setenv("FAIRAUDIT_LEDGER", str(other))
+    result = runner.invoke(review, base)
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: " + R.MSG_AUDIT_NOT_IN_LEDGER.format(path=other, audit="audit-0001") + "\n",
+    )
+    result = runner.invoke(review, [*base, "--no-ledger"])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 1  # signed, not recorded
+    assert len(R.reviews_for(reviewed["ledger"], "audit-0001")) == 2
