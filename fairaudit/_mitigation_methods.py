@@ -4,9 +4,11 @@ Each unit of parallel work (one cross-fitting fold of a ThresholdOptimizer, one
 ExponentiatedGradient fit, one CorrelationRemover refit) is a module-level function of
 plain arrays, so that it pickles by reference into a worker process and its result
 depends only on its arguments, never on which worker ran it or when. ``run_unit`` wraps
-one unit: it turns an exception into a one-line reason and records the warnings raised
-inside it (they become notes on the method's outcome instead of escaping into the
-caller's warning filters).
+one unit: it turns an exception into a one-line reason, and the warnings raised inside it
+that say something about the data or the fit (a solver that did not converge, a numeric
+overflow) into notes in plain words on the method's outcome. Other warnings, such as a
+library's deprecation of another library's API, are about code, not the audit: they are
+dropped, never shown to the user or written into the report.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from fairaudit.data import MISSING_GROUP
 
 __all__ = [
     "NOT_CLONABLE",
+    "NOT_CONVERGED",
     "NOT_NUMERIC",
+    "NUMERIC_TROUBLE",
     "NO_SAMPLE_WEIGHT",
     "TOO_FEW_FOR_FOLDS",
     "FoldError",
@@ -66,6 +70,16 @@ TOO_FEW_FOR_FOLDS = (
     "group {group} has {count} {label} row(s) in the evaluation set; cross-fitting needs at "
     "least 2 positive and 2 negative rows in every group, so that each held-out row's group "
     "has thresholds fitted on other rows (merge small groups, e.g. with coarser bins)"
+)
+#: Note: the fit stopped at its iteration limit (scikit-learn's ConvergenceWarning).
+NOT_CONVERGED = (
+    "the solver stopped at its iteration limit before converging, so this variant may fit "
+    "less well than a converged one (raise the model's max_iter, or scale its inputs)"
+)
+#: Note: numpy met an overflow, a division by zero or an invalid value while fitting.
+NUMERIC_TROUBLE = (
+    "the fit met a numeric overflow, division by zero or invalid value; check the model's "
+    "inputs for extreme or constant values"
 )
 _BAD_SCORES = "{count} of the scores are missing or not finite; thresholds need a score per row"
 _NO_SCORES = "the model cannot score the evaluation rows: {error}"
@@ -178,7 +192,7 @@ def fold_of_row_plan(
 def threshold_scores(
     score: Any, estimator: Any, features: pd.DataFrame
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Return a finite score per evaluation row and the warnings raised computing it.
+    """Return a finite score per evaluation row and the notes of warnings computing it.
 
     ``score`` when given, else the estimator's, in fairlearn's ``predict_method="auto"``
     order (``predict_proba``'s second column, ``decision_function``, ``predict``).
@@ -444,7 +458,7 @@ class Unit:
 
 @dataclass(frozen=True)
 class UnitResult:
-    """What one unit produced: predictions, or the reason it failed; and its warnings."""
+    """What one unit produced: predictions, or the reason it failed; and its notes."""
 
     method: str
     fold: int | None
@@ -461,18 +475,30 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+#: How numpy's floating-point warnings begin ("overflow encountered in exp", ...).
+_NUMERIC_MESSAGES = ("overflow encountered", "divide by zero encountered", "invalid value")
+
+
+def _note(item: warnings.WarningMessage) -> str | None:
+    """Return the plain-language note for a warning about the data or the fit, else None."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    if issubclass(item.category, ConvergenceWarning):
+        return NOT_CONVERGED
+    # numpy's floating-point warnings only: another library's RuntimeWarning is about
+    # its own code, not these rows.
+    if item.category is RuntimeWarning and str(item.message).startswith(_NUMERIC_MESSAGES):
+        return NUMERIC_TROUBLE
+    return None
+
+
 def _warning_notes(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
-    notes: list[str] = []
-    for item in caught:
-        text = str(item.message).strip().splitlines()
-        note = f"{item.category.__name__}: {text[0] if text else ''}".rstrip(": ")
-        if note not in notes:
-            notes.append(note)
-    return tuple(notes)
+    """Return the notes of the warnings that say something about the data, each once."""
+    return tuple(dict.fromkeys(note for item in caught if (note := _note(item)) is not None))
 
 
 def run_unit(unit: Unit) -> UnitResult:
-    """Return one unit's result; an exception becomes its reason, warnings become notes.
+    """Return one unit's result; an exception becomes its reason, a data warning a note.
 
     BLAS runs single-threaded inside a unit: units are the parallelism, multithreaded
     BLAS on these small solver steps was 3-7 times slower on a busy machine, and a fixed

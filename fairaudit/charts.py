@@ -3,7 +3,9 @@
 Charts are deterministic (fixed SVG ids, no timestamps) so reports are byte-identical
 across runs. Group names come from the data: mathtext parsing is switched off so that
 ``$...$`` is literal, text is drawn as paths, and the SVG is embedded as an ``<img>``
-(a data: URI), where no script can run.
+(a data: URI), where no script can run. Characters DejaVu Sans lacks (CJK, emoji) are drawn
+from matplotlib's Last Resort font, a box naming the script, without a warning; the text
+alternative and the tables beside each chart spell every name out.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 __all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart", "tradeoff_chart"]
@@ -27,10 +31,21 @@ __all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart", "tradeoff_cha
 #: Okabe-Ito colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
+#: Draws a glyph no other font has as a box naming its script (recent matplotlib bundles it).
+_LAST_RESORT_FONT = "Last Resort High-Efficiency"
+
+
+def _font_families() -> list[str]:
+    """Return DejaVu Sans, then the Last Resort font if this matplotlib bundles it."""
+    # Checked in the font list, not with findfont: that logs a warning when it is missing.
+    bundled = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *([_LAST_RESORT_FONT] if _LAST_RESORT_FONT in bundled else [])]
+
+
 _RC: Any = {
     "svg.hashsalt": "fairaudit",
     "svg.fonttype": "path",
-    "font.family": "DejaVu Sans",
+    "font.family": _font_families(),
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -57,7 +72,13 @@ def _label(text: str, limit: int = _MAX_LABEL) -> str:
 
 def _to_data_uri(fig: Figure) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    with warnings.catch_warnings():
+        # Without the Last Resort font (older matplotlib) a missing glyph is an empty box:
+        # the text alternative names the group, so the warning tells the reader nothing.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        fig.savefig(
+            buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight"
+        )
     plt.close(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 

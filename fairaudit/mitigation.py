@@ -23,8 +23,9 @@ Groups are the intersection of the sensitive features (or of those named by ``on
 Every randomized step (fold split, randomized predictions, an estimator's unset
 ``random_state``) gets a seed derived from the run's seed, the method and the fold, so the
 outcomes are identical for any ``jobs``. Units of work (one fold of one threshold method,
-one retraining) run in worker processes (joblib's loky backend): ThresholdOptimizer is
-pandas code that holds the GIL, so threads gave no speed-up (benchmarks/MITIGATION.md).
+one retraining) run in worker processes (``fairaudit._workers``, which also terminates them
+when the run is stopped): ThresholdOptimizer is pandas code that holds the GIL, so threads
+gave no speed-up (benchmarks/README.md).
 
 Nothing here measures the variants: the caller recounts each ``MitigationOutcome.y_pred``
 with the counting engine. The library never prints; progress goes to a callback.
@@ -33,7 +34,7 @@ with the counting engine. The library never prints; progress goes to a callback.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
@@ -57,7 +58,8 @@ from fairaudit._mitigation_methods import (
     threshold_protocol,
     threshold_scores,
 )
-from fairaudit.errors import ConfigError
+from fairaudit._workers import worker_results
+from fairaudit.errors import ConfigError, FairauditError
 from fairaudit.vocabulary import MITIGATION_METHODS
 
 __all__ = [
@@ -71,7 +73,9 @@ __all__ = [
     "TOO_FEW_FOR_FOLDS",
     "TRADEOFF_RULE",
     "UNKNOWN_METHOD",
+    "WORKER_DIED",
     "MethodName",
+    "MitigationError",
     "MitigationInputs",
     "MitigationOutcome",
     "available_methods",
@@ -147,16 +151,25 @@ UNKNOWN_METHOD = "unknown mitigation method {name!r}; the methods are: {names}"
 #: Skip reasons for a method the inputs do not allow.
 NEEDS_SCORES = "needs the model or a score column"
 NEEDS_TRAINING = "needs a training set (--train) and a scikit-learn model to retrain"
-# joblib backend for ``jobs > 1``. Processes: see the module docstring. Only the benchmark
-# changes it, to time threads against processes ("threading" would make the per-unit
+#: A worker process died mid-run (killed from outside, e.g. by the out-of-memory killer).
+WORKER_DIED = (
+    "a mitigation worker process died while {jobs} ran at once (out of memory?); run with "
+    "fewer --jobs, on fewer rows, or with --no-mitigation"
+)
+# How ``jobs > 1`` runs: processes (see the module docstring). Only the benchmark changes
+# it, to "threading", to time threads against processes (threads make the per-unit
 # warning capture unreliable, as warnings.catch_warnings is not thread-safe).
-_PARALLEL_BACKEND = "loky"
+_PARALLEL_BACKEND = "processes"
 
 #: How ``best_tradeoff`` chooses, for the report.
 TRADEOFF_RULE = (
     "the lowest disparity among the methods that lower the audited model's disparity and "
     "lose at most {points:g} accuracy points against it (ties: the higher accuracy)"
 )
+
+
+class MitigationError(FairauditError):
+    """The mitigation comparison could not run to the end; the message says why."""
 
 
 @dataclass
@@ -214,7 +227,8 @@ class MitigationOutcome:
     sensitive_features:
         The sensitive columns whose intersection defined the groups.
     warnings:
-        Warnings raised while fitting (e.g. a solver that did not converge), one line each.
+        Notes in plain words on warnings about the data or the fit (a solver that did
+        not converge, a numeric overflow), one line each; other warnings are dropped.
     """
 
     method: str
@@ -339,21 +353,33 @@ def _unit_message(result: UnitResult, folds: int) -> str:
 def _execute(
     units: Sequence[Unit], jobs: int, folds: int, say: Progress
 ) -> dict[tuple[str, int | None], UnitResult]:
-    """Return every unit's result, keyed by (method, fold); run in ``jobs`` processes."""
-    workers = min(jobs, len(units))
-    results: Any
-    if workers <= 1:
-        results = map(run_unit, units)
-    else:
-        from joblib import Parallel, delayed
+    """Return every unit's result, keyed by (method, fold); run in ``jobs`` processes.
 
-        results = Parallel(
-            n_jobs=workers, backend=_PARALLEL_BACKEND, return_as="generator_unordered"
-        )(delayed(run_unit)(unit) for unit in units)
+    Stopping the run (an exception in ``say``, Ctrl-C, SIGTERM) terminates the workers.
+    """
+    workers = min(jobs, len(units))
     done: dict[tuple[str, int | None], UnitResult] = {}
-    for result in results:
-        done[(result.method, result.fold)] = result
-        say(_unit_message(result, folds))
+
+    def record(results: Iterable[UnitResult]) -> None:
+        for result in results:
+            done[(result.method, result.fold)] = result
+            say(_unit_message(result, folds))
+
+    if workers <= 1:
+        record(map(run_unit, units))
+    elif _PARALLEL_BACKEND == "threading":
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as threads:
+            record(threads.map(run_unit, units))
+    else:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with worker_results(run_unit, units, workers=workers) as results:
+                record(results)
+        except BrokenProcessPool:
+            raise MitigationError(WORKER_DIED.format(jobs=workers)) from None
     return done
 
 

@@ -7,7 +7,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from fairaudit._signals import signals_deferred
 from fairaudit.errors import OutputError
+from fairaudit.paths import FileRole, check_file_roles
 
 __all__ = ["atomic_write_bytes", "atomic_write_many"]
 
@@ -29,12 +31,12 @@ def atomic_write_many(files: Mapping[Path, bytes], *, mode: int | None = None) -
     ``mode`` defaults to what a plain ``open()`` would give (0666 less the umask).
     """
     mode = _default_mode() if mode is None else mode
+    # A rename over a device, FIFO or folder entry would replace it: refuse, as over a twin.
+    check_file_roles([FileRole("output", Path(p)) for p in files], [])
     staged: list[tuple[str, Path]] = []
     try:
         for path, content in files.items():
             folder = path.parent if str(path.parent) else Path(".")
-            if not folder.is_dir():
-                raise OutputError(f"output folder '{folder}' does not exist; create it first")
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
             staged.append((tmp, path))
             os.chmod(tmp, mode)
@@ -42,9 +44,11 @@ def atomic_write_many(files: Mapping[Path, bytes], *, mode: int | None = None) -
                 fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        staged.clear()
+        # Ctrl-C or SIGTERM waits for the last rename: a stop leaves all files or none.
+        with signals_deferred():
+            for tmp, path in staged:
+                os.replace(tmp, path)
+            staged.clear()
     except OSError as exc:
         raise OutputError(f"cannot write '{exc.filename or ''}': {exc.strerror or exc}") from None
     finally:

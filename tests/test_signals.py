@@ -1,0 +1,291 @@
+"""Stopping a run: SIGTERM, Ctrl-C and a killed parent leave no process and no partial output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairaudit._signals import INTERRUPTED, Interrupted, signals_deferred, stop_on_signals
+from fairaudit._workers import worker_results
+from fairaudit.mitigation import WORKER_DIED, MitigationError, run_mitigations
+from fairaudit.outputs import atomic_write_many
+from tests.test_mitigation import score_inputs
+
+HAS_PROC = Path("/proc/self/stat").exists()
+needs_proc = pytest.mark.skipif(not HAS_PROC, reason="reads processes from /proc (Linux)")
+
+
+def _stat(pid: str) -> tuple[str, int, int] | None:
+    """Return (state, ppid, session) of a process, or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, ppid, _pgrp, session = text[text.rindex(")") + 2 :].split()[:4]
+    return state, int(ppid), int(session)
+
+
+def _live(predicate: Callable[[int, int], bool]) -> list[int]:
+    """Return the live (not zombie) processes whose (ppid, session) satisfy the predicate."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(entry)) is not None and stat[0] != "Z":
+            if predicate(stat[1], stat[2]):
+                found.append(int(entry))
+    return found
+
+
+def _session(session: int) -> list[int]:
+    return _live(lambda ppid, sid: sid == session)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------
+# The command line, on 200,000 rows
+
+
+@pytest.fixture(scope="module")
+def large_scored_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a CSV of 200,000 scored rows whose mitigation comparison takes ~30 s."""
+    rng = np.random.default_rng(0)
+    n = 200_000
+    sex = rng.choice(np.array(["female", "male"]), size=n, p=[0.4, 0.6])
+    label = rng.random(n) < 0.5
+    score = 1.0 / (1.0 + np.exp(-(1.5 * label + rng.normal(size=n) - (sex == "female") - 0.75)))
+    path = tmp_path_factory.mktemp("large") / "scored.csv"
+    pd.DataFrame(
+        {"label": label.astype(int), "pred": (score > 0.5).astype(int), "score": score, "sex": sex}
+    ).to_csv(path, index=False, float_format="%.6f")
+    return path
+
+
+@pytest.fixture
+def started_run(
+    large_scored_csv: Path, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Start ``fairaudit run -j 2`` in its own session; yield it once its workers run."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    command = [
+        sys.executable,
+        "-m",
+        "fairaudit",
+        "run",
+        str(large_scored_csv),
+        "--target",
+        "label",
+        "--prediction-col",
+        "pred",
+        "--score-col",
+        "score",
+        "--sensitive",
+        "sex",
+        "--no-intervals",
+        "-j",
+        "2",
+        "-o",
+        str(out_dir) + os.sep,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "PYTHONWARNINGS": ""},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        # The main process and two workers (and maybe helpers) once mitigation runs.
+        while len(_session(process.pid)) < 3 and process.poll() is None:
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.05)
+        time.sleep(1.5)  # into the units, not just the workers' start-up
+        assert process.poll() is None, process.communicate()
+        yield process, out_dir
+    finally:
+        _kill_all(_session(process.pid))
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _stop_and_settle(
+    process: subprocess.Popen[bytes], send: str
+) -> tuple[int | None, str, list[int]]:
+    """Send the signal; return the exit code, stderr, and the session's processes 5 s later."""
+    sent = time.monotonic()
+    if send == "SIGINT to the group":  # what Ctrl-C in a terminal does
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(process.pid, getattr(signal, send))
+    try:
+        # A caller reading the output waits for every holder of the pipes to close them.
+        _, stderr = process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        stderr = b"(the pipes were still open after 5 s)"
+    time.sleep(max(0.0, sent + 5 - time.monotonic()))
+    alive = [pid for pid in _session(process.pid) if pid != process.pid]
+    return process.returncode, stderr.decode(), alive
+
+
+@needs_proc
+@pytest.mark.parametrize(
+    ("send", "exit_code", "line"),
+    [
+        ("SIGTERM", 143, "Error: " + INTERRUPTED.format(name="SIGTERM")),
+        ("SIGINT to the group", 130, "Error: " + INTERRUPTED.format(name="SIGINT")),
+    ],
+)
+def test_a_stopped_run_leaves_no_process_no_output_and_one_line(
+    started_run: tuple[subprocess.Popen[bytes], Path], send: str, exit_code: int, line: str
+) -> None:
+    process, out_dir = started_run
+    code, stderr, alive = _stop_and_settle(process, send)
+    assert alive == [], [_cmdline(pid) for pid in alive]
+    assert code == exit_code, stderr
+    assert stderr == line + "\n"
+    assert sorted(p.name for p in out_dir.iterdir()) == []
+
+
+@needs_proc
+def test_workers_exit_when_the_parent_is_killed(
+    started_run: tuple[subprocess.Popen[bytes], Path],
+) -> None:
+    process, out_dir = started_run
+    code, _, alive = _stop_and_settle(process, "SIGKILL")
+    assert code == -signal.SIGKILL
+    assert alive == [], [_cmdline(pid) for pid in alive]
+    assert sorted(p.name for p in out_dir.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------
+# The library
+
+
+def _workers_of_this_process() -> list[int]:
+    """Return this process's live children except multiprocessing's resource tracker."""
+    me = os.getpid()
+    return [
+        pid
+        for pid in _live(lambda ppid, sid: ppid == me)
+        if "resource_tracker" not in _cmdline(pid)
+    ]
+
+
+@needs_proc
+def test_an_interrupt_in_the_caller_terminates_the_mitigation_workers() -> None:
+    before = set(_workers_of_this_process())
+
+    def interrupt(message: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_mitigations(score_inputs(20_000), jobs=2, progress=interrupt)
+    deadline = time.monotonic() + 5
+    while (left := set(_workers_of_this_process()) - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == set(), [_cmdline(pid) for pid in left]
+
+
+@needs_proc
+def test_a_worker_killed_from_outside_is_one_clear_error() -> None:
+    before = set(_workers_of_this_process())
+
+    def kill_a_worker(message: str) -> None:
+        for pid in set(_workers_of_this_process()) - before:
+            os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
+            break
+
+    with pytest.raises(MitigationError) as caught:
+        run_mitigations(score_inputs(20_000), jobs=2, progress=kill_a_worker)
+    assert str(caught.value) == WORKER_DIED.format(jobs=2)
+
+
+def _square(value: int) -> int:
+    return value * value
+
+
+def test_worker_results_are_every_result_and_the_pool_is_gone() -> None:
+    with worker_results(_square, range(6), workers=2) as results:
+        assert sorted(results) == [0, 1, 4, 9, 16, 25]
+    if HAS_PROC:
+        assert _workers_of_this_process() == []
+
+
+def test_sigterm_becomes_interrupted_and_the_handlers_are_restored() -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as caught, stop_on_signals():
+        signal.raise_signal(signal.SIGTERM)
+    assert caught.value.exit_code == 143
+    assert str(caught.value) == INTERRUPTED.format(name="SIGTERM")
+    assert isinstance(caught.value, KeyboardInterrupt)  # so KeyboardInterrupt cleanup runs
+    assert signal.getsignal(signal.SIGTERM) == previous
+
+
+def test_a_deferred_signal_is_raised_when_the_section_ends() -> None:
+    steps = []
+    with pytest.raises(Interrupted), stop_on_signals():
+        with signals_deferred():
+            signal.raise_signal(signal.SIGTERM)
+            steps.append("after the signal")
+        steps.append("after the section")
+    assert steps == ["after the signal"]
+
+
+def test_sigterm_while_staging_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {tmp_path / "report.html": b"<html>", tmp_path / "report.json": b"{}"}
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync_then_signal(fd: int) -> None:
+        real_fsync(fd)
+        calls.append(fd)
+        if len(calls) == 2:  # both temporary files written, nothing renamed yet
+            signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(os, "fsync", fsync_then_signal)
+    with pytest.raises(Interrupted), stop_on_signals():
+        atomic_write_many(files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_sigterm_between_renames_waits_for_the_last_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {tmp_path / "report.html": b"<html>", tmp_path / "report.json": b"{}"}
+    real_replace = os.replace
+
+    def replace_then_signal(src: str, dst: Path) -> None:
+        real_replace(src, dst)
+        if Path(dst).name == "report.html":
+            signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(os, "replace", replace_then_signal)
+    with pytest.raises(Interrupted), stop_on_signals():
+        atomic_write_many(files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
