@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from fairaudit._limits import check_group_limit, check_rows_group_limit
 from fairaudit._version import __version__
 from fairaudit.comparison import compare_mitigations
 from fairaudit.counts import CELLS, GroupCounts, count_groups
@@ -120,6 +121,7 @@ def _count(spec: AuditSpec, say: Progress) -> _Counted:
     if engine != "numpy":
         say(f"counting {spec.data} with {engine}")
         counted = count_with_engine(spec, cast(EngineName, engine))
+        check_group_limit(spec, counted.group_counts)
         return _Counted(
             engine=engine,
             group_counts=counted.group_counts,
@@ -136,6 +138,7 @@ def _count(spec: AuditSpec, say: Progress) -> _Counted:
     check_reference(
         spec, tuple(f.name for f in data.sensitive), tuple(f.levels for f in data.sensitive)
     )
+    check_rows_group_limit(spec, data)  # before predicting: the model may be slow
     say("predicting" if spec.model is not None else "reading predictions")
     predicted = audit_predictions(spec, data)
     say("counting")

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fairaudit._display import BIDI_CONTROLS, display_text, terminal_json
 from fairaudit.errors import FairauditError
+from fairaudit.paths import read_regular_bytes
 
 __all__ = [
     "BEGIN_MARKER",
@@ -101,7 +103,7 @@ class ReportReference:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular_bytes(path)
     except FileNotFoundError:
         raise CardError(MSG_NOT_FOUND.format(path=path)) from None
     except OSError as exc:
@@ -165,8 +167,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def _md(value: Any) -> str:
-    """Return untrusted text inert in Markdown and in table cells: no HTML, links or markup."""
-    text = " ".join(str(value).split())  # a newline would end a table row or a paragraph
+    """Return untrusted text inert in Markdown and in table cells: no HTML, links or markup.
+
+    Control and bidi characters are shown as escapes first (``_display``), so that no value
+    can reorder the text around it.
+    """
+    text = " ".join(display_text(value).split())  # a newline would end a table row or paragraph
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -470,8 +476,11 @@ def update_markdown_card(
 
 # --------------------------------------------------------------------------- YAML front matter
 
+# Characters YAML may not hold raw, and bidi controls (shown escaped, like everywhere).
 _YAML_PRINTABLE = re.compile(
-    "[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]"
+    "[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff"
+    + "".join(sorted(BIDI_CONTROLS))
+    + "]"
 )
 
 
@@ -722,7 +731,8 @@ def export_card(
         raise CardError(f"unknown card format {format!r}; choose one of {', '.join(CARD_FORMATS)}")
     data = load_report(report)
     if format == "mct":
-        return json.dumps(mct_card(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        # Bidi and C1 controls as JSON escapes: the same data, safe to print.
+        return terminal_json(mct_card(data), indent=2, allow_nan=False) + "\n"
     html = Path(report_html) if report_html is not None else default_report_html(Path(report))
     reference = report_reference(html) if html is not None else None
     existing: str | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from fairaudit._display import terminal_json, terminal_text
 from fairaudit.errors import FairauditError
 
 __all__ = ["LEDGER_ENV", "MSG_NO_HISTORY", "diff", "history", "ledger"]
@@ -100,9 +101,9 @@ def verify(
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     if not report.ok:
-        raise click.ClickException(report.describe())
+        raise click.ClickException(terminal_text(report.describe()))
     if not as_json:
-        click.echo(report.describe())
+        click.echo(terminal_text(report.describe()))
 
 
 @ledger.command("head")
@@ -152,8 +153,9 @@ def _history_table(entries: list[Any]) -> str:
             )
         )
         previous = e
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    shown = [[terminal_text(cell) for cell in row] for row in rows]  # values from the file
+    widths = [max(len(row[i]) for row in shown) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in shown]
     return "\n".join(lines)
 
 
@@ -186,7 +188,8 @@ def history(name: str, ledger_path: Path, as_json: bool) -> None:
     except FairauditError as e:
         raise click.ClickException(str(e)) from e
     if not report.ok:
-        click.echo(MSG_HISTORY_UNVERIFIED.format(problem=report.problems[0].message), err=True)
+        problem = terminal_text(report.problems[0].message)
+        click.echo(MSG_HISTORY_UNVERIFIED.format(problem=problem), err=True)
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
     else:
@@ -232,13 +235,21 @@ def diff(
     from fairaudit.diff import diff_results, format_text, load_results, write_diff_html
 
     try:
+        if html_path is not None:  # never over either report, whichever twin was named
+            from fairaudit.paths import FileRole, check_file_roles
+
+            reports = [p.with_suffix(s) for p in (old, new) for s in (".html", ".json")]
+            check_file_roles(
+                [FileRole("--html", html_path)],
+                [FileRole("report", p) for p in [old, new, *reports]],
+            )
         result = diff_results(load_results(old), load_results(new), threshold=threshold)
         if html_path is not None:
             write_diff_html(result, html_path)
     except FairauditError as e:
         raise click.ClickException(str(e)) from e
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(terminal_json(result.to_dict(), indent=2))
     else:
         click.echo(format_text(result, show_all=show_all))
         if html_path is not None:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fairaudit.errors import FairauditError
+from fairaudit.paths import read_regular_bytes
 
 __all__ = [
     "AuditDiff",
@@ -274,7 +275,7 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     file = Path(path)
     try:
-        raw = file.read_bytes()
+        raw = read_regular_bytes(file)
     except FileNotFoundError:
         raise DiffError(MSG_NOT_FOUND.format(path=file)) from None
     except OSError as e:
@@ -600,7 +601,12 @@ def _change_line(change: MetricChange) -> str:
 
 
 def format_text(diff: AuditDiff, *, show_all: bool = False) -> str:
-    """Return the diff as text for a terminal (within-interval changes counted unless shown)."""
+    """Return the diff as text for a terminal (within-interval changes counted unless shown).
+
+    Control and bidi characters in the files' values are shown as escapes (``_display``).
+    """
+    from fairaudit._display import terminal_text
+
     lines = [f"Old: {diff.old.describe()}", f"New: {diff.new.describe()}"]
     if diff.verdict_changed:
         lines.append(
@@ -637,12 +643,13 @@ def format_text(diff: AuditDiff, *, show_all: bool = False) -> str:
             lines.append(f"{HEADINGS[status]}: {len(changed)}{hint}")
         if listed:
             lines.extend(_change_line(c) for c in changed)
-    return "\n".join(lines)
+    return "\n".join(terminal_text(line) for line in lines)
 
 
 @dataclass
 class DiffContext:
-    """Everything ``templates/diff.html`` reads. Jinja2 escapes every string on output.
+    """Everything ``templates/diff.html`` reads. Every string is shown with its control and
+    bidi characters made visible, then escaped by Jinja2 (see ``report._environment``).
 
     ``sections`` pairs a heading with its change rows; each row is a dict of display strings
     (``section``, ``where``, ``quantity``, ``old``, ``new``, ``delta``, ``old_ci``,

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fairaudit._display import display_text
 from fairaudit.outputs import atomic_write_bytes
 from fairaudit.policy import MSG_BAD_FAIL_ON, NOT_EVALUABLE
 
@@ -29,7 +30,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _xml(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    # CI pages show these names: bidi and C1 controls become visible escapes too.
+    return display_text(_NOT_XML.sub("\ufffd", text))
 
 
 def _group_text(group: Mapping[str, str]) -> str:

@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
+from fairaudit._display import display_text
+from fairaudit._report_groups import TOP_GROUPS, split_groups
 from fairaudit.charts import Chart, disparity_chart, metrics_chart, tradeoff_chart
 from fairaudit.errors import OutputError
 from fairaudit.metrics import DEFINITIONS, HEADLINE_METRICS, INTERSECTION
 from fairaudit.outputs import atomic_write_many
 from fairaudit.result import AuditResult
+from fairaudit.vocabulary import HTML_MAX_GROUPS
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -57,9 +60,6 @@ DISPARITY_METRICS = (
 )
 #: Ratios outside this band are highlighted (the four-fifths rule and its inverse).
 RATIO_BAND = (0.8, 1.25)
-#: A grouping with more groups than this shows its worst groups in full and folds the
-#: rest into a <details> element; its charts draw only the worst groups.
-TOP_GROUPS = 20
 
 
 def template_dir() -> Path:
@@ -70,9 +70,21 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
+def _shown(value: Any) -> Any:
+    """Return a value as a template prints it: text from data with its controls made visible.
+
+    The Environment's ``finalize``: every ``{{ ... }}`` passes here before autoescape, so no
+    template can forget it. Markup (macro output, the embedded JSON) passes unchanged.
+    """
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return display_text(value)
+    return value
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        finalize=_shown,
         loader=jinja2.FileSystemLoader(str(template_dir())),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -138,6 +150,7 @@ class GroupingView:
     selection rate (groups with enough data first, worst first, plus the reference group)
     and ``rest_rows`` the others, largest first. Otherwise ``top_rows`` is ``rows`` and
     ``rest_rows`` is empty. ``top_disparities``/``rest_disparities`` follow the same split.
+    Past ``HTML_MAX_GROUPS`` groups, ``omitted`` groups are in neither (only in the JSON).
     """
 
     name: str
@@ -152,6 +165,7 @@ class GroupingView:
     rest_rows: list[dict[str, Any]] = field(default_factory=list)
     top_disparities: list[dict[str, Any]] = field(default_factory=list)
     rest_disparities: list[dict[str, Any]] = field(default_factory=list)
+    omitted: int = 0
 
     @property
     def folded(self) -> bool:
@@ -203,7 +217,8 @@ class Verdict:
 
 @dataclass
 class ReportContext:
-    """Everything the templates read. Every string is escaped by Jinja2 on output."""
+    """Everything the templates read. Every string is shown with its control and bidi
+    characters made visible (the Environment's ``finalize``), then escaped by Jinja2."""
 
     title: str
     result: dict[str, Any]
@@ -221,6 +236,7 @@ class ReportContext:
     mitigation_chart: Chart | None = None
     notes: list[str] = field(default_factory=list)
     top_groups: int = TOP_GROUPS
+    html_max_groups: int = HTML_MAX_GROUPS
 
 
 def _worst_off(
@@ -261,36 +277,6 @@ def _worst_off(
             )
         )
     return out
-
-
-Rows = list[dict[str, Any]]
-
-
-def _split_groups(rows: Rows, disparities: Rows) -> tuple[Rows, Rows, Rows, Rows]:
-    """Return (top rows, rest rows, top disparities, rest disparities) of a grouping."""
-    if len(rows) <= TOP_GROUPS:
-        return rows, [], disparities, []
-
-    def badness(row: dict[str, Any]) -> tuple[bool, bool, float]:
-        rate = row["metrics"].get("selection_rate")
-        return (row["insufficient_data"], rate is None, rate if rate is not None else 0.0)
-
-    def key(group: dict[str, str]) -> str:
-        return json.dumps(group, sort_keys=True)
-
-    ranked = sorted(rows, key=badness)  # stable: ties keep the JSON's order
-    top = ranked[:TOP_GROUPS] + [r for r in ranked[TOP_GROUPS:] if r["reference"]]
-    order = {key(r["group"]): i for i, r in enumerate(top)}
-    size = {key(r["group"]): r["count"] for r in rows}
-    rest = sorted((r for r in rows if key(r["group"]) not in order), key=lambda r: -r["count"])
-    top_d = sorted(
-        (d for d in disparities if key(d["group"]) in order), key=lambda d: order[key(d["group"])]
-    )
-    rest_d = sorted(
-        (d for d in disparities if key(d["group"]) not in order),
-        key=lambda d: -size.get(key(d["group"]), 0),
-    )
-    return top, rest, top_d, rest_d
 
 
 def _verdict(data: dict[str, Any], worst: list[WorstOff]) -> Verdict:
@@ -346,13 +332,14 @@ def build_context(result: AuditResult) -> ReportContext:
         )
         disparities = [d for d in data["disparities"] if d["feature"] == name]
         shown = [d for d in disparities if d["metric"] in DISPARITY_METRICS]
-        top, rest, top_d, rest_d = _split_groups(rows, shown)
+        split = split_groups(rows, shown)
+        top, rest = split.top, split.rest
         drawn = top if rest else rows
-        labels = [group_label(r["group"]) for r in drawn]
+        labels = [display_text(group_label(r["group"])) for r in drawn]
         has_ci = any(r.get("ci") for r in drawn)
         of_all = f", the {len(drawn)} of {len(rows)} groups with the lowest rates" if rest else ""
         chart = metrics_chart(
-            f"Selection rate, TPR and FPR by group ({name}{of_all})",
+            display_text(f"Selection rate, TPR and FPR by group ({name}{of_all})"),
             labels,
             CHART_METRICS,
             [[r["metrics"].get(m) for r in drawn] for m in CHART_METRICS],
@@ -369,10 +356,10 @@ def build_context(result: AuditResult) -> ReportContext:
         if rest:
             sr.sort(key=lambda d: drawn_groups.index(d["group"]))
         dchart = disparity_chart(
-            f"Selection-rate ratio to the reference ({name}{of_all})",
-            [group_label(d["group"]) for d in sr],
+            display_text(f"Selection-rate ratio to the reference ({name}{of_all})"),
+            [display_text(group_label(d["group"])) for d in sr],
             [d["ratio"] for d in sr],
-            reference,
+            display_text(reference),
             [d.get("ci_ratio") for d in sr] if any(d.get("ci_ratio") for d in sr) else None,
             RATIO_BAND,
         )
@@ -389,8 +376,9 @@ def build_context(result: AuditResult) -> ReportContext:
                 dchart,
                 top,
                 rest,
-                top_d,
-                rest_d,
+                split.top_disparities,
+                split.rest_disparities,
+                split.omitted,
             )
         )
         worst.extend(_worst_off(rows, disparities, name, reference))
@@ -432,7 +420,7 @@ def _mitigation_chart(data: dict[str, Any]) -> Chart | None:
 
     points = [headline(e) for e in entries]
     return tradeoff_chart(
-        f"Accuracy against demographic parity difference ({grouping})",
+        display_text(f"Accuracy against demographic parity difference ({grouping})"),
         [e["method"].replace("_", " ") for e in entries],
         [p["value"] for p in points],
         [p.get("ci") for p in points],
@@ -455,6 +443,11 @@ def _safe_name_part(text: str) -> str:
     return cleaned[:80] or "audit"
 
 
+MSG_OUTPUT_IS_JSON = (
+    "output '{path}' ends in .json; -o names the HTML report (the JSON is written beside it)"
+)
+
+
 def report_paths(result: AuditResult, output: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Return the HTML and JSON paths for ``output`` (a file, or a folder to name it in).
 
@@ -474,10 +467,7 @@ def report_paths(result: AuditResult, output: str | os.PathLike[str]) -> tuple[P
     else:
         html_path = output
     if html_path.suffix.lower() == ".json":
-        raise OutputError(
-            f"output '{html_path}' ends in .json; -o names the HTML report "
-            "(the JSON is written beside it)"
-        )
+        raise OutputError(MSG_OUTPUT_IS_JSON.format(path=html_path))
     return html_path, html_path.with_suffix(".json")
 
 

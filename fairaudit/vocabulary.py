@@ -10,7 +10,9 @@ __all__ = [
     "CONFUSION_METRICS",
     "DEFINITIONS",
     "HEADLINE_METRICS",
+    "HTML_MAX_GROUPS",
     "INTERSECTION",
+    "MAX_GROUPS",
     "MITIGATION_METHODS",
     "PROPORTIONS",
     "SCORE_METRICS",
@@ -18,6 +20,16 @@ __all__ = [
 
 #: Name of the grouping formed by all sensitive features together.
 INTERSECTION = "intersection"
+
+#: Default limit on the groups of one grouping (the intersection's cells with rows, or one
+#: feature's values): a larger audit is refused before the work, as its report would run to
+#: hundreds of megabytes (10,000 cells: 111 MB of HTML, 1.65 GB of memory). ``max_groups``
+#: (``--max-groups N``) raises it.
+MAX_GROUPS = 5000
+
+#: The HTML report tabulates and draws at most this many groups of one grouping (the worst
+#: off); the others are counted in a line that points to the JSON, which keeps every group.
+HTML_MAX_GROUPS = 200
 
 #: Metrics computed from confusion counts, in report order (``count`` first).
 CONFUSION_METRICS: tuple[str, ...] = (

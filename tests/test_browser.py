@@ -535,4 +535,5 @@ def test_large_audit_stays_usable(browser: Any, pages: dict[str, Page]) -> None:
     folded = [c for c in counts if "Intersection" in c["caption"] and c["hidden"]]
     assert shown and folded
     assert max(c["rows"] for c in shown) <= 25
-    assert sum(c["rows"] for c in shown + folded) == 300
+    # HTML_MAX_GROUPS (200) of the 300 cells are in the page; the others only in the JSON.
+    assert sum(c["rows"] for c in shown + folded) == 200

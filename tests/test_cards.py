@@ -417,3 +417,20 @@ def test_environment_is_not_leaked(audit_files: Path) -> None:
     # The card cites the report by file name only, never by an absolute path.
     section = fairness_section(_data(audit_files), report_reference(audit_files / "report.html"))
     assert os.fspath(audit_files) not in section
+
+
+def test_cards_show_control_and_bidi_characters_visibly(audit_files: Path, tmp_path: Path) -> None:
+    data = _data(audit_files)
+    data["audit"]["name"] = "scorer\x1b[2J\u202egnp.exe"
+    data["audit"]["owner"] = "risk\u2066 team"
+    section = fairness_section(data, None)
+    assert not set(section) & {"\x1b", "\u202e", "\u2066"}
+    assert "- Model: scorer\\\\x1b\\[2J&lt;U+202E&gt;gnp.exe 2.1\n" in section
+    assert "- Owner: risk&lt;U+2066&gt; team\n" in section
+    front = "\n".join(model_index_lines(data))
+    assert '- name: "scorer\\u001b[2J\\u202egnp.exe 2.1"' in front  # YAML escapes: same value
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(data), encoding="utf-8")
+    mct = export_card(report, format="mct")
+    assert not set(mct) & {"\x1b", "\u202e", "\u2066"}
+    assert json.loads(mct)["model_details"]["name"] == data["audit"]["name"]

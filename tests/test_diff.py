@@ -490,3 +490,52 @@ def test_cli_diff_bad_input_exits_1(
     result = CliRunner().invoke(cli, ["diff", str(page), str(old)])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {page} is not a fairaudit report or result")
+
+
+# ---------------------------------------------------------------------------------------------
+# Control and bidi characters from the files (issue 12 §6)
+
+ESCAPE_NAME = "credit\x1b]0;pwned\x07\x1b[2J"
+BIDI_GROUP = "fe\u202emale"
+
+
+def hostile_controls() -> tuple[dict[str, Any], dict[str, Any]]:
+    old, new = make_old(), make_new()
+    for result in (old, new):
+        result["audit"]["name"] = ESCAPE_NAME
+        result["audit"]["model_version"] = "1.0\u2066"
+    new["metrics"]["by_group"][-1]["group"] = {"sex": BIDI_GROUP}
+    return old, new
+
+
+def test_text_output_shows_control_and_bidi_characters_as_escapes() -> None:
+    text = format_text(diff_results(*hostile_controls()))
+    assert not set(text) & {"\x1b", "\x07", "\u202e", "\u2066"}
+    assert "Old: credit\\x1b]0;pwned\\x07\\x1b[2J 1.0<U+2066>, audit" in text
+    assert "Groups appeared: sex=fe<U+202E>male (sex, n=100)" in text
+
+
+def test_cli_diff_prints_no_control_or_bidi_character(cli: click.Group, tmp_path: Path) -> None:
+    old, new = hostile_controls()
+    old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
+    old_path.write_text(json.dumps(old), encoding="utf-8")
+    new_path.write_text(json.dumps(new), encoding="utf-8")
+    for flags in ([], ["--json"], ["--all"]):
+        result = CliRunner().invoke(cli, ["diff", str(old_path), str(new_path), *flags])
+        assert result.exit_code == 0, result.output
+        assert not set(result.output) & {"\x1b", "\x07", "\u202e", "\u2066"}, flags
+    as_json = json.loads(
+        CliRunner().invoke(cli, ["diff", str(old_path), str(new_path), "--json"]).output
+    )
+    assert as_json["old"]["name"] == ESCAPE_NAME  # the JSON keeps the data as it is
+
+
+def test_html_page_shows_bidi_controls_visibly() -> None:
+    diff = diff_results(*hostile_controls())
+    page = render_diff_html(diff)
+    data = re.search(r'id="fairaudit-diff">(.*?)</script>', page, re.S)
+    assert data is not None
+    shown = page.replace(data.group(0), "")
+    assert not set(shown) & {"\x1b", "\x07", "\u202e", "\u2066"}
+    assert "sex=fe&lt;U+202E&gt;male" in shown
+    assert json.loads(data.group(1))["old"]["name"] == ESCAPE_NAME

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -15,8 +16,14 @@ import skops.io as sio
 from click.testing import CliRunner
 from fairlearn.metrics import MetricFrame
 
+from fairaudit._limits import MSG_TOO_MANY_GROUPS
+from fairaudit.audit import run_audit
 from fairaudit.cli import cli
-from fairaudit.result import load_schema
+from fairaudit.report import render_html
+from fairaudit.result import AuditResult, load_schema
+from fairaudit.spec import AuditSpec
+from fairaudit.vocabulary import HTML_MAX_GROUPS, MAX_GROUPS
+from tests.conftest import AuditRun
 from tests.test_metrics import _fairlearn_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,3 +311,114 @@ def test_mitigation_results_do_not_depend_on_jobs(tmp_path: Path) -> None:
     assert [e["method"] for e in one["mitigations"]] == ["baseline", *methods.split(",")]
     for key in ("mitigations", "mitigation_summary", "metrics", "disparities"):
         assert one[key] == two[key]
+
+
+# --- display escaping and size limits (issue 12 §6) ---------------------------------------
+
+RLO, LRI = "\u202e", "\u2066"
+
+
+def _audit(folder: Path, rows: list[tuple[int, int, str]], **options: object) -> AuditResult:
+    """Return the audit of rows (y, pred, group) of precomputed predictions, without intervals."""
+    data = folder / "rows.csv"
+    pd.DataFrame(rows, columns=["y", "pred", "group"]).to_csv(data, index=False)
+    spec = AuditSpec(
+        data=data,
+        target="y",
+        prediction_col="pred",
+        sensitive=("group",),
+        intervals=False,
+        **options,  # type: ignore[arg-type]
+    )
+    return run_audit(spec)
+
+
+def _shown(html: str) -> str:
+    """Return the HTML without its embedded JSON (data, not display)."""
+    return EMBEDDED.sub("", html)
+
+
+def test_html_shows_control_and_bidi_characters_visibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    hostile = f"fe{RLO}elam"
+    rows = [(i % 2, (i // 2) % 2, hostile if i < 40 else "male") for i in range(100)]
+    result = _audit(tmp_path, rows, name=f"model\x1b[2J{LRI}x", owner=f"risk{RLO} team")
+    html = render_html(result)
+    shown = _shown(html)
+    assert not set(shown) & {"\x1b", RLO, LRI}
+    assert "group: fe&lt;U+202E&gt;elam" in shown
+    assert "model\\x1b[2J&lt;U+2066&gt;x" in shown
+    assert "risk&lt;U+202E&gt; team" in shown
+    embedded = json.loads(EMBEDDED.search(html).group(1))  # type: ignore[union-attr]
+    assert embedded == result.to_dict()
+    assert embedded["audit"]["owner"] == f"risk{RLO} team"  # the data stays as it is
+
+
+def test_run_summary_and_errors_print_no_control_character(
+    audit_cli: Callable[..., AuditRun], write_csv: Callable[..., Path]
+) -> None:
+    column = f"se{RLO}x\x1b[31m"
+    data = write_csv(
+        "hostile.csv", ["y", "pred", column], [(i % 2, i % 3 % 2, "ab"[i % 2]) for i in range(12)]
+    )
+    run = audit_cli(data, "--target", "y", "--prediction-col", "pred", sensitive=(column,))
+    run.assert_ok()
+    assert not set(run.result.output) & {"\x1b", RLO}
+    assert "  se<U+202E>x\\x1b[31m: demographic_parity_ratio = " in run.result.stdout
+    failed = audit_cli(
+        "--target", "y", "--prediction-col", "pred", config='data = "gone\\u202e\\u001b[2J.csv"'
+    )
+    assert failed.result.exit_code == 1
+    assert failed.stderr.endswith("gone<U+202E>\\x1b[2J.csv' not found\n"), failed.stderr
+    assert not set(failed.stderr) & {"\x1b", RLO}
+
+
+def test_html_shows_the_worst_groups_of_a_large_grouping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """250 groups of 4 rows selecting 0, 1, 2, 3 or 4 of them: the 50 selecting all are left out."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    rows = [(i % 2, int(i < k % 5), f"g{k:03d}") for k in range(250) for i in range(4)]
+    result = _audit(tmp_path, rows, min_group_size=1)
+    assert HTML_MAX_GROUPS == 200 < 250
+    html = render_html(result)
+    shown = _shown(html)
+    for section in ("group-sizes", "metrics"):
+        body = shown.split(f'<section id="{section}"')[1].split("</section>")[0]
+        assert body.count('<tr><th scope="row">group: g') == 200, section
+        assert "50 more groups in the JSON" in body
+    disparities = shown.split('<section id="disparities"')[1].split("</section>")[0]
+    assert disparities.count('<tr><th scope="row">group: g') == 199 * 6  # not the reference
+    assert "50 more groups in the JSON" in disparities
+    assert ">group: g003<" in shown and ">group: g005<" in shown
+    assert "g004" not in shown and "g249" not in shown  # selection rate 1: the best off
+    assert len(result.to_dict()["metrics"]["by_group"]) == 250
+    assert json.loads(EMBEDDED.search(html).group(1)) == result.to_dict()  # type: ignore[union-attr]
+
+
+def test_too_many_groups_are_refused_before_the_work(
+    audit_cli: Callable[..., AuditRun], write_csv: Callable[..., Path]
+) -> None:
+    assert MAX_GROUPS == 5000
+    cells = [(a, b) for a in "xyz" for b in "pqr"]
+    data = write_csv(
+        "cells.csv", ["y", "pred", "a", "b"], [(i % 2, i % 3 % 2, *cells[i % 9]) for i in range(36)]
+    )
+    flags = (data, "--target", "y", "--prediction-col", "pred")
+    refused = audit_cli(*flags, "--max-groups", "8", sensitive=("a", "b"))
+    refused.assert_error(
+        MSG_TOO_MANY_GROUPS.format(grouping="the intersection of a × b", groups=9, limit=8)
+    )
+    assert refused.stderr == (
+        "Error: the intersection of a × b has 9 groups, more than the limit of 8; use coarser "
+        "--bins, fewer --sensitive features, or --max-groups 9 to allow them\n"
+    )
+    single = audit_cli(*flags, sensitive=("a",), config="max_groups = 2")
+    single.assert_error(
+        MSG_TOO_MANY_GROUPS.format(grouping="sensitive feature a", groups=3, limit=2)
+    )
+    allowed = audit_cli(*flags, "--max-groups", "9", sensitive=("a", "b"))
+    allowed.assert_ok()
+    assert "max_groups" not in allowed.json()["lineage"]["config"]  # changes no number

@@ -1,0 +1,86 @@
+"""Text from data or files, made safe to show: on a terminal, in HTML and in Markdown.
+
+Model names, group names, feature names, owners and messages come from files that anyone may
+have written. Shown as they are, control characters (ESC, BEL, CR ...) could drive a
+terminal, and Unicode bidirectional controls could reorder the text a reader sees (a group
+name that displays as something else). The rule, in one place:
+
+* C0 and C1 control characters and DEL become a visible escape ``\\x1b``; on a terminal
+  every one of them, newline and tab included (one value stays on one line), in HTML and
+  Markdown all but tab, newline and carriage return (which render as spaces there);
+* the bidi embedding, override and isolate controls U+202A–U+202E and U+2066–U+2069
+  become ``<U+202E>`` and the like.
+
+A backslash in the data is left as it is, so ``\\x1b`` may also be literal text: the
+escapes are for reading, not for parsing. Only display changes: the JSON outputs keep every
+value as it is (they are data), and :func:`terminal_json` keeps it too, as JSON escapes.
+HTML escaping itself stays Jinja2's autoescape; Markdown escaping stays in ``cards``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["BIDI_CONTROLS", "display_text", "terminal_json", "terminal_text"]
+
+#: Bidi embedding, override and isolate controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI).
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+_CONTROLS = (*range(0x00, 0x20), *range(0x7F, 0xA0))
+_WHITESPACE = frozenset("\t\n\r")
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    return f"<U+{code:04X}>" if char in BIDI_CONTROLS else f"\\x{code:02x}"
+
+
+def _table(keep: frozenset[str]) -> dict[int, str]:
+    chars = [chr(c) for c in _CONTROLS] + sorted(BIDI_CONTROLS)
+    return {ord(c): _visible(c) for c in chars if c not in keep}
+
+
+_TERMINAL = _table(frozenset())
+_TERMINAL_LINES = _table(frozenset("\n"))
+_DISPLAY = _table(_WHITESPACE)
+_UNSAFE = frozenset(chr(c) for c in _TERMINAL)
+# Inside JSON strings json.dumps escapes C0 already; outside them only its own white space.
+_JSON_UNSAFE = frozenset(c for c in _UNSAFE if ord(c) >= 0x20)
+
+
+def terminal_text(value: object, *, keep_newlines: bool = False) -> str:
+    """Return ``str(value)`` with every control character and bidi control shown as an escape.
+
+    For any value from a file or data printed to a terminal. ``keep_newlines`` keeps
+    ``\\n`` for a block of lines built by the program (a value's own newline is escaped
+    only when the value is escaped on its own, before it is put in the block).
+    """
+    text = str(value)
+    if _UNSAFE.isdisjoint(text):
+        return text
+    return text.translate(_TERMINAL_LINES if keep_newlines else _TERMINAL)
+
+
+def display_text(value: object) -> str:
+    """Return ``str(value)`` for HTML or Markdown: controls and bidi controls shown as escapes.
+
+    Tab, newline and carriage return stay (HTML and Markdown show them as white space);
+    escape the result for its format afterwards (Jinja2 autoescape, ``cards._md``).
+    """
+    text = str(value)
+    if _UNSAFE.isdisjoint(text):
+        return text
+    return text.translate(_DISPLAY)
+
+
+def terminal_json(data: Any, **dumps: Any) -> str:
+    """Return ``json.dumps(data, ensure_ascii=False, **dumps)`` safe to print.
+
+    The JSON means the same data: C1 controls, DEL and bidi controls are written as
+    ``\\uXXXX`` escapes (json already escapes C0 controls); other text stays readable.
+    """
+    text = json.dumps(data, ensure_ascii=False, **dumps)
+    if _JSON_UNSAFE.isdisjoint(text):
+        return text
+    return "".join(f"\\u{ord(c):04x}" if c in _JSON_UNSAFE else c for c in text)

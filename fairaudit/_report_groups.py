@@ -1,0 +1,66 @@
+"""Which groups of a large grouping the HTML report shows, and in what order.
+
+A grouping of at most ``TOP_GROUPS`` groups is shown whole. A larger one is split: the
+``TOP_GROUPS`` worst off (lowest selection rate, the metric of the headline demographic
+parity; groups with enough data first), plus the reference group, are shown; the others are
+folded, largest first. Past :data:`fairaudit.vocabulary.HTML_MAX_GROUPS` groups only the
+worst ``HTML_MAX_GROUPS`` are in the HTML at all: the rest are counted (``omitted``) and
+stay in the JSON, so the page stays readable and its size bounded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fairaudit.vocabulary import HTML_MAX_GROUPS
+
+__all__ = ["TOP_GROUPS", "GroupSplit", "split_groups"]
+
+#: A grouping with more groups than this shows its worst groups in full and folds the
+#: rest into a <details> element; its charts draw only the worst groups.
+TOP_GROUPS = 20
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass
+class GroupSplit:
+    """The rows and disparity rows shown in full, folded, and how many groups are left out."""
+
+    top: Rows
+    rest: Rows = field(default_factory=list)
+    top_disparities: Rows = field(default_factory=list)
+    rest_disparities: Rows = field(default_factory=list)
+    omitted: int = 0
+
+
+def _badness(row: dict[str, Any]) -> tuple[bool, bool, float]:
+    rate = row["metrics"].get("selection_rate")
+    return (row["insufficient_data"], rate is None, rate if rate is not None else 0.0)
+
+
+def _key(group: dict[str, str]) -> str:
+    return json.dumps(group, sort_keys=True)
+
+
+def split_groups(rows: Rows, disparities: Rows, *, limit: int = HTML_MAX_GROUPS) -> GroupSplit:
+    """Return the split of one grouping's rows and disparity rows (see the module docstring)."""
+    if len(rows) <= TOP_GROUPS:
+        return GroupSplit(rows, [], disparities, [])
+    ranked = sorted(rows, key=_badness)  # stable: ties keep the JSON's order
+    top = ranked[:TOP_GROUPS] + [r for r in ranked[TOP_GROUPS:] if r["reference"]]
+    kept = ranked[:limit] + [r for r in ranked[limit:] if r["reference"]]
+    order = {_key(r["group"]): i for i, r in enumerate(top)}
+    shown = {_key(r["group"]) for r in kept}
+    size = {_key(r["group"]): r["count"] for r in rows}
+    rest = sorted((r for r in kept if _key(r["group"]) not in order), key=lambda r: -r["count"])
+    top_d = sorted(
+        (d for d in disparities if _key(d["group"]) in order), key=lambda d: order[_key(d["group"])]
+    )
+    rest_d = sorted(
+        (d for d in disparities if _key(d["group"]) in shown and _key(d["group"]) not in order),
+        key=lambda d: -size.get(_key(d["group"]), 0),
+    )
+    return GroupSplit(top, rest, top_d, rest_d, len(rows) - len(kept))
