@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from fairaudit._policy_model import (
     Rule,
 )
 from fairaudit.errors import SigningError
+from fairaudit.paths import parse_toml, read_regular_bytes
 from fairaudit.vocabulary import HEADLINE_METRICS
 
 _RULE_KEYS = (
@@ -47,7 +47,7 @@ _KEY_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 # Messages: every one names the file and, where there is one, the rule and the key.
 MSG_UNREADABLE = "cannot read policy file {source}: {detail}"
-MSG_BAD_TOML = "{source}: not a valid TOML policy: {detail}"
+MSG_BAD_TOML = "policy file {source} is not valid TOML: {detail}"
 MSG_UNKNOWN_PRESET = "unknown policy preset {name!r}; the presets are: {presets}"
 MSG_UNKNOWN_TOP_KEY = "{source}: unknown key {key!r}; allowed keys: {allowed}"
 MSG_UNKNOWN_KEY = "{source}: rule {rule}: unknown key {key!r}; allowed keys: {allowed}"
@@ -109,7 +109,7 @@ def _read_source(source: str) -> tuple[bytes, Path]:
     path = preset_path(source[len(PRESET_PREFIX) :]) if source.startswith(PRESET_PREFIX) else None
     path = path or Path(source)
     try:
-        return path.read_bytes(), path
+        return read_regular_bytes(path), path
     except OSError as e:
         raise PolicyError(MSG_UNREADABLE.format(source=source, detail=e.strerror or e)) from None
 
@@ -123,10 +123,7 @@ def load_policy(sources: Sequence[str]) -> Policy:
     for source in sources:
         content, path = _read_source(source)
         layers.append(PolicyLayer(source, hashlib.sha256(content).hexdigest()))
-        try:
-            document = tomllib.loads(content.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise PolicyError(MSG_BAD_TOML.format(source=source, detail=e)) from None
+        document = parse_toml(content, f"policy file {source}", error=PolicyError)
         for key in document:
             if key not in _TOP_KEYS:
                 raise PolicyError(

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from fairaudit._display import terminal_text
 from fairaudit._version import __version__
 from fairaudit.errors import FairauditError
 from fairaudit.vocabulary import MITIGATION_METHODS
@@ -48,12 +49,35 @@ def _parse_bins(values: tuple[str, ...]) -> dict[str, list[float]]:
     return bins
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _StoppableGroup(click.Group):
+    """Commands stopped by Ctrl-C or SIGTERM clean up (workers, temporary files) first.
+
+    Then one line, ``Error: interrupted by SIGTERM``, and exit status 128 + the signal.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from fairaudit._signals import Interrupted, stop_on_signals
+
+        try:
+            with stop_on_signals():
+                return super().invoke(ctx)
+        except Interrupted as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except click.ClickException as exc:
+            # Messages quote values from the files. click types the attribute Final, yet
+            # show() reads it when the error is printed: this is the one place to escape.
+            exc.message = terminal_text(exc.message)  # type: ignore[misc]
+            raise
+
+
+@click.group(cls=_StoppableGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="fairaudit")
 def cli() -> None:
     """Audit a machine-learning classifier for bias and write a report.
 
-    Exit codes: 0 success, 1 error (one line on stderr), 2 usage error.
+    Exit codes: 0 success, 1 error (one line on stderr), 2 usage error; 130 or 143 when
+    Ctrl-C or SIGTERM stopped it (workers and temporary files are removed first).
 
     Example:
 
@@ -106,6 +130,12 @@ def cli() -> None:
     help="Groups smaller than this are marked 'insufficient data' (default 30).",
 )
 @click.option(
+    "--max-groups",
+    type=click.IntRange(min=1),
+    help="Refuse an audit with more groups than this in a grouping, e.g. intersection "
+    "cells (default 5000); the HTML shows the worst 200, the JSON all.",
+)
+@click.option(
     "--reference",
     multiple=True,
     help="Reference group: FEATURE=VALUE (repeatable; default: the largest group).",
@@ -123,7 +153,9 @@ def cli() -> None:
     "--trust-type",
     "trust_types",
     multiple=True,
-    help="Type a .skops file may contain beyond scikit-learn, numpy and scipy (repeatable).",
+    help="Type a .skops file may contain beyond scikit-learn models and numpy/scipy data, "
+    "by the full name the refusal gives (repeatable). Types that read or write files or "
+    "run programs (numpy.memmap, scipy.io, os, io, subprocess ...) are refused even so.",
 )
 @click.option(
     "-o",
@@ -255,7 +287,7 @@ def run(
     """
     _check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
     from fairaudit.audit import run_audit
-    from fairaudit.publish import publish_report
+    from fairaudit.publish import ledger_path_for, publish_report
     from fairaudit.spec import load_config
 
     options["reference"] = _parse_pairs(options["reference"], "--reference")
@@ -273,6 +305,16 @@ def run(
 
     try:
         spec = load_config(config_path, options)
+        if junit_path is not None and not spec.policy:
+            raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
+        _check_files(
+            spec,
+            output,
+            config=config_path,
+            junit=junit_path,
+            ledger=None if no_ledger else ledger_path_for(output, ledger),
+            sign_key=sign_key,
+        )
         private_key = None
         if sign_key is not None:
             from fairaudit.cli_signing import DEFAULT_PASSPHRASE_ENV, _passphrase_from
@@ -283,9 +325,6 @@ def run(
                 sign_key,
                 passphrase=_passphrase_from(DEFAULT_PASSPHRASE_ENV, False),
             )
-        if junit_path is not None and not spec.policy:
-            raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
-        _refuse_unusable_outputs(spec, output, junit_path, None if no_ledger else ledger)
         result = run_audit(spec, progress=progress)
         published = publish_report(
             result, output, sign_key=private_key, ledger=ledger, use_ledger=not no_ledger
@@ -336,30 +375,57 @@ def _check_source_date_epoch() -> None:
         ) from None
 
 
-def _refuse_unusable_outputs(
-    spec: Any, output: str, junit_path: Path | None, ledger: Path | None
+def _check_files(
+    spec: Any,
+    output: str,
+    *,
+    config: Path | None,
+    junit: Path | None,
+    ledger: Path | None,
+    sign_key: Path | None,
 ) -> None:
-    """Fail before the audit, not after writing the report, on outputs that cannot work."""
-    from fairaudit.errors import OutputError
+    """Fail before the audit, not after writing the report, on files that cannot work.
 
-    inputs = [spec.data, spec.model, spec.train]
-    target = Path(output)
-    for candidate in (target, target.with_suffix(".json")):
-        for source in inputs:
-            if (
-                source is not None
-                and candidate.exists()
-                and candidate.resolve() == Path(source).resolve()
-            ):
-                raise OutputError(
-                    f"output '{candidate}' is an input of this audit ({source}); "
-                    "choose another -o path"
-                )
-    for path, what in ((junit_path, "--junit"), (ledger, "--ledger")):
-        if path is not None and not Path(path).parent.is_dir():
-            raise OutputError(
-                f"{what} folder '{Path(path).parent}' does not exist; create it first"
-            )
+    Every input must be a regular file; no output may be an input, another output, or an
+    existing non-regular file; the output folders must be writable and the ledger a ledger.
+    """
+    from fairaudit.errors import OutputError
+    from fairaudit.paths import (
+        FileRole,
+        check_file_roles,
+        check_folder_writable,
+        require_regular_file,
+    )
+    from fairaudit.publish import check_ledger_appendable
+    from fairaudit.report import MSG_OUTPUT_IS_JSON
+
+    inputs = spec.input_files()
+    inputs += [FileRole("config file", p) for p in (config,) if p is not None]
+    inputs += [FileRole("signing key", p) for p in (sign_key,) if p is not None]
+    for role in inputs:
+        if role.what != "data file":  # the data loader checks it, with its own messages
+            require_regular_file(role.path, role.what)
+    outputs = []
+    raw = os.fspath(output)
+    # A folder (existing, or named with a trailing slash) gets a report named by the audit id.
+    folder_output = raw.endswith(("/", os.sep)) or Path(raw).is_dir()
+    if not folder_output:
+        html = Path(raw)
+        if html.suffix.lower() == ".json":
+            raise OutputError(MSG_OUTPUT_IS_JSON.format(path=html))
+        outputs += [
+            FileRole("output", html, "-o"),
+            FileRole("output", html.with_suffix(".json"), "-o"),
+            FileRole("signature file", Path(f"{html}.intoto.jsonl"), "-o"),
+        ]
+    if junit is not None:
+        outputs.append(FileRole("--junit", junit, "--junit"))
+    if ledger is not None:
+        outputs.append(FileRole("ledger", ledger, "--ledger"))
+    check_folder_writable(Path(raw) if folder_output else Path(raw).parent, "output")
+    check_file_roles(outputs, inputs)
+    if ledger is not None:
+        check_ledger_appendable(ledger)
 
 
 def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
@@ -372,7 +438,7 @@ def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
     if warnings:
         noun = "warning" if len(warnings) == 1 else "warnings"
         lines.append(f"  {len(warnings)} {noun}: see the report's data checks")
-    return "\n".join(lines)
+    return "\n".join(terminal_text(line) for line in lines)
 
 
 def _register_optional_commands() -> None:
@@ -398,4 +464,10 @@ _register_optional_commands()
 
 def main() -> None:
     """Entry point of the ``fairaudit`` console script."""
+    if not sys.warnoptions and not os.environ.get("FAIRAUDIT_DEBUG"):
+        import warnings
+
+        # Library warnings are about code, not the audit: what one says about the data is
+        # a data check or a mitigation note. Tests turn them into errors; -W shows them.
+        warnings.simplefilter("ignore")
     cli(prog_name="fairaudit")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fairaudit._display import terminal_text
 from fairaudit.errors import FairauditError
 
 if TYPE_CHECKING:
@@ -68,16 +69,23 @@ def batch(
 
         fairaudit batch audits.toml --jobs 4 -o reports/
     """
-    from fairaudit.batch import load_manifest, outcome_line, run_batch, write_index
+    from fairaudit.batch import (
+        check_manifest_files,
+        load_manifest,
+        outcome_line,
+        run_batch,
+        write_index,
+    )
 
     progress = None
     if not quiet and sys.stderr.isatty():
 
         def progress(outcome: AuditOutcome, finished: int, total: int) -> None:
-            click.echo(outcome_line(outcome, finished, total), err=True)
+            click.echo(terminal_text(outcome_line(outcome, finished, total)), err=True)
 
     try:
         parsed = load_manifest(manifest, output_dir=output_dir, sign_key=sign_key, ledger=ledger)
+        check_manifest_files(parsed)
         private_key = None
         if parsed.sign_key is not None:
             from fairaudit.cli_signing import DEFAULT_PASSPHRASE_ENV, _passphrase_from
@@ -93,7 +101,8 @@ def batch(
         raise click.ClickException(str(exc)) from None
     for outcome in result.outcomes:
         if outcome.status == "error":
-            click.echo(f"Error: audit {outcome.index} ({outcome.name}): {outcome.error}", err=True)
+            line = f"Error: audit {outcome.index} ({outcome.name}): {outcome.error}"
+            click.echo(terminal_text(line), err=True)
     if not quiet:
         counts = result.counts()
         click.echo(
@@ -157,12 +166,20 @@ def card(
     """
     from fairaudit.cards import export_card
     from fairaudit.outputs import atomic_write_bytes
+    from fairaudit.paths import FileRole, check_file_roles
 
     if card_format == "mct" and card_path is not None:
         raise click.UsageError("--card goes with huggingface and markdown; for mct use -o FILE")
     if card_format != "mct" and output is not None:
         raise click.UsageError("-o goes with --format mct; to update a card use --card FILE")
     try:
+        written = card_path if card_path is not None else output
+        check_file_roles(
+            [FileRole("--card" if card_path else "-o", written)] if written else [],
+            [FileRole("report", p) for p in (report, report.with_suffix(".html"))]
+            + [FileRole("report", report.with_suffix(".json"))]
+            + ([FileRole("--report", report_html)] if report_html is not None else []),
+        )
         text = export_card(
             report,
             format=card_format,  # type: ignore[arg-type]

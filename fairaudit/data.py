@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.errors import DataError
+from fairaudit.paths import refuse_special_file
 from fairaudit.spec import AuditSpec
 
 __all__ = [
@@ -109,6 +110,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
         raise DataError(f"data file '{path}' not found")
     if path.is_dir():
         raise DataError(f"data path '{path}' is a directory; pass a CSV or Parquet file")
+    refuse_special_file(path, "data file", error=DataError)
     checks: list[Check] = []
     try:
         if suffix in _PARQUET_SUFFIXES:
@@ -185,6 +187,22 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
     return frame, fmt, checks
 
 
+#: A Parquet list, struct or map column in a role that needs one value per row.
+MSG_NESTED_COLUMN = (
+    "column {column!r} ({flag}) holds {kind}, not one value per row; "
+    "give {flag} a column of single values (flatten or pick a field first)"
+)
+
+
+def _nested_kind(value: Any) -> str | None:
+    """Return what a non-scalar cell holds ('lists', 'structs'), or None for a scalar."""
+    if isinstance(value, dict):
+        return "structs"
+    if isinstance(value, list | tuple | set | np.ndarray):
+        return "lists"
+    return None
+
+
 def _require_columns(frame: pd.DataFrame, path: Path, roles: dict[str, str]) -> None:
     for column, flag in roles.items():
         if column not in frame.columns:
@@ -192,6 +210,11 @@ def _require_columns(frame: pd.DataFrame, path: Path, roles: dict[str, str]) -> 
                 f"column {column!r} ({flag}) not found in '{path}'; its columns are: "
                 f"{_shorten(list(frame.columns), 12)}"
             )
+        if flag != "id_cols" and frame[column].dtype == object:
+            first = frame[column].first_valid_index()  # a Parquet column has one type
+            kind = None if first is None else _nested_kind(frame[column].at[first])
+            if kind is not None:
+                raise DataError(MSG_NESTED_COLUMN.format(column=column, flag=flag, kind=kind))
 
 
 def _value_text(value: Any) -> str:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fairaudit.errors import SigningError
+from fairaudit.paths import read_regular_bytes
 
 __all__ = [
     "KeyPairFiles",
@@ -141,7 +142,7 @@ def _write_new_file(path: Path, data: bytes, *, mode: int) -> None:
 
 def _read_key_file(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular_bytes(path)
     except FileNotFoundError as e:
         raise SigningError(MSG_KEY_NOT_FOUND.format(path=path)) from e
     except OSError as e:

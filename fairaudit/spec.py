@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from fairaudit.errors import ConfigError
+from fairaudit.paths import FileRole, read_toml_file
 from fairaudit.stats import BAD_CONFIDENCE, BAD_RESAMPLES
+from fairaudit.vocabulary import MAX_GROUPS
 
 __all__ = ["AuditSpec", "MissingSensitive", "load_config"]
 
@@ -61,6 +62,7 @@ class AuditSpec:
     not_evaluable: Literal["warn", "fail"] | None = None
     owner: str | None = None
     intended_use: str | None = None
+    max_groups: int = MAX_GROUPS
 
     def __post_init__(self) -> None:
         # Accept plain strings and lists from Python callers; store one canonical form.
@@ -164,6 +166,8 @@ class AuditSpec:
             raise ConfigError(BAD_RESAMPLES.format(value=self.resamples))
         if self.min_group_size < 1:
             raise ConfigError("min_group_size must be a whole number of at least 1")
+        if self.max_groups < 1:
+            raise ConfigError("max_groups must be a whole number of at least 1")
         for feature in self.reference:
             if feature not in self.sensitive:
                 raise ConfigError(
@@ -189,8 +193,8 @@ class AuditSpec:
         """Return the options as plain JSON values, for the report's lineage section."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "jobs":
-                continue  # how many processes ran changes no number: keep audit ids equal
+            if f.name in ("jobs", "max_groups"):
+                continue  # they change no number: keep audit ids equal
             value = getattr(self, f.name)
             if isinstance(value, Path):
                 value = value.as_posix()
@@ -200,6 +204,20 @@ class AuditSpec:
                 value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
             out[f.name] = value
         return out
+
+    def input_files(self) -> list[FileRole]:
+        """Return every file this audit reads: data, model, training set, policy layers."""
+        roles = []
+        if not str(self.data).startswith("spark:"):  # a Spark table is not a file
+            roles.append(FileRole("data file", self.data))
+        if self.model is not None:
+            roles.append(FileRole("model file", self.model))
+        if self.train is not None:
+            roles.append(FileRole("training file", self.train))
+        roles += [
+            FileRole("policy file", Path(p)) for p in self.policy if not p.startswith("preset:")
+        ]
+        return roles
 
     def with_overrides(self, **overrides: Any) -> AuditSpec:
         """Return a copy with the given options replaced (``None`` values are ignored)."""
@@ -276,7 +294,7 @@ def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[
         elif key == "jobs":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: jobs must be a whole number")
-        elif key in ("min_group_size", "seed", "resamples", "mitigation_folds"):
+        elif key in ("min_group_size", "seed", "resamples", "mitigation_folds", "max_groups"):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be a whole number")
         elif key in ("allow_unsafe_pickle", "intervals"):
@@ -298,14 +316,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     """
     options: dict[str, Any] = {}
     if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file '{path}' not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file '{path}': {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file '{path}' is not valid TOML: {exc}") from None
+        raw, _ = read_toml_file(path, "config file")
         options.update(_normalise(raw, f"config file '{path}'", Path(path).parent))
     given = {k: v for k, v in (overrides or {}).items() if v is not None and v != () and v != {}}
     options.update(_normalise(given, "command line", None))

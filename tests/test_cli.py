@@ -609,7 +609,7 @@ def test_output_over_an_input_is_refused(audit_cli: RunCli, scored_csv: Path) ->
     run = audit_cli(scored_csv, *PRED, output=scored_csv)
     assert run.result.exit_code == 1
     assert run.result.stderr.strip() == (
-        f"Error: output '{scored_csv}' is an input of this audit ({scored_csv}); "
+        f"Error: output '{scored_csv}' is an input of this audit (data file '{scored_csv}'); "
         "choose another -o path"
     )
     assert scored_csv.read_bytes() == before

@@ -722,3 +722,40 @@ def test_encode_sensitive_fractional_edges() -> None:
     feature = encode_sensitive(pd.Series([0.1, 0.7]), column="s", edges=[0.5])
     assert feature.levels == ("< 0.5", ">= 0.5")
     assert np.array_equal(feature.codes, [0, 1])
+
+
+# --- nested Parquet columns (issue 12 §6) ----------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["numpy", "duckdb"])
+@pytest.mark.parametrize(
+    ("role", "column", "kind"),
+    [
+        ("--sensitive", "tags", "lists"),
+        ("--sensitive", "record", "structs"),
+        ("--target", "tags", "lists"),
+        ("--prediction-col", "record", "structs"),
+    ],
+)
+def test_a_list_or_struct_column_in_a_role_is_one_line(
+    audit_cli: RunCli, tmp_path: Path, engine: str, role: str, column: str, kind: str
+) -> None:
+    """Was `Error: internal error (TypeError: unhashable type ...)` on both engines."""
+    path = tmp_path / "nested.parquet"
+    pd.DataFrame(
+        {
+            "y": [1, 0] * 10,
+            "pred": [1, 1, 0, 0] * 5,
+            "sex": ["m", "f", "f", "m"] * 5,
+            "tags": [[1, 2], [3]] * 10,
+            "record": [{"a": 1}, {"a": 2}] * 10,
+        }
+    ).to_parquet(path)
+    roles = {"--target": "y", "--prediction-col": "pred", "--sensitive": "sex", role: column}
+    config = f"sensitive = [{roles.pop('--sensitive')!r}]"
+    args = [x for flag, value in roles.items() for x in (flag, value)]
+    run = audit_cli(path, *args, "--engine", engine, sensitive=None, config=config)
+    run.assert_error(
+        f"column {column!r} ({role}) holds {kind}, not one value per row; give {role} a "
+        "column of single values (flatten or pick a field first)"
+    )

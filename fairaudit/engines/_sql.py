@@ -19,6 +19,7 @@ import pandas as pd
 from fairaudit.counts import GroupCounts
 from fairaudit.data import (
     MISSING_GROUP,
+    MSG_NESTED_COLUMN,
     Check,
     _bin_labels,
     _shorten,
@@ -111,6 +112,15 @@ def _is_float_type(arrow_type: Any) -> bool:
 
     value = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
     return bool(pa.types.is_floating(value))
+
+
+def _nested_kind(arrow_type: Any) -> str | None:
+    """Return what a Parquet column of ``arrow_type`` holds per row if not one value."""
+    import pyarrow as pa
+
+    if arrow_type is None or not pa.types.is_nested(arrow_type):
+        return None
+    return "structs" if pa.types.is_struct(arrow_type) else "lists"
 
 
 def _is_numeric_type(arrow_type: Any) -> bool:
@@ -247,6 +257,9 @@ class SqlCounter:
                     f"column {column!r} ({flag}) not found in '{source.display}'; its columns "
                     f"are: {_shorten(list(source.columns), 12)}"
                 )
+            kind = None if source.arrow_types is None else _nested_kind(source.arrow_types[column])
+            if flag != "id_cols" and kind is not None:
+                raise DataError(MSG_NESTED_COLUMN.format(column=column, flag=flag, kind=kind))
         self._create_view()
         binned = [i for i, c in enumerate(self.features) if c in spec.bins]
         valued = [i for i, c in enumerate(self.features) if c not in spec.bins]

@@ -38,6 +38,7 @@ from fairaudit.engines._sql import (  # noqa: F401
     _literal,
 )
 from fairaudit.errors import ConfigError, DataError
+from fairaudit.paths import refuse_special_file
 from fairaudit.spec import AuditSpec
 
 __all__ = ["Dialect", "count_duckdb", "DUCKDB", "SqlSource"]
@@ -58,6 +59,7 @@ def _check_path(path: Path) -> str:
         raise DataError(f"data file '{path}' not found")
     if path.is_dir():
         raise DataError(f"data path '{path}' is a directory; pass a CSV or Parquet file")
+    refuse_special_file(path, "data file", error=DataError)
     if suffix in _PARQUET_SUFFIXES:
         return "parquet"
     if suffix in _CSV_SUFFIXES:
