@@ -39,8 +39,9 @@ from fairlearn.metrics import (
 )
 
 from fairaudit.counts import count_groups
-from fairaudit.metrics import CONFUSION_METRICS, build_tables, disparities_vs_reference
+from fairaudit.measure import build_tables, disparities_vs_reference
 from fairaudit.stats import bootstrap_score_metrics, compute_uncertainty
+from fairaudit.vocabulary import CONFUSION_METRICS
 
 METRICS = [m for m in CONFUSION_METRICS if m != "count"]
 

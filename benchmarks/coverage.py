@@ -31,14 +31,15 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from fairaudit.counts import GroupCounts, count_groups
-from fairaudit.metrics import CONFUSION_METRICS, SCORE_METRICS, build_tables, confusion_metrics
-from fairaudit.metrics import disparities_vs_reference as disparities
+from fairaudit.measure import build_tables, confusion_metrics
+from fairaudit.measure import disparities_vs_reference as disparities
 from fairaudit.stats import (
     bootstrap_counts,
     bootstrap_score_metrics,
     compute_uncertainty,
     percentile_interval,
 )
+from fairaudit.vocabulary import CONFUSION_METRICS, SCORE_METRICS
 
 METRICS = [m for m in CONFUSION_METRICS if m != "count"]
 BASELINE_METRICS = ("selection_rate", "true_positive_rate", "precision", "balanced_accuracy", "f1")

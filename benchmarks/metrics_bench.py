@@ -51,7 +51,8 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_score
 
 from fairaudit.counts import count_groups
-from fairaudit.metrics import INTERSECTION, build_tables, headline_metrics
+from fairaudit.measure import build_tables, headline_metrics
+from fairaudit.vocabulary import INTERSECTION
 
 FEATURES = ("sex", "age_band")
 LEVELS = (("female", "male"), ("<25", "25-34", "35-44", "45-54", "55+"))

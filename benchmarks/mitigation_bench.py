@@ -43,7 +43,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fairaudit import mitigation
 from fairaudit.data import encode_sensitive
 from fairaudit.mitigation import (
     METHODS,
@@ -52,6 +51,7 @@ from fairaudit.mitigation import (
     MitigationOutcome,
     run_mitigations,
 )
+from fairaudit.mitigation import _protocol as mitigation
 from fairaudit.models import load_model, predict
 from fairaudit.spec import load_config
 

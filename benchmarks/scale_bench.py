@@ -104,8 +104,9 @@ def _spec(n_rows: int, n_features: int):  # type: ignore[no-untyped-def]
 
 def _stats(counted, n_resamples: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Run metrics + intervals on an EngineCounts; return seconds for metrics, for all."""
-    from fairaudit.metrics import CONFUSION_METRICS, build_tables, disparities_vs_reference
+    from fairaudit.measure import build_tables, disparities_vs_reference
     from fairaudit.stats import compute_uncertainty
+    from fairaudit.vocabulary import CONFUSION_METRICS
 
     start = time.perf_counter()
     _, tables = build_tables(counted.group_counts)

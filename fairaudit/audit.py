@@ -13,9 +13,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from fairaudit._limits import check_group_limit, check_rows_group_limit
 from fairaudit._version import __version__
-from fairaudit.comparison import compare_mitigations
 from fairaudit.counts import CELLS, GroupCounts, count_groups
 from fairaudit.data import (
     Check,
@@ -31,21 +29,22 @@ from fairaudit.engines import (
 )
 from fairaudit.engines.numpy_engine import score_summary_from_rows
 from fairaudit.errors import ConfigError
-from fairaudit.metrics import (
-    CONFUSION_METRICS,
-    INTERSECTION,
-    SCORE_METRICS,
+from fairaudit.measure import (
     DisparityRow,
     GroupTable,
     build_tables,
+    check_group_limit,
+    check_rows_group_limit,
     disparities_vs_reference,
     headline_metrics,
 )
+from fairaudit.mitigation import compare_mitigations
 from fairaudit.models import audit_predictions
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult, jsonable
 from fairaudit.spec import AuditSpec
 from fairaudit.stats import attach_to_rows, compute_uncertainty, uncertainty_to_json
+from fairaudit.vocabulary import CONFUSION_METRICS, INTERSECTION, SCORE_METRICS
 
 __all__ = ["audit_timestamp", "run_audit"]
 

@@ -5,7 +5,8 @@ a FIFO would block forever. An output may not be an input, another output of the
 command, or an existing file that is not a regular file (a device, FIFO or directory), and
 its folder must exist. Paths are compared after resolving symlinks, and by inode, so a
 symlink or hard link to an input is still that input. TOML inputs (configs, policies,
-manifests) are parsed by one function that turns every failure into one line.
+manifests) are parsed by one function that turns every failure into one line. Outputs are
+written atomically: a temporary file in the same folder, then a rename.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import os
 import stat
 import tempfile
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fairaudit.errors import ConfigError, FairauditError, OutputError
+from fairaudit.runtime import signals_deferred
 
 __all__ = [
+    "atomic_write_bytes",
+    "atomic_write_many",
     "FileRole",
     "check_file_roles",
     "check_folder_writable",
@@ -192,3 +196,48 @@ def read_toml_file(
     except OSError as exc:
         raise error(f"cannot read {what} '{path}': {exc.strerror or exc}") from None
     return parse_toml(raw, f"{what} '{path}'", error=error), raw
+
+
+def atomic_write_bytes(path: Path, content: bytes, *, mode: int | None = None) -> None:
+    """Write ``content`` to ``path`` so that readers see the old file or the new, never half."""
+    atomic_write_many({Path(path): content}, mode=mode)
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write_many(files: Mapping[Path, bytes], *, mode: int | None = None) -> None:
+    """Write several files; none is replaced unless every temporary file was written.
+
+    ``mode`` defaults to what a plain ``open()`` would give (0666 less the umask).
+    """
+    mode = _default_mode() if mode is None else mode
+    # A rename over a device, FIFO or folder entry would replace it: refuse, as over a twin.
+    check_file_roles([FileRole("output", Path(p)) for p in files], [])
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, content in files.items():
+            folder = path.parent if str(path.parent) else Path(".")
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+            staged.append((tmp, path))
+            os.chmod(tmp, mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+        # Ctrl-C or SIGTERM waits for the last rename: a stop leaves all files or none.
+        with signals_deferred():
+            for tmp, path in staged:
+                os.replace(tmp, path)
+            staged.clear()
+    except OSError as exc:
+        raise OutputError(f"cannot write '{exc.filename or ''}': {exc.strerror or exc}") from None
+    finally:
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

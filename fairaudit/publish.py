@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fairaudit.ledger import append_rendered, default_ledger_path, file_sha256
-from fairaudit.report import write_report
+from fairaudit.outputs import write_report
+from fairaudit.provenance import append_rendered, default_ledger_path, file_sha256
 from fairaudit.result import AuditResult
 
 if TYPE_CHECKING:
@@ -41,12 +41,12 @@ def check_ledger_appendable(ledger: Path) -> None:
     the file's format without changing it (not even its journal mode).
     """
     from fairaudit.errors import OutputError
-    from fairaudit.ledger import ledger_head
     from fairaudit.paths import check_folder_writable
+    from fairaudit.provenance import check_appendable
 
     check_folder_writable(ledger.parent if str(ledger.parent) else Path("."), "ledger")
     if ledger.exists():
-        ledger_head(ledger)
+        check_appendable(ledger)
         if not os.access(ledger, os.W_OK):
             raise OutputError(f"ledger '{ledger}' is read-only; choose another --ledger")
 

@@ -10,8 +10,7 @@ from typing import Any, Literal
 
 from fairaudit.errors import ConfigError
 from fairaudit.paths import FileRole, read_toml_file
-from fairaudit.stats import BAD_CONFIDENCE, BAD_RESAMPLES
-from fairaudit.vocabulary import MAX_GROUPS
+from fairaudit.vocabulary import BAD_CONFIDENCE, BAD_RESAMPLES, MAX_GROUPS
 
 __all__ = ["AuditSpec", "MissingSensitive", "load_config"]
 

@@ -6,7 +6,17 @@ the names without loading the numeric stack.
 
 from __future__ import annotations
 
+#: The messages for an out-of-range confidence level or resample count, shared by the
+#: options (spec) and the statistics that receive them.
+BAD_CONFIDENCE = "confidence must be strictly between 0 and 1 (e.g. 0.95), not {value}"
+BAD_RESAMPLES = (
+    "resamples must be a whole number of at least 100 (fewer give unstable percentile "
+    "intervals), not {value}"
+)
+
 __all__ = [
+    "BAD_CONFIDENCE",
+    "BAD_RESAMPLES",
     "CONFUSION_METRICS",
     "DEFINITIONS",
     "HEADLINE_METRICS",

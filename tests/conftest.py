@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from fairaudit.ledger import LEDGER_FILE_NAME as LEDGER
+from fairaudit.provenance import LEDGER_FILE_NAME as LEDGER
 
 # ---------------------------------------------------------------------------------------
 # CLI, data and model fixtures (tests/test_cli.py, tests/test_data.py, tests/test_models.py)

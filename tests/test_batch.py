@@ -28,7 +28,7 @@ from fairaudit.batch import (
     load_manifest,
     run_batch,
 )
-from fairaudit.cli_batch import batch
+from fairaudit.cli import batch
 from fairaudit.errors import ConfigError
 
 EPOCH = "1700000000"
@@ -232,8 +232,7 @@ def test_index_context_is_the_documented_dataclass(batch_dir: Path) -> None:
 
 
 def test_signed_batch_reports_verify_with_the_batch_key(batch_dir: Path) -> None:
-    from fairaudit.keys import generate_key_pair, load_trusted_keys
-    from fairaudit.signing import verify_report_file
+    from fairaudit.provenance import generate_key_pair, load_trusted_keys, verify_report_file
 
     pair = generate_key_pair(batch_dir / "keys", name="auditor")
     manifest = batch_dir / "batch.toml"
@@ -268,7 +267,7 @@ data = "unfair.csv"
 
 def _supersedes_chain(out: Path, ledger_path: Path) -> tuple[list[Any], list[str]]:
     """Return each ledger entry's report supersedes, and the entries' audit ids, in order."""
-    from fairaudit.ledger import read_entries, verify_ledger
+    from fairaudit.provenance import read_entries, verify_ledger
 
     assert verify_ledger(ledger_path).ok
     by_id = {}
@@ -308,7 +307,7 @@ def test_a_ledger_that_cannot_be_written_makes_the_audit_an_error(batch_dir: Pat
 
 
 def test_ledger_entries_land_in_the_real_ledger(batch_dir: Path) -> None:
-    ledger = pytest.importorskip("fairaudit.ledger")
+    ledger = pytest.importorskip("fairaudit.provenance")
     manifest = load_manifest(batch_dir / "batch.toml", ledger=batch_dir / "audits.sqlite")
     result = run_batch(manifest, jobs=1)
     assert [o.ledger for o in result.outcomes] == ["appended", "appended", None]

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from fairaudit.cards import (
+from fairaudit.cli import card
+from fairaudit.outputs import (
     BEGIN_MARKER,
     END_MARKER,
     MSG_FLOW_INDEX,
@@ -33,7 +34,6 @@ from fairaudit.cards import (
     report_reference,
     update_huggingface_card,
 )
-from fairaudit.cli_batch import card
 
 HOSTILE = "<img src=x onerror=alert(1)> | *bold* [link](http://x) `code`\n# heading"
 
@@ -66,7 +66,7 @@ Text the owner wrote.
 def audit_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Return the folder holding report.html and report.json of one audit (not signed)."""
     from fairaudit.audit import run_audit
-    from fairaudit.report import write_report
+    from fairaudit.outputs import write_report
     from fairaudit.spec import AuditSpec
 
     folder = tmp_path_factory.mktemp("card")
@@ -252,8 +252,7 @@ def test_section_has_factors_groups_disparities_verdict_and_digest(audit_files: 
 
 
 def test_signed_report_is_cited_with_its_key(audit_files: Path, tmp_path: Path) -> None:
-    from fairaudit.keys import generate_key_pair, load_private_key
-    from fairaudit.signing import sign_report_bytes
+    from fairaudit.provenance import generate_key_pair, load_private_key, sign_report_bytes
 
     pair = generate_key_pair(tmp_path, name="auditor")
     signed = sign_report_bytes(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from fairaudit.charts import disparity_chart, metrics_chart, tradeoff_chart
+from fairaudit.outputs import disparity_chart, metrics_chart, tradeoff_chart
 
 #: DejaVu Sans has none of these glyphs (CJK ideographs, emoji).
 GROUPS = ["女性 👩", "男性 👨", "другие"]

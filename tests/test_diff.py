@@ -12,8 +12,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from fairaudit.cli_history import diff as diff_command
-from fairaudit.diff import (
+from fairaudit.cli import diff as diff_command
+from fairaudit.outputs import (
     MSG_BAD_FIELD,
     MSG_BAD_JSON,
     MSG_NOT_FOUND,
@@ -22,12 +22,12 @@ from fairaudit.diff import (
     DiffError,
     MetricChange,
     diff_results,
+    embedded_json,
     format_text,
     intervals_disjoint,
     load_results,
     render_diff_html,
 )
-from fairaudit.report import embedded_json
 
 HOSTILE = "<script>alert(1)</script>"
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"

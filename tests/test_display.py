@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fairaudit._display import BIDI_CONTROLS, display_text, terminal_json, terminal_text
+from fairaudit.display import BIDI_CONTROLS, display_text, terminal_json, terminal_text
 
 RLO = "\u202e"
 

@@ -18,9 +18,9 @@ from fairaudit.engines import (
     run_counts_stage,
 )
 from fairaudit.errors import ConfigError, DataError
-from fairaudit.metrics import grouped_brier_score, grouped_roc_auc
+from fairaudit.measure import grouped_brier_score, grouped_roc_auc
 from fairaudit.spec import AuditSpec
-from fairaudit.stats import _score_estimates
+from fairaudit.stats._uncertainty import _score_estimates
 
 
 def _frame(n: int = 3000, seed: int = 7) -> pd.DataFrame:

@@ -364,7 +364,7 @@ def test_card_never_overwrites_the_report(folder: Path) -> None:
 
 
 def test_atomic_writes_never_replace_a_device_or_fifo(tmp_path: Path) -> None:
-    from fairaudit.outputs import atomic_write_bytes
+    from fairaudit.paths import atomic_write_bytes
 
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(OutputError, match="exists and is not a regular file"):
@@ -409,7 +409,7 @@ def test_batch_never_overwrites_its_inputs(folder: Path, ledger: str, message: s
 
 
 def test_sign_never_overwrites_its_key(folder: Path) -> None:
-    from fairaudit.keys import generate_key_pair
+    from fairaudit.provenance import generate_key_pair
 
     files = generate_key_pair(folder / "keys", name="k")
     before = files.private_key.read_bytes()
@@ -432,7 +432,7 @@ def test_reading_a_fifo_as_a_report_fails_instead_of_blocking(folder: Path, comm
         "diff": ["diff", "r.html", "b.json"],
         "review": ["review", "r.html", "--key", "k.key", "--decision", "approve"],
     }[command]
-    from fairaudit.keys import generate_key_pair
+    from fairaudit.provenance import generate_key_pair
 
     generate_key_pair(folder, name="k")
     done = subprocess.run(

@@ -22,10 +22,9 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from fairaudit import ledger as L
-from fairaudit.cli_history import MSG_NO_HISTORY, history, ledger
-from fairaudit.keys import key_id
-from fairaudit.signing import pae
+from fairaudit.cli import MSG_NO_HISTORY, history, ledger
+from fairaudit.provenance import _ledger as L
+from fairaudit.provenance import key_id, pae
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_SHA = "ab" * 32
@@ -425,7 +424,7 @@ def test_signed_entries_are_rejected_with_a_wrong_key(
         (
             seq,
             L.REASON_UNKNOWN_KEY,
-            L.MSG_UNKNOWN_KEY.format(seq=seq, audit=audit12(seq - 1), keyid=keyid),
+            L.MSG_ENTRY_UNKNOWN_KEY.format(seq=seq, audit=audit12(seq - 1), keyid=keyid),
         )
         for seq in (1, 2)
     ]
@@ -442,7 +441,7 @@ def test_a_signature_made_with_another_key_under_a_trusted_key_id_fails(
         (
             2,
             L.REASON_BAD_SIGNATURE,
-            L.MSG_BAD_SIGNATURE.format(seq=2, audit=audit12(1), keyid=keyid),
+            L.MSG_ENTRY_BAD_SIGNATURE.format(seq=2, audit=audit12(1), keyid=keyid),
         )
     ]
 
@@ -477,7 +476,7 @@ def test_unsigned_entries_fail_when_keys_are_given(
     _forge(ledger_path, 3, entries[1].entry_hash, 77)
     assert L.verify_ledger(ledger_path).ok
     assert problems(ledger_path, trusted_keys=trusted(key)) == [
-        (3, L.REASON_UNSIGNED, L.MSG_UNSIGNED.format(seq=3, audit=audit12(77)))
+        (3, L.REASON_UNSIGNED, L.MSG_ENTRY_UNSIGNED.format(seq=3, audit=audit12(77)))
     ]
 
 
@@ -486,7 +485,7 @@ def test_unsigned_entries_fail_when_keys_are_given(
 
 _WRITER = """
 import sys
-from fairaudit import ledger
+from fairaudit.provenance import _ledger as ledger
 path, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(count):
     entry = ledger.append_entry(
@@ -693,7 +692,7 @@ def test_a_respelled_entry_signature_fails(ledger_path: Path, key: Ed25519Privat
 
 
 def _review(path: Path, key: Ed25519PrivateKey, index: int = 0, decision: str = "approve") -> Any:
-    from fairaudit._review_ledger import append_review
+    from fairaudit.provenance import append_review
 
     return append_review(
         path,
@@ -715,7 +714,7 @@ def _schema_version(path: Path) -> str:
 def test_reviews_are_chained_between_audit_entries(
     ledger_path: Path, key: Ed25519PrivateKey
 ) -> None:
-    from fairaudit._review_ledger import REVIEW_FORMAT, reviews_for
+    from fairaudit.provenance import REVIEW_FORMAT, reviews_for
 
     first = fill(ledger_path, 1, key)[0]
     assert _schema_version(ledger_path) == "1"  # a ledger without reviews stays format 1
@@ -749,7 +748,7 @@ def test_review_entries_are_covered_by_ledger_verify(
 
 
 def test_a_review_needs_the_audit_in_the_ledger(ledger_path: Path, key: Ed25519PrivateKey) -> None:
-    from fairaudit._review_ledger import MSG_AUDIT_NOT_IN_LEDGER
+    from fairaudit.provenance import MSG_AUDIT_NOT_IN_LEDGER
 
     with pytest.raises(L.LedgerError) as caught:
         _review(ledger_path, key)

@@ -32,15 +32,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fairaudit.counts import count_groups
-from fairaudit.metrics import (
-    CONFUSION_METRICS,
-    HEADLINE_METRICS,
-    INTERSECTION,
+from fairaudit.measure import (
     build_tables,
     confusion_metrics,
     disparities_vs_reference,
     headline_metrics,
 )
+from fairaudit.vocabulary import CONFUSION_METRICS, HEADLINE_METRICS, INTERSECTION
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 TOL = 1e-12

@@ -17,13 +17,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from fairaudit._mitigation_methods import (
-    NO_SAMPLE_WEIGHT,
-    NOT_CONVERGED,
-    NUMERIC_TROUBLE,
-    Unit,
-    run_unit,
-)
 from fairaudit.errors import ConfigError
 from fairaudit.mitigation import (
     CAVEATS,
@@ -31,15 +24,20 @@ from fairaudit.mitigation import (
     METHODS,
     NEEDS_SCORES,
     NEEDS_TRAINING,
+    NO_SAMPLE_WEIGHT,
+    NOT_CONVERGED,
+    NUMERIC_TROUBLE,
     REFIT_METHODS,
     THRESHOLD_METHODS,
     TOO_FEW_FOR_FOLDS,
     UNKNOWN_METHOD,
     MitigationInputs,
     MitigationOutcome,
+    Unit,
     available_methods,
     best_tradeoff,
     run_mitigations,
+    run_unit,
 )
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"

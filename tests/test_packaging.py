@@ -54,7 +54,7 @@ def test_installed_wheel_renders_a_report(wheel: Path, tmp_path: Path) -> None:
     work = tmp_path / "elsewhere"
     work.mkdir()
     code = (
-        "import fairaudit, fairaudit.report as r, sys;"
+        "import fairaudit, fairaudit.outputs._report as r, sys;"
         "print(fairaudit.__file__); print(r.template_dir());"
         "from fairaudit.cli import main; sys.argv=['fairaudit']+sys.argv[1:]; main()"
     )

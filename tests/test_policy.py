@@ -27,10 +27,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from fairaudit.cli_review import PolicyFailed, check_verified_approvals, policy_option, review
-from fairaudit.junit import junit_xml, write_junit
-from fairaudit.keys import generate_key_pair, load_private_key, load_trusted_keys
-from fairaudit.metrics import HEADLINE_METRICS
+from fairaudit.cli import PolicyFailed, check_verified_approvals, policy_option, review
+from fairaudit.outputs import junit_xml, write_junit
 from fairaudit.policy import (
     EXIT_OK,
     EXIT_POLICY_FAILED,
@@ -68,7 +66,13 @@ from fairaudit.policy import (
     load_policy,
     preset_path,
 )
-from fairaudit.signing import verify_report_file
+from fairaudit.provenance import (
+    generate_key_pair,
+    load_private_key,
+    load_trusted_keys,
+    verify_report_file,
+)
+from fairaudit.vocabulary import HEADLINE_METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -854,7 +858,7 @@ def test_findings_without_a_policy(tiny_result: dict[str, Any]) -> None:
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Audit the sample data once, sign the report as auditor; keys for three reviewers."""
     from fairaudit.audit import run_audit
-    from fairaudit.report import write_report
+    from fairaudit.outputs import write_report
     from fairaudit.spec import load_config
 
     out = tmp_path_factory.mktemp("sample")

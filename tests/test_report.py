@@ -16,10 +16,10 @@ import skops.io as sio
 from click.testing import CliRunner
 from fairlearn.metrics import MetricFrame
 
-from fairaudit._limits import MSG_TOO_MANY_GROUPS
 from fairaudit.audit import run_audit
 from fairaudit.cli import cli
-from fairaudit.report import render_html
+from fairaudit.measure import MSG_TOO_MANY_GROUPS
+from fairaudit.outputs import render_html
 from fairaudit.result import AuditResult, load_schema
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import HTML_MAX_GROUPS, MAX_GROUPS

@@ -14,10 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fairaudit._signals import INTERRUPTED, Interrupted, signals_deferred, stop_on_signals
-from fairaudit._workers import worker_results
 from fairaudit.mitigation import WORKER_DIED, MitigationError, run_mitigations
-from fairaudit.outputs import atomic_write_many
+from fairaudit.paths import atomic_write_many
+from fairaudit.runtime import (
+    INTERRUPTED,
+    Interrupted,
+    signals_deferred,
+    stop_on_signals,
+    worker_results,
+)
 from tests.test_mitigation import score_inputs
 
 HAS_PROC = Path("/proc/self/stat").exists()

@@ -28,44 +28,41 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from fairaudit import keys, signing
-from fairaudit.cli_signing import MSG_PASSPHRASE_ENV_UNSET, keygen, sign, verify
+from fairaudit.cli import MSG_PASSPHRASE_ENV_UNSET, keygen, sign, verify
 from fairaudit.errors import SigningError, VerificationError
-from fairaudit.keys import (
-    MSG_KEY_EXISTS,
-    MSG_NEED_PASSPHRASE,
-    MSG_NOT_ED25519,
-    MSG_PRIVATE_KEY_GIVEN,
-    MSG_WRONG_PASSPHRASE,
-    generate_key_pair,
-    key_id,
-    load_private_key,
-    load_public_key,
-    load_trusted_keys,
-)
-from fairaudit.signing import (
+from fairaudit.provenance import (
     MSG_ALREADY_SIGNED,
     MSG_BAD_SIGNATURE,
     MSG_COUNTERSIGN_MISMATCH,
     MSG_DETACHED_MISMATCH,
     MSG_DIGEST_MISMATCH,
     MSG_EXTRA_CONFLICT,
+    MSG_KEY_EXISTS,
     MSG_LINE_ENDINGS,
     MSG_MALFORMED,
     MSG_NAME_MISMATCH,
+    MSG_NEED_PASSPHRASE,
     MSG_NO_TRUSTED_KEYS,
+    MSG_NOT_ED25519,
     MSG_OTHER_REPORT,
     MSG_PREDICATE_MISMATCH,
+    MSG_PRIVATE_KEY_GIVEN,
     MSG_TOO_FEW_SIGNERS,
     MSG_TRAILING_BYTES,
     MSG_UNKNOWN_KEY,
     MSG_UNSIGNED,
+    MSG_WRONG_PASSPHRASE,
     PAYLOAD_TYPE,
     STATEMENT_TYPE,
     Signer,
     build_predicate,
     envelope_digest,
     extract_results,
+    generate_key_pair,
+    key_id,
+    load_private_key,
+    load_public_key,
+    load_trusted_keys,
     pae,
     parse_detached,
     render_trailer,
@@ -75,6 +72,8 @@ from fairaudit.signing import (
     verify_report,
     verify_report_file,
 )
+from fairaudit.provenance import _keys as keys
+from fairaudit.provenance import _signing as signing
 
 SIGNED_AT = "2024-05-02T09:30:00Z"
 REVIEWED_AT = "2024-05-03T10:00:00Z"
@@ -1090,7 +1089,7 @@ def test_docs_python_snippet_verifies(
 
 def test_signing_module_does_not_import_heavy_libraries() -> None:
     code = (
-        "import sys, fairaudit.signing, fairaudit.keys, fairaudit.cli_signing\n"
+        "import sys, fairaudit.provenance, fairaudit.cli\n"
         "print(sorted(m for m in ('pandas', 'sklearn', 'matplotlib', 'numpy', 'scipy')"
         " if m in sys.modules))"
     )
@@ -1310,8 +1309,8 @@ def reviewed(
     reviewer_key: Ed25519PrivateKey,
 ) -> dict[str, Any]:
     """Auditor signs and records the audit in the default ledger; A approves, B rejects."""
-    from fairaudit.cli_review import review
-    from fairaudit.ledger import LEDGER_FILE_NAME, append_entry, file_sha256
+    from fairaudit.cli import review
+    from fairaudit.provenance import LEDGER_FILE_NAME, append_entry, file_sha256
 
     path = tmp_path / "report.html"
     path.write_bytes(report)
@@ -1353,7 +1352,7 @@ def _drop_last_envelope(report: Path) -> None:
 
 
 def test_review_is_recorded_in_the_default_ledger(reviewed: dict[str, Any]) -> None:
-    from fairaudit._review_ledger import reviews_for
+    from fairaudit.provenance import reviews_for
 
     ledger_path = reviewed["ledger"]
     assert reviewed["outputs"][1].splitlines()[1] == (
@@ -1402,8 +1401,8 @@ def test_verify_with_the_ledger_passes_when_every_review_is_present(
 
 
 def test_verify_with_the_ledger_reasons(reviewed: dict[str, Any], tmp_path: Path) -> None:
-    from fairaudit import _review_ledger as R
-    from fairaudit.ledger import append_entry
+    from fairaudit.provenance import _reviews as R
+    from fairaudit.provenance import append_entry
 
     trusted_keys = load_trusted_keys([], [reviewed["keys_dir"]])
     summary = verify_report_file(reviewed["report"], trusted_keys)
@@ -1426,9 +1425,9 @@ def test_verify_with_the_ledger_reasons(reviewed: dict[str, Any], tmp_path: Path
 def test_review_ledger_choice(
     runner: CliRunner, reviewed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fairaudit import _review_ledger as R
-    from fairaudit.cli_review import review
-    from fairaudit.ledger import MSG_NO_LEDGER, append_entry
+    from fairaudit.cli import review
+    from fairaudit.provenance import MSG_NO_LEDGER, append_entry
+    from fairaudit.provenance import _reviews as R
 
     third_key = Ed25519PrivateKey.from_private_bytes(bytes(range(96, 128)))
     third = write_pem(tmp_path / "c.key", third_key)

@@ -10,19 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from fairaudit._bootstrap import _aggregate, _ScoreLayout
-from fairaudit._score_stats import (
-    brier_estimates,
-    delong_auc,
-    roc_auc_estimates,
-    wald_difference,
-)
 from fairaudit.counts import GroupCounts, count_groups
 from fairaudit.errors import ConfigError
-from fairaudit.metrics import (
-    CONFUSION_METRICS,
-    HEADLINE_METRICS,
-    SCORE_METRICS,
+from fairaudit.measure import (
     build_tables,
     confusion_metrics,
     disparities_vs_reference,
@@ -31,21 +21,31 @@ from fairaudit.metrics import (
     headline_metrics,
 )
 from fairaudit.stats import (
-    BAD_CONFIDENCE,
-    BAD_RESAMPLES,
     UNKNOWN_TABLE,
     analytic_interval,
     bootstrap_counts,
     bootstrap_score_metrics,
+    brier_estimates,
     compute_uncertainty,
+    delong_auc,
     holm_adjust,
     mover_ratio,
     mover_ratio_interval,
     newcombe_interval,
     percentile_interval,
     proportion_test,
+    roc_auc_estimates,
     uncertainty_to_json,
+    wald_difference,
     wilson_interval,
+)
+from fairaudit.stats._bootstrap import _aggregate, _ScoreLayout
+from fairaudit.vocabulary import (
+    BAD_CONFIDENCE,
+    BAD_RESAMPLES,
+    CONFUSION_METRICS,
+    HEADLINE_METRICS,
+    SCORE_METRICS,
 )
 
 METRICS = [m for m in CONFUSION_METRICS if m != "count"]

@@ -160,7 +160,7 @@ class ScoreSums:
 
     def estimates(self, confidence: float) -> dict[str, Any]:
         """Return ``{metric: ScoreEstimate}`` as ``stats._score_estimates`` does from rows."""
-        from fairaudit._score_stats import auc_estimate, brier_estimate
+        from fairaudit.stats import auc_estimate, brier_estimate
 
         n_pos = np.array(self.n_pos, dtype=np.float64)
         n_neg = np.array(self.n_neg, dtype=np.float64)

@@ -1,0 +1,476 @@
+"""The ``fairaudit`` command line: thin click commands over the library.
+
+Library exceptions become ``Error: ...`` on one line with exit code 1; click's usage
+errors exit 2. Heavy imports happen inside commands so ``fairaudit verify`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fairaudit._version import __version__
+from fairaudit.display import terminal_text
+from fairaudit.errors import FairauditError
+from fairaudit.vocabulary import MITIGATION_METHODS
+
+__all__ = ["cli", "main"]
+
+
+def _parse_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(
+                f"{flag} takes FEATURE=VALUE, e.g. {flag} sex=male; got {item!r}"
+            )
+        pairs[key] = value
+    return pairs
+
+
+def _parse_bins(values: tuple[str, ...]) -> dict[str, list[float]]:
+    bins = {}
+    for item in values:
+        feature, sep, edges = item.partition("=")
+        try:
+            parsed = [float(e) for e in edges.split(",") if e.strip()]
+        except ValueError:
+            parsed = []
+        if not sep or not feature or not parsed:
+            raise click.UsageError(
+                f"--bins takes FEATURE=EDGE,EDGE,..., e.g. --bins age=25,40,60; got {item!r}"
+            )
+        bins[feature] = parsed
+    return bins
+
+
+class _StoppableGroup(click.Group):
+    """Commands stopped by Ctrl-C or SIGTERM clean up (workers, temporary files) first.
+
+    Then one line, ``Error: interrupted by SIGTERM``, and exit status 128 + the signal.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from fairaudit.runtime import Interrupted, stop_on_signals
+
+        try:
+            with stop_on_signals():
+                return super().invoke(ctx)
+        except Interrupted as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except click.ClickException as exc:
+            # Messages quote values from the files. click types the attribute Final, yet
+            # show() reads it when the error is printed: this is the one place to escape.
+            exc.message = terminal_text(exc.message)  # type: ignore[misc]
+            raise
+
+
+@click.group(cls=_StoppableGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="fairaudit")
+def cli() -> None:
+    """Audit a machine-learning classifier for bias and write a report.
+
+    Exit codes: 0 success, 1 error (one line on stderr), 2 usage error; 130 or 143 when
+    Ctrl-C or SIGTERM stopped it (workers and temporary files are removed first).
+
+    Example:
+
+        fairaudit run --config sample_data/audit.toml -o report.html
+    """
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with any of these options; flags override it.",
+)
+@click.option("--target", help="Label column.")
+@click.option(
+    "--positive-label",
+    help="Positive class of labels and predictions (e.g. yes). "
+    "Without it labels must be 0/1 or booleans.",
+)
+@click.option("--sensitive", multiple=True, help="Sensitive feature column (repeatable).")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    help="Model file (.skops; .joblib/.pkl only with --allow-unsafe-pickle).",
+)
+@click.option("--prediction-col", help="Column of precomputed predictions (instead of --model).")
+@click.option("--score-col", help="Column of precomputed scores (with --prediction-col).")
+@click.option(
+    "--id-col",
+    "id_cols",
+    multiple=True,
+    help="Identifier column, never a model input (repeatable).",
+)
+@click.option(
+    "--bins",
+    multiple=True,
+    help="Bin a numeric sensitive feature: FEATURE=EDGE,EDGE,... (repeatable).",
+)
+@click.option(
+    "--missing-sensitive",
+    type=click.Choice(["error", "group", "drop"]),
+    help="Rows with a missing sensitive value: refuse (default), audit as a "
+    "'(missing)' group, or drop and count them.",
+)
+@click.option(
+    "--min-group-size",
+    type=click.IntRange(min=1),
+    help="Groups smaller than this are marked 'insufficient data' (default 30).",
+)
+@click.option(
+    "--max-groups",
+    type=click.IntRange(min=1),
+    help="Refuse an audit with more groups than this in a grouping, e.g. intersection "
+    "cells (default 5000); the HTML shows the worst 200, the JSON all.",
+)
+@click.option(
+    "--reference",
+    multiple=True,
+    help="Reference group: FEATURE=VALUE (repeatable; default: the largest group).",
+)
+@click.option("--name", help="Model name shown in the report.")
+@click.option("--model-version", help="Model version shown in the report.")
+@click.option("--seed", type=int, help="Seed for every random step (default 0).")
+@click.option(
+    "--allow-unsafe-pickle",
+    is_flag=True,
+    default=None,
+    help="Load .joblib/.pkl models (runs the file's code; recorded as a finding).",
+)
+@click.option(
+    "--trust-type",
+    "trust_types",
+    multiple=True,
+    help="Type a .skops file may contain beyond scikit-learn models and numpy/scipy data, "
+    "by the full name the refusal gives (repeatable). Types that read or write files or "
+    "run programs (numpy.memmap, scipy.io, os, io, subprocess ...) are refused even so.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default="report.html",
+    show_default=True,
+    help="HTML report path, or a folder to name it in; the JSON "
+    "goes beside it with the suffix .json.",
+)
+@click.option(
+    "--intervals/--no-intervals",
+    default=None,
+    help="Confidence intervals and significance tests for every number (default: on).",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Confidence level of the intervals (default 0.95).",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=100),
+    help="Bootstrap resamples for the headline-metric intervals (default 1000).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "numpy", "duckdb", "spark"]),
+    help="Where the counting pass runs: numpy (in memory), duckdb (out of core, any size of "
+    "CSV/Parquet), spark (a Parquet path or spark:db.table). Default auto: numpy while the "
+    "file fits comfortably in memory, else duckdb.",
+)
+@click.option(
+    "--train",
+    type=click.Path(path_type=Path),
+    help="Training set (CSV or Parquet): enables the retraining mitigations "
+    "(ExponentiatedGradient, CorrelationRemover).",
+)
+@click.option(
+    "--mitigations",
+    metavar="A,B,...",
+    help="Mitigations to compare (default: every one the inputs allow): "
+    + ", ".join(MITIGATION_METHODS)
+    + ".",
+)
+@click.option("--no-mitigation", is_flag=True, help="Skip the mitigation comparison.")
+@click.option(
+    "--mitigate-on",
+    multiple=True,
+    help="Sensitive feature to mitigate on (repeatable; default: the intersection of all).",
+)
+@click.option(
+    "--folds",
+    "mitigation_folds",
+    type=click.IntRange(min=2),
+    help="Cross-fitting folds for post-processing mitigations (default 5).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Mitigations run in parallel on this many processes (default: the number of cores).",
+)
+@click.option(
+    "--policy",
+    multiple=True,
+    metavar="FILE|preset:NAME",
+    help="Check the audit against this policy; repeat to layer (later files may only "
+    "tighten locked rules). Exit status 3 when it fails.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["fail", "warn"]),
+    help="Exit with status 3 when the verdict is this bad or worse (default: fail).",
+)
+@click.option(
+    "--not-evaluable",
+    type=click.Choice(["warn", "fail"]),
+    help="How rules that cannot be evaluated count in the verdict (default: the policy's, warn).",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path),
+    help="Also write JUnit XML, one test case per rule and group, for CI (needs --policy).",
+)
+@click.option("--owner", help="Who is accountable for the model (recorded in the report).")
+@click.option("--intended-use", help="What the model is for (recorded in the report).")
+@click.option(
+    "--ledger",
+    type=click.Path(path_type=Path),
+    envvar="FAIRAUDIT_LEDGER",
+    help="Audit ledger (SQLite) to record this run in [env FAIRAUDIT_LEDGER; default: "
+    "fairaudit-ledger.sqlite in the output folder].",
+)
+@click.option("--no-ledger", is_flag=True, help="Do not record this run in a ledger.")
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path),
+    envvar="FAIRAUDIT_SIGNING_KEY",
+    help="Ed25519 private key (PEM) to sign the report with "
+    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")
+def run(
+    data: Path | None,
+    config_path: Path | None,
+    output: str,
+    sign_key: Path | None,
+    ledger: Path | None,
+    no_ledger: bool,
+    junit_path: Path | None,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Audit a model (or precomputed predictions) and write an HTML and a JSON report.
+
+    Every sensitive feature is reported on its own and, with several, their
+    intersection too. Options may also come from a TOML --config file.
+
+    Exit status: 0 success (the policy passed, if one was given), 1 error,
+    2 usage error, 3 the policy failed (the report is still written).
+
+    Example:
+
+        fairaudit run --config sample_data/audit.toml -o report.html
+
+        fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
+    """
+    _check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
+    from fairaudit.audit import run_audit
+    from fairaudit.publish import ledger_path_for, publish_report
+    from fairaudit.spec import load_config
+
+    options["reference"] = _parse_pairs(options["reference"], "--reference")
+    options["bins"] = _parse_bins(options["bins"])
+    if options.pop("no_mitigation"):
+        options["mitigations"] = []
+    elif options["mitigations"] is not None:
+        options["mitigations"] = [m.strip() for m in options["mitigations"].split(",") if m.strip()]
+    options["data"] = data
+    progress = None
+    if not quiet and sys.stderr.isatty():
+
+        def progress(message: str) -> None:
+            click.echo(f"… {message}", err=True)
+
+    try:
+        spec = load_config(config_path, options)
+        if junit_path is not None and not spec.policy:
+            raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
+        _check_files(
+            spec,
+            output,
+            config=config_path,
+            junit=junit_path,
+            ledger=None if no_ledger else ledger_path_for(output, ledger),
+            sign_key=sign_key,
+        )
+        private_key = None
+        if sign_key is not None:
+            from fairaudit.cli._signing import DEFAULT_PASSPHRASE_ENV, _passphrase_from
+            from fairaudit.provenance import load_private_key
+
+            # Loaded before the audit runs, so a wrong key fails fast.
+            private_key = load_private_key(
+                sign_key,
+                passphrase=_passphrase_from(DEFAULT_PASSPHRASE_ENV, False),
+            )
+        result = run_audit(spec, progress=progress)
+        published = publish_report(
+            result, output, sign_key=private_key, ledger=ledger, use_ledger=not no_ledger
+        )
+        html_path, json_path = published.html, published.json
+        if junit_path is not None and result.policy is not None:
+            from fairaudit.outputs import write_junit
+
+            write_junit(result.to_dict()["policy"], junit_path, fail_on=spec.fail_on)
+    except FairauditError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (click.ClickException, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("FAIRAUDIT_DEBUG"):
+            raise
+        # A bug, not the user's input: still one line (reports are written atomically).
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise click.ClickException(
+            f"internal error ({type(exc).__name__}: {detail}); please report it, with the "
+            "traceback that FAIRAUDIT_DEBUG=1 shows"
+        ) from None
+    if not quiet:
+        click.echo(_summary(result.to_dict(), html_path, json_path))
+        if private_key is not None:
+            click.echo(f"  signed: {html_path}.intoto.jsonl written beside it")
+    if result.verdict is not None:
+        from fairaudit.policy import exit_code_for
+
+        code = exit_code_for(result.verdict, spec.fail_on)
+        if not quiet or code:
+            click.echo(f"Policy verdict: {result.verdict}", err=bool(code))
+        if code:
+            sys.exit(code)
+
+
+def _check_source_date_epoch() -> None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return
+    from datetime import UTC, datetime
+
+    try:
+        datetime.fromtimestamp(int(epoch), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise click.ClickException(
+            f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}"
+        ) from None
+
+
+def _check_files(
+    spec: Any,
+    output: str,
+    *,
+    config: Path | None,
+    junit: Path | None,
+    ledger: Path | None,
+    sign_key: Path | None,
+) -> None:
+    """Fail before the audit, not after writing the report, on files that cannot work.
+
+    Every input must be a regular file; no output may be an input, another output, or an
+    existing non-regular file; the output folders must be writable and the ledger a ledger.
+    """
+    from fairaudit.errors import OutputError
+    from fairaudit.outputs import MSG_OUTPUT_IS_JSON
+    from fairaudit.paths import (
+        FileRole,
+        check_file_roles,
+        check_folder_writable,
+        require_regular_file,
+    )
+    from fairaudit.publish import check_ledger_appendable
+
+    inputs = spec.input_files()
+    inputs += [FileRole("config file", p) for p in (config,) if p is not None]
+    inputs += [FileRole("signing key", p) for p in (sign_key,) if p is not None]
+    for role in inputs:
+        if role.what != "data file":  # the data loader checks it, with its own messages
+            require_regular_file(role.path, role.what)
+    outputs = []
+    raw = os.fspath(output)
+    # A folder (existing, or named with a trailing slash) gets a report named by the audit id.
+    folder_output = raw.endswith(("/", os.sep)) or Path(raw).is_dir()
+    if not folder_output:
+        html = Path(raw)
+        if html.suffix.lower() == ".json":
+            raise OutputError(MSG_OUTPUT_IS_JSON.format(path=html))
+        outputs += [
+            FileRole("output", html, "-o"),
+            FileRole("output", html.with_suffix(".json"), "-o"),
+            FileRole("signature file", Path(f"{html}.intoto.jsonl"), "-o"),
+        ]
+    if junit is not None:
+        outputs.append(FileRole("--junit", junit, "--junit"))
+    if ledger is not None:
+        outputs.append(FileRole("ledger", ledger, "--ledger"))
+    check_folder_writable(Path(raw) if folder_output else Path(raw).parent, "output")
+    check_file_roles(outputs, inputs)
+    if ledger is not None:
+        check_ledger_appendable(ledger)
+
+
+def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
+    lines = [f"Wrote {html_path} and {json_path}"]
+    for h in data["headline"]:
+        if h["metric"] in ("demographic_parity_ratio", "equalized_odds_difference"):
+            value = "undefined" if h["value"] is None else f"{h['value']:.3f}"
+            lines.append(f"  {h['feature']}: {h['metric']} = {value}")
+    warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
+    if warnings:
+        noun = "warning" if len(warnings) == 1 else "warnings"
+        lines.append(f"  {len(warnings)} {noun}: see the report's data checks")
+    return "\n".join(terminal_text(line) for line in lines)
+
+
+def _register_optional_commands() -> None:
+    """Add commands that live in their own modules."""
+    from fairaudit.cli import _batch as cli_batch
+    from fairaudit.cli import _history as cli_history
+    from fairaudit.cli import _review as cli_review
+    from fairaudit.cli import _signing as cli_signing
+
+    for command in (
+        cli_signing.keygen,
+        cli_signing.sign,
+        cli_signing.verify,
+        cli_review.review,
+        cli_history.ledger,
+        cli_history.history,
+        cli_history.diff,
+        cli_batch.batch,
+        cli_batch.card,
+    ):
+        cli.add_command(command)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    """Entry point of the ``fairaudit`` console script."""
+    if not sys.warnoptions and not os.environ.get("FAIRAUDIT_DEBUG"):
+        import warnings
+
+        # Library warnings are about code, not the audit: what one says about the data is
+        # a data check or a mitigation note. Tests turn them into errors; -W shows them.
+        warnings.simplefilter("ignore")
+    cli(prog_name="fairaudit")

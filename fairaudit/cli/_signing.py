@@ -1,0 +1,247 @@
+"""``fairaudit keygen``, ``sign`` and ``verify``: thin click commands over fairaudit.signing.
+
+The lead registers them on the main group with ``cli.add_command(...)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from fairaudit.display import terminal_text
+from fairaudit.errors import FairauditError
+from fairaudit.provenance import (
+    generate_key_pair,
+    load_trusted_keys,
+    sign_report_file,
+    verify_report_file,
+)
+
+__all__ = ["keygen", "sign", "verify", "MSG_PASSPHRASE_ENV_UNSET", "MSG_PASSPHRASE_CHOICE"]
+
+DEFAULT_PASSPHRASE_ENV = "FAIRAUDIT_KEY_PASSPHRASE"
+SIGNING_KEY_ENV = "FAIRAUDIT_SIGNING_KEY"
+
+MSG_PASSPHRASE_ENV_UNSET = "Environment variable {name} is not set or empty."
+MSG_PASSPHRASE_CHOICE = "Use either --passphrase-env or --passphrase-prompt, not both."
+
+
+def _passphrase_from(env_var: str, prompt: bool) -> Callable[[], bytes]:
+    """Return a callable the key loader asks only if the key is encrypted."""
+
+    def ask() -> bytes:
+        if prompt:
+            return str(click.prompt("Key passphrase", hide_input=True)).encode("utf-8")
+        return os.environ.get(env_var, "").encode("utf-8")
+
+    return ask
+
+
+@click.command()
+@click.option(
+    "-o",
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the key files (created if missing).",
+)
+@click.option(
+    "--name", default="fairaudit", show_default=True, help="File name stem: NAME.key, NAME.pub."
+)
+@click.option(
+    "--passphrase-env",
+    metavar="VAR",
+    help="Encrypt the private key with the passphrase in environment variable VAR.",
+)
+@click.option(
+    "--passphrase-prompt", is_flag=True, help="Encrypt the private key with a prompted passphrase."
+)
+def keygen(
+    output_dir: Path, name: str, passphrase_env: str | None, passphrase_prompt: bool
+) -> None:
+    """Write a new Ed25519 key pair for signing reports.
+
+    NAME.key is the private key (PKCS#8 PEM, mode 0600): keep it secret. NAME.pub is the
+    public key (SubjectPublicKeyInfo PEM): give it to whoever verifies your reports. The key
+    id printed is the SHA-256 of the DER public key.
+
+    Example:
+
+    \b
+        fairaudit keygen -o ~/.fairaudit/keys --name auditor
+        FAIRAUDIT_KEY_PASSPHRASE=... fairaudit keygen -o keys \\
+            --passphrase-env FAIRAUDIT_KEY_PASSPHRASE
+    """
+    if passphrase_env and passphrase_prompt:
+        raise click.UsageError(MSG_PASSPHRASE_CHOICE)
+    passphrase: bytes | None = None
+    if passphrase_env:
+        value = os.environ.get(passphrase_env, "")
+        if not value:
+            raise click.ClickException(MSG_PASSPHRASE_ENV_UNSET.format(name=passphrase_env))
+        passphrase = value.encode("utf-8")
+    elif passphrase_prompt:
+        value = click.prompt("New key passphrase", hide_input=True, confirmation_prompt=True)
+        passphrase = str(value).encode("utf-8")
+    try:
+        files = generate_key_pair(output_dir, name=name, passphrase=passphrase)
+    except FairauditError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"Private key: {files.private_key} (keep it secret)")
+    click.echo(f"Public key:  {files.public_key}")
+    click.echo(f"Key id:      {files.key_id}")
+
+
+@click.command()
+@click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    envvar=SIGNING_KEY_ENV,
+    show_envvar=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ed25519 private key PEM (fairaudit keygen, or openssl genpkey -algorithm ed25519).",
+)
+@click.option(
+    "--role",
+    default="auditor",
+    show_default=True,
+    help="Your role, signed with the report: auditor, reviewer or free text.",
+)
+@click.option(
+    "--passphrase-env",
+    metavar="VAR",
+    default=DEFAULT_PASSPHRASE_ENV,
+    show_default=True,
+    help="Environment variable holding the passphrase of an encrypted key.",
+)
+@click.option("--passphrase-prompt", is_flag=True, help="Prompt for the key's passphrase.")
+@click.option(
+    "--detached-only",
+    is_flag=True,
+    help="Leave the report untouched; write only REPORT.intoto.jsonl beside it.",
+)
+def sign(
+    report: Path,
+    key_path: Path,
+    role: str,
+    passphrase_env: str,
+    passphrase_prompt: bool,
+    detached_only: bool,
+) -> None:
+    """Sign a report.html, or countersign one that is already signed.
+
+    The signature is appended to the report as a one-line comment after </html> and also
+    written to REPORT.intoto.jsonl. Set SOURCE_DATE_EPOCH for a reproducible signature.
+
+    Example:
+
+    \b
+        fairaudit sign out/report.html --key keys/auditor.key
+        fairaudit sign out/report.html --key keys/reviewer.key --role reviewer
+    """
+    try:
+        signed = sign_report_file(
+            report,
+            key_path,
+            role=role,
+            passphrase=_passphrase_from(passphrase_env, passphrase_prompt),
+            embed=not detached_only,
+        )
+    except FairauditError as e:
+        raise click.ClickException(str(e)) from e
+    where = signed.detached if detached_only else f"{signed.report} and {signed.detached}"
+    click.echo(
+        f"Signed {where} as {role} with key {signed.key_id[:16]} at {signed.signed_at} "
+        f"({signed.signers} signature(s) in all)."
+    )
+
+
+@click.command()
+@click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "key_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A trusted public key PEM; repeat for several signers.",
+)
+@click.option(
+    "--keys-dir",
+    "key_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A directory of trusted public keys (*.pub, *.pem).",
+)
+@click.option(
+    "--require-signers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Fail unless at least N distinct trusted keys signed.",
+)
+@click.option(
+    "--detached",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Detached envelopes (.intoto.jsonl); default: REPORT.intoto.jsonl if REPORT has none.",
+)
+@click.option(
+    "--policy",
+    multiple=True,
+    metavar="FILE|preset:NAME",
+    help="Also check the approvals this policy requires ([approvals]); exit 3 if missing.",
+)
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The audit's ledger: fail unless every review it records for this audit is still "
+    "in the report (a removed countersignature is detectable only this way).",
+)
+def verify(
+    report: Path,
+    key_paths: tuple[Path, ...],
+    key_dirs: tuple[Path, ...],
+    require_signers: int,
+    detached: Path | None,
+    policy: tuple[str, ...],
+    ledger_path: Path | None,
+) -> None:
+    """Check a signed report.html against trusted public keys.
+
+    Every signature must be by a trusted key and cover the report's exact bytes. With
+    --ledger, every review the ledger records for the audit must still be in the report.
+    Exit status 0 and a one-line summary if so; otherwise 1 and the reason.
+
+    Example:
+
+    \b
+        fairaudit verify out/report.html --key keys/auditor.pub
+        fairaudit verify out/report.html --keys-dir trusted/ --require-signers 2
+        fairaudit verify out/report.html --keys-dir trusted/ \\
+            --ledger out/fairaudit-ledger.sqlite --policy release.toml
+    """
+    try:
+        trusted = load_trusted_keys(key_paths, key_dirs)
+        summary = verify_report_file(
+            report, trusted, require_signers=require_signers, detached=detached
+        )
+        recorded = None
+        if ledger_path is not None:
+            from fairaudit.provenance import check_reviews_recorded
+
+            recorded = check_reviews_recorded(summary, ledger_path)
+    except FairauditError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(terminal_text(summary.describe()))  # names and roles from the signed file
+    if recorded is not None:
+        click.echo(f"Ledger: all {recorded} review(s) it records for this audit are present.")
+    if policy:
+        # Imported only here: plain verification stays free of the metrics stack.
+        from fairaudit.cli._review import check_verified_approvals
+
+        check_verified_approvals(summary, policy)

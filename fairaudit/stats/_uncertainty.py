@@ -1,0 +1,572 @@
+"""Confidence intervals and significance tests for every group metric and disparity.
+
+Everything here works on the counts table (``GroupCounts``), never on rows, except the
+score metrics (ROC AUC, Brier score), which are not functions of confusion counts. This
+module assembles the results; the methods live in package-private modules:
+``fairaudit._intervals`` (Wilson, MOVER / Newcombe, z / Fisher tests, Holm),
+``fairaudit._bootstrap`` (the count bootstrap) and ``fairaudit._score_stats`` (DeLong,
+Brier).
+
+Choosing the interval method
+----------------------------
+Each number gets the interval that held its nominal coverage in our coverage study
+(``benchmarks/coverage.py``, figures in ``benchmarks/README.md``): simulated
+populations with known metric values, 2,000 audits per condition, a group and a
+reference group of 30, 100 and 1,000 rows each, typical rates, rare positives and a
+near-perfect classifier.
+
+* **Proportion metrics** (the eleven rates in ``PROPORTIONS``): the Wilson score
+  interval of ``numerator / denominator``. The bootstrap percentile interval of a
+  proportion behaves like a Wald interval: with a handful of denominator cases it
+  collapses (0/3 resamples to ``[0, 0]``) and covered only 37-61% at 30 rows with rare
+  positives or a near-perfect classifier, where Wilson kept 92.7-99%.
+* **f1**: ``f1 = 2J / (1 + J)`` with ``J = tp / (tp + fp + fn)``, a binomial proportion
+  given ``tp + fp + fn``; its interval is the image of J's Wilson interval (exact, as
+  the map is monotone). **balanced_accuracy** ``(TPR + TNR) / 2``: the MOVER sum of the
+  two Wilson intervals (TPR and TNR are independent given the class sizes). Both failed
+  with the percentile bootstrap at 30 rows (53-70% coverage) for the same reason.
+* **Differences** (group minus reference): MOVER-D from the two groups' intervals,
+  which for proportions is Newcombe's hybrid score interval (Newcombe 1998, method 10).
+  Groups of a grouping are disjoint, so their estimates are independent given their
+  denominators.
+* **Ratios** (group / reference): MOVER-R (Donner & Zou 2012) from the same intervals.
+  Unlike the Katz log interval it needs no continuity correction when the group's
+  numerator is zero (it then gives ``[0, upper]``).
+* **fairlearn's headline metrics** (between-groups max - min and min / max): the
+  bootstrap on counts, percentile interval, as fairlearn's MetricFrame does. Resampling
+  the n rows with replacement changes only the counts, and a resample's (intersectional
+  group x confusion cell) counts are ``Multinomial(n, counts / n)``; drawing that
+  directly is exactly the row bootstrap, at a cost independent of n. Per-feature groups
+  and the overall row are sums of the same resampled intersectional counts, so they
+  come from one set of resamples. Caveat: max - min is biased upwards, so when the
+  groups are truly equal its interval cannot cover the true 0 (it says how large the
+  observed spread plausibly is, not whether it is zero); the per-group disparities and
+  their tests answer that question.
+* **Score metrics** (roc_auc, brier_score): analytic intervals whose cost is one sort of
+  the scores plus O(n) per grouping (details in ``fairaudit._score_stats``). ROC AUC:
+  DeLong's variance (Sun & Xu's midrank algorithm) and a Wald interval on the logit
+  scale, which stays inside [0, 1]; an AUC of exactly 0 or 1 (zero DeLong variance)
+  gets the score interval under the largest variance such an AUC can have. Brier
+  score: ``mean +- z sd / sqrt(n)`` of the squared errors, clipped to [0, 1].
+  Differences: Wald from the two groups' variances; ratios: MOVER-R from the two
+  intervals. They replaced a stratified row bootstrap costing 0.25-0.46 us per
+  row x resample (25-46 s for 100,000 rows x 1,000 resamples), which is kept as
+  ``bootstrap_score_metrics`` only as the reference the analytic intervals are
+  checked against. Coverage (binormal scores): AUC 93.5-95.7% except with about 8
+  positives per group (90-91%; the bootstrap: 87%) and AUC >= 0.95 at 30 rows
+  (conservative, 97-99%); Brier score 89-92% at 30 rows (skewed squared errors; the
+  bootstrap did the same), 93-95% from 100 rows.
+
+Analytic intervals are conservative (above 97%) at 30 rows when a rate is near 0 or 1
+or a denominator holds a handful of cases, and ratios are null when the reference
+value is 0. Undefined values (a zero denominator in the point estimate) get null
+intervals, as do score metrics of a group with fewer than two positives or negatives
+(ROC AUC) or two rows (Brier score). Bootstrap percentiles are taken over the
+resamples where the value is defined.
+
+Significance
+------------
+Every disparity is a test of "the group's value equals the reference's value".
+Proportion metrics and f1 (through J) use the pooled two-proportion z-test, or
+Fisher's exact test when an expected cell of the 2x2 table is below 5. Score metrics
+use the z-test of the difference with the two groups' DeLong / CLT variances.
+balanced_accuracy uses a count-bootstrap p-value,
+``2 * min(P*(d <= 0), P*(d >= 0))`` over the resampled differences ``d`` (with the
+usual +1 correction). A disparity is ``"insufficient data"`` when either group has
+fewer than ``min_group_size`` rows or a value is undefined; those are not tested. The
+p-values of all tested disparities are adjusted together with Holm's step-down method,
+and a disparity is ``"significant"`` when its adjusted p-value is below
+``1 - confidence``, else ``"within noise"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from fairaudit.counts import GroupCounts
+from fairaudit.stats._bootstrap import (
+    _aggregate,
+    _bootstrap_p_value,
+    _headline_draws,
+    bootstrap_counts,
+    bootstrap_score_metrics,
+    percentile_interval,
+)
+from fairaudit.stats._intervals import (
+    _test_parts,
+    analytic_interval,
+    holm_adjust,
+    mover_difference,
+    mover_ratio,
+    mover_ratio_interval,
+    newcombe_interval,
+    proportion_test,
+    wilson_interval,
+)
+from fairaudit.stats._score_stats import (
+    ScoreEstimate,
+    brier_estimates,
+    roc_auc_estimates,
+    wald_difference,
+)
+
+if TYPE_CHECKING:
+    from fairaudit.engines import ScoreSummary
+from fairaudit.errors import ConfigError
+from fairaudit.measure import DisparityRow, GroupTable, confusion_metrics
+from fairaudit.vocabulary import (
+    BAD_CONFIDENCE,
+    BAD_RESAMPLES,
+    HEADLINE_METRICS,
+    PROPORTIONS,
+    SCORE_METRICS,
+)
+
+__all__ = [
+    "attach_to_rows",
+    "ANALYTIC_METRICS",
+    "DisparityUncertainty",
+    "Significance",
+    "Uncertainty",
+    "analytic_interval",
+    "bootstrap_counts",
+    "bootstrap_score_metrics",
+    "compute_uncertainty",
+    "holm_adjust",
+    "mover_difference",
+    "mover_ratio",
+    "mover_ratio_interval",
+    "newcombe_interval",
+    "percentile_interval",
+    "proportion_test",
+    "uncertainty_to_json",
+    "wilson_interval",
+]
+
+Significance = Literal["significant", "within noise", "insufficient data"]
+
+#: Confusion metrics with analytic (score / MOVER) intervals: all but ``count``.
+ANALYTIC_METRICS: tuple[str, ...] = (*PROPORTIONS, "balanced_accuracy", "f1")
+
+# Metrics the resampled tables carry: balanced_accuracy for its bootstrap test, and the
+# inputs of the headline metrics.
+_RESAMPLED = ("balanced_accuracy", "selection_rate", "true_positive_rate", "false_positive_rate")
+# Percentile intervals from fewer resamples move visibly from one seed to the next.
+_MIN_RESAMPLES = 100
+
+UNKNOWN_TABLE = "disparity row refers to grouping {name!r}, which is not among the tables"
+UNKNOWN_GROUP = "disparity row refers to a group not in grouping {name!r}: {group}"
+WRONG_REFERENCE = "disparity row's reference group is not grouping {name!r}'s reference"
+
+
+@dataclass(frozen=True)
+class DisparityUncertainty:
+    """Interval, p-values and verdict of one disparity (aligned with a DisparityRow)."""
+
+    ci_difference: tuple[float, float]
+    ci_ratio: tuple[float, float]
+    p_value: float
+    p_value_adjusted: float
+    significance: Significance
+
+
+@dataclass
+class Uncertainty:
+    """Intervals and tests for one audit; NaN marks an undefined bound or p-value.
+
+    Attributes
+    ----------
+    method:
+        How the numbers were made: description, confidence, resamples, seed, correction,
+        the interval method of each kind of metric and ``min_group_size``.
+    overall_ci:
+        ``{metric: (low, high)}`` for the overall row.
+    group_ci:
+        ``{table_name: {metric: array of shape (m, 2)}}``, rows in the table's group order.
+    disparities:
+        One DisparityUncertainty per given DisparityRow, in the same order.
+    headline_ci:
+        ``{table_name: {headline_metric: (low, high)}}`` from the count bootstrap.
+    """
+
+    method: dict[str, Any]
+    overall_ci: dict[str, tuple[float, float]]
+    group_ci: dict[str, dict[str, np.ndarray]]
+    disparities: list[DisparityUncertainty]
+    headline_ci: dict[str, dict[str, tuple[float, float]]]
+
+
+def _interval_tuple(pair: np.ndarray) -> tuple[float, float]:
+    return float(pair[0]), float(pair[1])
+
+
+def _null_where_undefined(intervals: np.ndarray, point: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(point)[..., None], np.nan, intervals)
+
+
+def _check_options(confidence: float, n_resamples: int) -> None:
+    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
+        raise ConfigError(BAD_CONFIDENCE.format(value=confidence))
+    if (
+        isinstance(n_resamples, bool)
+        or not isinstance(n_resamples, Real)
+        or not math.isfinite(n_resamples)
+        or n_resamples != int(n_resamples)
+        or n_resamples < _MIN_RESAMPLES
+    ):
+        raise ConfigError(BAD_RESAMPLES.format(value=n_resamples))
+
+
+def _score_estimates(
+    cell_groups: Sequence[np.ndarray],
+    sizes: Sequence[int],
+    y_true: np.ndarray,
+    score: np.ndarray,
+    row_codes: np.ndarray,
+    *,
+    confidence: float,
+    score_is_probability: bool,
+) -> list[dict[str, ScoreEstimate]]:
+    """Return ROC AUC (and Brier score, for probabilities) estimates per grouping."""
+    y = np.asarray(y_true, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    row_codes = np.asarray(row_codes, dtype=np.int64)
+    by_score = np.argsort(score, kind="stable")  # the one O(n log n) step, shared
+    out = []
+    for cell_group, m in zip(cell_groups, sizes, strict=True):
+        group = np.asarray(cell_group)[row_codes]
+        estimates = {
+            "roc_auc": roc_auc_estimates(
+                group, m, y, score, confidence=confidence, by_score=by_score
+            )
+        }
+        if score_is_probability:
+            estimates["brier_score"] = brier_estimates(group, m, y, score, confidence=confidence)
+        out.append(estimates)
+    return out
+
+
+def compute_uncertainty(
+    group_counts: GroupCounts,
+    tables: Sequence[GroupTable],
+    disparity_rows: Sequence[DisparityRow],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    min_group_size: int = 30,
+    y_true: np.ndarray | None = None,
+    score: np.ndarray | None = None,
+    row_codes: np.ndarray | None = None,
+    score_is_probability: bool = True,
+    score_summary: ScoreSummary | None = None,
+) -> Uncertainty:
+    """Return intervals for every group metric and disparity, with tests and verdicts.
+
+    Score-metric intervals come from the rows (``y_true``, ``score``, ``row_codes``) or,
+    when an engine aggregated them where the data lives, from ``score_summary``.
+
+    Parameters
+    ----------
+    group_counts, tables, disparity_rows:
+        The counting pass, ``build_tables``'s tables and the disparities to test.
+    confidence:
+        Two-sided confidence level of every interval; ``1 - confidence`` is also the
+        significance level of the Holm-adjusted tests.
+    n_resamples, seed:
+        Count-bootstrap resamples (at least 100), drawn from a generator seeded by
+        ``seed``; they serve the headline metrics and balanced_accuracy's test.
+    min_group_size:
+        Disparities involving a smaller group are ``"insufficient data"``.
+    y_true, score, row_codes:
+        For intervals on score metrics: labels, scores and each row's intersectional
+        cell (defaults to ``group_counts.row_cell``). Without them score metrics get
+        null intervals.
+    score_is_probability:
+        False when scores are decision values, for which the Brier score is undefined.
+
+    Raises
+    ------
+    ConfigError
+        ``confidence`` or ``n_resamples`` is out of range (``BAD_CONFIDENCE``,
+        ``BAD_RESAMPLES``).
+    """
+    _check_options(confidence, n_resamples)
+    n_resamples = int(n_resamples)
+    # A spawned child, so that later random stages can take siblings of it without
+    # changing these draws.
+    count_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+    # Groupings: every table, then the overall row as a one-group grouping.
+    cell_groups = [np.asarray(t.cell_group) for t in tables]
+    cell_groups.append(np.zeros(len(group_counts.counts), dtype=np.int64))
+    sizes = [len(t.groups) for t in tables] + [1]
+    point_counts = [np.asarray(t.counts) for t in tables] + [group_counts.overall[None]]
+    points = [confusion_metrics(c) for c in point_counts]
+
+    # One pass over the resampled intersectional counts feeds every grouping.
+    resampled: list[dict[str, list[np.ndarray]]] = [{m: [] for m in _RESAMPLED} for _ in sizes]
+    for draws in bootstrap_counts(group_counts.counts, n_resamples, count_rng):
+        for cell_group, m, store in zip(cell_groups, sizes, resampled, strict=True):
+            values = confusion_metrics(_aggregate(draws, cell_group, m))
+            for metric in _RESAMPLED:
+                store[metric].append(values[metric])
+    boot = [{k: np.concatenate(v) for k, v in store.items()} for store in resampled]
+
+    row_codes = group_counts.row_cell if row_codes is None else row_codes
+    with_scores = y_true is not None and score is not None and row_codes is not None
+    score_estimates: list[dict[str, ScoreEstimate]] = [{} for _ in sizes]
+    if score_summary is not None:
+        with_scores = True
+        score_estimates = [score_summary.grouping(t.name).estimates(confidence) for t in tables] + [
+            score_summary.grouping(None).estimates(confidence)
+        ]
+        for point, estimates in zip(points, score_estimates, strict=True):
+            point.update({metric: e.value for metric, e in estimates.items()})
+    elif with_scores:
+        assert y_true is not None and score is not None and row_codes is not None
+        score_estimates = _score_estimates(
+            cell_groups,
+            sizes,
+            y_true,
+            score,
+            row_codes,
+            confidence=confidence,
+            score_is_probability=score_is_probability,
+        )
+        for point, estimates in zip(points, score_estimates, strict=True):
+            point.update({metric: e.value for metric, e in estimates.items()})
+
+    intervals: list[dict[str, np.ndarray]] = []
+    for counts, point, estimates in zip(point_counts, points, score_estimates, strict=True):
+        undefined = np.full(len(counts), np.nan)
+        ci: dict[str, np.ndarray] = {}
+        for metric in ANALYTIC_METRICS:
+            interval = analytic_interval(counts, metric, confidence)
+            assert interval is not None
+            ci[metric] = interval
+        for metric in SCORE_METRICS:
+            ci[metric] = (
+                estimates[metric].interval
+                if metric in estimates
+                else np.full((len(counts), 2), np.nan)
+            )
+        intervals.append(
+            {k: _null_where_undefined(v, point.get(k, undefined)) for k, v in ci.items()}
+        )
+
+    group_ci = {t.name: intervals[k] for k, t in enumerate(tables)}
+    overall_ci = {k: _interval_tuple(v[0]) for k, v in intervals[-1].items()}
+    headline_ci = {}
+    for k, table in enumerate(tables):
+        draws_h = _headline_draws(boot[k])
+        headline_ci[table.name] = {
+            name: _interval_tuple(percentile_interval(draws_h[name][:, None], confidence)[0])
+            for name in HEADLINE_METRICS
+        }
+
+    disparities = _disparity_uncertainty(
+        tables,
+        disparity_rows,
+        point_counts,
+        points,
+        intervals,
+        boot,
+        score_estimates,
+        confidence,
+        min_group_size,
+    )
+    method = {
+        "description": (
+            "Wilson score intervals for proportions (and, transformed, for f1), a MOVER "
+            "sum of Wilson intervals for balanced_accuracy, MOVER differences (Newcombe's "
+            "hybrid score interval for proportions) and MOVER-R ratios vs the reference; "
+            "DeLong intervals (logit scale) for roc_auc and CLT intervals for brier_score, "
+            "with Wald differences; percentile intervals from a multinomial bootstrap of "
+            "the intersectional confusion counts for the headline metrics. Disparities are "
+            "tested with a two-proportion z-test (Fisher's exact test for small counts), a "
+            "z-test for score metrics or a bootstrap test, then Holm-adjusted."
+        ),
+        "confidence": confidence,
+        "resamples": n_resamples,
+        "seed": seed,
+        "correction": "holm",
+        "min_group_size": min_group_size,
+        "intervals": {
+            "proportion": "wilson",
+            "f1": "wilson-on-tp/(tp+fp+fn)-transformed",
+            "balanced_accuracy": "mover-sum-of-wilson",
+            "difference": "mover-d (newcombe-hybrid-score for proportions); wald for scores",
+            "ratio": "mover-r",
+            "headline": "count-bootstrap-percentile",
+            "score": "delong-logit (roc_auc), clt (brier_score)" if with_scores else None,
+        },
+        "tests": {
+            "proportion_and_f1": "two-proportion-z (fisher-exact if an expected cell < 5)",
+            "balanced_accuracy": "bootstrap",
+            "score": "z (delong / clt variances)",
+        },
+    }
+    return Uncertainty(method, overall_ci, group_ci, disparities, headline_ci)
+
+
+def _group_key(group: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(group.items()))
+
+
+def _disparity_uncertainty(
+    tables: Sequence[GroupTable],
+    rows: Sequence[DisparityRow],
+    point_counts: list[np.ndarray],
+    points: list[dict[str, np.ndarray]],
+    intervals: list[dict[str, np.ndarray]],
+    boot: list[dict[str, np.ndarray]],
+    score_estimates: list[dict[str, ScoreEstimate]],
+    confidence: float,
+    min_group_size: int,
+) -> list[DisparityUncertainty]:
+    by_name = {t.name: k for k, t in enumerate(tables)}
+    group_index = [{_group_key(g): i for i, g in enumerate(t.groups)} for t in tables]
+    n_rows = len(rows)
+    ci_difference = np.full((n_rows, 2), np.nan)
+    ci_ratio = np.full((n_rows, 2), np.nan)
+    p_value = np.full(n_rows, np.nan)
+    large_enough = np.zeros(n_rows, dtype=bool)
+    # Rows whose ratio is MOVER-R from the two intervals: (row, table, group, reference),
+    # done in one call; for confusion metrics the difference is MOVER-D as well.
+    mover_rows: list[tuple[int, int, int, int]] = []
+    for j, row in enumerate(rows):
+        if row.feature not in by_name:
+            raise ValueError(UNKNOWN_TABLE.format(name=row.feature))
+        k = by_name[row.feature]
+        table = tables[k]
+        i = group_index[k].get(_group_key(row.group))
+        if i is None:
+            raise ValueError(UNKNOWN_GROUP.format(name=row.feature, group=row.group))
+        r = table.reference
+        if group_index[k].get(_group_key(row.reference)) != r:
+            raise ValueError(WRONG_REFERENCE.format(name=row.feature))
+        counts = point_counts[k]
+        point = points[k].get(row.metric)
+        if point is None or np.isnan(point[i]) or np.isnan(point[r]):
+            continue
+        sizes = counts.sum(axis=1)
+        large_enough[j] = min(sizes[i], sizes[r]) >= min_group_size
+        if row.metric in intervals[k]:
+            mover_rows.append((j, k, i, r))
+        parts = _test_parts(counts, row.metric)
+        if parts is not None:
+            x, n = parts
+            p_value[j] = proportion_test(int(x[i]), int(n[i]), int(x[r]), int(n[r]))
+        elif row.metric in score_estimates[k]:
+            e = score_estimates[k][row.metric]
+            ci_difference[j], p_value[j] = wald_difference(
+                e.value[i], e.variance[i], e.value[r], e.variance[r], confidence
+            )
+        elif row.metric in boot[k]:
+            draws = boot[k][row.metric]
+            p_value[j] = _bootstrap_p_value(draws[:, i : i + 1] - draws[:, r : r + 1])[0]
+    if mover_rows:
+        est = np.empty((2, len(mover_rows)))
+        lim = np.empty((2, len(mover_rows), 2))
+        for q, (j, k, i, r) in enumerate(mover_rows):
+            metric = rows[j].metric
+            est[:, q] = points[k][metric][[i, r]]
+            lim[:, q] = intervals[k][metric][[i, r]]
+        where = np.array([j for j, _, _, _ in mover_rows])
+        ci_ratio[where] = mover_ratio(est[0], lim[0], est[1], lim[1])
+        confusion = np.array([rows[j].metric in ANALYTIC_METRICS for j in where])
+        ci_difference[where[confusion]] = mover_difference(est[0], lim[0], est[1], lim[1])[
+            confusion
+        ]
+
+    tested = large_enough & ~np.isnan(p_value)
+    adjusted = holm_adjust(np.where(tested, p_value, np.nan))
+    alpha = 1 - confidence
+    out = []
+    for j in range(n_rows):
+        verdict: Significance = (
+            "insufficient data"
+            if not tested[j]
+            else ("significant" if adjusted[j] < alpha else "within noise")
+        )
+        out.append(
+            DisparityUncertainty(
+                ci_difference=_interval_tuple(ci_difference[j]),
+                ci_ratio=_interval_tuple(ci_ratio[j]),
+                p_value=float(p_value[j]),
+                p_value_adjusted=float(adjusted[j]),
+                significance=verdict,
+            )
+        )
+    return out
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _json_pair(pair: Sequence[float] | np.ndarray) -> list[float | None] | None:
+    low, high = float(pair[0]), float(pair[1])
+    if math.isnan(low) and math.isnan(high):
+        return None
+    return [_json_number(low), _json_number(high)]
+
+
+def uncertainty_to_json(uncertainty: Uncertainty) -> dict[str, Any]:
+    """Return a JSON-ready dict (NaN becomes None, a fully undefined interval None).
+
+    ``group_ci[table][metric]`` is a list with one ``[low, high]`` or None per group.
+    """
+    return {
+        "method": uncertainty.method,
+        "overall_ci": {k: _json_pair(v) for k, v in uncertainty.overall_ci.items()},
+        "group_ci": {
+            name: {metric: [_json_pair(pair) for pair in arr] for metric, arr in cis.items()}
+            for name, cis in uncertainty.group_ci.items()
+        },
+        "disparities": [
+            {
+                "ci_difference": _json_pair(d.ci_difference),
+                "ci_ratio": _json_pair(d.ci_ratio),
+                "p_value": _json_number(d.p_value),
+                "p_value_adjusted": _json_number(d.p_value_adjusted),
+                "significance": d.significance,
+            }
+            for d in uncertainty.disparities
+        ],
+        "headline_ci": {
+            name: {k: _json_pair(v) for k, v in cis.items()}
+            for name, cis in uncertainty.headline_ci.items()
+        },
+    }
+
+
+def attach_to_rows(
+    computed: dict[str, Any],
+    *,
+    by_group: list[dict[str, Any]],
+    disparities: list[dict[str, Any]],
+    headline: list[dict[str, Any]],
+) -> None:
+    """Add ``uncertainty_to_json`` output to the result's JSON rows, in place.
+
+    ``by_group`` rows carry ``feature`` (the grouping) and follow the tables' group order;
+    ``disparities`` are aligned one to one with the rows the intervals were computed for.
+    """
+    position: dict[str, int] = {}
+    for row in by_group:
+        index = position.get(row["feature"], 0)
+        position[row["feature"]] = index + 1
+        cis = computed["group_ci"][row["feature"]]
+        row["ci"] = {metric: cis[metric][index] for metric in row["metrics"] if metric in cis}
+    for row, extra in zip(disparities, computed["disparities"], strict=True):
+        row.update(extra)
+    for entry in headline:
+        entry["ci"] = computed["headline_ci"].get(entry["feature"], {}).get(entry["metric"])
