@@ -1,6 +1,8 @@
-"""Typed exceptions raised by every stage; the CLI maps them to exit codes.
+"""Typed exceptions raised by every stage, each carrying the exit code the CLI returns.
 
-Every message is one line for the user: what is wrong and what to do.
+Every message is one line for the user: what is wrong and what to do. As with click's
+exceptions, the exit status is an attribute of the class (1 unless it says otherwise); the
+command line's one error handler prints ``Error: <message>`` and exits with it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ __all__ = [
     "OutputError",
     "SigningError",
     "VerificationError",
+    "PolicyFailed",
 ]
 
 
@@ -53,3 +56,9 @@ class VerificationError(FairauditError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class PolicyFailed(FairauditError):
+    """The artifact does not meet the policy: exit status 3, as a failed policy in ``run``."""
+
+    exit_code = 3

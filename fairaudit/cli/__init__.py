@@ -1,15 +1,36 @@
-"""The ``fairaudit`` command line: click commands over the library."""
+"""The ``fairaudit`` command line: click commands over the library.
+
+Modules, in import order: ``_command`` (the one error handler: a library error's message
+and exit code), ``_options`` (options shared by commands), then one module per command
+group (``_signing``, ``_review``, ``_history``, ``_batch``) and ``_main`` (the group,
+``run`` and the entry point), which registers the others.
+"""
 
 from __future__ import annotations
 
 from fairaudit.cli._batch import batch, card
-from fairaudit.cli._history import LEDGER_ENV, MSG_NO_HISTORY, diff, history, ledger
+from fairaudit.cli._command import Command, CommandError, Group, user_errors
+from fairaudit.cli._history import MSG_NO_HISTORY, diff, history, ledger
 from fairaudit.cli._main import cli, main
+from fairaudit.cli._options import (
+    LEDGER_ENV,
+    PASSPHRASE_ENV,
+    SIGNING_KEY_ENV,
+    jobs_option,
+    json_option,
+    ledger_option,
+    no_ledger_option,
+    passphrase_from,
+    passphrase_options,
+    policy_option,
+    private_key_option,
+    quiet_option,
+    sign_key_option,
+    trusted_keys_options,
+)
 from fairaudit.cli._review import (
     MSG_NOT_RECORDED,
-    PolicyFailed,
     check_verified_approvals,
-    policy_option,
     review,
     review_ledger,
 )
@@ -21,12 +42,20 @@ from fairaudit.cli._signing import (
     verify,
 )
 
+# Raised by check_verified_approvals; defined with the other library errors.
+from fairaudit.errors import PolicyFailed
+
 __all__ = [
     "LEDGER_ENV",
     "MSG_NOT_RECORDED",
     "MSG_NO_HISTORY",
     "MSG_PASSPHRASE_CHOICE",
     "MSG_PASSPHRASE_ENV_UNSET",
+    "PASSPHRASE_ENV",
+    "SIGNING_KEY_ENV",
+    "Command",
+    "CommandError",
+    "Group",
     "PolicyFailed",
     "batch",
     "card",
@@ -34,12 +63,23 @@ __all__ = [
     "cli",
     "diff",
     "history",
+    "jobs_option",
+    "json_option",
     "keygen",
     "ledger",
+    "ledger_option",
     "main",
+    "no_ledger_option",
+    "passphrase_from",
+    "passphrase_options",
     "policy_option",
+    "private_key_option",
+    "quiet_option",
     "review",
     "review_ledger",
     "sign",
+    "sign_key_option",
+    "trusted_keys_options",
+    "user_errors",
     "verify",
 ]

@@ -1,4 +1,4 @@
-"""The ``fairaudit batch`` and ``fairaudit card`` commands (registered by ``cli.py``)."""
+"""The ``fairaudit batch`` and ``fairaudit card`` commands."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fairaudit.cli._command import Command
+from fairaudit.cli._options import (
+    PASSPHRASE_ENV,
+    jobs_option,
+    passphrase_from,
+    quiet_option,
+    sign_key_option,
+)
 from fairaudit.display import terminal_text
-from fairaudit.errors import FairauditError
 
 if TYPE_CHECKING:
     from fairaudit.batch import AuditOutcome
@@ -17,14 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["batch", "card"]
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("manifest", type=click.Path(path_type=Path))
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    help="Audits to run at once, each in its own process (default: the number of cores; "
-    "1 runs them one after another in this process).",
+@jobs_option(
+    "Audits to run at once, each in its own process (default: the number of cores; "
+    "1 runs them one after another in this process)."
 )
 @click.option(
     "-o",
@@ -33,19 +37,16 @@ __all__ = ["batch", "card"]
     help="Folder for the reports and the index (default: the manifest's output_dir, "
     "else 'reports' beside the manifest). Created if missing.",
 )
-@click.option(
-    "--sign-key",
-    type=click.Path(path_type=Path),
-    envvar="FAIRAUDIT_SIGNING_KEY",
-    help="Ed25519 private key (PEM) to sign every report with; overrides the manifest's "
-    "sign_key [env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE].",
+@sign_key_option(
+    "Ed25519 private key (PEM) to sign every report with; overrides the manifest's "
+    "sign_key [env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
 )
 @click.option(
     "--ledger",
     type=click.Path(path_type=Path),
     help="Audit ledger to append each audit to (overrides the manifest's ledger).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")
+@quiet_option
 def batch(
     manifest: Path,
     jobs: int | None,
@@ -83,22 +84,17 @@ def batch(
         def progress(outcome: AuditOutcome, finished: int, total: int) -> None:
             click.echo(terminal_text(outcome_line(outcome, finished, total)), err=True)
 
-    try:
-        parsed = load_manifest(manifest, output_dir=output_dir, sign_key=sign_key, ledger=ledger)
-        check_manifest_files(parsed)
-        private_key = None
-        if parsed.sign_key is not None:
-            from fairaudit.cli._signing import DEFAULT_PASSPHRASE_ENV, _passphrase_from
-            from fairaudit.provenance import load_private_key
+    parsed = load_manifest(manifest, output_dir=output_dir, sign_key=sign_key, ledger=ledger)
+    check_manifest_files(parsed)
+    private_key = None
+    if parsed.sign_key is not None:
+        from fairaudit.provenance import load_private_key
 
-            private_key = load_private_key(
-                parsed.sign_key,
-                passphrase=_passphrase_from(DEFAULT_PASSPHRASE_ENV, False),
-            )
-        result = run_batch(parsed, jobs=jobs, sign_key=private_key, progress=progress)
-        html_path, json_path = write_index(result)
-    except FairauditError as exc:
-        raise click.ClickException(str(exc)) from None
+        private_key = load_private_key(
+            parsed.sign_key, passphrase=passphrase_from(PASSPHRASE_ENV, False)
+        )
+    result = run_batch(parsed, jobs=jobs, sign_key=private_key, progress=progress)
+    html_path, json_path = write_index(result)
     for outcome in result.outcomes:
         if outcome.status == "error":
             line = f"Error: audit {outcome.index} ({outcome.name}): {outcome.error}"
@@ -113,7 +109,7 @@ def batch(
         sys.exit(result.exit_code)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("report", type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -171,24 +167,21 @@ def card(
         raise click.UsageError("--card goes with huggingface and markdown; for mct use -o FILE")
     if card_format != "mct" and output is not None:
         raise click.UsageError("-o goes with --format mct; to update a card use --card FILE")
-    try:
-        written = card_path if card_path is not None else output
-        check_file_roles(
-            [FileRole("--card" if card_path else "-o", written)] if written else [],
-            [FileRole("report", p) for p in (report, report.with_suffix(".html"))]
-            + [FileRole("report", report.with_suffix(".json"))]
-            + ([FileRole("--report", report_html)] if report_html is not None else []),
-        )
-        text = export_card(
-            report,
-            format=card_format,  # type: ignore[arg-type]
-            card=card_path,
-            report_html=report_html,
-        )
-        if output is not None:
-            atomic_write_bytes(output, text.encode("utf-8"))
-    except FairauditError as exc:
-        raise click.ClickException(str(exc)) from None
+    written = card_path if card_path is not None else output
+    check_file_roles(
+        [FileRole("--card" if card_path else "-o", written)] if written else [],
+        [FileRole("report", p) for p in (report, report.with_suffix(".html"))]
+        + [FileRole("report", report.with_suffix(".json"))]
+        + ([FileRole("--report", report_html)] if report_html is not None else []),
+    )
+    text = export_card(
+        report,
+        format=card_format,  # type: ignore[arg-type]
+        card=card_path,
+        report_html=report_html,
+    )
+    if output is not None:
+        atomic_write_bytes(output, text.encode("utf-8"))
     if card_path is None and output is None:
         click.echo(text, nl=False)
     else:

@@ -1,7 +1,4 @@
-"""``fairaudit ledger verify|head``, ``history`` and ``diff``: thin commands over ledger and diff.
-
-The lead registers them on the main group with ``cli.add_command(...)``.
-"""
+"""``fairaudit ledger verify|head``, ``history`` and ``diff``: thin commands over the ledger."""
 
 from __future__ import annotations
 
@@ -11,32 +8,18 @@ from typing import Any
 
 import click
 
+from fairaudit.cli._command import Command, Group
+from fairaudit.cli._options import json_option, ledger_option, trusted_keys_options
 from fairaudit.display import terminal_json, terminal_text
-from fairaudit.errors import FairauditError
+from fairaudit.errors import VerificationError
 
-__all__ = ["LEDGER_ENV", "MSG_NO_HISTORY", "diff", "history", "ledger"]
-
-#: Environment variable naming a shared ledger (the default is ./fairaudit-ledger.sqlite).
-LEDGER_ENV = "FAIRAUDIT_LEDGER"
+__all__ = ["MSG_NO_HISTORY", "diff", "history", "ledger"]
 
 MSG_NO_HISTORY = "No audits of model {name!r} in {path}; models recorded: {known}."
 MSG_HISTORY_UNVERIFIED = "Warning: the ledger does not verify. {problem}"
 
 
-def _ledger_option(func: Any) -> Any:
-    return click.option(
-        "--ledger",
-        "ledger_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar=LEDGER_ENV,
-        show_envvar=True,
-        default="fairaudit-ledger.sqlite",
-        show_default=True,
-        help="The ledger file (SQLite).",
-    )(func)
-
-
-@click.group()
+@click.group(cls=Group)
 def ledger() -> None:
     """Check the audit ledger: the hash-chained record of every audit run.
 
@@ -56,22 +39,8 @@ def ledger() -> None:
     help="A head hash noted earlier ('fairaudit ledger head'): fail unless it is still in the "
     "chain (catches a truncated or rewritten ledger).",
 )
-@click.option(
-    "--key",
-    "key_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A trusted public key PEM; repeat for several. With keys, every entry must be "
-    "signed by one of them.",
-)
-@click.option(
-    "--keys-dir",
-    "key_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A directory of trusted public keys (*.pub, *.pem).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the verification report as JSON.")
+@trusted_keys_options
+@json_option("Print the verification report as JSON.")
 def ledger_verify(
     path: Path,
     expect_head: str | None,
@@ -81,6 +50,7 @@ def ledger_verify(
 ) -> None:
     """Check that no ledger entry was edited, deleted, reordered or inserted.
 
+    With trusted keys (--key, --keys-dir), every entry must also be signed by one of them.
     Exit status 0 and a summary line (entries, head hash) if the chain is intact; otherwise
     1 and the first problem.
 
@@ -92,15 +62,12 @@ def ledger_verify(
     """
     from fairaudit.provenance import load_trusted_keys, verify_ledger
 
-    try:
-        trusted = load_trusted_keys(key_paths, key_dirs) if key_paths or key_dirs else None
-        report = verify_ledger(path, trusted_keys=trusted, expect_head=expect_head)
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+    trusted = load_trusted_keys(key_paths, key_dirs) if key_paths or key_dirs else None
+    report = verify_ledger(path, trusted_keys=trusted, expect_head=expect_head)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     if not report.ok:
-        raise click.ClickException(terminal_text(report.describe()))
+        raise VerificationError(report.describe(), reason=report.problems[0].reason)
     if not as_json:
         click.echo(terminal_text(report.describe()))
 
@@ -121,10 +88,7 @@ def head(path: Path) -> None:
     """
     from fairaudit.provenance import ledger_head
 
-    try:
-        click.echo(ledger_head(path))
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+    click.echo(ledger_head(path))
 
 
 def _history_table(entries: list[Any]) -> str:
@@ -158,10 +122,10 @@ def _history_table(entries: list[Any]) -> str:
     return "\n".join(lines)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("name")
-@_ledger_option
-@click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
+@ledger_option("The ledger file (SQLite).", default="fairaudit-ledger.sqlite")
+@json_option("Print the entries as a JSON list.")
 def history(name: str, ledger_path: Path, as_json: bool) -> None:
     """List the audits of model NAME over time, oldest first, from the ledger.
 
@@ -174,18 +138,13 @@ def history(name: str, ledger_path: Path, as_json: bool) -> None:
         fairaudit history german-credit-logreg --ledger out/fairaudit-ledger.sqlite
         fairaudit history german-credit-logreg --json
     """
-    from fairaudit.provenance import model_history, model_names, verify_ledger
+    from fairaudit.provenance import LedgerError, model_history, model_names, verify_ledger
 
-    try:
-        entries = model_history(ledger_path, name)
-        if not entries:
-            known = ", ".join(repr(n) for n in model_names(ledger_path)) or "none"
-            raise click.ClickException(
-                MSG_NO_HISTORY.format(name=name, path=ledger_path, known=known)
-            )
-        report = verify_ledger(ledger_path)
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+    entries = model_history(ledger_path, name)
+    if not entries:
+        known = ", ".join(repr(n) for n in model_names(ledger_path)) or "none"
+        raise LedgerError(MSG_NO_HISTORY.format(name=name, path=ledger_path, known=known))
+    report = verify_ledger(ledger_path)
     if not report.ok:
         problem = terminal_text(report.problems[0].message)
         click.echo(MSG_HISTORY_UNVERIFIED.format(problem=problem), err=True)
@@ -195,10 +154,10 @@ def history(name: str, ledger_path: Path, as_json: bool) -> None:
         click.echo(_history_table(entries))
 
 
-@click.command("diff")
+@click.command("diff", cls=Command)
 @click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+@json_option("Print the diff as JSON.")
 @click.option(
     "--html",
     "html_path",
@@ -233,20 +192,17 @@ def diff(
     """
     from fairaudit.outputs import diff_results, format_text, load_results, write_diff_html
 
-    try:
-        if html_path is not None:  # never over either report, whichever twin was named
-            from fairaudit.paths import FileRole, check_file_roles
+    if html_path is not None:  # never over either report, whichever twin was named
+        from fairaudit.paths import FileRole, check_file_roles
 
-            reports = [p.with_suffix(s) for p in (old, new) for s in (".html", ".json")]
-            check_file_roles(
-                [FileRole("--html", html_path)],
-                [FileRole("report", p) for p in [old, new, *reports]],
-            )
-        result = diff_results(load_results(old), load_results(new), threshold=threshold)
-        if html_path is not None:
-            write_diff_html(result, html_path)
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+        reports = [p.with_suffix(s) for p in (old, new) for s in (".html", ".json")]
+        check_file_roles(
+            [FileRole("--html", html_path)],
+            [FileRole("report", p) for p in [old, new, *reports]],
+        )
+    result = diff_results(load_results(old), load_results(new), threshold=threshold)
+    if html_path is not None:
+        write_diff_html(result, html_path)
     if as_json:
         click.echo(terminal_json(result.to_dict(), indent=2))
     else:

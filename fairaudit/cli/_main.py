@@ -1,7 +1,8 @@
-"""The ``fairaudit`` command line: thin click commands over the library.
+"""The ``fairaudit`` group, the ``run`` command and the console-script entry point.
 
-Library exceptions become ``Error: ...`` on one line with exit code 1; click's usage
-errors exit 2. Heavy imports happen inside commands so ``fairaudit verify`` starts fast.
+Library exceptions become ``Error: ...`` on one line with the exception's exit code (see
+``_command``); click's usage errors exit 2. Heavy imports happen inside commands so
+``fairaudit verify`` starts fast.
 """
 
 from __future__ import annotations
@@ -14,8 +15,21 @@ from typing import Any
 import click
 
 from fairaudit._version import __version__
+from fairaudit.cli._batch import batch, card
+from fairaudit.cli._command import Group
+from fairaudit.cli._history import diff, history, ledger
+from fairaudit.cli._options import (
+    LEDGER_ENV,
+    PASSPHRASE_ENV,
+    jobs_option,
+    passphrase_from,
+    quiet_option,
+    sign_key_option,
+)
+from fairaudit.cli._review import review
+from fairaudit.cli._signing import keygen, sign, verify
 from fairaudit.display import terminal_text
-from fairaudit.errors import FairauditError
+from fairaudit.errors import ConfigError, FairauditError
 from fairaudit.vocabulary import MITIGATION_METHODS
 
 __all__ = ["cli", "main"]
@@ -49,10 +63,11 @@ def _parse_bins(values: tuple[str, ...]) -> dict[str, list[float]]:
     return bins
 
 
-class _StoppableGroup(click.Group):
+class _StoppableGroup(Group):
     """Commands stopped by Ctrl-C or SIGTERM clean up (workers, temporary files) first.
 
     Then one line, ``Error: interrupted by SIGTERM``, and exit status 128 + the signal.
+    Library errors are turned into click's by each command (``Command``, ``user_errors``).
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -76,8 +91,9 @@ class _StoppableGroup(click.Group):
 def cli() -> None:
     """Audit a machine-learning classifier for bias and write a report.
 
-    Exit codes: 0 success, 1 error (one line on stderr), 2 usage error; 130 or 143 when
-    Ctrl-C or SIGTERM stopped it (workers and temporary files are removed first).
+    Exit codes: 0 success, 1 error (one line on stderr), 2 usage error, 3 a policy failed;
+    130 or 143 when Ctrl-C or SIGTERM stopped it (workers and temporary files are removed
+    first).
 
     Example:
 
@@ -213,12 +229,7 @@ def cli() -> None:
     type=click.IntRange(min=2),
     help="Cross-fitting folds for post-processing mitigations (default 5).",
 )
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    help="Mitigations run in parallel on this many processes (default: the number of cores).",
-)
+@jobs_option("Mitigations run in parallel on this many processes (default: the number of cores).")
 @click.option(
     "--policy",
     multiple=True,
@@ -247,19 +258,16 @@ def cli() -> None:
 @click.option(
     "--ledger",
     type=click.Path(path_type=Path),
-    envvar="FAIRAUDIT_LEDGER",
-    help="Audit ledger (SQLite) to record this run in [env FAIRAUDIT_LEDGER; default: "
+    envvar=LEDGER_ENV,
+    help=f"Audit ledger (SQLite) to record this run in [env {LEDGER_ENV}; default: "
     "fairaudit-ledger.sqlite in the output folder].",
 )
 @click.option("--no-ledger", is_flag=True, help="Do not record this run in a ledger.")
-@click.option(
-    "--sign-key",
-    type=click.Path(path_type=Path),
-    envvar="FAIRAUDIT_SIGNING_KEY",
-    help="Ed25519 private key (PEM) to sign the report with "
-    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE].",
+@sign_key_option(
+    "Ed25519 private key (PEM) to sign the report with "
+    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")
+@quiet_option
 def run(
     data: Path | None,
     config_path: Path | None,
@@ -317,13 +325,11 @@ def run(
         )
         private_key = None
         if sign_key is not None:
-            from fairaudit.cli._signing import DEFAULT_PASSPHRASE_ENV, _passphrase_from
             from fairaudit.provenance import load_private_key
 
             # Loaded before the audit runs, so a wrong key fails fast.
             private_key = load_private_key(
-                sign_key,
-                passphrase=_passphrase_from(DEFAULT_PASSPHRASE_ENV, False),
+                sign_key, passphrase=passphrase_from(PASSPHRASE_ENV, False)
             )
         result = run_audit(spec, progress=progress)
         published = publish_report(
@@ -334,10 +340,8 @@ def run(
             from fairaudit.outputs import write_junit
 
             write_junit(result.to_dict()["policy"], junit_path, fail_on=spec.fail_on)
-    except FairauditError as exc:
-        raise click.ClickException(str(exc)) from None
-    except (click.ClickException, KeyboardInterrupt):
-        raise
+    except (FairauditError, click.ClickException, KeyboardInterrupt):
+        raise  # the user's input (FairauditError: see _command), or a stop
     except Exception as exc:
         if os.environ.get("FAIRAUDIT_DEBUG"):
             raise
@@ -370,7 +374,7 @@ def _check_source_date_epoch() -> None:
     try:
         datetime.fromtimestamp(int(epoch), tz=UTC)
     except (ValueError, OverflowError, OSError):
-        raise click.ClickException(
+        raise ConfigError(
             f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}"
         ) from None
 
@@ -441,28 +445,8 @@ def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
     return "\n".join(terminal_text(line) for line in lines)
 
 
-def _register_optional_commands() -> None:
-    """Add commands that live in their own modules."""
-    from fairaudit.cli import _batch as cli_batch
-    from fairaudit.cli import _history as cli_history
-    from fairaudit.cli import _review as cli_review
-    from fairaudit.cli import _signing as cli_signing
-
-    for command in (
-        cli_signing.keygen,
-        cli_signing.sign,
-        cli_signing.verify,
-        cli_review.review,
-        cli_history.ledger,
-        cli_history.history,
-        cli_history.diff,
-        cli_batch.batch,
-        cli_batch.card,
-    ):
-        cli.add_command(command)
-
-
-_register_optional_commands()
+for _command in (keygen, sign, verify, review, ledger, history, diff, batch, card):
+    cli.add_command(_command)
 
 
 def main() -> None:

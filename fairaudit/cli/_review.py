@@ -1,26 +1,25 @@
-"""``fairaudit review`` and the ``--policy`` approval check of ``fairaudit verify``.
-
-The lead registers ``review`` with ``cli.add_command(cli_review.review)``, adds
-``policy_option`` to ``verify`` and calls ``check_verified_approvals(summary, policy)``
-after a successful verification.
-"""
+"""``fairaudit review`` and the ``--policy`` approval check of ``fairaudit verify``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from fairaudit.cli._history import LEDGER_ENV
-from fairaudit.cli._signing import DEFAULT_PASSPHRASE_ENV, SIGNING_KEY_ENV, _passphrase_from
+from fairaudit.cli._command import Command, user_errors
+from fairaudit.cli._options import (
+    ledger_option,
+    no_ledger_option,
+    passphrase_from,
+    passphrase_options,
+    private_key_option,
+)
 from fairaudit.display import terminal_text
-from fairaudit.errors import FairauditError
+from fairaudit.errors import FairauditError, PolicyFailed
 from fairaudit.paths import read_regular_bytes
 from fairaudit.policy import (
     DECISIONS,
-    EXIT_POLICY_FAILED,
     REVIEWER_ROLE,
     ApprovalStatus,
     check_approvals,
@@ -29,40 +28,17 @@ from fairaudit.policy import (
 )
 from fairaudit.provenance import VerificationSummary, sign_report_file
 
-__all__ = [
-    "MSG_NOT_RECORDED",
-    "PolicyFailed",
-    "check_verified_approvals",
-    "policy_option",
-    "review",
-    "review_ledger",
-]
+__all__ = ["MSG_NOT_RECORDED", "check_verified_approvals", "review", "review_ledger"]
 
 MSG_NOT_RECORDED = (
     "The review was signed into {report}, but not recorded in the ledger: {detail} "
     "Until it is, 'fairaudit verify --ledger' cannot tell if it is removed."
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-class PolicyFailed(click.ClickException):
-    """The artifact does not meet the policy (exit status 3, as a failed policy in ``run``)."""
-
-    exit_code = EXIT_POLICY_FAILED
-
-
-@click.command()
+@click.command(cls=Command)
 @click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--key",
-    "key_path",
-    envvar=SIGNING_KEY_ENV,
-    show_envvar=True,
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Your Ed25519 private key PEM (the reviewer's, not the auditor's).",
-)
+@private_key_option("Your Ed25519 private key PEM (the reviewer's, not the auditor's).")
 @click.option(
     "--decision",
     required=True,
@@ -70,24 +46,12 @@ class PolicyFailed(click.ClickException):
     help="Approve or reject the audit for release.",
 )
 @click.option("--comment", default="", help="Why; signed with the decision.")
-@click.option(
-    "--passphrase-env",
-    metavar="VAR",
-    default=DEFAULT_PASSPHRASE_ENV,
-    show_default=True,
-    help="Environment variable holding the passphrase of an encrypted key.",
+@passphrase_options
+@ledger_option(
+    "Audit ledger to record the review in; it must hold the audit. Default: the ledger "
+    "'fairaudit run' used (fairaudit-ledger.sqlite beside the report), if it holds it."
 )
-@click.option("--passphrase-prompt", is_flag=True, help="Prompt for the key's passphrase.")
-@click.option(
-    "--ledger",
-    "ledger_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar=LEDGER_ENV,
-    show_envvar=True,
-    help="Audit ledger to record the review in; it must hold the audit. Default: the "
-    "ledger 'fairaudit run' used (fairaudit-ledger.sqlite beside the report), if it holds it.",
-)
-@click.option("--no-ledger", is_flag=True, help="Do not record the review in a ledger.")
+@no_ledger_option("Do not record the review in a ledger.")
 def review(
     report: Path,
     key_path: Path,
@@ -115,16 +79,11 @@ def review(
     """
     from fairaudit.provenance import append_review, load_private_key
 
-    try:
-        audit_id, ledger = ("", None) if no_ledger else review_ledger(report, ledger_path)
-        key = load_private_key(
-            key_path, passphrase=_passphrase_from(passphrase_env, passphrase_prompt)
-        )
-        signed = sign_report_file(
-            report, key, role=REVIEWER_ROLE, extra=review_extra(decision, comment)
-        )
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+    audit_id, ledger = ("", None) if no_ledger else review_ledger(report, ledger_path)
+    key = load_private_key(key_path, passphrase=passphrase_from(passphrase_env, passphrase_prompt))
+    signed = sign_report_file(
+        report, key, role=REVIEWER_ROLE, extra=review_extra(decision, comment)
+    )
     click.echo(
         f"Reviewed {signed.report}: {decision} by key {signed.key_id[:16]} at "
         f"{signed.signed_at} ({signed.signers} signature(s) in all)."
@@ -140,7 +99,8 @@ def review(
             signing_key=key,
         )
     except FairauditError as e:
-        raise click.ClickException(MSG_NOT_RECORDED.format(report=report, detail=e)) from e
+        # The user must know that the report itself was signed all the same.
+        raise FairauditError(MSG_NOT_RECORDED.format(report=report, detail=e)) from e
     click.echo(f"Recorded in the ledger {ledger} as entry {entry.seq}.")
 
 
@@ -181,30 +141,18 @@ def review_ledger(report: Path, ledger: Path | None) -> tuple[str, Path | None]:
     raise LedgerError(MSG_AUDIT_NOT_IN_LEDGER.format(path=ledger, audit=audit_id))
 
 
-def policy_option(command: F) -> F:
-    """Add ``--policy FILE`` (repeatable) to a command, as ``policy: tuple[str, ...]``."""
-    return click.option(
-        "--policy",
-        "policy",
-        multiple=True,
-        metavar="FILE|preset:NAME",
-        help="Also check the approvals this policy requires ([approvals]); repeat to layer.",
-    )(command)
-
-
 def check_verified_approvals(summary: VerificationSummary, policy: Sequence[str]) -> ApprovalStatus:
     """Return the approval status after echoing it; raise PolicyFailed (exit 3) if unmet.
 
     Does nothing (and returns a status requiring 0) when ``policy`` is empty. A policy file
-    that cannot be read or is invalid raises ``click.ClickException`` (exit 1).
+    that cannot be read or is invalid exits 1. For any click command, not only ours: the
+    errors go through the CLI's one handler here.
     """
-    try:
+    with user_errors():
         status = check_approvals(summary, load_policy(policy)) if policy else None
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+        if status is not None and not status.ok:
+            raise PolicyFailed(status.describe())
     if status is None:
         return ApprovalStatus(0, (), (), ())
-    if not status.ok:
-        raise PolicyFailed(status.describe())
     click.echo(terminal_text(status.describe()))
     return status

@@ -1,18 +1,22 @@
-"""``fairaudit keygen``, ``sign`` and ``verify``: thin click commands over fairaudit.signing.
-
-The lead registers them on the main group with ``cli.add_command(...)``.
-"""
+"""``fairaudit keygen``, ``sign`` and ``verify``: thin click commands over fairaudit.provenance."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from fairaudit.cli._command import Command
+from fairaudit.cli._options import (
+    passphrase_from,
+    passphrase_options,
+    policy_option,
+    private_key_option,
+    trusted_keys_options,
+)
 from fairaudit.display import terminal_text
-from fairaudit.errors import FairauditError
+from fairaudit.errors import ConfigError
 from fairaudit.provenance import (
     generate_key_pair,
     load_trusted_keys,
@@ -20,27 +24,13 @@ from fairaudit.provenance import (
     verify_report_file,
 )
 
-__all__ = ["keygen", "sign", "verify", "MSG_PASSPHRASE_ENV_UNSET", "MSG_PASSPHRASE_CHOICE"]
-
-DEFAULT_PASSPHRASE_ENV = "FAIRAUDIT_KEY_PASSPHRASE"
-SIGNING_KEY_ENV = "FAIRAUDIT_SIGNING_KEY"
+__all__ = ["MSG_PASSPHRASE_CHOICE", "MSG_PASSPHRASE_ENV_UNSET", "keygen", "sign", "verify"]
 
 MSG_PASSPHRASE_ENV_UNSET = "Environment variable {name} is not set or empty."
 MSG_PASSPHRASE_CHOICE = "Use either --passphrase-env or --passphrase-prompt, not both."
 
 
-def _passphrase_from(env_var: str, prompt: bool) -> Callable[[], bytes]:
-    """Return a callable the key loader asks only if the key is encrypted."""
-
-    def ask() -> bytes:
-        if prompt:
-            return str(click.prompt("Key passphrase", hide_input=True)).encode("utf-8")
-        return os.environ.get(env_var, "").encode("utf-8")
-
-    return ask
-
-
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "-o",
     "--output-dir",
@@ -81,30 +71,21 @@ def keygen(
     if passphrase_env:
         value = os.environ.get(passphrase_env, "")
         if not value:
-            raise click.ClickException(MSG_PASSPHRASE_ENV_UNSET.format(name=passphrase_env))
+            raise ConfigError(MSG_PASSPHRASE_ENV_UNSET.format(name=passphrase_env))
         passphrase = value.encode("utf-8")
     elif passphrase_prompt:
         value = click.prompt("New key passphrase", hide_input=True, confirmation_prompt=True)
         passphrase = str(value).encode("utf-8")
-    try:
-        files = generate_key_pair(output_dir, name=name, passphrase=passphrase)
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+    files = generate_key_pair(output_dir, name=name, passphrase=passphrase)
     click.echo(f"Private key: {files.private_key} (keep it secret)")
     click.echo(f"Public key:  {files.public_key}")
     click.echo(f"Key id:      {files.key_id}")
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--key",
-    "key_path",
-    envvar=SIGNING_KEY_ENV,
-    show_envvar=True,
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Ed25519 private key PEM (fairaudit keygen, or openssl genpkey -algorithm ed25519).",
+@private_key_option(
+    "Ed25519 private key PEM (fairaudit keygen, or openssl genpkey -algorithm ed25519)."
 )
 @click.option(
     "--role",
@@ -112,14 +93,7 @@ def keygen(
     show_default=True,
     help="Your role, signed with the report: auditor, reviewer or free text.",
 )
-@click.option(
-    "--passphrase-env",
-    metavar="VAR",
-    default=DEFAULT_PASSPHRASE_ENV,
-    show_default=True,
-    help="Environment variable holding the passphrase of an encrypted key.",
-)
-@click.option("--passphrase-prompt", is_flag=True, help="Prompt for the key's passphrase.")
+@passphrase_options
 @click.option(
     "--detached-only",
     is_flag=True,
@@ -144,16 +118,13 @@ def sign(
         fairaudit sign out/report.html --key keys/auditor.key
         fairaudit sign out/report.html --key keys/reviewer.key --role reviewer
     """
-    try:
-        signed = sign_report_file(
-            report,
-            key_path,
-            role=role,
-            passphrase=_passphrase_from(passphrase_env, passphrase_prompt),
-            embed=not detached_only,
-        )
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+    signed = sign_report_file(
+        report,
+        key_path,
+        role=role,
+        passphrase=passphrase_from(passphrase_env, passphrase_prompt),
+        embed=not detached_only,
+    )
     where = signed.detached if detached_only else f"{signed.report} and {signed.detached}"
     click.echo(
         f"Signed {where} as {role} with key {signed.key_id[:16]} at {signed.signed_at} "
@@ -161,22 +132,9 @@ def sign(
     )
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--key",
-    "key_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A trusted public key PEM; repeat for several signers.",
-)
-@click.option(
-    "--keys-dir",
-    "key_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A directory of trusted public keys (*.pub, *.pem).",
-)
+@trusted_keys_options
 @click.option(
     "--require-signers",
     type=click.IntRange(min=1),
@@ -189,12 +147,7 @@ def sign(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Detached envelopes (.intoto.jsonl); default: REPORT.intoto.jsonl if REPORT has none.",
 )
-@click.option(
-    "--policy",
-    multiple=True,
-    metavar="FILE|preset:NAME",
-    help="Also check the approvals this policy requires ([approvals]); exit 3 if missing.",
-)
+@policy_option
 @click.option(
     "--ledger",
     "ledger_path",
@@ -215,7 +168,8 @@ def verify(
 
     Every signature must be by a trusted key and cover the report's exact bytes. With
     --ledger, every review the ledger records for the audit must still be in the report.
-    Exit status 0 and a one-line summary if so; otherwise 1 and the reason.
+    Exit status 0 and a one-line summary if so; otherwise 1 and the reason (3 when the
+    approvals a --policy requires are missing).
 
     Example:
 
@@ -225,18 +179,15 @@ def verify(
         fairaudit verify out/report.html --keys-dir trusted/ \\
             --ledger out/fairaudit-ledger.sqlite --policy release.toml
     """
-    try:
-        trusted = load_trusted_keys(key_paths, key_dirs)
-        summary = verify_report_file(
-            report, trusted, require_signers=require_signers, detached=detached
-        )
-        recorded = None
-        if ledger_path is not None:
-            from fairaudit.provenance import check_reviews_recorded
+    trusted = load_trusted_keys(key_paths, key_dirs)
+    summary = verify_report_file(
+        report, trusted, require_signers=require_signers, detached=detached
+    )
+    recorded = None
+    if ledger_path is not None:
+        from fairaudit.provenance import check_reviews_recorded
 
-            recorded = check_reviews_recorded(summary, ledger_path)
-    except FairauditError as e:
-        raise click.ClickException(str(e)) from e
+        recorded = check_reviews_recorded(summary, ledger_path)
     click.echo(terminal_text(summary.describe()))  # names and roles from the signed file
     if recorded is not None:
         click.echo(f"Ledger: all {recorded} review(s) it records for this audit are present.")

@@ -1,0 +1,155 @@
+"""Options that several commands take, each defined once (``@ledger_option(...)`` and so on).
+
+A decorator that takes ``help`` is one option whose meaning the command words for itself
+(where to record, what to print); the rest of its definition is shared.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+__all__ = [
+    "LEDGER_ENV",
+    "PASSPHRASE_ENV",
+    "SIGNING_KEY_ENV",
+    "jobs_option",
+    "json_option",
+    "ledger_option",
+    "no_ledger_option",
+    "passphrase_from",
+    "passphrase_options",
+    "policy_option",
+    "private_key_option",
+    "quiet_option",
+    "sign_key_option",
+    "trusted_keys_options",
+]
+
+#: Environment variable naming a shared ledger (the default is ./fairaudit-ledger.sqlite).
+LEDGER_ENV = "FAIRAUDIT_LEDGER"
+#: Environment variable naming the private key to sign with.
+SIGNING_KEY_ENV = "FAIRAUDIT_SIGNING_KEY"
+#: Environment variable holding the passphrase of an encrypted private key.
+PASSPHRASE_ENV = "FAIRAUDIT_KEY_PASSPHRASE"
+
+F = TypeVar("F", bound=Callable[..., Any])
+Decorator = Callable[[F], F]
+
+
+def passphrase_from(env_var: str, prompt: bool) -> Callable[[], bytes]:
+    """Return a callable the key loader asks only if the key is encrypted."""
+
+    def ask() -> bytes:
+        if prompt:
+            return str(click.prompt("Key passphrase", hide_input=True)).encode("utf-8")
+        return os.environ.get(env_var, "").encode("utf-8")
+
+    return ask
+
+
+def private_key_option(help: str) -> Decorator[Any]:
+    """``--key`` as ``key_path``: the signer's private key PEM, from FAIRAUDIT_SIGNING_KEY."""
+    return click.option(
+        "--key",
+        "key_path",
+        envvar=SIGNING_KEY_ENV,
+        show_envvar=True,
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help,
+    )
+
+
+def passphrase_options(command: F) -> F:
+    """Add ``--passphrase-env VAR`` and ``--passphrase-prompt`` for an encrypted private key."""
+    command = click.option(
+        "--passphrase-prompt", is_flag=True, help="Prompt for the key's passphrase."
+    )(command)
+    return click.option(
+        "--passphrase-env",
+        metavar="VAR",
+        default=PASSPHRASE_ENV,
+        show_default=True,
+        help="Environment variable holding the passphrase of an encrypted key.",
+    )(command)
+
+
+def trusted_keys_options(command: F) -> F:
+    """Add ``--key`` (``key_paths``) and ``--keys-dir`` (``key_dirs``): trusted public keys."""
+    command = click.option(
+        "--keys-dir",
+        "key_dirs",
+        multiple=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="A directory of trusted public keys (*.pub, *.pem).",
+    )(command)
+    return click.option(
+        "--key",
+        "key_paths",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A trusted public key PEM; repeat for several.",
+    )(command)
+
+
+def sign_key_option(help: str) -> Decorator[Any]:
+    """``--sign-key``: the private key to sign reports with as they are written."""
+    return click.option(
+        "--sign-key",
+        type=click.Path(path_type=Path),
+        envvar=SIGNING_KEY_ENV,
+        help=help,
+    )
+
+
+def ledger_option(help: str, *, default: str | None = None) -> Decorator[Any]:
+    """``--ledger`` as ``ledger_path``: a ledger file, from FAIRAUDIT_LEDGER when not given."""
+    return click.option(
+        "--ledger",
+        "ledger_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=LEDGER_ENV,
+        show_envvar=True,
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def no_ledger_option(help: str) -> Decorator[Any]:
+    """``--no-ledger``: record nothing in a ledger."""
+    return click.option("--no-ledger", is_flag=True, help=help)
+
+
+def policy_option(command: F) -> F:
+    """Add ``--policy FILE`` (repeatable) to a command, as ``policy: tuple[str, ...]``."""
+    return click.option(
+        "--policy",
+        "policy",
+        multiple=True,
+        metavar="FILE|preset:NAME",
+        help="Also check the approvals this policy requires ([approvals]); repeat to layer. "
+        "Exit status 3 if they are missing.",
+    )(command)
+
+
+def json_option(help: str) -> Decorator[Any]:
+    """``--json`` as ``as_json``: print JSON instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def jobs_option(help: str) -> Decorator[Any]:
+    """``-j/--jobs N``: how many processes work at once."""
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), help=help)
+
+
+def quiet_option(command: F) -> F:
+    """Add ``-q/--quiet``: no progress or summary output."""
+    return click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")(
+        command
+    )
