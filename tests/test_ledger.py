@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from fairaudit.cli import MSG_NO_HISTORY, history, ledger
 from fairaudit.provenance import _ledger as L
+from fairaudit.provenance import _ledger_store as S
+from fairaudit.provenance import _ledger_verify as V
+from fairaudit.provenance import _verify as RV
 from fairaudit.provenance import key_id, pae
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +47,7 @@ def make_result(index: int, name: str = "credit", verdict: str | None = None) ->
     }
 
 
-def fill(path: Path, count: int, key: Ed25519PrivateKey | None = None) -> list[L.LedgerEntry]:
+def fill(path: Path, count: int, key: Ed25519PrivateKey | None = None) -> list[S.LedgerEntry]:
     return [
         L.append_entry(path, make_result(i), report_sha256=REPORT_SHA, signing_key=key)
         for i in range(count)
@@ -63,7 +66,7 @@ def sql(path: Path, *statements: str) -> None:
 
 
 def problems(path: Path, **kwargs: Any) -> list[tuple[int | None, str, str]]:
-    return [(p.seq, p.reason, p.message) for p in L.verify_ledger(path, **kwargs).problems]
+    return [(p.seq, p.reason, p.message) for p in V.verify_ledger(path, **kwargs).problems]
 
 
 def audit12(index: int) -> str:
@@ -72,7 +75,7 @@ def audit12(index: int) -> str:
 
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
-    return tmp_path / L.LEDGER_FILE_NAME
+    return tmp_path / S.LEDGER_FILE_NAME
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,7 @@ def test_append_records_the_result_and_chains_entries(ledger_path: Path) -> None
     entries = fill(ledger_path, 3)
     first = entries[0]
     assert first.seq == 1
-    assert first.previous_hash == L.GENESIS_HASH
+    assert first.previous_hash == S.GENESIS_HASH
     assert first.audit_id == make_result(0)["audit"]["id"]
     assert (first.model_name, first.model_version) == ("credit", "1.0")
     assert first.created_at == "2024-05-01T10:00:00Z"
@@ -108,10 +111,10 @@ def test_append_records_the_result_and_chains_entries(ledger_path: Path) -> None
 def test_entry_hash_is_sha256_of_rfc8785_canonical_json(ledger_path: Path) -> None:
     (entry,) = fill(ledger_path, 1)
     document = {
-        "format": L.ENTRY_FORMAT,
+        "format": S.ENTRY_FORMAT,
         "seq": 1,
-        "previous_hash": L.GENESIS_HASH,
-        **{name: getattr(entry, name) for name in L.ENTRY_FIELDS},
+        "previous_hash": S.GENESIS_HASH,
+        **{name: getattr(entry, name) for name in S.ENTRY_FIELDS},
     }
     assert entry.entry_hash == hashlib.sha256(rfc8785.dumps(document)).hexdigest()
 
@@ -121,8 +124,8 @@ def test_signature_is_ed25519_over_dsse_pae_of_the_canonical_entry(
 ) -> None:
     (entry,) = fill(ledger_path, 1, key)
     assert entry.key_id == key_id(key.public_key())
-    document = L.entry_document(entry.seq, entry.previous_hash, entry.to_dict())
-    message = pae(L.ENTRY_PAYLOAD_TYPE, rfc8785.dumps(document))
+    document = S.entry_document(entry.seq, entry.previous_hash, entry.to_dict())
+    message = pae(S.ENTRY_PAYLOAD_TYPE, rfc8785.dumps(document))
     key.public_key().verify(base64.b64decode(entry.signature or ""), message)  # raises if bad
 
 
@@ -165,14 +168,14 @@ def test_file_sha256_hashes_the_bytes(tmp_path: Path) -> None:
         (
             make_result(0),
             "ABC",
-            L.MSG_BAD_HASH.format(what="report_sha256", value="ABC"),
+            S.MSG_BAD_HASH.format(what="report_sha256", value="ABC"),
         ),
     ],
 )
 def test_bad_appends_are_refused(
     ledger_path: Path, result: dict[str, Any], report_sha: str, message: str
 ) -> None:
-    with pytest.raises(L.LedgerError) as caught:
+    with pytest.raises(S.LedgerError) as caught:
         L.append_entry(ledger_path, result, report_sha256=report_sha)
     assert str(caught.value) == message
     assert not ledger_path.exists()
@@ -181,21 +184,21 @@ def test_bad_appends_are_refused(
 def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
     text = tmp_path / "notes.sqlite"
     text.write_text("not a database, just text " * 100)
-    with pytest.raises(L.LedgerError, match=r"is not a fairaudit ledger"):
-        L.verify_ledger(text)
-    with pytest.raises(L.LedgerError, match=r"is not a fairaudit ledger"):
+    with pytest.raises(S.LedgerError, match=r"is not a fairaudit ledger"):
+        V.verify_ledger(text)
+    with pytest.raises(S.LedgerError, match=r"is not a fairaudit ledger"):
         L.append_entry(text, make_result(0), report_sha256=REPORT_SHA)
-    with pytest.raises(L.LedgerError) as caught:
-        L.verify_ledger(tmp_path / "absent.sqlite")
-    assert str(caught.value) == L.MSG_NO_LEDGER.format(path=tmp_path / "absent.sqlite")
+    with pytest.raises(S.LedgerError) as caught:
+        V.verify_ledger(tmp_path / "absent.sqlite")
+    assert str(caught.value) == S.MSG_NO_LEDGER.format(path=tmp_path / "absent.sqlite")
 
 
 def test_another_applications_database_is_left_alone(tmp_path: Path) -> None:
     other = tmp_path / "app.sqlite"
     sql(other, "CREATE TABLE users (name TEXT)")
-    with pytest.raises(L.LedgerError) as caught:
+    with pytest.raises(S.LedgerError) as caught:
         L.append_entry(other, make_result(0), report_sha256=REPORT_SHA)
-    assert str(caught.value) == L.MSG_NOT_A_LEDGER.format(
+    assert str(caught.value) == S.MSG_NOT_A_LEDGER.format(
         path=other, detail="it has no ledger tables"
     )
     with sqlite3.connect(other) as connection:
@@ -214,7 +217,7 @@ def test_another_applications_database_is_left_alone(tmp_path: Path) -> None:
 
 def test_intact_ledger_verifies(ledger_path: Path) -> None:
     entries = fill(ledger_path, 4)
-    report = L.verify_ledger(ledger_path, expect_head=entries[1].entry_hash)
+    report = V.verify_ledger(ledger_path, expect_head=entries[1].entry_hash)
     assert report.ok
     assert (report.entries, report.head) == (4, entries[-1].entry_hash)
     assert report.describe() == (
@@ -225,15 +228,15 @@ def test_intact_ledger_verifies(ledger_path: Path) -> None:
 def test_empty_ledger_verifies_with_the_genesis_head(ledger_path: Path) -> None:
     fill(ledger_path, 1)
     sql(ledger_path, "DELETE FROM entries")
-    report = L.verify_ledger(ledger_path, expect_head=L.GENESIS_HASH)
-    assert report.ok and report.head == L.GENESIS_HASH and report.entries == 0
+    report = V.verify_ledger(ledger_path, expect_head=S.GENESIS_HASH)
+    assert report.ok and report.head == S.GENESIS_HASH and report.entries == 0
 
 
 def test_edited_field_is_detected(ledger_path: Path) -> None:
     fill(ledger_path, 4)
     sql(ledger_path, "UPDATE entries SET verdict = 'pass' WHERE seq = 3")
     assert problems(ledger_path) == [
-        (3, L.REASON_EDITED, L.MSG_EDITED.format(seq=3, audit=audit12(2)))
+        (3, V.REASON_EDITED, V.MSG_EDITED.format(seq=3, audit=audit12(2)))
     ]
 
 
@@ -243,14 +246,14 @@ def test_edits_that_change_the_stored_type_are_reported_not_crashed(
 ) -> None:
     fill(ledger_path, 2)
     sql(ledger_path, f"UPDATE entries SET model_version = {value} WHERE seq = 2")
-    assert [p[:2] for p in problems(ledger_path)] == [(2, L.REASON_EDITED)]
+    assert [p[:2] for p in problems(ledger_path)] == [(2, V.REASON_EDITED)]
 
 
 def test_deleted_entry_is_detected(ledger_path: Path) -> None:
     fill(ledger_path, 5)
     sql(ledger_path, "DELETE FROM entries WHERE seq IN (2, 3)")
     assert problems(ledger_path) == [
-        (2, L.REASON_MISSING, L.MSG_MISSING.format(first=2, last=3, before=1, after=4))
+        (2, V.REASON_MISSING, V.MSG_MISSING.format(first=2, last=3, before=1, after=4))
     ]
 
 
@@ -258,14 +261,14 @@ def test_one_deleted_entry_is_detected(ledger_path: Path) -> None:
     fill(ledger_path, 3)
     sql(ledger_path, "DELETE FROM entries WHERE seq = 2")
     assert problems(ledger_path) == [
-        (2, L.REASON_MISSING, L.MSG_MISSING_ONE.format(first=2, before=1, after=3))
+        (2, V.REASON_MISSING, V.MSG_MISSING_ONE.format(first=2, before=1, after=3))
     ]
 
 
 def test_deleted_first_entry_is_detected(ledger_path: Path) -> None:
     fill(ledger_path, 3)
     sql(ledger_path, "DELETE FROM entries WHERE seq = 1")
-    assert problems(ledger_path) == [(1, L.REASON_MISSING, L.MSG_MISSING_FIRST.format(seq=2))]
+    assert problems(ledger_path) == [(1, V.REASON_MISSING, V.MSG_MISSING_FIRST.format(seq=2))]
 
 
 def test_deleted_entry_with_renumbering_is_detected(ledger_path: Path) -> None:
@@ -278,8 +281,8 @@ def test_deleted_entry_with_renumbering_is_detected(ledger_path: Path) -> None:
     found = problems(ledger_path)
     assert found[0] == (
         2,
-        L.REASON_RENUMBERED,
-        L.MSG_RENUMBERED.format(seq=2, audit=audit12(2), recorded=3),
+        V.REASON_RENUMBERED,
+        V.MSG_RENUMBERED.format(seq=2, audit=audit12(2), recorded=3),
     )
 
 
@@ -289,16 +292,16 @@ def test_deleted_entry_with_renumbering_and_rehashing_is_detected(ledger_path: P
         ledger_path, "DELETE FROM entries WHERE seq = 2", "UPDATE entries SET seq = 2 WHERE seq = 3"
     )
     moved = L.read_entries(ledger_path)[-1]
-    digest = L.entry_hash(2, moved.previous_hash, moved.to_dict())
+    digest = S.entry_hash(2, moved.previous_hash, moved.to_dict())
     sql(ledger_path, f"UPDATE entries SET entry_hash = '{digest}' WHERE seq = 2")
-    message = L.MSG_BROKEN_LINK.format(
+    message = V.MSG_BROKEN_LINK.format(
         seq=2,
         audit=audit12(2),
         before=1,
         cited=entries[1].entry_hash[:16],
         actual=entries[0].entry_hash[:16],
     )
-    assert problems(ledger_path) == [(2, L.REASON_BROKEN_LINK, message)]
+    assert problems(ledger_path) == [(2, V.REASON_BROKEN_LINK, message)]
 
 
 def test_reordered_entries_are_detected(ledger_path: Path) -> None:
@@ -310,9 +313,9 @@ def test_reordered_entries_are_detected(ledger_path: Path) -> None:
         "UPDATE entries SET seq = 3 WHERE seq = -2",
     )
     assert problems(ledger_path) == [
-        (2, L.REASON_RENUMBERED, L.MSG_RENUMBERED.format(seq=2, audit=audit12(2), recorded=3)),
-        (3, L.REASON_RENUMBERED, L.MSG_RENUMBERED.format(seq=3, audit=audit12(1), recorded=2)),
-        (4, L.REASON_INSERTED, L.MSG_INSERTED.format(seq=4, audit=audit12(3), cited=2, before=3)),
+        (2, V.REASON_RENUMBERED, V.MSG_RENUMBERED.format(seq=2, audit=audit12(2), recorded=3)),
+        (3, V.REASON_RENUMBERED, V.MSG_RENUMBERED.format(seq=3, audit=audit12(1), recorded=2)),
+        (4, V.REASON_INSERTED, V.MSG_INSERTED.format(seq=4, audit=audit12(3), cited=2, before=3)),
     ]
 
 
@@ -324,7 +327,7 @@ def _forge(path: Path, seq: int, previous_hash: str, index: int) -> None:
         "report_sha256": REPORT_SHA,
         "recorded_at": "2024-06-01T00:00:00Z",
     }
-    digest = L.entry_hash(seq, previous_hash, fields)
+    digest = S.entry_hash(seq, previous_hash, fields)
     columns = ", ".join(["seq", *fields, "previous_hash", "entry_hash"])
     values = ", ".join(repr(v) for v in [seq, *fields.values(), previous_hash, digest])
     sql(path, f"INSERT INTO entries ({columns}) VALUES ({values})")
@@ -338,8 +341,8 @@ def test_forged_entry_inserted_in_the_middle_is_detected(ledger_path: Path) -> N
     found = problems(ledger_path)
     assert found[0] == (
         4,
-        L.REASON_RENUMBERED,
-        L.MSG_RENUMBERED.format(seq=4, audit=audit12(2), recorded=3),
+        V.REASON_RENUMBERED,
+        V.MSG_RENUMBERED.format(seq=4, audit=audit12(2), recorded=3),
     )
 
 
@@ -351,14 +354,14 @@ def test_forged_entry_with_recomputed_hashes_after_it_is_detected(ledger_path: P
     moved = L.read_entries(ledger_path)[-1]
     sql(
         ledger_path,
-        f"UPDATE entries SET entry_hash = '{L.entry_hash(4, moved.previous_hash, moved.to_dict())}'"
+        f"UPDATE entries SET entry_hash = '{S.entry_hash(4, moved.previous_hash, moved.to_dict())}'"
         " WHERE seq = 4",
     )
     assert problems(ledger_path) == [
         (
             4,
-            L.REASON_INSERTED,
-            L.MSG_INSERTED.format(seq=4, audit=audit12(2), cited=2, before=3),
+            V.REASON_INSERTED,
+            V.MSG_INSERTED.format(seq=4, audit=audit12(2), cited=2, before=3),
         )
     ]
 
@@ -368,7 +371,7 @@ def test_forged_entry_with_a_made_up_hash_is_detected(ledger_path: Path) -> None
     _forge(ledger_path, 3, entries[1].entry_hash, 77)
     sql(ledger_path, "UPDATE entries SET entry_hash = '" + "e" * 64 + "' WHERE seq = 3")
     assert problems(ledger_path) == [
-        (3, L.REASON_EDITED, L.MSG_EDITED.format(seq=3, audit=audit12(77)))
+        (3, V.REASON_EDITED, V.MSG_EDITED.format(seq=3, audit=audit12(77)))
     ]
 
 
@@ -376,23 +379,23 @@ def test_truncation_is_detected_only_against_a_known_head(ledger_path: Path) -> 
     entries = fill(ledger_path, 5)
     known_head = L.ledger_head(ledger_path)
     sql(ledger_path, "DELETE FROM entries WHERE seq >= 4")
-    assert L.verify_ledger(ledger_path).ok  # a shorter chain is still a valid chain
+    assert V.verify_ledger(ledger_path).ok  # a shorter chain is still a valid chain
     assert problems(ledger_path, expect_head=known_head) == [
         (
             None,
-            L.REASON_TRUNCATED,
-            L.MSG_TRUNCATED.format(expected=known_head, head=entries[2].entry_hash, count=3),
+            V.REASON_TRUNCATED,
+            V.MSG_TRUNCATED.format(expected=known_head, head=entries[2].entry_hash, count=3),
         )
     ]
     # An older head still in the chain is fine: the ledger may have grown since.
-    assert L.verify_ledger(ledger_path, expect_head=entries[0].entry_hash).ok
+    assert V.verify_ledger(ledger_path, expect_head=entries[0].entry_hash).ok
 
 
 def test_expect_head_must_be_a_sha256(ledger_path: Path) -> None:
     fill(ledger_path, 1)
-    with pytest.raises(L.LedgerError) as caught:
-        L.verify_ledger(ledger_path, expect_head="abc")
-    assert str(caught.value) == L.MSG_BAD_HASH.format(what="The expected head", value="abc")
+    with pytest.raises(S.LedgerError) as caught:
+        V.verify_ledger(ledger_path, expect_head="abc")
+    assert str(caught.value) == S.MSG_BAD_HASH.format(what="The expected head", value="abc")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,13 +406,13 @@ def test_signed_entries_verify_with_the_right_key(
     ledger_path: Path, key: Ed25519PrivateKey
 ) -> None:
     entries = fill(ledger_path, 3, key)
-    report = L.verify_ledger(ledger_path, trusted_keys=trusted(key))
+    report = V.verify_ledger(ledger_path, trusted_keys=trusted(key))
     assert report.ok and report.verified_signatures == 3
     assert report.describe() == (
         "Ledger OK: 3 entries, chain intact, all 3 signed by trusted keys; "
         f"head {entries[-1].entry_hash}"
     )
-    unchecked = L.verify_ledger(ledger_path)
+    unchecked = V.verify_ledger(ledger_path)
     assert unchecked.ok
     assert "3 signed, signatures not checked (pass --key)" in unchecked.describe()
 
@@ -423,8 +426,8 @@ def test_signed_entries_are_rejected_with_a_wrong_key(
     assert problems(ledger_path, trusted_keys=trusted(stranger)) == [
         (
             seq,
-            L.REASON_UNKNOWN_KEY,
-            L.MSG_ENTRY_UNKNOWN_KEY.format(seq=seq, audit=audit12(seq - 1), keyid=keyid),
+            RV.REASON_UNKNOWN_KEY,
+            V.MSG_ENTRY_UNKNOWN_KEY.format(seq=seq, audit=audit12(seq - 1), keyid=keyid),
         )
         for seq in (1, 2)
     ]
@@ -440,8 +443,8 @@ def test_a_signature_made_with_another_key_under_a_trusted_key_id_fails(
     assert problems(ledger_path, trusted_keys=trusted(key)) == [
         (
             2,
-            L.REASON_BAD_SIGNATURE,
-            L.MSG_ENTRY_BAD_SIGNATURE.format(seq=2, audit=audit12(1), keyid=keyid),
+            RV.REASON_BAD_SIGNATURE,
+            V.MSG_ENTRY_BAD_SIGNATURE.format(seq=2, audit=audit12(1), keyid=keyid),
         )
     ]
 
@@ -454,17 +457,17 @@ def test_a_rewritten_chain_passes_the_hashes_but_not_the_signatures(
     sql(ledger_path, "UPDATE entries SET verdict = 'pass' WHERE seq = 2")
     previous = L.read_entries(ledger_path)[0].entry_hash
     for entry in L.read_entries(ledger_path)[1:]:
-        digest = L.entry_hash(entry.seq, previous, entry.to_dict())
+        digest = S.entry_hash(entry.seq, previous, entry.to_dict())
         sql(
             ledger_path,
             f"UPDATE entries SET previous_hash = '{previous}', entry_hash = '{digest}' "
             f"WHERE seq = {entry.seq}",
         )
         previous = digest
-    assert L.verify_ledger(ledger_path).ok
+    assert V.verify_ledger(ledger_path).ok
     assert [p[:2] for p in problems(ledger_path, trusted_keys=trusted(key))] == [
-        (2, L.REASON_BAD_SIGNATURE),
-        (3, L.REASON_BAD_SIGNATURE),
+        (2, RV.REASON_BAD_SIGNATURE),
+        (3, RV.REASON_BAD_SIGNATURE),
     ]
 
 
@@ -474,9 +477,9 @@ def test_unsigned_entries_fail_when_keys_are_given(
     """An unsigned entry appended by a forger must not pass a signed-ledger check."""
     entries = fill(ledger_path, 2, key)
     _forge(ledger_path, 3, entries[1].entry_hash, 77)
-    assert L.verify_ledger(ledger_path).ok
+    assert V.verify_ledger(ledger_path).ok
     assert problems(ledger_path, trusted_keys=trusted(key)) == [
-        (3, L.REASON_UNSIGNED, L.MSG_ENTRY_UNSIGNED.format(seq=3, audit=audit12(77)))
+        (3, RV.REASON_UNSIGNED, V.MSG_ENTRY_UNSIGNED.format(seq=3, audit=audit12(77)))
     ]
 
 
@@ -513,7 +516,7 @@ def test_concurrent_appends_from_several_processes_lose_nothing(ledger_path: Pat
     for writer in writers:
         _, stderr = writer.communicate(timeout=120)
         assert writer.returncode == 0, stderr
-    report = L.verify_ledger(ledger_path)
+    report = V.verify_ledger(ledger_path)
     assert report.ok, report.describe()
     entries = L.read_entries(ledger_path)
     assert [e.seq for e in entries] == list(range(1, 101))
@@ -537,7 +540,7 @@ def test_a_process_killed_mid_append_leaves_a_consistent_ledger(ledger_path: Pat
             writer.wait(timeout=30)
         assert writer.returncode == -signal.SIGKILL
         last_printed = int(printed[-1])
-        report = L.verify_ledger(ledger_path)
+        report = V.verify_ledger(ledger_path)
         assert report.ok, report.describe()
         # Every append the writer saw committed is there; at most one more (killed after the
         # commit, before the print).
@@ -586,7 +589,7 @@ def test_cli_verify_reports_tampering_on_one_line(cli: click.Group, ledger_path:
     result = run(cli, "ledger", "verify", str(ledger_path))
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == f"Error: {L.MSG_EDITED.format(seq=1, audit=audit12(0))}\n"
+    assert result.stderr == f"Error: {V.MSG_EDITED.format(seq=1, audit=audit12(0))}\n"
 
 
 def test_cli_verify_with_expect_head_and_keys(
@@ -610,7 +613,7 @@ def test_cli_verify_with_expect_head_and_keys(
     bad = run(cli, "ledger", "verify", str(ledger_path), "--expect-head", "xyz")
     assert (
         bad.stderr
-        == "Error: " + L.MSG_BAD_HASH.format(what="The expected head", value="xyz") + "\n"
+        == "Error: " + S.MSG_BAD_HASH.format(what="The expected head", value="xyz") + "\n"
     )
 
 
@@ -626,7 +629,7 @@ def test_cli_missing_ledger(cli: click.Group, tmp_path: Path) -> None:
     for args in (["ledger", "verify", str(missing)], ["ledger", "head", str(missing)]):
         result = run(cli, *args)
         assert result.exit_code == 1
-        assert result.stderr == f"Error: {L.MSG_NO_LEDGER.format(path=missing)}\n"
+        assert result.stderr == f"Error: {S.MSG_NO_LEDGER.format(path=missing)}\n"
 
 
 def test_cli_history_table_and_json(cli: click.Group, ledger_path: Path) -> None:
@@ -683,7 +686,7 @@ def test_a_respelled_entry_signature_fails(ledger_path: Path, key: Ed25519Privat
     assert base64.b64decode(twin) == base64.b64decode(entry.signature)
     sql(ledger_path, f"UPDATE entries SET signature = '{twin}'")
     assert [p[1] for p in problems(ledger_path, trusted_keys=trusted(key))] == [
-        L.REASON_BAD_SIGNATURE
+        RV.REASON_BAD_SIGNATURE
     ]
 
 
@@ -728,7 +731,7 @@ def test_reviews_are_chained_between_audit_entries(
     assert review.entry_hash == hashlib.sha256(rfc8785.dumps(document)).hexdigest()
     assert reviews_for(ledger_path, first.audit_id) == [review]
     assert L.read_entries(ledger_path) == [first, after]  # audits only
-    report = L.verify_ledger(ledger_path, trusted_keys=trusted(key))
+    report = V.verify_ledger(ledger_path, trusted_keys=trusted(key))
     assert (report.ok, report.entries, report.verified_signatures) == (True, 3, 3)
     assert L.ledger_head(ledger_path) == after.entry_hash
 
@@ -741,20 +744,20 @@ def test_review_entries_are_covered_by_ledger_verify(
     head = L.ledger_head(ledger_path)
     assert head == review.entry_hash
     sql(ledger_path, "UPDATE reviews SET decision = 'approve'")
-    assert [p[:2] for p in problems(ledger_path)] == [(2, L.REASON_EDITED)]
+    assert [p[:2] for p in problems(ledger_path)] == [(2, V.REASON_EDITED)]
     sql(ledger_path, "DELETE FROM reviews")
     assert problems(ledger_path) == []  # the last entry gone: only a kept head shows it
-    assert [p[1] for p in problems(ledger_path, expect_head=head)] == [L.REASON_TRUNCATED]
+    assert [p[1] for p in problems(ledger_path, expect_head=head)] == [V.REASON_TRUNCATED]
 
 
 def test_a_review_needs_the_audit_in_the_ledger(ledger_path: Path, key: Ed25519PrivateKey) -> None:
     from fairaudit.provenance import MSG_AUDIT_NOT_IN_LEDGER
 
-    with pytest.raises(L.LedgerError) as caught:
+    with pytest.raises(S.LedgerError) as caught:
         _review(ledger_path, key)
-    assert str(caught.value) == L.MSG_NO_LEDGER.format(path=ledger_path)
+    assert str(caught.value) == S.MSG_NO_LEDGER.format(path=ledger_path)
     fill(ledger_path, 1)
-    with pytest.raises(L.LedgerError) as caught:
+    with pytest.raises(S.LedgerError) as caught:
         _review(ledger_path, key, index=5)
     assert str(caught.value) == MSG_AUDIT_NOT_IN_LEDGER.format(
         path=ledger_path, audit=make_result(5)["audit"]["id"]
@@ -768,15 +771,15 @@ def test_a_duplicate_seq_across_audits_and_reviews_is_detected(
     fill(ledger_path, 2, key)
     _review(ledger_path, key)
     sql(ledger_path, "UPDATE reviews SET seq = 2")
-    assert [p[:2] for p in problems(ledger_path)] == [(2, L.REASON_INSERTED)]
+    assert [p[:2] for p in problems(ledger_path)] == [(2, V.REASON_INSERTED)]
 
 
 def test_a_format_2_ledger_without_its_reviews_table_is_refused(ledger_path: Path) -> None:
     fill(ledger_path, 1)
     sql(ledger_path, "UPDATE ledger_meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(L.LedgerError) as caught:
-        L.verify_ledger(ledger_path)
-    assert str(caught.value) == L.MSG_NOT_A_LEDGER.format(
+    with pytest.raises(S.LedgerError) as caught:
+        V.verify_ledger(ledger_path)
+    assert str(caught.value) == S.MSG_NOT_A_LEDGER.format(
         path=ledger_path, detail="its reviews table is missing"
     )
 
@@ -836,7 +839,7 @@ def test_concurrent_publishers_each_supersede_the_entry_before(
     for writer in writers:
         _, stderr = writer.communicate(timeout=120)
         assert writer.returncode == 0, stderr
-    assert L.verify_ledger(ledger_path).ok
+    assert V.verify_ledger(ledger_path).ok
     entries = L.read_entries(ledger_path)
     assert len(entries) == 40
     supersedes = {}

@@ -1,4 +1,4 @@
-"""Tests for fairaudit.keys, fairaudit.signing and the keygen/sign/verify commands.
+"""Tests for fairaudit.provenance keys and signing, and the keygen/sign/verify commands.
 
 The reports here are tiny hand-made HTML files with an embedded fairaudit-data JSON, so the
 tests depend on nothing else in the package.
@@ -73,13 +73,20 @@ from fairaudit.provenance import (
     verify_report_file,
 )
 from fairaudit.provenance import _keys as keys
-from fairaudit.provenance import _signing as signing
+from fairaudit.provenance import _statement as statement_module
+from fairaudit.provenance import _trailer as trailer_module
+from fairaudit.provenance import _verify as verify_module
 
 SIGNED_AT = "2024-05-02T09:30:00Z"
 REVIEWED_AT = "2024-05-03T10:00:00Z"
-ALL_REASONS = {value for name, value in vars(signing).items() if name.startswith("REASON_")} - {
-    signing.REASON_NO_TRUSTED_KEYS,
-    signing.REASON_UNREADABLE,
+ALL_REASONS = {
+    value
+    for module in (trailer_module, verify_module)
+    for name, value in vars(module).items()
+    if name.startswith("REASON_")
+} - {
+    verify_module.REASON_NO_TRUSTED_KEYS,
+    verify_module.REASON_UNREADABLE,
 }
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")
@@ -195,7 +202,7 @@ def statement_of(envelope: dict[str, Any]) -> dict[str, Any]:
 
 
 def envelope_for(statement: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
-    """Sign an arbitrary statement by hand, independently of fairaudit.signing."""
+    """Sign an arbitrary statement by hand, independently of fairaudit's signing code."""
     payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
     message = b"DSSEv1 %d %b %d %b" % (
         len(PAYLOAD_TYPE),
@@ -354,7 +361,7 @@ def test_extract_results_reads_escaped_json(report: bytes) -> None:
 def test_report_without_results_cannot_be_signed(auditor_key: Ed25519PrivateKey) -> None:
     with pytest.raises(SigningError) as caught:
         sign_report_bytes(b"<html></html>\n", key=auditor_key, report_name="r.html")
-    assert str(caught.value) == signing.MSG_NO_RESULTS
+    assert str(caught.value) == statement_module.MSG_NO_RESULTS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,7 +439,10 @@ def test_random_body_byte_flips_are_rejected(
         tampered = bytearray(countersigned)
         tampered[position] ^= rng.randrange(1, 256)
         error = rejection(bytes(tampered), trusted)
-        assert error.reason in {signing.REASON_DIGEST_MISMATCH, signing.REASON_STATEMENT_MISMATCH}
+        assert error.reason in {
+            verify_module.REASON_DIGEST_MISMATCH,
+            verify_module.REASON_STATEMENT_MISMATCH,
+        }
 
 
 def test_body_change_is_a_digest_mismatch(
@@ -440,7 +450,7 @@ def test_body_change_is_a_digest_mismatch(
 ) -> None:
     tampered = signed.replace(b"0.125 &lt; 0.2", b"0.025 &lt; 0.2")
     error = rejection(tampered, trusted)
-    assert error.reason == signing.REASON_DIGEST_MISMATCH
+    assert error.reason == verify_module.REASON_DIGEST_MISMATCH
     assert str(error) == MSG_DIGEST_MISMATCH.format(
         actual=hashlib.sha256(split_trailer(tampered)[0]).hexdigest(),
         signed=hashlib.sha256(report).hexdigest(),
@@ -450,24 +460,24 @@ def test_body_change_is_a_digest_mismatch(
 def test_appended_bytes_are_rejected(signed: bytes, trusted: dict[str, Ed25519PublicKey]) -> None:
     for extra in (b"\n", b"<script>alert(1)</script>\n"):
         error = rejection(signed + extra, trusted)
-        assert error.reason == signing.REASON_TRAILING_BYTES
+        assert error.reason == trailer_module.REASON_TRAILING_BYTES
         assert str(error) == MSG_TRAILING_BYTES.format(count=len(extra))
 
 
 def test_crlf_conversion_is_rejected(signed: bytes, trusted: dict[str, Ed25519PublicKey]) -> None:
     error = rejection(signed.replace(b"\n", b"\r\n"), trusted)
-    assert (error.reason, str(error)) == (signing.REASON_LINE_ENDINGS, MSG_LINE_ENDINGS)
+    assert (error.reason, str(error)) == (trailer_module.REASON_LINE_ENDINGS, MSG_LINE_ENDINGS)
     # Converting only the body, trailer untouched, changes the digest.
     body, _ = split_trailer(signed)
     error = rejection(body.replace(b"\n", b"\r\n") + signed[len(body) :], trusted)
-    assert error.reason == signing.REASON_DIGEST_MISMATCH
+    assert error.reason == verify_module.REASON_DIGEST_MISMATCH
 
 
 def test_stripped_signature_is_unsigned(
     report: bytes, signed: bytes, trusted: dict[str, Ed25519PublicKey]
 ) -> None:
     error = rejection(split_trailer(signed)[0], trusted)
-    assert (error.reason, str(error)) == (signing.REASON_UNSIGNED, MSG_UNSIGNED)
+    assert (error.reason, str(error)) == (verify_module.REASON_UNSIGNED, MSG_UNSIGNED)
 
 
 def test_envelope_moved_from_another_report_is_rejected(
@@ -482,7 +492,7 @@ def test_envelope_moved_from_another_report_is_rejected(
     other_body = split_trailer(other)[0]
     moved = split_trailer(signed)[0] + other[len(other_body) :]
     error = rejection(moved, trusted)
-    assert error.reason == signing.REASON_STATEMENT_MISMATCH
+    assert error.reason == verify_module.REASON_STATEMENT_MISMATCH
     assert str(error) == MSG_OTHER_REPORT.format(index=1, signed="audit-0002", actual="audit-0001")
 
 
@@ -491,7 +501,7 @@ def test_wrong_key_is_unknown(
 ) -> None:
     only_reviewer = {key_id(reviewer_key.public_key()): reviewer_key.public_key()}
     error = rejection(signed, only_reviewer)
-    assert error.reason == signing.REASON_UNKNOWN_KEY
+    assert error.reason == verify_module.REASON_UNKNOWN_KEY
     assert str(error) == MSG_UNKNOWN_KEY.format(
         index=1, keyid=key_id(auditor_key.public_key())[:16]
     )
@@ -506,7 +516,7 @@ def test_keyid_pointing_at_another_trusted_key_is_a_bad_signature(
     reviewer_id = key_id(reviewer_key.public_key())
     tampered = signed.replace(key_id(auditor_key.public_key()).encode(), reviewer_id.encode())
     error = rejection(tampered, trusted)
-    assert error.reason == signing.REASON_BAD_SIGNATURE
+    assert error.reason == verify_module.REASON_BAD_SIGNATURE
     assert str(error) == MSG_BAD_SIGNATURE.format(index=1, keyid=reviewer_id[:16])
 
 
@@ -518,12 +528,12 @@ def test_signature_by_another_key_under_a_trusted_keyid_is_bad(
     html = html.replace(
         key_id(impostor.public_key()).encode(), key_id(auditor_key.public_key()).encode()
     )
-    assert rejection(html, trusted).reason == signing.REASON_BAD_SIGNATURE
+    assert rejection(html, trusted).reason == verify_module.REASON_BAD_SIGNATURE
 
 
 def test_no_trusted_keys(signed: bytes) -> None:
     error = rejection(signed, {})
-    assert (error.reason, str(error)) == (signing.REASON_NO_TRUSTED_KEYS, MSG_NO_TRUSTED_KEYS)
+    assert (error.reason, str(error)) == (verify_module.REASON_NO_TRUSTED_KEYS, MSG_NO_TRUSTED_KEYS)
 
 
 def with_envelopes(html: bytes, envelopes: list[dict[str, Any]]) -> bytes:
@@ -551,7 +561,7 @@ def test_malformed_envelopes(
 ) -> None:
     (envelope,) = split_trailer(signed)[1] or []
     error = rejection(with_envelopes(signed, [mutate(envelope)]), trusted)
-    assert error.reason == signing.REASON_MALFORMED
+    assert error.reason == trailer_module.REASON_MALFORMED
     assert str(error) == MSG_MALFORMED.format(detail=detail)
 
 
@@ -567,7 +577,7 @@ def test_malformed_trailer_json(signed: bytes, trusted: dict[str, Ed25519PublicK
     for trailer, detail in cases.items():
         error = rejection(body + trailer, trusted)
         assert (error.reason, str(error)) == (
-            signing.REASON_MALFORMED,
+            trailer_module.REASON_MALFORMED,
             MSG_MALFORMED.format(detail=detail),
         )
 
@@ -603,8 +613,8 @@ def test_non_canonical_base64_signature_is_rejected(
     assert base64.b64decode(twin) == base64.b64decode(sig)
     error = rejection(with_envelopes(signed, [_with_sig(envelope, twin)]), trusted)
     assert (error.reason, str(error)) == (
-        signing.REASON_NON_CANONICAL,
-        signing.MSG_NON_CANONICAL.format(where="signature trailer", field="sig"),
+        trailer_module.REASON_NON_CANONICAL,
+        trailer_module.MSG_NON_CANONICAL.format(where="signature trailer", field="sig"),
     )
 
 
@@ -633,15 +643,15 @@ def test_url_safe_base64_is_rejected(
     assert tampered != html
     error = rejection(tampered, trusted)
     assert (error.reason, str(error)) == (
-        signing.REASON_NON_CANONICAL,
-        signing.MSG_NON_CANONICAL.format(where="signature trailer", field="sig"),
+        trailer_module.REASON_NON_CANONICAL,
+        trailer_module.MSG_NON_CANONICAL.format(where="signature trailer", field="sig"),
     )
     # The same in the detached file, and in the payload field.
-    detached = signing.render_detached([_with_sig(envelope, urlsafe)])
+    detached = trailer_module.render_detached([_with_sig(envelope, urlsafe)])
     error = rejection(split_trailer(html)[0], trusted, detached=detached)
     assert (error.reason, str(error)) == (
-        signing.REASON_NON_CANONICAL,
-        signing.MSG_NON_CANONICAL.format(where="detached signature file", field="sig"),
+        trailer_module.REASON_NON_CANONICAL,
+        trailer_module.MSG_NON_CANONICAL.format(where="detached signature file", field="sig"),
     )
 
 
@@ -663,7 +673,8 @@ def test_every_respelling_of_a_base64_field_is_rejected(
                 _with_sig(envelope, text) if field_name == "sig" else {**envelope, "payload": text}
             )
             error = rejection(with_envelopes(signed, [changed]), trusted)
-            assert error.reason == signing.REASON_NON_CANONICAL, (field_name, text, str(error))
+            expected = trailer_module.REASON_NON_CANONICAL
+            assert error.reason == expected, (field_name, text, str(error))
 
 
 def test_wrong_statement_type_or_predicate_type_is_malformed(
@@ -685,7 +696,7 @@ def test_wrong_statement_type_or_predicate_type_is_malformed(
         forged = envelope_for({**statement, field: value}, auditor_key)
         error = rejection(with_envelopes(signed, [forged]), trusted)
         assert (error.reason, str(error)) == (
-            signing.REASON_MALFORMED,
+            trailer_module.REASON_MALFORMED,
             MSG_MALFORMED.format(detail=detail),
         )
 
@@ -702,13 +713,13 @@ def test_statement_disagreeing_with_embedded_results_is_rejected(
     ]:
         forged = {**statement, "predicate": {**statement["predicate"], field: value}}
         error = rejection(with_envelopes(signed, [envelope_for(forged, auditor_key)]), trusted)
-        assert error.reason == signing.REASON_STATEMENT_MISMATCH
+        assert error.reason == verify_module.REASON_STATEMENT_MISMATCH
         assert str(error) == MSG_PREDICATE_MISMATCH.format(index=1, field=field)
 
 
 def test_renamed_report_is_rejected(signed: bytes, trusted: dict[str, Ed25519PublicKey]) -> None:
     error = rejection(signed, trusted, report_name="approved.html")
-    assert error.reason == signing.REASON_STATEMENT_MISMATCH
+    assert error.reason == verify_module.REASON_STATEMENT_MISMATCH
     assert str(error) == MSG_NAME_MISMATCH.format(
         index=1, signed="report.html", actual="approved.html"
     )
@@ -756,7 +767,7 @@ def test_require_signers(
     signed: bytes, countersigned: bytes, trusted: dict[str, Ed25519PublicKey]
 ) -> None:
     error = rejection(signed, trusted, require_signers=2)
-    assert error.reason == signing.REASON_TOO_FEW_SIGNERS
+    assert error.reason == verify_module.REASON_TOO_FEW_SIGNERS
     assert str(error) == MSG_TOO_FEW_SIGNERS.format(count=1, required=2)
     error = rejection(countersigned, trusted, require_signers=3)
     assert str(error) == MSG_TOO_FEW_SIGNERS.format(count=2, required=3)
@@ -777,7 +788,7 @@ def test_removed_or_reordered_countersigned_envelopes_are_rejected(
 ) -> None:
     first, second = split_trailer(countersigned)[1] or []
     error = rejection(with_envelopes(countersigned, [second]), trusted)
-    assert error.reason == signing.REASON_STATEMENT_MISMATCH
+    assert error.reason == verify_module.REASON_STATEMENT_MISMATCH
     assert str(error) == MSG_COUNTERSIGN_MISMATCH.format(index=1)
     error = rejection(with_envelopes(countersigned, [second, first]), trusted)
     assert str(error) == MSG_COUNTERSIGN_MISMATCH.format(index=1)
@@ -812,7 +823,7 @@ def test_source_date_epoch_makes_signatures_reproducible(
     report: bytes, auditor_key: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    assert signing.signing_time() == "2023-11-14T22:13:20Z"
+    assert statement_module.signing_time() == "2023-11-14T22:13:20Z"
     first = sign_report_bytes(report, key=auditor_key, report_name="report.html")
     second = sign_report_bytes(report, key=auditor_key, report_name="report.html")
     assert first == second
@@ -822,11 +833,11 @@ def test_source_date_epoch_makes_signatures_reproducible(
 
 def test_signing_time_without_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", signing.signing_time())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", statement_module.signing_time())
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(SigningError) as caught:
-        signing.signing_time()
-    assert str(caught.value) == signing.MSG_BAD_SOURCE_DATE_EPOCH.format(value="yesterday")
+        statement_module.signing_time()
+    assert str(caught.value) == statement_module.MSG_BAD_SOURCE_DATE_EPOCH.format(value="yesterday")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -889,21 +900,22 @@ def test_detached_file_must_match_the_trailer(
     signed: bytes, countersigned: bytes, trusted: dict[str, Ed25519PublicKey]
 ) -> None:
     envelopes = split_trailer(countersigned)[1] or []
-    detached = signing.render_detached(envelopes)
+    detached = trailer_module.render_detached(envelopes)
     error = rejection(signed, trusted, detached=detached)
-    assert (error.reason, str(error)) == (signing.REASON_DETACHED_MISMATCH, MSG_DETACHED_MISMATCH)
+    expected = (verify_module.REASON_DETACHED_MISMATCH, MSG_DETACHED_MISMATCH)
+    assert (error.reason, str(error)) == expected
     assert len(verify_report(countersigned, trusted, detached=detached).signers) == 2
     error = rejection(split_trailer(signed)[0], trusted, detached=detached + b"{}\n")
-    assert error.reason == signing.REASON_MALFORMED
+    assert error.reason == trailer_module.REASON_MALFORMED
 
 
 def test_detached_pair_rejects_changed_report(
     report: bytes, countersigned: bytes, trusted: dict[str, Ed25519PublicKey]
 ) -> None:
-    detached = signing.render_detached(split_trailer(countersigned)[1] or [])
+    detached = trailer_module.render_detached(split_trailer(countersigned)[1] or [])
     assert len(verify_report(report, trusted, detached=detached).signers) == 2
     error = rejection(report + b"\n", trusted, detached=detached)
-    assert error.reason == signing.REASON_DIGEST_MISMATCH
+    assert error.reason == verify_module.REASON_DIGEST_MISMATCH
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1061,10 +1073,9 @@ def test_openssl_verifies_the_signature_over_pae(
 def test_docs_python_snippet_verifies(
     tmp_path: Path, signed: bytes, auditor_key: Ed25519PrivateKey
 ) -> None:
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    section = text[text.index("## Signing and verifying a report") :]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    page = Path(__file__).resolve().parent.parent / "docs" / "signing.md"
+    text = page.read_text(encoding="utf-8")
+    match = re.search(r"```python\n(.*?)```", text, re.DOTALL)
     assert match is not None
     script = tmp_path / "verify_snippet.py"
     script.write_text(match.group(1), encoding="utf-8")
@@ -1225,7 +1236,7 @@ def test_cli_verify_uses_detached_file_beside_unsigned_report(
     path = tmp_path / "report.html"
     path.write_bytes(report)
     (tmp_path / "report.html.intoto.jsonl").write_bytes(
-        signing.render_detached(split_trailer(signed)[1] or [])
+        trailer_module.render_detached(split_trailer(signed)[1] or [])
     )
     pub = write_public_pem(tmp_path / "auditor.pub", auditor_key)
     result = runner.invoke(cli, ["verify", str(path), "--key", str(pub)])
@@ -1347,8 +1358,8 @@ def _drop_last_envelope(report: Path) -> None:
     body, envelopes = split_trailer(html)
     assert envelopes is not None
     report.write_bytes(body + render_trailer(envelopes[:-1]))
-    detached = signing.detached_path_for(report)
-    detached.write_bytes(signing.render_detached(parse_detached(detached.read_bytes())[:-1]))
+    detached = trailer_module.detached_path_for(report)
+    detached.write_bytes(trailer_module.render_detached(parse_detached(detached.read_bytes())[:-1]))
 
 
 def test_review_is_recorded_in_the_default_ledger(reviewed: dict[str, Any]) -> None:
@@ -1401,24 +1412,24 @@ def test_verify_with_the_ledger_passes_when_every_review_is_present(
 
 
 def test_verify_with_the_ledger_reasons(reviewed: dict[str, Any], tmp_path: Path) -> None:
-    from fairaudit.provenance import _reviews as R
+    from fairaudit.provenance import _ledger_verify as LV
     from fairaudit.provenance import append_entry
 
     trusted_keys = load_trusted_keys([], [reviewed["keys_dir"]])
     summary = verify_report_file(reviewed["report"], trusted_keys)
-    assert R.check_reviews_recorded(summary, reviewed["ledger"]) == 2
+    assert LV.check_reviews_recorded(summary, reviewed["ledger"]) == 2
     other = tmp_path / "other.sqlite"
     append_entry(other, make_results("audit-0002"), report_sha256="ab" * 32)
     with pytest.raises(VerificationError) as caught:
-        R.check_reviews_recorded(summary, other)
-    assert caught.value.reason == R.REASON_NOT_IN_LEDGER
+        LV.check_reviews_recorded(summary, other)
+    assert caught.value.reason == LV.REASON_NOT_IN_LEDGER
     connection = sqlite3.connect(reviewed["ledger"])
     with connection:
         connection.execute("DELETE FROM reviews WHERE seq = 2")
     connection.close()
     with pytest.raises(VerificationError) as caught:
-        R.check_reviews_recorded(summary, reviewed["ledger"])
-    assert caught.value.reason == R.REASON_LEDGER_BROKEN
+        LV.check_reviews_recorded(summary, reviewed["ledger"])
+    assert caught.value.reason == LV.REASON_LEDGER_BROKEN
     assert "Entry 2 is missing" in str(caught.value)
 
 

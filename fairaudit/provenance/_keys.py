@@ -24,6 +24,7 @@ from fairaudit.errors import SigningError
 from fairaudit.paths import read_regular_bytes
 
 __all__ = [
+    "SHORT_KEY_ID",
     "KeyPairFiles",
     "PassphraseSource",
     "generate_key_pair",
@@ -60,6 +61,8 @@ MSG_PRIVATE_KEY_GIVEN = (
 MSG_NO_PUBLIC_KEYS = "No public keys (*.pub, *.pem) found in {path}."
 MSG_BAD_KEY_NAME = "Key name {name!r} must be a plain file name (no '/' and not starting with '.')."
 
+#: How many hex digits of a key id messages show.
+SHORT_KEY_ID = 16
 PRIVATE_KEY_SUFFIX = ".key"
 PUBLIC_KEY_SUFFIX = ".pub"
 _PUBLIC_KEY_GLOBS = ("*.pub", "*.pem")
