@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from fairaudit.batch._batch import (
+from fairaudit.batch._index import IndexContext, build_index_context, render_index, write_index
+from fairaudit.batch._manifest import (
     BATCH_KEYS,
+    BatchAudit,
+    Manifest,
+    check_manifest_files,
+    load_manifest,
+)
+from fairaudit.batch._run import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_POLICY_FAILED,
     INDEX_FORMAT,
     AuditOutcome,
-    BatchAudit,
     BatchResult,
-    IndexContext,
-    Manifest,
     OutcomeStatus,
     SignatureStatus,
-    build_index_context,
-    check_manifest_files,
-    load_manifest,
     outcome_line,
-    render_index,
     run_batch,
-    write_index,
 )
 
 __all__ = [

@@ -1,0 +1,137 @@
+"""The batch's index: one self-contained page and its JSON, listing every audit's outcome."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fairaudit.batch._manifest import INDEX_FILES
+from fairaudit.batch._run import BatchResult, OutcomeStatus, SignatureStatus
+from fairaudit.paths import atomic_write_many
+
+__all__ = [
+    "INDEX_HEADLINE",
+    "IndexContext",
+    "IndexRow",
+    "build_index_context",
+    "render_index",
+    "write_index",
+]
+
+
+@dataclass
+class IndexRow:
+    """One audit as the index page shows it; every string is escaped by Jinja2."""
+
+    index: int
+    name: str
+    model_version: str | None
+    status: OutcomeStatus
+    verdict: str | None
+    href: str | None
+    report: str | None
+    headline: list[dict[str, Any]]
+    signature: SignatureStatus
+    signature_detail: str | None
+    error: str | None
+    audit_id: str | None
+
+
+@dataclass
+class IndexContext:
+    """Everything ``templates/index.html`` reads.
+
+    ``href`` values are relative, percent-encoded file names of reports beside the index:
+    the index's only links.
+    """
+
+    title: str
+    tool_version: str
+    created_at: str
+    manifest_name: str
+    manifest_sha256: str
+    status: OutcomeStatus
+    exit_code: int
+    counts: dict[str, int]
+    rows: list[IndexRow]
+    signed: bool
+    headline_metrics: tuple[str, ...]
+    data_json: Any
+
+
+#: Headline metrics the index shows per grouping (the same pair ``fairaudit run`` prints).
+INDEX_HEADLINE = ("demographic_parity_ratio", "equalized_odds_difference")
+
+
+def _relative_href(name: str) -> str:
+    """Return a relative URL for a report file name beside the index (never a scheme)."""
+    href = quote(name, safe="")
+    return "./" + href
+
+
+def build_index_context(batch: BatchResult) -> IndexContext:
+    """Return the template context of the batch's index page."""
+    from fairaudit.outputs import embedded_json
+
+    index = batch.to_index_dict()
+    rows = [
+        IndexRow(
+            index=o.index,
+            name=o.name,
+            model_version=o.model_version,
+            status=o.status,
+            verdict=o.verdict,
+            href=_relative_href(o.report) if o.report else None,
+            report=o.report,
+            headline=[h for h in o.headline if h["metric"] in INDEX_HEADLINE],
+            signature=o.signature,
+            signature_detail=o.signature_detail,
+            error=o.error,
+            audit_id=o.audit_id,
+        )
+        for o in batch.outcomes
+    ]
+    return IndexContext(
+        title=f"Fairness audits: {batch.manifest.path.name}",
+        tool_version=index["tool"]["version"],
+        created_at=batch.created_at,
+        manifest_name=batch.manifest.path.name,
+        manifest_sha256=batch.manifest.sha256,
+        status=batch.status,
+        exit_code=batch.exit_code,
+        counts=batch.counts(),
+        rows=rows,
+        signed=any(o.signature != "unsigned" for o in batch.outcomes),
+        headline_metrics=INDEX_HEADLINE,
+        data_json=embedded_json(index),
+    )
+
+
+@cache
+def _index_template() -> Any:
+    from fairaudit.outputs import template_environment
+
+    return template_environment().get_template("index.html")
+
+
+def render_index(batch: BatchResult) -> str:
+    """Return the batch's self-contained index page."""
+    return str(_index_template().render(index=build_index_context(batch)))
+
+
+def write_index(batch: BatchResult) -> tuple[Path, Path]:
+    """Write ``index.html`` and ``index.json`` in the output folder atomically; return them."""
+    folder = batch.manifest.output_dir
+    html_path, json_path = (folder / name for name in INDEX_FILES)
+    text = json.dumps(batch.to_index_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    atomic_write_many(
+        {
+            json_path: (text + "\n").encode("utf-8"),
+            html_path: render_index(batch).encode("utf-8"),
+        }
+    )
+    return html_path, json_path
