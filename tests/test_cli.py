@@ -8,15 +8,17 @@ male (8 rows, the largest group) and female (4 rows), counts worked out by hand 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -52,6 +54,34 @@ def test_every_command_has_help(command: str | None) -> None:
     assert described and described.strip()
     first_line = described.strip().splitlines()[0]
     assert first_line.split()[0] in result.output
+
+
+def _every_command(
+    command: click.Command, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in sorted(command.commands.items()):
+            yield from _every_command(sub, (*path, name))
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    [pytest.param(*pc, id=" ".join(pc[0]) or "fairaudit") for pc in _every_command(cli)],
+)
+def test_every_command_and_subcommand_documents_itself_with_an_example(
+    path: tuple[str, ...], command: click.Command
+) -> None:
+    """The docstring is the --help text: a first line, then ... and an ``Example:`` block last."""
+    help_text = inspect.cleandoc(command.help or "")
+    assert help_text, f"fairaudit {' '.join(path)} has no help"
+    assert "\nExample:\n" in help_text
+    example = help_text.split("\nExample:\n", 1)[1].splitlines()
+    assert any(line.startswith("    fairaudit ") for line in example)
+    assert all(line.startswith("    ") or line.strip() in ("", "\b") for line in example)
+    result = CliRunner().invoke(cli, [*path, "--help"], prog_name="fairaudit")
+    assert result.exit_code == 0, result.output
+    assert "Example:" in result.output
 
 
 def test_run_help_has_an_example_and_every_option() -> None:
