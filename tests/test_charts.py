@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 
 from fairaudit.outputs import disparity_chart, metrics_chart, tradeoff_chart
 
@@ -28,3 +30,17 @@ def test_groups_in_scripts_the_font_lacks_draw_without_warning() -> None:
         "男性 👨: selection_rate 0.250; другие: selection_rate undefined."
     )
     assert "女性 👩: 1.000; 男性 👨: 0.500 (outside the band); другие: undefined" in disparity.alt
+
+
+def test_importing_the_outputs_does_not_import_matplotlib() -> None:
+    """The diff, the cards and the CLI import fairaudit.outputs; only a chart needs matplotlib."""
+    code = (
+        "import sys, fairaudit.outputs\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+        "fairaudit.outputs.disparity_chart('t', ['a'], [1.0], 'a')\n"
+        "import matplotlib\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().lower() == "agg"

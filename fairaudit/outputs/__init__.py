@@ -3,48 +3,52 @@ the display rule for text from data."""
 
 from __future__ import annotations
 
-from fairaudit.outputs._cards import (
-    BEGIN_MARKER,
-    CARD_FORMATS,
-    CARD_METRICS,
-    END_MARKER,
-    MCT_SCHEMA_VERSION,
+from fairaudit.outputs._card_huggingface import (
     MSG_FLOW_INDEX,
-    MSG_NO_END,
     YAML_BEGIN,
     YAML_END,
-    CardError,
-    CardFormat,
-    ReportReference,
-    export_card,
-    fairness_section,
-    load_report,
-    mct_card,
-    mct_schema_path,
     model_index_lines,
-    report_reference,
     update_huggingface_card,
+)
+from fairaudit.outputs._card_markdown import (
+    BEGIN_MARKER,
+    END_MARKER,
+    MSG_NO_END,
+    fairness_section,
     update_markdown_card,
 )
+from fairaudit.outputs._card_mct import MCT_SCHEMA_VERSION, mct_card, mct_schema_path
+from fairaudit.outputs._card_source import (
+    CARD_METRICS,
+    CardError,
+    ReportReference,
+    load_report,
+    report_reference,
+)
+from fairaudit.outputs._cards import CARD_FORMATS, CardFormat, export_card
 from fairaudit.outputs._charts import PALETTE, Chart, disparity_chart, metrics_chart, tradeoff_chart
-from fairaudit.outputs._diff import (
-    HEADINGS,
+from fairaudit.outputs._diff_compute import (
     MSG_BAD_FIELD,
     MSG_BAD_JSON,
     MSG_NOT_FOUND,
     MSG_SCHEMA_MAJOR,
+    DiffError,
+    diff_results,
+    load_results,
+)
+from fairaudit.outputs._diff_model import (
     STATUSES,
     AuditDiff,
     AuditRef,
-    DiffContext,
-    DiffError,
     GroupChange,
     MetricChange,
-    build_diff_context,
-    diff_results,
-    format_text,
     intervals_disjoint,
-    load_results,
+)
+from fairaudit.outputs._diff_render import (
+    HEADINGS,
+    DiffContext,
+    build_diff_context,
+    format_text,
     render_diff_html,
     write_diff_html,
 )
@@ -63,6 +67,7 @@ from fairaudit.outputs._report import (
     render_html,
     report_paths,
     template_dir,
+    template_environment,
     write_report,
 )
 from fairaudit.outputs._report_groups import TOP_GROUPS, GroupSplit, split_groups
@@ -126,6 +131,7 @@ __all__ = [
     "report_reference",
     "split_groups",
     "template_dir",
+    "template_environment",
     "tradeoff_chart",
     "update_huggingface_card",
     "update_markdown_card",

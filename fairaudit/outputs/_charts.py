@@ -16,15 +16,11 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart", "tradeoff_chart"]
 
@@ -35,24 +31,37 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 _LAST_RESORT_FONT = "Last Resort High-Efficiency"
 
 
-def _font_families() -> list[str]:
-    """Return DejaVu Sans, then the Last Resort font if this matplotlib bundles it."""
+@cache
+def _rc() -> Any:  # matplotlib types the keys as a Literal of every setting
+    """Return the charts' matplotlib settings; the first call picks the Agg backend.
+
+    matplotlib is imported here, on the first chart, not when ``fairaudit.outputs`` is
+    imported: the diff, the cards and the CLI never draw and should not pay for it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # non-interactive: no display, no GUI toolkit
+    from matplotlib import font_manager
+
     # Checked in the font list, not with findfont: that logs a warning when it is missing.
     bundled = {font.name for font in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans", *([_LAST_RESORT_FONT] if _LAST_RESORT_FONT in bundled else [])]
+    return {
+        "svg.hashsalt": "fairaudit",
+        "svg.fonttype": "path",
+        # DejaVu Sans, then the Last Resort font if this matplotlib bundles it.
+        "font.family": [
+            "DejaVu Sans",
+            *([_LAST_RESORT_FONT] if _LAST_RESORT_FONT in bundled else []),
+        ],
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "text.usetex": False,
+        # Group names come from the data: never parse "$...$" in them as mathtext.
+        "text.parse_math": False,
+    }
 
 
-_RC: Any = {
-    "svg.hashsalt": "fairaudit",
-    "svg.fonttype": "path",
-    "font.family": _font_families(),
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "text.usetex": False,
-    # Group names come from the data: never parse "$...$" in them as mathtext.
-    "text.parse_math": False,
-}
 _MAX_LABEL = 40
 
 
@@ -66,11 +75,13 @@ class Chart:
 
 
 def _label(text: str, limit: int = _MAX_LABEL) -> str:
-    """Return text of bounded length (mathtext is off in _RC, so any text is literal)."""
+    """Return text of bounded length (mathtext is off in _rc(), so any text is literal)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _to_data_uri(fig: Figure) -> str:
+    import matplotlib.pyplot as plt
+
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # Without the Last Resort font (older matplotlib) a missing glyph is an empty box:
@@ -104,7 +115,10 @@ def metrics_chart(
     ``values[m][g]`` is metric ``m`` for group ``g``; ``intervals`` adds whiskers.
     Undefined values draw no bar and are named in the text alternative.
     """
-    with plt.rc_context(_RC):
+    rc = _rc()  # before pyplot: it picks the backend
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(rc):
         height = max(2.2, 0.32 * len(groups) * len(metrics) + 1.0)
         fig, ax = plt.subplots(figsize=(7.0, min(height, 40)))
         bar = 0.8 / max(len(metrics), 1)
@@ -159,7 +173,10 @@ def disparity_chart(
     band: tuple[float, float] = (0.8, 1.25),
 ) -> Chart:
     """Return a dot plot of each group's ratio to the reference, with the 0.8–1.25 band."""
-    with plt.rc_context(_RC):
+    rc = _rc()  # before pyplot: it picks the backend
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(rc):
         fig, ax = plt.subplots(figsize=(7.0, max(1.8, 0.35 * len(groups) + 1.0)))
         ax.axvspan(band[0], band[1], color="#DDDDDD", label=f"{band[0]}–{band[1]} band")
         ax.axvline(1.0, color="#555555", linewidth=0.8)
@@ -216,7 +233,10 @@ def tradeoff_chart(
     x_label: str,
 ) -> Chart:
     """Return a scatter of accuracy against disparity, one point per method, with whiskers."""
-    with plt.rc_context(_RC):
+    rc = _rc()  # before pyplot: it picks the backend
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(rc):
         fig, ax = plt.subplots(figsize=(7.0, 4.2))
         markers = ("o", "s", "D", "^", "v", "P", "X", "*")
         for i, label in enumerate(labels):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fairaudit.display import display_text
+from fairaudit.outputs._text import bound_text, group_text
 from fairaudit.paths import atomic_write_bytes
 from fairaudit.policy import MSG_BAD_FAIL_ON, NOT_EVALUABLE
 
@@ -34,39 +35,26 @@ def _xml(text: str) -> str:
     return display_text(_NOT_XML.sub("\ufffd", text))
 
 
-def _group_text(group: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in group.items())
-
-
 def _case_name(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     feature = outcome["feature"] if outcome["feature"] is not None else "(no feature)"
     if rule["compare"] == "between_groups" or not outcome["groups"]:
         return f"{feature} (between groups)" if outcome["groups"] else feature
-    return f"{feature}: {_group_text(outcome['groups'][0])}"
-
-
-def _bound_text(bound: Mapping[str, float | None]) -> str:
-    parts = []
-    if bound.get("min") is not None:
-        parts.append(f">= {bound['min']}")
-    if bound.get("max") is not None:
-        parts.append(f"<= {bound['max']}")
-    return " and ".join(parts)
+    return f"{feature}: {group_text(outcome['groups'][0])}"
 
 
 def _details(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     lines = [
-        f"rule: {rule['id']} ({rule['metric']}, {_bound_text(rule['bound'])}, "
+        f"rule: {rule['id']} ({rule['metric']}, {bound_text(rule['bound'])}, "
         f"evidence {rule['evidence']})",
         f"layer: {rule['layer']}",
-        f"groups: {' vs '.join(_group_text(g) for g in outcome['groups']) or '(none)'}",
+        f"groups: {' vs '.join(group_text(g) for g in outcome['groups']) or '(none)'}",
         f"observed: {outcome['observed']}",
         f"interval: {outcome['interval']}",
         f"status: {outcome['status']}",
         f"reason: {outcome['reason']}",
     ]
     if outcome.get("excluded"):
-        left_out = "; ".join(_group_text(g) for g in outcome["excluded"])
+        left_out = "; ".join(group_text(g) for g in outcome["excluded"])
         lines.append(f"left out (too few rows): {left_out}")
     if rule.get("description"):
         lines.append(f"description: {rule['description']}")

@@ -1,0 +1,329 @@
+"""The fairness section of a model card in Markdown, and updating a card with it.
+
+The section sits between ``BEGIN_MARKER`` and ``END_MARKER``; updating a card replaces what is
+between them (or appends the section), so a second run with the same report rewrites the same
+bytes. Every value from the data is made inert Markdown (``_md``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fairaudit.display import display_text
+from fairaudit.outputs._card_source import CARD_METRICS, CardError, ReportReference
+from fairaudit.outputs._text import bound_text, group_text
+
+__all__ = [
+    "BEGIN_MARKER",
+    "END_MARKER",
+    "MSG_NO_END",
+    "fairness_section",
+    "line_ending",
+    "mitigation_texts",
+    "update_markdown_card",
+]
+
+BEGIN_MARKER = "<!-- fairaudit:begin -->"
+END_MARKER = "<!-- fairaudit:end -->"
+MSG_NO_END = "{path}: found '{begin}' but no '{end}' after it; restore the marker or delete both"
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def _md(value: Any) -> str:
+    """Return untrusted text inert in Markdown and in table cells: no HTML, links or markup.
+
+    Control and bidi characters are shown as escapes first (``display_text``), so that no value
+    can reorder the text around it.
+    """
+    text = " ".join(display_text(value).split())  # a newline would end a table row or paragraph
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "undefined"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return f"{float(value):.{digits}f}"
+
+
+def _with_ci(value: Any, ci: Any) -> str:
+    text = _num(value)
+    if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci and value is not None:
+        text += f" [{float(ci[0]):.3f}, {float(ci[1]):.3f}]"
+    return text
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def _factors(data: Mapping[str, Any]) -> list[str]:
+    audit = data["audit"]
+    config = data["lineage"].get("config") or {}
+    bins = config.get("bins") or {}
+    features = list(audit.get("sensitive_features") or [])
+    lines = ["### Factors", ""]
+    described = []
+    for feature in features:
+        text = _md(feature)
+        if feature in bins:
+            edges = ", ".join(_num(e, 6).rstrip("0").rstrip(".") for e in bins[feature])
+            text += f" (binned at {edges})"
+        described.append(text)
+    intersection = " and their intersection" if len(features) > 1 else ""
+    lines.append(f"Sensitive features: {', '.join(described)}{intersection}.")
+    references = audit.get("reference") or {}
+    if references:
+        lines.append("Reference groups (the comparison point for disparities): ")
+        lines[-1] += "; ".join(
+            f"{_md(name)}: {_md(group_text(group))}" for name, group in references.items()
+        )
+        lines[-1] += "."
+    lines.append(
+        f"Groups with fewer than {_num(audit.get('min_group_size'))} rows are marked "
+        "insufficient data."
+    )
+    return lines
+
+
+def _group_tables(data: Mapping[str, Any]) -> list[str]:
+    audit = data["audit"]
+    names = data["metrics"].get("names") or []
+    metrics = [m for m in CARD_METRICS if m in names]
+    by_group = data["metrics"].get("by_group") or []
+    confidence = (data.get("uncertainty") or {}).get("confidence")
+    lines = ["### Results by group", ""]
+    if confidence is not None:
+        lines.append(f"Brackets give {confidence:.0%} confidence intervals.")
+        lines.append("")
+    for grouping in audit.get("groupings") or []:
+        rows = [r for r in by_group if r.get("feature") == grouping]
+        lines.append(f"#### {_md(grouping)}")
+        lines.append("")
+        lines.append("| group | rows | " + " | ".join(_label(m) for m in metrics) + " | note |")
+        lines.append("| --- | ---: | " + " | ".join("---:" for _ in metrics) + " | --- |")
+        for row in rows:
+            notes = [
+                text
+                for flag, text in (
+                    ("reference", "reference"),
+                    ("insufficient_data", "insufficient data"),
+                    ("single_class", "one class"),
+                )
+                if row.get(flag)
+            ]
+            cis = row.get("ci") or {}
+            cells = [_with_ci(row["metrics"].get(m), cis.get(m)) for m in metrics]
+            lines.append(
+                f"| {_md(group_text(row['group']))} | {_num(row.get('count'))} | "
+                + " | ".join(cells)
+                + f" | {', '.join(notes)} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _disparities(data: Mapping[str, Any]) -> list[str]:
+    headline = data.get("headline") or []
+    metrics: list[str] = []
+    for h in headline:
+        if h["metric"] not in metrics:
+            metrics.append(h["metric"])
+    lines = [
+        "### Disparities",
+        "",
+        "Between the best- and worst-off group of each grouping, as fairlearn computes them "
+        "(differences are 0 and ratios 1 when every group is treated alike).",
+        "",
+        "| grouping | " + " | ".join(_label(m) for m in metrics) + " |",
+        "| --- | " + " | ".join("---:" for _ in metrics) + " |",
+    ]
+    for grouping in data["audit"].get("groupings") or []:
+        values = {h["metric"]: h for h in headline if h["feature"] == grouping}
+        cells = [
+            _with_ci(values[m].get("value"), values[m].get("ci")) if m in values else ""
+            for m in metrics
+        ]
+        lines.append(f"| {_md(grouping)} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def _verdict(data: Mapping[str, Any]) -> list[str]:
+    policy = data.get("policy")
+    lines = ["### Verdict", ""]
+    if not policy:
+        lines.append(
+            "No policy was applied: this audit measures disparities and does not decide "
+            "whether they are acceptable."
+        )
+        return lines
+    layers = ", ".join(_md(layer.get("source", "")) for layer in policy.get("layers") or [])
+    verdict = str(data.get("verdict") or policy.get("verdict") or "none")
+    lines.append(f"**{_md(verdict.upper())}** against the policy ({layers}).")
+    lines.append("")
+    lines.append("| rule | metric | bound | status |")
+    lines.append("| --- | --- | --- | --- |")
+    for rule in policy.get("rules") or []:
+        feature = f" ({_md(rule['feature'])})" if rule.get("feature") else ""
+        lines.append(
+            f"| {_md(rule.get('id', ''))} | {_md(rule.get('metric', ''))}{feature} | "
+            f"{bound_text(rule.get('bound') or {})} | {_md(rule.get('status', ''))} |"
+        )
+    failed = [
+        f"{_md(rule.get('id', ''))} on {_md(o.get('feature', ''))}: {_md(o.get('reason', ''))}"
+        for rule in policy.get("rules") or []
+        for o in rule.get("outcomes") or []
+        if o.get("status") in ("fail", "warn", "not evaluable", "not_evaluable")
+    ]
+    if failed:
+        lines.append("")
+        lines.extend(f"- {text}" for text in failed)
+    return lines
+
+
+def mitigation_texts(data: Mapping[str, Any], esc: Callable[[Any], str]) -> list[str]:
+    """Return one line per mitigation considered; ``esc`` escapes untrusted text."""
+    judged = {
+        (m.get("method"), m.get("constraint")): m
+        for m in (data.get("policy") or {}).get("mitigations") or []
+    }
+    entries = list(data.get("mitigations") or [])
+    known = {(m.get("method"), m.get("constraint")) for m in entries}
+    entries += [m for key, m in judged.items() if key not in known]
+    texts = []
+    for m in entries:
+        text = esc(m.get("method") or "unnamed")
+        if m.get("constraint"):
+            text += f" ({esc(m['constraint'])})"
+        status = m.get("status")
+        if status and status != "ok":
+            text += f": {esc(status)}"
+            if m.get("reason"):
+                text += f", {esc(m['reason'])}"
+        verdict = judged.get((m.get("method"), m.get("constraint")), {}).get("verdict")
+        if verdict:
+            text += f"; policy verdict with it: {esc(verdict)}"
+        if m.get("protocol"):
+            text += f". {esc(m['protocol'])}"
+        texts.append(text)
+    return texts
+
+
+def _mitigations(data: Mapping[str, Any]) -> list[str]:
+    texts = mitigation_texts(data, _md)
+    if not texts:
+        return ["### Mitigations considered", "", "No mitigations were evaluated in this audit."]
+    return ["### Mitigations considered", "", *(f"- {text}" for text in texts)]
+
+
+def _caveats(data: Mapping[str, Any]) -> list[str]:
+    checks = [c for c in data.get("data_checks") or [] if c.get("status") in ("warning", "error")]
+    if not checks:
+        return []
+    return ["### Caveats", "", *(f"- {_md(c.get('message', ''))}" for c in checks), ""]
+
+
+def _report_lines(reference: ReportReference | None) -> list[str]:
+    lines = ["### Audit report", ""]
+    if reference is None:
+        lines.append("The audit report file was not given.")
+        return lines
+    text = f"The full report is {_md(reference.file_name)} (SHA-256 `{reference.sha256}`)"
+    if reference.malformed:
+        text += "; its signature trailer is malformed"
+    elif reference.key_ids:
+        keys = ", ".join(f"`{k[:16]}`" for k in reference.key_ids)
+        text += f", signed by key {keys}"
+        lines.append(text + ".")
+        lines.append(
+            f"Check it offline with `fairaudit verify {_md(reference.file_name)} "
+            "--key PUBLIC_KEY` and `sha256sum`."
+        )
+        return lines
+    else:
+        text += "; it is not signed"
+    lines.append(text + ".")
+    return lines
+
+
+def fairness_section(data: Mapping[str, Any], reference: ReportReference | None) -> str:
+    """Return the card's fairness section, markers included, ending with a newline."""
+    audit = data["audit"]
+    lineage = data["lineage"]
+    tool = data.get("tool") or {}
+    model = _md(audit.get("name") or "unnamed")
+    if audit.get("model_version"):
+        model += " " + _md(audit["model_version"])
+    data_lineage = lineage.get("data") or {}
+    lines = [
+        BEGIN_MARKER,
+        "## Fairness evaluation",
+        "",
+        f"Generated by {_md(tool.get('name', 'fairaudit'))} {_md(tool.get('version', ''))} "
+        f"from audit `{str(audit.get('id', ''))[:12]}` of {_md(audit.get('created_at', ''))}; "
+        "`fairaudit card` replaces everything between the fairaudit markers.",
+        "",
+        f"- Model: {model}",
+        f"- Evaluation data: {_md(data_lineage.get('file_name', ''))} "
+        f"({_num(data_lineage.get('rows'))} rows, SHA-256 `{data_lineage.get('sha256', '')}`)",
+    ]
+    if audit.get("owner"):
+        lines.append(f"- Owner: {_md(audit['owner'])}")
+    if audit.get("intended_use"):
+        lines.append(f"- Intended use: {_md(audit['intended_use'])}")
+    lines.append("")
+    for part in (_verdict, _factors, _group_tables, _disparities, _mitigations, _caveats):
+        body = part(data)
+        if body:
+            lines.extend(body)
+            if lines[-1] != "":
+                lines.append("")
+    lines.extend(_report_lines(reference))
+    lines.append(END_MARKER)
+    return "\n".join(lines) + "\n"
+
+
+def _replace_between_markers(text: str, section: str, source: str, eol: str = "\n") -> str:
+    """Return ``text`` with the marked section replaced, or the section appended."""
+    start = text.find(BEGIN_MARKER)
+    if start < 0:
+        if not text:
+            return section
+        if text.endswith(eol + eol):
+            separator = ""
+        else:
+            separator = eol if text.endswith(eol) else eol + eol
+        return text + separator + section
+    end = text.find(END_MARKER, start)
+    if end < 0:
+        raise CardError(MSG_NO_END.format(path=source, begin=BEGIN_MARKER, end=END_MARKER))
+    end += len(END_MARKER)
+    if text.startswith(eol, end):
+        end += len(eol)
+    return text[:start] + section + text[end:]
+
+
+def line_ending(text: str) -> str:
+    """Return the line ending a card uses (CRLF if it has one, else LF)."""
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def update_markdown_card(
+    card: str | None,
+    data: Mapping[str, Any],
+    reference: ReportReference | None,
+    *,
+    source: str = "card",
+) -> str:
+    """Return ``card`` with the fairness section inserted or replaced (a new card if None)."""
+    text = card or ""
+    eol = line_ending(text)
+    section = fairness_section(data, reference).replace("\n", eol)
+    return _replace_between_markers(text, section, source, eol)

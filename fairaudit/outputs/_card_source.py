@@ -1,0 +1,115 @@
+"""What every model card reads: the audit result of a report, and the report file it cites.
+
+Every number of a card comes from the audit result's JSON form; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fairaudit.errors import FairauditError
+from fairaudit.paths import read_regular_bytes
+
+__all__ = [
+    "CARD_METRICS",
+    "MSG_REPORT_UNREADABLE",
+    "CardError",
+    "ReportReference",
+    "default_report_html",
+    "load_report",
+    "read_card_input",
+    "report_reference",
+]
+
+#: Per-group metrics the cards tabulate (with their intervals).
+CARD_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
+
+MSG_REPORT_NOT_FOUND = "report file '{path}' not found"
+MSG_REPORT_UNREADABLE = "cannot read '{path}': {detail}"
+MSG_NOT_JSON = "'{path}' is not a fairaudit report.json: {detail}"
+MSG_NOT_RESULT = "'{path}' is not a fairaudit audit result (no {key!r} section)"
+
+
+class CardError(FairauditError):
+    """A report cannot be read as an audit result, or a card cannot be updated safely."""
+
+
+@dataclass(frozen=True)
+class ReportReference:
+    """The report file a card cites: its name, SHA-256 and the key ids that signed it.
+
+    ``key_ids`` is empty for an unsigned file; ``malformed`` is true when the file has a
+    signature trailer that cannot be read (``fairaudit verify`` says why).
+    """
+
+    file_name: str
+    sha256: str
+    key_ids: tuple[str, ...] = ()
+    malformed: bool = False
+
+
+def read_card_input(path: Path) -> bytes:
+    """Return the bytes of a report or card file (CardError when it cannot be read)."""
+    try:
+        return read_regular_bytes(path)
+    except FileNotFoundError:
+        raise CardError(MSG_REPORT_NOT_FOUND.format(path=path)) from None
+    except OSError as exc:
+        raise CardError(
+            MSG_REPORT_UNREADABLE.format(path=path, detail=exc.strerror or exc)
+        ) from None
+
+
+def report_reference(path: str | Path) -> ReportReference:
+    """Return the file name, SHA-256 of every byte, and signer key ids of a report file."""
+    from fairaudit.errors import VerificationError
+    from fairaudit.provenance import detached_path_for, parse_detached, split_trailer
+
+    report = Path(path)
+    content = read_card_input(report)
+    digest = hashlib.sha256(content).hexdigest()
+    try:
+        _, envelopes = split_trailer(content)
+        detached = detached_path_for(report)
+        if envelopes is None and detached.exists():
+            envelopes = parse_detached(read_card_input(detached))
+    except VerificationError:
+        return ReportReference(report.name, digest, (), malformed=True)
+    key_ids = tuple(str(e["signatures"][0]["keyid"]) for e in envelopes or ())
+    return ReportReference(report.name, digest, key_ids)
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Return the audit result of a ``report.json`` (or the JSON embedded in a report.html)."""
+    report = Path(path)
+    content = read_card_input(report)
+    if report.suffix.lower() in (".html", ".htm"):
+        from fairaudit.provenance import extract_results, split_trailer
+
+        try:
+            data: Any = extract_results(split_trailer(content)[0])
+        except FairauditError as exc:
+            raise CardError(MSG_NOT_JSON.format(path=report, detail=exc)) from None
+    else:
+        try:
+            data = json.loads(content.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CardError(MSG_NOT_JSON.format(path=report, detail=exc)) from None
+    if not isinstance(data, dict):
+        raise CardError(MSG_NOT_JSON.format(path=report, detail="not a JSON object"))
+    for key in ("audit", "lineage", "metrics", "headline"):
+        if not isinstance(data.get(key), dict | list):
+            raise CardError(MSG_NOT_RESULT.format(path=report, key=key))
+    return data
+
+
+def default_report_html(report_json: Path) -> Path | None:
+    """Return the HTML report beside ``report_json`` (same stem), if it exists."""
+    if report_json.suffix.lower() in (".html", ".htm"):
+        return report_json
+    html = report_json.with_suffix(".html")
+    return html if html.is_file() else None
