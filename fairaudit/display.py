@@ -14,15 +14,19 @@ name that displays as something else). The rule, in one place:
 A backslash in the data is left as it is, so ``\\x1b`` may also be literal text: the
 escapes are for reading, not for parsing. Only display changes: the JSON outputs keep every
 value as it is (they are data), and :func:`terminal_json` keeps it too, as JSON escapes.
-HTML escaping itself stays Jinja2's autoescape; Markdown escaping stays in ``cards``.
+HTML escaping itself stays Jinja2's autoescape; Markdown escaping stays in the model cards.
+
+A group is written one way in text, ``feature=value`` pairs (:func:`group_text`); the HTML
+report's own label (``sex: female · age: [25, 40)``) is ``outputs.group_label``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["BIDI_CONTROLS", "display_text", "terminal_json", "terminal_text"]
+__all__ = ["BIDI_CONTROLS", "display_text", "group_text", "terminal_json", "terminal_text"]
 
 #: Bidi embedding, override and isolate controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI).
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
@@ -66,7 +70,7 @@ def display_text(value: object) -> str:
     """Return ``str(value)`` for HTML or Markdown: controls and bidi controls shown as escapes.
 
     Tab, newline and carriage return stay (HTML and Markdown show them as white space);
-    escape the result for its format afterwards (Jinja2 autoescape, ``cards._md``).
+    escape the result for its format afterwards (Jinja2 autoescape, ``_card_markdown._md``).
     """
     text = str(value)
     if _UNSAFE.isdisjoint(text):
@@ -84,3 +88,11 @@ def terminal_json(data: Any, **dumps: Any) -> str:
     if _JSON_UNSAFE.isdisjoint(text):
         return text
     return "".join(f"\\u{ord(c):04x}" if c in _JSON_UNSAFE else c for c in text)
+
+
+def group_text(group: Mapping[str, Any]) -> str:
+    """Return a group as ``feature=value`` pairs, e.g. ``sex=female, age=30-40``.
+
+    Only the format: show the result with :func:`terminal_text` or :func:`display_text`.
+    """
+    return ", ".join(f"{k}={v}" for k, v in group.items())

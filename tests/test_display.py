@@ -1,4 +1,4 @@
-"""Display escaping: control and bidi characters from data, made visible (fairaudit._display)."""
+"""Display escaping: control and bidi characters from data, made visible (fairaudit.display)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from fairaudit.display import BIDI_CONTROLS, display_text, terminal_json, terminal_text
+from fairaudit.display import (
+    BIDI_CONTROLS,
+    display_text,
+    group_text,
+    terminal_json,
+    terminal_text,
+)
 
 RLO = "\u202e"
 
@@ -49,3 +55,10 @@ def test_terminal_json_means_the_same_data() -> None:
     assert not set(text) & (BIDI_CONTROLS | {"\x1b", "\x9b", "\x7f"})
     assert "\\u202e" in text and " ü" in text
     assert json.loads(text) == data
+
+
+def test_group_text_keeps_the_feature_order_and_leaves_values_as_they_are() -> None:
+    assert group_text({"sex": "female", "age": "[25, 40)"}) == "sex=female, age=[25, 40)"
+    assert group_text({}) == ""
+    # Only the format: escaping is the caller's (display_text, terminal_text).
+    assert terminal_text(group_text({"name": f"a{RLO}b"})) == "name=a<U+202E>b"

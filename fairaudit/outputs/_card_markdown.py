@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fairaudit.display import display_text
+from fairaudit.display import display_text, group_text
 from fairaudit.outputs._card_source import CARD_METRICS, CardError, ReportReference
-from fairaudit.outputs._text import bound_text, group_text
+from fairaudit.outputs._text import bound_text
 
 __all__ = [
     "BEGIN_MARKER",

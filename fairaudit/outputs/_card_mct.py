@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fairaudit.display import group_text
 from fairaudit.outputs._card_markdown import mitigation_texts
 from fairaudit.outputs._card_source import CARD_METRICS
-from fairaudit.outputs._text import group_text
 
 __all__ = ["MCT_SCHEMA_VERSION", "mct_card", "mct_schema_path"]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fairaudit.display import group_text
 from fairaudit.errors import FairauditError
 from fairaudit.outputs._diff_model import (
     AuditDiff,
@@ -23,7 +24,6 @@ from fairaudit.outputs._diff_model import (
     MetricChange,
     Section,
 )
-from fairaudit.outputs._text import group_text
 from fairaudit.paths import read_regular_bytes
 
 __all__ = [

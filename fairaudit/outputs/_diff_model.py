@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fairaudit.outputs._text import group_text
+from fairaudit.display import group_text
 
 __all__ = [
     "STATUSES",

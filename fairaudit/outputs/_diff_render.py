@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fairaudit.display import group_text, terminal_text
 from fairaudit.outputs._diff_model import (
     STATUSES,
     AuditDiff,
@@ -17,7 +18,6 @@ from fairaudit.outputs._diff_model import (
     MetricChange,
     Status,
 )
-from fairaudit.outputs._text import group_text
 
 __all__ = [
     "HEADINGS",
@@ -68,8 +68,6 @@ def format_text(diff: AuditDiff, *, show_all: bool = False) -> str:
 
     Control and bidi characters in the files' values are shown as escapes (``terminal_text``).
     """
-    from fairaudit.display import terminal_text
-
     lines = [f"Old: {diff.old.describe()}", f"New: {diff.new.describe()}"]
     if diff.verdict_changed:
         lines.append(

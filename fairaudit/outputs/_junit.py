@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fairaudit.display import display_text
-from fairaudit.outputs._text import bound_text, group_text
+from fairaudit.display import display_text, group_text
+from fairaudit.outputs._text import bound_text
 from fairaudit.paths import atomic_write_bytes
 from fairaudit.policy import MSG_BAD_FAIL_ON, NOT_EVALUABLE
 

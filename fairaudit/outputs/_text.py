@@ -1,17 +1,11 @@
-"""How the outputs write a group and a rule's bound in words: one rule for the model cards,
-the JUnit XML and the diff (the HTML report has its own display label, ``group_label``)."""
+"""A policy rule's bound in words, as the model cards and the JUnit XML write it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["bound_text", "group_text"]
-
-
-def group_text(group: Mapping[str, Any]) -> str:
-    """Return a group as ``feature=value`` pairs, e.g. ``sex=female, age=30-40``."""
-    return ", ".join(f"{k}={v}" for k, v in group.items())
+__all__ = ["bound_text"]
 
 
 def bound_text(bound: Mapping[str, Any]) -> str:
