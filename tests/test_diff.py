@@ -434,6 +434,19 @@ def test_html_page_escapes_hostile_names_everywhere() -> None:
     )
 
 
+@pytest.mark.parametrize("page", ["report.html", "diff.html", "index.html"])
+def test_every_page_extends_the_layout_instead_of_copying_its_head(page: str) -> None:
+    """base.html alone holds the <head> (CSP, styles); each page fills its blocks."""
+    from fairaudit.outputs import template_dir
+
+    layout = (template_dir() / "base.html").read_text(encoding="utf-8")
+    source = (template_dir() / page).read_text(encoding="utf-8")
+    assert layout.count("Content-Security-Policy") == 1
+    assert source.startswith('{% extends "base.html" %}\n')
+    for copied in ("<head>", "<html", "Content-Security-Policy", "_style.html", "<body>"):
+        assert copied not in source
+
+
 # ---------------------------------------------------------------------------------------------
 # Command line
 
