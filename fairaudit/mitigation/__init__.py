@@ -8,32 +8,28 @@ from fairaudit.mitigation._comparison import (
     compare_mitigations,
     tradeoff_grouping,
 )
+from fairaudit.mitigation._folds import (
+    TOO_FEW_FOR_FOLDS,
+    FoldError,
+    derived_seed,
+    fold_of_row_plan,
+    group_codes,
+    threshold_scores,
+)
 from fairaudit.mitigation._methods import (
     NO_SAMPLE_WEIGHT,
     NOT_CLONABLE,
-    NOT_CONVERGED,
     NOT_NUMERIC,
-    NUMERIC_TROUBLE,
-    TOO_FEW_FOR_FOLDS,
-    FoldError,
-    RefitError,
     RowScores,
-    Unit,
-    UnitResult,
     correlation_remover_predictions,
-    derived_seed,
     expgrad_predictions,
     final_step_name,
-    fold_of_row_plan,
-    group_codes,
     groups_phrase,
     refit_protocol,
-    run_unit,
     threshold_fold_predictions,
     threshold_protocol,
-    threshold_scores,
 )
-from fairaudit.mitigation._protocol import (
+from fairaudit.mitigation._outcome import (
     CAVEATS,
     CONSTRAINTS,
     METHODS,
@@ -43,14 +39,21 @@ from fairaudit.mitigation._protocol import (
     THRESHOLD_METHODS,
     TRADEOFF_RULE,
     UNKNOWN_METHOD,
-    WORKER_DIED,
     MethodName,
     MitigationError,
     MitigationInputs,
     MitigationOutcome,
     available_methods,
     best_tradeoff,
-    run_mitigations,
+)
+from fairaudit.mitigation._protocol import WORKER_DIED, run_mitigations
+from fairaudit.mitigation._units import (
+    NOT_CONVERGED,
+    NUMERIC_TROUBLE,
+    RefitError,
+    Unit,
+    UnitResult,
+    run_unit,
 )
 
 __all__ = [
