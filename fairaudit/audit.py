@@ -6,40 +6,25 @@ import os
 import platform
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from fairaudit._version import __version__
-from fairaudit.counts import CELLS, GroupCounts, count_groups
-from fairaudit.data import (
-    Check,
-    EvaluationData,
-    load_evaluation_data,
-)
-from fairaudit.engines import (
-    EngineName,
-    ScoreSummary,
-    check_reference,
-    choose_engine,
-    count_with_engine,
-)
-from fairaudit.engines.numpy_engine import score_summary_from_rows
+from fairaudit.counts import CELLS, GroupCounts, ScoreSummary
+from fairaudit.data import Check
+from fairaudit.engines import count_with_engine
 from fairaudit.errors import ConfigError
 from fairaudit.measure import (
     DisparityRow,
     GroupTable,
     build_tables,
-    check_group_limit,
-    check_rows_group_limit,
     disparities_vs_reference,
     headline_metrics,
 )
 from fairaudit.mitigation import compare_mitigations
-from fairaudit.models import audit_predictions
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult, jsonable
 from fairaudit.spec import AuditSpec
@@ -91,96 +76,6 @@ def _environment() -> dict[str, Any]:
         "implementation": sys.implementation.name,
         "packages": packages,
     }
-
-
-@dataclass
-class _Counted:
-    """What the count stage hands on, whichever engine ran it."""
-
-    engine: str
-    group_counts: GroupCounts
-    checks: list[Check]
-    lineage_data: dict[str, Any]
-    prediction_source: dict[str, Any]
-    model_lineage: dict[str, Any] | None
-    has_scores: bool
-    score_is_probability: bool
-    # In-memory engine only: rows for score metrics and the mitigation comparison.
-    data: EvaluationData | None = None
-    score: np.ndarray | None = None
-    estimator: Any | None = None
-    feature_columns: list[str] = field(default_factory=list)
-    # Out-of-core engines: score metrics as sufficient statistics.
-    score_summary: ScoreSummary | None = None
-
-
-def _count(spec: AuditSpec, say: Progress) -> _Counted:
-    """Return the counting pass: in memory (numpy), or where the data lives (duckdb, spark)."""
-    engine = choose_engine(spec, spec.engine)
-    if engine != "numpy":
-        say(f"counting {spec.data} with {engine}")
-        counted = count_with_engine(spec, cast(EngineName, engine))
-        check_group_limit(spec, counted.group_counts)
-        return _Counted(
-            engine=engine,
-            group_counts=counted.group_counts,
-            checks=list(counted.checks),
-            lineage_data=counted.lineage_data,
-            prediction_source=counted.prediction_source,
-            model_lineage=counted.model_lineage,
-            has_scores=counted.scores is not None,
-            score_is_probability=counted.scores is not None and counted.scores.is_probability,
-            score_summary=counted.scores,
-        )
-    say(f"reading {spec.data}")
-    data = load_evaluation_data(spec)
-    check_reference(
-        spec, tuple(f.name for f in data.sensitive), tuple(f.levels for f in data.sensitive)
-    )
-    check_rows_group_limit(spec, data)  # before predicting: the model may be slow
-    say("predicting" if spec.model is not None else "reading predictions")
-    predicted = audit_predictions(spec, data)
-    say("counting")
-    group_counts = count_groups(
-        [f.name for f in data.sensitive],
-        [f.codes for f in data.sensitive],
-        [f.levels for f in data.sensitive],
-        data.y_true,
-        predicted.y_pred,
-        with_row_cells=predicted.score is not None,
-    )
-    # Score metrics from the same exact sufficient statistics every engine computes, so
-    # all engines agree to the last bit.
-    score_summary = (
-        score_summary_from_rows(
-            group_counts, data.y_true, predicted.score, predicted.score_is_probability
-        )
-        if predicted.score is not None
-        else None
-    )
-    return _Counted(
-        engine="numpy",
-        group_counts=group_counts,
-        checks=list(data.checks),
-        lineage_data={
-            "path": data.path.as_posix(),
-            "file_name": data.path.name,
-            "sha256": data.sha256,
-            "format": data.format,
-            "rows": int(len(data.y_true)),
-            "rows_read": data.rows_read,
-            "columns": [str(c) for c in data.frame.columns],
-        },
-        prediction_source=predicted.source,
-        model_lineage=predicted.model_lineage,
-        has_scores=predicted.score is not None,
-        score_is_probability=predicted.score_is_probability,
-        data=data,
-        score=predicted.score,
-        estimator=predicted.estimator,
-        feature_columns=predicted.feature_columns,
-        score_summary=score_summary,
-    )
 
 
 def _check_reference_rows(spec: AuditSpec, tables: list[GroupTable]) -> list[Check]:
@@ -340,7 +235,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
     audit_timestamp()  # a bad SOURCE_DATE_EPOCH fails now, not after the work
     # Read the policy first: a broken policy file should fail before any work is done.
     policy = load_policy(spec.policy) if spec.policy else None
-    counted = _count(spec, say)
+    counted = count_with_engine(spec, spec.engine, progress=say)
     group_counts, score = counted.group_counts, counted.score
     is_probability = counted.score_is_probability
     model_lineage = counted.model_lineage

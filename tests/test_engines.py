@@ -15,11 +15,11 @@ from fairaudit.engines import (
     EngineCounts,
     choose_engine,
     count_with_engine,
-    run_counts_stage,
 )
 from fairaudit.errors import ConfigError, DataError
-from fairaudit.measure import grouped_brier_score, grouped_roc_auc
+from fairaudit.measure import MSG_TOO_MANY_GROUPS, grouped_brier_score, grouped_roc_auc
 from fairaudit.spec import AuditSpec
+from fairaudit.stats import score_sums_estimates
 from fairaudit.stats._uncertainty import _score_estimates
 
 
@@ -75,14 +75,14 @@ def _assert_same(a: EngineCounts, b: EngineCounts) -> None:
     assert (a.rows, a.rows_read, a.label_values) == (b.rows, b.rows_read, b.label_values)
     assert a.lineage_data == b.lineage_data
     assert a.prediction_source == b.prediction_source
-    assert (a.scores is None) == (b.scores is None)
-    if a.scores is not None and b.scores is not None:
-        assert a.scores.by_grouping == b.scores.by_grouping
-        assert a.scores.overall == b.scores.overall
-        assert a.scores.is_probability == b.scores.is_probability
-        for name in a.scores.by_grouping:
-            for metric, values in a.scores.by_grouping[name].metric_values().items():
-                other = b.scores.by_grouping[name].metric_values()[metric]
+    assert (a.score_summary is None) == (b.score_summary is None)
+    if a.score_summary is not None and b.score_summary is not None:
+        assert a.score_summary.by_grouping == b.score_summary.by_grouping
+        assert a.score_summary.overall == b.score_summary.overall
+        assert a.score_summary.is_probability == b.score_summary.is_probability
+        for name in a.score_summary.by_grouping:
+            for metric, values in a.score_summary.by_grouping[name].metric_values().items():
+                other = b.score_summary.by_grouping[name].metric_values()[metric]
                 np.testing.assert_array_equal(values, other)  # exact, not approximately
 
 
@@ -105,12 +105,12 @@ def test_score_sums_match_row_metrics(files: dict[str, Path]) -> None:
     """The exact sums give the row-based AUC, Brier score and their intervals."""
     counted = count_with_engine(_spec(files["csv"]), "duckdb")
     rows = count_with_engine(_spec(files["csv"]), "numpy")
-    assert counted.scores is not None and rows.score is not None and rows.evaluation is not None
-    y = rows.evaluation.y_true.astype(np.float64)
+    assert counted.score_summary is not None and rows.score is not None and rows.data is not None
+    y = rows.data.y_true.astype(np.float64)
     gc = rows.group_counts
     assert gc.row_cell is not None
     cell_group = np.arange(len(gc.cells))
-    sums = counted.scores.by_grouping["intersection"]
+    sums = counted.score_summary.by_grouping["intersection"]
     np.testing.assert_allclose(
         sums.roc_auc(), grouped_roc_auc(gc.row_cell, len(gc.cells), y, rows.score), atol=1e-12
     )
@@ -128,14 +128,14 @@ def test_score_sums_match_row_metrics(files: dict[str, Path]) -> None:
         confidence=0.95,
         score_is_probability=True,
     )[0]
-    got = sums.estimates(0.95)
+    got = score_sums_estimates(sums, 0.95)
     for metric in ("roc_auc", "brier_score"):
         for part in ("value", "interval", "variance"):
             np.testing.assert_allclose(
                 getattr(got[metric], part), getattr(expected[metric], part), rtol=1e-9
             )
     # The zz group has one class: AUC undefined, Brier defined.
-    race = counted.scores.by_grouping["race"]
+    race = counted.score_summary.by_grouping["race"]
     assert np.isnan(race.roc_auc()[-1]) and not np.isnan(race.brier()[0][-1])
 
 
@@ -146,9 +146,9 @@ def test_non_probability_scores_have_no_brier(tmp_path: Path) -> None:
     spec = _spec(tmp_path / "d.csv", sensitive=("sex", "race"), bins={})
     a, b = count_with_engine(spec, "numpy"), count_with_engine(spec, "duckdb")
     _assert_same(a, b)
-    assert b.scores is not None and not b.scores.is_probability
-    assert b.scores.overall.brier1 is None
-    assert np.isnan(b.scores.overall.brier()[0]).all()
+    assert b.score_summary is not None and not b.score_summary.is_probability
+    assert b.score_summary.overall.brier1 is None
+    assert np.isnan(b.score_summary.overall.brier()[0]).all()
 
 
 @pytest.mark.parametrize(
@@ -261,7 +261,7 @@ def test_text_looking_like_numbers_is_typed_as_pandas_types_it(tmp_path: Path) -
 def test_auto_engine_and_refusals(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     spec = _spec(files["parquet"])
     assert choose_engine(spec, "auto") == "numpy"
-    monkeypatch.setattr("fairaudit.engines._memory_bytes", lambda: 1000)
+    monkeypatch.setattr("fairaudit.engines._api.memory_bytes", lambda: 1000)
     assert choose_engine(spec, "auto") == "duckdb"
     assert choose_engine(_spec(Path("spark:db.people")), "auto") == "spark"
     model_spec = dataclasses.replace(
@@ -274,11 +274,27 @@ def test_auto_engine_and_refusals(files: dict[str, Path], monkeypatch: pytest.Mo
     assert str(info.value) == UNKNOWN_ENGINE.format(engine="polars")
 
 
-def test_run_counts_stage(files: dict[str, Path]) -> None:
-    checks, group_counts, scores, lineage = run_counts_stage(_spec(files["csv"]), "duckdb")
-    assert checks[0].id == "rows" and lineage["format"] == "csv"
-    assert group_counts.overall.sum() == lineage["rows"] == 3000
-    assert scores is not None and scores.overall.n_pos[0] + scores.overall.n_neg[0] == 3000
+def test_engine_api_counts_every_row_and_says_what_it_does(files: dict[str, Path]) -> None:
+    said: list[str] = []
+    counted = count_with_engine(_spec(files["csv"]), "duckdb", progress=said.append)
+    assert said == [f"counting {files['csv']} with duckdb"]
+    assert counted.checks[0].id == "rows" and counted.lineage_data["format"] == "csv"
+    assert counted.group_counts.overall.sum() == counted.lineage_data["rows"] == 3000
+    assert counted.score_summary is not None and counted.has_scores
+    assert counted.score_summary.overall.n_pos[0] + counted.score_summary.overall.n_neg[0] == 3000
+    said.clear()
+    rows = count_with_engine(_spec(files["csv"]), "numpy", progress=said.append)
+    assert said == [f"reading {files['csv']}", "reading predictions", "counting"]
+    assert rows.score_is_probability and rows.data is not None and rows.estimator is None
+
+
+def test_too_many_groups_are_refused_by_every_engine(files: dict[str, Path]) -> None:
+    spec = _spec(files["csv"], max_groups=4)
+    message = MSG_TOO_MANY_GROUPS.format(
+        grouping="the intersection of sex × age × race", groups=63, limit=4
+    )
+    for engine in ("numpy", "duckdb"):
+        assert _error(spec, engine) == message, engine
 
 
 # --- Spark: few tests, the JVM start costs ~10 s -----------------------------------------

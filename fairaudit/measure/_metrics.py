@@ -16,7 +16,7 @@ import numpy as np
 from fairaudit.counts import GroupCounts
 
 if TYPE_CHECKING:
-    from fairaudit.engines import ScoreSummary
+    from fairaudit.counts import ScoreSummary
 from fairaudit.vocabulary import (
     CONFUSION_METRICS,
     DEFINITIONS,

@@ -24,6 +24,7 @@ from fairaudit.stats._score_stats import (
     brier_estimates,
     delong_auc,
     roc_auc_estimates,
+    score_sums_estimates,
     wald_difference,
 )
 from fairaudit.stats._uncertainty import (
@@ -61,6 +62,7 @@ __all__ = [
     "percentile_interval",
     "proportion_test",
     "roc_auc_estimates",
+    "score_sums_estimates",
     "uncertainty_to_json",
     "wald_difference",
     "wilson_interval",

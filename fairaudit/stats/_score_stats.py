@@ -27,16 +27,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fairaudit.stats._intervals import _safe_divide, _z, wilson_interval
+
+if TYPE_CHECKING:
+    from fairaudit.counts import ScoreSums
 
 __all__ = [
     "ScoreEstimate",
     "brier_estimates",
     "delong_auc",
     "roc_auc_estimates",
+    "score_sums_estimates",
     "wald_difference",
 ]
 
@@ -183,6 +188,22 @@ def brier_estimate(brier: np.ndarray, variance: np.ndarray, confidence: float) -
     half = _z(confidence) * np.sqrt(variance)
     interval = np.clip(np.stack([brier - half, brier + half], axis=-1), 0, 1)
     return ScoreEstimate(brier, interval, variance)
+
+
+def score_sums_estimates(sums: ScoreSums, confidence: float) -> dict[str, ScoreEstimate]:
+    """Return ``{metric: ScoreEstimate}`` from exact score sums, as from rows.
+
+    The same intervals as ``roc_auc_estimates`` / ``brier_estimates`` give on the rows,
+    computed from the exact moments; Brier only when the sums have it (probabilities).
+    """
+    n_pos = np.array(sums.n_pos, dtype=np.float64)
+    n_neg = np.array(sums.n_neg, dtype=np.float64)
+    out = {
+        "roc_auc": auc_estimate(sums.roc_auc(), sums.delong_variance(), n_pos, n_neg, confidence)
+    }
+    if sums.brier1 is not None:
+        out["brier_score"] = brier_estimate(*sums.brier(), confidence)
+    return out
 
 
 def wald_difference(

@@ -113,11 +113,12 @@ from fairaudit.stats._score_stats import (
     ScoreEstimate,
     brier_estimates,
     roc_auc_estimates,
+    score_sums_estimates,
     wald_difference,
 )
 
 if TYPE_CHECKING:
-    from fairaudit.engines import ScoreSummary
+    from fairaudit.counts import ScoreSummary
 from fairaudit.errors import ConfigError
 from fairaudit.measure import DisparityRow, GroupTable, confusion_metrics
 from fairaudit.vocabulary import (
@@ -324,8 +325,9 @@ def compute_uncertainty(
     score_estimates: list[dict[str, ScoreEstimate]] = [{} for _ in sizes]
     if score_summary is not None:
         with_scores = True
-        score_estimates = [score_summary.grouping(t.name).estimates(confidence) for t in tables] + [
-            score_summary.grouping(None).estimates(confidence)
+        score_estimates = [
+            score_sums_estimates(score_summary.grouping(name), confidence)
+            for name in [*(t.name for t in tables), None]
         ]
         for point, estimates in zip(points, score_estimates, strict=True):
             point.update({metric: e.value for metric, e in estimates.items()})

@@ -25,85 +25,42 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fairaudit.data import Check, _csv_header, file_sha256
-from fairaudit.engines import EngineCounts, _memory_bytes
-from fairaudit.engines._sql import (  # noqa: F401
-    DUCKDB,
-    SPARK,  # re-exported: the SQL pass's names stay importable from here
-    Dialect,
-    SqlCounter,
-    SqlRunner,
-    SqlSource,
-    _ident,
-    _literal,
+from fairaudit.data import (
+    MSG_CANNOT_READ,
+    MSG_MORE_FIELDS,
+    MSG_NOT_UTF8,
+    check_data_path,
+    csv_header,
+    error_first_line,
+    file_sha256,
+    header_checks,
 )
+from fairaudit.engines._sql import SqlCounter
+from fairaudit.engines._sql_source import DUCKDB, SqlRunner, SqlSource, sql_ident, sql_literal
+from fairaudit.engines._types import EngineCounts, memory_bytes
 from fairaudit.errors import ConfigError, DataError
-from fairaudit.paths import refuse_special_file
 from fairaudit.spec import AuditSpec
 
-__all__ = ["Dialect", "count_duckdb", "DUCKDB", "SqlSource"]
+__all__ = ["count_duckdb"]
 
-_CSV_SUFFIXES = (".csv", ".txt")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-
-MORE_FIELDS = (
-    "data file '{path}' has rows with more fields than its header; check for "
-    "trailing commas or unquoted commas in values"
+MSG_TOKENIZING = (
+    "cannot read data file '{path}': Error tokenizing data. C error: Expected "
+    "{expected} fields in line {line}, saw {found}"
 )
-
-
-def _check_path(path: Path) -> str:
-    """Return the format of a data file, raising DataError as ``data.read_table`` does."""
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise DataError(f"data file '{path}' not found")
-    if path.is_dir():
-        raise DataError(f"data path '{path}' is a directory; pass a CSV or Parquet file")
-    refuse_special_file(path, "data file", error=DataError)
-    if suffix in _PARQUET_SUFFIXES:
-        return "parquet"
-    if suffix in _CSV_SUFFIXES:
-        return "csv"
-    raise DataError(
-        f"data file '{path}' has an unsupported format '{suffix or '(none)'}'; use .csv or .parquet"
-    )
-
-
-def column_checks(names: list[str], display: str) -> tuple[list[str], list[Check]]:
-    """Return the usable column names and the empty-name checks, as ``read_table`` does."""
-    if not names:
-        raise DataError(f"data file '{display}' is empty: it has no header row")
-    checks = []
-    seen: set[str] = set()
-    for position, name in enumerate(names, start=1):
-        if not name.strip():
-            checks.append(
-                Check(
-                    "empty_column_name",
-                    "warning",
-                    f"column {position} has an empty name; it is ignored",
-                )
-            )
-        elif name in seen:
-            raise DataError(
-                f"data file '{display}' has two columns named {name!r}; rename one of them"
-            )
-        seen.add(name)
-    return [n for n in names if n.strip()], checks
 
 
 def _duckdb_source(path: Path, fmt: str) -> SqlSource:
     display = str(path)
-    location = _literal(str(path))
+    location = sql_literal(str(path))
     if fmt == "csv":
         try:
-            names = _csv_header(path)
+            names = csv_header(path)
         except UnicodeDecodeError:
-            raise DataError(f"data file '{path}' is not UTF-8 text; save it as UTF-8 CSV") from None
-        columns, checks = column_checks(names, display)
+            raise DataError(MSG_NOT_UTF8.format(path=path)) from None
+        columns, checks = header_checks(names, display)
         # Every field as text, no sniffing: pandas' dialect (comma, double quotes, an
         # empty field is missing, short rows padded); typing follows pandas later.
-        spec_columns = ", ".join(f"{_literal(f'c{j}')}: 'VARCHAR'" for j in range(len(names)))
+        spec_columns = ", ".join(f"{sql_literal(f'c{j}')}: 'VARCHAR'" for j in range(len(names)))
         relation = (
             f"read_csv({location}, delim=',', quote='\"', escape='\"', header=true, "
             f"auto_detect=false, all_varchar=true, strict_mode=true, null_padding=true, "
@@ -116,13 +73,11 @@ def _duckdb_source(path: Path, fmt: str) -> SqlSource:
     try:
         schema = pq.read_schema(path)
     except Exception as exc:  # pyarrow raises several types for a malformed file
-        text = str(exc).strip()
-        first_line = text.splitlines()[0] if text else type(exc).__name__
-        raise DataError(f"cannot read data file '{path}': {first_line}") from None
+        raise DataError(MSG_CANNOT_READ.format(path=path, reason=error_first_line(exc))) from None
     names = [str(n) for n in schema.names]
-    columns, checks = column_checks(names, display)
+    columns, checks = header_checks(names, display)
     relation = f"read_parquet({location}, file_row_number=true)"
-    column_sql = {name: _ident(name) for name in columns}
+    column_sql = {name: sql_ident(name) for name in columns}
     types = {name: schema.field(name).type for name in columns}
     return SqlSource(
         display, fmt, relation, columns, column_sql, types, "file_row_number", None, checks
@@ -139,7 +94,7 @@ def _connection(
         if temp_directory is None:
             temp_directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="fairaudit-"))
         config: dict[str, Any] = {
-            "memory_limit": memory_limit or f"{max(_memory_bytes() // 2 >> 20, 256)}MB",
+            "memory_limit": memory_limit or f"{max(memory_bytes() // 2 >> 20, 256)}MB",
             "temp_directory": str(temp_directory),
         }
         if threads:
@@ -176,15 +131,13 @@ def _translate(exc: Exception, path: Path) -> DataError:
     if wide:
         line, expected, found = wide.groups()
         if line == "2":  # the first data row: pandas warns, data.read_table says this
-            return DataError(MORE_FIELDS.format(path=path))
+            return DataError(MSG_MORE_FIELDS.format(path=path))
         return DataError(
-            f"cannot read data file '{path}': Error tokenizing data. C error: Expected "
-            f"{expected} fields in line {line}, saw {found}"
+            MSG_TOKENIZING.format(path=path, expected=expected, line=line, found=found)
         )
     if "Invalid unicode" in text or "not utf-8" in text.lower():
-        return DataError(f"data file '{path}' is not UTF-8 text; save it as UTF-8 CSV")
-    first_line = text.splitlines()[0] if text else type(exc).__name__
-    return DataError(f"cannot read data file '{path}': {first_line}")
+        return DataError(MSG_NOT_UTF8.format(path=path))
+    return DataError(MSG_CANNOT_READ.format(path=path, reason=error_first_line(exc)))
 
 
 def count_duckdb(
@@ -215,7 +168,7 @@ def count_duckdb(
             "the duckdb engine audits precomputed predictions: pass --prediction-col COL"
         )
     path = Path(spec.data)
-    fmt = _check_path(path)
+    fmt = check_data_path(path)
     source = _duckdb_source(path, fmt)
     with _connection(memory_limit, temp_directory, threads) as con:
         counter = SqlCounter(spec, source, DUCKDB, _duckdb_runner(con))

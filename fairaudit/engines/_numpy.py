@@ -1,4 +1,4 @@
-"""The numpy engine: the in-memory path (pandas read, ``count_groups``) behind the engine API.
+"""The numpy engine: the in-memory path (pandas read, predict, ``count_groups``).
 
 It is the reference the other engines are tested against, and the only engine that can
 score a model. Its score sums are computed from rows with the same integer arithmetic
@@ -7,26 +7,16 @@ as the SQL engines, so every engine returns the same ``ScoreSums``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from fairaudit.counts import GroupCounts, count_groups
-from fairaudit.data import (
-    EvaluationData,
-    load_evaluation_data,
-)
-from fairaudit.engines import (
-    BRIER_SCALE,
-    EngineCounts,
-    ScoreSummary,
-    ScoreSums,
-    _groupings,
-    check_reference,
-)
+from fairaudit.counts import BRIER_SCALE, GroupCounts, ScoreSummary, ScoreSums, count_groups
+from fairaudit.data import load_evaluation_data
+from fairaudit.engines._types import EngineCounts, Progress, check_reference, groupings
+from fairaudit.measure import check_rows_group_limit
+from fairaudit.models import audit_predictions
 from fairaudit.spec import AuditSpec
 
-__all__ = ["count_numpy", "predictions", "score_summary_from_rows"]
+__all__ = ["count_numpy", "score_summary_from_rows"]
 
 # Limbs of the exact integer sums: a value below 2**63 is three 21-bit limbs, and a
 # per-group sum of count x limb stays below 2**53 (exact in float64) up to 2**32 rows.
@@ -35,33 +25,30 @@ _LIMB_MASK = (1 << _LIMB_BITS) - 1
 _RADIX_LIMIT = np.iinfo(np.uint16).max
 
 
-def predictions(
-    spec: AuditSpec, data: EvaluationData
-) -> tuple[np.ndarray, np.ndarray | None, bool, dict[str, Any], dict[str, Any] | None]:
-    """Return y_pred, scores, whether scores are probabilities, prediction and model lineage."""
-    from fairaudit.models import audit_predictions
-
-    p = audit_predictions(spec, data)
-    return p.y_pred, p.score, p.score_is_probability, p.source, p.model_lineage
-
-
-def count_numpy(spec: AuditSpec) -> EngineCounts:
+def count_numpy(spec: AuditSpec, progress: Progress) -> EngineCounts:
     """Return the EngineCounts of ``spec`` from the in-memory (pandas + numpy) path."""
+    progress(f"reading {spec.data}")
     data = load_evaluation_data(spec)
     features = tuple(f.name for f in data.sensitive)
     levels = tuple(f.levels for f in data.sensitive)
     check_reference(spec, features, levels)
-    y_pred, score, is_probability, source, model_lineage = predictions(spec, data)
+    check_rows_group_limit(spec, data)  # before predicting: the model may be slow
+    progress("predicting" if spec.model is not None else "reading predictions")
+    predicted = audit_predictions(spec, data)
+    progress("counting")
+    score = predicted.score
     group_counts = count_groups(
         features,
         [f.codes for f in data.sensitive],
         levels,
         data.y_true,
-        y_pred,
+        predicted.y_pred,
         with_row_cells=score is not None,
     )
-    scores = (
-        score_summary_from_rows(group_counts, data.y_true, score, is_probability)
+    # Score metrics from the same exact sufficient statistics every engine computes, so
+    # all engines agree to the last bit.
+    score_summary = (
+        score_summary_from_rows(group_counts, data.y_true, score, predicted.score_is_probability)
         if score is not None
         else None
     )
@@ -72,7 +59,7 @@ def count_numpy(spec: AuditSpec) -> EngineCounts:
         rows_read=data.rows_read,
         rows=len(data.y_true),
         label_values=data.label_values,
-        scores=scores,
+        score_summary=score_summary,
         lineage_data={
             "path": data.path.as_posix(),
             "file_name": data.path.name,
@@ -82,11 +69,13 @@ def count_numpy(spec: AuditSpec) -> EngineCounts:
             "rows_read": data.rows_read,
             "columns": [str(c) for c in data.frame.columns],
         },
-        prediction_source=source,
-        model_lineage=model_lineage,
-        evaluation=data,
-        y_pred=y_pred,
+        prediction_source=predicted.source,
+        model_lineage=predicted.model_lineage,
+        data=data,
+        y_pred=predicted.y_pred,
         score=score,
+        estimator=predicted.estimator,
+        feature_columns=predicted.feature_columns,
     )
 
 
@@ -216,7 +205,7 @@ def score_summary_from_blocks(
         )
 
     by_grouping: dict[str, ScoreSums] = {}
-    for name, indices in _groupings(group_counts.features):
+    for name, indices in groupings(group_counts.features):
         if len(indices) == 1:
             column = cells[:, indices[0]]
             kept = np.unique(column)

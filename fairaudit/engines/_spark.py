@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fairaudit.data import file_sha256
-from fairaudit.engines import SPARK_TABLE_PREFIX, EngineCounts
-from fairaudit.engines._sql import SPARK, SqlCounter, SqlRunner, SqlSource
-from fairaudit.engines.duckdb_engine import _check_path, column_checks
+from fairaudit.data import check_data_path, file_sha256, header_checks
+from fairaudit.engines._sql import SqlCounter
+from fairaudit.engines._sql_source import SPARK, SqlRunner, SqlSource
+from fairaudit.engines._types import SPARK_TABLE_PREFIX, EngineCounts
 from fairaudit.errors import ConfigError, DataError
 from fairaudit.spec import AuditSpec
 
@@ -59,12 +59,12 @@ def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
             raise DataError(f"cannot read table '{data}': {str(exc).splitlines()[0]}") from None
     else:
         path = Path(data)
-        if _check_path(path) != "parquet":
+        if check_data_path(path) != "parquet":
             raise ConfigError(SPARK_NEEDS_PARQUET.format(path=path))
         display, fmt = str(path), "parquet"
         frame = spark.read.parquet(str(path.resolve()))
         sha256 = file_sha256(path)
-    columns, checks = column_checks([str(c) for c in frame.columns], display)
+    columns, checks = header_checks([str(c) for c in frame.columns], display)
     fields = {f.name: f for f in frame.schema.fields}
     frame.createOrReplaceTempView("fa_raw")
     source = SqlSource(

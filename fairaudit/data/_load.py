@@ -1,0 +1,110 @@
+"""The in-memory evaluation set: the file read by pandas, summarised, checked and encoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.data._checks import (
+    Check,
+    TableSummary,
+    binned_checks,
+    check_roles,
+    label_check,
+    table_checks,
+    value_text,
+)
+from fairaudit.data._encode import SensitiveFeature, binarize, encode_sensitive
+from fairaudit.data._read import file_sha256, read_table
+from fairaudit.spec import AuditSpec
+
+__all__ = ["EvaluationData", "load_evaluation_data"]
+
+
+@dataclass
+class EvaluationData:
+    """The evaluation table after checks: rows kept, roles resolved."""
+
+    path: Path
+    frame: pd.DataFrame
+    sha256: str
+    format: str
+    rows_read: int
+    y_true: np.ndarray
+    sensitive: list[SensitiveFeature]
+    checks: list[Check] = field(default_factory=list)
+    label_values: tuple[str, ...] = ()
+
+
+def _nested_kind(value: Any) -> str | None:
+    """Return what a non-scalar cell holds ('lists', 'structs'), or None for a scalar."""
+    if isinstance(value, dict):
+        return "structs"
+    if isinstance(value, list | tuple | set | np.ndarray):
+        return "lists"
+    return None
+
+
+def _column_kind(frame: pd.DataFrame, column: str) -> str | None:
+    """Return what a column holds per row if not one value (a Parquet column has one type)."""
+    if frame[column].dtype != object:
+        return None
+    first = frame[column].first_valid_index()
+    return None if first is None else _nested_kind(frame[column].at[first])
+
+
+def _summary(spec: AuditSpec, frame: pd.DataFrame, path: Path) -> TableSummary:
+    """Return the whole-table summary the checks need, counted on the frame."""
+    columns = [c for c in (spec.target, spec.prediction_col, *spec.sensitive) if c is not None]
+    missing = {c: int(frame[c].isna().sum()) for c in columns}
+    dropped = frame[list(spec.sensitive)].isna().any(axis=1).to_numpy()
+    bad = infinite = 0
+    if spec.score_col is not None:
+        score = pd.to_numeric(frame[spec.score_col], errors="coerce")
+        bad = int(score.isna().sum())
+        infinite = int(np.isinf(score.to_numpy(dtype=np.float64)).sum())
+    return TableSummary(
+        path=str(path),
+        n_columns=len(frame.columns),
+        rows_read=len(frame),
+        missing=missing,
+        rows_dropped=int(dropped.sum()),
+        bad_scores=bad,
+        infinite_scores=infinite,
+    )
+
+
+def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
+    """Return the evaluation data with labels and sensitive groups encoded and checked."""
+    path = Path(spec.data)
+    frame, fmt, checks = read_table(path)
+    rows_read = len(frame)
+    check_roles(spec, list(frame.columns), str(path), lambda c: _column_kind(frame, c))
+    table, rows = table_checks(spec, _summary(spec, frame, path))
+    checks += table
+    if rows < rows_read:  # missing sensitive values dropped
+        frame = frame.loc[~frame[list(spec.sensitive)].isna().any(axis=1)].reset_index(drop=True)
+
+    y_true = binarize(frame[spec.target], spec.positive_label, column=spec.target, role="label")
+    label_values = tuple(value_text(v) for v in pd.unique(frame[spec.target]))
+    checks.append(label_check(spec, int(y_true.sum()), int((~y_true).sum()), label_values))
+    sensitive = [
+        encode_sensitive(frame[column], column=column, edges=spec.bins.get(column))
+        for column in spec.sensitive
+    ]
+    checks += binned_checks(spec, spec.sensitive, [f.levels for f in sensitive])
+    return EvaluationData(
+        path=path,
+        frame=frame,
+        sha256=file_sha256(path),
+        format=fmt,
+        rows_read=rows_read,
+        y_true=y_true,
+        sensitive=sensitive,
+        checks=checks,
+        label_values=label_values,
+    )

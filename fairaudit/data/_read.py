@@ -1,0 +1,169 @@
+"""Reading the evaluation file: path and header checks shared by every engine, the
+pandas reader, and the lineage digest."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fairaudit.data._checks import MSG_NO_ROWS, Check
+from fairaudit.errors import DataError
+from fairaudit.paths import refuse_special_file
+
+__all__ = [
+    "MSG_CANNOT_READ",
+    "MSG_DUPLICATE_COLUMN",
+    "MSG_EMPTY_COLUMN_NAME",
+    "MSG_FILE_NOT_FOUND",
+    "MSG_IS_DIRECTORY",
+    "MSG_MORE_FIELDS",
+    "MSG_NOT_PARQUET",
+    "MSG_NOT_UTF8",
+    "MSG_NO_HEADER",
+    "MSG_UNSUPPORTED_FORMAT",
+    "check_data_path",
+    "csv_header",
+    "error_first_line",
+    "file_sha256",
+    "header_checks",
+    "read_table",
+]
+
+MSG_FILE_NOT_FOUND = "data file '{path}' not found"
+MSG_IS_DIRECTORY = "data path '{path}' is a directory; pass a CSV or Parquet file"
+MSG_UNSUPPORTED_FORMAT = (
+    "data file '{path}' has an unsupported format '{suffix}'; use .csv or .parquet"
+)
+MSG_NOT_UTF8 = "data file '{path}' is not UTF-8 text; save it as UTF-8 CSV"
+MSG_MORE_FIELDS = (
+    "data file '{path}' has rows with more fields than its header; check for "
+    "trailing commas or unquoted commas in values"
+)
+MSG_NO_HEADER = "data file '{path}' is empty: it has no header row"
+MSG_NOT_PARQUET = "data file '{path}' is not a valid Parquet file: {reason}"
+MSG_CANNOT_READ = "cannot read data file '{path}': {reason}"
+MSG_EMPTY_COLUMN_NAME = "column {position} has an empty name; it is ignored"
+MSG_DUPLICATE_COLUMN = "data file '{path}' has two columns named {name!r}; rename one of them"
+
+_CSV_SUFFIXES = (".csv", ".txt")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+# Exact decimal-to-float parsing: pandas 2's default parser may be off in the last bit;
+# pandas 3 parses exactly by default and deprecates the option. Same scores either way.
+_EXACT_FLOATS: dict[str, Any] = (
+    {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+)
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def error_first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message (its type's name if it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def csv_header(path: Path) -> list[str]:
+    """Return the column names in the first row of a CSV file (none if it is empty)."""
+    # utf-8-sig: spreadsheet programs often save "CSV UTF-8" with a byte-order mark.
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return next(csv.reader(fh), [])
+
+
+def check_data_path(path: Path) -> str:
+    """Return the format of a data file (csv or parquet); raise DataError if unreadable."""
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise DataError(MSG_FILE_NOT_FOUND.format(path=path))
+    if path.is_dir():
+        raise DataError(MSG_IS_DIRECTORY.format(path=path))
+    refuse_special_file(path, "data file", error=DataError)
+    if suffix in _PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in _CSV_SUFFIXES:
+        return "csv"
+    raise DataError(MSG_UNSUPPORTED_FORMAT.format(path=path, suffix=suffix or "(none)"))
+
+
+def header_checks(names: Sequence[str], path: str | Path) -> tuple[list[str], list[Check]]:
+    """Return the usable column names and a warning per empty name; raise on a duplicate."""
+    if not names:
+        raise DataError(MSG_NO_HEADER.format(path=path))
+    checks = []
+    seen: set[str] = set()
+    for position, name in enumerate(names, start=1):
+        if not name.strip():
+            message = MSG_EMPTY_COLUMN_NAME.format(position=position)
+            checks.append(Check("empty_column_name", "warning", message))
+        elif name in seen:
+            raise DataError(MSG_DUPLICATE_COLUMN.format(path=path, name=name))
+        seen.add(name)
+    return [n for n in names if n.strip()], checks
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    names = csv_header(path)
+    if not names:
+        raise DataError(MSG_NO_HEADER.format(path=path))
+    # Only an empty field is missing: text such as "NA" (Namibia) or "None" is a
+    # value. index_col=False stops pandas from silently turning the first column
+    # into an index when rows are wider than the header; the ParserWarning it
+    # gives then becomes an error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        frame = pd.read_csv(
+            path,
+            encoding="utf-8-sig",
+            keep_default_na=False,
+            na_values=[""],
+            index_col=False,
+            low_memory=False,
+            **_EXACT_FLOATS,
+        )
+    return frame, names
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
+    """Return the table in ``path`` (CSV or Parquet), its format and column-name checks."""
+    path = Path(path)
+    fmt = check_data_path(path)
+    try:
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+            names = [str(c) for c in frame.columns]
+        else:
+            frame, names = _read_csv(path)
+    except DataError:
+        raise
+    except UnicodeDecodeError:
+        raise DataError(MSG_NOT_UTF8.format(path=path)) from None
+    except pd.errors.ParserWarning:
+        raise DataError(MSG_MORE_FIELDS.format(path=path)) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(MSG_NO_HEADER.format(path=path)) from None
+    except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
+        reason = error_first_line(exc)
+        if fmt == "parquet":
+            raise DataError(MSG_NOT_PARQUET.format(path=path, reason=reason)) from None
+        raise DataError(MSG_CANNOT_READ.format(path=path, reason=reason)) from None
+    _, checks = header_checks(names, path)
+    if len(names) == len(frame.columns):
+        frame.columns = names
+    empty = [c for c in frame.columns if not str(c).strip()]
+    if empty:
+        frame = frame.drop(columns=empty)
+    if len(frame) == 0:
+        raise DataError(MSG_NO_ROWS.format(path=path))
+    return frame, fmt, checks
