@@ -105,7 +105,7 @@ def _spec(n_rows: int, n_features: int):  # type: ignore[no-untyped-def]
 def _stats(counted, n_resamples: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Run metrics + intervals on an EngineCounts; return seconds for metrics, for all."""
     from fairaudit.measure import build_tables, disparities_vs_reference
-    from fairaudit.stats import compute_uncertainty
+    from fairaudit.stats import compute_uncertainty, score_sums_estimates
     from fairaudit.vocabulary import CONFUSION_METRICS
 
     start = time.perf_counter()
@@ -114,9 +114,10 @@ def _stats(counted, n_resamples: int) -> tuple[float, float]:  # type: ignore[no
     names = [m for m in CONFUSION_METRICS if m != "count"]
     rows = [r for t in tables for r in disparities_vs_reference(t, names)]
     compute_uncertainty(counted.group_counts, tables, rows, n_resamples=n_resamples, seed=0)
-    if counted.scores is not None:  # score metrics and DeLong / CLT intervals from sums
-        for sums in [*counted.scores.by_grouping.values(), counted.scores.overall]:
-            sums.estimates(0.95)
+    summary = counted.score_summary
+    if summary is not None:  # score metrics and DeLong / CLT intervals from sums
+        for sums in [*summary.by_grouping.values(), summary.overall]:
+            score_sums_estimates(sums, 0.95)
     return metrics_seconds, time.perf_counter() - start
 
 
