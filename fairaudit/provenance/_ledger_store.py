@@ -42,7 +42,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -50,6 +49,7 @@ import rfc8785
 
 from fairaudit.errors import FairauditError
 from fairaudit.provenance._dsse import SHA256_HEX, pae
+from fairaudit.runtime import BadSourceDateEpoch, reproducible_time
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -243,17 +243,10 @@ def sign_entry(entry: ChainEntry, signing_key: Ed25519PrivateKey | None) -> str 
 def recorded_at() -> str:
     """Return the time an entry is recorded, UTC ISO-8601 to the second."""
     # SOURCE_DATE_EPOCH fixes it like every other timestamp, for reproducible test ledgers.
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            moment = datetime.fromtimestamp(int(epoch), tz=UTC)
-        except (ValueError, OverflowError, OSError):
-            raise LedgerError(
-                f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}"
-            ) from None
-    else:
-        moment = datetime.now(tz=UTC).replace(microsecond=0)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return reproducible_time()
+    except BadSourceDateEpoch as e:
+        raise LedgerError(str(e)) from None
 
 
 def check_sha256(value: object, what: str) -> str:

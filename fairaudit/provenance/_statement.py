@@ -9,15 +9,14 @@ the SHA-256 of every earlier envelope. See docs/signing.md.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fairaudit.errors import SigningError
 from fairaudit.provenance._dsse import SHA256_HEX, EnvelopeFormatError, decode_base64
+from fairaudit.runtime import BadSourceDateEpoch, reproducible_time
 
 __all__ = [
     "PREDICATE_TYPE_PREFIX",
@@ -53,15 +52,10 @@ _PREDICATE_TYPE = re.compile(re.escape(PREDICATE_TYPE_PREFIX) + r"([1-9][0-9]*)"
 
 def signing_time() -> str:
     """Return the signing time as UTC ISO-8601 ``...Z``: SOURCE_DATE_EPOCH if set, else now."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is None or epoch == "":
-        moment = datetime.now(UTC)
-    else:
-        try:
-            moment = datetime.fromtimestamp(int(epoch), UTC)
-        except (ValueError, OverflowError, OSError) as e:
-            raise SigningError(MSG_BAD_SOURCE_DATE_EPOCH.format(value=epoch)) from e
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return reproducible_time()
+    except BadSourceDateEpoch as e:
+        raise SigningError(MSG_BAD_SOURCE_DATE_EPOCH.format(value=e.value)) from e
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""How a command runs: signals that stop it cleanly, and worker processes that never
-outlive it."""
+"""How a command runs: signals that stop it cleanly, worker processes that never outlive
+it, and the time it records."""
 
 from __future__ import annotations
 
+from fairaudit.runtime._clock import BadSourceDateEpoch, reproducible_time
 from fairaudit.runtime._signals import (
     INTERRUPTED,
     Interrupted,
@@ -13,9 +14,11 @@ from fairaudit.runtime._signals import (
 from fairaudit.runtime._workers import worker_pool, worker_results
 
 __all__ = [
+    "BadSourceDateEpoch",
     "INTERRUPTED",
     "Interrupted",
     "in_main_thread",
+    "reproducible_time",
     "signals_deferred",
     "stop_on_signals",
     "worker_pool",
