@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from fairaudit.cli._options import (
     LEDGER_ENV,
     PASSPHRASE_ENV,
     jobs_option,
+    no_ledger_option,
     passphrase_from,
     quiet_option,
     sign_key_option,
@@ -262,7 +265,7 @@ def cli() -> None:
     help=f"Audit ledger (SQLite) to record this run in [env {LEDGER_ENV}; default: "
     "fairaudit-ledger.sqlite in the output folder].",
 )
-@click.option("--no-ledger", is_flag=True, help="Do not record this run in a ledger.")
+@no_ledger_option("Do not record this run in a ledger.")
 @sign_key_option(
     "Ed25519 private key (PEM) to sign the report with "
     "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
@@ -298,20 +301,14 @@ def run(
     from fairaudit.publish import ledger_path_for, publish_report
     from fairaudit.spec import load_config
 
-    options["reference"] = _parse_pairs(options["reference"], "--reference")
-    options["bins"] = _parse_bins(options["bins"])
-    if options.pop("no_mitigation"):
-        options["mitigations"] = []
-    elif options["mitigations"] is not None:
-        options["mitigations"] = [m.strip() for m in options["mitigations"].split(",") if m.strip()]
-    options["data"] = data
+    options = _spec_options(data, options)
     progress = None
     if not quiet and sys.stderr.isatty():
 
         def progress(message: str) -> None:
             click.echo(f"… {message}", err=True)
 
-    try:
+    with _internal_errors():
         spec = load_config(config_path, options)
         if junit_path is not None and not spec.policy:
             raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
@@ -340,17 +337,6 @@ def run(
             from fairaudit.outputs import write_junit
 
             write_junit(result.to_dict()["policy"], junit_path, fail_on=spec.fail_on)
-    except (FairauditError, click.ClickException, KeyboardInterrupt):
-        raise  # the user's input (FairauditError: see _command), or a stop
-    except Exception as exc:
-        if os.environ.get("FAIRAUDIT_DEBUG"):
-            raise
-        # A bug, not the user's input: still one line (reports are written atomically).
-        detail = str(exc).splitlines()[0] if str(exc) else ""
-        raise click.ClickException(
-            f"internal error ({type(exc).__name__}: {detail}); please report it, with the "
-            "traceback that FAIRAUDIT_DEBUG=1 shows"
-        ) from None
     if not quiet:
         click.echo(_summary(result.to_dict(), html_path, json_path))
         if private_key is not None:
@@ -363,6 +349,35 @@ def run(
             click.echo(f"Policy verdict: {result.verdict}", err=bool(code))
         if code:
             sys.exit(code)
+
+
+def _spec_options(data: Path | None, options: dict[str, Any]) -> dict[str, Any]:
+    """Return the command-line options as ``load_config`` takes them."""
+    options["reference"] = _parse_pairs(options["reference"], "--reference")
+    options["bins"] = _parse_bins(options["bins"])
+    if options.pop("no_mitigation"):
+        options["mitigations"] = []
+    elif options["mitigations"] is not None:
+        options["mitigations"] = [m.strip() for m in options["mitigations"].split(",") if m.strip()]
+    options["data"] = data
+    return options
+
+
+@contextmanager
+def _internal_errors() -> Iterator[None]:
+    """Turn a bug (not the user's input) into one line too; reports are written atomically."""
+    try:
+        yield
+    except (FairauditError, click.ClickException):
+        raise  # the user's input: its own message (FairauditError: see _command)
+    except Exception as exc:
+        if os.environ.get("FAIRAUDIT_DEBUG"):
+            raise
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise click.ClickException(
+            f"internal error ({type(exc).__name__}: {detail}); please report it, with the "
+            "traceback that FAIRAUDIT_DEBUG=1 shows"
+        ) from None
 
 
 def _check_source_date_epoch() -> None:
