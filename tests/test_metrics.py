@@ -34,10 +34,10 @@ from hypothesis import strategies as st
 from fairaudit.counts import count_groups
 from fairaudit.measure import (
     build_tables,
-    confusion_metrics,
     disparities_vs_reference,
     headline_metrics,
 )
+from fairaudit.stats import confusion_metrics
 from fairaudit.vocabulary import CONFUSION_METRICS, HEADLINE_METRICS, INTERSECTION
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
@@ -63,7 +63,7 @@ def _nan_if_raises(fn):
     return wrapped
 
 
-def _fairlearn_metrics(score: bool) -> dict:
+def fairlearn_metrics(score: bool) -> dict:
     metrics = {
         "count": count,
         "base_rate": lambda y, p: float(np.mean(y)),
@@ -114,7 +114,7 @@ def assert_equal_to_fairlearn(features, codes, levels, y, p, score=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fairlearn/sklearn warn on undefined rates
             frame = MetricFrame(
-                metrics=_fairlearn_metrics(score is not None),
+                metrics=fairlearn_metrics(score is not None),
                 y_true=y,
                 y_pred=p if score is None else pd.Series(p),
                 sensitive_features=sf[columns],

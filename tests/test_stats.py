@@ -14,7 +14,6 @@ from fairaudit.counts import GroupCounts, count_groups
 from fairaudit.errors import ConfigError
 from fairaudit.measure import (
     build_tables,
-    confusion_metrics,
     disparities_vs_reference,
     grouped_brier_score,
     grouped_roc_auc,
@@ -22,11 +21,14 @@ from fairaudit.measure import (
 )
 from fairaudit.stats import (
     UNKNOWN_TABLE,
+    ScoreLayout,
+    aggregate_cells,
     analytic_interval,
     bootstrap_counts,
     bootstrap_score_metrics,
     brier_estimates,
     compute_uncertainty,
+    confusion_metrics,
     delong_auc,
     holm_adjust,
     mover_ratio,
@@ -39,7 +41,6 @@ from fairaudit.stats import (
     wald_difference,
     wilson_interval,
 )
-from fairaudit.stats._bootstrap import _aggregate, _ScoreLayout
 from fairaudit.vocabulary import (
     BAD_CONFIDENCE,
     BAD_RESAMPLES,
@@ -195,8 +196,8 @@ def test_count_bootstrap_equals_row_bootstrap_in_distribution():
     _, tables = build_tables(gc)
     for table in tables:
         m = len(table.groups)
-        stats_c = confusion_metrics(_aggregate(by_counts, table.cell_group, m))
-        stats_r = confusion_metrics(_aggregate(by_rows, table.cell_group, m))
+        stats_c = confusion_metrics(aggregate_cells(by_counts, table.cell_group, m))
+        stats_r = confusion_metrics(aggregate_cells(by_rows, table.cell_group, m))
         for metric in ("selection_rate", "true_positive_rate", "f1", "balanced_accuracy"):
             for g in range(m):
                 c, r = stats_c[metric][:, g], stats_r[metric][:, g]
@@ -212,8 +213,8 @@ def test_aggregate_matches_add_at():
     cell_group = np.array([0, 2, 1, 2, 0, 1])
     expected = np.zeros((5, 3, 4))
     np.add.at(expected, (slice(None), cell_group), draws)
-    assert np.array_equal(_aggregate(draws, cell_group, 3), expected)
-    assert _aggregate(draws, np.arange(6), 6) is draws
+    assert np.array_equal(aggregate_cells(draws, cell_group, 3), expected)
+    assert aggregate_cells(draws, np.arange(6), 6) is draws
 
 
 def test_count_bootstrap_agrees_with_fairlearn_metricframe():
@@ -265,7 +266,7 @@ def test_score_layout_equals_metrics_on_expanded_rows():
     y = rng.random(n) < 0.4
     for score in (rng.integers(0, 10, n) / 10.0, rng.random(n)):  # with and without ties
         weights = rng.integers(0, 4, (n, 5)).astype(np.float64)
-        result = _ScoreLayout(y, score, group, 3).evaluate(weights)
+        result = ScoreLayout(y, score, group, 3).evaluate(weights)
         for k in range(5):
             rows = np.repeat(np.arange(n), weights[:, k].astype(np.int64))
             g, yy, s = group[rows], y[rows], score[rows]

@@ -1,8 +1,9 @@
-"""Metric definitions over confusion counts, by-group tables and disparities.
+"""By-group tables, disparities and headline metrics over the counts table.
 
-Every confusion-matrix metric is a ratio of sums of the four counts; an undefined
-value (a zero denominator) is NaN here and ``null`` in JSON, never 0.
-Names follow fairlearn and scikit-learn.
+The confusion-matrix metrics themselves are defined once, in ``fairaudit.stats``
+(``confusion_metrics``), where the intervals resample them; an undefined value (a zero
+denominator) is NaN here and ``null`` in JSON, never 0. Names follow fairlearn and
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -14,76 +15,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fairaudit.counts import GroupCounts
+from fairaudit.display import group_text
+from fairaudit.stats import confusion_metrics, safe_divide
+from fairaudit.vocabulary import INTERSECTION
 
 if TYPE_CHECKING:
     from fairaudit.counts import ScoreSummary
-from fairaudit.vocabulary import (
-    CONFUSION_METRICS,
-    DEFINITIONS,
-    HEADLINE_METRICS,
-    INTERSECTION,
-    PROPORTIONS,
-    SCORE_METRICS,
-)
 
 __all__ = [
-    "CONFUSION_METRICS",
-    "DEFINITIONS",
-    "HEADLINE_METRICS",
-    "INTERSECTION",
-    "PROPORTIONS",
-    "SCORE_METRICS",
     "DisparityRow",
     "GroupTable",
     "between_groups",
     "build_tables",
-    "confusion_metrics",
     "disparities_vs_reference",
     "grouped_brier_score",
     "grouped_roc_auc",
     "headline_metrics",
 ]
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Return numerator / denominator, NaN where the denominator is zero."""
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
-def confusion_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Return every metric of ``CONFUSION_METRICS`` for counts of shape ``(..., 4)``.
-
-    Works for any leading shape, so one call evaluates all groups of all bootstrap
-    resamples at once.
-    """
-    counts = np.asarray(counts)
-    tn, fp, fn, tp = (counts[..., i].astype(np.float64) for i in range(4))
-    n = tn + fp + fn + tp
-    positives = tp + fn
-    negatives = tn + fp
-    predicted_positive = tp + fp
-    predicted_negative = tn + fn
-    tpr = _divide(tp, positives)
-    tnr = _divide(tn, negatives)
-    return {
-        "count": n,
-        "base_rate": _divide(positives, n),
-        "selection_rate": _divide(predicted_positive, n),
-        "accuracy": _divide(tp + tn, n),
-        # NaN when a class is missing: scikit-learn would silently average one recall.
-        "balanced_accuracy": (tpr + tnr) / 2,
-        "true_positive_rate": tpr,
-        "false_positive_rate": _divide(fp, negatives),
-        "true_negative_rate": tnr,
-        "false_negative_rate": _divide(fn, positives),
-        "precision": _divide(tp, predicted_positive),
-        "negative_predictive_value": _divide(tn, predicted_negative),
-        "false_discovery_rate": _divide(fp, predicted_positive),
-        "false_omission_rate": _divide(fn, predicted_negative),
-        "f1": _divide(2 * tp, 2 * tp + fp + fn),
-    }
 
 
 def grouped_brier_score(
@@ -93,7 +41,7 @@ def grouped_brier_score(
     squared = (score - y_true) ** 2
     sums = np.bincount(group, weights=squared, minlength=n_groups)
     sizes = np.bincount(group, minlength=n_groups)
-    return _divide(sums, sizes.astype(np.float64))
+    return safe_divide(sums, sizes.astype(np.float64))
 
 
 def grouped_roc_auc(
@@ -130,7 +78,7 @@ def grouped_roc_auc(
     n_pos = np.bincount(g_sorted, weights=positive.astype(np.float64), minlength=n_groups)
     n_neg = sizes - n_pos
     u_stat = rank_sum - n_pos * (n_pos + 1) / 2.0
-    return _divide(u_stat, n_pos * n_neg)
+    return safe_divide(u_stat, n_pos * n_neg)
 
 
 @dataclass
@@ -158,7 +106,7 @@ class GroupTable:
 
     def label(self, index: int) -> str:
         """Return a display name such as ``sex=female, age=[25, 40)``."""
-        return ", ".join(f"{k}={v}" for k, v in self.groups[index].items())
+        return group_text(self.groups[index])
 
 
 def _pick_reference(
@@ -311,7 +259,7 @@ def disparities_vs_reference(table: GroupTable, metrics: Sequence[str]) -> list[
         vals = table.values[metric]
         ref_value = vals[ref]
         diffs = vals - ref_value
-        ratios = _divide(vals, np.full_like(vals, ref_value))
+        ratios = safe_divide(vals, np.full_like(vals, ref_value))
         for i in range(len(table.groups)):
             if i == ref:
                 continue

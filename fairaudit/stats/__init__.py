@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from fairaudit.stats._bootstrap import (
+    ScoreLayout,
+    aggregate_cells,
     bootstrap_counts,
+    bootstrap_p_value,
     bootstrap_score_metrics,
+    headline_draws,
     percentile_interval,
 )
 from fairaudit.stats._intervals import (
@@ -14,9 +18,12 @@ from fairaudit.stats._intervals import (
     mover_ratio,
     mover_ratio_interval,
     newcombe_interval,
+    proportion_parts,
     proportion_test,
     wilson_interval,
+    z_value,
 )
+from fairaudit.stats._rates import confusion_metrics, safe_divide
 from fairaudit.stats._score_stats import (
     ScoreEstimate,
     auc_estimate,
@@ -27,13 +34,21 @@ from fairaudit.stats._score_stats import (
     score_sums_estimates,
     wald_difference,
 )
-from fairaudit.stats._uncertainty import (
+from fairaudit.stats._significance import (
     ANALYTIC_METRICS,
+    UNKNOWN_GROUP,
     UNKNOWN_TABLE,
+    WRONG_REFERENCE,
     DisparityUncertainty,
+    GroupComparison,
+    Grouping,
     Significance,
+    disparity_uncertainty,
+)
+from fairaudit.stats._uncertainty import (
     Uncertainty,
     attach_to_rows,
+    check_options,
     compute_uncertainty,
     uncertainty_to_json,
 )
@@ -41,29 +56,43 @@ from fairaudit.stats._uncertainty import (
 __all__ = [
     "ANALYTIC_METRICS",
     "DisparityUncertainty",
+    "GroupComparison",
+    "Grouping",
     "ScoreEstimate",
+    "ScoreLayout",
     "Significance",
+    "UNKNOWN_GROUP",
     "UNKNOWN_TABLE",
     "Uncertainty",
+    "WRONG_REFERENCE",
+    "aggregate_cells",
     "analytic_interval",
     "attach_to_rows",
     "auc_estimate",
     "bootstrap_counts",
+    "bootstrap_p_value",
     "bootstrap_score_metrics",
     "brier_estimate",
     "brier_estimates",
+    "check_options",
     "compute_uncertainty",
+    "confusion_metrics",
     "delong_auc",
+    "disparity_uncertainty",
+    "headline_draws",
     "holm_adjust",
     "mover_difference",
     "mover_ratio",
     "mover_ratio_interval",
     "newcombe_interval",
     "percentile_interval",
+    "proportion_parts",
     "proportion_test",
     "roc_auc_estimates",
+    "safe_divide",
     "score_sums_estimates",
     "uncertainty_to_json",
     "wald_difference",
     "wilson_interval",
+    "z_value",
 ]

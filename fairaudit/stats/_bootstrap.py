@@ -13,9 +13,17 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from fairaudit.stats._intervals import _safe_divide
+from fairaudit.stats._rates import safe_divide
 
-__all__ = ["bootstrap_counts", "bootstrap_score_metrics", "percentile_interval"]
+__all__ = [
+    "ScoreLayout",
+    "aggregate_cells",
+    "bootstrap_counts",
+    "bootstrap_p_value",
+    "bootstrap_score_metrics",
+    "headline_draws",
+    "percentile_interval",
+]
 
 # Resampled counts per chunk, in int64 elements (about 32 MB).
 _CHUNK_ELEMENTS = 1 << 22
@@ -64,7 +72,7 @@ def percentile_interval(draws: np.ndarray, confidence: float = 0.95) -> np.ndarr
     return out
 
 
-def _bootstrap_p_value(differences: np.ndarray) -> np.ndarray:
+def bootstrap_p_value(differences: np.ndarray) -> np.ndarray:
     """Return ``2 min(P*(d <= 0), P*(d >= 0))`` over axis 0, NaN resamples ignored."""
     defined = (~np.isnan(differences)).sum(axis=0)
     at_most = (differences <= 0).sum(axis=0)
@@ -80,11 +88,12 @@ def _between_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     high = np.where(defined, values, -np.inf).max(axis=1)
     low = np.where(defined, values, np.inf).min(axis=1)
     difference = np.where(enough, high - low, np.nan)
-    ratio = np.where(enough, _safe_divide(low, np.where(enough, high, 0.0)), np.nan)
+    ratio = np.where(enough, safe_divide(low, np.where(enough, high, 0.0)), np.nan)
     return difference, ratio
 
 
-def _headline_draws(resampled: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def headline_draws(resampled: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Return fairlearn's headline metrics of every resample, from its resampled rates."""
     sr_diff, sr_ratio = _between_groups(resampled["selection_rate"])
     tpr_diff, tpr_ratio = _between_groups(resampled["true_positive_rate"])
     fpr_diff, fpr_ratio = _between_groups(resampled["false_positive_rate"])
@@ -99,7 +108,7 @@ def _headline_draws(resampled: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def _aggregate(draws: np.ndarray, cell_group: np.ndarray, n_groups: int) -> np.ndarray:
+def aggregate_cells(draws: np.ndarray, cell_group: np.ndarray, n_groups: int) -> np.ndarray:
     """Sum resampled cell counts ``(b, n_cells, 4)`` into a table's groups ``(b, m, 4)``."""
     if n_groups == draws.shape[1] and np.array_equal(cell_group, np.arange(n_groups)):
         return draws
@@ -109,7 +118,7 @@ def _aggregate(draws: np.ndarray, cell_group: np.ndarray, n_groups: int) -> np.n
     return np.matmul(one_hot, draws.astype(np.float64))
 
 
-class _ScoreLayout:
+class ScoreLayout:
     """Rows of one grouping sorted by (group, score), with tie blocks, for weighted metrics."""
 
     def __init__(self, y: np.ndarray, score: np.ndarray, group: np.ndarray, n_groups: int):
@@ -152,8 +161,8 @@ class _ScoreLayout:
         u_stat = wins - strictly_below[starts] * n_pos
         sq_sum = np.add.reduceat(w * self.squared, starts, axis=0)
         return {
-            "roc_auc": _safe_divide(u_stat, n_pos * n_neg).T,
-            "brier_score": _safe_divide(sq_sum, n_pos + n_neg).T,
+            "roc_auc": safe_divide(u_stat, n_pos * n_neg).T,
+            "brier_score": safe_divide(sq_sum, n_pos + n_neg).T,
         }
 
 
@@ -186,7 +195,7 @@ def bootstrap_score_metrics(
     slot_start = cell_start[row_cell[by_cell]]
     slot_size = cell_sizes[row_cell[by_cell]]
     layouts = [
-        _ScoreLayout(y, score, np.asarray(cg)[row_cell], int(np.max(cg, initial=-1)) + 1)
+        ScoreLayout(y, score, np.asarray(cg)[row_cell], int(np.max(cg, initial=-1)) + 1)
         for cg in cell_groups
     ]
     out: list[dict[str, list[np.ndarray]]] = [{"roc_auc": [], "brier_score": []} for _ in layouts]

@@ -14,6 +14,7 @@ from statistics import NormalDist
 import numpy as np
 from scipy import stats as scipy_stats
 
+from fairaudit.stats._rates import safe_divide
 from fairaudit.vocabulary import PROPORTIONS
 
 __all__ = [
@@ -23,8 +24,10 @@ __all__ = [
     "mover_ratio",
     "mover_ratio_interval",
     "newcombe_interval",
+    "proportion_parts",
     "proportion_test",
     "wilson_interval",
+    "z_value",
 ]
 
 # Cochran's rule: below this expected cell count the z-test gives way to Fisher's test.
@@ -32,14 +35,9 @@ _MIN_EXPECTED = 5.0
 
 
 @functools.lru_cache(maxsize=16)
-def _z(confidence: float) -> float:
+def z_value(confidence: float) -> float:
+    """Return the two-sided normal quantile of ``confidence`` (1.96 for 0.95)."""
     return NormalDist().inv_cdf(0.5 + confidence / 2)
-
-
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
 
 
 def wilson_interval(
@@ -48,8 +46,8 @@ def wilson_interval(
     """Return Wilson score intervals, shape ``(..., 2)``; NaN where ``trials == 0``."""
     x = np.asarray(successes, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
-    z2 = _z(confidence) ** 2
-    p = _safe_divide(x, n)
+    z2 = z_value(confidence) ** 2
+    p = safe_divide(x, n)
     safe_n = np.where(n > 0, n, 1.0)
     centre = (x + z2 / 2) / (n + z2)
     half = math.sqrt(z2) / (n + z2) * np.sqrt(safe_n * p * (1 - p) + z2 / 4)
@@ -93,10 +91,10 @@ def mover_ratio(
     # stable when the quadratic's leading coefficient is near zero or negative.
     a_low, c_low = u2 * (2 * p2 - u2), l1 * (2 * p1 - l1)
     root_low = np.sqrt(np.maximum(b * b - a_low * c_low, 0))
-    low = np.where(c_low <= 0, 0.0, _safe_divide(c_low, b + root_low))
+    low = np.where(c_low <= 0, 0.0, safe_divide(c_low, b + root_low))
     a_high, c_high = l2 * (2 * p2 - l2), u1 * (2 * p1 - u1)
     root_high = np.sqrt(np.maximum(b * b - a_high * c_high, 0))
-    high = np.where(a_high > 0, _safe_divide(b + root_high, a_high), np.inf)
+    high = np.where(a_high > 0, safe_divide(b + root_high, a_high), np.inf)
     undefined = ~(p2 > 0) | np.isnan(p1)
     return np.stack([np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)], -1)
 
@@ -109,8 +107,8 @@ def newcombe_interval(
     confidence: float = 0.95,
 ) -> np.ndarray:
     """Return Newcombe's hybrid score interval for ``x1/n1 - x2/n2``, shape ``(..., 2)``."""
-    p1 = _safe_divide(np.asarray(x1, float), np.asarray(n1, float))
-    p2 = _safe_divide(np.asarray(x2, float), np.asarray(n2, float))
+    p1 = safe_divide(np.asarray(x1, float), np.asarray(n1, float))
+    p2 = safe_divide(np.asarray(x2, float), np.asarray(n2, float))
     w1, w2 = wilson_interval(x1, n1, confidence), wilson_interval(x2, n2, confidence)
     return mover_difference(p1, w1, p2, w2)
 
@@ -126,13 +124,13 @@ def mover_ratio_interval(
 
     NaN where the ratio is undefined (``x2 == 0`` or an empty denominator).
     """
-    p1 = _safe_divide(np.asarray(x1, float), np.asarray(n1, float))
-    p2 = _safe_divide(np.asarray(x2, float), np.asarray(n2, float))
+    p1 = safe_divide(np.asarray(x1, float), np.asarray(n1, float))
+    p2 = safe_divide(np.asarray(x2, float), np.asarray(n2, float))
     w1, w2 = wilson_interval(x1, n1, confidence), wilson_interval(x2, n2, confidence)
     return mover_ratio(p1, w1, p2, w2)
 
 
-def _test_parts(counts: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+def proportion_parts(counts: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Return (successes, trials) whose proportion determines ``metric``, if any.
 
     f1 is ``2J / (1 + J)`` for the proportion ``J = tp / (tp + fp + fn)``, which is
@@ -158,7 +156,7 @@ def analytic_interval(
     counts = np.asarray(counts)
     if metric == "balanced_accuracy":
         tn, fp, fn, tp = (counts[..., i].astype(np.float64) for i in range(4))
-        tpr, tnr = _safe_divide(tp, tp + fn), _safe_divide(tn, tn + fp)
+        tpr, tnr = safe_divide(tp, tp + fn), safe_divide(tn, tn + fp)
         w_tpr, w_tnr = (
             wilson_interval(tp, tp + fn, confidence),
             wilson_interval(tn, tn + fp, confidence),
@@ -168,7 +166,7 @@ def analytic_interval(
             (w_tpr[..., 1] - tpr) ** 2 + (w_tnr[..., 1] - tnr) ** 2
         ) / 2
         return np.stack([low, high], axis=-1)
-    parts = _test_parts(counts, metric)
+    parts = proportion_parts(counts, metric)
     if parts is None:
         return None
     interval = wilson_interval(*parts, confidence)

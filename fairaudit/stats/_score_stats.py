@@ -31,13 +31,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fairaudit.stats._intervals import _safe_divide, _z, wilson_interval
+from fairaudit.stats._intervals import wilson_interval, z_value
+from fairaudit.stats._rates import safe_divide
 
 if TYPE_CHECKING:
     from fairaudit.counts import ScoreSums
 
 __all__ = [
     "ScoreEstimate",
+    "auc_estimate",
+    "brier_estimate",
     "brier_estimates",
     "delong_auc",
     "roc_auc_estimates",
@@ -115,7 +118,7 @@ def delong_auc(
             (pos_above + pos_tied / 2) / n_pos[g],
         )
     weight_pos = positive.astype(np.float64)
-    auc = _safe_divide(np.bincount(g, weight_pos * placement, minlength=n_groups), n_pos)
+    auc = safe_divide(np.bincount(g, weight_pos * placement, minlength=n_groups), n_pos)
     # Both sets of placements have mean AUC; centre before squaring to avoid cancellation.
     squared = (placement - auc[g]) ** 2
     ss_pos = np.bincount(g, np.where(positive, squared, 0.0), minlength=n_groups)
@@ -149,7 +152,7 @@ def auc_estimate(
     An AUC of exactly 0 or 1 (zero variance) gets the Wilson interval of ``AUC * k`` in
     ``k = min(n_pos, n_neg)`` trials, the widest such an AUC can have.
     """
-    z = _z(confidence)
+    z = z_value(confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         logit = np.log(auc / (1 - auc))
         half = z * np.sqrt(variance) / (auc * (1 - auc))
@@ -177,15 +180,15 @@ def brier_estimates(
     group = np.asarray(group, dtype=np.int64)
     squared = (np.asarray(score, np.float64) - np.asarray(y_true, np.float64)) ** 2
     size = np.bincount(group, minlength=n_groups).astype(np.float64)
-    brier = _safe_divide(np.bincount(group, squared, minlength=n_groups), size)
+    brier = safe_divide(np.bincount(group, squared, minlength=n_groups), size)
     ss = np.bincount(group, (squared - brier[group]) ** 2, minlength=n_groups)
-    variance = np.where(size >= 2, _safe_divide(ss, (size - 1) * size), np.nan)
+    variance = np.where(size >= 2, safe_divide(ss, (size - 1) * size), np.nan)
     return brier_estimate(brier, variance, confidence)
 
 
 def brier_estimate(brier: np.ndarray, variance: np.ndarray, confidence: float) -> ScoreEstimate:
     """Return the CLT interval ``mean +- z sd / sqrt(n)`` (clipped to [0, 1]) for Brier scores."""
-    half = _z(confidence) * np.sqrt(variance)
+    half = z_value(confidence) * np.sqrt(variance)
     interval = np.clip(np.stack([brier - half, brier + half], axis=-1), 0, 1)
     return ScoreEstimate(brier, interval, variance)
 
@@ -218,7 +221,7 @@ def wald_difference(
     variance = variance1 + variance2
     if math.isnan(difference) or math.isnan(variance):
         return (math.nan, math.nan), math.nan
-    half = _z(confidence) * math.sqrt(variance)
+    half = z_value(confidence) * math.sqrt(variance)
     if variance == 0:
         p_value = 1.0 if difference == 0 else 0.0
     else:

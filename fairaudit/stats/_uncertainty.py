@@ -3,9 +3,9 @@
 Everything here works on the counts table (``GroupCounts``), never on rows, except the
 score metrics (ROC AUC, Brier score), which are not functions of confusion counts. This
 module assembles the results; the methods live in package-private modules:
-``fairaudit._intervals`` (Wilson, MOVER / Newcombe, z / Fisher tests, Holm),
-``fairaudit._bootstrap`` (the count bootstrap) and ``fairaudit._score_stats`` (DeLong,
-Brier).
+``_rates`` (the point values), ``_intervals`` (Wilson, MOVER / Newcombe, z / Fisher
+tests, Holm), ``_bootstrap`` (the count bootstrap), ``_score_stats`` (DeLong, Brier) and
+``_significance`` (the disparities' intervals and tests).
 
 Choosing the interval method
 ----------------------------
@@ -85,75 +85,50 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fairaudit.counts import GroupCounts
+from fairaudit.errors import ConfigError
 from fairaudit.stats._bootstrap import (
-    _aggregate,
-    _bootstrap_p_value,
-    _headline_draws,
+    aggregate_cells,
     bootstrap_counts,
-    bootstrap_score_metrics,
+    headline_draws,
     percentile_interval,
 )
-from fairaudit.stats._intervals import (
-    _test_parts,
-    analytic_interval,
-    holm_adjust,
-    mover_difference,
-    mover_ratio,
-    mover_ratio_interval,
-    newcombe_interval,
-    proportion_test,
-    wilson_interval,
-)
+from fairaudit.stats._intervals import analytic_interval
+from fairaudit.stats._rates import confusion_metrics
 from fairaudit.stats._score_stats import (
     ScoreEstimate,
     brier_estimates,
     roc_auc_estimates,
     score_sums_estimates,
-    wald_difference,
 )
-
-if TYPE_CHECKING:
-    from fairaudit.counts import ScoreSummary
-from fairaudit.errors import ConfigError
-from fairaudit.measure import DisparityRow, GroupTable, confusion_metrics
+from fairaudit.stats._significance import (
+    ANALYTIC_METRICS,
+    DisparityUncertainty,
+    GroupComparison,
+    Grouping,
+    disparity_uncertainty,
+)
 from fairaudit.vocabulary import (
     BAD_CONFIDENCE,
     BAD_RESAMPLES,
     HEADLINE_METRICS,
-    PROPORTIONS,
     SCORE_METRICS,
 )
 
+if TYPE_CHECKING:
+    from fairaudit.counts import ScoreSummary
+
 __all__ = [
-    "attach_to_rows",
-    "ANALYTIC_METRICS",
-    "DisparityUncertainty",
-    "Significance",
     "Uncertainty",
-    "analytic_interval",
-    "bootstrap_counts",
-    "bootstrap_score_metrics",
+    "attach_to_rows",
+    "check_options",
     "compute_uncertainty",
-    "holm_adjust",
-    "mover_difference",
-    "mover_ratio",
-    "mover_ratio_interval",
-    "newcombe_interval",
-    "percentile_interval",
-    "proportion_test",
     "uncertainty_to_json",
-    "wilson_interval",
 ]
-
-Significance = Literal["significant", "within noise", "insufficient data"]
-
-#: Confusion metrics with analytic (score / MOVER) intervals: all but ``count``.
-ANALYTIC_METRICS: tuple[str, ...] = (*PROPORTIONS, "balanced_accuracy", "f1")
 
 # Metrics the resampled tables carry: balanced_accuracy for its bootstrap test, and the
 # inputs of the headline metrics.
@@ -161,20 +136,16 @@ _RESAMPLED = ("balanced_accuracy", "selection_rate", "true_positive_rate", "fals
 # Percentile intervals from fewer resamples move visibly from one seed to the next.
 _MIN_RESAMPLES = 100
 
-UNKNOWN_TABLE = "disparity row refers to grouping {name!r}, which is not among the tables"
-UNKNOWN_GROUP = "disparity row refers to a group not in grouping {name!r}: {group}"
-WRONG_REFERENCE = "disparity row's reference group is not grouping {name!r}'s reference"
-
-
-@dataclass(frozen=True)
-class DisparityUncertainty:
-    """Interval, p-values and verdict of one disparity (aligned with a DisparityRow)."""
-
-    ci_difference: tuple[float, float]
-    ci_ratio: tuple[float, float]
-    p_value: float
-    p_value_adjusted: float
-    significance: Significance
+_DESCRIPTION = (
+    "Wilson score intervals for proportions (and, transformed, for f1), a MOVER "
+    "sum of Wilson intervals for balanced_accuracy, MOVER differences (Newcombe's "
+    "hybrid score interval for proportions) and MOVER-R ratios vs the reference; "
+    "DeLong intervals (logit scale) for roc_auc and CLT intervals for brier_score, "
+    "with Wald differences; percentile intervals from a multinomial bootstrap of "
+    "the intersectional confusion counts for the headline metrics. Disparities are "
+    "tested with a two-proportion z-test (Fisher's exact test for small counts), a "
+    "z-test for score metrics or a bootstrap test, then Holm-adjusted."
+)
 
 
 @dataclass
@@ -211,7 +182,8 @@ def _null_where_undefined(intervals: np.ndarray, point: np.ndarray) -> np.ndarra
     return np.where(np.isnan(point)[..., None], np.nan, intervals)
 
 
-def _check_options(confidence: float, n_resamples: int) -> None:
+def check_options(confidence: float, n_resamples: int) -> None:
+    """Raise ConfigError unless 0 < confidence < 1 and n_resamples is a whole number >= 100."""
     if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
         raise ConfigError(BAD_CONFIDENCE.format(value=confidence))
     if (
@@ -224,17 +196,16 @@ def _check_options(confidence: float, n_resamples: int) -> None:
         raise ConfigError(BAD_RESAMPLES.format(value=n_resamples))
 
 
-def _score_estimates(
+def _row_score_estimates(
     cell_groups: Sequence[np.ndarray],
     sizes: Sequence[int],
     y_true: np.ndarray,
     score: np.ndarray,
     row_codes: np.ndarray,
-    *,
     confidence: float,
     score_is_probability: bool,
 ) -> list[dict[str, ScoreEstimate]]:
-    """Return ROC AUC (and Brier score, for probabilities) estimates per grouping."""
+    """Return ROC AUC (and Brier score, for probabilities) estimates per grouping, from rows."""
     y = np.asarray(y_true, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)
     row_codes = np.asarray(row_codes, dtype=np.int64)
@@ -253,10 +224,102 @@ def _score_estimates(
     return out
 
 
+def _groupings(
+    group_counts: GroupCounts, tables: Sequence[Grouping]
+) -> tuple[list[np.ndarray], list[int], list[np.ndarray]]:
+    """Return each grouping's cell map, size and counts: every table, then the overall row
+    as a one-group grouping."""
+    cell_groups = [np.asarray(t.cell_group) for t in tables]
+    cell_groups.append(np.zeros(len(group_counts.counts), dtype=np.int64))
+    sizes = [len(t.groups) for t in tables] + [1]
+    point_counts = [np.asarray(t.counts) for t in tables] + [group_counts.overall[None]]
+    return cell_groups, sizes, point_counts
+
+
+def _resampled_rates(
+    group_counts: GroupCounts,
+    cell_groups: Sequence[np.ndarray],
+    sizes: Sequence[int],
+    n_resamples: int,
+    seed: int,
+) -> list[dict[str, np.ndarray]]:
+    """Return the ``_RESAMPLED`` rates ``(n_resamples, m)`` of every grouping."""
+    # A spawned child, so that later random stages can take siblings of it without
+    # changing these draws.
+    count_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    # One pass over the resampled intersectional counts feeds every grouping.
+    resampled: list[dict[str, list[np.ndarray]]] = [{m: [] for m in _RESAMPLED} for _ in sizes]
+    for draws in bootstrap_counts(group_counts.counts, n_resamples, count_rng):
+        for cell_group, m, store in zip(cell_groups, sizes, resampled, strict=True):
+            values = confusion_metrics(aggregate_cells(draws, cell_group, m))
+            for metric in _RESAMPLED:
+                store[metric].append(values[metric])
+    return [{k: np.concatenate(v) for k, v in store.items()} for store in resampled]
+
+
+def _group_intervals(
+    counts: np.ndarray,
+    point: dict[str, np.ndarray],
+    estimates: dict[str, ScoreEstimate],
+    confidence: float,
+) -> dict[str, np.ndarray]:
+    """Return ``{metric: (m, 2) intervals}`` of one grouping, null where the value is."""
+    undefined = np.full(len(counts), np.nan)
+    ci: dict[str, np.ndarray] = {}
+    for metric in ANALYTIC_METRICS:
+        interval = analytic_interval(counts, metric, confidence)
+        assert interval is not None
+        ci[metric] = interval
+    for metric in SCORE_METRICS:
+        ci[metric] = (
+            estimates[metric].interval if metric in estimates else np.full((len(counts), 2), np.nan)
+        )
+    return {k: _null_where_undefined(v, point.get(k, undefined)) for k, v in ci.items()}
+
+
+def _headline_intervals(
+    resampled: dict[str, np.ndarray], confidence: float
+) -> dict[str, tuple[float, float]]:
+    """Return the percentile interval of each headline metric of one grouping."""
+    draws = headline_draws(resampled)
+    return {
+        name: _interval_tuple(percentile_interval(draws[name][:, None], confidence)[0])
+        for name in HEADLINE_METRICS
+    }
+
+
+def _method(
+    confidence: float, n_resamples: int, seed: int, min_group_size: int, with_scores: bool
+) -> dict[str, Any]:
+    """Return the ``method`` record: how every interval and test was made."""
+    return {
+        "description": _DESCRIPTION,
+        "confidence": confidence,
+        "resamples": n_resamples,
+        "seed": seed,
+        "correction": "holm",
+        "min_group_size": min_group_size,
+        "intervals": {
+            "proportion": "wilson",
+            "f1": "wilson-on-tp/(tp+fp+fn)-transformed",
+            "balanced_accuracy": "mover-sum-of-wilson",
+            "difference": "mover-d (newcombe-hybrid-score for proportions); wald for scores",
+            "ratio": "mover-r",
+            "headline": "count-bootstrap-percentile",
+            "score": "delong-logit (roc_auc), clt (brier_score)" if with_scores else None,
+        },
+        "tests": {
+            "proportion_and_f1": "two-proportion-z (fisher-exact if an expected cell < 5)",
+            "balanced_accuracy": "bootstrap",
+            "score": "z (delong / clt variances)",
+        },
+    }
+
+
 def compute_uncertainty(
     group_counts: GroupCounts,
-    tables: Sequence[GroupTable],
-    disparity_rows: Sequence[DisparityRow],
+    tables: Sequence[Grouping],
+    disparity_rows: Sequence[GroupComparison],
     *,
     confidence: float = 0.95,
     n_resamples: int = 1000,
@@ -298,82 +361,33 @@ def compute_uncertainty(
         ``confidence`` or ``n_resamples`` is out of range (``BAD_CONFIDENCE``,
         ``BAD_RESAMPLES``).
     """
-    _check_options(confidence, n_resamples)
+    check_options(confidence, n_resamples)
     n_resamples = int(n_resamples)
-    # A spawned child, so that later random stages can take siblings of it without
-    # changing these draws.
-    count_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-
-    # Groupings: every table, then the overall row as a one-group grouping.
-    cell_groups = [np.asarray(t.cell_group) for t in tables]
-    cell_groups.append(np.zeros(len(group_counts.counts), dtype=np.int64))
-    sizes = [len(t.groups) for t in tables] + [1]
-    point_counts = [np.asarray(t.counts) for t in tables] + [group_counts.overall[None]]
+    cell_groups, sizes, point_counts = _groupings(group_counts, tables)
     points = [confusion_metrics(c) for c in point_counts]
-
-    # One pass over the resampled intersectional counts feeds every grouping.
-    resampled: list[dict[str, list[np.ndarray]]] = [{m: [] for m in _RESAMPLED} for _ in sizes]
-    for draws in bootstrap_counts(group_counts.counts, n_resamples, count_rng):
-        for cell_group, m, store in zip(cell_groups, sizes, resampled, strict=True):
-            values = confusion_metrics(_aggregate(draws, cell_group, m))
-            for metric in _RESAMPLED:
-                store[metric].append(values[metric])
-    boot = [{k: np.concatenate(v) for k, v in store.items()} for store in resampled]
+    boot = _resampled_rates(group_counts, cell_groups, sizes, n_resamples, seed)
 
     row_codes = group_counts.row_cell if row_codes is None else row_codes
-    with_scores = y_true is not None and score is not None and row_codes is not None
-    score_estimates: list[dict[str, ScoreEstimate]] = [{} for _ in sizes]
     if score_summary is not None:
-        with_scores = True
-        score_estimates = [
+        score_estimates: list[dict[str, ScoreEstimate]] | None = [
             score_sums_estimates(score_summary.grouping(name), confidence)
             for name in [*(t.name for t in tables), None]
         ]
-        for point, estimates in zip(points, score_estimates, strict=True):
-            point.update({metric: e.value for metric, e in estimates.items()})
-    elif with_scores:
-        assert y_true is not None and score is not None and row_codes is not None
-        score_estimates = _score_estimates(
-            cell_groups,
-            sizes,
-            y_true,
-            score,
-            row_codes,
-            confidence=confidence,
-            score_is_probability=score_is_probability,
+    elif y_true is not None and score is not None and row_codes is not None:
+        score_estimates = _row_score_estimates(
+            cell_groups, sizes, y_true, score, row_codes, confidence, score_is_probability
         )
-        for point, estimates in zip(points, score_estimates, strict=True):
-            point.update({metric: e.value for metric, e in estimates.items()})
-
-    intervals: list[dict[str, np.ndarray]] = []
-    for counts, point, estimates in zip(point_counts, points, score_estimates, strict=True):
-        undefined = np.full(len(counts), np.nan)
-        ci: dict[str, np.ndarray] = {}
-        for metric in ANALYTIC_METRICS:
-            interval = analytic_interval(counts, metric, confidence)
-            assert interval is not None
-            ci[metric] = interval
-        for metric in SCORE_METRICS:
-            ci[metric] = (
-                estimates[metric].interval
-                if metric in estimates
-                else np.full((len(counts), 2), np.nan)
-            )
-        intervals.append(
-            {k: _null_where_undefined(v, point.get(k, undefined)) for k, v in ci.items()}
-        )
-
-    group_ci = {t.name: intervals[k] for k, t in enumerate(tables)}
-    overall_ci = {k: _interval_tuple(v[0]) for k, v in intervals[-1].items()}
-    headline_ci = {}
-    for k, table in enumerate(tables):
-        draws_h = _headline_draws(boot[k])
-        headline_ci[table.name] = {
-            name: _interval_tuple(percentile_interval(draws_h[name][:, None], confidence)[0])
-            for name in HEADLINE_METRICS
-        }
-
-    disparities = _disparity_uncertainty(
+    else:
+        score_estimates = None
+    with_scores = score_estimates is not None
+    score_estimates = score_estimates or [{} for _ in sizes]
+    for point, estimates in zip(points, score_estimates, strict=True):
+        point.update({metric: e.value for metric, e in estimates.items()})
+    intervals = [
+        _group_intervals(counts, point, estimates, confidence)
+        for counts, point, estimates in zip(point_counts, points, score_estimates, strict=True)
+    ]
+    disparities = disparity_uncertainty(
         tables,
         disparity_rows,
         point_counts,
@@ -381,133 +395,16 @@ def compute_uncertainty(
         intervals,
         boot,
         score_estimates,
-        confidence,
-        min_group_size,
+        confidence=confidence,
+        min_group_size=min_group_size,
     )
-    method = {
-        "description": (
-            "Wilson score intervals for proportions (and, transformed, for f1), a MOVER "
-            "sum of Wilson intervals for balanced_accuracy, MOVER differences (Newcombe's "
-            "hybrid score interval for proportions) and MOVER-R ratios vs the reference; "
-            "DeLong intervals (logit scale) for roc_auc and CLT intervals for brier_score, "
-            "with Wald differences; percentile intervals from a multinomial bootstrap of "
-            "the intersectional confusion counts for the headline metrics. Disparities are "
-            "tested with a two-proportion z-test (Fisher's exact test for small counts), a "
-            "z-test for score metrics or a bootstrap test, then Holm-adjusted."
-        ),
-        "confidence": confidence,
-        "resamples": n_resamples,
-        "seed": seed,
-        "correction": "holm",
-        "min_group_size": min_group_size,
-        "intervals": {
-            "proportion": "wilson",
-            "f1": "wilson-on-tp/(tp+fp+fn)-transformed",
-            "balanced_accuracy": "mover-sum-of-wilson",
-            "difference": "mover-d (newcombe-hybrid-score for proportions); wald for scores",
-            "ratio": "mover-r",
-            "headline": "count-bootstrap-percentile",
-            "score": "delong-logit (roc_auc), clt (brier_score)" if with_scores else None,
-        },
-        "tests": {
-            "proportion_and_f1": "two-proportion-z (fisher-exact if an expected cell < 5)",
-            "balanced_accuracy": "bootstrap",
-            "score": "z (delong / clt variances)",
-        },
-    }
-    return Uncertainty(method, overall_ci, group_ci, disparities, headline_ci)
-
-
-def _group_key(group: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(group.items()))
-
-
-def _disparity_uncertainty(
-    tables: Sequence[GroupTable],
-    rows: Sequence[DisparityRow],
-    point_counts: list[np.ndarray],
-    points: list[dict[str, np.ndarray]],
-    intervals: list[dict[str, np.ndarray]],
-    boot: list[dict[str, np.ndarray]],
-    score_estimates: list[dict[str, ScoreEstimate]],
-    confidence: float,
-    min_group_size: int,
-) -> list[DisparityUncertainty]:
-    by_name = {t.name: k for k, t in enumerate(tables)}
-    group_index = [{_group_key(g): i for i, g in enumerate(t.groups)} for t in tables]
-    n_rows = len(rows)
-    ci_difference = np.full((n_rows, 2), np.nan)
-    ci_ratio = np.full((n_rows, 2), np.nan)
-    p_value = np.full(n_rows, np.nan)
-    large_enough = np.zeros(n_rows, dtype=bool)
-    # Rows whose ratio is MOVER-R from the two intervals: (row, table, group, reference),
-    # done in one call; for confusion metrics the difference is MOVER-D as well.
-    mover_rows: list[tuple[int, int, int, int]] = []
-    for j, row in enumerate(rows):
-        if row.feature not in by_name:
-            raise ValueError(UNKNOWN_TABLE.format(name=row.feature))
-        k = by_name[row.feature]
-        table = tables[k]
-        i = group_index[k].get(_group_key(row.group))
-        if i is None:
-            raise ValueError(UNKNOWN_GROUP.format(name=row.feature, group=row.group))
-        r = table.reference
-        if group_index[k].get(_group_key(row.reference)) != r:
-            raise ValueError(WRONG_REFERENCE.format(name=row.feature))
-        counts = point_counts[k]
-        point = points[k].get(row.metric)
-        if point is None or np.isnan(point[i]) or np.isnan(point[r]):
-            continue
-        sizes = counts.sum(axis=1)
-        large_enough[j] = min(sizes[i], sizes[r]) >= min_group_size
-        if row.metric in intervals[k]:
-            mover_rows.append((j, k, i, r))
-        parts = _test_parts(counts, row.metric)
-        if parts is not None:
-            x, n = parts
-            p_value[j] = proportion_test(int(x[i]), int(n[i]), int(x[r]), int(n[r]))
-        elif row.metric in score_estimates[k]:
-            e = score_estimates[k][row.metric]
-            ci_difference[j], p_value[j] = wald_difference(
-                e.value[i], e.variance[i], e.value[r], e.variance[r], confidence
-            )
-        elif row.metric in boot[k]:
-            draws = boot[k][row.metric]
-            p_value[j] = _bootstrap_p_value(draws[:, i : i + 1] - draws[:, r : r + 1])[0]
-    if mover_rows:
-        est = np.empty((2, len(mover_rows)))
-        lim = np.empty((2, len(mover_rows), 2))
-        for q, (j, k, i, r) in enumerate(mover_rows):
-            metric = rows[j].metric
-            est[:, q] = points[k][metric][[i, r]]
-            lim[:, q] = intervals[k][metric][[i, r]]
-        where = np.array([j for j, _, _, _ in mover_rows])
-        ci_ratio[where] = mover_ratio(est[0], lim[0], est[1], lim[1])
-        confusion = np.array([rows[j].metric in ANALYTIC_METRICS for j in where])
-        ci_difference[where[confusion]] = mover_difference(est[0], lim[0], est[1], lim[1])[
-            confusion
-        ]
-
-    tested = large_enough & ~np.isnan(p_value)
-    adjusted = holm_adjust(np.where(tested, p_value, np.nan))
-    alpha = 1 - confidence
-    out = []
-    for j in range(n_rows):
-        verdict: Significance = (
-            "insufficient data"
-            if not tested[j]
-            else ("significant" if adjusted[j] < alpha else "within noise")
-        )
-        out.append(
-            DisparityUncertainty(
-                ci_difference=_interval_tuple(ci_difference[j]),
-                ci_ratio=_interval_tuple(ci_ratio[j]),
-                p_value=float(p_value[j]),
-                p_value_adjusted=float(adjusted[j]),
-                significance=verdict,
-            )
-        )
-    return out
+    return Uncertainty(
+        _method(confidence, n_resamples, seed, min_group_size, with_scores),
+        {k: _interval_tuple(v[0]) for k, v in intervals[-1].items()},
+        {t.name: intervals[k] for k, t in enumerate(tables)},
+        disparities,
+        {t.name: _headline_intervals(boot[k], confidence) for k, t in enumerate(tables)},
+    )
 
 
 def _json_number(value: float) -> float | None:
