@@ -148,6 +148,21 @@ def _execute(
     return done
 
 
+def _check_options(seed: int, folds: int, jobs: int | None) -> int:
+    """Return the number of workers (default: the cores); ConfigError for a bad option."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"the seed must be a non-negative integer, not {seed!r}")
+    if folds < 2:
+        raise ConfigError(f"cross-fitting needs at least 2 folds, not {folds}")
+    if jobs is None:
+        from joblib import cpu_count
+
+        jobs = cpu_count()
+    if jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, not {jobs}")
+    return jobs
+
+
 def run_mitigations(
     inputs: MitigationInputs,
     methods: Sequence[str] | None = None,
@@ -183,16 +198,7 @@ def run_mitigations(
     Raises ConfigError for an unknown method name or a bad option.
     """
     say = progress or (lambda message: None)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"the seed must be a non-negative integer, not {seed!r}")
-    if folds < 2:
-        raise ConfigError(f"cross-fitting needs at least 2 folds, not {folds}")
-    if jobs is None:
-        from joblib import cpu_count
-
-        jobs = cpu_count()
-    if jobs < 1:
-        raise ConfigError(f"jobs must be at least 1, not {jobs}")
+    jobs = _check_options(seed, folds, jobs)
     columns = _check_inputs(inputs, on)
     chosen = _selected(inputs, methods)
 
