@@ -4,7 +4,7 @@ A run is stopped by Ctrl-C (SIGINT, sent to the whole foreground process group) 
 SIGTERM (CI runners, ``docker stop``, ``kill``; sent to the main process only).
 ``stop_on_signals`` turns both into ``Interrupted``, a KeyboardInterrupt, in the main
 process, so every ``finally`` runs: temporary files are removed and worker processes
-(``fairaudit._workers``) are terminated. ``signals_deferred`` holds them over a step that
+(``runtime._workers``) are terminated. ``signals_deferred`` holds them over a step that
 must not stop half-way.
 """
 
