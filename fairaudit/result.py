@@ -54,6 +54,7 @@ class AuditResult:
     verdict: str | None = None
     policy: dict[str, Any] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-ready dict, in schema order."""

@@ -18,13 +18,13 @@ from fairlearn.metrics import MetricFrame
 
 from fairaudit.audit import run_audit
 from fairaudit.cli import cli
-from fairaudit.measure import MSG_TOO_MANY_GROUPS
+from fairaudit.measure import MSG_TOO_MANY_GROUPS, WORSE_OFF_METRICS
 from fairaudit.outputs import render_html
 from fairaudit.result import AuditResult, load_schema
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import HTML_MAX_GROUPS, MAX_GROUPS
 from tests.conftest import AuditRun
-from tests.test_metrics import _fairlearn_metrics
+from tests.test_metrics import fairlearn_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -59,6 +59,36 @@ def test_sample_json_is_valid_against_the_schema(sample: tuple[str, dict]) -> No
     assert re.fullmatch(r"[0-9a-f]{64}", data["lineage"]["model"]["sha256"])
 
 
+def test_sample_summary_names_who_is_worse_off(sample: tuple[str, dict]) -> None:
+    """The banner and the worst-off table show the JSON's summary, and nothing else."""
+    html, data = sample
+    worse_off = data["summary"]["worse_off"]
+    assert data["summary"]["ratio_band"] == [0.8, 1.25]
+    assert [(w["feature"], w["metric"]) for w in worse_off] == [
+        (g, m) for g in data["audit"]["groupings"] for m in WORSE_OFF_METRICS
+    ]
+    flagged = [w for w in worse_off if w["below_band"]]
+    assert flagged and all(w["ratio"] < 0.8 for w in flagged)
+    for w in worse_off:
+        versus = [
+            d
+            for d in data["disparities"]
+            if (d["feature"], d["metric"], d["group"]) == (w["feature"], w["metric"], w["group"])
+        ]
+        assert versus, w  # the sample's worst-off groups are none of them the reference
+        assert (w["ratio"], w["ci_ratio"], w["significance"]) == (
+            versus[0]["ratio"],
+            versus[0]["ci_ratio"],
+            versus[0]["significance"],
+        )
+    banner = EMBEDDED.sub("", html).split('id="verdict"')[1].split("</dl>")[0]
+    assert banner.count("<li>") == len({(w["feature"], str(w["group"])) for w in flagged})
+    result = AuditResult.from_dict(data)
+    result.summary = dict(data["summary"], worse_off=[])
+    shown = EMBEDDED.sub("", render_html(result))
+    assert "Who is worse off" not in shown and 'id="worst-off"' not in shown
+
+
 def test_sample_numbers_equal_fairlearn(sample: tuple[str, dict]) -> None:
     """Every number of every by_group row of report.json equals MetricFrame's."""
     _, data = sample
@@ -84,13 +114,13 @@ def test_sample_numbers_equal_fairlearn(sample: tuple[str, dict]) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mf = MetricFrame(
-                metrics=_fairlearn_metrics(False),
+                metrics=fairlearn_metrics(False),
                 y_true=y,
                 y_pred=p,
                 sensitive_features=sensitive[columns],
             )
             score_metrics = {
-                k: v for k, v in _fairlearn_metrics(True).items() if k in ("roc_auc", "brier_score")
+                k: v for k, v in fairlearn_metrics(True).items() if k in ("roc_auc", "brier_score")
             }
             mf_scores = MetricFrame(
                 metrics=score_metrics,

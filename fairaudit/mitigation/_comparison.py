@@ -18,20 +18,19 @@ import pandas as pd
 from fairaudit.counts import count_groups
 from fairaudit.data import EvaluationData, load_evaluation_data
 from fairaudit.errors import ConfigError
-from fairaudit.measure import build_tables, disparities_vs_reference, headline_metrics
-from fairaudit.mitigation._protocol import (
+from fairaudit.measure import BinaryCounts, Measurement
+from fairaudit.mitigation._outcome import (
     CAVEATS,
     METHODS,
     TRADEOFF_RULE,
     MitigationInputs,
     MitigationOutcome,
     best_tradeoff,
-    run_mitigations,
 )
+from fairaudit.mitigation._protocol import run_mitigations
 from fairaudit.result import jsonable
 from fairaudit.spec import AuditSpec
-from fairaudit.stats import attach_to_rows, compute_uncertainty, uncertainty_to_json
-from fairaudit.vocabulary import CONFUSION_METRICS, INTERSECTION
+from fairaudit.vocabulary import INTERSECTION
 
 __all__ = ["BASELINE", "MAX_ACCURACY_LOSS", "compare_mitigations", "tradeoff_grouping"]
 
@@ -72,74 +71,23 @@ def _training_inputs(
     return train.frame[list(columns)], train.y_true, _sensitive_frame(train)
 
 
-def _variant(
-    spec: AuditSpec,
-    data: EvaluationData,
-    y_pred: np.ndarray,
-    metric_names: Sequence[str],
-) -> dict[str, Any]:
+def _variant(spec: AuditSpec, data: EvaluationData, y_pred: np.ndarray) -> dict[str, Any]:
     """Return metrics, disparities and headline metrics (with intervals) of one variant."""
-    features = [f.name for f in data.sensitive]
     group_counts = count_groups(
-        features,
+        [f.name for f in data.sensitive],
         [f.codes for f in data.sensitive],
         [f.levels for f in data.sensitive],
         data.y_true,
         y_pred,
     )
-    overall, tables = build_tables(group_counts, reference=spec.reference)
-    rows = [r for t in tables for r in disparities_vs_reference(t, metric_names)]
-    headline = [
-        {"feature": t.name, "metric": m, "value": v}
-        for t in tables
-        for m, v in headline_metrics(t).items()
-    ]
-    disparities = [
-        {
-            "feature": r.feature,
-            "metric": r.metric,
-            "group": r.group,
-            "reference": r.reference,
-            "value": r.value,
-            "reference_value": r.reference_value,
-            "difference": r.difference,
-            "ratio": r.ratio,
-        }
-        for r in rows
-    ]
-    by_group: list[dict[str, Any]] = [
-        {
-            "feature": t.name,
-            "group": t.groups[i],
-            "count": int(t.sizes[i]),
-            "metrics": {m: float(t.values[m][i]) for m in metric_names},
-        }
-        for t in tables
-        for i in range(len(t.groups))
-    ]
-    overall_ci: dict[str, Any] = {}
+    measurement = Measurement(
+        BinaryCounts(group_counts), reference=spec.reference, min_group_size=spec.min_group_size
+    )
     if spec.intervals:
-        computed = uncertainty_to_json(
-            compute_uncertainty(
-                group_counts,
-                tables,
-                rows,
-                confidence=spec.confidence,
-                n_resamples=spec.resamples,
-                seed=spec.seed,
-                min_group_size=spec.min_group_size,
-            )
+        measurement.add_uncertainty(
+            confidence=spec.confidence, n_resamples=spec.resamples, seed=spec.seed
         )
-        attach_to_rows(computed, by_group=by_group, disparities=disparities, headline=headline)
-        overall_ci = computed["overall_ci"]
-    overall_metrics = {m: overall[m] for m in CONFUSION_METRICS}
-    overall_metrics["count"] = int(overall["count"])
-    return {
-        "metrics": {"overall": overall_metrics, "overall_ci": overall_ci},
-        "by_group": by_group,
-        "disparities": disparities,
-        "headline": headline,
-    }
+    return measurement.entry(compact=True)
 
 
 def _headline_value(entry: dict[str, Any], grouping: str, metric: str) -> float:
@@ -150,24 +98,14 @@ def _headline_value(entry: dict[str, Any], grouping: str, metric: str) -> float:
     return float("nan")
 
 
-def compare_mitigations(
+def _inputs(
     spec: AuditSpec,
     data: EvaluationData,
-    baseline: dict[str, Any],
-    *,
     estimator: Any | None,
     feature_columns: Sequence[str],
     score: np.ndarray | None,
-    progress: Progress | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Return the ``mitigations`` entries (baseline first) and the ``mitigation_summary``.
-
-    Every selected method is counted alike with the audited model.
-
-    ``baseline`` holds the audited model's ``metrics``, ``by_group``, ``disparities`` and
-    ``headline`` in their JSON form.
-    """
-    metric_names = [m for m in CONFUSION_METRICS if m != "count"]
+) -> MitigationInputs:
+    """Return what the mitigations fit and predict on: evaluation rows, and training rows."""
     inputs = MitigationInputs(
         eval_features=(
             data.frame[list(feature_columns)]
@@ -179,20 +117,100 @@ def compare_mitigations(
         estimator=estimator,
         score=score,
     )
-    if spec.train is not None:
-        if estimator is None:
-            raise ConfigError(
-                "--train needs --model: retraining mitigations refit a clone of the model"
-            )
-        train_features, train_y, train_sensitive = _training_inputs(spec, feature_columns)
-        inputs = replace(
-            inputs,
-            train_features=train_features,
-            train_y=train_y,
-            train_sensitive=train_sensitive,
+    if spec.train is None:
+        return inputs
+    if estimator is None:
+        raise ConfigError(
+            "--train needs --model: retraining mitigations refit a clone of the model"
         )
+    train_features, train_y, train_sensitive = _training_inputs(spec, feature_columns)
+    return replace(
+        inputs, train_features=train_features, train_y=train_y, train_sensitive=train_sensitive
+    )
+
+
+def _entry(spec: AuditSpec, data: EvaluationData, outcome: MitigationOutcome) -> dict[str, Any]:
+    """Return one mitigated variant's entry: how it was made and, if it ran, its numbers."""
+    entry: dict[str, Any] = {
+        "method": outcome.method,
+        "constraint": outcome.constraint,
+        "protocol": outcome.protocol,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "caveat": CAVEATS.get(outcome.method),
+        "sensitive_features": list(outcome.sensitive_features),
+        "warnings": list(outcome.warnings),
+    }
+    if outcome.status == "ok" and outcome.y_pred is not None:
+        entry.update(_variant(spec, data, np.asarray(outcome.y_pred, dtype=bool)))
+    return entry
+
+
+def _before_after(
+    entries: list[dict[str, Any]], best: str | None, grouping: str
+) -> list[dict[str, Any]]:
+    """Return the grouping's groups before (baseline) and after the best trade-off."""
+    if best is None:
+        return []
+    after = next(e for e in entries if e["method"] == best)
+    return [
+        {
+            "group": before_row["group"],
+            "count": before_row["count"],
+            "before": {m: before_row["metrics"].get(m) for m in BEFORE_AFTER_METRICS},
+            "after": {m: after_row["metrics"].get(m) for m in BEFORE_AFTER_METRICS},
+        }
+        for before_row, after_row in zip(entries[0]["by_group"], after["by_group"], strict=True)
+        if before_row["feature"] == grouping
+    ]
+
+
+def _summary(
+    spec: AuditSpec, grouping: str, best: str | None, before_after: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Return the ``mitigation_summary``: protocol, trade-off rule, best method, before/after."""
+    folds = spec.mitigation_folds
+    return {
+        "grouping": grouping,
+        "methods_available": list(METHODS),
+        "protocol": (
+            f"Post-processing (ThresholdOptimizer) is cross-fitted over the evaluation "
+            f"set: {folds} folds stratified by group and label; thresholds fitted on "
+            f"{folds - 1} folds score the held-out fold, so no row is scored by "
+            "thresholds fitted on it. Reductions (ExponentiatedGradient) and "
+            "pre-processing (CorrelationRemover) retrain a clone of the model on the "
+            "training set and are evaluated on the evaluation set. Every variant is "
+            "counted with the same metrics and intervals as the audited model."
+            + (
+                f" Mitigations act on the intersection of {', '.join(spec.sensitive)}."
+                if grouping == INTERSECTION
+                else f" Mitigations act on {grouping}."
+            )
+        ),
+        "tradeoff_rule": TRADEOFF_RULE.format(points=MAX_ACCURACY_LOSS * 100)
+        + f", measured by demographic_parity_difference on {grouping}",
+        "best": best,
+        "before_after": before_after,
+    }
+
+
+def compare_mitigations(
+    spec: AuditSpec,
+    data: EvaluationData,
+    baseline: Measurement,
+    *,
+    estimator: Any | None,
+    feature_columns: Sequence[str],
+    score: np.ndarray | None,
+    progress: Progress | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return the ``mitigations`` entries (baseline first) and the ``mitigation_summary``.
+
+    Every selected method is measured alike with the audited model, whose numbers come
+    from ``baseline``, the audit's own Measurement.
+    """
     outcomes: list[MitigationOutcome] = run_mitigations(
-        inputs,
+        _inputs(spec, data, estimator, feature_columns, score),
         list(spec.mitigations) if spec.mitigations is not None else None,
         folds=spec.mitigation_folds,
         seed=spec.seed,
@@ -202,32 +220,21 @@ def compare_mitigations(
     )
     grouping = tradeoff_grouping(spec)
     entries: list[dict[str, Any]] = [
-        {
-            "method": BASELINE,
-            "constraint": None,
-            "protocol": "The audited model's own predictions on the evaluation set.",
-            "status": "ok",
-            "reason": None,
-            "caveat": None,
-            "sensitive_features": list(spec.mitigate_on or spec.sensitive),
-            "warnings": [],
-            **{k: baseline[k] for k in ("metrics", "by_group", "disparities", "headline")},
-        }
+        jsonable(
+            {
+                "method": BASELINE,
+                "constraint": None,
+                "protocol": "The audited model's own predictions on the evaluation set.",
+                "status": "ok",
+                "reason": None,
+                "caveat": None,
+                "sensitive_features": list(spec.mitigate_on or spec.sensitive),
+                "warnings": [],
+                **baseline.entry(),
+            }
+        )
     ]
-    for outcome in outcomes:
-        entry: dict[str, Any] = {
-            "method": outcome.method,
-            "constraint": outcome.constraint,
-            "protocol": outcome.protocol,
-            "status": outcome.status,
-            "reason": outcome.reason,
-            "caveat": CAVEATS.get(outcome.method),
-            "sensitive_features": list(outcome.sensitive_features),
-            "warnings": list(outcome.warnings),
-        }
-        if outcome.status == "ok" and outcome.y_pred is not None:
-            entry.update(_variant(spec, data, np.asarray(outcome.y_pred, dtype=bool), metric_names))
-        entries.append(entry)
+    entries.extend(_entry(spec, data, outcome) for outcome in outcomes)
 
     def point(entry: dict[str, Any]) -> tuple[float, float]:
         accuracy = entry["metrics"]["overall"].get("accuracy")
@@ -238,43 +245,5 @@ def compare_mitigations(
 
     scored = {e["method"]: point(e) for e in entries[1:] if e["status"] == "ok"}
     best = best_tradeoff(scored, baseline=point(entries[0]), max_accuracy_loss=MAX_ACCURACY_LOSS)
-    before_after = []
-    if best is not None:
-        after = next(e for e in entries if e["method"] == best)
-        for before_row, after_row in zip(entries[0]["by_group"], after["by_group"], strict=True):
-            if before_row["feature"] != grouping:
-                continue
-            before_after.append(
-                {
-                    "group": before_row["group"],
-                    "count": before_row["count"],
-                    "before": {m: before_row["metrics"].get(m) for m in BEFORE_AFTER_METRICS},
-                    "after": {m: after_row["metrics"].get(m) for m in BEFORE_AFTER_METRICS},
-                }
-            )
-    folds = spec.mitigation_folds
-    summary = jsonable(
-        {
-            "grouping": grouping,
-            "methods_available": list(METHODS),
-            "protocol": (
-                f"Post-processing (ThresholdOptimizer) is cross-fitted over the evaluation "
-                f"set: {folds} folds stratified by group and label; thresholds fitted on "
-                f"{folds - 1} folds score the held-out fold, so no row is scored by "
-                "thresholds fitted on it. Reductions (ExponentiatedGradient) and "
-                "pre-processing (CorrelationRemover) retrain a clone of the model on the "
-                "training set and are evaluated on the evaluation set. Every variant is "
-                "counted with the same metrics and intervals as the audited model."
-                + (
-                    f" Mitigations act on the intersection of {', '.join(spec.sensitive)}."
-                    if grouping == INTERSECTION
-                    else f" Mitigations act on {grouping}."
-                )
-            ),
-            "tradeoff_rule": TRADEOFF_RULE.format(points=MAX_ACCURACY_LOSS * 100)
-            + f", measured by demographic_parity_difference on {grouping}",
-            "best": best,
-            "before_after": before_after,
-        }
-    )
-    return jsonable(entries), summary
+    summary = _summary(spec, grouping, best, _before_after(entries, best, grouping))
+    return jsonable(entries), jsonable(summary)

@@ -24,7 +24,13 @@ from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart, tra
 from fairaudit.outputs._report_groups import TOP_GROUPS, split_groups
 from fairaudit.paths import atomic_write_many
 from fairaudit.result import AuditResult
-from fairaudit.vocabulary import DEFINITIONS, HEADLINE_METRICS, HTML_MAX_GROUPS, INTERSECTION
+from fairaudit.vocabulary import (
+    DEFINITIONS,
+    HEADLINE_METRICS,
+    HTML_MAX_GROUPS,
+    INTERSECTION,
+    RATIO_BAND,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -43,6 +49,7 @@ __all__ = [
     "render_html",
     "report_paths",
     "template_dir",
+    "template_environment",
     "write_report",
 ]
 
@@ -57,8 +64,6 @@ DISPARITY_METRICS = (
     "precision",
     "accuracy",
 )
-#: Ratios outside this band are highlighted (the four-fifths rule and its inverse).
-RATIO_BAND = (0.8, 1.25)
 
 
 def template_dir() -> Path:
@@ -81,7 +86,8 @@ def _shown(value: Any) -> Any:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
+    """Return the Jinja2 environment of every page (report, diff, batch index): autoescaped."""
     env = jinja2.Environment(
         finalize=_shown,
         loader=jinja2.FileSystemLoader(str(template_dir())),
@@ -238,44 +244,26 @@ class ReportContext:
     html_max_groups: int = HTML_MAX_GROUPS
 
 
-def _worst_off(
-    rows: list[dict[str, Any]], disparities: list[dict[str, Any]], grouping: str, reference: str
-) -> list[WorstOff]:
-    """Return the groups with the lowest selection rate and TPR (among groups with enough data)."""
-    usable = [r for r in rows if not r["insufficient_data"]]
-    out = []
-    for metric, label in (
-        ("selection_rate", "lowest selection rate"),
-        ("true_positive_rate", "lowest true positive rate"),
-    ):
-        defined = [r for r in usable if r["metrics"].get(metric) is not None]
-        if len(defined) < 2:
-            continue
-        worst = min(defined, key=lambda r: r["metrics"][metric])
-        versus = next(
-            (d for d in disparities if d["metric"] == metric and d["group"] == worst["group"]),
-            None,
+def _worst_off(data: dict[str, Any]) -> list[WorstOff]:
+    """Return the worst-off groups the result's ``summary`` names (none in an older result)."""
+    entries = (data.get("summary") or {}).get("worse_off", [])
+    return [
+        WorstOff(
+            grouping=w["feature"],
+            metric=w["metric"],
+            what="lowest " + w["metric"].replace("_", " "),
+            group=group_label(w["group"]),
+            value=w["value"],
+            count=w["count"],
+            reference=group_label(w["reference_group"]),
+            reference_value=w["reference_value"],
+            ratio=w["ratio"],
+            ci_ratio=w["ci_ratio"],
+            significance=w["significance"],
+            below_band=w["below_band"],
         )
-        ratio = versus["ratio"] if versus else (1.0 if worst["reference"] else None)
-        out.append(
-            WorstOff(
-                grouping=grouping,
-                metric=metric,
-                what=label,
-                group=group_label(worst["group"]),
-                value=worst["metrics"][metric],
-                count=worst["count"],
-                reference=reference,
-                reference_value=versus["reference_value"]
-                if versus
-                else (worst["metrics"][metric] if worst["reference"] else None),
-                ratio=ratio,
-                ci_ratio=versus.get("ci_ratio") if versus else None,
-                significance=versus.get("significance") if versus else None,
-                below_band=ratio is not None and ratio < RATIO_BAND[0],
-            )
-        )
-    return out
+        for w in entries
+    ]
 
 
 def _verdict(data: dict[str, Any], worst: list[WorstOff]) -> Verdict:
@@ -320,7 +308,6 @@ def build_context(result: AuditResult) -> ReportContext:
     audit = data["audit"]
     by_group = data["metrics"]["by_group"]
     groupings = []
-    worst = []
     for name in audit["groupings"]:
         rows = [r for r in by_group if r["feature"] == name]
         reference = group_label(audit["reference"][name])
@@ -380,7 +367,7 @@ def build_context(result: AuditResult) -> ReportContext:
                 split.omitted,
             )
         )
-        worst.extend(_worst_off(rows, disparities, name, reference))
+    worst = _worst_off(data)
     warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
     mitigation_chart = _mitigation_chart(data)
     model = data["audit"]["name"]
@@ -432,7 +419,7 @@ def _mitigation_chart(data: dict[str, Any]) -> Chart | None:
 def render_html(result: AuditResult) -> str:
     """Return the report as one self-contained HTML document."""
     context = build_context(result)
-    template = _environment().get_template("base.html")
+    template = template_environment().get_template("report.html")
     return template.render(report=context)
 
 
