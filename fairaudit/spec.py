@@ -12,7 +12,7 @@ from fairaudit.errors import ConfigError
 from fairaudit.paths import FileRole, read_toml_file
 from fairaudit.vocabulary import BAD_CONFIDENCE, BAD_RESAMPLES, MAX_GROUPS
 
-__all__ = ["AuditSpec", "MissingSensitive", "load_config"]
+__all__ = ["AuditSpec", "MissingSensitive", "load_config", "normalise_options"]
 
 MissingSensitive = Literal["error", "group", "drop"]
 _MISSING_CHOICES = ("error", "group", "drop")
@@ -85,6 +85,14 @@ class AuditSpec:
 
     def validate(self) -> None:
         """Raise ConfigError for an inconsistent combination of options."""
+        self._check_roles()
+        self._check_sources()
+        self._check_choices()
+        self._check_ranges()
+        self._check_features()
+
+    def _check_roles(self) -> None:
+        """Each column has one role; the target is named."""
         if not self.target:
             raise ConfigError("no target column: pass --target COL (the label column)")
         roles: dict[str, str] = {}
@@ -102,6 +110,9 @@ class AuditSpec:
                         "each column has one role"
                     )
                 roles[column] = flag
+
+    def _check_sources(self) -> None:
+        """Seed and sizes in range; sensitive features named once; one source of predictions."""
         if not 0 <= self.seed < 2**53:
             raise ConfigError(f"seed must be a whole number from 0 to 2**53 - 1, not {self.seed}")
         if self.min_group_size >= 2**53:
@@ -127,6 +138,9 @@ class AuditSpec:
                 "--score-col goes with --prediction-col; with --model the scores come "
                 "from the model"
             )
+
+    def _check_choices(self) -> None:
+        """Options with a fixed set of values, and the mitigation settings."""
         if self.missing_sensitive not in _MISSING_CHOICES:
             raise ConfigError(
                 f"missing_sensitive must be one of {', '.join(_MISSING_CHOICES)}, "
@@ -159,6 +173,9 @@ class AuditSpec:
             raise ConfigError(f"fail_on must be 'fail' or 'warn', not {self.fail_on!r}")
         if self.not_evaluable not in (None, "warn", "fail"):
             raise ConfigError(f"not_evaluable must be 'warn' or 'fail', not {self.not_evaluable!r}")
+
+    def _check_ranges(self) -> None:
+        """Numbers with a lower bound."""
         if not 0 < self.confidence < 1:
             raise ConfigError(BAD_CONFIDENCE.format(value=self.confidence))
         if self.resamples < 100:
@@ -167,6 +184,9 @@ class AuditSpec:
             raise ConfigError("min_group_size must be a whole number of at least 1")
         if self.max_groups < 1:
             raise ConfigError("max_groups must be a whole number of at least 1")
+
+    def _check_features(self) -> None:
+        """Reference groups and bins name sensitive features; bin edges increase."""
         for feature in self.reference:
             if feature not in self.sensitive:
                 raise ConfigError(
@@ -234,7 +254,7 @@ def _as_tuple_of_str(key: str, value: Any, source: str) -> tuple[str, ...]:
     raise ConfigError(f"{source}: {key} must be a string or a list of strings")
 
 
-def _normalise(options: dict[str, Any], source: str, base: Path | None) -> dict[str, Any]:
+def normalise_options(options: dict[str, Any], source: str, base: Path | None) -> dict[str, Any]:
     """Return options with the types AuditSpec wants; raise ConfigError naming the key."""
     out: dict[str, Any] = {}
     for key, value in options.items():
@@ -316,9 +336,9 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     options: dict[str, Any] = {}
     if path is not None:
         raw, _ = read_toml_file(path, "config file")
-        options.update(_normalise(raw, f"config file '{path}'", Path(path).parent))
+        options.update(normalise_options(raw, f"config file '{path}'", Path(path).parent))
     given = {k: v for k, v in (overrides or {}).items() if v is not None and v != () and v != {}}
-    options.update(_normalise(given, "command line", None))
+    options.update(normalise_options(given, "command line", None))
     missing = [k for k in ("data", "target") if k not in options]
     if missing:
         what = {
