@@ -31,12 +31,13 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from fairaudit.counts import GroupCounts, count_groups
-from fairaudit.measure import build_tables, confusion_metrics
+from fairaudit.measure import build_tables
 from fairaudit.measure import disparities_vs_reference as disparities
 from fairaudit.stats import (
     bootstrap_counts,
     bootstrap_score_metrics,
     compute_uncertainty,
+    confusion_metrics,
     percentile_interval,
 )
 from fairaudit.vocabulary import CONFUSION_METRICS, SCORE_METRICS

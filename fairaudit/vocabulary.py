@@ -25,6 +25,7 @@ __all__ = [
     "MAX_GROUPS",
     "MITIGATION_METHODS",
     "PROPORTIONS",
+    "RATIO_BAND",
     "SCORE_METRICS",
 ]
 
@@ -40,6 +41,10 @@ MAX_GROUPS = 5000
 #: The HTML report tabulates and draws at most this many groups of one grouping (the worst
 #: off); the others are counted in a line that points to the JSON, which keeps every group.
 HTML_MAX_GROUPS = 200
+
+#: Ratios to the reference outside this band are highlighted, and a worst-off group below
+#: its lower end is "worse off" (the four-fifths rule and its inverse).
+RATIO_BAND: tuple[float, float] = (0.8, 1.25)
 
 #: Metrics computed from confusion counts, in report order (``count`` first).
 CONFUSION_METRICS: tuple[str, ...] = (
