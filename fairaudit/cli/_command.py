@@ -17,7 +17,10 @@ import click
 from fairaudit.display import terminal_text
 from fairaudit.errors import FairauditError
 
-__all__ = ["Command", "CommandError", "Group", "user_errors"]
+__all__ = ["HELP_OPTION_NAMES", "Command", "CommandError", "Group", "user_errors"]
+
+#: Every command, also one invoked on its own (as tests and embedding programs do), takes -h.
+HELP_OPTION_NAMES = ["-h", "--help"]
 
 
 class CommandError(click.ClickException):
@@ -38,8 +41,17 @@ def user_errors() -> Iterator[None]:
         raise CommandError(exc) from exc
 
 
+def _context_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    return {"help_option_names": HELP_OPTION_NAMES, **(settings or {})}
+
+
 class Command(click.Command):
     """A click command whose library errors go through :func:`user_errors`."""
+
+    def __init__(
+        self, name: str | None, context_settings: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(name, context_settings=_context_settings(context_settings), **kw)
 
     def invoke(self, ctx: click.Context) -> Any:
         with user_errors():
@@ -51,3 +63,8 @@ class Group(click.Group):
 
     command_class = Command
     group_class = type  # subgroups are of the same class as their parent
+
+    def __init__(
+        self, name: str | None = None, context_settings: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(name, context_settings=_context_settings(context_settings), **kw)

@@ -89,7 +89,7 @@ class _StoppableGroup(Group):
             raise
 
 
-@click.group(cls=_StoppableGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_StoppableGroup)
 @click.version_option(__version__, "--version", prog_name="fairaudit")
 def cli() -> None:
     """Audit a machine-learning classifier for bias and write a report.
