@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from fairaudit.display import group_text
 from fairaudit.policy._model import (
     EXIT_OK,
     EXIT_POLICY_FAILED,
@@ -60,10 +61,6 @@ def _key(group: Mapping[str, Any]) -> GroupKey:
     return tuple((str(k), str(v)) for k, v in group.items())
 
 
-def _group_label(group: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in group.items())
-
-
 def _interval(value: Any) -> tuple[float, float] | None:
     if isinstance(value, list | tuple) and len(value) == 2 and None not in value:
         return float(value[0]), float(value[1])
@@ -93,7 +90,7 @@ class Outcome:
         if not self.groups:
             return feature
         joiner = " vs " if len(self.groups) == 2 else ", "
-        return f"{feature}: " + joiner.join(_group_label(g) for g in self.groups)
+        return f"{feature}: " + joiner.join(group_text(g) for g in self.groups)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome's JSON form."""
@@ -271,7 +268,7 @@ def _between(
 
 def _small_reason(view: _View, feature: str, key: GroupKey, minimum: int) -> str:
     return REASON_SMALL_GROUP.format(
-        label=_group_label(view.groups[feature][key]),
+        label=group_text(view.groups[feature][key]),
         count=view.sizes[feature][key],
         minimum=minimum,
     )

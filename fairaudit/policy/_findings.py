@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fairaudit.policy._evaluate import Outcome, PolicyEvaluation, _group_label, exit_code_for
+from fairaudit.display import group_text
+from fairaudit.policy._evaluate import Outcome, PolicyEvaluation, exit_code_for
 from fairaudit.policy._model import EXIT_OK, NOT_EVALUABLE
 
 # --------------------------------------------------------------------------- findings
@@ -156,7 +157,7 @@ def build_findings(
                 "kind": "insufficient_data",
                 "severity": "warning",
                 "message": f"{len(small)} group(s) have fewer than {minimum} rows: "
-                + "; ".join(f"{_group_label(r['group'])} ({r['count']})" for r in small),
+                + "; ".join(f"{group_text(r['group'])} ({r['count']})" for r in small),
                 "groups": [{"feature": r["feature"], "group": dict(r["group"])} for r in small],
                 "evidence": {
                     "min_group_size": minimum,
