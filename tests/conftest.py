@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import pickle
 import re
 import sys
@@ -144,7 +145,8 @@ def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     ``sensitive`` columns and any ``config`` TOML text go into a generated config file
     (``--sensitive`` on the command line is broken: see test_cli.test_sensitive_flag);
     every other option is a flag in ``args``. The report goes to ``output`` (default
-    ``<fresh folder>/report.html``).
+    ``<fresh folder>/report.html``). Runs skip the mitigation comparison unless the test
+    is about it (names ``--mitigations``/``--no-mitigation`` or ``mitigations`` in config).
     """
     from fairaudit.cli import cli
 
@@ -163,6 +165,13 @@ def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         out_dir = tmp_path / f"out{n}"
         out_dir.mkdir()
         argv = ["run", *map(str, args)]
+        # Tests not about mitigation skip the comparison (seconds a run); those about it
+        # name --mitigations, --no-mitigation, or mitigations in their config.
+        about_mitigation = "mitigations" in config or any(
+            str(a) in ("--mitigations", "--no-mitigation") for a in args
+        )
+        if not about_mitigation:
+            argv.append("--no-mitigation")
         config_path = None
         if sensitive or config:
             config_path = tmp_path / f"audit{n}.toml"
@@ -175,6 +184,50 @@ def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         return AuditRun(result, target, out_dir, target, target.with_suffix(".json"), config_path)
 
     return run
+
+
+#: SOURCE_DATE_EPOCH of the shared sample audit.
+SAMPLE_EPOCH = "1764000000"
+
+
+@dataclass(frozen=True)
+class SampleAudit:
+    """The sample audit (German credit, with its mitigation comparison), run once a session."""
+
+    html_path: Path
+    json_path: Path
+
+    def html(self) -> str:
+        return self.html_path.read_text(encoding="utf-8")
+
+    def json(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.json_path.read_text(encoding="utf-8"))
+        return loaded
+
+
+@pytest.fixture(scope="session")
+def sample_audit(tmp_path_factory: pytest.TempPathFactory) -> SampleAudit:
+    """Run ``fairaudit run --config sample_data/audit.toml`` once for every test that reads it.
+
+    The full run (mitigations included) takes seconds; tests that only read the report share
+    it instead of running it again. Its ledger is written beside it, as a user's would be.
+    """
+    from fairaudit.cli import cli
+
+    folder = tmp_path_factory.mktemp("sample")
+    html = folder / "report.html"
+    config = Path(__file__).resolve().parent.parent / "sample_data" / "audit.toml"
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = SAMPLE_EPOCH
+    try:
+        result = CliRunner().invoke(cli, ["run", "--config", str(config), "-o", str(html), "-q"])
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
+    assert result.exit_code == 0, result.output
+    return SampleAudit(html, html.with_suffix(".json"))
 
 
 @pytest.fixture(scope="session")

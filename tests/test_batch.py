@@ -404,7 +404,7 @@ def test_sample_audit_runs_from_its_config(tmp_path: Path, monkeypatch: pytest.M
     sample = Path(__file__).resolve().parent.parent / "sample_data" / "audit.toml"
     (tmp_path / "m.toml").write_text(
         f'policy = "preset:four-fifths"\n[[audit]]\nconfig = {json.dumps(str(sample))}\n'
-        "resamples = 100\n"
+        "resamples = 100\nmitigations = []\n"
     )
     result = run_batch(load_manifest(tmp_path / "m.toml"), jobs=1)
     (outcome,) = result.outcomes

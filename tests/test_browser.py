@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import pytest
 from click.testing import CliRunner
 
 from fairaudit.cli import cli
+from tests.conftest import SampleAudit
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -177,31 +177,16 @@ def _batch_index(folder: Path, hostile_config: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Page]:
-    """Return every page the browser tests open, generated once."""
+def pages(tmp_path_factory: pytest.TempPathFactory, sample_audit: SampleAudit) -> dict[str, Page]:
+    """Return every page the browser tests open, generated once (the sample: per session)."""
     folder = tmp_path_factory.mktemp("browser")
-    sample = folder / "sample.html"
-    # The sample audit (with its mitigation comparison) is the slowest page: it runs in a
-    # second process while this one writes the others.
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1764000000"}
-    command = [sys.executable, "-m", "fairaudit", "run", "--config", str(SAMPLE / "audit.toml")]
-    running = subprocess.Popen(
-        [*command, "--jobs", "1", "-o", str(sample), "-q"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        hostile = _hostile_audit(folder, seed=1)
-        hostile_new = _hostile_audit(folder, seed=2, mitigate=False)
-        diff = folder / "diff.html"
-        _invoke("diff", str(hostile), str(hostile_new), "--threshold", "0.05", "--html", str(diff))
-        large = _large_audit(folder)
-        index = _batch_index(folder, folder / "hostile-1.toml")
-    finally:
-        output, _ = running.communicate(timeout=300)
-    assert running.returncode == 0, output
+    sample = sample_audit.html_path
+    hostile = _hostile_audit(folder, seed=1)
+    hostile_new = _hostile_audit(folder, seed=2, mitigate=False)
+    diff = folder / "diff.html"
+    _invoke("diff", str(hostile), str(hostile_new), "--threshold", "0.05", "--html", str(diff))
+    large = _large_audit(folder)
+    index = _batch_index(folder, folder / "hostile-1.toml")
     report_headings = (
         "Summary",
         "Findings",

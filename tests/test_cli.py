@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from fairaudit import __version__
 from fairaudit.cli import cli
 from fairaudit.spec import AuditSpec
-from tests.conftest import SCORED_ROWS, TINY_MODEL_ROWS, AuditRun
+from tests.conftest import SCORED_ROWS, TINY_MODEL_ROWS, AuditRun, SampleAudit
 
 RunCli = Callable[..., AuditRun]
 PRED = ("--target", "y", "--prediction-col", "pred")
@@ -593,15 +593,22 @@ def test_failed_run_keeps_the_previous_reports(
     assert (target.read_bytes(), target.with_suffix(".json").read_bytes()) == before
 
 
-def test_sample_data_end_to_end(audit_cli: RunCli, tmp_path: Path) -> None:
-    run = audit_cli("--config", ROOT / "sample_data" / "audit.toml", sensitive=None)
-    run.assert_ok()
-    data = run.json()
+def test_sample_data_end_to_end(sample_audit: SampleAudit) -> None:
+    """The README's sample command (run once a session in conftest.sample_audit)."""
+    folder = sample_audit.html_path.parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "fairaudit-ledger.sqlite",
+        "report.html",
+        "report.json",
+    ]
+    data = sample_audit.json()
     assert data["audit"]["name"] == "german-credit-logreg"
     assert data["audit"]["groupings"] == ["sex", "age", "intersection"]
-    assert set(run.groups("age")) == {"< 25", "[25, 40)", ">= 40"}
+    age = {r["group"]["age"] for r in data["metrics"]["by_group"] if r["feature"] == "age"}
+    assert age == {"< 25", "[25, 40)", ">= 40"}
     assert data["lineage"]["model"]["format"] == "skops"
-    assert _embedded(run.html()) == data
+    assert data["mitigations"]  # the comparison ran, with the training split of the config
+    assert _embedded(sample_audit.html()) == data
 
 
 # --------------------------------------------------------------------------- review findings

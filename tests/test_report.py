@@ -23,7 +23,7 @@ from fairaudit.outputs import render_html
 from fairaudit.result import AuditResult, load_schema
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import HTML_MAX_GROUPS, MAX_GROUPS
-from tests.conftest import AuditRun
+from tests.conftest import AuditRun, SampleAudit
 from tests.test_metrics import fairlearn_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +44,9 @@ def run_sample(out: Path, *extra: str, mitigate: bool = False) -> tuple[str, dic
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
-    return run_sample(tmp_path_factory.mktemp("sample") / "report.html", mitigate=True)
+def sample(sample_audit: SampleAudit) -> tuple[str, dict]:
+    """The session's sample audit (conftest), with its mitigation comparison."""
+    return sample_audit.html(), sample_audit.json()
 
 
 def test_sample_json_is_valid_against_the_schema(sample: tuple[str, dict]) -> None:
@@ -270,7 +271,7 @@ def test_unsigned_run_removes_a_stale_detached_signature(tmp_path: Path) -> None
 
 def test_output_folder_names_the_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["run", "--config", str(SAMPLE / "audit.toml"), "-o", str(tmp_path)]
+        cli, ["run", "--config", str(SAMPLE / "audit.toml"), "-o", str(tmp_path), "--no-mitigation"]
     )
     assert result.exit_code == 0, result.output
     (html,) = tmp_path.glob("*.html")

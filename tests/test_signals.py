@@ -140,7 +140,8 @@ def started_run(
 def _stop_and_settle(
     process: subprocess.Popen[bytes], send: str
 ) -> tuple[int | None, str, list[int]]:
-    """Send the signal; return the exit code, stderr, and the session's processes 5 s later."""
+    """Send the signal; return the exit code, stderr, and the session's processes still
+    alive 5 s later (polled: once the session is empty, nothing in it can start again)."""
     sent = time.monotonic()
     if send == "SIGINT to the group":  # what Ctrl-C in a terminal does
         os.killpg(process.pid, signal.SIGINT)
@@ -151,8 +152,10 @@ def _stop_and_settle(
         _, stderr = process.communicate(timeout=5)
     except subprocess.TimeoutExpired:
         stderr = b"(the pipes were still open after 5 s)"
-    time.sleep(max(0.0, sent + 5 - time.monotonic()))
     alive = [pid for pid in _session(process.pid) if pid != process.pid]
+    while alive and time.monotonic() < sent + 5:
+        time.sleep(0.05)
+        alive = [pid for pid in _session(process.pid) if pid != process.pid]
     return process.returncode, stderr.decode(), alive
 
 
