@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
@@ -18,6 +16,7 @@ from fairaudit.measure import BinaryCounts, Measurement
 from fairaudit.mitigation import compare_mitigations
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult
+from fairaudit.runtime import BadSourceDateEpoch, reproducible_time
 from fairaudit.spec import AuditSpec
 
 __all__ = ["audit_timestamp", "run_audit"]
@@ -40,17 +39,10 @@ Progress = Callable[[str], None]
 
 def audit_timestamp() -> str:
     """Return the audit time as UTC ISO-8601; SOURCE_DATE_EPOCH fixes it for reproducible runs."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            moment = datetime.fromtimestamp(int(epoch), tz=UTC)
-        except (ValueError, OverflowError, OSError):
-            raise ConfigError(
-                f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}"
-            ) from None
-    else:
-        moment = datetime.now(tz=UTC).replace(microsecond=0)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return reproducible_time()
+    except BadSourceDateEpoch as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _environment() -> dict[str, Any]:
