@@ -26,7 +26,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["BIDI_CONTROLS", "display_text", "group_text", "terminal_json", "terminal_text"]
+__all__ = [
+    "BIDI_CONTROLS",
+    "display_text",
+    "group_text",
+    "terminal_json",
+    "terminal_text",
+    "worse_off_entries",
+    "worse_off_text",
+]
 
 #: Bidi embedding, override and isolate controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI).
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
@@ -96,3 +104,25 @@ def group_text(group: Mapping[str, Any]) -> str:
     Only the format: show the result with :func:`terminal_text` or :func:`display_text`.
     """
     return ", ".join(f"{k}={v}" for k, v in group.items())
+
+
+def _number(value: Any) -> str:
+    return "undefined" if value is None else f"{float(value):.3f}"
+
+
+def worse_off_entries(summary: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """Return the result's ``summary.worse_off`` entries whose ratio is below the band.
+
+    These are the groups the report's banner names: the console, the model card and JUnit
+    show the same ones, read from the result, never recomputed.
+    """
+    return [e for e in (summary or {}).get("worse_off") or [] if e.get("below_band")]
+
+
+def worse_off_text(entry: Mapping[str, Any]) -> str:
+    """Return one ``summary.worse_off`` entry as one line (format only, like group_text)."""
+    return (
+        f"{group_text(entry['group'])}: {entry['metric']} {_number(entry['value'])} vs "
+        f"{_number(entry['reference_value'])} for {group_text(entry['reference_group'])} "
+        f"(ratio {_number(entry['ratio'])})"
+    )

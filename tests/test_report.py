@@ -453,3 +453,44 @@ def test_too_many_groups_are_refused_before_the_work(
     allowed = audit_cli(*flags, "--max-groups", "9", sensitive=("a", "b"))
     allowed.assert_ok()
     assert "max_groups" not in allowed.json()["lineage"]["config"]  # changes no number
+
+
+def test_banner_console_card_and_junit_name_the_same_worse_off_groups(tmp_path: Path) -> None:
+    """Issue 13 §6: who is worse off is computed once (summary.worse_off); every output
+    reads it from the result."""
+    import xml.etree.ElementTree as ET
+
+    from fairaudit.display import worse_off_entries, worse_off_text
+    from fairaudit.outputs import export_card
+
+    out, junit = tmp_path / "report.html", tmp_path / "junit.xml"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run", "--config", str(SAMPLE / "audit.toml"), "-o", str(out), "--no-mitigation",
+            "--policy", "preset:four-fifths", "--junit", str(junit), "--no-ledger",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output  # the sample fails four-fifths
+    data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    expected = [worse_off_text(e) for e in worse_off_entries(data["summary"])]
+    assert len(expected) >= 2  # age < 25 and its intersection cell, at least
+    console = [line.strip() for line in result.stdout.splitlines()]
+    assert [c.removeprefix("worse off: ") for c in console if c.startswith("worse off:")] == (
+        expected
+    )
+    properties = ET.parse(junit).getroot().iter("property")
+    assert [p.get("value") for p in properties if p.get("name") == "worse_off"] == expected
+    card = export_card(out.with_suffix(".json"), format="markdown")
+    shown = card[card.index("### Who is worse off") :]
+    for entry in worse_off_entries(data["summary"]):
+        assert entry["metric"].replace("_", "\\_") in shown
+        assert f"ratio {entry['ratio']:.3f}" in shown
+    page = out.read_text(encoding="utf-8")
+    start = page.index('<ul class="who">')
+    banner = page[start : page.index("</ul>", start)]
+    groups = {json.dumps(e["group"], sort_keys=True) for e in worse_off_entries(data["summary"])}
+    assert banner.count("<li>") == len(groups)
+    for entry in worse_off_entries(data["summary"]):
+        assert f"{entry['value']:.3f} vs {entry['reference_value']:.3f}" in banner
+        assert f'ratio <strong class="outside">{entry["ratio"]:.2f}</strong>' in banner

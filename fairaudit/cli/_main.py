@@ -31,7 +31,7 @@ from fairaudit.cli._options import (
 )
 from fairaudit.cli._review import review
 from fairaudit.cli._signing import keygen, sign, verify
-from fairaudit.display import terminal_text
+from fairaudit.display import terminal_text, worse_off_entries, worse_off_text
 from fairaudit.errors import ConfigError, FairauditError
 from fairaudit.vocabulary import MITIGATION_METHODS
 
@@ -336,7 +336,10 @@ def run(
         if junit_path is not None and result.policy is not None:
             from fairaudit.outputs import write_junit
 
-            write_junit(result.to_dict()["policy"], junit_path, fail_on=spec.fail_on)
+            written = result.to_dict()
+            write_junit(
+                written["policy"], junit_path, fail_on=spec.fail_on, summary=written["summary"]
+            )
     if not quiet:
         click.echo(_summary(result.to_dict(), html_path, json_path))
         if private_key is not None:
@@ -453,6 +456,7 @@ def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
         if h["metric"] in ("demographic_parity_ratio", "equalized_odds_difference"):
             value = "undefined" if h["value"] is None else f"{h['value']:.3f}"
             lines.append(f"  {h['feature']}: {h['metric']} = {value}")
+    lines += [f"  worse off: {worse_off_text(e)}" for e in worse_off_entries(data.get("summary"))]
     warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
     if warnings:
         noun = "warning" if len(warnings) == 1 else "warnings"

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fairaudit.display import display_text, group_text
+from fairaudit.display import display_text, group_text, worse_off_entries, worse_off_text
 from fairaudit.outputs._card_source import CARD_METRICS, CardError, ReportReference
 from fairaudit.outputs._text import bound_text
 
@@ -155,6 +155,20 @@ def _disparities(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _worse_off(data: Mapping[str, Any]) -> list[str]:
+    """Return the groups the report's banner names as worse off (from ``summary``)."""
+    entries = worse_off_entries(data.get("summary"))
+    if not entries:
+        return []
+    low = (data.get("summary") or {}).get("ratio_band", [0.8])[0]
+    lines = ["### Who is worse off", ""]
+    lines.append(f"Groups whose rate is below {_num(low, 2)} times the reference group's:")
+    lines.append("")
+    lines.extend(f"- {_md(worse_off_text(e))}" for e in entries)
+    lines.append("")
+    return lines
+
+
 def _verdict(data: Mapping[str, Any]) -> list[str]:
     policy = data.get("policy")
     lines = ["### Verdict", ""]
@@ -279,7 +293,8 @@ def fairness_section(data: Mapping[str, Any], reference: ReportReference | None)
     if audit.get("intended_use"):
         lines.append(f"- Intended use: {_md(audit['intended_use'])}")
     lines.append("")
-    for part in (_verdict, _factors, _group_tables, _disparities, _mitigations, _caveats):
+    parts = (_verdict, _worse_off, _factors, _group_tables, _disparities, _mitigations, _caveats)
+    for part in parts:
         body = part(data)
         if body:
             lines.extend(body)

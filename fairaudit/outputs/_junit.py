@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fairaudit.display import display_text, group_text
+from fairaudit.display import display_text, group_text, worse_off_entries, worse_off_text
 from fairaudit.outputs._text import bound_text
 from fairaudit.paths import atomic_write_bytes
 from fairaudit.policy import MSG_BAD_FAIL_ON, NOT_EVALUABLE
@@ -61,10 +61,17 @@ def _details(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def junit_xml(policy: Mapping[str, Any], *, fail_on: str = "fail") -> bytes:
+def junit_xml(
+    policy: Mapping[str, Any],
+    *,
+    fail_on: str = "fail",
+    summary: Mapping[str, Any] | None = None,
+) -> bytes:
     """Return a policy evaluation (the ``policy`` section of the result JSON) as JUnit XML.
 
-    Reading the JSON form keeps the AuditResult the single source of truth.
+    Reading the JSON form keeps the AuditResult the single source of truth. With the
+    result's ``summary``, the groups its banner names as worse off become ``worse_off``
+    properties of the suite.
     """
     if fail_on not in ("fail", "warn"):
         raise ValueError(MSG_BAD_FAIL_ON.format(value=fail_on))
@@ -78,6 +85,8 @@ def junit_xml(policy: Mapping[str, Any], *, fail_on: str = "fail") -> bytes:
             name="policy",
             value=_xml(f"{layer['source']} {layer['sha256']}"),
         )
+    for entry in worse_off_entries(summary):
+        ET.SubElement(properties, "property", name="worse_off", value=_xml(worse_off_text(entry)))
     counts = {"tests": 0, "failures": 0, "skipped": 0}
     for rule in policy["rules"]:
         for outcome in rule["outcomes"]:
@@ -119,7 +128,11 @@ def junit_xml(policy: Mapping[str, Any], *, fail_on: str = "fail") -> bytes:
 
 
 def write_junit(
-    policy: Mapping[str, Any], path: str | os.PathLike[str], *, fail_on: str = "fail"
+    policy: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    fail_on: str = "fail",
+    summary: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the policy evaluation's JUnit XML to ``path`` atomically."""
-    atomic_write_bytes(Path(path), junit_xml(policy, fail_on=fail_on))
+    atomic_write_bytes(Path(path), junit_xml(policy, fail_on=fail_on, summary=summary))
