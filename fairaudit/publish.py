@@ -15,14 +15,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fairaudit.outputs import write_report
-from fairaudit.provenance import append_rendered, default_ledger_path, file_sha256
+from fairaudit.errors import OutputError
+from fairaudit.outputs import render_html, report_paths
+from fairaudit.paths import atomic_write_many
+from fairaudit.provenance import (
+    append_rendered,
+    default_ledger_path,
+    detached_path_for,
+    file_sha256,
+    render_detached,
+    sign_report_bytes,
+    split_trailer,
+)
 from fairaudit.result import AuditResult
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = ["Published", "check_ledger_appendable", "ledger_path_for", "publish_report"]
+__all__ = [
+    "Published",
+    "check_ledger_appendable",
+    "ledger_path_for",
+    "publish_report",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -88,3 +104,36 @@ def publish_report(
 
     append_rendered(ledger_path, result.audit.get("name"), render, signing_key=sign_key)
     return Published(written[0], written[1], ledger_path)
+
+
+def write_report(
+    result: AuditResult,
+    output: str | os.PathLike[str],
+    *,
+    sign_key: Ed25519PrivateKey | None = None,
+) -> tuple[Path, Path]:
+    """Render and write the HTML report and its JSON twin atomically; return their paths.
+
+    With ``sign_key`` the HTML carries an embedded signature (role ``auditor``) and the
+    same envelope is written beside it as ``<report>.intoto.jsonl``. Without it, a stale
+    ``.intoto.jsonl`` left by an earlier run at the same path is removed, since it signs
+    a different report.
+    """
+    html_path, json_path = report_paths(result, output)
+    html = render_html(result).encode("utf-8")
+    files = {json_path: result.to_json().encode("utf-8")}
+    detached = detached_path_for(html_path)
+    if sign_key is not None:
+        html = sign_report_bytes(html, key=sign_key, report_name=html_path.name)
+        _, envelopes = split_trailer(html)
+        files[detached] = render_detached(envelopes or [])
+    files[html_path] = html
+    atomic_write_many(files)
+    if sign_key is None and detached.exists():
+        try:
+            detached.unlink()
+        except OSError as exc:
+            raise OutputError(
+                f"cannot remove the stale signature file '{detached}': {exc}"
+            ) from None
+    return html_path, json_path

@@ -66,7 +66,7 @@ Text the owner wrote.
 def audit_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Return the folder holding report.html and report.json of one audit (not signed)."""
     from fairaudit.audit import run_audit
-    from fairaudit.outputs import write_report
+    from fairaudit.publish import write_report
     from fairaudit.spec import AuditSpec
 
     folder = tmp_path_factory.mktemp("card")

@@ -858,7 +858,7 @@ def test_findings_without_a_policy(tiny_result: dict[str, Any]) -> None:
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Audit the sample data once, sign the report as auditor; keys for three reviewers."""
     from fairaudit.audit import run_audit
-    from fairaudit.outputs import write_report
+    from fairaudit.publish import write_report
     from fairaudit.spec import load_config
 
     out = tmp_path_factory.mktemp("sample")

@@ -68,7 +68,6 @@ from fairaudit.outputs._report import (
     report_paths,
     template_dir,
     template_environment,
-    write_report,
 )
 from fairaudit.outputs._report_groups import TOP_GROUPS, GroupSplit, split_groups
 
@@ -137,5 +136,4 @@ __all__ = [
     "update_markdown_card",
     "write_diff_html",
     "write_junit",
-    "write_report",
 ]

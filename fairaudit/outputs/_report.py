@@ -22,7 +22,6 @@ from fairaudit.display import display_text
 from fairaudit.errors import OutputError
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart, tradeoff_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS, split_groups
-from fairaudit.paths import atomic_write_many
 from fairaudit.result import AuditResult
 from fairaudit.vocabulary import (
     DEFINITIONS,
@@ -33,7 +32,7 @@ from fairaudit.vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    pass
 
 __all__ = [
     "CHART_METRICS",
@@ -50,7 +49,6 @@ __all__ = [
     "report_paths",
     "template_dir",
     "template_environment",
-    "write_report",
 ]
 
 #: Metrics drawn in each grouping's chart.
@@ -455,43 +453,3 @@ def report_paths(result: AuditResult, output: str | os.PathLike[str]) -> tuple[P
     if html_path.suffix.lower() == ".json":
         raise OutputError(MSG_OUTPUT_IS_JSON.format(path=html_path))
     return html_path, html_path.with_suffix(".json")
-
-
-def write_report(
-    result: AuditResult,
-    output: str | os.PathLike[str],
-    *,
-    sign_key: Ed25519PrivateKey | None = None,
-) -> tuple[Path, Path]:
-    """Render and write the HTML report and its JSON twin atomically; return their paths.
-
-    With ``sign_key`` the HTML carries an embedded signature (role ``auditor``) and the
-    same envelope is written beside it as ``<report>.intoto.jsonl``. Without it, a stale
-    ``.intoto.jsonl`` left by an earlier run at the same path is removed, since it signs
-    a different report.
-    """
-    from fairaudit.provenance import (
-        detached_path_for,
-        render_detached,
-        sign_report_bytes,
-        split_trailer,
-    )
-
-    html_path, json_path = report_paths(result, output)
-    html = render_html(result).encode("utf-8")
-    files = {json_path: result.to_json().encode("utf-8")}
-    detached = detached_path_for(html_path)
-    if sign_key is not None:
-        html = sign_report_bytes(html, key=sign_key, report_name=html_path.name)
-        _, envelopes = split_trailer(html)
-        files[detached] = render_detached(envelopes or [])
-    files[html_path] = html
-    atomic_write_many(files)
-    if sign_key is None and detached.exists():
-        try:
-            detached.unlink()
-        except OSError as exc:
-            raise OutputError(
-                f"cannot remove the stale signature file '{detached}': {exc}"
-            ) from None
-    return html_path, json_path
