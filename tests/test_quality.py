@@ -99,3 +99,16 @@ def test_no_command_catches_library_errors_itself() -> None:
         assert "click.ClickException(str(" not in text, path.name
         if path.name != "_command.py":
             assert "CommandError(" not in text, path.name
+
+
+SHAPE_TOOL = ROOT.parent / "shared" / "tools" / "shape.py"
+
+
+@pytest.mark.skipif(not SHAPE_TOOL.is_file(), reason="the shape tool lives beside the project")
+def test_the_house_keeps_its_shape() -> None:
+    """No import cycle, modules <= 500 lines, functions <= 90, <= 15 top-level modules and a
+    README <= 300 lines (docs/ARCHITECTURE.md states these rules)."""
+    run = subprocess.run(
+        [sys.executable, str(SHAPE_TOOL), "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
