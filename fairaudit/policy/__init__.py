@@ -1,7 +1,22 @@
-"""Policies: rules in TOML layers, their evaluation into a verdict, findings and approvals."""
+"""Policies: fairness rules in TOML layers, evaluated against an audit result into a verdict.
+
+A policy is one or more layers (``--policy org.toml --policy team.toml``); each layer is a
+TOML file, or a preset shipped in ``fairaudit/policy/presets`` (``preset:four-fifths``). Each
+``[[rule]]`` bounds one fairness metric; a later layer may add rules, change an earlier rule
+by its ``id``, or remove it with ``remove = true``, except that a rule an earlier layer marked
+``locked = true`` may only be tightened. Evaluation reads only the result's JSON dict, so it
+works the same on a fresh audit, a ``report.json`` on disk, or a mitigation's numbers.
+
+Outcomes are ``pass``, ``warn``, ``fail`` or ``not evaluable``. A not-evaluable outcome (a
+group below ``min_group_size``, an undefined value, no interval for ``evidence = "interval"``,
+a feature the audit lacks) never passes silently: it makes the verdict at least ``warn``
+(``not_evaluable = "fail"`` in a layer, or ``evaluate_policy(..., not_evaluable="fail")``,
+makes it ``fail``), and it is listed in the findings.
+"""
 
 from __future__ import annotations
 
+from fairaudit.policy._approvals import ApprovalStatus, check_approvals, review_extra
 from fairaudit.policy._evaluate import (
     MSG_BAD_FAIL_ON,
     REASON_NO_FEATURE,
@@ -56,7 +71,6 @@ from fairaudit.policy._model import (
     PolicyLayer,
     Rule,
 )
-from fairaudit.policy._policy import ApprovalStatus, check_approvals, review_extra
 
 __all__ = [
     "ApprovalStatus",

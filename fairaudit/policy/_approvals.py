@@ -1,18 +1,4 @@
-"""Policies: fairness rules in TOML layers, evaluated against an audit result into a verdict.
-
-A policy is one or more layers (``--policy org.toml --policy team.toml``); each layer is a
-TOML file, or a preset shipped in ``fairaudit/policies`` (``preset:four-fifths``). Each
-``[[rule]]`` bounds one fairness metric; a later layer may add rules, change an earlier rule
-by its ``id``, or remove it with ``remove = true``, except that a rule an earlier layer marked
-``locked = true`` may only be tightened. Evaluation reads only the result's JSON dict, so it
-works the same on a fresh audit, a ``report.json`` on disk, or a mitigation's numbers.
-
-Outcomes are ``pass``, ``warn``, ``fail`` or ``not evaluable``. A not-evaluable outcome (a
-group below ``min_group_size``, an undefined value, no interval for ``evidence = "interval"``,
-a feature the audit lacks) never passes silently: it makes the verdict at least ``warn``
-(``not_evaluable = "fail"`` in a layer, or ``evaluate_policy(..., not_evaluable="fail")``,
-makes it ``fail``), and it is listed in the findings.
-"""
+"""Reviews and approvals: the decision a reviewer signs, and whether a policy's are met."""
 
 from __future__ import annotations
 
@@ -20,73 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fairaudit.policy._evaluate import (
-    MitigationEvaluation,
-    Outcome,
-    PolicyEvaluation,
-    RuleEvaluation,
-    evaluate_policy,
-    exit_code_for,
-)
-
-# The policy's parts live in private modules; their public names are this module's.
-from fairaudit.policy._findings import (
-    build_findings,
-)
-from fairaudit.policy._load import (
-    load_policy,
-    preset_path,
-)
-from fairaudit.policy._model import (
-    DECISIONS,
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_POLICY_FAILED,
-    EXIT_USAGE,
-    GROUP_METRICS,
-    PRESET_PREFIX,
-    PRESETS,
-    REVIEWER_ROLE,
-    RULE_METRICS,
-    Approvals,
-    Policy,
-    PolicyError,
-    PolicyLayer,
-    Rule,
-)
+from fairaudit.policy._model import DECISIONS, REVIEWER_ROLE, Policy, PolicyError
 
 if TYPE_CHECKING:
     from fairaudit.provenance import VerificationSummary
 
-__all__ = [
-    "DECISIONS",
-    "EXIT_ERROR",
-    "EXIT_OK",
-    "EXIT_POLICY_FAILED",
-    "EXIT_USAGE",
-    "GROUP_METRICS",
-    "PRESETS",
-    "PRESET_PREFIX",
-    "REVIEWER_ROLE",
-    "RULE_METRICS",
-    "ApprovalStatus",
-    "Approvals",
-    "MitigationEvaluation",
-    "Outcome",
-    "Policy",
-    "PolicyError",
-    "PolicyEvaluation",
-    "PolicyLayer",
-    "Rule",
-    "RuleEvaluation",
-    "build_findings",
-    "check_approvals",
-    "evaluate_policy",
-    "exit_code_for",
-    "load_policy",
-    "preset_path",
-    "review_extra",
-]
+__all__ = ["MSG_BAD_DECISION", "ApprovalStatus", "check_approvals", "review_extra"]
 
 MSG_BAD_DECISION = "review decision must be 'approve' or 'reject', not {value!r}"
 
