@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from fairaudit import __version__
-from fairaudit.cli import cli
+from fairaudit.cli import MAX_POLICY_LINES, cli, mitigation_lines, policy_lines, run_summary
 from fairaudit.spec import AuditSpec
 from tests.conftest import SCORED_ROWS, TINY_MODEL_ROWS, AuditRun, SampleAudit
 
@@ -484,11 +484,17 @@ def test_hostile_model_name_is_escaped_and_safe_in_file_names(
 # --- outputs ---------------------------------------------------------------------------
 
 
-def test_summary_on_stdout(audit_cli: RunCli, scored_csv: Path) -> None:
-    run = audit_cli(scored_csv, *PRED)
+def test_summary_on_stdout(audit_cli: RunCli, write_csv: Callable[..., Path]) -> None:
+    # SCORED_ROWS five times: every rate's denominator has at least 10 rows (female has 10
+    # positives and 10 negatives), so the headline metrics are defined; female's 20 rows
+    # are still below min_group_size 30 (the one warning). Counts by hand: both groups
+    # select 0.5 (ratio 1); TPR 0.75 vs 0.5, FPR 0.25 vs 0.5 (equalized odds 0.25).
+    path = write_csv("scored5.csv", ["y", "pred", "sex"], SCORED_ROWS * 5)
+    run = audit_cli(path, *PRED)
     run.assert_ok()
     assert run.result.stdout == (
         f"Wrote {run.html_path} and {run.json_path}\n"
+        f"  recorded in the ledger {run.out_dir / 'fairaudit-ledger.sqlite'}\n"
         "  sex: demographic_parity_ratio = 1.000\n"
         "  sex: equalized_odds_difference = 0.250\n"
         "  1 warning: see the report's data checks\n"
@@ -683,3 +689,191 @@ def test_positive_label_written_as_a_float(
     plain = audit_cli(path, *PRED, "--positive-label", "1")
     plain.assert_ok()
     assert one.json()["metrics"] == plain.json()["metrics"]
+
+
+# --- the console tells the story (issue 14 §6) --------------------------------------------
+
+
+def test_help_lists_the_exit_codes() -> None:
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Exit codes: 0 success, 1 error (one line on stderr), 2 usage error, 3 a policy " in (
+        result.output
+    )
+    assert "3 a policy failed" in " ".join(result.output.split())
+
+
+def _confusion_rows(group: str, tp: int, fn: int, fp: int, tn: int) -> list[tuple[int, int, str]]:
+    return [(1, 1, group)] * tp + [(1, 0, group)] * fn + [(0, 1, group)] * fp + [(0, 0, group)] * tn
+
+
+@pytest.fixture
+def unfair_csv(write_csv: Callable[..., Path]) -> Path:
+    """male: tp 14 fn 6 fp 6 tn 14 (selects 20/40 = 0.5, TPR 0.7); female: tp 6 fn 14 fp 2
+    tn 18 (selects 8/40 = 0.2, TPR 0.3). Four-fifths ratio 0.2 / 0.5 = 0.4; TPR gap -0.4."""
+    rows = _confusion_rows("male", 14, 6, 6, 14) + _confusion_rows("female", 6, 14, 2, 18)
+    return write_csv("unfair.csv", ["y", "pred", "sex"], rows)
+
+
+POLICY = """
+[[rule]]
+id = "tpr-gap"
+metric = "true_positive_rate_difference"
+min = -0.05
+max = 0.05
+severity = "warn"
+
+[[rule]]
+id = "dp-interval"
+metric = "demographic_parity_ratio"
+min = 0.8
+evidence = "interval"
+"""
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_policy_failure_prints_each_rule_that_did_not_pass(
+    audit_cli: RunCli, unfair_csv: Path, tmp_path: Path, quiet: bool
+) -> None:
+    """Issue 14 §6: a failed policy printed only "Policy verdict: fail"."""
+    policy = tmp_path / "mine.toml"
+    policy.write_text(POLICY, encoding="utf-8")
+    args = ["--policy", "preset:four-fifths", "--policy", policy, "--reference", "sex=male"]
+    run = audit_cli(unfair_csv, *PRED, *args, "--no-intervals", *(["-q"] if quiet else []))
+    assert run.result.exit_code == 3, run.result.output
+    # The oracle, written out from the counts: 8/40 over 20/40, and 6/20 - 14/20.
+    ratio, gap = (8 / 40) / (20 / 40), 6 / 20 - 14 / 20
+    assert (round(ratio, 3), round(gap, 3)) == (0.4, -0.4)
+    data = run.json()
+    observed = {r["id"]: r["outcomes"][0]["observed"] for r in data["policy"]["rules"]}
+    assert observed == pytest.approx({"four-fifths": ratio, "dp-interval": ratio, "tpr-gap": gap})
+    no_interval = (
+        "evidence = 'interval', but the result has no confidence intervals (audit with uncertainty)"
+    )
+    # Failures first, then not evaluable, then warnings.
+    assert run.result.stderr == (
+        "Policy verdict: fail\n"
+        "  fail: rule four-fifths on sex (sex=female vs sex=male): demographic_parity_ratio "
+        "= 0.400; bound >= 0.8, evidence point\n"
+        "  not evaluable: rule dp-interval on sex (sex=female vs sex=male): "
+        f"demographic_parity_ratio = 0.400; bound >= 0.8, evidence interval ({no_interval})\n"
+        "  warn: rule tpr-gap on sex (sex=female vs sex=male): true_positive_rate_difference "
+        "= -0.400; bound >= -0.05 and <= 0.05, evidence point\n"
+    )
+
+
+def test_policy_lines_show_the_interval_and_the_cells_left_out() -> None:
+    rule = {
+        "id": "r",
+        "metric": "demographic_parity_difference",
+        "bound": {"min": None, "max": 0.1},
+        "evidence": "interval",
+    }
+    outcome = {
+        "feature": "intersection",
+        "groups": [{"sex": "f", "age": "< 25"}, {"sex": "m", "age": "< 25"}],
+        "excluded": [{"sex": "m", "age": ">= 40"}],
+        "observed": 0.25,
+        "interval": [0.125, 0.375],
+        "status": "fail",
+        "reason": "interval [0.125, 0.375] is not wholly <= 0.1",
+    }
+    passed = {**outcome, "status": "pass"}
+    policy = {"verdict": "fail", "rules": [{**rule, "outcomes": [passed, outcome]}]}
+    assert policy_lines(policy) == [
+        "  fail: rule r on intersection (sex=f, age=< 25 vs sex=m, age=< 25): "
+        "demographic_parity_difference = 0.250, interval [0.125, 0.375]; bound <= 0.1, "
+        "evidence interval; left out (too few rows): sex=m, age=>= 40"
+    ]
+    assert policy_lines({**policy, "verdict": "pass"}) == []
+    many = {"verdict": "fail", "rules": [{**rule, "outcomes": [outcome] * 25}]}
+    lines = policy_lines(many)
+    assert len(lines) == MAX_POLICY_LINES + 1
+    assert lines[-1] == f"  ... and {25 - MAX_POLICY_LINES} more in the report"
+    hostile = {**outcome, "feature": "se\x1bx"}
+    shown = policy_lines({"verdict": "fail", "rules": [{**rule, "outcomes": [hostile]}]})
+    assert "se\\x1bx" in shown[0] and "\x1b" not in shown[0]
+
+
+def _entry(method: str, dpd: float | None, accuracy: float, **extra: object) -> dict:
+    return {
+        "method": method,
+        "status": "ok",
+        "headline": [
+            {"feature": "age", "metric": "demographic_parity_difference", "value": dpd},
+            {"feature": "sex", "metric": "demographic_parity_difference", "value": 0.9},
+        ],
+        "metrics": {"overall": {"accuracy": accuracy, "balanced_accuracy": accuracy - 0.1}},
+        **extra,
+    }
+
+
+def test_mitigation_line_names_the_best_variant_with_its_before_and_after() -> None:
+    data = {
+        "mitigation_summary": {
+            "grouping": "age",
+            "best": "correlation_remover",
+            "grouping_reason": "Mitigations act on age, not the intersection: a cell has 6 "
+            "negative rows.",
+        },
+        "mitigations": [
+            _entry("baseline", 0.206, 0.735),
+            _entry("threshold_demographic_parity", 0.05, 0.70, eligible=False),
+            _entry("correlation_remover", 0.104, 0.730, eligible=True),
+        ],
+    }
+    assert mitigation_lines(data) == [
+        "  mitigation: best trade-off correlation_remover on age: demographic_parity_difference "
+        "0.206 -> 0.104, accuracy 0.735 -> 0.730, balanced_accuracy 0.635 -> 0.630",
+        "    Mitigations act on age, not the intersection: a cell has 6 negative rows.",
+    ]
+    assert mitigation_lines({"mitigation_summary": None, "mitigations": []}) == []
+
+
+def test_mitigation_line_says_why_no_variant_was_recommended() -> None:
+    data = {
+        "mitigation_summary": {"grouping": "age", "best": None},
+        "mitigations": [
+            _entry("baseline", 0.2, 0.9),
+            _entry(
+                "threshold_equalized_odds",
+                0.0,
+                0.92,
+                eligible=False,
+                eligibility="Not eligible: it selects sex=female 0.0% of the time.",
+            ),
+            {"method": "expgrad_demographic_parity", "status": "failed", "reason": "no train"},
+        ],
+    }
+    assert mitigation_lines(data) == [
+        "  mitigation: no variant recommended on age: none of the 1 that ran is eligible; 1 failed",
+        "    threshold_equalized_odds: Not eligible: it selects sex=female 0.0% of the time.",
+        "    expgrad_demographic_parity: no train",
+    ]
+
+
+def test_sample_summary_reads_the_mitigation_outcome_from_the_result(
+    sample_audit: SampleAudit,
+) -> None:
+    data = sample_audit.json()
+    summary = data["mitigation_summary"]
+    grouping, best = summary["grouping"], summary["best"]
+    text = run_summary(data, sample_audit.html_path, sample_audit.json_path, None)
+    (line,) = [x for x in text.splitlines() if x.startswith("  mitigation:")]
+    if best is None:
+        assert line.startswith(f"  mitigation: no variant recommended on {grouping}: ")
+        return
+    entries = {e["method"]: e for e in data["mitigations"]}
+
+    def dpd(method: str) -> float:
+        (h,) = [
+            h
+            for h in entries[method]["headline"]
+            if h["feature"] == grouping and h["metric"] == "demographic_parity_difference"
+        ]
+        return float(h["value"])
+
+    assert line.startswith(
+        f"  mitigation: best trade-off {best} on {grouping}: demographic_parity_difference "
+        f"{dpd('baseline'):.3f} -> {dpd(best):.3f}, accuracy "
+    )

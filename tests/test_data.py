@@ -197,6 +197,45 @@ def test_missing_prediction_column(audit_cli: RunCli, scored_csv: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("wanted", "close"),
+    [
+        ("Experience", "'experience'"),  # differs in case only
+        ("experiance", "'experience'"),  # a typo
+        ("year", "'years' or 'yearly'"),  # several close names, the closest first
+    ],
+)
+@pytest.mark.parametrize("engine", ["numpy", "duckdb"])
+def test_missing_sensitive_column_lists_the_closest_names_first(
+    audit_cli: RunCli, write_csv: WriteCsv, wanted: str, close: str, engine: str
+) -> None:
+    """Issue 14 §6: the wanted column sat after position 12 of 16 and was not listed."""
+    header = ["y", "pred", *(f"c{i}" for i in range(10)), "sex", "yearly", "experience", "years"]
+    assert len(header) == 16 and header.index("experience") == 14
+    path = write_csv("wide.csv", header, [(1, 1, *range(10), "male", 1, 2, 3)])
+    run = audit_cli(path, *PRED, "--engine", engine, sensitive=[wanted])
+    names = [n.strip("'") for n in close.split(" or ")]
+    rest = [c for c in header if c not in names]
+    shown = ", ".join(repr(c) for c in [*names, *rest][:12])
+    run.assert_error(
+        f"column {wanted!r} (--sensitive) not found in '{path}'; did you mean {close}? "
+        f"its columns are: {shown}, ... (16 in all)"
+    )
+
+
+def test_closest_first_case_then_difflib() -> None:
+    import difflib
+
+    from fairaudit.data import closest_first
+
+    columns = ["a", "Sex", "sexe", "gender", "SEX"]
+    close, ordered = closest_first("sex", columns)
+    # Same name but for case first (in table order), then difflib's ranking of the rest.
+    ranked = difflib.get_close_matches("sex", ["a", "sexe", "gender"], n=5, cutoff=0.6)
+    assert close == ["Sex", "SEX", *ranked] == ["Sex", "SEX", "sexe"]
+    assert ordered == ["Sex", "SEX", "sexe", "a", "gender"]
+
+
 def test_missing_column_lists_at_most_twelve_columns(
     audit_cli: RunCli, write_csv: WriteCsv
 ) -> None:
@@ -472,11 +511,70 @@ def age_csv(write_csv: WriteCsv) -> Path:
 
 def test_numeric_sensitive_with_many_values_is_refused(audit_cli: RunCli, age_csv: Path) -> None:
     run = audit_cli(age_csv, *PRED, sensitive=["age"])
+    # Quartiles of 20, 22, ..., 42 are 25.5, 31, 36.5; the step is 2 (a quarter of the
+    # interquartile range 11 is 2.75), so the edges are 26, 32, 36.
     run.assert_error(
-        "sensitive column 'age' is numeric with 12 distinct values (from 20 to 42); bin it "
-        "with --bins age=25,40,60 or in the config ([bins] age = [25, 40, 60]) rather than "
-        "audit 12 groups"
+        "sensitive column 'age' is numeric with 12 distinct values (from 20 to 42); bin it, "
+        "e.g. at its rounded quartiles, with --bins age=26,32,36 or in the config "
+        "([bins] age = [26, 32, 36]) rather than audit 12 groups"
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "low", "high", "edges"),
+    [
+        # Issue 14 §6: experience in years 1-26 was told to bin at 25,40,60 (two empty bins).
+        # Quartiles of 1..26: 7.25, 13.5, 19.75; IQR 12.5, step 2 (<= 3.125) -> 8, 14, 20.
+        ("experience", 1, 26, "8,14,20"),
+        # Quartiles of 18..90: 36, 54, 72; IQR 36, step 5 (<= 9) -> 35, 55, 70.
+        ("age", 18, 90, "35,55,70"),
+    ],
+)
+@pytest.mark.parametrize("engine", ["numpy", "duckdb"])
+def test_binning_suggestion_comes_from_the_values(
+    audit_cli: RunCli,
+    write_csv: WriteCsv,
+    column: str,
+    low: int,
+    high: int,
+    edges: str,
+    engine: str,
+) -> None:
+    values = list(range(low, high + 1))
+    rows = [(i % 2, (i // 2) % 2, values[i % len(values)]) for i in range(2 * len(values))]
+    path = write_csv("years.csv", ["y", "pred", column], rows)
+    run = audit_cli(path, *PRED, "--engine", engine, sensitive=[column])
+    n = len(values)
+    quartiles = np.quantile(values, [0.25, 0.5, 0.75])  # the oracle: numpy, rounded by hand
+    assert [round(q, 2) for q in quartiles] == {
+        "experience": [7.25, 13.5, 19.75],
+        "age": [36.0, 54.0, 72.0],
+    }[column]
+    run.assert_error(
+        f"sensitive column {column!r} is numeric with {n} distinct values (from {low} to "
+        f"{high}); bin it, e.g. at its rounded quartiles, with --bins {column}={edges} or in "
+        f"the config ([bins] {column} = [{edges.replace(',', ', ')}]) rather than audit "
+        f"{n} groups"
+    )
+    # Every suggested bin holds values: the suggestion works as given.
+    cuts = [float(e) for e in edges.split(",")]
+    assert all(np.histogram(values, [low, *cuts, high + 1])[0] > 0)
+
+
+@pytest.mark.parametrize(
+    ("values", "edges"),
+    [
+        (np.linspace(0, 1, 50), [0.3, 0.5, 0.8]),  # step 0.1, no 0.30000000000000004
+        ([*range(100, 1000, 50), 1000, 5000, 20000, 200000], [400, 600, 900]),  # skewed
+        (np.linspace(-3, 3, 40), [-1.5, 0.0, 1.5]),
+    ],
+)
+def test_suggest_bins_rounds_quartiles_to_a_round_step(
+    values: list[float], edges: list[float]
+) -> None:
+    from fairaudit.data import suggest_bins
+
+    assert suggest_bins(values) == edges
 
 
 def test_numeric_sensitive_with_few_values_is_audited_as_is(

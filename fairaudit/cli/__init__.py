@@ -1,15 +1,18 @@
 """The ``fairaudit`` command line: click commands over the library.
 
 Modules, in import order: ``_command`` (the one error handler: a library error's message
-and exit code), ``_options`` (options shared by commands), then one module per command
-group (``_signing``, ``_review``, ``_history``, ``_batch``) and ``_main`` (the group,
-``run`` and the entry point), which registers the others.
+and exit code), ``_options`` (options shared by commands), ``_console`` (what ``run``
+prints: the summary, the mitigation outcome and the policy's failures, read from the
+result), then one module per command group (``_signing``, ``_review``, ``_history``,
+``_batch``) and ``_main`` (the group, ``run`` and the entry point), which registers the
+others.
 """
 
 from __future__ import annotations
 
 from fairaudit.cli._batch import batch, card
 from fairaudit.cli._command import Command, CommandError, Group, user_errors
+from fairaudit.cli._console import MAX_POLICY_LINES, mitigation_lines, policy_lines, run_summary
 from fairaudit.cli._history import MSG_NO_HISTORY, diff, history, ledger
 from fairaudit.cli._main import cli, main
 from fairaudit.cli._options import (
@@ -47,6 +50,7 @@ from fairaudit.errors import PolicyFailed
 
 __all__ = [
     "LEDGER_ENV",
+    "MAX_POLICY_LINES",
     "MSG_NOT_RECORDED",
     "MSG_NO_HISTORY",
     "MSG_PASSPHRASE_CHOICE",
@@ -69,14 +73,17 @@ __all__ = [
     "ledger",
     "ledger_option",
     "main",
+    "mitigation_lines",
     "no_ledger_option",
     "passphrase_from",
     "passphrase_options",
+    "policy_lines",
     "policy_option",
     "private_key_option",
     "quiet_option",
     "review",
     "review_ledger",
+    "run_summary",
     "sign",
     "sign_key_option",
     "trusted_keys_options",

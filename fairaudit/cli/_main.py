@@ -19,6 +19,7 @@ import click
 from fairaudit._version import __version__
 from fairaudit.cli._batch import batch, card
 from fairaudit.cli._command import Group
+from fairaudit.cli._console import policy_lines, run_summary
 from fairaudit.cli._history import diff, history, ledger
 from fairaudit.cli._options import (
     LEDGER_ENV,
@@ -31,7 +32,7 @@ from fairaudit.cli._options import (
 )
 from fairaudit.cli._review import review
 from fairaudit.cli._signing import keygen, sign, verify
-from fairaudit.display import terminal_text, worse_off_entries, worse_off_text
+from fairaudit.display import terminal_text
 from fairaudit.errors import ConfigError, FairauditError
 from fairaudit.vocabulary import MITIGATION_METHODS
 
@@ -341,7 +342,7 @@ def run(
                 written["policy"], junit_path, fail_on=spec.fail_on, summary=written["summary"]
             )
     if not quiet:
-        click.echo(_summary(result.to_dict(), html_path, json_path))
+        click.echo(run_summary(result.to_dict(), html_path, json_path, published.ledger))
         if private_key is not None:
             click.echo(f"  signed: {html_path}.intoto.jsonl written beside it")
     if result.verdict is not None:
@@ -350,6 +351,8 @@ def run(
         code = exit_code_for(result.verdict, spec.fail_on)
         if not quiet or code:
             click.echo(f"Policy verdict: {result.verdict}", err=bool(code))
+            for line in policy_lines(result.to_dict()["policy"]):
+                click.echo(line, err=bool(code))
         if code:
             sys.exit(code)
 
@@ -448,20 +451,6 @@ def _check_files(
     check_file_roles(outputs, inputs)
     if ledger is not None:
         check_ledger_appendable(ledger)
-
-
-def _summary(data: dict[str, Any], html_path: Path, json_path: Path) -> str:
-    lines = [f"Wrote {html_path} and {json_path}"]
-    for h in data["headline"]:
-        if h["metric"] in ("demographic_parity_ratio", "equalized_odds_difference"):
-            value = "undefined" if h["value"] is None else f"{h['value']:.3f}"
-            lines.append(f"  {h['feature']}: {h['metric']} = {value}")
-    lines += [f"  worse off: {worse_off_text(e)}" for e in worse_off_entries(data.get("summary"))]
-    warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
-    if warnings:
-        noun = "warning" if len(warnings) == 1 else "warnings"
-        lines.append(f"  {len(warnings)} {noun}: see the report's data checks")
-    return "\n".join(terminal_text(line) for line in lines)
 
 
 for _command in (keygen, sign, verify, review, ledger, history, diff, batch, card):

@@ -9,6 +9,7 @@ that tests import and compare exactly.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +21,14 @@ from fairaudit.errors import DataError
 from fairaudit.spec import AuditSpec
 
 __all__ = [
+    "COLUMNS_SHOWN",
     "MISSING_GROUP",
     "MSG_ALL_DROPPED",
     "MSG_BAD_SCORES",
     "MSG_BINNED",
     "MSG_BINS_NOT_NUMERIC",
     "MSG_COLUMN_NOT_FOUND",
+    "MSG_DID_YOU_MEAN",
     "MSG_INFINITE_SCORES",
     "MSG_LABEL_CLASSES",
     "MSG_MISSING_GROUPED",
@@ -43,6 +46,7 @@ __all__ = [
     "binned_checks",
     "check_prediction_values",
     "check_roles",
+    "closest_first",
     "column_roles",
     "label_check",
     "shorten",
@@ -55,8 +59,12 @@ MISSING_GROUP = "(missing)"
 
 MSG_NO_ROWS = "data file '{path}' has no rows"
 MSG_COLUMN_NOT_FOUND = (
-    "column {column!r} ({flag}) not found in '{path}'; its columns are: {columns}"
+    "column {column!r} ({flag}) not found in '{path}'; {suggestion}its columns are: {columns}"
 )
+#: The ``suggestion`` of MSG_COLUMN_NOT_FOUND when some column names are close to the one given.
+MSG_DID_YOU_MEAN = "did you mean {names}? "
+#: How many columns a missing-column message lists, the closest first.
+COLUMNS_SHOWN = 12
 #: A Parquet list, struct or map column in a role that needs one value per row.
 MSG_NESTED_COLUMN = (
     "column {column!r} ({flag}) holds {kind}, not one value per row; "
@@ -143,6 +151,35 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def closest_first(name: str, columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Return (the columns close to ``name``, every column with those first).
+
+    Close: the same name but for case, then ``difflib.get_close_matches`` (similarity at
+    least 0.6, by case-folded name), best first; the rest keep their order in the table.
+    """
+    folded = name.casefold()
+    same_case = [c for c in columns if c.casefold() == folded]
+    lowered = [c.casefold() for c in columns]
+    similar = difflib.get_close_matches(folded, lowered, n=len(columns), cutoff=0.6)
+    close = list(same_case)
+    for match in similar:
+        close += [c for c, low in zip(columns, lowered) if low == match and c not in close]
+    return close, close + [c for c in columns if c not in close]
+
+
+def _missing_column_message(column: str, flag: str, path: str, columns: Sequence[str]) -> str:
+    """Return MSG_COLUMN_NOT_FOUND for ``column``: the closest names first, at most 12."""
+    close, ordered = closest_first(column, columns)
+    suggestion = MSG_DID_YOU_MEAN.format(names=" or ".join(repr(c) for c in close[:3]))
+    return MSG_COLUMN_NOT_FOUND.format(
+        column=column,
+        flag=flag,
+        path=path,
+        suggestion=suggestion if close else "",
+        columns=shorten(ordered, COLUMNS_SHOWN),
+    )
+
+
 def column_roles(spec: AuditSpec) -> dict[str, str]:
     """Return {column: the option that names it} for every column the audit reads."""
     roles = {spec.target: "--target"}
@@ -169,11 +206,7 @@ def check_roles(
     """
     for column, flag in column_roles(spec).items():
         if column not in columns:
-            raise DataError(
-                MSG_COLUMN_NOT_FOUND.format(
-                    column=column, flag=flag, path=path, columns=shorten(list(columns), 12)
-                )
-            )
+            raise DataError(_missing_column_message(column, flag, path, list(columns)))
         kind = None if flag == "id_cols" else nested_kind(column)
         if kind is not None:
             raise DataError(MSG_NESTED_COLUMN.format(column=column, flag=flag, kind=kind))

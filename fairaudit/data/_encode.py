@@ -5,6 +5,7 @@ Both run on a column's values or, in the SQL engines, on its distinct values onl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ __all__ = [
     "binarize",
     "binned_levels",
     "encode_sensitive",
+    "suggest_bins",
 ]
 
 #: A numeric sensitive column with more distinct values than this must be binned.
@@ -40,8 +42,8 @@ MSG_NOT_ZERO_ONE = (
 )
 MSG_TOO_MANY_LEVELS = (
     "sensitive column {column!r} is numeric with {n} distinct values "
-    "(from {low} to {high}); bin it with --bins "
-    "{column}=25,40,60 or in the config ([bins] {column} = [25, 40, 60]) rather "
+    "(from {low} to {high}); bin it, e.g. at its rounded quartiles, with --bins "
+    "{column}={edges} or in the config ([bins] {column} = [{toml}]) rather "
     "than audit {n} groups"
 )
 MSG_MISSING_GROUP_CLASH = (
@@ -121,17 +123,51 @@ def binned_levels(column: str, edges: Sequence[float], *, numeric: bool) -> list
     return bin_labels(edges)
 
 
+def _round_step(spread: float) -> float:
+    """Return a round step: 1, 2 or 5 times a power of ten, at most a quarter of ``spread``."""
+    rough = spread / 4
+    power = 10.0 ** math.floor(math.log10(rough))
+    return max(m * power for m in (1, 2, 5) if m * power <= rough)
+
+
+def suggest_bins(distinct: Sequence[float]) -> list[float]:
+    """Return bin edges for a numeric column: the quartiles of its values, rounded.
+
+    ``distinct`` are the column's distinct values (what every engine has of a column, so
+    the suggestion is the same whichever engine read it). Each quartile is rounded to a
+    multiple of a round step (1, 2 or 5 times a power of ten, at most a quarter of the
+    interquartile range); edges that coincide or leave a bin without values are dropped.
+    """
+    values = np.unique(np.asarray(distinct, dtype=np.float64))
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return []
+    quartiles = [float(q) for q in np.quantile(values, [0.25, 0.5, 0.75])]
+    low, high = float(values[0]), float(values[-1])
+    step = _round_step(quartiles[2] - quartiles[0] or high - low)
+    digits = max(0, -math.floor(math.log10(step)))
+    edges: list[float] = []
+    for quartile in quartiles:
+        edge = round(math.floor(quartile / step + 0.5) * step, digits)
+        if low < edge <= high and edge not in edges:
+            edges.append(edge)
+    return edges or [quartiles[1]]
+
+
 def _level_codes(values: pd.Series, missing: np.ndarray, column: str, numeric: bool) -> tuple:
     """Return the levels (as text, ordered) and each row's code of an unbinned column."""
     present = values[~missing]
     distinct = pd.unique(present)
     if numeric and len(distinct) > MAX_NUMERIC_LEVELS:
+        edges = [value_text(e) for e in suggest_bins(distinct)]
         raise DataError(
             MSG_TOO_MANY_LEVELS.format(
                 column=column,
                 n=len(distinct),
                 low=value_text(present.min()),
                 high=value_text(present.max()),
+                edges=",".join(edges),
+                toml=", ".join(edges),
             )
         )
     ordered = sorted(distinct) if numeric else sorted(distinct, key=lambda v: str(v))
