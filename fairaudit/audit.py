@@ -148,6 +148,7 @@ def _audit_section(
         "groupings": measurement.groupings,
         "reference": measurement.reference_groups(),
         "min_group_size": spec.min_group_size,
+        "min_denominator": spec.min_denominator,
         "owner": spec.owner,
         "intended_use": spec.intended_use,
     }
@@ -166,6 +167,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         BinaryCounts(counted.group_counts, counted.score_summary),
         reference=spec.reference,
         min_group_size=spec.min_group_size,
+        min_denominator=spec.min_denominator,
     )
     group_checks = measurement.checks()  # a named reference group without rows fails here
     if spec.intervals:

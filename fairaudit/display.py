@@ -123,6 +123,7 @@ def worse_off_text(entry: Mapping[str, Any]) -> str:
     """Return one ``summary.worse_off`` entry as one line (format only, like group_text)."""
     return (
         f"{group_text(entry['group'])}: {entry['metric']} {_number(entry['value'])} vs "
-        f"{_number(entry['reference_value'])} for {group_text(entry['reference_group'])} "
+        f"{_number(entry.get('best_value', entry['reference_value']))} for "
+        f"{group_text(entry.get('best_group', entry['reference_group']))} "
         f"(ratio {_number(entry['ratio'])})"
     )

@@ -41,6 +41,7 @@ class AuditSpec:
     bins: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     missing_sensitive: MissingSensitive = "error"
     min_group_size: int = 30
+    min_denominator: int = 10
     reference: Mapping[str, str] = field(default_factory=dict)
     name: str | None = None
     model_version: str | None = None
@@ -117,6 +118,8 @@ class AuditSpec:
             raise ConfigError(f"seed must be a whole number from 0 to 2**53 - 1, not {self.seed}")
         if self.min_group_size >= 2**53:
             raise ConfigError("min_group_size is too large")
+        if not 0 <= self.min_denominator < 2**53:
+            raise ConfigError("min_denominator must be a whole number from 0 to 2**53 - 1")
         if self.resamples > 1_000_000:
             raise ConfigError(
                 f"resamples must be at most 1,000,000 (more adds time, not accuracy), "
@@ -313,7 +316,14 @@ def normalise_options(options: dict[str, Any], source: str, base: Path | None) -
         elif key == "jobs":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: jobs must be a whole number")
-        elif key in ("min_group_size", "seed", "resamples", "mitigation_folds", "max_groups"):
+        elif key in (
+            "min_group_size",
+            "min_denominator",
+            "seed",
+            "resamples",
+            "mitigation_folds",
+            "max_groups",
+        ):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be a whole number")
         elif key in ("allow_unsafe_pickle", "intervals"):

@@ -135,6 +135,8 @@ def test_tables_and_headline_equal_fairlearn() -> None:
                     assert d["reference"] == ref
                     assert d["difference"] == pytest.approx(d["value"] - ref_sr, abs=1e-12)
                     assert d["ratio"] == pytest.approx(d["value"] / ref_sr, abs=1e-12)
+    # Every cell is sufficient here, so the headline equals fairlearn's over all groups.
+    assert all(h["excluded"] == [] for h in m.headline)
 
 
 def test_worse_off_by_hand() -> None:
@@ -157,16 +159,58 @@ def test_worse_off_by_hand() -> None:
 
 
 def test_worse_off_counts_small_groups_when_allowed() -> None:
+    # Group c's TPR has 5 positives behind it: below min_denominator 10 it is left out (and
+    # b is the worst off), at 5 it counts (issue 14 §3: updated for the new rule).
     sr, tpr = _measurement(min_group_size=5).worse_off()
-    assert sr["group"] == tpr["group"] == {"g": "c"}
+    assert sr["group"] == {"g": "c"} and tpr["group"] == {"g": "b"}
     assert sr["ratio"] == 0.0 and sr["below_band"] is True
+    sr, tpr = _measurement(min_group_size=5, min_denominator=5).worse_off()
+    assert sr["group"] == tpr["group"] == {"g": "c"}
 
 
-def test_worse_off_reference_group_has_ratio_one() -> None:
-    sr, _ = _measurement(reference={"g": "b"}).worse_off()
+def test_worse_off_reference_group_is_compared_with_the_best_off() -> None:
+    # Issue 14 §2: the reference group itself worst off (formerly ratio 1.0, not flagged).
+    sr, tpr = _measurement(reference={"g": "b"}).worse_off()
     assert sr["group"] == sr["reference_group"] == {"g": "b"}
-    assert (sr["ratio"], sr["difference"], sr["reference_value"]) == (1.0, 0.0, sr["value"])
-    assert sr["below_band"] is False
+    assert sr["best_group"] == {"g": "a"} and sr["best_value"] == pytest.approx(0.5)
+    assert sr["reference_value"] == sr["value"] == pytest.approx(0.3)
+    assert sr["ratio"] == pytest.approx(0.3 / 0.5) and sr["difference"] == pytest.approx(-0.2)
+    assert sr["below_band"] is True
+    assert tpr["ratio"] == pytest.approx(0.4 / 0.8)
+
+
+def _wage_regions(**options: object) -> Measurement:
+    """Region as on the wage data: south, the largest group (the reference), is worst off."""
+    rows = {"south": (500, 42), "west": (200, 34), "north": (300, 36)}  # (rows, selected)
+    group, y, p = [], [], []
+    for code, (n, selected) in enumerate(rows.values()):
+        group += [code] * n
+        p += [1] * selected + [0] * (n - selected)
+        y += [1, 0] * (n // 2)
+    counts = count_groups(["region"], [np.array(group)], [list(rows)], np.array(y), np.array(p))
+    return Measurement(BinaryCounts(counts), **options)  # type: ignore[arg-type]
+
+
+def test_wage_case_reference_worst_off_fails_four_fifths_in_the_summary() -> None:
+    m = _wage_regions()
+    sr = next(w for w in m.summary()["worse_off"] if w["metric"] == "selection_rate")
+    assert sr["group"] == sr["reference_group"] == {"region": "south"}
+    assert sr["best_group"] == {"region": "west"}
+    assert sr["ratio"] == pytest.approx((42 / 500) / (34 / 200))  # 0.494
+    assert sr["below_band"] is True
+    # The same quantity as fairlearn's demographic_parity_ratio (min / max over groups).
+    headline = {h["metric"]: h["value"] for h in m.headline}
+    assert sr["ratio"] == pytest.approx(headline["demographic_parity_ratio"], abs=1e-15)
+    assert -sr["difference"] == pytest.approx(headline["demographic_parity_difference"])
+    m.add_uncertainty(confidence=0.95, n_resamples=200, seed=0)
+    sr = m.worse_off()[0]
+    versus = next(
+        d for d in m.disparities
+        if d["metric"] == "selection_rate" and d["group"] == {"region": "west"}
+    )  # fmt: skip
+    assert sr["significance"] == versus["significance"]  # the tested pair: west vs south
+    low, high = sr["ci_ratio"]
+    assert low < sr["ratio"] < high < 1
 
 
 def test_worse_off_needs_two_groups_with_enough_data() -> None:
@@ -198,7 +242,9 @@ def test_uncertainty_is_added_to_every_row_and_to_the_worse_off() -> None:
     versus = next(
         d for d in m.disparities if d["metric"] == "selection_rate" and d["group"] == {"g": "b"}
     )
-    assert sr["ci_ratio"] == versus["ci_ratio"] and sr["significance"] == versus["significance"]
+    # b against a, the best off and the reference: the audit's test and interval.
+    assert sr["ci_ratio"] == pytest.approx(versus["ci_ratio"], abs=1e-12)
+    assert sr["significance"] == versus["significance"]
     low, high = sr["ci_ratio"]
     assert low < sr["ratio"] < high
 
@@ -232,3 +278,105 @@ def test_metrics_option_limits_the_disparities() -> None:
     assert {d["metric"] for d in m.disparities} == {"selection_rate"}
     assert len(m.disparities) == 2
     assert math.isclose(m.worse_off()[0]["ratio"], 0.6)
+
+
+# The résumé case (issue 14 §3), cell by cell: (a, b) -> (tp, fn, fp, tn).
+RESUME_CELLS = {
+    (0, 0): (30, 20, 10, 40),  # TPR 0.6, FPR 0.2, selection rate 0.4
+    (0, 1): (25, 25, 15, 35),  # TPR 0.5, FPR 0.3, selection rate 0.4
+    (1, 0): (1, 0, 8, 31),  # 1 positive: TPR 1.0; FPR 8/39; selection rate 9/40
+    (1, 1): (0, 2, 0, 5),  # 7 rows, 2 positives: TPR 0, FPR 0, selection rate 0
+}
+
+
+def _resume(**options: object) -> Measurement:
+    a, b, y, p = [], [], [], []
+    for (ca, cb), (tp, fn, fp, tn) in RESUME_CELLS.items():
+        for label, pred, n in ((1, 1, tp), (1, 0, fn), (0, 1, fp), (0, 0, tn)):
+            a += [ca] * n
+            b += [cb] * n
+            y += [label] * n
+            p += [pred] * n
+    counts = count_groups(
+        ["a", "b"],
+        [np.array(a), np.array(b)],
+        [["a0", "a1"], ["b0", "b1"]],
+        np.array(y),
+        np.array(p),
+    )
+    return Measurement(BinaryCounts(counts), min_group_size=1, **options)  # type: ignore[arg-type]
+
+
+def _headline(m: Measurement, feature: str) -> dict[str, dict]:
+    return {h["metric"]: h for h in m.headline if h["feature"] == feature}
+
+
+def test_small_denominators_drove_the_headline_before() -> None:
+    # min_denominator 0 is the old rule (every group, as fairlearn): 1 positive vs 2 positives
+    # make equalized odds 1.000, and the 7-row cell makes the selection-rate ratio 0.000.
+    old = _headline(_resume(min_denominator=0), INTERSECTION)
+    assert old["equalized_odds_difference"]["value"] == 1.0
+    assert old["demographic_parity_ratio"]["value"] == 0.0
+    assert all(h["excluded"] == [] for h in old.values())
+
+
+def test_headline_uses_only_sufficient_cells_and_lists_the_rest() -> None:
+    new = _headline(_resume(), INTERSECTION)  # min_denominator 10, the default
+    # Written out: TPR over cells with >= 10 positives (0.6, 0.5); FPR over cells with >= 10
+    # negatives (0.2, 0.3, 8/39); selection rate over cells with >= 10 rows (0.4, 0.4, 9/40).
+    tpr_diff, fpr_diff = 0.6 - 0.5, 0.3 - 0.2
+    assert new["equalized_odds_difference"]["value"] == pytest.approx(max(tpr_diff, fpr_diff))
+    assert new["equalized_odds_ratio"]["value"] == pytest.approx(min(0.5 / 0.6, 0.2 / 0.3))
+    assert new["equal_opportunity_difference"]["value"] == pytest.approx(tpr_diff)
+    assert new["demographic_parity_ratio"]["value"] == pytest.approx((9 / 40) / 0.4)
+    assert new["demographic_parity_difference"]["value"] == pytest.approx(0.4 - 9 / 40)
+    assert new["equalized_odds_difference"]["excluded"] == [
+        {"group": {"a": "a1", "b": "b0"}, "metric": "true_positive_rate", "denominator": 1},
+        {"group": {"a": "a1", "b": "b1"}, "metric": "true_positive_rate", "denominator": 2},
+        {"group": {"a": "a1", "b": "b1"}, "metric": "false_positive_rate", "denominator": 5},
+    ]
+    assert new["demographic_parity_ratio"]["excluded"] == [
+        {"group": {"a": "a1", "b": "b1"}, "metric": "selection_rate", "denominator": 7}
+    ]
+    # Feature a: a1 has 3 positives, so only a0's TPR is left and the TPR metrics are undefined.
+    assert math.isnan(_headline(_resume(), "a")["equal_opportunity_ratio"]["value"])
+
+
+def test_insufficient_rates_are_marked_in_rows_and_disparities_and_not_worse_off() -> None:
+    m = _resume()
+    rows = {tuple(r["group"].values()): r for r in m.by_group if r["feature"] == INTERSECTION}
+    marked = rows[("a1", "b1")]["insufficient_metrics"]
+    assert {"selection_rate", "true_positive_rate", "false_positive_rate"} <= set(marked)
+    assert rows[("a0", "b0")]["insufficient_metrics"] == []
+    assert rows[("a1", "b1")]["metrics"]["selection_rate"] == 0.0  # still shown, marked
+    flagged = {
+        (tuple(d["group"].values()), d["metric"])
+        for d in m.disparities
+        if d["feature"] == INTERSECTION and d["insufficient_data"]
+    }
+    assert (("a1", "b0"), "true_positive_rate") in flagged
+    assert (("a1", "b0"), "false_positive_rate") not in flagged
+    worse = {(w["feature"], w["metric"]): w for w in m.worse_off()}
+    assert worse[(INTERSECTION, "selection_rate")]["group"] == {"a": "a1", "b": "b0"}
+    assert worse[(INTERSECTION, "true_positive_rate")]["group"] == {"a": "a0", "b": "b1"}
+    m.add_uncertainty(confidence=0.95, n_resamples=100, seed=0)
+    assert all(d["significance"] == "insufficient data" for d in m.disparities
+               if d["insufficient_data"])  # fmt: skip
+    assert all(h["ci"] is None for h in m.headline if h["excluded"])
+
+
+def test_policy_between_groups_judges_the_same_cells_as_the_headline() -> None:
+    from fairaudit.policy import evaluate_policy, load_policy
+
+    m = _resume()
+    result = {
+        "audit": {"groupings": m.groupings, "min_group_size": 1},
+        "metrics": {"by_group": m.by_group},
+        "disparities": m.disparities,
+        "headline": m.headline,
+    }
+    policy = load_policy(["preset:four-fifths"])
+    outcome = evaluate_policy(policy, result).to_dict()["rules"][0]["outcomes"][-1]
+    assert outcome["feature"] == INTERSECTION
+    assert outcome["observed"] == pytest.approx((9 / 40) / 0.4)  # not 0.000 from 7 rows
+    assert outcome["groups"] == [{"a": "a1", "b": "b0"}, {"a": "a0", "b": "b0"}]

@@ -20,6 +20,7 @@ from fairaudit.audit import run_audit
 from fairaudit.cli import cli
 from fairaudit.measure import MSG_TOO_MANY_GROUPS, WORSE_OFF_METRICS
 from fairaudit.outputs import render_html
+from fairaudit.policy import evaluate_policy, load_policy
 from fairaudit.result import AuditResult, load_schema
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import HTML_MAX_GROUPS, MAX_GROUPS
@@ -71,17 +72,19 @@ def test_sample_summary_names_who_is_worse_off(sample: tuple[str, dict]) -> None
     flagged = [w for w in worse_off if w["below_band"]]
     assert flagged and all(w["ratio"] < 0.8 for w in flagged)
     for w in worse_off:
-        versus = [
-            d
-            for d in data["disparities"]
-            if (d["feature"], d["metric"], d["group"]) == (w["feature"], w["metric"], w["group"])
-        ]
-        assert versus, w  # the sample's worst-off groups are none of them the reference
-        assert (w["ratio"], w["ci_ratio"], w["significance"]) == (
-            versus[0]["ratio"],
-            versus[0]["ci_ratio"],
-            versus[0]["significance"],
-        )
+        # Against the best-off group (issue 14 §2; formerly against the reference group).
+        assert w["ratio"] == pytest.approx(w["value"] / w["best_value"], abs=1e-15)
+        assert w["difference"] == pytest.approx(w["value"] - w["best_value"], abs=1e-15)
+        low, high = w["ci_ratio"]
+        assert low <= w["ratio"] <= high
+    # The selection-rate entries agree with the four-fifths preset: same groups, same numbers.
+    four_fifths = evaluate_policy(load_policy(["preset:four-fifths"]), data).to_dict()
+    outcomes = {o["feature"]: o for o in four_fifths["rules"][0]["outcomes"]}
+    for w in (w for w in worse_off if w["metric"] == "selection_rate"):
+        outcome = outcomes[w["feature"]]
+        assert outcome["groups"] == [w["group"], w["best_group"]]
+        assert outcome["observed"] == pytest.approx(w["ratio"], abs=1e-12)
+        assert (outcome["status"] == "fail") is w["below_band"]
     banner = EMBEDDED.sub("", html).split('id="verdict"')[1].split("</dl>")[0]
     assert banner.count("<li>") == len({(w["feature"], str(w["group"])) for w in flagged})
     result = AuditResult.from_dict(data)
@@ -492,5 +495,37 @@ def test_banner_console_card_and_junit_name_the_same_worse_off_groups(tmp_path: 
     groups = {json.dumps(e["group"], sort_keys=True) for e in worse_off_entries(data["summary"])}
     assert banner.count("<li>") == len(groups)
     for entry in worse_off_entries(data["summary"]):
-        assert f"{entry['value']:.3f} vs {entry['reference_value']:.3f}" in banner
+        assert f"{entry['value']:.3f} vs {entry['best_value']:.3f}" in banner
         assert f'ratio <strong class="outside">{entry["ratio"]:.2f}</strong>' in banner
+
+
+def test_wage_case_banner_names_the_reference_group_when_it_is_worst_off(
+    audit_cli: Callable[..., AuditRun], write_csv: Callable[..., Path]
+) -> None:
+    """Issue 14 §2: south, the largest group and so the reference, selects 0.084 against
+    west's 0.170 (ratio 0.494); the banner used to list only other groupings."""
+    rows = []
+    for region, n, selected in (("south", 500, 42), ("west", 200, 34), ("north", 300, 36)):
+        rows += [(i % 2, int(i < selected), region) for i in range(n)]
+    data = write_csv("wage.csv", ["y", "pred", "region"], rows)
+    run = audit_cli(
+        data, "--target", "y", "--prediction-col", "pred", "--policy", "preset:four-fifths",
+        "--min-denominator", "12", sensitive=("region",),
+    )  # fmt: skip
+    assert run.result.exit_code == 3, run.result.output  # four-fifths fails
+    result = run.json()
+    assert result["audit"]["reference"] == {"region": {"region": "south"}}
+    assert result["audit"]["min_denominator"] == 12
+    jsonschema.Draft202012Validator(load_schema()).validate(result)
+    sr = result["summary"]["worse_off"][0]
+    assert (sr["group"], sr["best_group"]) == ({"region": "south"}, {"region": "west"})
+    assert sr["ratio"] == pytest.approx((42 / 500) / (34 / 200)) and sr["below_band"]
+    outcome = result["policy"]["rules"][0]["outcomes"][0]
+    assert outcome["status"] == "fail"
+    assert outcome["groups"] == [sr["group"], sr["best_group"]]
+    assert outcome["observed"] == pytest.approx(sr["ratio"], abs=1e-12)
+    page = _shown(run.html_path.read_text(encoding="utf-8"))
+    banner = page[page.index('<ul class="who">') :].split("</ul>")[0]
+    assert '<strong class="group">region: south</strong>' in banner
+    assert "0.084 vs 0.170 for region: west" in banner
+    assert f'ratio <strong class="outside">{sr["ratio"]:.2f}</strong>' in banner

@@ -150,6 +150,12 @@ def cli() -> None:
     help="Groups smaller than this are marked 'insufficient data' (default 30).",
 )
 @click.option(
+    "--min-denominator",
+    type=click.IntRange(min=0),
+    help="A group's rate with fewer rows in its denominator (positives for TPR, negatives "
+    "for FPR, ...) is 'insufficient data' for that metric (default 10).",
+)
+@click.option(
     "--max-groups",
     type=click.IntRange(min=1),
     help="Refuse an audit with more groups than this in a grouping, e.g. intersection "

@@ -27,9 +27,18 @@ from fairaudit.measure._metrics import (
     GroupTable,
     build_tables,
     disparities_vs_reference,
+    headline_exclusions,
     headline_metrics,
+    metric_denominators,
 )
-from fairaudit.stats import Uncertainty, attach_to_rows, compute_uncertainty, uncertainty_to_json
+from fairaudit.stats import (
+    Uncertainty,
+    attach_to_rows,
+    compute_uncertainty,
+    mover_ratio_interval,
+    proportion_parts,
+    uncertainty_to_json,
+)
 from fairaudit.vocabulary import CONFUSION_METRICS, RATIO_BAND, SCORE_METRICS
 
 if TYPE_CHECKING:
@@ -147,7 +156,7 @@ class BinaryCounts:
         )
 
 
-def _disparity_json(row: DisparityRow) -> dict[str, Any]:
+def _disparity_json(row: DisparityRow, insufficient: bool) -> dict[str, Any]:
     return {
         "feature": row.feature,
         "metric": row.metric,
@@ -157,11 +166,16 @@ def _disparity_json(row: DisparityRow) -> dict[str, Any]:
         "reference_value": row.reference_value,
         "difference": row.difference,
         "ratio": row.ratio,
+        "insufficient_data": insufficient,
     }
 
 
 def _is_number(value: Any) -> bool:
     return value is not None and not math.isnan(value)
+
+
+def _json_number(value: Any) -> float | None:
+    return float(value) if _is_number(value) and math.isfinite(value) else None
 
 
 class Measurement:
@@ -175,6 +189,11 @@ class Measurement:
         ``{feature: value}`` of the wanted reference group; the largest group otherwise.
     min_group_size:
         Groups with fewer rows are ``insufficient_data``: not tested, never worse off.
+    min_denominator:
+        A group's rate whose denominator (``metric_denominators``: positives for TPR,
+        negatives for FPR, ...) has fewer rows is insufficient data for that metric: listed
+        in the row's ``insufficient_metrics``, left out of the headline metrics (each entry's
+        ``excluded``) and of the worse-off groups, and its disparities are not tested.
     metrics:
         The metrics compared with the reference (default: all the statistics define).
 
@@ -195,26 +214,48 @@ class Measurement:
         *,
         reference: Mapping[str, str] | None = None,
         min_group_size: int = 30,
+        min_denominator: int = 10,
         metrics: Sequence[str] | None = None,
     ) -> None:
         self.statistics = statistics
         self.wanted_reference = dict(reference or {})
         self.min_group_size = min_group_size
+        self.min_denominator = min_denominator
         self.metric_names = list(metrics) if metrics is not None else statistics.metric_names()
         self.overall, self.tables = statistics.tables(self.wanted_reference)
         self.disparity_rows = [
             row for t in self.tables for row in disparities_vs_reference(t, self.metric_names)
         ]
-        self.by_group = [
-            row for t in self.tables for row in statistics.group_rows(t, min_group_size)
+        self.by_group = []
+        for t in self.tables:
+            for i, row in enumerate(statistics.group_rows(t, min_group_size)):
+                row["insufficient_metrics"] = [
+                    m for m in row["metrics"] if not self._sufficient_at(t, m, i)
+                ]
+                self.by_group.append(row)
+        self.disparities = [
+            _disparity_json(row, self._insufficient_pair(row)) for row in self.disparity_rows
         ]
-        self.disparities = [_disparity_json(row) for row in self.disparity_rows]
-        self.headline = [
-            {"feature": t.name, "metric": metric, "value": value}
-            for t in self.tables
-            for metric, value in headline_metrics(t).items()
-        ]
+        self.headline = []
+        for t in self.tables:
+            excluded = headline_exclusions(t, min_denominator)
+            for metric, value in headline_metrics(t, min_denominator).items():
+                self.headline.append(
+                    {"feature": t.name, "metric": metric, "value": value,
+                     "excluded": excluded[metric]}
+                )  # fmt: skip
         self.uncertainty: dict[str, Any] | None = None
+
+    def _sufficient_at(self, table: GroupTable, metric: str, index: int) -> bool:
+        """Return whether group ``index``'s ``metric`` has at least ``min_denominator`` rows
+        in its denominator."""
+        return bool(metric_denominators(table.counts[index], metric) >= self.min_denominator)
+
+    def _insufficient_pair(self, row: DisparityRow) -> bool:
+        """Return whether the group's or the reference's rate of a disparity is insufficient."""
+        table = next(t for t in self.tables if t.name == row.feature)
+        indices = (table.groups.index(row.group), table.reference)
+        return not all(self._sufficient_at(table, row.metric, i) for i in indices)
 
     @property
     def groupings(self) -> list[str]:
@@ -244,6 +285,12 @@ class Measurement:
         attach_to_rows(
             computed, by_group=self.by_group, disparities=self.disparities, headline=self.headline
         )
+        for row in self.disparities:
+            if row["insufficient_data"]:
+                row["significance"] = "insufficient data"
+        for entry in self.headline:
+            if entry["excluded"]:
+                entry["ci"] = None  # the bootstrap covers every group, not the sufficient ones
         self.uncertainty = computed
 
     def uncertainty_section(self) -> dict[str, Any] | None:
@@ -303,57 +350,77 @@ class Measurement:
     def worse_off(self) -> list[dict[str, Any]]:
         """Return, per grouping and ``WORSE_OFF_METRICS`` metric, its lowest group.
 
-        Among groups with at least ``min_group_size`` rows and a defined value, when two or
-        more have one; compared with the reference group (ratio, difference and, with
-        intervals, the ratio's interval and the test's verdict). ``below_band`` marks a
-        ratio below ``RATIO_BAND``'s lower end.
+        Among the groups with at least ``min_group_size`` rows, a rate with at least
+        ``min_denominator`` rows in its denominator and a defined value, when two or more
+        have one: compared with the best-off of them (``ratio`` and ``difference``, as
+        fairlearn's min / max and max - min over those groups) and with the reference
+        group (``reference_value``). ``below_band`` marks a ratio below ``RATIO_BAND``'s
+        lower end.
         """
         out = []
         for table in self.tables:
             rows = [r for r in self.by_group if r["feature"] == table.name]
-            usable = [r for r in rows if not r["insufficient_data"]]
             for metric in WORSE_OFF_METRICS:
-                defined = [r for r in usable if _is_number(r["metrics"].get(metric))]
-                if len(defined) >= 2:
-                    worst = min(defined, key=lambda r: r["metrics"][metric])
-                    out.append(self._against_reference(table, worst, metric))
+                usable = [
+                    i
+                    for i, r in enumerate(rows)
+                    if not r["insufficient_data"]
+                    and metric not in r["insufficient_metrics"]
+                    and _is_number(r["metrics"].get(metric))
+                ]
+                if len(usable) >= 2:
+                    worst = min(usable, key=lambda i: rows[i]["metrics"][metric])
+                    best = max(usable, key=lambda i: rows[i]["metrics"][metric])
+                    out.append(self._worse_off_entry(table, rows, metric, worst, best))
         return out
 
-    def _against_reference(
-        self, table: GroupTable, row: dict[str, Any], metric: str
+    def _worse_off_entry(
+        self, table: GroupTable, rows: list[dict[str, Any]], metric: str, worst: int, best: int
     ) -> dict[str, Any]:
-        """Return one worse-off entry: ``row``'s value of ``metric`` against the reference."""
-        value = row["metrics"][metric]
-        versus = next(
-            (
-                d
-                for d in self.disparities
-                if d["feature"] == table.name
-                and d["metric"] == metric
-                and d["group"] == row["group"]
-            ),
-            None,
-        )
-        if versus is not None:
-            ratio, reference_value = versus["ratio"], versus["reference_value"]
-            difference = versus["difference"]
-        elif row["reference"]:
-            ratio, reference_value, difference = 1.0, value, 0.0
-        else:
-            ratio = reference_value = difference = None
+        """Return one worse-off entry: group ``worst`` against ``best`` and the reference.
+
+        ``ci_ratio`` is the MOVER-R Wilson interval of the ratio; ``significance`` the
+        verdict of the audit's (multiplicity-adjusted) test when one of the two groups is
+        the reference, otherwise whether ``ci_ratio`` excludes 1 (unadjusted).
+        """
+        value, best_value = rows[worst]["metrics"][metric], rows[best]["metrics"][metric]
+        reference_value = table.values[metric][table.reference]
+        ci_ratio, significance = None, None
+        parts = proportion_parts(table.counts, metric)
+        if self.uncertainty is not None and best != worst and parts is not None:
+            x, n = parts
+            interval = mover_ratio_interval(
+                x[worst], n[worst], x[best], n[best], self.uncertainty["method"]["confidence"]
+            )
+            ci_ratio = [_json_number(v) for v in interval.tolist()]
+            other = sorted({worst, best} - {table.reference})
+            if len(other) == 1:
+                other_group = table.groups[other[0]]
+                tested = next(
+                    d for d in self.disparities
+                    if d["feature"] == table.name and d["metric"] == metric
+                    and d["group"] == other_group
+                )  # fmt: skip
+                significance = tested.get("significance")
+            elif None not in ci_ratio:
+                excludes = not ci_ratio[0] <= 1 <= ci_ratio[1]  # type: ignore[operator]
+                significance = "significant" if excludes else "within noise"
+        ratio = value / best_value if best_value > 0 else None
         return {
             "feature": table.name,
             "metric": metric,
-            "group": dict(row["group"]),
-            "count": row["count"],
+            "group": dict(rows[worst]["group"]),
+            "count": rows[worst]["count"],
             "value": value,
+            "best_group": dict(rows[best]["group"]),
+            "best_value": best_value,
             "reference_group": dict(table.groups[table.reference]),
-            "reference_value": reference_value,
+            "reference_value": _json_number(reference_value),
             "ratio": ratio,
-            "difference": difference,
-            "ci_ratio": versus.get("ci_ratio") if versus else None,
-            "significance": versus.get("significance") if versus else None,
-            "below_band": _is_number(ratio) and ratio < RATIO_BAND[0],
+            "difference": value - best_value,
+            "ci_ratio": ci_ratio,
+            "significance": significance,
+            "below_band": ratio is not None and ratio < RATIO_BAND[0],
         }
 
     def summary(self) -> dict[str, Any]:

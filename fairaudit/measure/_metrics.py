@@ -17,7 +17,7 @@ import numpy as np
 from fairaudit.counts import GroupCounts
 from fairaudit.display import group_text
 from fairaudit.stats import confusion_metrics, safe_divide
-from fairaudit.vocabulary import INTERSECTION
+from fairaudit.vocabulary import INTERSECTION, PROPORTIONS
 
 if TYPE_CHECKING:
     from fairaudit.counts import ScoreSummary
@@ -30,8 +30,17 @@ __all__ = [
     "disparities_vs_reference",
     "grouped_brier_score",
     "grouped_roc_auc",
+    "headline_exclusions",
     "headline_metrics",
+    "metric_denominators",
 ]
+
+#: The rates each headline metric compares between groups.
+HEADLINE_BASES = {
+    "demographic_parity": ("selection_rate",),
+    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
+    "equal_opportunity": ("true_positive_rate",),
+}
 
 
 def grouped_brier_score(
@@ -278,6 +287,24 @@ def disparities_vs_reference(table: GroupTable, metrics: Sequence[str]) -> list[
     return rows
 
 
+def metric_denominators(counts: np.ndarray, metric: str) -> np.ndarray:
+    """Return the number of rows each group's ``metric`` is a share of: its denominator.
+
+    Positives for TPR and FNR, negatives for FPR and TNR, predicted positives for precision
+    and FDR, predicted negatives for NPV and FOR, all rows for the rates of rows; the
+    smaller class for balanced accuracy and ROC AUC; ``tp + fp + fn`` for f1; all rows
+    for the rest (count, Brier score).
+    """
+    counts = np.asarray(counts)
+    if metric in PROPORTIONS:
+        return counts[..., list(PROPORTIONS[metric][1])].sum(axis=-1)
+    if metric in ("balanced_accuracy", "roc_auc"):
+        return np.minimum(counts[..., 2] + counts[..., 3], counts[..., 0] + counts[..., 1])
+    if metric == "f1":
+        return counts[..., 1:].sum(axis=-1)
+    return counts.sum(axis=-1)
+
+
 def between_groups(values: np.ndarray) -> tuple[float, float]:
     """Return fairlearn's between-groups (max - min, min / max), NaN if < 2 defined."""
     defined = values[~np.isnan(values)]
@@ -287,11 +314,26 @@ def between_groups(values: np.ndarray) -> tuple[float, float]:
     return high - low, (low / high if high != 0 else float("nan"))
 
 
-def headline_metrics(table: GroupTable) -> dict[str, float]:
-    """Return fairlearn's six headline fairness metrics for one grouping."""
-    sr_diff, sr_ratio = between_groups(table.values["selection_rate"])
-    tpr_diff, tpr_ratio = between_groups(table.values["true_positive_rate"])
-    fpr_diff, fpr_ratio = between_groups(table.values["false_positive_rate"])
+def _sufficient_values(table: GroupTable, metric: str, min_denominator: int) -> np.ndarray:
+    """Return ``metric``'s group values, NaN where the denominator is below the minimum."""
+    values = table.values[metric]
+    keep = metric_denominators(table.counts, metric) >= min_denominator
+    return np.where(keep, values, np.nan)
+
+
+def headline_metrics(table: GroupTable, min_denominator: int = 0) -> dict[str, float]:
+    """Return fairlearn's six headline fairness metrics for one grouping.
+
+    Over the groups whose rate has at least ``min_denominator`` rows in its denominator
+    (``metric_denominators``); with 0, over every group, as fairlearn computes them.
+    """
+    rates = {
+        m: _sufficient_values(table, m, min_denominator)
+        for m in ("selection_rate", "true_positive_rate", "false_positive_rate")
+    }
+    sr_diff, sr_ratio = between_groups(rates["selection_rate"])
+    tpr_diff, tpr_ratio = between_groups(rates["true_positive_rate"])
+    fpr_diff, fpr_ratio = between_groups(rates["false_positive_rate"])
     return {
         "demographic_parity_difference": sr_diff,
         "demographic_parity_ratio": sr_ratio,
@@ -304,3 +346,27 @@ def headline_metrics(table: GroupTable) -> dict[str, float]:
         "equal_opportunity_difference": tpr_diff,
         "equal_opportunity_ratio": tpr_ratio,
     }
+
+
+def headline_exclusions(table: GroupTable, min_denominator: int) -> dict[str, list[dict]]:
+    """Return, per headline metric, the groups ``headline_metrics`` left out and why.
+
+    Each entry is ``{group, metric, denominator}``: the rate whose denominator is below
+    ``min_denominator`` (0 included: an undefined rate).
+    """
+    out: dict[str, list[dict]] = {}
+    for family, bases in HEADLINE_BASES.items():
+        excluded = []
+        for metric in bases:
+            denominators = metric_denominators(table.counts, metric)
+            for i in np.flatnonzero(denominators < min_denominator):
+                excluded.append(
+                    {
+                        "group": dict(table.groups[i]),
+                        "metric": metric,
+                        "denominator": int(denominators[i]),
+                    }
+                )
+        for kind in ("difference", "ratio"):
+            out[f"{family}_{kind}"] = excluded
+    return out

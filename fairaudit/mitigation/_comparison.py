@@ -81,7 +81,10 @@ def _variant(spec: AuditSpec, data: EvaluationData, y_pred: np.ndarray) -> dict[
         y_pred,
     )
     measurement = Measurement(
-        BinaryCounts(group_counts), reference=spec.reference, min_group_size=spec.min_group_size
+        BinaryCounts(group_counts),
+        reference=spec.reference,
+        min_group_size=spec.min_group_size,
+        min_denominator=spec.min_denominator,
     )
     if spec.intervals:
         measurement.add_uncertainty(

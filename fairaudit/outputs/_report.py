@@ -178,7 +178,8 @@ class GroupingView:
 
 @dataclass
 class WorstOff:
-    """The group of one grouping with the lowest value of one metric, against the reference."""
+    """The group of one grouping with the lowest value of one metric, against the best-off
+    group (``ratio``) and the reference."""
 
     grouping: str
     metric: str
@@ -188,6 +189,8 @@ class WorstOff:
     count: int
     reference: str
     reference_value: float | None
+    best: str
+    best_value: float | None
     ratio: float | None
     ci_ratio: list[float | None] | None
     significance: str | None
@@ -243,7 +246,10 @@ class ReportContext:
 
 
 def _worst_off(data: dict[str, Any]) -> list[WorstOff]:
-    """Return the worst-off groups the result's ``summary`` names (none in an older result)."""
+    """Return the worst-off groups the result's ``summary`` names (none in an older result).
+
+    A result written before ``best_group`` existed compared with the reference group.
+    """
     entries = (data.get("summary") or {}).get("worse_off", [])
     return [
         WorstOff(
@@ -255,6 +261,8 @@ def _worst_off(data: dict[str, Any]) -> list[WorstOff]:
             count=w["count"],
             reference=group_label(w["reference_group"]),
             reference_value=w["reference_value"],
+            best=group_label(w.get("best_group", w["reference_group"])),
+            best_value=w.get("best_value", w["reference_value"]),
             ratio=w["ratio"],
             ci_ratio=w["ci_ratio"],
             significance=w["significance"],
@@ -290,12 +298,12 @@ def _verdict(data: dict[str, Any], worst: list[WorstOff]) -> Verdict:
         below = list(dict.fromkeys(w.grouping for w in flagged))
         detail += (
             f" In {len(below)} of {len(groupings)} groupings, a group's selection rate or true "
-            f"positive rate is below {low} × its reference group's."
+            f"positive rate is below {low} × the best-off group's."
         )
     elif worst:
         detail += (
-            f" No group's selection rate or true positive rate is below {low} × its "
-            "reference group's."
+            f" No group's selection rate or true positive rate is below {low} × the "
+            "best-off group's."
         )
     return Verdict(status.replace(" ", "-"), label, headline, detail.strip(), flagged)
 

@@ -206,7 +206,9 @@ def _view(
         view.groups.setdefault(row["feature"], {})[key] = dict(row["group"])
         view.sizes.setdefault(row["feature"], {})[key] = int(row["count"])
         if disparities is None:
+            insufficient = row.get("insufficient_metrics") or ()  # below min_denominator
             for metric, value in (row.get("metrics") or {}).items():
+                value = None if metric in insufficient else value
                 view.values.setdefault(row["feature"], {}).setdefault(metric, {})[key] = value
     rows = (result.get("disparities") or []) if disparities is None else disparities
     for d in rows:
