@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from fairaudit.audit import run_audit
 from fairaudit.counts import GroupCounts, count_groups
 from fairaudit.errors import ConfigError
 from fairaudit.measure import (
@@ -19,17 +20,23 @@ from fairaudit.measure import (
     grouped_roc_auc,
     headline_metrics,
 )
+from fairaudit.policy import NOT_EVALUABLE, evaluate_policy, load_policy
+from fairaudit.spec import AuditSpec
 from fairaudit.stats import (
+    COMPLEMENTS,
     UNKNOWN_TABLE,
     ScoreLayout,
     aggregate_cells,
     analytic_interval,
+    balanced_accuracy_test,
     bootstrap_counts,
+    bootstrap_p_value,
     bootstrap_score_metrics,
     brier_estimates,
     compute_uncertainty,
     confusion_metrics,
     delong_auc,
+    headline_draws,
     holm_adjust,
     mover_ratio,
     mover_ratio_interval,
@@ -245,10 +252,8 @@ def test_count_bootstrap_agrees_with_fairlearn_metricframe():
     gc = count_groups(["g"], [codes], [["a", "b"]], y, y_pred)
     _, tables = build_tables(gc)
     ours = compute_uncertainty(gc, tables, [], n_resamples=5000, seed=3)
-    fl_low, fl_high = mf.difference_ci()
-    assert ours.headline_ci["g"]["demographic_parity_difference"] == pytest.approx(
-        (fl_low["selection_rate"], fl_high["selection_rate"]), abs=0.03
-    )
+    # The headline interval is no longer fairlearn's bootstrap (it did not cover 0 under
+    # no disparity); test_headline_interval_is_the_sidak_wilson_construction checks it.
     draws = np.concatenate(list(bootstrap_counts(gc.counts, 5000, np.random.default_rng(4))))
     boot = confusion_metrics(draws)
     for metric in ("selection_rate", "f1"):
@@ -391,8 +396,18 @@ def test_compute_uncertainty_by_hand_two_groups():
     assert d.ci_ratio == pytest.approx(tuple(mover_ratio_interval(65, 100, 30, 100)))
     assert d.p_value == pytest.approx(proportion_test(65, 100, 30, 100))
     assert d.significance == "significant"
-    tested = np.array([x.p_value for x in u.disparities])
-    assert [x.p_value_adjusted for x in u.disparities] == pytest.approx(list(holm_adjust(tested)))
+    # Holm runs over the distinct hypotheses: no base_rate, no exact complements.
+    p = np.array([x.p_value for x in u.disparities])
+    family = [k for k, r in enumerate(rows) if r.metric not in ("base_rate", *COMPLEMENTS)]
+    assert u.method["family"]["size"] == len(family) == len(rows) - 5
+    adjusted = np.array([x.p_value_adjusted for x in u.disparities])
+    assert adjusted[family] == pytest.approx(holm_adjust(p[family]))
+    by_metric = {r.metric: k for k, r in enumerate(rows)}
+    for complement, counterpart in COMPLEMENTS.items():
+        a, b = by_metric[complement], by_metric[counterpart]
+        assert p[a] == pytest.approx(p[b]) and adjusted[a] == adjusted[b]
+    base = u.disparities[by_metric["base_rate"]]
+    assert base.p_value_adjusted == base.p_value and "describes the data" in base.note
     # f1 tests equal J = tp / (tp + fp + fn): 55/80 vs 20/40.
     f1 = u.disparities[next(k for k, r in enumerate(rows) if r.metric == "f1")]
     assert f1.p_value == pytest.approx(proportion_test(55, 80, 20, 40))
@@ -511,7 +526,9 @@ def test_same_seed_same_results_other_seed_differs():
     _, _, again = full_audit(seed=7, n_resamples=200)
     _, _, other = full_audit(seed=8, n_resamples=200)
     assert json.dumps(uncertainty_to_json(first)) == json.dumps(uncertainty_to_json(again))
-    assert first.headline_ci != other.headline_ci
+    # Nothing resamples any more: the seed changes no interval or test.
+    assert first.headline_ci == other.headline_ci
+    assert first.disparities == other.disparities
     assert np.array_equal(first.group_ci["a"]["roc_auc"], again.group_ci["a"]["roc_auc"])
 
 
@@ -532,6 +549,7 @@ def test_json_form_uses_null_for_undefined():
         "p_value": None,
         "p_value_adjusted": None,
         "significance": "insufficient data",
+        "note": None,
     }
     assert data["method"]["resamples"] == 1000
 
@@ -569,3 +587,170 @@ def test_inconsistent_disparity_rows_raise():
     with pytest.raises(ValueError) as err:
         compute_uncertainty(gc, tables[:0], rows)
     assert str(err.value) == UNKNOWN_TABLE.format(name="grp")
+
+
+# --------------------------------------------------------------------------- headline intervals
+
+
+def _wilson_by_hand(x: int, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson's score interval, written out from its formula."""
+    z = scipy_stats.norm.ppf(0.5 + confidence / 2)
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def test_headline_interval_is_the_sidak_wilson_construction():
+    # Three groups (tn, fp, fn, tp): selection, TPR and FPR rates all differ.
+    counts = np.array([[40, 10, 5, 45], [50, 20, 10, 20], [30, 5, 15, 50]])
+    gc = GroupCounts(("g",), (("a", "b", "c"),), np.array([[0], [1], [2]]), counts)
+    _, tables = build_tables(gc)
+    u = compute_uncertainty(gc, tables, [], confidence=0.9)
+    got = u.headline_ci["g"]
+
+    def bounds(pairs):
+        lows, highs = [p[0] for p in pairs], [p[1] for p in pairs]
+        difference = (max(0.0, max(lows) - min(highs)), max(highs) - min(lows))
+        ratio = (min(lows) / max(highs), min(1.0, min(highs) / max(lows)))
+        return difference, ratio
+
+    def family(x, n, k):
+        return [_wilson_by_hand(int(a), int(b), 0.9 ** (1 / k)) for a, b in zip(x, n)]
+
+    tn, fp, fn, tp = counts.T
+    sr = bounds(family(tp + fp, counts.sum(1), 3))
+    tpr = bounds(family(tp, tp + fn, 3))
+    odds_tpr, odds_fpr = bounds(family(tp, tp + fn, 6)), bounds(family(fp, fp + tn, 6))
+    expected = {
+        "demographic_parity_difference": sr[0],
+        "demographic_parity_ratio": sr[1],
+        "equal_opportunity_difference": tpr[0],
+        "equal_opportunity_ratio": tpr[1],
+        "equalized_odds_difference": tuple(max(a, b) for a, b in zip(odds_tpr[0], odds_fpr[0])),
+        "equalized_odds_ratio": tuple(min(a, b) for a, b in zip(odds_tpr[1], odds_fpr[1])),
+    }
+    for name, pair in expected.items():
+        assert got[name] == pytest.approx(pair, abs=1e-12), name
+    assert u.method["intervals"]["headline"] == "sidak-simultaneous-wilson-bounds"
+    # The point value lies inside; with k = 1 there is no headline value, so no interval.
+    point = headline_metrics(tables[0])
+    assert all(got[n][0] <= point[n] <= got[n][1] for n in HEADLINE_METRICS)
+    one = GroupCounts(("g",), (("a",),), np.array([[0]]), counts[:1])
+    _, one_table = build_tables(one)
+    lone = compute_uncertainty(one, one_table, []).headline_ci["g"]
+    assert all(np.isnan(lone[n]).all() for n in HEADLINE_METRICS)
+
+
+def test_headline_interval_covers_zero_where_the_bootstrap_did_not():
+    # Two groups of 200 with the same selection rate 0.3: the true difference is 0 and the
+    # true ratio 1. The old percentile count bootstrap excluded 0 almost always.
+    rng = np.random.default_rng(2024)
+    reps, n = 300, 200
+    new_cover = old_cover = 0
+    for _ in range(reps):
+        selected = rng.binomial(n, 0.3, size=2)
+        # Predictions independent of labels: tn, fp, fn, tp with y ~ Bernoulli(0.5).
+        positives = rng.binomial(n, 0.5, size=2)
+        tp = rng.hypergeometric(selected, n - selected, positives)
+        counts = np.stack([n - positives - (selected - tp), selected - tp, positives - tp, tp], 1)
+        gc = GroupCounts(("g",), (("a", "b"),), np.array([[0], [1]]), counts)
+        _, tables = build_tables(gc)
+        ci = compute_uncertainty(gc, tables, []).headline_ci["g"]
+        low, high = ci["demographic_parity_difference"]
+        ratio_low, ratio_high = ci["demographic_parity_ratio"]
+        new_cover += low <= 0 <= high and ratio_low <= 1 <= ratio_high
+        draws = np.concatenate(list(bootstrap_counts(counts, 200, rng)))
+        old = headline_draws(confusion_metrics(draws))["demographic_parity_difference"]
+        old_low, old_high = percentile_interval(old[:, None])[0]
+        old_cover += old_low <= 0 <= old_high
+    assert new_cover / reps >= 0.93
+    assert old_cover / reps < 0.05
+
+
+# --------------------------------------------------------------------------- balanced accuracy
+
+
+def test_balanced_accuracy_p_value_inverts_the_interval():
+    # 40 rows with 4 negatives, all classified right (TPR = TNR = 1), against a reference
+    # of 40 with TPR 0.9 and TNR 0.8: the count bootstrap gave p ~ 0.006, "significant",
+    # while the TNR difference behind it (4/4 vs 16/20) is within noise.
+    group, reference = [4, 0, 0, 36], [16, 4, 2, 18]
+    tables, rows, u = audit(two_group_counts(group, reference), min_group_size=1)
+    j = next(k for k, r in enumerate(rows) if r.metric == "balanced_accuracy")
+    d = u.disparities[j]
+    draws = np.concatenate(
+        list(bootstrap_counts(np.array([group, reference]), 2000, np.random.default_rng(0)))
+    )
+    ba = confusion_metrics(draws)["balanced_accuracy"]
+    old_p = bootstrap_p_value(ba[:, :1] - ba[:, 1:])[0]
+    assert old_p < 0.05  # the case the issue quotes
+    assert d.ci_difference[0] < 0 < d.ci_difference[1]
+    assert d.p_value > 0.05 and d.significance == "within noise"
+    # Inverting: at confidence 1 - p the MOVER interval's lower bound is 0.
+    c = 1 - d.p_value
+    lim_g = analytic_interval(np.array(group), "balanced_accuracy", c)
+    lim_r = analytic_interval(np.array(reference), "balanced_accuracy", c)
+    b_g, b_r = tables[0].values["balanced_accuracy"]
+    low = (b_g - b_r) - math.sqrt((b_g - lim_g[0]) ** 2 + (lim_r[1] - b_r) ** 2)
+    assert low == pytest.approx(0, abs=1e-8)
+    assert u.method["tests"]["balanced_accuracy"] == "inverted-mover-interval"
+
+
+def test_balanced_accuracy_p_value_edge_cases():
+    assert balanced_accuracy_test(np.array([5, 5, 5, 5]), np.array([5, 5, 5, 5])) == 1.0
+    assert np.isnan(balanced_accuracy_test(np.array([5, 5, 0, 0]), np.array([5, 5, 5, 5])))
+    far = balanced_accuracy_test(np.array([900, 100, 100, 900]), np.array([500, 500, 500, 500]))
+    assert 0 <= far < 1e-12
+
+
+# --------------------------------------------------------------------------- family and notes
+
+
+def test_note_when_the_interval_excludes_the_null_but_holm_does_not_reject():
+    # Selection 0.66 vs 0.50 on 100 rows each: Newcombe's interval excludes 0 (p ~ 0.02),
+    # but not after Holm over the family.
+    tables, rows, u = audit(two_group_counts([20, 14, 14, 52], [40, 10, 10, 40]))
+    d = u.disparities[next(k for k, r in enumerate(rows) if r.metric == "selection_rate")]
+    assert d.ci_difference[0] > 0 and d.p_value < 0.05
+    assert d.significance == "within noise"
+    size = u.method["family"]["size"]
+    assert d.note == (
+        f"the 95% interval excludes no difference, but the test adjusted for {size} "
+        "comparisons (Holm) does not reject"
+    )
+    j = next(k for k, r in enumerate(rows) if r.metric == "selection_rate")
+    assert uncertainty_to_json(u)["disparities"][j]["note"] == d.note
+
+
+# --------------------------------------------------------------------------- interval as evidence
+
+
+def test_all_zero_predictions_no_longer_pass_an_interval_rule(tmp_path):
+    # Two groups of 40, every prediction 0: demographic_parity_difference = 0. The old
+    # bootstrap interval was [0, 0], which "passed" max = 0.05 as evidence.
+    rows = ["y,pred,grp"] + [f"{i % 2},0,{'a' if i < 40 else 'b'}" for i in range(80)]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rule = '[[rule]]\nmetric = "demographic_parity_difference"\nmax = 0.05\nevidence = "interval"\n'
+    (tmp_path / "policy.toml").write_text(rule, encoding="utf-8")
+    spec = AuditSpec(
+        data=tmp_path / "data.csv",
+        target="y",
+        sensitive=("grp",),
+        prediction_col="pred",
+        policy=(str(tmp_path / "policy.toml"),),
+        mitigations=(),
+    )
+    result = run_audit(spec).to_dict()
+    # Each group's Wilson upper limit for 0/40 at Sidak's level 0.95 ** (1/2).
+    upper = _wilson_by_hand(0, 40, 0.95**0.5)[1]
+    (outcome,) = result["policy"]["rules"][0]["outcomes"]
+    assert outcome["interval"] == pytest.approx([0.0, upper])
+    assert outcome["status"] == "fail" and result["policy"]["verdict"] == "fail"
+    # A zero-width interval is not evidence: not evaluable, never a pass.
+    policy = load_policy([str(tmp_path / "policy.toml")])
+    for entry in result["headline"]:
+        if entry["metric"] == "demographic_parity_difference":
+            entry["ci"] = [0.0, 0.0]
+    (degenerate,) = evaluate_policy(policy, result).rules[0].outcomes
+    assert degenerate.status == NOT_EVALUABLE and "zero width" in degenerate.reason

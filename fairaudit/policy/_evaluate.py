@@ -35,6 +35,10 @@ REASON_NO_INTERVALS = (
     "evidence = 'interval', but the result has no confidence intervals (audit with uncertainty)"
 )
 REASON_NO_INTERVAL = "evidence = 'interval', but the confidence interval is undefined"
+REASON_DEGENERATE_INTERVAL = (
+    "evidence = 'interval', but the interval [{low:.4g}, {high:.4g}] has zero width: it "
+    "carries no information about the uncertainty, so it is not evidence"
+)
 REASON_RESTRICTED = (
     "evidence = 'interval', but groups below min_group_size were left out, and the "
     "audit's interval covers every group"
@@ -248,6 +252,8 @@ def _judge(
     if interval is None:
         return NOT_EVALUABLE, interval_reason or REASON_NO_INTERVAL
     low, high = interval
+    if low == high:
+        return NOT_EVALUABLE, REASON_DEGENERATE_INTERVAL.format(low=low, high=high)
     text = f"interval [{low:.4g}, {high:.4g}]"
     if _meets(low, rule) and _meets(high, rule):
         return "pass", f"{text} is wholly {rule.bound_text()}"

@@ -11,8 +11,10 @@ from fairaudit.stats._bootstrap import (
     headline_draws,
     percentile_interval,
 )
+from fairaudit.stats._headline import between_groups_bounds, headline_intervals, sidak_confidence
 from fairaudit.stats._intervals import (
     analytic_interval,
+    balanced_accuracy_test,
     holm_adjust,
     mover_difference,
     mover_ratio,
@@ -36,6 +38,8 @@ from fairaudit.stats._score_stats import (
 )
 from fairaudit.stats._significance import (
     ANALYTIC_METRICS,
+    COMPLEMENTS,
+    DATA_METRICS,
     UNKNOWN_GROUP,
     UNKNOWN_TABLE,
     WRONG_REFERENCE,
@@ -55,6 +59,8 @@ from fairaudit.stats._uncertainty import (
 
 __all__ = [
     "ANALYTIC_METRICS",
+    "COMPLEMENTS",
+    "DATA_METRICS",
     "DisparityUncertainty",
     "GroupComparison",
     "Grouping",
@@ -67,6 +73,8 @@ __all__ = [
     "WRONG_REFERENCE",
     "aggregate_cells",
     "analytic_interval",
+    "balanced_accuracy_test",
+    "between_groups_bounds",
     "attach_to_rows",
     "auc_estimate",
     "bootstrap_counts",
@@ -80,6 +88,7 @@ __all__ = [
     "delong_auc",
     "disparity_uncertainty",
     "headline_draws",
+    "headline_intervals",
     "holm_adjust",
     "mover_difference",
     "mover_ratio",
@@ -91,6 +100,7 @@ __all__ = [
     "roc_auc_estimates",
     "safe_divide",
     "score_sums_estimates",
+    "sidak_confidence",
     "uncertainty_to_json",
     "wald_difference",
     "wilson_interval",

@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from statistics import NormalDist
 
 import numpy as np
+from scipy import optimize as scipy_optimize
 from scipy import stats as scipy_stats
 
-from fairaudit.stats._rates import safe_divide
+from fairaudit.stats._rates import confusion_metrics, safe_divide
 from fairaudit.vocabulary import PROPORTIONS
 
 __all__ = [
     "analytic_interval",
+    "balanced_accuracy_test",
     "holm_adjust",
     "mover_difference",
     "mover_ratio",
@@ -171,6 +173,40 @@ def analytic_interval(
         return None
     interval = wilson_interval(*parts, confidence)
     return 2 * interval / (1 + interval) if metric == "f1" else interval
+
+
+def balanced_accuracy_test(counts1: np.ndarray, counts2: np.ndarray) -> float:
+    """Return the two-sided p-value for equal balanced accuracy, by inverting the interval.
+
+    The interval of the difference is the MOVER difference of the two groups' MOVER-sum
+    intervals (``analytic_interval``); the p-value is ``1 - c`` for the confidence ``c``
+    at which that interval's bound nearest 0 reaches 0, so ``p < 1 - confidence``
+    exactly when the reported interval excludes 0. NaN when either value is undefined.
+    """
+    c1, c2 = np.asarray(counts1)[None], np.asarray(counts2)[None]
+    b1 = confusion_metrics(c1)["balanced_accuracy"]
+    b2 = confusion_metrics(c2)["balanced_accuracy"]
+    d = float(b1[0] - b2[0])
+    if math.isnan(d):
+        return float("nan")
+    if abs(d) < 1e-12:  # equal, up to the rounding of (TPR + TNR) / 2
+        return 1.0
+    side = 0 if d > 0 else 1
+
+    def bound(z: float) -> float:
+        confidence = math.erf(z / math.sqrt(2))
+        i1 = analytic_interval(c1, "balanced_accuracy", confidence)
+        i2 = analytic_interval(c2, "balanced_accuracy", confidence)
+        assert i1 is not None and i2 is not None
+        return float(mover_difference(b1, i1, b2, i2)[0, side])
+
+    bottom, top = 1e-9, 8.0  # top: p below 1.3e-15, and erf(z / sqrt 2) stays below 1
+    if (bound(top) > 0) == (d > 0):
+        return float(math.erfc(top / math.sqrt(2)))
+    if (bound(bottom) > 0) != (d > 0):
+        return 1.0
+    z = scipy_optimize.brentq(bound, bottom, top, xtol=1e-10)
+    return float(math.erfc(z / math.sqrt(2)))
 
 
 def proportion_test(x1: int, n1: int, x2: int, n2: int) -> float:

@@ -1,7 +1,8 @@
 """Intervals, p-values and verdicts of the disparities (each group against its reference).
 
 Package-private: ``fairaudit.stats`` re-exports the public names and explains the methods
-(MOVER-D / MOVER-R intervals, z / Fisher / Wald / bootstrap tests, Holm's adjustment).
+(MOVER-D / MOVER-R intervals, z / Fisher / Wald tests, the inverted MOVER interval of
+balanced accuracy, Holm's adjustment over the distinct hypotheses).
 The groupings and disparity rows are described by the :class:`Grouping` and
 :class:`GroupComparison` protocols, which ``fairaudit.measure``'s ``GroupTable`` and
 ``DisparityRow`` satisfy, so this package needs nothing from ``fairaudit.measure``.
@@ -15,8 +16,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from fairaudit.stats._bootstrap import bootstrap_p_value
 from fairaudit.stats._intervals import (
+    balanced_accuracy_test,
     holm_adjust,
     mover_difference,
     mover_ratio,
@@ -28,6 +29,8 @@ from fairaudit.vocabulary import PROPORTIONS
 
 __all__ = [
     "ANALYTIC_METRICS",
+    "COMPLEMENTS",
+    "DATA_METRICS",
     "UNKNOWN_GROUP",
     "UNKNOWN_TABLE",
     "WRONG_REFERENCE",
@@ -42,6 +45,23 @@ Significance = Literal["significant", "within noise", "insufficient data"]
 
 #: Confusion metrics with analytic (score / MOVER) intervals: all but ``count``.
 ANALYTIC_METRICS: tuple[str, ...] = (*PROPORTIONS, "balanced_accuracy", "f1")
+
+#: Exact complements (``1 - x``): the same hypothesis as the metric they map to, so a
+#: complement shares its counterpart's test and counts once in the family.
+COMPLEMENTS: dict[str, str] = {
+    "false_negative_rate": "true_positive_rate",
+    "true_negative_rate": "false_positive_rate",
+    "false_discovery_rate": "precision",
+    "false_omission_rate": "negative_predictive_value",
+}
+#: Properties of the data, not the model: tested on their own, outside the family.
+DATA_METRICS: tuple[str, ...] = ("base_rate",)
+
+NOTE_UNADJUSTED = (
+    "the {confidence:.0%} interval excludes no difference, but the test adjusted for "
+    "{size} comparisons (Holm) does not reject"
+)
+NOTE_DATA = "{metric} describes the data, not the model: tested on its own, not adjusted"
 
 UNKNOWN_TABLE = "disparity row refers to grouping {name!r}, which is not among the tables"
 UNKNOWN_GROUP = "disparity row refers to a group not in grouping {name!r}: {group}"
@@ -85,6 +105,7 @@ class DisparityUncertainty:
     p_value: float
     p_value_adjusted: float
     significance: Significance
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,18 +151,18 @@ def disparity_uncertainty(
     point_counts: list[np.ndarray],
     points: list[dict[str, np.ndarray]],
     intervals: list[dict[str, np.ndarray]],
-    boot: list[dict[str, np.ndarray]],
     score_estimates: list[dict[str, ScoreEstimate]],
     *,
     confidence: float,
     min_group_size: int,
-) -> list[DisparityUncertainty]:
-    """Return the interval, p-values and verdict of every disparity row, in order.
+) -> tuple[list[DisparityUncertainty], int]:
+    """Return the interval, p-values and verdict of every disparity row, in order, and
+    the size of the multiple-testing family (distinct hypotheses tested).
 
-    ``point_counts``, ``points``, ``intervals``, ``boot`` and ``score_estimates`` hold,
-    per table, the counts, point values, group intervals, resampled rates and score
-    estimates. A row is tested when both groups have ``min_group_size`` rows and both
-    values are defined; the tested p-values are Holm-adjusted together.
+    ``point_counts``, ``points``, ``intervals`` and ``score_estimates`` hold, per table,
+    the counts, point values, group intervals and score estimates. A row is tested when
+    both groups have ``min_group_size`` rows and both values are defined; the tested
+    distinct hypotheses are Holm-adjusted together (``_family_adjust``).
     """
     n_rows = len(rows)
     ci_difference = np.full((n_rows, 2), np.nan)
@@ -170,12 +191,11 @@ def disparity_uncertainty(
             ci_difference[j], p_value[j] = wald_difference(
                 e.value[i], e.variance[i], e.value[r], e.variance[r], confidence
             )
-        elif metric in boot[k]:
-            draws = boot[k][metric]
-            p_value[j] = bootstrap_p_value(draws[:, i : i + 1] - draws[:, r : r + 1])[0]
+        elif metric == "balanced_accuracy":
+            p_value[j] = balanced_accuracy_test(point_counts[k][i], point_counts[k][r])
     _mover_intervals(rows, mover_rows, points, intervals, ci_difference, ci_ratio)
     tested = large_enough & ~np.isnan(p_value)
-    adjusted = holm_adjust(np.where(tested, p_value, np.nan))
+    adjusted, size = _family_adjust(rows, p_value, tested)
     alpha = 1 - confidence
     out = []
     for j in range(n_rows):
@@ -184,6 +204,11 @@ def disparity_uncertainty(
             if not tested[j]
             else ("significant" if adjusted[j] < alpha else "within noise")
         )
+        note = None
+        if tested[j] and rows[j].metric in DATA_METRICS:
+            note = NOTE_DATA.format(metric=rows[j].metric)
+        elif verdict == "within noise" and _excludes_null(ci_difference[j], ci_ratio[j]):
+            note = NOTE_UNADJUSTED.format(confidence=confidence, size=size)
         out.append(
             DisparityUncertainty(
                 ci_difference=_interval_tuple(ci_difference[j]),
@@ -191,9 +216,49 @@ def disparity_uncertainty(
                 p_value=float(p_value[j]),
                 p_value_adjusted=float(adjusted[j]),
                 significance=verdict,
+                note=note,
             )
         )
-    return out
+    return out, size
+
+
+def _excludes_null(ci_difference: np.ndarray, ci_ratio: np.ndarray) -> bool:
+    """Return whether an interval excludes no difference (0) or no ratio (1)."""
+    return bool(ci_difference[0] > 0 or ci_difference[1] < 0 or ci_ratio[0] > 1 or ci_ratio[1] < 1)
+
+
+def _family_adjust(
+    rows: Sequence[GroupComparison], p_value: np.ndarray, tested: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Return Holm-adjusted p-values over the distinct hypotheses, and the family's size.
+
+    A complement (``COMPLEMENTS``) is the hypothesis of its counterpart, counted once;
+    ``DATA_METRICS`` stay outside the family (their adjusted p-value is their own).
+    """
+    adjusted = np.full(len(rows), np.nan)
+    hypothesis: dict[tuple[object, ...], int] = {}
+    row_hypothesis = np.full(len(rows), -1)
+    family_p: list[float] = []
+    for j, row in enumerate(rows):
+        if not tested[j]:
+            continue
+        if row.metric in DATA_METRICS:
+            adjusted[j] = p_value[j]
+            continue
+        key = (
+            row.feature,
+            _group_key(row.group),
+            _group_key(row.reference),
+            COMPLEMENTS.get(row.metric, row.metric),
+        )
+        if key not in hypothesis:
+            hypothesis[key] = len(family_p)
+            family_p.append(float(p_value[j]))
+        row_hypothesis[j] = hypothesis[key]
+    family_adjusted = holm_adjust(family_p)
+    in_family = row_hypothesis >= 0
+    adjusted[in_family] = family_adjusted[row_hypothesis[in_family]]
+    return adjusted, len(family_p)
 
 
 def _mover_intervals(

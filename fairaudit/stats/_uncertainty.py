@@ -32,16 +32,15 @@ near-perfect classifier.
 * **Ratios** (group / reference): MOVER-R (Donner & Zou 2012) from the same intervals.
   Unlike the Katz log interval it needs no continuity correction when the group's
   numerator is zero (it then gives ``[0, upper]``).
-* **fairlearn's headline metrics** (between-groups max - min and min / max): the
-  bootstrap on counts, percentile interval, as fairlearn's MetricFrame does. Resampling
-  the n rows with replacement changes only the counts, and a resample's (intersectional
-  group x confusion cell) counts are ``Multinomial(n, counts / n)``; drawing that
-  directly is exactly the row bootstrap, at a cost independent of n. Per-feature groups
-  and the overall row are sums of the same resampled intersectional counts, so they
-  come from one set of resamples. Caveat: max - min is biased upwards, so when the
-  groups are truly equal its interval cannot cover the true 0 (it says how large the
-  observed spread plausibly is, not whether it is zero); the per-group disparities and
-  their tests answer that question.
+* **fairlearn's headline metrics** (between-groups max - min and min / max):
+  simultaneous Wilson intervals for the k group rates that enter the metric, each at
+  Šidák's level ``confidence ** (1 / k)`` (equalized odds: the TPR and FPR families
+  together), turned into bounds that hold whenever all k rates are in their intervals
+  (``fairaudit.stats._headline``). Valid by construction and conservative. It replaced
+  the percentile count bootstrap, which covered the true value 0% of the time under no
+  disparity (max - min of noisy rates is biased away from 0) and 40-78% for ratios of
+  rare outcomes; coverage and width of the new interval are in ``benchmarks/README.md``
+  (``benchmarks/headline_coverage.py``).
 * **Score metrics** (roc_auc, brier_score): analytic intervals whose cost is one sort of
   the scores plus O(n) per grouping (details in ``fairaudit._score_stats``). ROC AUC:
   DeLong's variance (Sun & Xu's midrank algorithm) and a Wald interval on the logit
@@ -61,8 +60,8 @@ Analytic intervals are conservative (above 97%) at 30 rows when a rate is near 0
 or a denominator holds a handful of cases, and ratios are null when the reference
 value is 0. Undefined values (a zero denominator in the point estimate) get null
 intervals, as do score metrics of a group with fewer than two positives or negatives
-(ROC AUC) or two rows (Brier score). Bootstrap percentiles are taken over the
-resamples where the value is defined.
+(ROC AUC) or two rows (Brier score). No interval or test uses the count bootstrap
+any more; ``resamples`` and ``seed`` are still validated and recorded.
 
 Significance
 ------------
@@ -70,13 +69,20 @@ Every disparity is a test of "the group's value equals the reference's value".
 Proportion metrics and f1 (through J) use the pooled two-proportion z-test, or
 Fisher's exact test when an expected cell of the 2x2 table is below 5. Score metrics
 use the z-test of the difference with the two groups' DeLong / CLT variances.
-balanced_accuracy uses a count-bootstrap p-value,
-``2 * min(P*(d <= 0), P*(d >= 0))`` over the resampled differences ``d`` (with the
-usual +1 correction). A disparity is ``"insufficient data"`` when either group has
-fewer than ``min_group_size`` rows or a value is undefined; those are not tested. The
-p-values of all tested disparities are adjusted together with Holm's step-down method,
-and a disparity is ``"significant"`` when its adjusted p-value is below
-``1 - confidence``, else ``"within noise"``.
+balanced_accuracy inverts its MOVER interval: the p-value is ``1 - c`` for the level c
+at which the interval of the difference reaches 0 (a count-bootstrap p-value it
+replaced took few distinct values when TPR and TNR were 0 or 1, and rejected 21.9% of
+the time at a nominal 5%). A disparity is ``"insufficient data"`` when either group
+has fewer than ``min_group_size`` rows or a value is undefined; those are not tested.
+
+The family adjusted with Holm's step-down method is the distinct hypotheses: one per
+(grouping, group, reference, metric), where an exact complement (FNR = 1 - TPR,
+TNR = 1 - FPR, FDR = 1 - precision, FOR = 1 - NPV) is its counterpart's hypothesis and
+counts once, and ``base_rate`` (a property of the data, not the model) is tested on its
+own, outside the family. ``method.family`` records the family and its size. A
+disparity is ``"significant"`` when its adjusted p-value is below ``1 - confidence``,
+else ``"within noise"``; a ``note`` says when its unadjusted interval excludes no
+difference although the adjusted test does not reject.
 """
 
 from __future__ import annotations
@@ -91,12 +97,7 @@ import numpy as np
 
 from fairaudit.counts import GroupCounts
 from fairaudit.errors import ConfigError
-from fairaudit.stats._bootstrap import (
-    aggregate_cells,
-    bootstrap_counts,
-    headline_draws,
-    percentile_interval,
-)
+from fairaudit.stats._headline import headline_intervals
 from fairaudit.stats._intervals import analytic_interval
 from fairaudit.stats._rates import confusion_metrics
 from fairaudit.stats._score_stats import (
@@ -115,7 +116,6 @@ from fairaudit.stats._significance import (
 from fairaudit.vocabulary import (
     BAD_CONFIDENCE,
     BAD_RESAMPLES,
-    HEADLINE_METRICS,
     SCORE_METRICS,
 )
 
@@ -130,9 +130,6 @@ __all__ = [
     "uncertainty_to_json",
 ]
 
-# Metrics the resampled tables carry: balanced_accuracy for its bootstrap test, and the
-# inputs of the headline metrics.
-_RESAMPLED = ("balanced_accuracy", "selection_rate", "true_positive_rate", "false_positive_rate")
 # Percentile intervals from fewer resamples move visibly from one seed to the next.
 _MIN_RESAMPLES = 100
 
@@ -141,10 +138,13 @@ _DESCRIPTION = (
     "sum of Wilson intervals for balanced_accuracy, MOVER differences (Newcombe's "
     "hybrid score interval for proportions) and MOVER-R ratios vs the reference; "
     "DeLong intervals (logit scale) for roc_auc and CLT intervals for brier_score, "
-    "with Wald differences; percentile intervals from a multinomial bootstrap of "
-    "the intersectional confusion counts for the headline metrics. Disparities are "
-    "tested with a two-proportion z-test (Fisher's exact test for small counts), a "
-    "z-test for score metrics or a bootstrap test, then Holm-adjusted."
+    "with Wald differences. Headline metrics (max - min and min / max over groups): "
+    "bounds from simultaneous Wilson intervals of the group rates at the Sidak level "
+    "confidence ** (1 / k), k the rates entering the metric (TPR and FPR together for "
+    "equalized odds), valid by construction. Disparities are tested with a "
+    "two-proportion z-test (Fisher's exact test for small counts), a z-test for score "
+    "metrics, or by inverting the MOVER interval for balanced_accuracy, then "
+    "Holm-adjusted over the distinct hypotheses (method.family)."
 )
 
 
@@ -156,7 +156,8 @@ class Uncertainty:
     ----------
     method:
         How the numbers were made: description, confidence, resamples, seed, correction,
-        the interval method of each kind of metric and ``min_group_size``.
+        the interval method of each kind of metric, ``min_group_size`` and the
+        multiple-testing ``family`` (description and size).
     overall_ci:
         ``{metric: (low, high)}`` for the overall row.
     group_ci:
@@ -164,7 +165,7 @@ class Uncertainty:
     disparities:
         One DisparityUncertainty per given DisparityRow, in the same order.
     headline_ci:
-        ``{table_name: {headline_metric: (low, high)}}`` from the count bootstrap.
+        ``{table_name: {headline_metric: (low, high)}}`` from simultaneous Wilson bounds.
     """
 
     method: dict[str, Any]
@@ -236,27 +237,6 @@ def _groupings(
     return cell_groups, sizes, point_counts
 
 
-def _resampled_rates(
-    group_counts: GroupCounts,
-    cell_groups: Sequence[np.ndarray],
-    sizes: Sequence[int],
-    n_resamples: int,
-    seed: int,
-) -> list[dict[str, np.ndarray]]:
-    """Return the ``_RESAMPLED`` rates ``(n_resamples, m)`` of every grouping."""
-    # A spawned child, so that later random stages can take siblings of it without
-    # changing these draws.
-    count_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    # One pass over the resampled intersectional counts feeds every grouping.
-    resampled: list[dict[str, list[np.ndarray]]] = [{m: [] for m in _RESAMPLED} for _ in sizes]
-    for draws in bootstrap_counts(group_counts.counts, n_resamples, count_rng):
-        for cell_group, m, store in zip(cell_groups, sizes, resampled, strict=True):
-            values = confusion_metrics(aggregate_cells(draws, cell_group, m))
-            for metric in _RESAMPLED:
-                store[metric].append(values[metric])
-    return [{k: np.concatenate(v) for k, v in store.items()} for store in resampled]
-
-
 def _group_intervals(
     counts: np.ndarray,
     point: dict[str, np.ndarray],
@@ -277,19 +257,13 @@ def _group_intervals(
     return {k: _null_where_undefined(v, point.get(k, undefined)) for k, v in ci.items()}
 
 
-def _headline_intervals(
-    resampled: dict[str, np.ndarray], confidence: float
-) -> dict[str, tuple[float, float]]:
-    """Return the percentile interval of each headline metric of one grouping."""
-    draws = headline_draws(resampled)
-    return {
-        name: _interval_tuple(percentile_interval(draws[name][:, None], confidence)[0])
-        for name in HEADLINE_METRICS
-    }
-
-
 def _method(
-    confidence: float, n_resamples: int, seed: int, min_group_size: int, with_scores: bool
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+    min_group_size: int,
+    with_scores: bool,
+    family_size: int,
 ) -> dict[str, Any]:
     """Return the ``method`` record: how every interval and test was made."""
     return {
@@ -305,13 +279,22 @@ def _method(
             "balanced_accuracy": "mover-sum-of-wilson",
             "difference": "mover-d (newcombe-hybrid-score for proportions); wald for scores",
             "ratio": "mover-r",
-            "headline": "count-bootstrap-percentile",
+            "headline": "sidak-simultaneous-wilson-bounds",
             "score": "delong-logit (roc_auc), clt (brier_score)" if with_scores else None,
         },
         "tests": {
             "proportion_and_f1": "two-proportion-z (fisher-exact if an expected cell < 5)",
-            "balanced_accuracy": "bootstrap",
+            "balanced_accuracy": "inverted-mover-interval",
             "score": "z (delong / clt variances)",
+        },
+        "family": {
+            "size": family_size,
+            "description": (
+                "Holm's adjustment runs over the distinct hypotheses tested: one per "
+                "grouping, group, reference and metric; an exact complement (FNR, TNR, "
+                "FDR, FOR) shares the test of TPR, FPR, precision or NPV and counts "
+                "once; base_rate, a property of the data, is tested on its own."
+            ),
         },
     }
 
@@ -325,6 +308,7 @@ def compute_uncertainty(
     n_resamples: int = 1000,
     seed: int = 0,
     min_group_size: int = 30,
+    min_denominator: int = 0,
     y_true: np.ndarray | None = None,
     score: np.ndarray | None = None,
     row_codes: np.ndarray | None = None,
@@ -341,13 +325,12 @@ def compute_uncertainty(
     group_counts, tables, disparity_rows:
         The counting pass, ``build_tables``'s tables and the disparities to test.
     confidence:
-        Two-sided confidence level of every interval; ``1 - confidence`` is also the
-        significance level of the Holm-adjusted tests.
+        Of every interval; ``1 - confidence`` is the level of the Holm-adjusted tests.
     n_resamples, seed:
-        Count-bootstrap resamples (at least 100), drawn from a generator seeded by
-        ``seed``; they serve the headline metrics and balanced_accuracy's test.
-    min_group_size:
-        Disparities involving a smaller group are ``"insufficient data"``.
+        Validated (at least 100 resamples) and recorded; nothing here resamples any more.
+    min_group_size, min_denominator:
+        Disparities involving a smaller group are ``"insufficient data"``; headline
+        intervals use a rate with fewer rows behind it nowhere (as ``headline_metrics``).
     y_true, score, row_codes:
         For intervals on score metrics: labels, scores and each row's intersectional
         cell (defaults to ``group_counts.row_cell``). Without them score metrics get
@@ -365,7 +348,6 @@ def compute_uncertainty(
     n_resamples = int(n_resamples)
     cell_groups, sizes, point_counts = _groupings(group_counts, tables)
     points = [confusion_metrics(c) for c in point_counts]
-    boot = _resampled_rates(group_counts, cell_groups, sizes, n_resamples, seed)
 
     row_codes = group_counts.row_cell if row_codes is None else row_codes
     if score_summary is not None:
@@ -387,23 +369,25 @@ def compute_uncertainty(
         _group_intervals(counts, point, estimates, confidence)
         for counts, point, estimates in zip(point_counts, points, score_estimates, strict=True)
     ]
-    disparities = disparity_uncertainty(
+    disparities, family_size = disparity_uncertainty(
         tables,
         disparity_rows,
         point_counts,
         points,
         intervals,
-        boot,
         score_estimates,
         confidence=confidence,
         min_group_size=min_group_size,
     )
     return Uncertainty(
-        _method(confidence, n_resamples, seed, min_group_size, with_scores),
+        _method(confidence, n_resamples, seed, min_group_size, with_scores, family_size),
         {k: _interval_tuple(v[0]) for k, v in intervals[-1].items()},
         {t.name: intervals[k] for k, t in enumerate(tables)},
         disparities,
-        {t.name: _headline_intervals(boot[k], confidence) for k, t in enumerate(tables)},
+        {
+            t.name: headline_intervals(point_counts[k], confidence, min_denominator)
+            for k, t in enumerate(tables)
+        },
     )
 
 
@@ -437,6 +421,7 @@ def uncertainty_to_json(uncertainty: Uncertainty) -> dict[str, Any]:
                 "p_value": _json_number(d.p_value),
                 "p_value_adjusted": _json_number(d.p_value_adjusted),
                 "significance": d.significance,
+                "note": d.note,
             }
             for d in uncertainty.disparities
         ],
