@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,19 @@ from fairaudit.mitigation import (
     THRESHOLD_METHODS,
     TOO_FEW_FOR_FOLDS,
     UNKNOWN_METHOD,
+    GroupingChoice,
     MitigationInputs,
     MitigationOutcome,
+    TradeoffPoint,
     Unit,
     available_methods,
     best_tradeoff,
+    choose_grouping,
+    eligibility,
+    is_imbalanced,
     run_mitigations,
     run_unit,
+    tradeoff_measure,
 )
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
@@ -558,20 +565,213 @@ def test_every_method_has_a_constraint_and_a_caveat() -> None:
 
 
 def test_best_tradeoff_is_the_fairest_within_the_accuracy_budget() -> None:
+    def point(accuracy: float, disparity: float) -> TradeoffPoint:
+        return TradeoffPoint(accuracy, accuracy, disparity)
+
     results = {
-        "threshold_demographic_parity": (0.80, 0.02),  # fairest, but loses 5 points
-        "threshold_equalized_odds": (0.84, 0.05),
-        "expgrad_demographic_parity": (0.845, 0.05),  # same disparity, more accurate
-        "correlation_remover": (0.86, 0.15),  # no fairer than the model
-        "expgrad_equalized_odds": (float("nan"), 0.01),
+        "threshold_demographic_parity": point(0.80, 0.02),  # fairest, but loses 5 points
+        "threshold_equalized_odds": point(0.84, 0.05),
+        "expgrad_demographic_parity": point(0.845, 0.05),  # same disparity, more accurate
+        "correlation_remover": point(0.86, 0.15),  # no fairer than the model
+        "expgrad_equalized_odds": point(float("nan"), 0.01),
     }
-    baseline = (0.85, 0.12)
-    assert best_tradeoff(results, baseline=baseline) == "expgrad_demographic_parity"
-    assert best_tradeoff(results, baseline=baseline, max_accuracy_loss=0.05) == (
-        "threshold_demographic_parity"
+    baseline = point(0.85, 0.12)
+    best = partial(best_tradeoff, baseline=baseline, imbalanced=False)
+    assert best(results) == "expgrad_demographic_parity"
+    assert best(results, allowance=0.05) == "threshold_demographic_parity"
+    assert best(results, allowance=0.0) is None
+    assert best({}) is None
+
+
+def test_a_variant_that_collapses_a_groups_selection_rate_is_not_eligible() -> None:
+    baseline = TradeoffPoint(0.62, 0.596, 0.10)
+    collapsed = TradeoffPoint(0.92, 0.5997, 0.001, frozenset({("g=a", "below"), ("g=b", "below")}))
+    eligible, why = eligibility(collapsed, baseline, imbalanced=True)
+    assert not eligible
+    assert why == (
+        "Not eligible: it selects g=a, g=b below 1% of the time (the audited model did not)."
     )
-    assert best_tradeoff(results, baseline=baseline, max_accuracy_loss=0.0) is None
-    assert best_tradeoff({}, baseline=baseline) is None
+    # A group the audited model already selected under 1% of the time does not count.
+    already = replace(baseline, extreme_groups=frozenset({("g=a", "below"), ("g=b", "below")}))
+    assert eligibility(collapsed, already, imbalanced=True)[0]
+    # Above 99% is a collapse too.
+    everyone = replace(collapsed, extreme_groups=frozenset({("g=a", "above")}))
+    assert (
+        "selects g=a above 99% of the time" in eligibility(everyone, baseline, imbalanced=True)[1]
+    )
+
+
+def test_imbalanced_classes_judge_the_tradeoff_on_balanced_accuracy() -> None:
+    # The résumé case: accuracy rises 0.62 -> 0.92 while balanced accuracy falls to 0.4997.
+    baseline = TradeoffPoint(0.62, 0.596, 0.10)
+    majority = TradeoffPoint(0.92, 0.4997, 0.001)
+    for imbalanced in (True, False):
+        eligible, why = eligibility(majority, baseline, imbalanced=imbalanced)
+        assert not eligible
+        assert "its balanced accuracy falls from 0.596 to 0.500, more than the 2-point" in why
+    # Balanced classes: accuracy must hold too; imbalanced: only balanced accuracy counts.
+    fair = TradeoffPoint(0.58, 0.59, 0.02)
+    assert eligibility(fair, baseline, imbalanced=True) == (
+        True,
+        "Eligible: it lowers the demographic parity difference from 0.100 to 0.020, its "
+        "balanced accuracy goes from 0.596 to 0.590 (allowance 2 points), and it collapses "
+        "no group's selection rate.",
+    )
+    assert (
+        "its accuracy falls from 0.620 to 0.580" in eligibility(fair, baseline, imbalanced=False)[1]
+    )
+    assert best_tradeoff({"a": fair, "b": majority}, baseline=baseline, imbalanced=True) == "a"
+    assert [is_imbalanced(p) for p in (0.08, 0.2, 0.5, 0.8, 0.81)] == [
+        True, False, False, False, True,
+    ]  # fmt: skip
+    assert tradeoff_measure(True) == "balanced_accuracy"
+
+
+def _write_scored(tmp_path: Path, name: str, columns: dict[str, Any]) -> Path:
+    path = tmp_path / f"{name}.csv"
+    pd.DataFrame(columns).to_csv(path, index=False)
+    return path
+
+
+def test_rare_positives_a_collapsed_threshold_variant_is_not_recommended(tmp_path: Path) -> None:
+    """Issue 14 §5: 8% positives; maximizing accuracy, thresholds select (almost) nobody."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from fairaudit.audit import run_audit
+    from fairaudit.result import load_schema
+    from fairaudit.spec import AuditSpec
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    g = rng.choice(np.array(["a", "b"]), size=n, p=[0.6, 0.4])
+    y = rng.random(n) < 0.08
+    score = 1 / (1 + np.exp(-(0.8 * y + 0.4 * (g == "a") + rng.normal(0, 1, n))))
+    pred = score > np.quantile(score, 0.62)
+    path = _write_scored(
+        tmp_path, "rare", {"y": y.astype(int), "pred": pred.astype(int), "score": score, "g": g}
+    )
+    spec = AuditSpec(
+        data=path, target="y", sensitive=("g",), prediction_col="pred", score_col="score",
+        intervals=False, jobs=1,
+    )  # fmt: skip
+    data = run_audit(spec).to_dict()
+    import jsonschema
+
+    jsonschema.Draft202012Validator(load_schema()).validate(data)
+    baseline, *variants = data["mitigations"]
+    assert baseline["metrics"]["overall"]["balanced_accuracy"] == pytest.approx(
+        balanced_accuracy_score(y, pred), abs=1e-12
+    )
+    summary = data["mitigation_summary"]
+    assert summary["tradeoff_measure"] == "balanced_accuracy"
+    assert f"positives are {y.mean():.1%} of the evaluation rows" in summary["tradeoff_rule"]
+    for variant in variants:
+        rates = [r["metrics"]["selection_rate"] for r in variant["by_group"]]
+        # Today's rule picked such a variant: accuracy up ~27 points, disparity ~0.
+        assert max(rates) < 0.01
+        assert (
+            variant["metrics"]["overall"]["accuracy"] > baseline["metrics"]["overall"]["accuracy"]
+        )
+        assert variant["eligible"] is False
+        assert variant["eligibility"].startswith(
+            "Not eligible: it selects g=a, g=b below 1% of the time (the audited model did not)"
+        )
+    assert summary["best"] is None
+    assert baseline["eligible"] is None
+
+
+def three_features(n: int = 3000, seed: int = 5) -> dict[str, Any]:
+    """Return scored rows with three sensitive features; cell (f, x, r) has no positive row."""
+    rng = np.random.default_rng(seed)
+    a = rng.choice(np.array(["f", "m"]), n)
+    b = rng.choice(np.array(["x", "y"]), n)
+    c = rng.choice(np.array(["p", "q", "r"]), n, p=[0.45, 0.45, 0.1])
+    y = rng.random(n) < 0.4
+    y[(a == "f") & (b == "x") & (c == "r")] = False
+    score = 1 / (
+        1 + np.exp(-(1.5 * y + 0.8 * (a == "m") + 0.3 * (b == "y") + rng.normal(size=n) - 0.8))
+    )
+    return {
+        "y": y.astype(int),
+        "pred": (score > 0.5).astype(int),
+        "score": score,
+        "a": a,
+        "b": b,
+        "c": c,
+    }
+
+
+def test_three_features_fall_back_to_the_feature_with_the_largest_disparity(
+    tmp_path: Path,
+) -> None:
+    """Issue 14 §3: an intersection cell with 0 positives used to fail every threshold method."""
+    from fairlearn.metrics import demographic_parity_difference
+
+    from fairaudit.audit import run_audit
+    from fairaudit.spec import AuditSpec
+
+    columns = three_features()
+    path = _write_scored(tmp_path, "three", columns)
+    spec = AuditSpec(
+        data=path, target="y", sensitive=("a", "b", "c"), prediction_col="pred",
+        score_col="score", intervals=False, jobs=1,
+    )  # fmt: skip
+    messages: list[str] = []
+    data = run_audit(spec, progress=messages.append).to_dict()
+    summary = data["mitigation_summary"]
+    # The oracle: fairlearn's demographic parity difference of each feature; every feature's
+    # groups have >= 10 rows of each class, so the largest disparity wins.
+    frame = pd.DataFrame(columns)
+
+    def disparity(feature: str) -> float:
+        return float(
+            demographic_parity_difference(
+                frame["y"], frame["pred"], sensitive_features=frame[feature]
+            )
+        )
+
+    largest = max("abc", key=disparity)
+    assert largest == "a"
+    assert (summary["grouping"], summary["grouping_features"]) == ("a", ["a"])
+    assert summary["grouping_reason"] == (
+        "Mitigations act on a, not the intersection of a, b and c: its group 'a=f, b=x, c=r' "
+        "has 0 positive row(s), too few to fit group-specific thresholds (cross-fitting needs "
+        "at least 2 positive and 2 negative rows in every group); a is the finest grouping in "
+        "which every group has at least 10 positive and 10 negative rows, and of those the "
+        "single feature with the "
+        f"largest demographic parity difference ({disparity(largest):.3f})."
+    )
+    assert summary["grouping_reason"] in messages  # the console can print it
+    assert summary["grouping_reason"] in summary["protocol"]
+    for entry in data["mitigations"]:
+        assert (entry["status"], entry["sensitive_features"]) == ("ok", ["a"]), entry["reason"]
+    assert [r["group"] for r in summary["before_after"]] == [{"a": "f"}, {"a": "m"}]
+
+    # A grouping the user chose is kept: the intersection still fails, with the reason.
+    chosen = run_audit(replace(spec, mitigate_on=("a", "b", "c"))).to_dict()
+    assert chosen["mitigation_summary"]["grouping_reason"] is None
+    expected = TOO_FEW_FOR_FOLDS.format(group="'a=f, b=x, c=r'", count=0, label="positive")
+    assert [e["reason"] for e in chosen["mitigations"][1:]] == [expected] * 3
+    assert [e["eligible"] for e in chosen["mitigations"][1:]] == [False] * 3
+
+
+def test_grouping_choice_prefers_the_finest_grouping_with_enough_rows() -> None:
+    columns = three_features(2000, seed=1)
+    sensitive = pd.DataFrame({k: columns[k] for k in "abc"})
+    y = columns["y"] == 1
+    disparity = {("a",): 0.1, ("b",): 0.3, ("c",): 0.2, ("a", "b", "c"): 0.4}
+    assert choose_grouping(sensitive, y, ["a", "b", "c"], disparity).columns == ("b",)
+    # Without the empty cell the intersection can be cross-fitted: kept as requested.
+    y_full = np.random.default_rng(0).random(2000) < 0.5
+    kept = choose_grouping(sensitive, y_full, ["a", "b", "c"], disparity)
+    assert kept == GroupingChoice(("a", "b", "c"), None)
+    # No grouping with 10 of each class: the finest one that can be cross-fitted.
+    few = choose_grouping(sensitive, y, ["a", "b", "c"], disparity, min_rows=10_000)
+    assert few.columns == ("b",)
+    assert few.reason is not None and "enough to cross-fit" in few.reason
+    # b (the largest disparity) has a group without positives: c, the next largest, wins.
+    no_b_positives = y & (sensitive["b"].to_numpy() == "x")
+    assert choose_grouping(sensitive, no_b_positives, ["a", "b", "c"], disparity).columns == ("c",)
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from fairaudit.mitigation._comparison import (
-    BASELINE,
-    MAX_ACCURACY_LOSS,
-    compare_mitigations,
-    tradeoff_grouping,
-)
+from fairaudit.mitigation._comparison import BASELINE, compare_mitigations, tradeoff_grouping
 from fairaudit.mitigation._folds import (
     TOO_FEW_FOR_FOLDS,
     FoldError,
     derived_seed,
     fold_of_row_plan,
     group_codes,
+    smallest_class_cell,
     threshold_scores,
 )
+from fairaudit.mitigation._grouping import MIN_CLASS_ROWS, GroupingChoice, choose_grouping
 from fairaudit.mitigation._methods import (
     NO_SAMPLE_WEIGHT,
     NOT_CLONABLE,
@@ -37,16 +34,27 @@ from fairaudit.mitigation._outcome import (
     NEEDS_TRAINING,
     REFIT_METHODS,
     THRESHOLD_METHODS,
-    TRADEOFF_RULE,
     UNKNOWN_METHOD,
     MethodName,
     MitigationError,
     MitigationInputs,
     MitigationOutcome,
     available_methods,
-    best_tradeoff,
 )
 from fairaudit.mitigation._protocol import WORKER_DIED, run_mitigations
+from fairaudit.mitigation._tradeoff import (
+    EXTREME_RATE,
+    IMBALANCED_BELOW,
+    MAX_ACCURACY_LOSS,
+    TRADEOFF_RULE,
+    TradeoffPoint,
+    best_tradeoff,
+    eligibility,
+    headline_value,
+    is_imbalanced,
+    judge_entries,
+    tradeoff_measure,
+)
 from fairaudit.mitigation._units import (
     NOT_CONVERGED,
     NUMERIC_TROUBLE,
@@ -60,9 +68,13 @@ __all__ = [
     "BASELINE",
     "CAVEATS",
     "CONSTRAINTS",
+    "EXTREME_RATE",
     "FoldError",
+    "GroupingChoice",
+    "IMBALANCED_BELOW",
     "MAX_ACCURACY_LOSS",
     "METHODS",
+    "MIN_CLASS_ROWS",
     "MethodName",
     "MitigationError",
     "MitigationInputs",
@@ -80,25 +92,33 @@ __all__ = [
     "THRESHOLD_METHODS",
     "TOO_FEW_FOR_FOLDS",
     "TRADEOFF_RULE",
+    "TradeoffPoint",
     "UNKNOWN_METHOD",
     "Unit",
     "UnitResult",
     "WORKER_DIED",
     "available_methods",
     "best_tradeoff",
+    "choose_grouping",
     "compare_mitigations",
     "correlation_remover_predictions",
     "derived_seed",
+    "eligibility",
     "expgrad_predictions",
     "final_step_name",
     "fold_of_row_plan",
     "group_codes",
     "groups_phrase",
+    "headline_value",
+    "is_imbalanced",
+    "judge_entries",
     "refit_protocol",
     "run_mitigations",
     "run_unit",
+    "smallest_class_cell",
     "threshold_fold_predictions",
     "threshold_protocol",
     "threshold_scores",
     "tradeoff_grouping",
+    "tradeoff_measure",
 ]

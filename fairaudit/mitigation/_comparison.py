@@ -8,6 +8,7 @@ yardstick, and returns the JSON-ready ``mitigations`` section (baseline included
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -19,15 +20,24 @@ from fairaudit.counts import count_groups
 from fairaudit.data import EvaluationData, load_evaluation_data
 from fairaudit.errors import ConfigError
 from fairaudit.measure import BinaryCounts, Measurement
+from fairaudit.mitigation._grouping import GroupingChoice, choose_grouping
 from fairaudit.mitigation._outcome import (
     CAVEATS,
     METHODS,
-    TRADEOFF_RULE,
+    THRESHOLD_METHODS,
     MitigationInputs,
     MitigationOutcome,
-    best_tradeoff,
 )
 from fairaudit.mitigation._protocol import run_mitigations
+from fairaudit.mitigation._tradeoff import (
+    EXTREME_RATE,
+    MAX_ACCURACY_LOSS,
+    TRADEOFF_RULE,
+    headline_value,
+    is_imbalanced,
+    judge_entries,
+    tradeoff_measure,
+)
 from fairaudit.result import jsonable
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import INTERSECTION
@@ -36,18 +46,34 @@ __all__ = ["BASELINE", "MAX_ACCURACY_LOSS", "compare_mitigations", "tradeoff_gro
 
 #: The ``method`` of the entry that describes the audited model itself.
 BASELINE = "baseline"
-#: Accuracy a mitigation may lose (as a proportion) and still be the "best trade-off".
-MAX_ACCURACY_LOSS = 0.02
 #: Metrics shown before/after for the best trade-off.
 BEFORE_AFTER_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
 
 Progress = Callable[[str], None]
 
 
-def tradeoff_grouping(spec: AuditSpec) -> str:
+def tradeoff_grouping(spec: AuditSpec, columns: Sequence[str] | None = None) -> str:
     """Return the grouping mitigations act on: the intersection, or the one feature."""
-    on = spec.mitigate_on or spec.sensitive
+    on = columns or spec.mitigate_on or spec.sensitive
     return on[0] if len(on) == 1 else INTERSECTION
+
+
+def _grouping_choice(
+    spec: AuditSpec, data: EvaluationData, baseline: dict[str, Any]
+) -> GroupingChoice:
+    """Return the grouping to mitigate on: as chosen, or a coarser default when cells are small."""
+    requested = tuple(spec.mitigate_on or spec.sensitive)
+    thresholds = spec.mitigations is None or set(spec.mitigations) & set(THRESHOLD_METHODS)
+    if spec.mitigate_on or len(requested) == 1 or not thresholds:
+        return GroupingChoice(requested)
+    disparity: dict[tuple[str, ...], float] = {
+        (column,): headline_value(baseline, column, "demographic_parity_difference")
+        for column in requested
+    }
+    disparity[requested] = headline_value(baseline, INTERSECTION, "demographic_parity_difference")
+    return choose_grouping(
+        _sensitive_frame(data), data.y_true, requested, disparity, min_rows=spec.min_denominator
+    )
 
 
 def _sensitive_frame(data: EvaluationData) -> pd.DataFrame:
@@ -91,14 +117,6 @@ def _variant(spec: AuditSpec, data: EvaluationData, y_pred: np.ndarray) -> dict[
             confidence=spec.confidence, n_resamples=spec.resamples, seed=spec.seed
         )
     return measurement.entry(compact=True)
-
-
-def _headline_value(entry: dict[str, Any], grouping: str, metric: str) -> float:
-    for h in entry["headline"]:
-        if h["feature"] == grouping and h["metric"] == metric:
-            value = h["value"]
-            return float("nan") if value is None else float(value)
-    return float("nan")
 
 
 def _inputs(
@@ -169,12 +187,22 @@ def _before_after(
 
 
 def _summary(
-    spec: AuditSpec, grouping: str, best: str | None, before_after: list[dict[str, Any]]
+    spec: AuditSpec,
+    choice: GroupingChoice,
+    imbalance: tuple[bool, float],
+    best: str | None,
+    before_after: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Return the ``mitigation_summary``: protocol, trade-off rule, best method, before/after."""
+    """Return the ``mitigation_summary``: protocol, grouping, trade-off rule, best, before/after."""
     folds = spec.mitigation_folds
+    grouping = tradeoff_grouping(spec, choice.columns)
+    imbalanced, positive_rate = imbalance
+    measure = tradeoff_measure(imbalanced)
+    share = f"positives are {positive_rate:.1%} of the evaluation rows"
     return {
         "grouping": grouping,
+        "grouping_features": list(choice.columns),
+        "grouping_reason": choice.reason,
         "methods_available": list(METHODS),
         "protocol": (
             f"Post-processing (ThresholdOptimizer) is cross-fitted over the evaluation "
@@ -185,13 +213,27 @@ def _summary(
             "training set and are evaluated on the evaluation set. Every variant is "
             "counted with the same metrics and intervals as the audited model."
             + (
-                f" Mitigations act on the intersection of {', '.join(spec.sensitive)}."
+                f" Mitigations act on the intersection of {', '.join(choice.columns)}."
                 if grouping == INTERSECTION
                 else f" Mitigations act on {grouping}."
             )
+            + (f" {choice.reason}" if choice.reason else "")
         ),
-        "tradeoff_rule": TRADEOFF_RULE.format(points=MAX_ACCURACY_LOSS * 100)
-        + f", measured by demographic_parity_difference on {grouping}",
+        "tradeoff_measure": measure,
+        "tradeoff_rule": TRADEOFF_RULE.format(
+            grouping=grouping,
+            points=MAX_ACCURACY_LOSS * 100,
+            accuracy_too="" if imbalanced else " and of accuracy",
+            min_rows=spec.min_group_size,
+            low=EXTREME_RATE * 100,
+            high=(1 - EXTREME_RATE) * 100,
+            measure=measure.replace("_", " "),
+            why=(
+                f"{share}, so accuracy would reward predicting the majority class"
+                if imbalanced
+                else share
+            ),
+        ),
         "best": best,
         "before_after": before_after,
     }
@@ -210,18 +252,23 @@ def compare_mitigations(
     """Return the ``mitigations`` entries (baseline first) and the ``mitigation_summary``.
 
     Every selected method is measured alike with the audited model, whose numbers come
-    from ``baseline``, the audit's own Measurement.
+    from ``baseline``, the audit's own Measurement. Each variant says whether it is
+    ``eligible`` to be recommended, and why (``_tradeoff``).
     """
+    baseline_entry = baseline.entry()
+    choice = _grouping_choice(spec, data, baseline_entry)
+    if choice.reason and progress is not None:
+        progress(choice.reason)
     outcomes: list[MitigationOutcome] = run_mitigations(
         _inputs(spec, data, estimator, feature_columns, score),
         list(spec.mitigations) if spec.mitigations is not None else None,
         folds=spec.mitigation_folds,
         seed=spec.seed,
         jobs=spec.jobs,
-        on=list(spec.mitigate_on) if spec.mitigate_on else None,
+        on=list(choice.columns),
         progress=progress,
     )
-    grouping = tradeoff_grouping(spec)
+    grouping = tradeoff_grouping(spec, choice.columns)
     entries: list[dict[str, Any]] = [
         jsonable(
             {
@@ -231,22 +278,17 @@ def compare_mitigations(
                 "status": "ok",
                 "reason": None,
                 "caveat": None,
-                "sensitive_features": list(spec.mitigate_on or spec.sensitive),
+                "sensitive_features": list(choice.columns),
                 "warnings": [],
-                **baseline.entry(),
+                **baseline_entry,
             }
         )
     ]
     entries.extend(_entry(spec, data, outcome) for outcome in outcomes)
-
-    def point(entry: dict[str, Any]) -> tuple[float, float]:
-        accuracy = entry["metrics"]["overall"].get("accuracy")
-        return (
-            float("nan") if accuracy is None else float(accuracy),
-            _headline_value(entry, grouping, "demographic_parity_difference"),
-        )
-
-    scored = {e["method"]: point(e) for e in entries[1:] if e["status"] == "ok"}
-    best = best_tradeoff(scored, baseline=point(entries[0]), max_accuracy_loss=MAX_ACCURACY_LOSS)
-    summary = _summary(spec, grouping, best, _before_after(entries, best, grouping))
+    positive_rate = float(np.mean(data.y_true)) if len(data.y_true) else math.nan
+    imbalanced = is_imbalanced(positive_rate)
+    best = judge_entries(entries, grouping, imbalanced=imbalanced, min_rows=spec.min_group_size)
+    summary = _summary(
+        spec, choice, (imbalanced, positive_rate), best, _before_after(entries, best, grouping)
+    )
     return jsonable(entries), jsonable(summary)

@@ -24,6 +24,7 @@ __all__ = [
     "derived_seed",
     "fold_of_row_plan",
     "group_codes",
+    "smallest_class_cell",
     "threshold_scores",
 ]
 
@@ -64,6 +65,22 @@ def group_codes(
     inverse = inverse.reshape(-1).astype(np.int64)
     bounds = np.cumsum([0, *(len(frame) for frame in frames)])
     return names, [inverse[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def smallest_class_cell(
+    codes: np.ndarray, names: Sequence[str], y_true: np.ndarray
+) -> tuple[int, str, str]:
+    """Return the fewest rows of one class in one group: (count, group, "positive"/"negative").
+
+    Groups are checked in order, positives first; the first smallest wins.
+    """
+    counts = np.bincount(codes * 2 + y_true.astype(np.int64), minlength=2 * len(names))
+    smallest = (len(codes) + 1, "", "")
+    for group, (negatives, positives) in enumerate(counts.reshape(-1, 2)):
+        for count, label in ((positives, "positive"), (negatives, "negative")):
+            if count < smallest[0]:
+                smallest = (int(count), names[group], label)
+    return smallest
 
 
 def derived_seed(seed: int, *path: int) -> int:

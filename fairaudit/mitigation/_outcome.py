@@ -1,16 +1,14 @@
-"""What a mitigation run takes and gives: the methods, inputs, outcomes and the trade-off rule.
+"""What a mitigation run takes and gives: the methods, their inputs and outcomes.
 
 Two families, chosen by what the audit has: post-processing (``threshold_*``) needs only
 scores for the evaluation rows; retraining (``expgrad_*``, ``correlation_remover``) needs
 the training set and a scikit-learn model that can be cloned. ``CAVEATS`` says, for the
-report, what each method's variant means for its use; ``best_tradeoff`` picks the variant
-the report recommends (``TRADEOFF_RULE``).
+report, what each method's variant means for its use (``_tradeoff`` picks the variant the
+report recommends).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -28,7 +26,6 @@ __all__ = [
     "NEEDS_TRAINING",
     "REFIT_METHODS",
     "THRESHOLD_METHODS",
-    "TRADEOFF_RULE",
     "UNKNOWN_METHOD",
     "MethodName",
     "MitigationError",
@@ -36,7 +33,6 @@ __all__ = [
     "MitigationOutcome",
     "Status",
     "available_methods",
-    "best_tradeoff",
     "has_training",
 ]
 
@@ -107,12 +103,6 @@ UNKNOWN_METHOD = "unknown mitigation method {name!r}; the methods are: {names}"
 #: Skip reasons for a method the inputs do not allow.
 NEEDS_SCORES = "needs the model or a score column"
 NEEDS_TRAINING = "needs a training set (--train) and a scikit-learn model to retrain"
-
-#: How ``best_tradeoff`` chooses, for the report.
-TRADEOFF_RULE = (
-    "the lowest disparity among the methods that lower the audited model's disparity and "
-    "lose at most {points:g} accuracy points against it (ties: the higher accuracy)"
-)
 
 
 class MitigationError(FairauditError):
@@ -207,36 +197,3 @@ def available_methods(inputs: MitigationInputs) -> list[str]:
     if has_training(inputs):
         methods.extend(REFIT_METHODS)
     return methods
-
-
-def best_tradeoff(
-    results: Mapping[str, tuple[float, float]],
-    *,
-    baseline: tuple[float, float],
-    max_accuracy_loss: float = 0.02,
-) -> str | None:
-    """Return the method with the best fairness/accuracy trade-off, or None if none qualifies.
-
-    Parameters
-    ----------
-    results:
-        ``method -> (accuracy, disparity)`` for each mitigated variant; a disparity is
-        smaller-is-better (e.g. the demographic parity difference). NaN values are ignored.
-    baseline:
-        ``(accuracy, disparity)`` of the audited model on the same rows.
-    max_accuracy_loss:
-        The largest accuracy loss accepted, as a proportion (0.02 = 2 points).
-
-    The rule is ``TRADEOFF_RULE``: among the methods whose disparity is below the
-    baseline's and whose accuracy is at least ``baseline - max_accuracy_loss``, the lowest
-    disparity; ties go to the higher accuracy, then to the method name.
-    """
-    base_accuracy, base_disparity = baseline
-    eligible = [
-        (disparity, -accuracy, method)
-        for method, (accuracy, disparity) in results.items()
-        if not (math.isnan(accuracy) or math.isnan(disparity))
-        and disparity < base_disparity
-        and accuracy >= base_accuracy - max_accuracy_loss - 1e-12
-    ]
-    return min(eligible)[2] if eligible else None
