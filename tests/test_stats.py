@@ -37,6 +37,7 @@ from fairaudit.stats import (
     confusion_metrics,
     delong_auc,
     headline_draws,
+    headline_intervals,
     holm_adjust,
     mover_ratio,
     mover_ratio_interval,
@@ -754,3 +755,23 @@ def test_all_zero_predictions_no_longer_pass_an_interval_rule(tmp_path):
             entry["ci"] = [0.0, 0.0]
     (degenerate,) = evaluate_policy(policy, result).rules[0].outcomes
     assert degenerate.status == NOT_EVALUABLE and "zero width" in degenerate.reason
+
+
+def test_headline_interval_leaves_out_rates_below_min_denominator():
+    # Group c has 2 positives: with min_denominator 10 its TPR enters no headline interval
+    # (as headline_metrics(table, 10) leaves it out); its selection rate (40 rows) does.
+    counts = np.array([[40, 10, 5, 45], [50, 20, 10, 20], [30, 8, 1, 1]])
+    without_c = headline_intervals(counts[:2], 0.95)
+    with_c = headline_intervals(counts, 0.95)
+    restricted = headline_intervals(counts, 0.95, min_denominator=10)
+    assert restricted["equal_opportunity_difference"] == without_c["equal_opportunity_difference"]
+    assert restricted["demographic_parity_difference"] == with_c["demographic_parity_difference"]
+    # Equalized odds: 2 TPRs and 3 FPRs enter, so the Sidak level is 0.95 ** (1 / 5).
+    level = 0.95 ** (1 / 5)
+    fpr = [_wilson_by_hand(int(fp), int(fp + tn), level) for tn, fp, _, _ in counts]
+    tpr = [_wilson_by_hand(int(tp), int(tp + fn), level) for _, _, fn, tp in counts[:2]]
+    upper = max(
+        max(u for _, u in tpr) - min(lo for lo, _ in tpr),
+        max(u for _, u in fpr) - min(lo for lo, _ in fpr),
+    )
+    assert restricted["equalized_odds_difference"][1] == pytest.approx(upper, abs=1e-12)

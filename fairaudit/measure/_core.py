@@ -83,6 +83,7 @@ class GroupStatistics(Protocol):
         n_resamples: int,
         seed: int,
         min_group_size: int,
+        min_denominator: int = 0,
     ) -> Uncertainty:
         """Return the intervals and tests of every group metric and disparity."""
         ...
@@ -142,6 +143,7 @@ class BinaryCounts:
         n_resamples: int,
         seed: int,
         min_group_size: int,
+        min_denominator: int = 0,
     ) -> Uncertainty:
         """Return ``compute_uncertainty`` of the counts (score intervals from the sums)."""
         return compute_uncertainty(
@@ -152,6 +154,7 @@ class BinaryCounts:
             n_resamples=n_resamples,
             seed=seed,
             min_group_size=min_group_size,
+            min_denominator=min_denominator,
             score_summary=self.scores,
         )
 
@@ -280,6 +283,7 @@ class Measurement:
                 n_resamples=n_resamples,
                 seed=seed,
                 min_group_size=self.min_group_size,
+                min_denominator=self.min_denominator,
             )
         )
         attach_to_rows(
