@@ -362,7 +362,11 @@ def test_insufficient_rates_are_marked_in_rows_and_disparities_and_not_worse_off
     m.add_uncertainty(confidence=0.95, n_resamples=100, seed=0)
     assert all(d["significance"] == "insufficient data" for d in m.disparities
                if d["insufficient_data"])  # fmt: skip
-    assert all(h["ci"] is None for h in m.headline if h["excluded"])
+    assert all(d["note"] is None for d in m.disparities if d["insufficient_data"])
+    # Headline intervals cover the same sufficient groups as the values (issue 14 §4).
+    for h in m.headline:
+        if h["excluded"] and h["value"] is not None and not math.isnan(h["value"]):
+            assert h["ci"][0] <= h["value"] <= h["ci"][1], h["metric"]
 
 
 def test_policy_between_groups_judges_the_same_cells_as_the_headline() -> None:

@@ -292,9 +292,9 @@ class Measurement:
         for row in self.disparities:
             if row["insufficient_data"]:
                 row["significance"] = "insufficient data"
-        for entry in self.headline:
-            if entry["excluded"]:
-                entry["ci"] = None  # the bootstrap covers every group, not the sufficient ones
+                row["note"] = None
+        # Headline intervals cover the same sufficient groups as the headline values
+        # (compute_uncertainty's min_denominator), so an entry with exclusions keeps its ci.
         self.uncertainty = computed
 
     def uncertainty_section(self) -> dict[str, Any] | None:
