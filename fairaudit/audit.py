@@ -171,7 +171,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
     )
     group_checks = measurement.checks()  # a named reference group without rows fails here
     if spec.intervals:
-        say(f"computing {spec.confidence:.0%} intervals ({spec.resamples} resamples)")
+        say(f"computing {spec.confidence:.0%} intervals and tests")
         measurement.add_uncertainty(
             confidence=spec.confidence, n_resamples=spec.resamples, seed=spec.seed
         )

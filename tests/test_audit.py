@@ -58,7 +58,7 @@ def test_run_audit_counts_rates_and_disparities_by_hand(scored: AuditSpec) -> No
     ]
     assert tpr["difference"] == pytest.approx(-0.25)
     assert tpr["ratio"] == pytest.approx(0.5 / 0.75)
-    assert messages[-2:] == ["computing metrics", "computing 95% intervals (1000 resamples)"]
+    assert messages[-2:] == ["computing metrics", "computing 95% intervals and tests"]
 
 
 def test_run_audit_summary_names_the_worse_off_group(scored: AuditSpec) -> None:
