@@ -408,7 +408,10 @@ class Measurement:
                 significance = tested.get("significance")
             elif None not in ci_ratio:
                 excludes = not ci_ratio[0] <= 1 <= ci_ratio[1]  # type: ignore[operator]
-                significance = "significant" if excludes else "within noise"
+                # Not a test of the audit's family: say so wherever it is shown.
+                significance = (
+                    "significant (unadjusted)" if excludes else "within noise (unadjusted)"
+                )
         ratio = value / best_value if best_value > 0 else None
         return {
             "feature": table.name,
