@@ -409,9 +409,7 @@ class Measurement:
             elif None not in ci_ratio:
                 excludes = not ci_ratio[0] <= 1 <= ci_ratio[1]  # type: ignore[operator]
                 # Not a test of the audit's family: say so wherever it is shown.
-                significance = (
-                    "significant (unadjusted)" if excludes else "within noise (unadjusted)"
-                )
+                significance = "significant, unadjusted" if excludes else "within noise, unadjusted"
         ratio = value / best_value if best_value > 0 else None
         return {
             "feature": table.name,
