@@ -12,8 +12,7 @@ from fairaudit._version import __version__
 from fairaudit.data import Check
 from fairaudit.engines import EngineCounts, count_with_engine
 from fairaudit.errors import ConfigError
-from fairaudit.measure import BinaryCounts, Measurement
-from fairaudit.mitigation import compare_mitigations
+from fairaudit.measure import BinaryCounts, Measurement, resolve_direction
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult
 from fairaudit.runtime import BadSourceDateEpoch, reproducible_time
@@ -75,6 +74,9 @@ def _compare_mitigations(
     ):
         return None, None
     say("comparing mitigations")
+    # Imported here: scikit-learn and fairlearn (1.5 s) load only when mitigations run.
+    from fairaudit.mitigation import compare_mitigations
+
     return compare_mitigations(
         spec,
         counted.data,
@@ -149,6 +151,7 @@ def _audit_section(
         "reference": measurement.reference_groups(),
         "min_group_size": spec.min_group_size,
         "min_denominator": spec.min_denominator,
+        **measurement.direction.to_json(),
         "owner": spec.owner,
         "intended_use": spec.intended_use,
     }
@@ -168,6 +171,9 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         reference=spec.reference,
         min_group_size=spec.min_group_size,
         min_denominator=spec.min_denominator,
+        direction=resolve_direction(
+            spec.favorable_label, spec.positive_label, counted.label_values, column=spec.target
+        ),
     )
     group_checks = measurement.checks()  # a named reference group without rows fails here
     if spec.intervals:
