@@ -32,7 +32,9 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SCRATCH = Path(os.environ.get("FAIRAUDIT_SCALE_DIR", "/tmp/fairaudit-scale"))
 FEATURES = ("sex", "race", "region", "age")
@@ -44,30 +46,44 @@ def data_path(n_rows: int) -> Path:
     return SCRATCH / f"scale_{n_rows}.parquet"
 
 
+def write_parquet_chunks(path: Path, n_rows: int, make_chunk: Callable[[int], Any]) -> Path:
+    """Write (once) ``n_rows`` rows to ``path``, ``make_chunk(m)`` giving each pyarrow table
+    of at most ``CHUNK`` rows; the file appears only when complete."""
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial")
+    writer = None
+    for start in range(0, n_rows, CHUNK):
+        table = make_chunk(min(CHUNK, n_rows - start))
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
+        writer.write_table(table, row_group_size=1_000_000)
+    assert writer is not None
+    writer.close()
+    tmp.rename(path)
+    return path
+
+
 def generate(n_rows: int, seed: int = 0) -> Path:
     """Write (once) the synthetic Parquet file of ``n_rows`` rows, in chunks."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    path = data_path(n_rows)
-    if path.exists():
-        return path
-    SCRATCH.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     sex = pa.array(["female", "male"])
     race = pa.array(["asian", "black", "hispanic", "other", "white"])
     region = pa.array([f"r{i}" for i in range(8)])
-    tmp = path.with_suffix(".partial")
-    writer = None
-    for start in range(0, n_rows, CHUNK):
-        m = min(CHUNK, n_rows - start)
+
+    def chunk(m: int) -> pa.Table:
         r = rng.integers(0, 5, m)
         label = rng.random(m) < 0.3 + 0.05 * r
         score = np.round(np.clip(rng.normal(0.35 + 0.3 * label, 0.2), 0, 1), 4)
         age = rng.integers(18, 90, m).astype(np.float64)
         age[rng.random(m) < 0.02] = np.nan
-        table = pa.table(
+        return pa.table(
             {
                 "label": label.astype(np.int8),
                 "pred": (score > 0.5).astype(np.int8),
@@ -78,13 +94,8 @@ def generate(n_rows: int, seed: int = 0) -> Path:
                 "age": pa.array(age, from_pandas=True),
             }
         )
-        if writer is None:
-            writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
-        writer.write_table(table, row_group_size=1_000_000)
-    assert writer is not None
-    writer.close()
-    tmp.rename(path)
-    return path
+
+    return write_parquet_chunks(data_path(n_rows), n_rows, chunk)
 
 
 def _spec(n_rows: int, n_features: int):  # type: ignore[no-untyped-def]

@@ -43,6 +43,9 @@ from fairaudit.spec import AuditSpec
 
 __all__ = ["count_duckdb"]
 
+#: Rows per Arrow batch of the score-sorted stream.
+_BATCH_ROWS = 1 << 20
+
 MSG_TOKENIZING = (
     "cannot read data file '{path}': Error tokenizing data. C error: Expected "
     "{expected} fields in line {line}, saw {found}"
@@ -122,6 +125,7 @@ def _duckdb_runner(con: Any) -> SqlRunner:
         rows=lambda sql: con.sql(sql).fetchall(),
         execute=lambda sql: con.execute(sql),
         register=register,
+        batches=lambda sql: iter(con.sql(sql).to_arrow_reader(_BATCH_ROWS)),
     )
 
 

@@ -32,7 +32,13 @@ from fairaudit.data import (
     table_checks,
     value_text,
 )
-from fairaudit.engines._sql_scores import group_counts_from_rows, sql_score_summary
+from fairaudit.engines._sql_scores import (
+    SORTED_MAX_CELLS,
+    SORTED_MAX_ROWS,
+    group_counts_from_rows,
+    sorted_score_summary,
+    sql_score_summary,
+)
 from fairaudit.engines._sql_source import (
     Dialect,
     Distinct,
@@ -52,6 +58,10 @@ __all__ = ["SqlCounter"]
 # How pandas' C parser reads a field as a number (it strips surrounding whitespace).
 _INT_PATTERN = r"\s*[+-]?[0-9]+\s*"
 _FLOAT_PATTERN = r"\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|(?i:inf|infinity))\s*"
+
+
+#: Aggregate rows by score before the sort when there are this many rows per distinct score.
+_AGGREGATE_BELOW = 4
 
 
 @dataclass(frozen=True)
@@ -84,13 +94,14 @@ class SqlCounter:
         self.dialect = dialect
         self.runner = runner
         self.features = tuple(spec.sensitive)
+        self._sorted_summary: ScoreSummary | None = None
 
     def run(self) -> EngineCounts:
         """Return the EngineCounts of the source, with the checks of the numpy engine."""
         spec, source = self.spec, self.source
         check_roles(spec, source.columns, source.display, self._nested_kind)
         self._create_view()
-        scan = self._scan_table()
+        scan = self._scan = self._scan_table()
         table_checks_, rows = table_checks(spec, scan.table)
         checks = [*source.checks, *table_checks_]
         valued = [i for i, c in enumerate(self.features) if c not in spec.bins]
@@ -206,6 +217,8 @@ class SqlCounter:
                 "min(sd) FILTER (WHERE kept)",
                 "max(sd) FILTER (WHERE kept)",
             ]
+            if self.runner.batches is not None:
+                aggs.append("approx_count_distinct(sd) FILTER (WHERE kept)")
         first = self.runner.rows(f"SELECT {', '.join(aggs)} FROM fa_src")[0]
         rows_read, t_missing, p_missing, n_dropped = (int(v) for v in first[:4])
         missing = dict(zip(self.features, (int(v) for v in first[4 : 4 + n])))
@@ -213,6 +226,7 @@ class SqlCounter:
         missing[spec.prediction_col] = p_missing  # type: ignore[index]
         rest = list(first[4 + n :])
         non_numeric = {i: int(rest.pop(0)) for i in numeric_check}
+        self._distinct_scores = int(rest.pop() or 0) if len(rest) == 5 else None
         bad, infinite, low, high = rest if spec.score_col is not None else (0, 0, None, None)
         table = TableSummary(
             path=self.source.display,
@@ -373,6 +387,8 @@ class SqlCounter:
             + f" FROM fa_src {' '.join(joins)} WHERE fa_src.kept"
         )
         keys = ", ".join([*(f"c{i}" for i in range(len(self.features))), "y", "yhat"])
+        if self._sorted_stream(levels):
+            return self._count_sorted(inner, levels)
         if spec.score_col is not None:
             self._materialize(
                 "fa_agg", f"SELECT {keys}, s, count(*) AS n FROM ({inner}) q GROUP BY {keys}, s"
@@ -382,10 +398,45 @@ class SqlCounter:
             sql = f"SELECT {keys}, count(*) FROM ({inner}) q GROUP BY {keys}"
         return group_counts_from_rows(self.features, levels, self.runner.rows(sql))
 
+    def _sorted_stream(self, levels: tuple[tuple[str, ...], ...]) -> bool:
+        """Return whether the score sums come from one score-sorted stream (DuckDB)."""
+        cells = int(np.prod([len(v) for v in levels]))
+        return (
+            self.spec.score_col is not None
+            and self.runner.batches is not None
+            and self._scan.table.rows_read < SORTED_MAX_ROWS
+            and cells <= SORTED_MAX_CELLS
+        )
+
+    def _count_sorted(self, inner: str, levels: tuple[tuple[str, ...], ...]) -> GroupCounts:
+        """Return the GroupCounts, and keep the score sums, from rows sorted by score."""
+        assert self.runner.batches is not None
+        cell = "0"
+        for i, names in enumerate(levels):
+            cell = f"({cell}) * {len(names)} + c{i}"
+        rows = f"SELECT CAST({cell} AS BIGINT) AS c, y, yhat, s"
+        if (self._distinct_scores or 0) * _AGGREGATE_BELOW < self._scan.table.rows_read:
+            # Many ties: sorting (cell, label, prediction, score) aggregates is cheaper.
+            sql = f"{rows}, count(*) AS n FROM ({inner}) q GROUP BY ALL ORDER BY s"
+        else:  # (almost) one row per score: aggregating first would cost more than it saves
+            sql = f"{rows}, CAST(1 AS BIGINT) AS n FROM ({inner}) q ORDER BY s"
+        scan = self._scan
+        group_counts, self._sorted_summary = sorted_score_summary(
+            self.runner.batches(sql),
+            self.features,
+            levels,
+            is_probability=bool(scan.score_min >= 0 and scan.score_max <= 1),
+            score_min=scan.score_min,
+            score_max=scan.score_max,
+        )
+        return group_counts
+
     def _score_summary(self, scan: _Scan) -> ScoreSummary | None:
         """Return the score sums of every grouping from ``fa_agg`` (None without scores)."""
         if self.spec.score_col is None:
             return None
+        if self._sorted_summary is not None:
+            return self._sorted_summary
         return sql_score_summary(
             self.runner,
             self.dialect,

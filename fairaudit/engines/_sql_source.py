@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +91,8 @@ class SqlRunner:
     execute: Callable[[str], None]
     register: Callable[[str, Any], None]
     arrow_type: Callable[[str], Any] | None = None
+    #: Streams a query's result as Arrow record batches (None: not supported).
+    batches: Callable[[str], Iterator[Any]] | None = None
 
 
 def is_float_type(arrow_type: Any) -> bool:
