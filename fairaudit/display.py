@@ -30,9 +30,12 @@ __all__ = [
     "BIDI_CONTROLS",
     "display_text",
     "group_text",
+    "is_adverse",
+    "ratio_name",
     "terminal_json",
     "terminal_text",
     "worse_off_entries",
+    "worse_off_what",
     "worse_off_text",
 ]
 
@@ -119,11 +122,44 @@ def worse_off_entries(summary: Mapping[str, Any] | None) -> list[Mapping[str, An
     return [e for e in (summary or {}).get("worse_off") or [] if e.get("below_band")]
 
 
+#: With an adverse positive prediction, what the favourable-outcome rate of a worse-off
+#: metric is called: the ratio of these is the entry's ``ratio``.
+_FAVORABLE_RATE_NAMES = {
+    "selection_rate": "not-flagged rates",
+    "false_positive_rate": "true negative rates",
+}
+
+
+def is_adverse(entry: Mapping[str, Any]) -> bool:
+    """Return whether a worse-off entry reads with a positive prediction as adverse."""
+    return entry.get("positive_prediction") == "adverse"
+
+
+def ratio_name(entry: Mapping[str, Any]) -> str:
+    """Return what a worse-off entry's ratio compares: ``ratio`` or, with an adverse positive
+    prediction, e.g. ``ratio of not-flagged rates``."""
+    if not is_adverse(entry):
+        return "ratio"
+    return "ratio of " + _FAVORABLE_RATE_NAMES.get(entry["metric"], "favourable-outcome rates")
+
+
+def worse_off_what(entry: Mapping[str, Any]) -> str:
+    """Return why an entry's group is worse off, e.g. ``lowest selection rate`` or, with an
+    adverse positive prediction, ``highest selection rate (flagged most often)``."""
+    name = entry["metric"].replace("_", " ")
+    if not is_adverse(entry):
+        return f"lowest {name}"
+    if entry["metric"] == "selection_rate":
+        return f"highest {name} (flagged most often)"
+    return f"highest {name} (flagged most often with a favourable label)"
+
+
 def worse_off_text(entry: Mapping[str, Any]) -> str:
     """Return one ``summary.worse_off`` entry as one line (format only, like group_text)."""
     return (
         f"{group_text(entry['group'])}: {entry['metric']} {_number(entry['value'])} vs "
         f"{_number(entry.get('best_value', entry['reference_value']))} for "
         f"{group_text(entry.get('best_group', entry['reference_group']))} "
-        f"(ratio {_number(entry['ratio'])})"
+        f"({'flagged more often; ' if is_adverse(entry) else ''}"
+        f"{ratio_name(entry)} {_number(entry['ratio'])})"
     )

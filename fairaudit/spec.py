@@ -36,6 +36,7 @@ class AuditSpec:
     prediction_col: str | None = None
     score_col: str | None = None
     positive_label: str | None = None
+    favorable_label: str | None = None
     id_cols: tuple[str, ...] = ()
     features: tuple[str, ...] | None = None
     bins: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
@@ -329,7 +330,7 @@ def normalise_options(options: dict[str, Any], source: str, base: Path | None) -
         elif key in ("allow_unsafe_pickle", "intervals"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be true or false")
-        elif key == "positive_label":
+        elif key in ("positive_label", "favorable_label"):
             value = str(value).lower() if isinstance(value, bool) else str(value)
         elif not isinstance(value, str):
             raise ConfigError(f"{source}: {key} must be a string")

@@ -239,7 +239,7 @@ def test_section_has_factors_groups_disparities_verdict_and_digest(audit_files: 
     assert section.endswith(END_MARKER + "\n")
     assert "Sensitive features: sex." in section
     assert "**FAIL** against the policy (preset:four-fifths)." in section
-    assert "| four-fifths | demographic\\_parity\\_ratio | >= 0.8 | fail |" in section
+    assert "| four-fifths | favorable\\_rate\\_ratio | >= 0.8 | fail |" in section
     # Group b selects 12 of 40: 0.3000 with its Wilson interval; a is the reference.
     (row_b,) = [r for r in data["metrics"]["by_group"] if r["group"] == {"sex": "b"}]
     low, high = row_b["ci"]["selection_rate"]

@@ -753,7 +753,7 @@ def test_policy_failure_prints_each_rule_that_did_not_pass(
     # Failures first, then not evaluable, then warnings.
     assert run.result.stderr == (
         "Policy verdict: fail\n"
-        "  fail: rule four-fifths on sex (sex=female vs sex=male): demographic_parity_ratio "
+        "  fail: rule four-fifths on sex (sex=female vs sex=male): favorable_rate_ratio "
         "= 0.400; bound >= 0.8, evidence point\n"
         "  not evaluable: rule dp-interval on sex (sex=female vs sex=male): "
         f"demographic_parity_ratio = 0.400; bound >= 0.8, evidence interval ({no_interval})\n"

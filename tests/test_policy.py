@@ -30,6 +30,7 @@ from click.testing import CliRunner
 from fairaudit.cli import PolicyFailed, check_verified_approvals, policy_option, review
 from fairaudit.outputs import junit_xml, write_junit
 from fairaudit.policy import (
+    BETWEEN_GROUPS_METRICS,
     EXIT_OK,
     EXIT_POLICY_FAILED,
     GROUP_METRICS,
@@ -72,7 +73,6 @@ from fairaudit.provenance import (
     load_trusted_keys,
     verify_report_file,
 )
-from fairaudit.vocabulary import HEADLINE_METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -512,7 +512,7 @@ def test_approvals_layers_may_only_tighten(
 
 def test_presets_load_with_their_digest_and_origin() -> None:
     expected = {
-        "four-fifths": ("demographic_parity_ratio", 0.8, None, "29 CFR 1607.4(D)"),
+        "four-fifths": ("favorable_rate_ratio", 0.8, None, "29 CFR 1607.4(D)"),
         "equalized-odds": ("equalized_odds_difference", None, 0.1, "Hardt, Price and Srebro"),
         "equal-opportunity": ("equal_opportunity_difference", None, 0.05, "Hardt, Price and"),
     }
@@ -587,7 +587,7 @@ RULE_KEYS = (
                 source=s,
                 rule="'x'",
                 value="disparate_impact",
-                headline=", ".join(HEADLINE_METRICS),
+                headline=", ".join(BETWEEN_GROUPS_METRICS),
                 group=", ".join(GROUP_METRICS),
             ),
         ),
@@ -597,7 +597,7 @@ RULE_KEYS = (
                 source=s,
                 rule="'x'",
                 value="count_difference",
-                headline=", ".join(HEADLINE_METRICS),
+                headline=", ".join(BETWEEN_GROUPS_METRICS),
                 group=", ".join(GROUP_METRICS),
             ),
         ),

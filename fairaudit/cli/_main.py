@@ -119,6 +119,12 @@ def cli() -> None:
     help="Positive class of labels and predictions (e.g. yes). "
     "Without it labels must be 0/1 or booleans.",
 )
+@click.option(
+    "--favorable-label",
+    help="The label value that is good for the person (e.g. 0 for 'will not reoffend', or "
+    "'approved'). Default: the positive label. When it is the other class, a positive "
+    "prediction is adverse: who is worse off and the four-fifths ratio follow it.",
+)
 @click.option("--sensitive", multiple=True, help="Sensitive feature column (repeatable).")
 @click.option(
     "--model",

@@ -6,6 +6,14 @@ from __future__ import annotations
 
 from fairaudit.measure._checks import MSG_REFERENCE_HAS_NO_ROWS, group_checks, reference_checks
 from fairaudit.measure._core import WORSE_OFF_METRICS, BinaryCounts, GroupStatistics, Measurement
+from fairaudit.measure._direction import (
+    ADVERSE,
+    FAVORABLE,
+    MSG_FAVORABLE_NOT_A_LABEL,
+    Direction,
+    resolve_direction,
+    same_label,
+)
 from fairaudit.measure._limits import MSG_TOO_MANY_GROUPS, check_group_limit, check_rows_group_limit
 from fairaudit.measure._metrics import (
     DisparityRow,
@@ -19,6 +27,12 @@ from fairaudit.measure._metrics import (
 )
 
 __all__ = [
+    "ADVERSE",
+    "Direction",
+    "FAVORABLE",
+    "MSG_FAVORABLE_NOT_A_LABEL",
+    "resolve_direction",
+    "same_label",
     "BinaryCounts",
     "DisparityRow",
     "GroupStatistics",

@@ -19,9 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from fairaudit.counts import CELLS, GroupCounts
 from fairaudit.data import Check
 from fairaudit.measure._checks import group_checks, reference_checks
+from fairaudit.measure._direction import Direction
 from fairaudit.measure._metrics import (
     DisparityRow,
     GroupTable,
@@ -34,10 +37,13 @@ from fairaudit.measure._metrics import (
 from fairaudit.stats import (
     Uncertainty,
     attach_to_rows,
+    between_groups_bounds,
     compute_uncertainty,
     mover_ratio_interval,
     proportion_parts,
+    sidak_confidence,
     uncertainty_to_json,
+    wilson_interval,
 )
 from fairaudit.vocabulary import CONFUSION_METRICS, RATIO_BAND, SCORE_METRICS
 
@@ -46,9 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["WORSE_OFF_METRICS", "BinaryCounts", "GroupStatistics", "Measurement"]
 
-#: The metrics whose lowest group is "worse off" (a positive prediction is assumed to be
-#: the favourable outcome), in the order the report lists them.
-WORSE_OFF_METRICS = ("selection_rate", "true_positive_rate")
+#: The metrics whose lowest group is "worse off" when a positive prediction is the
+#: favourable outcome (the default), in the order the report lists them.
+WORSE_OFF_METRICS = Direction().worse_off_metrics
 
 #: The keys of a group row in the mitigation comparison's compact form.
 _COMPACT_ROW = ("feature", "group", "count", "metrics", "ci")
@@ -199,6 +205,9 @@ class Measurement:
         ``excluded``) and of the worse-off groups, and its disparities are not tested.
     metrics:
         The metrics compared with the reference (default: all the statistics define).
+    direction:
+        Whether a positive prediction is favourable (:class:`Direction`, the default) or
+        adverse: who is worse off and the ratios of ``worse_off`` follow it.
 
     Attributes
     ----------
@@ -219,8 +228,10 @@ class Measurement:
         min_group_size: int = 30,
         min_denominator: int = 10,
         metrics: Sequence[str] | None = None,
+        direction: Direction | None = None,
     ) -> None:
         self.statistics = statistics
+        self.direction = direction or Direction()
         self.wanted_reference = dict(reference or {})
         self.min_group_size = min_group_size
         self.min_denominator = min_denominator
@@ -352,19 +363,23 @@ class Measurement:
         )
 
     def worse_off(self) -> list[dict[str, Any]]:
-        """Return, per grouping and ``WORSE_OFF_METRICS`` metric, its lowest group.
+        """Return, per grouping and worse-off metric (``Direction.worse_off_metrics``), its
+        worst-off group.
 
         Among the groups with at least ``min_group_size`` rows, a rate with at least
         ``min_denominator`` rows in its denominator and a defined value, when two or more
-        have one: compared with the best-off of them (``ratio`` and ``difference``, as
-        fairlearn's min / max and max - min over those groups) and with the reference
+        have one: the group least often given the favourable outcome, compared with the
+        best-off of them (``ratio`` of their favourable-outcome rates, the four-fifths
+        ratio, and ``difference`` of the metric, as fairlearn's min / max and max - min
+        over those groups when a positive prediction is favourable) and with the reference
         group (``reference_value``). ``below_band`` marks a ratio below ``RATIO_BAND``'s
         lower end.
         """
         out = []
+        favorable = self.direction.favorable_rate
         for table in self.tables:
             rows = [r for r in self.by_group if r["feature"] == table.name]
-            for metric in WORSE_OFF_METRICS:
+            for metric in self.direction.worse_off_metrics:
                 usable = [
                     i
                     for i, r in enumerate(rows)
@@ -373,31 +388,62 @@ class Measurement:
                     and _is_number(r["metrics"].get(metric))
                 ]
                 if len(usable) >= 2:
-                    worst = min(usable, key=lambda i: rows[i]["metrics"][metric])
-                    best = max(usable, key=lambda i: rows[i]["metrics"][metric])
-                    out.append(self._worse_off_entry(table, rows, metric, worst, best))
+                    # Ties go to the first group in table order, whichever the direction.
+                    worst = min(usable, key=lambda i: favorable(rows[i]["metrics"][metric]))
+                    best = max(usable, key=lambda i: favorable(rows[i]["metrics"][metric]))
+                    entry = self._worse_off_entry(table, rows, metric, worst, best)
+                    entry["ci_ratio_between"] = self._ratio_between(table, rows, metric, usable)
+                    out.append(entry)
         return out
+
+    def _favorable_parts(
+        self, table: GroupTable, metric: str
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return (favourable outcomes, denominator) of ``metric`` per group of ``table``."""
+        parts = proportion_parts(table.counts, metric)
+        if parts is None or self.direction.positive_favorable:
+            return parts
+        x, n = parts
+        return n - x, n
+
+    def _ratio_between(
+        self, table: GroupTable, rows: list[dict[str, Any]], metric: str, usable: list[int]
+    ) -> list[float | None] | None:
+        """Return the simultaneous interval of min / max of the favourable-outcome rate over
+        the ``usable`` groups (Šidák-level Wilson bounds, as the headline intervals), or None
+        without intervals."""
+        parts = self._favorable_parts(table, metric)
+        if self.uncertainty is None or parts is None:
+            return None
+        x, n = parts
+        index = [table.groups.index(rows[i]["group"]) for i in usable]
+        level = sidak_confidence(self.uncertainty["method"]["confidence"], len(index))
+        limits = wilson_interval(x[index], n[index], level)
+        _, ratio = between_groups_bounds(limits)
+        return [_json_number(v) for v in ratio]
 
     def _worse_off_entry(
         self, table: GroupTable, rows: list[dict[str, Any]], metric: str, worst: int, best: int
     ) -> dict[str, Any]:
         """Return one worse-off entry: group ``worst`` against ``best`` and the reference.
 
-        ``ci_ratio`` is the MOVER-R Wilson interval of the ratio; ``significance`` the
-        verdict of the audit's (multiplicity-adjusted) test when one of the two groups is
-        the reference, otherwise whether ``ci_ratio`` excludes 1 (unadjusted).
+        ``ci_ratio`` is the MOVER-R Wilson interval of the ratio of favourable-outcome
+        rates; ``significance`` the verdict of the audit's (multiplicity-adjusted) test
+        when one of the two groups is the reference, otherwise whether ``ci_ratio``
+        excludes 1 (unadjusted).
         """
         value, best_value = rows[worst]["metrics"][metric], rows[best]["metrics"][metric]
         reference_value = table.values[metric][table.reference]
         ci_ratio, significance = None, None
-        parts = proportion_parts(table.counts, metric)
+        parts = self._favorable_parts(table, metric)
         if self.uncertainty is not None and best != worst and parts is not None:
             x, n = parts
+            i, j = table.groups.index(rows[worst]["group"]), table.groups.index(rows[best]["group"])
             interval = mover_ratio_interval(
-                x[worst], n[worst], x[best], n[best], self.uncertainty["method"]["confidence"]
+                x[i], n[i], x[j], n[j], self.uncertainty["method"]["confidence"]
             )
             ci_ratio = [_json_number(v) for v in interval.tolist()]
-            other = sorted({worst, best} - {table.reference})
+            other = sorted({i, j} - {table.reference})
             if len(other) == 1:
                 other_group = table.groups[other[0]]
                 tested = next(
@@ -410,7 +456,9 @@ class Measurement:
                 excludes = not ci_ratio[0] <= 1 <= ci_ratio[1]  # type: ignore[operator]
                 # Not a test of the audit's family: say so wherever it is shown.
                 significance = "significant, unadjusted" if excludes else "within noise, unadjusted"
-        ratio = value / best_value if best_value > 0 else None
+        favorable = self.direction.favorable_rate
+        favorable_value, best_favorable = favorable(value), favorable(best_value)
+        ratio = favorable_value / best_favorable if best_favorable > 0 else None
         return {
             "feature": table.name,
             "metric": metric,
@@ -421,6 +469,9 @@ class Measurement:
             "best_value": best_value,
             "reference_group": dict(table.groups[table.reference]),
             "reference_value": _json_number(reference_value),
+            "positive_prediction": self.direction.positive_prediction,
+            "favorable_value": favorable_value,
+            "best_favorable_value": best_favorable,
             "ratio": ratio,
             "difference": value - best_value,
             "ci_ratio": ci_ratio,
@@ -430,4 +481,7 @@ class Measurement:
 
     def summary(self) -> dict[str, Any]:
         """Return the AuditResult's ``summary``: the ratio band and the worse-off groups."""
-        return {"ratio_band": list(RATIO_BAND), "worse_off": self.worse_off()}
+        return {
+            "ratio_band": list(RATIO_BAND),
+            "worse_off": self.worse_off(),
+        }

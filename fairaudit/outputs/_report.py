@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
-from fairaudit.display import display_text
+from fairaudit.display import display_text, ratio_name, worse_off_what
 from fairaudit.errors import OutputError
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart, tradeoff_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS, split_groups
@@ -195,6 +195,7 @@ class WorstOff:
     ci_ratio: list[float | None] | None
     significance: str | None
     below_band: bool
+    ratio_name: str = "ratio"
 
 
 @dataclass
@@ -242,6 +243,7 @@ class ReportContext:
     mitigation_chart: Chart | None = None
     notes: list[str] = field(default_factory=list)
     top_groups: int = TOP_GROUPS
+    worst_order: str = "lowest selection rate"
     html_max_groups: int = HTML_MAX_GROUPS
 
 
@@ -255,7 +257,8 @@ def _worst_off(data: dict[str, Any]) -> list[WorstOff]:
         WorstOff(
             grouping=w["feature"],
             metric=w["metric"],
-            what="lowest " + w["metric"].replace("_", " "),
+            what=worse_off_what(w),
+            ratio_name=ratio_name(w),
             group=group_label(w["group"]),
             value=w["value"],
             count=w["count"],
@@ -294,85 +297,89 @@ def _verdict(data: dict[str, Any], worst: list[WorstOff]) -> Verdict:
         headline = "No policy was applied."
         detail = "This report measures disparities; it does not decide whether they are acceptable."
     groupings = list(dict.fromkeys(w.grouping for w in worst))
+    adverse = (data.get("audit") or {}).get("positive_prediction") == "adverse"
+    rates = (
+        "rate of not being flagged (or true negative rate)"
+        if adverse
+        else "selection rate or true positive rate"
+    )
     if flagged:
         below = list(dict.fromkeys(w.grouping for w in flagged))
         detail += (
-            f" In {len(below)} of {len(groupings)} groupings, a group's selection rate or true "
-            f"positive rate is below {low} × the best-off group's."
+            f" In {len(below)} of {len(groupings)} groupings, a group's {rates} is below "
+            f"{low} × the best-off group's."
         )
     elif worst:
-        detail += (
-            f" No group's selection rate or true positive rate is below {low} × the "
-            "best-off group's."
-        )
+        detail += f" No group's {rates} is below {low} × the best-off group's."
     return Verdict(status.replace(" ", "-"), label, headline, detail.strip(), flagged)
+
+
+def _grouping_view(data: dict[str, Any], name: str, adverse: bool) -> GroupingView:
+    """Return what the metrics and disparities sections show for grouping ``name``."""
+    audit = data["audit"]
+    rows = [r for r in data["metrics"]["by_group"] if r["feature"] == name]
+    reference = group_label(audit["reference"][name])
+    title = (
+        "Intersection of " + " × ".join(audit["sensitive_features"])
+        if name == INTERSECTION
+        else f"Sensitive feature: {name}"
+    )
+    disparities = [d for d in data["disparities"] if d["feature"] == name]
+    shown = [d for d in disparities if d["metric"] in DISPARITY_METRICS]
+    split = split_groups(rows, shown, adverse=adverse)
+    top, rest = split.top, split.rest
+    drawn = top if rest else rows
+    labels = [display_text(group_label(r["group"])) for r in drawn]
+    has_ci = any(r.get("ci") for r in drawn)
+    order = "highest selection rates" if adverse else "lowest selection rates"
+    of_all = f", the {len(drawn)} of {len(rows)} groups with the {order}" if rest else ""
+    chart = metrics_chart(
+        display_text(f"Selection rate, TPR and FPR by group ({name}{of_all})"),
+        labels,
+        CHART_METRICS,
+        [[r["metrics"].get(m) for r in drawn] for m in CHART_METRICS],
+        [[(r.get("ci") or {}).get(m) for r in drawn] for m in CHART_METRICS] if has_ci else None,
+    )
+    drawn_groups = [r["group"] for r in drawn]
+    sr = [
+        d
+        for d in disparities
+        if d["metric"] == "selection_rate" and (not rest or d["group"] in drawn_groups)
+    ]
+    if rest:
+        sr.sort(key=lambda d: drawn_groups.index(d["group"]))
+    dchart = disparity_chart(
+        display_text(f"Selection-rate ratio to the reference ({name}{of_all})"),
+        [display_text(group_label(d["group"])) for d in sr],
+        [d["ratio"] for d in sr],
+        display_text(reference),
+        [d.get("ci_ratio") for d in sr] if any(d.get("ci_ratio") for d in sr) else None,
+        RATIO_BAND,
+    )
+    headline = {h["metric"]: h for h in data["headline"] if h["feature"] == name}
+    return GroupingView(
+        name,
+        title,
+        reference,
+        rows,
+        shown,
+        headline,
+        chart,
+        dchart,
+        top,
+        rest,
+        split.top_disparities,
+        split.rest_disparities,
+        split.omitted,
+    )
 
 
 def build_context(result: AuditResult) -> ReportContext:
     """Return the template context for an AuditResult (charts included)."""
     data = result.to_dict()
     audit = data["audit"]
-    by_group = data["metrics"]["by_group"]
-    groupings = []
-    for name in audit["groupings"]:
-        rows = [r for r in by_group if r["feature"] == name]
-        reference = group_label(audit["reference"][name])
-        title = (
-            "Intersection of " + " × ".join(audit["sensitive_features"])
-            if name == INTERSECTION
-            else f"Sensitive feature: {name}"
-        )
-        disparities = [d for d in data["disparities"] if d["feature"] == name]
-        shown = [d for d in disparities if d["metric"] in DISPARITY_METRICS]
-        split = split_groups(rows, shown)
-        top, rest = split.top, split.rest
-        drawn = top if rest else rows
-        labels = [display_text(group_label(r["group"])) for r in drawn]
-        has_ci = any(r.get("ci") for r in drawn)
-        of_all = f", the {len(drawn)} of {len(rows)} groups with the lowest rates" if rest else ""
-        chart = metrics_chart(
-            display_text(f"Selection rate, TPR and FPR by group ({name}{of_all})"),
-            labels,
-            CHART_METRICS,
-            [[r["metrics"].get(m) for r in drawn] for m in CHART_METRICS],
-            [[(r.get("ci") or {}).get(m) for r in drawn] for m in CHART_METRICS]
-            if has_ci
-            else None,
-        )
-        drawn_groups = [r["group"] for r in drawn]
-        sr = [
-            d
-            for d in disparities
-            if d["metric"] == "selection_rate" and (not rest or d["group"] in drawn_groups)
-        ]
-        if rest:
-            sr.sort(key=lambda d: drawn_groups.index(d["group"]))
-        dchart = disparity_chart(
-            display_text(f"Selection-rate ratio to the reference ({name}{of_all})"),
-            [display_text(group_label(d["group"])) for d in sr],
-            [d["ratio"] for d in sr],
-            display_text(reference),
-            [d.get("ci_ratio") for d in sr] if any(d.get("ci_ratio") for d in sr) else None,
-            RATIO_BAND,
-        )
-        headline = {h["metric"]: h for h in data["headline"] if h["feature"] == name}
-        groupings.append(
-            GroupingView(
-                name,
-                title,
-                reference,
-                rows,
-                shown,
-                headline,
-                chart,
-                dchart,
-                top,
-                rest,
-                split.top_disparities,
-                split.rest_disparities,
-                split.omitted,
-            )
-        )
+    adverse = audit.get("positive_prediction") == "adverse"
+    groupings = [_grouping_view(data, name, adverse) for name in audit["groupings"]]
     worst = _worst_off(data)
     warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
     mitigation_chart = _mitigation_chart(data)
@@ -393,6 +400,9 @@ def build_context(result: AuditResult) -> ReportContext:
         verdict=_verdict(data, worst),
         has_intervals=data.get("uncertainty") is not None,
         mitigation_chart=mitigation_chart,
+        worst_order=(
+            "highest selection rate (flagged most often)" if adverse else "lowest selection rate"
+        ),
     )
 
 

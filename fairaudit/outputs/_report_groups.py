@@ -2,7 +2,8 @@
 
 A grouping of at most ``TOP_GROUPS`` groups is shown whole. A larger one is split: the
 ``TOP_GROUPS`` worst off (lowest selection rate, the metric of the headline demographic
-parity; groups with enough data first), plus the reference group, are shown; the others are
+parity, or the highest when a positive prediction is adverse; groups with enough data
+first), plus the reference group, are shown; the others are
 folded, largest first. Past :data:`fairaudit.vocabulary.HTML_MAX_GROUPS` groups only the
 worst ``HTML_MAX_GROUPS`` are in the HTML at all: the rest are counted (``omitted``) and
 stay in the JSON, so the page stays readable and its size bounded.
@@ -36,20 +37,27 @@ class GroupSplit:
     omitted: int = 0
 
 
-def _badness(row: dict[str, Any]) -> tuple[bool, bool, float]:
+def _badness(row: dict[str, Any], adverse: bool) -> tuple[bool, bool, float]:
     rate = row["metrics"].get("selection_rate")
-    return (row["insufficient_data"], rate is None, rate if rate is not None else 0.0)
+    favorable = (1.0 - rate if adverse else rate) if rate is not None else 0.0
+    return (row["insufficient_data"], rate is None, favorable)
 
 
 def _key(group: dict[str, str]) -> str:
     return json.dumps(group, sort_keys=True)
 
 
-def split_groups(rows: Rows, disparities: Rows, *, limit: int = HTML_MAX_GROUPS) -> GroupSplit:
-    """Return the split of one grouping's rows and disparity rows (see the module docstring)."""
+def split_groups(
+    rows: Rows, disparities: Rows, *, limit: int = HTML_MAX_GROUPS, adverse: bool = False
+) -> GroupSplit:
+    """Return the split of one grouping's rows and disparity rows (see the module docstring).
+
+    ``adverse``: a positive prediction is adverse, so the worst off are the groups with the
+    highest selection rate (flagged most often).
+    """
     if len(rows) <= TOP_GROUPS:
         return GroupSplit(rows, [], disparities, [])
-    ranked = sorted(rows, key=_badness)  # stable: ties keep the JSON's order
+    ranked = sorted(rows, key=lambda r: _badness(r, adverse))  # stable: ties keep JSON order
     top = ranked[:TOP_GROUPS] + [r for r in ranked[TOP_GROUPS:] if r["reference"]]
     kept = ranked[:limit] + [r for r in ranked[limit:] if r["reference"]]
     order = {_key(r["group"]): i for i, r in enumerate(top)}

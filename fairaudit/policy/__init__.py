@@ -54,11 +54,13 @@ from fairaudit.policy._load import (
     preset_path,
 )
 from fairaudit.policy._model import (
+    BETWEEN_GROUPS_METRICS,
     DECISIONS,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_POLICY_FAILED,
     EXIT_USAGE,
+    FAVORABLE_RATE_RATIO,
     GROUP_METRICS,
     NOT_EVALUABLE,
     PRESET_PREFIX,
@@ -115,6 +117,8 @@ __all__ = [
     "REASON_UNDEFINED",
     "REVIEWER_ROLE",
     "RULE_METRICS",
+    "BETWEEN_GROUPS_METRICS",
+    "FAVORABLE_RATE_RATIO",
     "Rule",
     "RuleEvaluation",
     "build_findings",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from fairaudit.display import group_text
 from fairaudit.policy._model import (
     EXIT_OK,
     EXIT_POLICY_FAILED,
+    FAVORABLE_RATE_RATIO,
     NOT_EVALUABLE,
     NotEvaluable,
     Policy,
@@ -183,6 +184,8 @@ class _View:
     values: dict[str, dict[str, dict[GroupKey, float | None]]]
     disparities: dict[tuple[str, str], list[Mapping[str, Any]]]
     headline: dict[tuple[str, str], Mapping[str, Any]]
+    positive_favorable: bool = True
+    worse_off: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _view(
@@ -223,6 +226,10 @@ def _view(
             metric_values[_key(d["reference"])] = d.get("reference_value")
     for h in (result.get("headline") or []) if headline is None else headline:
         view.headline[(h["feature"], h["metric"])] = h
+    view.positive_favorable = audit.get("positive_prediction", "favorable") == "favorable"
+    if disparities is None:  # a mitigation's numbers have no worse-off summary
+        for w in (result.get("summary") or {}).get("worse_off") or []:
+            view.worse_off[(w["feature"], w["metric"])] = w
     return view
 
 
@@ -332,6 +339,45 @@ def _between_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> Out
     return Outcome(feature, groups, observed, interval, status, reason, excluded_groups)
 
 
+def _favorable_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> Outcome:
+    """Evaluate ``favorable_rate_ratio``: the lowest over the highest group rate of the
+    favourable outcome (selection rate, or 1 - selection rate when a positive prediction is
+    adverse), the four-fifths ratio of the EEOC rule. Its interval is the simultaneous one
+    of the result's worse-off entry, which compares the same groups when the rule uses the
+    audit's min_group_size."""
+    rates = view.values.get(feature, {}).get("selection_rate")
+    if rates is None:
+        return Outcome(
+            feature, (), None, None, NOT_EVALUABLE,
+            REASON_NO_METRIC.format(metric="selection_rate", feature=feature),
+        )  # fmt: skip
+    sizes = view.sizes.get(feature, {})
+    excluded = [k for k, n in sizes.items() if n < minimum]
+    favorable = {
+        k: (None if v is None else v if view.positive_favorable else 1.0 - v)
+        for k, v in rates.items()
+        if k not in excluded
+    }
+    observed, keys = _between(favorable, "ratio")
+    groups = tuple(view.groups[feature][k] for k in keys)
+    excluded_groups = tuple(view.groups[feature][k] for k in excluded)
+    if not keys:
+        return Outcome(
+            feature, groups, None, None, NOT_EVALUABLE,
+            REASON_TOO_FEW_GROUPS.format(minimum=minimum), excluded_groups,
+        )  # fmt: skip
+    entry = view.worse_off.get((feature, "selection_rate"))
+    interval, interval_reason = None, None
+    if entry is None or minimum != view.min_group_size:
+        interval_reason = REASON_NO_BETWEEN_INTERVAL.format(metric=rule.metric)
+    elif entry.get("ci_ratio_between") is None:
+        interval_reason = REASON_NO_INTERVALS
+    else:
+        interval = _interval(entry["ci_ratio_between"])
+    status, reason = _judge(rule, observed, interval, interval_reason=interval_reason)
+    return Outcome(feature, groups, observed, interval, status, reason, excluded_groups)
+
+
 def _reference_outcomes(rule: Rule, view: _View, feature: str, minimum: int) -> list[Outcome]:
     """Evaluate a group-metric rule against the reference group: one outcome per group."""
     rows = view.disparities.get((feature, rule.base_metric))
@@ -376,6 +422,8 @@ def _evaluate_rule(rule: Rule, view: _View) -> RuleEvaluation:
                 feature=feature, groupings=", ".join(view.groupings) or "none"
             )
             outcomes.append(Outcome(feature, (), None, None, NOT_EVALUABLE, reason))
+        elif rule.metric == FAVORABLE_RATE_RATIO:
+            outcomes.append(_favorable_outcome(rule, view, feature, minimum))
         elif rule.compare == "between_groups":
             outcomes.append(_between_outcome(rule, view, feature, minimum))
         else:

@@ -13,6 +13,7 @@ from typing import Any
 from fairaudit.errors import SigningError
 from fairaudit.paths import parse_toml, read_regular_bytes
 from fairaudit.policy._model import (
+    BETWEEN_GROUPS_METRICS,
     GROUP_METRICS,
     PRESET_PREFIX,
     PRESETS,
@@ -24,7 +25,6 @@ from fairaudit.policy._model import (
     PolicyLayer,
     Rule,
 )
-from fairaudit.vocabulary import HEADLINE_METRICS
 
 _RULE_KEYS = (
     "id",
@@ -52,7 +52,7 @@ MSG_UNKNOWN_PRESET = "unknown policy preset {name!r}; the presets are: {presets}
 MSG_UNKNOWN_TOP_KEY = "{source}: unknown key {key!r}; allowed keys: {allowed}"
 MSG_UNKNOWN_KEY = "{source}: rule {rule}: unknown key {key!r}; allowed keys: {allowed}"
 MSG_BAD_METRIC = (
-    "{source}: rule {rule}: key 'metric': unknown metric {value!r}; use a headline metric "
+    "{source}: rule {rule}: key 'metric': unknown metric {value!r}; use a between-groups metric "
     "({headline}) or <group metric>_difference / <group metric>_ratio with a group metric "
     "among: {group}"
 )
@@ -64,7 +64,7 @@ MSG_BAD_COMPARE = (
     "{source}: rule {rule}: key 'compare' must be 'reference' or 'between_groups', not {value!r}"
 )
 MSG_HEADLINE_COMPARE = (
-    "{source}: rule {rule}: key 'compare': headline metric {metric!r} is always "
+    "{source}: rule {rule}: key 'compare': {metric!r} is always "
     'between groups; remove compare = "reference"'
 )
 MSG_BAD_TYPE = "{source}: rule {rule}: key {key!r} must be {expected}, not {value!r}"
@@ -170,7 +170,7 @@ def _label(entry: Mapping[str, Any], index: int) -> str:
 
 def _derived_id(metric: str, compare: str, feature: str | None) -> str:
     parts = [metric]
-    if metric not in HEADLINE_METRICS and compare == "between_groups":
+    if metric not in BETWEEN_GROUPS_METRICS and compare == "between_groups":
         parts.append("between_groups")
     if feature is not None:
         parts.append(feature)
@@ -206,7 +206,7 @@ def _validate_entry(entry: Mapping[str, Any], *, source: str, rule: str) -> dict
                 source=source,
                 rule=rule,
                 value=entry["metric"],
-                headline=", ".join(HEADLINE_METRICS),
+                headline=", ".join(BETWEEN_GROUPS_METRICS),
                 group=", ".join(GROUP_METRICS),
             )
         )
@@ -249,7 +249,7 @@ def _apply_rule_entry(
     if rule_id is None and "metric" in checked:
         metric = checked["metric"]
         compare = checked.get(
-            "compare", "between_groups" if metric in HEADLINE_METRICS else "reference"
+            "compare", "between_groups" if metric in BETWEEN_GROUPS_METRICS else "reference"
         )
         rule_id = _derived_id(metric, compare, checked.get("feature"))
     if rule_id is None:
@@ -296,7 +296,7 @@ def _apply_rule_entry(
 
 def _new_rule(rule_id: str, checked: Mapping[str, Any], *, source: str, rule_label: str) -> Rule:
     metric = checked["metric"]
-    headline = metric in HEADLINE_METRICS
+    headline = metric in BETWEEN_GROUPS_METRICS
     compare = checked.get("compare", "between_groups" if headline else "reference")
     if headline and compare != "between_groups":
         raise PolicyError(
@@ -323,12 +323,17 @@ def _new_rule(rule_id: str, checked: Mapping[str, Any], *, source: str, rule_lab
 def _override(earlier: Rule, checked: Mapping[str, Any], *, source: str, rule_label: str) -> Rule:
     changes = {k: v for k, v in checked.items() if k not in ("id", "remove")}
     metric = changes.get("metric", earlier.metric)
-    if metric in HEADLINE_METRICS and changes.get("compare", "between_groups") != "between_groups":
+    if (
+        metric in BETWEEN_GROUPS_METRICS
+        and changes.get("compare", "between_groups") != "between_groups"
+    ):
         raise PolicyError(
             MSG_HEADLINE_COMPARE.format(source=source, rule=rule_label, metric=metric)
         )
     if "metric" in changes and "compare" not in changes:
-        changes["compare"] = "between_groups" if metric in HEADLINE_METRICS else earlier.compare
+        changes["compare"] = (
+            "between_groups" if metric in BETWEEN_GROUPS_METRICS else earlier.compare
+        )
     locked_by = earlier.locked_by
     if changes.get("locked") and not earlier.locked:
         locked_by = source

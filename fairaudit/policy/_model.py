@@ -21,9 +21,18 @@ NOT_EVALUABLE: Literal["not evaluable"] = "not evaluable"
 
 #: Group metrics a ``<metric>_difference`` / ``<metric>_ratio`` rule may name.
 GROUP_METRICS: tuple[str, ...] = (*(m for m in CONFUSION_METRICS if m != "count"), *SCORE_METRICS)
+#: The four-fifths ratio as the EEOC rule computes it: the lowest group's rate of the
+#: favourable outcome over the highest's (the selection rate, or 1 - selection rate when a
+#: positive prediction is adverse), read from the result's ``summary.worse_off``.
+FAVORABLE_RATE_RATIO = "favorable_rate_ratio"
+#: Metrics that are always a comparison between groups (never with the reference).
+BETWEEN_GROUPS_METRICS: tuple[str, ...] = (*HEADLINE_METRICS, FAVORABLE_RATE_RATIO)
 #: Every metric name a rule may use.
 RULE_METRICS: frozenset[str] = frozenset(
-    (*HEADLINE_METRICS, *(f"{m}_{kind}" for m in GROUP_METRICS for kind in ("difference", "ratio")))
+    (
+        *BETWEEN_GROUPS_METRICS,
+        *(f"{m}_{kind}" for m in GROUP_METRICS for kind in ("difference", "ratio")),
+    )
 )
 
 EXIT_OK = 0
