@@ -724,6 +724,24 @@ def test_note_when_the_interval_excludes_the_null_but_holm_does_not_reject():
     assert uncertainty_to_json(u)["disparities"][j]["note"] == d.note
 
 
+def test_rates_below_min_denominator_are_outside_the_test_family():
+    """Issue 14 §3/§4: the Holm family counted disparities whose rate had too few rows
+    behind it, which the audit then reported as 'insufficient data' anyway."""
+    # Group g: 60 negatives, 4 positives (TPR, FNR and balanced accuracy have 4 behind them).
+    counts = two_group_counts([50, 10, 1, 3], [40, 10, 20, 30])
+    _, rows, everything = audit(counts, min_denominator=0)
+    _, _, sufficient = audit(counts, min_denominator=10)
+    small = {"true_positive_rate", "false_negative_rate", "balanced_accuracy", "roc_auc"}
+    dropped = [r.metric for r in rows if r.metric in small]
+    # TPR and its exact complement FNR are one hypothesis; balanced accuracy is another.
+    expected = {"true_positive_rate", "balanced_accuracy"} & set(dropped)
+    assert everything.method["family"]["size"] - sufficient.method["family"]["size"] == len(
+        expected
+    )
+    for row, d in zip(rows, sufficient.disparities, strict=True):
+        assert (d.significance == "insufficient data") == (row.metric in small), row.metric
+
+
 # --------------------------------------------------------------------------- interval as evidence
 
 

@@ -32,13 +32,13 @@ from fairaudit.measure._metrics import (
     disparities_vs_reference,
     headline_exclusions,
     headline_metrics,
-    metric_denominators,
 )
 from fairaudit.stats import (
     Uncertainty,
     attach_to_rows,
     between_groups_bounds,
     compute_uncertainty,
+    metric_denominators,
     mover_ratio_interval,
     proportion_parts,
     sidak_confidence,
@@ -300,10 +300,6 @@ class Measurement:
         attach_to_rows(
             computed, by_group=self.by_group, disparities=self.disparities, headline=self.headline
         )
-        for row in self.disparities:
-            if row["insufficient_data"]:
-                row["significance"] = "insufficient data"
-                row["note"] = None
         # Headline intervals cover the same sufficient groups as the headline values
         # (compute_uncertainty's min_denominator), so an entry with exclusions keeps its ci.
         self.uncertainty = computed

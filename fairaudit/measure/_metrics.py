@@ -16,8 +16,8 @@ import numpy as np
 
 from fairaudit.counts import GroupCounts
 from fairaudit.display import group_text
-from fairaudit.stats import confusion_metrics, safe_divide
-from fairaudit.vocabulary import INTERSECTION, PROPORTIONS
+from fairaudit.stats import confusion_metrics, metric_denominators, safe_divide
+from fairaudit.vocabulary import INTERSECTION
 
 if TYPE_CHECKING:
     from fairaudit.counts import ScoreSummary
@@ -32,7 +32,6 @@ __all__ = [
     "grouped_roc_auc",
     "headline_exclusions",
     "headline_metrics",
-    "metric_denominators",
 ]
 
 #: The rates each headline metric compares between groups.
@@ -285,24 +284,6 @@ def disparities_vs_reference(table: GroupTable, metrics: Sequence[str]) -> list[
                 )
             )
     return rows
-
-
-def metric_denominators(counts: np.ndarray, metric: str) -> np.ndarray:
-    """Return the number of rows each group's ``metric`` is a share of: its denominator.
-
-    Positives for TPR and FNR, negatives for FPR and TNR, predicted positives for precision
-    and FDR, predicted negatives for NPV and FOR, all rows for the rates of rows; the
-    smaller class for balanced accuracy and ROC AUC; ``tp + fp + fn`` for f1; all rows
-    for the rest (count, Brier score).
-    """
-    counts = np.asarray(counts)
-    if metric in PROPORTIONS:
-        return counts[..., list(PROPORTIONS[metric][1])].sum(axis=-1)
-    if metric in ("balanced_accuracy", "roc_auc"):
-        return np.minimum(counts[..., 2] + counts[..., 3], counts[..., 0] + counts[..., 1])
-    if metric == "f1":
-        return counts[..., 1:].sum(axis=-1)
-    return counts.sum(axis=-1)
 
 
 def between_groups(values: np.ndarray) -> tuple[float, float]:

@@ -25,7 +25,7 @@ from fairaudit.stats._intervals import (
     wilson_interval,
     z_value,
 )
-from fairaudit.stats._rates import confusion_metrics, safe_divide
+from fairaudit.stats._rates import confusion_metrics, metric_denominators, safe_divide
 from fairaudit.stats._score_stats import (
     ScoreEstimate,
     auc_estimate,
@@ -90,6 +90,7 @@ __all__ = [
     "headline_draws",
     "headline_intervals",
     "holm_adjust",
+    "metric_denominators",
     "mover_difference",
     "mover_ratio",
     "mover_ratio_interval",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["confusion_metrics", "safe_divide"]
+from fairaudit.vocabulary import PROPORTIONS
+
+__all__ = ["confusion_metrics", "metric_denominators", "safe_divide"]
 
 
 def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -52,3 +54,21 @@ def confusion_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
         "false_omission_rate": safe_divide(fn, predicted_negative),
         "f1": safe_divide(2 * tp, 2 * tp + fp + fn),
     }
+
+
+def metric_denominators(counts: np.ndarray, metric: str) -> np.ndarray:
+    """Return the number of rows each group's ``metric`` is a share of: its denominator.
+
+    Positives for TPR and FNR, negatives for FPR and TNR, predicted positives for precision
+    and FDR, predicted negatives for NPV and FOR, all rows for the rates of rows; the
+    smaller class for balanced accuracy and ROC AUC; ``tp + fp + fn`` for f1; all rows
+    for the rest (count, Brier score).
+    """
+    counts = np.asarray(counts)
+    if metric in PROPORTIONS:
+        return counts[..., list(PROPORTIONS[metric][1])].sum(axis=-1)
+    if metric in ("balanced_accuracy", "roc_auc"):
+        return np.minimum(counts[..., 2] + counts[..., 3], counts[..., 0] + counts[..., 1])
+    if metric == "f1":
+        return counts[..., 1:].sum(axis=-1)
+    return counts.sum(axis=-1)

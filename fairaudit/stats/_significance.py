@@ -24,6 +24,7 @@ from fairaudit.stats._intervals import (
     proportion_parts,
     proportion_test,
 )
+from fairaudit.stats._rates import metric_denominators
 from fairaudit.stats._score_stats import ScoreEstimate, wald_difference
 from fairaudit.vocabulary import PROPORTIONS
 
@@ -155,14 +156,17 @@ def disparity_uncertainty(
     *,
     confidence: float,
     min_group_size: int,
+    min_denominator: int = 0,
 ) -> tuple[list[DisparityUncertainty], int]:
     """Return the interval, p-values and verdict of every disparity row, in order, and
     the size of the multiple-testing family (distinct hypotheses tested).
 
     ``point_counts``, ``points``, ``intervals`` and ``score_estimates`` hold, per table,
     the counts, point values, group intervals and score estimates. A row is tested when
-    both groups have ``min_group_size`` rows and both values are defined; the tested
-    distinct hypotheses are Holm-adjusted together (``_family_adjust``).
+    both groups have ``min_group_size`` rows, both values have ``min_denominator`` rows
+    behind them (``metric_denominators``) and both are defined; the tested distinct
+    hypotheses are Holm-adjusted together (``_family_adjust``), so an untested row costs
+    the family nothing.
     """
     n_rows = len(rows)
     ci_difference = np.full((n_rows, 2), np.nan)
@@ -179,7 +183,10 @@ def disparity_uncertainty(
         if point is None or np.isnan(point[i]) or np.isnan(point[r]):
             continue
         sizes = point_counts[k].sum(axis=1)
-        large_enough[j] = min(sizes[i], sizes[r]) >= min_group_size
+        denominators = metric_denominators(point_counts[k][[i, r]], metric)
+        large_enough[j] = (
+            min(sizes[i], sizes[r]) >= min_group_size and denominators.min() >= min_denominator
+        )
         if metric in intervals[k]:
             mover_rows.append(at)
         parts = proportion_parts(point_counts[k], metric)

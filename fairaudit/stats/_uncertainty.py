@@ -329,8 +329,9 @@ def compute_uncertainty(
     n_resamples, seed:
         Validated (at least 100 resamples) and recorded; nothing here resamples any more.
     min_group_size, min_denominator:
-        Disparities involving a smaller group are ``"insufficient data"``; headline
-        intervals use a rate with fewer rows behind it nowhere (as ``headline_metrics``).
+        Disparities involving a smaller group, or a rate with fewer rows behind it, are
+        ``"insufficient data"`` and outside the test family; headline intervals use such a
+        rate nowhere (as ``headline_metrics``).
     y_true, score, row_codes:
         For intervals on score metrics: labels, scores and each row's intersectional
         cell (defaults to ``group_counts.row_cell``). Without them score metrics get
@@ -345,10 +346,8 @@ def compute_uncertainty(
         ``BAD_RESAMPLES``).
     """
     check_options(confidence, n_resamples)
-    n_resamples = int(n_resamples)
     cell_groups, sizes, point_counts = _groupings(group_counts, tables)
     points = [confusion_metrics(c) for c in point_counts]
-
     row_codes = group_counts.row_cell if row_codes is None else row_codes
     if score_summary is not None:
         score_estimates: list[dict[str, ScoreEstimate]] | None = [
@@ -378,9 +377,10 @@ def compute_uncertainty(
         score_estimates,
         confidence=confidence,
         min_group_size=min_group_size,
+        min_denominator=min_denominator,
     )
     return Uncertainty(
-        _method(confidence, n_resamples, seed, min_group_size, with_scores, family_size),
+        _method(confidence, int(n_resamples), seed, min_group_size, with_scores, family_size),
         {k: _interval_tuple(v[0]) for k, v in intervals[-1].items()},
         {t.name: intervals[k] for k, t in enumerate(tables)},
         disparities,
