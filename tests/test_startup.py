@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from fairaudit.data import MISSING_GROUP, encode_sensitive, value_text
 from fairaudit.stats import (
     analytic_interval,
     balanced_accuracy_test,
@@ -177,3 +179,49 @@ def test_balanced_accuracy_test_matches_scipy_brentq_to_the_last_bit() -> None:
     assert [p.hex() for p in ours] == [p.hex() for p in oracle]
     roots = [p for p in ours if 1.3e-15 < p < 1.0]  # found by the root finder, not the ends
     assert len(roots) > 100
+
+
+# ---------------------------------------------------------------------------------------
+# encode_sensitive hashes the rows once (it used to take pd.unique of the present rows,
+# then factorize all of them): the same levels and codes as that two-pass oracle.
+
+
+def _two_pass_levels(values: pd.Series) -> tuple[tuple[str, ...], list[int]]:
+    """Return (levels, codes) the way encode_sensitive computed them before (unbinned)."""
+    missing = values.isna().to_numpy()
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and values.dtype != bool
+    distinct = pd.unique(values[~missing])
+    ordered = sorted(distinct) if numeric else sorted(distinct, key=lambda v: str(v))
+    levels = [value_text(v) for v in ordered]
+    if len(set(levels)) != len(levels):
+        levels = sorted(set(levels))
+    raw, uniques = pd.factorize(values)
+    lookup = pd.Index(levels).get_indexer([value_text(v) for v in uniques])
+    codes = np.append(lookup, -1).astype(np.int64)[raw]
+    if missing.any():
+        levels.append(MISSING_GROUP)
+        codes = np.where(missing, len(levels) - 1, codes)
+    return tuple(levels), codes.tolist()
+
+
+HOSTILE_COLUMNS = {
+    "float with NaN": pd.Series([1.0, np.nan, 2.0, 1.0, 3.5, -0.0, 0.0]),
+    "int": pd.Series([3, 1, 2, 3]),
+    "nullable int": pd.Series([3, None, 2, 3], dtype="Int64"),
+    "object, 1 and '1' and 1.0": pd.Series([1, "1", 1.0, None, np.nan, "a", True], dtype=object),
+    "text with empty and blank": pd.Series(["b", "a", None, "b", "", " "]),
+    "python strings": pd.Series(["b", "a", None, "b"], dtype="string[python]"),
+    "categorical": pd.Series(["b", "a", None, "b"], dtype="category"),
+    "bool": pd.Series([True, False, True]),
+    "nullable bool": pd.Series([True, None, True], dtype="boolean"),
+    "one group": pd.Series(["x"] * 5),
+    "rounding": pd.Series([0.1, 0.2, 0.30000000000000004, 0.3]),
+    "100k rows": pd.Series(np.random.default_rng(15).choice(["a", "b", "c", None], 100_000)),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_COLUMNS)
+def test_encode_sensitive_matches_the_two_pass_encoding(name: str) -> None:
+    values = HOSTILE_COLUMNS[name]
+    feature = encode_sensitive(values, column="group", edges=None)
+    assert (feature.levels, feature.codes.tolist()) == _two_pass_levels(values)

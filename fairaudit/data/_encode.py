@@ -156,9 +156,13 @@ def suggest_bins(distinct: Sequence[float]) -> list[float]:
 
 def _level_codes(values: pd.Series, missing: np.ndarray, column: str, numeric: bool) -> tuple:
     """Return the levels (as text, ordered) and each row's code of an unbinned column."""
-    present = values[~missing]
-    distinct = pd.unique(present)
+    # One hashing pass over the rows: missing values factorize to -1 (and stay -1), and
+    # the uniques are the distinct present values in order of appearance; pd.unique of
+    # them has the scalar types pd.unique of the present rows would have.
+    raw, uniques = pd.factorize(values)
+    distinct = pd.unique(pd.Series(uniques, dtype=values.dtype))
     if numeric and len(distinct) > MAX_NUMERIC_LEVELS:
+        present = values[~missing]
         edges = [value_text(e) for e in suggest_bins(distinct)]
         raise DataError(
             MSG_TOO_MANY_LEVELS.format(
@@ -175,9 +179,7 @@ def _level_codes(values: pd.Series, missing: np.ndarray, column: str, numeric: b
     if len(set(levels)) != len(levels):
         # e.g. 1 and 1.0 in an object column: merge by text, the way users read them.
         levels = sorted(set(levels))
-    # Text of each distinct value once, then every row by its factorized code
-    # (missing values factorize to -1 and stay -1).
-    raw, uniques = pd.factorize(values)
+    # Text of each distinct value once, then every row by its factorized code.
     lookup = pd.Index(levels).get_indexer([value_text(v) for v in uniques])
     return levels, np.append(lookup, -1).astype(np.int64)[raw]
 
