@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fairaudit.provenance import LEDGER_FILE_NAME as LEDGER
+from tests.agreement import assert_outputs_agree
 
 # ---------------------------------------------------------------------------------------
 # CLI, data and model fixtures (tests/test_cli.py, tests/test_data.py, tests/test_models.py)
@@ -181,7 +182,11 @@ def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         target = Path(output) if output is not None else out_dir / "report.html"
         argv += ["-o", str(output) if output is not None else str(target)]
         result = runner.invoke(cli, argv)
-        return AuditRun(result, target, out_dir, target, target.with_suffix(".json"), config_path)
+        run = AuditRun(result, target, out_dir, target, target.with_suffix(".json"), config_path)
+        if result.exit_code in (0, 3) and run.json_path.is_file() and run.html_path.is_file():
+            quiet = any(str(a) in ("-q", "--quiet") for a in args)
+            assert_outputs_agree(run.json(), run.html(), None if quiet else result.output)
+        return run
 
     return run
 
@@ -227,7 +232,9 @@ def sample_audit(tmp_path_factory: pytest.TempPathFactory) -> SampleAudit:
         else:
             os.environ["SOURCE_DATE_EPOCH"] = previous
     assert result.exit_code == 0, result.output
-    return SampleAudit(html, html.with_suffix(".json"))
+    sample = SampleAudit(html, html.with_suffix(".json"))
+    assert_outputs_agree(sample.json(), sample.html(), None)
+    return sample
 
 
 @pytest.fixture(scope="session")

@@ -268,3 +268,31 @@ def test_a_config_file_may_give_the_favourable_label_as_a_number(
     run.assert_ok()
     assert run.json()["audit"]["positive_prediction"] == "adverse"
     assert not math.isnan(_entry(run.json(), "selection_rate")["ratio"])
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def test_the_agreement_check_catches_a_disagreement(
+    audit_cli: RunCli, recidivism_csv: Path
+) -> None:
+    """tests/agreement.py runs on every audit of the suite; here it must catch an output
+    that tells another story (so it is not vacuous)."""
+    from tests.agreement import assert_outputs_agree
+
+    run = audit_cli(
+        recidivism_csv, *PRED, "--favorable-label", "0", "--policy", "preset:four-fifths"
+    )
+    data, html = run.json(), run.html()
+    assert [w["below_band"] for w in data["summary"]["worse_off"]] == [True, False]
+    assert_outputs_agree(data, html, run.result.output)
+    tampered = json.loads(json.dumps(data))
+    tampered["summary"]["worse_off"][0]["ratio"] = 0.9
+    with pytest.raises(AssertionError):
+        assert_outputs_agree(tampered, html, None)
+    fewer = json.loads(json.dumps(data))
+    fewer["summary"]["worse_off"][0]["below_band"] = False
+    with pytest.raises(AssertionError):
+        assert_outputs_agree(fewer, html, None)
+    with pytest.raises(AssertionError):
+        assert_outputs_agree(data, html, run.result.output.replace("0.642", "0.700"))

@@ -162,7 +162,10 @@ def _worse_off(data: Mapping[str, Any]) -> list[str]:
         return []
     low = (data.get("summary") or {}).get("ratio_band", [0.8])[0]
     lines = ["### Who is worse off", ""]
-    lines.append(f"Groups whose rate is below {_num(low, 2)} times the reference group's:")
+    lines.append(
+        f"Groups whose rate of the favourable outcome is below {_num(low, 2)} times the "
+        "best-off group's:"
+    )
     lines.append("")
     lines.extend(f"- {_md(worse_off_text(e))}" for e in entries)
     lines.append("")
