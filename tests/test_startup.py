@@ -34,11 +34,11 @@ HEAVY = ("pandas", "sklearn", "scipy", "matplotlib", "fairlearn", "skops", "pyar
 PROBE = "import sys\n{code}\nprint('imported:', *(m for m in {heavy!r} if m in sys.modules))\n"
 
 
-def _imported(code: str, *, cwd: Path = ROOT) -> list[str]:
-    """Return the heavy libraries a fresh interpreter has imported after running code."""
+def _imported(code: str, *, cwd: Path = ROOT, modules: tuple[str, ...] = HEAVY) -> list[str]:
+    """Return which of ``modules`` a fresh interpreter has imported after running code."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1700000000"}
     run = subprocess.run(
-        [sys.executable, "-c", PROBE.format(code=code, heavy=HEAVY)],
+        [sys.executable, "-c", PROBE.format(code=code, heavy=modules)],
         capture_output=True,
         text=True,
         env=env,
@@ -64,6 +64,12 @@ def test_version_imports_no_heavy_library() -> None:
         "    assert exc.code == 0, exc.code\n"
     )
     assert _imported(code) == []
+
+
+def test_version_does_not_load_the_signing_code() -> None:
+    """cryptography loads with the commands that sign or verify, not for --version or --help."""
+    signing = ("cryptography", "fairaudit.provenance")
+    assert _imported("import fairaudit.cli", modules=signing) == []
 
 
 def test_verify_imports_no_heavy_library(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,7 +27,9 @@ from fairaudit.policy import (
     load_policy,
     review_extra,
 )
-from fairaudit.provenance import VerificationSummary, sign_report_file
+
+if TYPE_CHECKING:
+    from fairaudit.provenance import VerificationSummary
 
 __all__ = ["MSG_NOT_RECORDED", "check_verified_approvals", "review", "review_ledger"]
 
@@ -77,7 +80,8 @@ def review(
         fairaudit review out/report.html --key keys/reviewer.key \\
             --decision approve --comment "Checked the age bands with the data owner."
     """
-    from fairaudit.provenance import append_review, load_private_key
+    # provenance (cryptography) is imported by the commands that sign or verify only.
+    from fairaudit.provenance import append_review, load_private_key, sign_report_file
 
     audit_id, ledger = ("", None) if no_ledger else review_ledger(report, ledger_path)
     key = load_private_key(key_path, passphrase=passphrase_from(passphrase_env, passphrase_prompt))

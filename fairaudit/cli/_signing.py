@@ -17,12 +17,6 @@ from fairaudit.cli._options import (
 )
 from fairaudit.display import terminal_text
 from fairaudit.errors import ConfigError
-from fairaudit.provenance import (
-    generate_key_pair,
-    load_trusted_keys,
-    sign_report_file,
-    verify_report_file,
-)
 
 __all__ = ["MSG_PASSPHRASE_CHOICE", "MSG_PASSPHRASE_ENV_UNSET", "keygen", "sign", "verify"]
 
@@ -76,6 +70,9 @@ def keygen(
     elif passphrase_prompt:
         value = click.prompt("New key passphrase", hide_input=True, confirmation_prompt=True)
         passphrase = str(value).encode("utf-8")
+    # provenance (cryptography, 40 ms) is imported here: --version and --help never need it.
+    from fairaudit.provenance import generate_key_pair
+
     files = generate_key_pair(output_dir, name=name, passphrase=passphrase)
     click.echo(f"Private key: {files.private_key} (keep it secret)")
     click.echo(f"Public key:  {files.public_key}")
@@ -118,6 +115,8 @@ def sign(
         fairaudit sign out/report.html --key keys/auditor.key
         fairaudit sign out/report.html --key keys/reviewer.key --role reviewer
     """
+    from fairaudit.provenance import sign_report_file
+
     signed = sign_report_file(
         report,
         key_path,
@@ -179,6 +178,8 @@ def verify(
         fairaudit verify out/report.html --keys-dir trusted/ \\
             --ledger out/fairaudit-ledger.sqlite --policy release.toml
     """
+    from fairaudit.provenance import load_trusted_keys, verify_report_file
+
     trusted = load_trusted_keys(key_paths, key_dirs)
     summary = verify_report_file(
         report, trusted, require_signers=require_signers, detached=detached
