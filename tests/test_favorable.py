@@ -296,3 +296,27 @@ def test_the_agreement_check_catches_a_disagreement(
         assert_outputs_agree(fewer, html, None)
     with pytest.raises(AssertionError):
         assert_outputs_agree(data, html, run.result.output.replace("0.642", "0.700"))
+
+
+def test_equal_opportunity_follows_the_favourable_label(
+    audit_cli: RunCli, recidivism_csv: Path
+) -> None:
+    """The preset judges the favourable outcome among people whose label is favourable:
+    TPR by default (fairlearn's equal_opportunity_difference), TNR when positive is adverse."""
+    from fairlearn.metrics import equal_opportunity_difference
+
+    groups, y, pred = _arrays()
+    policy = ("--policy", "preset:equal-opportunity")
+    plain = audit_cli(recidivism_csv, *PRED, *policy).json()
+    (outcome,) = plain["policy"]["rules"][0]["outcomes"]
+    expected = equal_opportunity_difference(y, pred, sensitive_features=groups)
+    assert outcome["observed"] == pytest.approx(expected, abs=1e-15)  # 0.6 - 0.4
+    adverse = audit_cli(recidivism_csv, *PRED, *policy, "--favorable-label", "0").json()
+    (outcome,) = adverse["policy"]["rules"][0]["outcomes"]
+    tnr = MetricFrame(metrics=true_negative_rate, y_true=y, y_pred=pred, sensitive_features=groups)
+    assert outcome["observed"] == pytest.approx(tnr.difference(), abs=1e-15)  # 175/180 - 0.8
+    entry = _entry(adverse, "false_positive_rate")
+    assert outcome["groups"] == [entry["group"], entry["best_group"]]
+    assert outcome["observed"] == pytest.approx(abs(entry["difference"]), abs=1e-15)
+    low, high = entry["ci_difference_between"]
+    assert low <= outcome["observed"] <= high

@@ -514,7 +514,7 @@ def test_presets_load_with_their_digest_and_origin() -> None:
     expected = {
         "four-fifths": ("favorable_rate_ratio", 0.8, None, "29 CFR 1607.4(D)"),
         "equalized-odds": ("equalized_odds_difference", None, 0.1, "Hardt, Price and Srebro"),
-        "equal-opportunity": ("equal_opportunity_difference", None, 0.05, "Hardt, Price and"),
+        "equal-opportunity": ("favorable_opportunity_difference", None, 0.05, "Hardt, Price and"),
     }
     assert set(expected) == set(PRESETS)
     for name, (metric, low, high, origin) in expected.items():

@@ -388,7 +388,8 @@ class Measurement:
                     worst = min(usable, key=lambda i: favorable(rows[i]["metrics"][metric]))
                     best = max(usable, key=lambda i: favorable(rows[i]["metrics"][metric]))
                     entry = self._worse_off_entry(table, rows, metric, worst, best)
-                    entry["ci_ratio_between"] = self._ratio_between(table, rows, metric, usable)
+                    between = self._between_intervals(table, rows, metric, usable)
+                    entry["ci_difference_between"], entry["ci_ratio_between"] = between
                     out.append(entry)
         return out
 
@@ -402,21 +403,20 @@ class Measurement:
         x, n = parts
         return n - x, n
 
-    def _ratio_between(
+    def _between_intervals(
         self, table: GroupTable, rows: list[dict[str, Any]], metric: str, usable: list[int]
-    ) -> list[float | None] | None:
-        """Return the simultaneous interval of min / max of the favourable-outcome rate over
-        the ``usable`` groups (Šidák-level Wilson bounds, as the headline intervals), or None
-        without intervals."""
+    ) -> tuple[list[float | None] | None, list[float | None] | None]:
+        """Return simultaneous intervals of max - min and min / max of the favourable-outcome
+        rate over the ``usable`` groups (Šidák-level Wilson bounds, as the headline
+        intervals), or Nones without intervals."""
         parts = self._favorable_parts(table, metric)
         if self.uncertainty is None or parts is None:
-            return None
+            return None, None
         x, n = parts
         index = [table.groups.index(rows[i]["group"]) for i in usable]
         level = sidak_confidence(self.uncertainty["method"]["confidence"], len(index))
-        limits = wilson_interval(x[index], n[index], level)
-        _, ratio = between_groups_bounds(limits)
-        return [_json_number(v) for v in ratio]
+        difference, ratio = between_groups_bounds(wilson_interval(x[index], n[index], level))
+        return [_json_number(v) for v in difference], [_json_number(v) for v in ratio]
 
     def _worse_off_entry(
         self, table: GroupTable, rows: list[dict[str, Any]], metric: str, worst: int, best: int

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from fairaudit.display import group_text
 from fairaudit.policy._model import (
     EXIT_OK,
     EXIT_POLICY_FAILED,
-    FAVORABLE_RATE_RATIO,
+    FAVORABLE_BASES,
+    FAVORABLE_METRICS,
     NOT_EVALUABLE,
     NotEvaluable,
     Policy,
     Rule,
     Status,
     Verdict,
+)
+from fairaudit.policy._view import (
+    GroupKey,
+    View,
+    as_interval,
+    between_values,
+    build_view,
+    group_key,
 )
 
 # A bound met up to float rounding (0.4 / 0.5 is 0.8000000000000002) counts as met.
@@ -58,18 +66,6 @@ _ALIAS = {"selection_rate": "demographic_parity", "true_positive_rate": "equal_o
 
 
 # --------------------------------------------------------------------------- evaluation
-
-GroupKey = tuple[tuple[str, str], ...]
-
-
-def _key(group: Mapping[str, Any]) -> GroupKey:
-    return tuple((str(k), str(v)) for k, v in group.items())
-
-
-def _interval(value: Any) -> tuple[float, float] | None:
-    if isinstance(value, list | tuple) and len(value) == 2 and None not in value:
-        return float(value[0]), float(value[1])
-    return None
 
 
 @dataclass(frozen=True)
@@ -173,66 +169,6 @@ class PolicyEvaluation:
         }
 
 
-@dataclass
-class _View:
-    """The numbers evaluation reads, indexed: from a result, or a mitigation's numbers."""
-
-    groupings: list[str]
-    min_group_size: int
-    groups: dict[str, dict[GroupKey, dict[str, str]]]
-    sizes: dict[str, dict[GroupKey, int]]
-    values: dict[str, dict[str, dict[GroupKey, float | None]]]
-    disparities: dict[tuple[str, str], list[Mapping[str, Any]]]
-    headline: dict[tuple[str, str], Mapping[str, Any]]
-    positive_favorable: bool = True
-    worse_off: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
-
-
-def _view(
-    result: Mapping[str, Any],
-    *,
-    disparities: Sequence[Mapping[str, Any]] | None = None,
-    headline: Sequence[Mapping[str, Any]] | None = None,
-) -> _View:
-    """Index ``result``; with ``disparities``/``headline`` (a mitigation's), take group values
-    from those rows and only the group sizes from the result."""
-    audit = result.get("audit") or {}
-    by_group = (result.get("metrics") or {}).get("by_group") or []
-    groupings = list(audit.get("groupings") or dict.fromkeys(r["feature"] for r in by_group))
-    view = _View(
-        groupings=groupings,
-        min_group_size=int(audit.get("min_group_size") or 0),
-        groups={},
-        sizes={},
-        values={},
-        disparities={},
-        headline={},
-    )
-    for row in by_group:
-        key = _key(row["group"])
-        view.groups.setdefault(row["feature"], {})[key] = dict(row["group"])
-        view.sizes.setdefault(row["feature"], {})[key] = int(row["count"])
-        if disparities is None:
-            insufficient = row.get("insufficient_metrics") or ()  # below min_denominator
-            for metric, value in (row.get("metrics") or {}).items():
-                value = None if metric in insufficient else value
-                view.values.setdefault(row["feature"], {}).setdefault(metric, {})[key] = value
-    rows = (result.get("disparities") or []) if disparities is None else disparities
-    for d in rows:
-        view.disparities.setdefault((d["feature"], d["metric"]), []).append(d)
-        if disparities is not None:
-            metric_values = view.values.setdefault(d["feature"], {}).setdefault(d["metric"], {})
-            metric_values[_key(d["group"])] = d.get("value")
-            metric_values[_key(d["reference"])] = d.get("reference_value")
-    for h in (result.get("headline") or []) if headline is None else headline:
-        view.headline[(h["feature"], h["metric"])] = h
-    view.positive_favorable = audit.get("positive_prediction", "favorable") == "favorable"
-    if disparities is None:  # a mitigation's numbers have no worse-off summary
-        for w in (result.get("summary") or {}).get("worse_off") or []:
-            view.worse_off[(w["feature"], w["metric"])] = w
-    return view
-
-
 def _meets(value: float, rule: Rule) -> bool:
     return (rule.min is None or value >= rule.min - _TOLERANCE) and (
         rule.max is None or value <= rule.max + _TOLERANCE
@@ -267,21 +203,7 @@ def _judge(
     return rule.severity, f"{text} is not wholly {rule.bound_text()}"
 
 
-def _between(
-    values: Mapping[GroupKey, float | None], kind: str
-) -> tuple[float | None, list[GroupKey]]:
-    """Return fairlearn's between-groups value (max - min or min / max) and the two groups."""
-    defined = [(v, k) for k, v in values.items() if v is not None and not math.isnan(v)]
-    if len(defined) < 2:
-        return None, []
-    low_value, low_key = min(defined, key=lambda pair: pair[0])
-    high_value, high_key = max(defined, key=lambda pair: pair[0])
-    if kind == "difference":
-        return high_value - low_value, [low_key, high_key]
-    return (low_value / high_value if high_value != 0 else None), [low_key, high_key]
-
-
-def _small_reason(view: _View, feature: str, key: GroupKey, minimum: int) -> str:
+def _small_reason(view: View, feature: str, key: GroupKey, minimum: int) -> str:
     return REASON_SMALL_GROUP.format(
         label=group_text(view.groups[feature][key]),
         count=view.sizes[feature][key],
@@ -289,7 +211,7 @@ def _small_reason(view: _View, feature: str, key: GroupKey, minimum: int) -> str
     )
 
 
-def _between_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> Outcome:
+def _between_outcome(rule: Rule, view: View, feature: str, minimum: int) -> Outcome:
     """Evaluate a headline rule, or a group-metric rule with compare = between_groups."""
     if rule.is_headline:
         family, kind = rule.metric.rsplit("_", 1)
@@ -308,7 +230,7 @@ def _between_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> Out
     candidates = []
     for base in bases:
         eligible = {k: v for k, v in feature_values[base].items() if k not in excluded}
-        candidates.append(_between(eligible, kind))
+        candidates.append(between_values(eligible, kind))
     if any(value is None for value, _ in candidates):
         observed, keys = None, list[GroupKey]()
     else:
@@ -327,7 +249,7 @@ def _between_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> Out
     elif "ci" not in entry:
         interval_reason = REASON_NO_INTERVALS
     else:
-        interval = _interval(entry["ci"])
+        interval = as_interval(entry["ci"])
     groups = tuple(view.groups[feature][k] for k in keys)
     excluded_groups = tuple(view.groups[feature][k] for k in excluded)
     if observed is None and not keys:
@@ -339,17 +261,20 @@ def _between_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> Out
     return Outcome(feature, groups, observed, interval, status, reason, excluded_groups)
 
 
-def _favorable_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> Outcome:
-    """Evaluate ``favorable_rate_ratio``: the lowest over the highest group rate of the
-    favourable outcome (selection rate, or 1 - selection rate when a positive prediction is
-    adverse), the four-fifths ratio of the EEOC rule. Its interval is the simultaneous one
-    of the result's worse-off entry, which compares the same groups when the rule uses the
-    audit's min_group_size."""
-    rates = view.values.get(feature, {}).get("selection_rate")
+def _favorable_outcome(rule: Rule, view: View, feature: str, minimum: int) -> Outcome:
+    """Evaluate a ``favorable_rate_*`` or ``favorable_opportunity_*`` rule: max - min or
+    min / max over the groups of the rate of the favourable outcome (``FAVORABLE_BASES``),
+    which follows the result's ``positive_prediction``; ``favorable_rate_ratio`` is the
+    four-fifths ratio of the EEOC rule. Its interval is the simultaneous one of the result's
+    worse-off entry, which compares the same groups when the rule uses the audit's
+    min_group_size."""
+    favorable_base, adverse_base = FAVORABLE_BASES[rule.base_metric]
+    base = favorable_base if view.positive_favorable else adverse_base
+    rates = view.values.get(feature, {}).get(base)
     if rates is None:
         return Outcome(
             feature, (), None, None, NOT_EVALUABLE,
-            REASON_NO_METRIC.format(metric="selection_rate", feature=feature),
+            REASON_NO_METRIC.format(metric=base, feature=feature),
         )  # fmt: skip
     sizes = view.sizes.get(feature, {})
     excluded = [k for k, n in sizes.items() if n < minimum]
@@ -358,7 +283,7 @@ def _favorable_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> O
         for k, v in rates.items()
         if k not in excluded
     }
-    observed, keys = _between(favorable, "ratio")
+    observed, keys = between_values(favorable, rule.kind)
     groups = tuple(view.groups[feature][k] for k in keys)
     excluded_groups = tuple(view.groups[feature][k] for k in excluded)
     if not keys:
@@ -366,19 +291,19 @@ def _favorable_outcome(rule: Rule, view: _View, feature: str, minimum: int) -> O
             feature, groups, None, None, NOT_EVALUABLE,
             REASON_TOO_FEW_GROUPS.format(minimum=minimum), excluded_groups,
         )  # fmt: skip
-    entry = view.worse_off.get((feature, "selection_rate"))
+    entry = view.worse_off.get((feature, base))
     interval, interval_reason = None, None
     if entry is None or minimum != view.min_group_size:
         interval_reason = REASON_NO_BETWEEN_INTERVAL.format(metric=rule.metric)
-    elif entry.get("ci_ratio_between") is None:
+    elif entry.get(f"ci_{rule.kind}_between") is None:
         interval_reason = REASON_NO_INTERVALS
     else:
-        interval = _interval(entry["ci_ratio_between"])
+        interval = as_interval(entry[f"ci_{rule.kind}_between"])
     status, reason = _judge(rule, observed, interval, interval_reason=interval_reason)
     return Outcome(feature, groups, observed, interval, status, reason, excluded_groups)
 
 
-def _reference_outcomes(rule: Rule, view: _View, feature: str, minimum: int) -> list[Outcome]:
+def _reference_outcomes(rule: Rule, view: View, feature: str, minimum: int) -> list[Outcome]:
     """Evaluate a group-metric rule against the reference group: one outcome per group."""
     rows = view.disparities.get((feature, rule.base_metric))
     if not rows:
@@ -398,21 +323,23 @@ def _reference_outcomes(rule: Rule, view: _View, feature: str, minimum: int) -> 
     for row in rows:
         group, reference = dict(row["group"]), dict(row["reference"])
         observed = row.get(rule.kind)
-        small = [k for k in (_key(group), _key(reference)) if sizes.get(k, minimum) < minimum]
+        small = [
+            k for k in (group_key(group), group_key(reference)) if sizes.get(k, minimum) < minimum
+        ]
         if small:
             reason = _small_reason(view, feature, small[0], minimum)
             outcomes.append(
                 Outcome(feature, (group, reference), observed, None, NOT_EVALUABLE, reason)
             )
             continue
-        interval = _interval(row.get(ci_key))
+        interval = as_interval(row.get(ci_key))
         missing = REASON_NO_INTERVALS if ci_key not in row else REASON_NO_INTERVAL
         status, reason = _judge(rule, observed, interval, interval_reason=missing)
         outcomes.append(Outcome(feature, (group, reference), observed, interval, status, reason))
     return outcomes
 
 
-def _evaluate_rule(rule: Rule, view: _View) -> RuleEvaluation:
+def _evaluate_rule(rule: Rule, view: View) -> RuleEvaluation:
     minimum = rule.min_group_size if rule.min_group_size is not None else view.min_group_size
     features = [rule.feature] if rule.feature is not None else view.groupings
     outcomes: list[Outcome] = []
@@ -422,7 +349,7 @@ def _evaluate_rule(rule: Rule, view: _View) -> RuleEvaluation:
                 feature=feature, groupings=", ".join(view.groupings) or "none"
             )
             outcomes.append(Outcome(feature, (), None, None, NOT_EVALUABLE, reason))
-        elif rule.metric == FAVORABLE_RATE_RATIO:
+        elif rule.metric in FAVORABLE_METRICS:
             outcomes.append(_favorable_outcome(rule, view, feature, minimum))
         elif rule.compare == "between_groups":
             outcomes.append(_between_outcome(rule, view, feature, minimum))
@@ -461,7 +388,7 @@ def evaluate_policy(
     mode: NotEvaluable = not_evaluable or policy.not_evaluable
     if mode not in ("warn", "fail"):
         raise ValueError(f"not_evaluable must be 'warn' or 'fail', not {mode!r}")
-    view = _view(result)
+    view = build_view(result)
     rules = tuple(_evaluate_rule(rule, view) for rule in policy.rules)
     mitigations = []
     for mitigation in result.get("mitigations") or []:
@@ -469,7 +396,7 @@ def evaluate_policy(
             mitigation.get("headline") or mitigation.get("disparities")
         ):
             continue
-        mitigated = _view(
+        mitigated = build_view(
             result,
             disparities=mitigation.get("disparities") or [],
             headline=mitigation.get("headline") or [],

@@ -21,12 +21,23 @@ NOT_EVALUABLE: Literal["not evaluable"] = "not evaluable"
 
 #: Group metrics a ``<metric>_difference`` / ``<metric>_ratio`` rule may name.
 GROUP_METRICS: tuple[str, ...] = (*(m for m in CONFUSION_METRICS if m != "count"), *SCORE_METRICS)
-#: The four-fifths ratio as the EEOC rule computes it: the lowest group's rate of the
-#: favourable outcome over the highest's (the selection rate, or 1 - selection rate when a
-#: positive prediction is adverse), read from the result's ``summary.worse_off``.
+#: Rates of the favourable outcome, which follow ``favorable_label``: ``favorable_rate`` is
+#: the selection rate (1 - selection rate when a positive prediction is adverse),
+#: ``favorable_opportunity`` the rate among people whose label is the favourable one (the
+#: true positive rate, or the true negative rate). Each maps to the worse-off metric of the
+#: result's ``summary.worse_off`` it is read with (when positive is favourable, adverse).
+FAVORABLE_BASES: dict[str, tuple[str, str]] = {
+    "favorable_rate": ("selection_rate", "selection_rate"),
+    "favorable_opportunity": ("true_positive_rate", "false_positive_rate"),
+}
+#: Rule metrics on the favourable rates, between groups; ``favorable_rate_ratio`` is the
+#: four-fifths ratio as the EEOC rule computes it.
+FAVORABLE_METRICS: tuple[str, ...] = tuple(
+    f"{base}_{kind}" for base in FAVORABLE_BASES for kind in ("difference", "ratio")
+)
 FAVORABLE_RATE_RATIO = "favorable_rate_ratio"
 #: Metrics that are always a comparison between groups (never with the reference).
-BETWEEN_GROUPS_METRICS: tuple[str, ...] = (*HEADLINE_METRICS, FAVORABLE_RATE_RATIO)
+BETWEEN_GROUPS_METRICS: tuple[str, ...] = (*HEADLINE_METRICS, *FAVORABLE_METRICS)
 #: Every metric name a rule may use.
 RULE_METRICS: frozenset[str] = frozenset(
     (
