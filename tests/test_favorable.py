@@ -259,6 +259,12 @@ def test_every_output_says_flagged_when_a_positive_prediction_is_adverse(
     assert "highest selection rate (flagged most often)" in html
     assert "lowest selection rate" not in html
     assert "A positive prediction is adverse here" in html
+    assert "a positive prediction is adverse (it flags the person)" in html
+    from fairaudit.outputs import fairness_section
+
+    assert "The favourable label is 0: a positive prediction is adverse" in fairness_section(
+        run.json(), None
+    )
 
 
 def test_a_config_file_may_give_the_favourable_label_as_a_number(

@@ -89,6 +89,12 @@ def _factors(data: Mapping[str, Any]) -> list[str]:
         f"Groups with fewer than {_num(audit.get('min_group_size'))} rows are marked "
         "insufficient data."
     )
+    if audit.get("positive_prediction") == "adverse":
+        lines.append(
+            f"The favourable label is {_md(audit.get('favorable_label'))}: a positive "
+            "prediction is adverse (flags the person), so the group flagged most often is "
+            "worse off."
+        )
     return lines
 
 
