@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import replace
 from functools import partial
@@ -41,9 +42,12 @@ from fairaudit.mitigation import (
     best_tradeoff,
     choose_grouping,
     eligibility,
+    group_codes,
     is_imbalanced,
     run_mitigations,
     run_unit,
+    score_histogram,
+    threshold_fold_predictions,
     tradeoff_measure,
 )
 
@@ -170,41 +174,34 @@ def test_threshold_equalized_odds_and_tpr_parity_reduce_their_gaps() -> None:
 
 
 def test_no_row_is_scored_by_thresholds_fitted_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fairlearn.postprocessing
+    from fairaudit.mitigation import _plan
 
-    seen: list[dict[str, np.ndarray]] = []
+    seen: list[dict[str, Any]] = []
 
-    class SpyOptimizer(fairlearn.postprocessing.ThresholdOptimizer):
-        # The optimizer's X is the row numbers (RowScores), so the spy sees them exactly.
-        def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
-            seen.append({"fit": np.asarray(X)[:, 0].copy()})
-            self._record = seen[-1]
-            return super().fit(X, y, **kwargs)
+    def spy(*args: Any) -> np.ndarray:
+        _, histogram, fold, held_scores, _, _ = args
+        seen.append({"fit": histogram.fit_counts(fold), "held": held_scores, "fold": fold})
+        return threshold_fold_predictions(*args)
 
-        def predict(self, X: Any, **kwargs: Any) -> Any:
-            self._record["predict"] = np.asarray(X)[:, 0].copy()
-            return super().predict(X, **kwargs)
-
-    monkeypatch.setattr(fairlearn.postprocessing, "ThresholdOptimizer", SpyOptimizer)
+    monkeypatch.setattr(_plan, "threshold_fold_predictions", spy)
     inputs = score_inputs(1000)
     outcomes = run_mitigations(inputs, list(THRESHOLD_METHODS), folds=4, jobs=1)
 
     assert [o.status for o in outcomes] == ["ok"] * 3
     assert len(seen) == 3 * 4
-    n = len(inputs.y_true)
-    for start in range(0, len(seen), 4):
-        method_records = seen[start : start + 4]
-        predicted = np.concatenate([r["predict"] for r in method_records])
-        # Every row is predicted exactly once per method...
-        assert np.array_equal(np.sort(predicted), np.arange(n))
-        for record in method_records:
-            # ...by an optimizer that never saw it, fitted on all the other rows.
-            assert np.intersect1d(record["fit"], record["predict"]).size == 0
-            assert len(record["fit"]) + len(record["predict"]) == n
     fold_of_row = outcomes[0].fold_of_row
     assert fold_of_row is not None
-    for fold, record in enumerate(seen[:4]):
-        assert np.array_equal(np.flatnonzero(fold_of_row == fold), np.sort(record["predict"]))
+    assert inputs.score is not None
+    _, (codes,) = group_codes([inputs.sensitive], ["group"])
+    for record in seen:
+        held = fold_of_row == record["fold"]
+        # The held-out fold's rows are predicted, in row order...
+        assert np.array_equal(record["held"], inputs.score[held])
+        # ...by thresholds fitted on the histogram of exactly the other folds' rows.
+        fitted_on = score_histogram(inputs.score[~held], inputs.y_true[~held], codes[~held])
+        present = record["fit"].sum(axis=1) > 0
+        assert np.array_equal(record["fit"][present], fitted_on.total)
+        assert int(record["fit"].sum()) == int((~held).sum())
 
 
 def test_folds_are_stratified_by_group_and_label() -> None:
@@ -490,8 +487,13 @@ def test_pipeline_with_string_columns_is_retrained_by_expgrad() -> None:
 # Reproducibility, selection, progress
 
 
-def test_outcomes_are_identical_for_one_and_two_jobs() -> None:
+def test_outcomes_are_identical_for_one_and_two_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     from sklearn.linear_model import SGDClassifier
+
+    from fairaudit.mitigation import _protocol
+
+    # Data this small runs in this process whatever ``jobs``; make two jobs use processes.
+    monkeypatch.setattr(_protocol, "PARALLEL_MIN_CELLS", 0)
 
     # SGDClassifier shuffles with its random_state, left unset here: the run's seed fixes it.
     inputs = model_inputs(SGDClassifier(loss="log_loss", max_iter=50, tol=None), n_train=400)
@@ -538,16 +540,44 @@ def test_selection_defaults_and_errors() -> None:
     assert [o.method for o in run_mitigations(inputs, order, jobs=1)] == order[:2]
 
 
-def test_progress_reports_every_fold_and_fit() -> None:
+def test_progress_reports_every_method_with_its_time() -> None:
     inputs = model_inputs(LogisticRegression())
     messages: list[str] = []
-    run_mitigations(
+    outcomes = run_mitigations(
         inputs, ["threshold_demographic_parity", "correlation_remover"], folds=3, jobs=1,
         progress=messages.append,
     )  # fmt: skip
-    assert sorted(messages) == sorted(
-        ["correlation_remover: fit done"]
-        + [f"threshold_demographic_parity: fold {k} of 3 done" for k in (1, 2, 3)]
+    assert sorted(re.sub(r"[0-9]+\.[0-9] s", "T s", m) for m in messages) == [
+        "correlation_remover: done in T s",
+        "threshold_demographic_parity: done in T s",
+    ]
+    for outcome in outcomes:
+        assert outcome.seconds is not None and outcome.seconds > 0
+    skipped = run_mitigations(score_inputs(400), ["correlation_remover"], jobs=1)
+    assert skipped[0].seconds is None
+
+
+def test_a_failed_fold_is_reported_once_for_its_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fairaudit.mitigation import _plan
+
+    def failing(*args: Any) -> np.ndarray:
+        if args[2] == 1:
+            raise ValueError("no thresholds today")
+        return threshold_fold_predictions(*args)
+
+    monkeypatch.setattr(_plan, "threshold_fold_predictions", failing)
+    messages: list[str] = []
+    (outcome,) = run_mitigations(
+        score_inputs(400), ["threshold_equalized_odds"], folds=3, jobs=1,
+        progress=messages.append,
+    )  # fmt: skip
+    assert outcome.status == "failed"
+    assert outcome.reason == "fold 2 of 3: ValueError: no thresholds today"
+    assert len(messages) == 1
+    assert re.fullmatch(
+        r"threshold_equalized_odds: failed after [0-9.]+ s: fold 2 of 3: ValueError: no "
+        r"thresholds today",
+        messages[0],
     )
 
 

@@ -1,7 +1,11 @@
 """Run a batch: every audit of a manifest in parallel, each publishing its own report.
 
 Each audit runs in a worker process (``jobs`` of them; one runs them in this process) and
-returns plain JSON data, so nothing unpicklable crosses a process boundary. Each worker
+returns plain JSON data, so nothing unpicklable crosses a process boundary. A worker ends as
+soon as the batch has no more audits for it: nothing an audit starts (its mitigation
+comparison's own worker processes) outlives the audit, and with several audits at once
+each audit's mitigation comparison runs in its audit's process (``jobs = 1`` unless the
+manifest sets ``jobs``), so that the audits, not nested pools, share the cores. Each worker
 publishes its report like ``fairaudit run`` (``publish.publish_report``): with a ledger,
 the report's ``supersedes`` is filled and the audit appended in one write transaction, so
 workers sharing the ledger are serialised and append in the order they finish. The outcomes
@@ -15,7 +19,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -297,6 +301,10 @@ def run_batch(
         for a in manifest.audits
     ]
     workers = max(1, min(jobs or _default_jobs(), len(pending)))
+    if workers > 1:
+        # The audits are the parallelism: an audit's mitigation comparison then runs in its
+        # own worker process, unless the manifest sets its jobs (results do not depend on it).
+        pending = [replace(j, spec=replace(j.spec, jobs=j.spec.jobs or 1)) for j in pending]
     finished: dict[int, AuditOutcome] = {}
 
     def settle(raw: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ yardstick, and returns the JSON-ready ``mitigations`` section (baseline included
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -150,6 +151,17 @@ def _inputs(
     )
 
 
+def _reported_seconds(seconds: float | None) -> float | None:
+    """Return a method's time for the result, to the millisecond; None in a reproducible run.
+
+    With SOURCE_DATE_EPOCH set the artifacts must be byte-identical run after run, which a
+    wall time never is.
+    """
+    if seconds is None or os.environ.get("SOURCE_DATE_EPOCH"):
+        return None
+    return round(seconds, 3)
+
+
 def _entry(spec: AuditSpec, data: EvaluationData, outcome: MitigationOutcome) -> dict[str, Any]:
     """Return one mitigated variant's entry: how it was made and, if it ran, its numbers."""
     entry: dict[str, Any] = {
@@ -161,6 +173,7 @@ def _entry(spec: AuditSpec, data: EvaluationData, outcome: MitigationOutcome) ->
         "caveat": CAVEATS.get(outcome.method),
         "sensitive_features": list(outcome.sensitive_features),
         "warnings": list(outcome.warnings),
+        "seconds": _reported_seconds(outcome.seconds),
     }
     if outcome.status == "ok" and outcome.y_pred is not None:
         entry.update(_variant(spec, data, np.asarray(outcome.y_pred, dtype=bool)))
@@ -280,6 +293,7 @@ def compare_mitigations(
                 "caveat": None,
                 "sensitive_features": list(choice.columns),
                 "warnings": [],
+                "seconds": None,
                 **baseline_entry,
             }
         )

@@ -1,7 +1,7 @@
 """The fairlearn methods behind ``fairaudit.mitigation``: one unit function per method.
 
-``threshold_fold_predictions`` cross-fits a ThresholdOptimizer on scores wrapped as a
-prefit estimator (``RowScores``); ``expgrad_predictions`` and
+``threshold_fold_predictions`` cross-fits fairlearn's ThresholdOptimizer, computed on the
+scores' histogram (``_thresholds``); ``expgrad_predictions`` and
 ``correlation_remover_predictions`` retrain the model (split before a Pipeline's last step)
 on the training set. Each is a unit of parallel work (``_units``). The protocol sentences
 say, for the report, what each method fitted on which rows.
@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
+from fairaudit.mitigation._thresholds import ScoreHistogram, fit_thresholds, predict_thresholds
 from fairaudit.mitigation._units import RefitError, failure_reason
 
 __all__ = [
@@ -51,9 +52,9 @@ NOT_NUMERIC = (
 class RowScores(ClassifierMixin, BaseEstimator):
     """A prefit 'estimator' whose input is a row number and whose output is that row's score.
 
-    ThresholdOptimizer only needs scores from its estimator, so a score column (or the
-    audited model's scores, computed once) is wrapped as a fitted estimator. Passing row
-    numbers as ``X`` also lets a test see exactly which rows each optimizer saw.
+    fairlearn's ThresholdOptimizer only needs scores from its estimator, so a score column
+    is wrapped as a fitted estimator to run fairlearn itself on the same rows: the oracle
+    ``_thresholds`` is checked against (tests, benchmarks).
     """
 
     def __init__(self, scores: np.ndarray | None = None) -> None:
@@ -117,34 +118,20 @@ def refit_protocol(
 
 def threshold_fold_predictions(
     constraints: str,
-    scores: np.ndarray,
-    y_true: np.ndarray,
-    group_codes: np.ndarray,
-    fit_rows: np.ndarray,
-    held_rows: np.ndarray,
+    histogram: ScoreHistogram,
+    fold: int,
+    held_scores: np.ndarray,
+    held_codes: np.ndarray,
     random_state: int,
 ) -> np.ndarray:
-    """Return bool predictions for ``held_rows`` from thresholds fitted on ``fit_rows`` only."""
-    from fairlearn.postprocessing import ThresholdOptimizer
+    """Return bool predictions for the rows held out in ``fold``, fitted on the other folds.
 
-    optimizer = ThresholdOptimizer(
-        estimator=RowScores(scores),
-        constraints=constraints,
-        objective="accuracy_score",
-        prefit=True,
-        predict_method="auto",
-    )
-    optimizer.fit(
-        fit_rows.reshape(-1, 1),
-        y_true[fit_rows].astype(np.int8),
-        sensitive_features=group_codes[fit_rows],
-    )
-    predicted = optimizer.predict(
-        held_rows.reshape(-1, 1),
-        sensitive_features=group_codes[held_rows],
-        random_state=random_state,
-    )
-    return np.asarray(predicted) == 1
+    The thresholds are fairlearn's ThresholdOptimizer's for the rows of the other folds,
+    computed on their score histogram (``_thresholds``); ``held_scores`` and
+    ``held_codes`` are the held-out rows' scores and group codes, in row order.
+    """
+    rules = fit_thresholds(histogram, constraints, held_out=fold)
+    return predict_thresholds(rules, held_scores, held_codes, random_state)
 
 
 def _split_model(estimator: Any) -> tuple[Any | None, Any, str]:

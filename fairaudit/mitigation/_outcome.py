@@ -166,6 +166,9 @@ class MitigationOutcome:
     warnings:
         Notes in plain words on warnings about the data or the fit (a solver that did
         not converge, a numeric overflow), one line each; other warnings are dropped.
+    seconds:
+        Time the method's work took (its folds' or its fit's wall times, summed), None
+        when it did none (skipped, or failed before any work).
     """
 
     method: str
@@ -177,6 +180,7 @@ class MitigationOutcome:
     fold_of_row: np.ndarray | None = None
     sensitive_features: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    seconds: float | None = None
 
 
 def has_training(inputs: MitigationInputs) -> bool:

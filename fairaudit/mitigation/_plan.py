@@ -39,6 +39,7 @@ from fairaudit.mitigation._outcome import (
     Status,
     has_training,
 )
+from fairaudit.mitigation._thresholds import score_histogram
 from fairaudit.mitigation._units import Unit, UnitResult
 
 __all__ = ["Plan", "cross_fitted_outcome", "plan_refit", "plan_threshold"]
@@ -59,6 +60,8 @@ class Plan:
     settled: dict[str, MitigationOutcome] = field(default_factory=dict)
     fold_of_row: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    #: Distinct (group, score) pairs the threshold methods fit on (their cost; 0 if none).
+    cells: int = 0
 
     def outcome(
         self, method: str, status: Status = "ok", reason: str | None = None
@@ -105,17 +108,18 @@ def plan_threshold(
         plan.settle(methods, "failed", str(exc))
         return plan
     plan.fold_of_row = fold_of_row
-    rows = np.arange(len(y_true))
+    # One sort of the rows serves every fold and method: the (group, score) histogram.
+    histogram = score_histogram(scores, y_true, codes, fold_of_row, folds)
+    plan.cells = len(histogram.score)
+    held = [np.flatnonzero(fold_of_row == fold) for fold in range(folds)]
+    held_inputs = [(scores[rows], codes[rows]) for rows in held]
     for method in methods:
         for fold in range(folds):
-            held = fold_of_row == fold
             args = (
                 CONSTRAINTS[method],
-                scores,
-                y_true,
-                codes,
-                rows[~held],
-                rows[held],
+                histogram,
+                fold,
+                *held_inputs[fold],
                 _unit_seed(seed, method, fold),
             )
             plan.units.append(Unit(method, fold, threshold_fold_predictions, args))
@@ -181,12 +185,15 @@ def cross_fitted_outcome(
 ) -> MitigationOutcome:
     """Return a threshold method's outcome from its folds: every row from its own fold."""
     notes = tuple(dict.fromkeys([*shell.warnings, *(n for part in parts for n in part.warnings)]))
+    seconds = sum(part.seconds for part in parts)
     for fold, part in enumerate(parts):
         if part.reason is not None:
             reason = f"fold {fold + 1} of {len(parts)}: {part.reason}"
-            return replace(shell, status="failed", reason=reason, warnings=notes)
+            return replace(shell, status="failed", reason=reason, warnings=notes, seconds=seconds)
     y_pred = np.zeros(len(fold_of_row), dtype=bool)
     for fold, part in enumerate(parts):
         assert part.y_pred is not None
         y_pred[fold_of_row == fold] = part.y_pred
-    return replace(shell, y_pred=y_pred, fold_of_row=fold_of_row.copy(), warnings=notes)
+    return replace(
+        shell, y_pred=y_pred, fold_of_row=fold_of_row.copy(), warnings=notes, seconds=seconds
+    )

@@ -4,12 +4,13 @@ Two families, chosen by what the audit has:
 
 * **Post-processing** (``threshold_*``) needs only scores for the evaluation rows: the
   audited model's, or a score column. fairlearn's ``ThresholdOptimizer`` (prefit,
-  ``predict_method="auto"``) sees the scores wrapped as a fitted estimator and picks
-  group-specific thresholds maximizing accuracy under the constraint. It is cross-fitted:
-  the evaluation rows are split into ``folds`` folds stratified by group and label, and
-  each fold is predicted by thresholds fitted on the other folds only, so no row is ever
-  scored by thresholds fitted on it and the comparison with the audited model is not
-  optimistic.
+  ``predict_method="auto"``) picks group-specific thresholds maximizing accuracy under the
+  constraint; it is computed here on the scores' histogram per group (``_thresholds``:
+  the same thresholds and predictions as fairlearn's, at the cost of the distinct scores,
+  not the rows). It is cross-fitted: the evaluation rows are split into ``folds`` folds
+  stratified by group and label, and each fold is predicted by thresholds fitted on the
+  other folds only, so no row is ever scored by thresholds fitted on it and the
+  comparison with the audited model is not optimistic.
 * **Retraining** (``expgrad_*``, ``correlation_remover``) needs the training set and a
   scikit-learn model that can be cloned: trained on the training set, evaluated on the
   evaluation set. A Pipeline is split before its last step: its preprocessing steps are
@@ -24,8 +25,9 @@ Every randomized step (fold split, randomized predictions, an estimator's unset
 ``random_state``) gets a seed derived from the run's seed, the method and the fold, so the
 outcomes are identical for any ``jobs``. Units of work (one fold of one threshold method,
 one retraining) run in worker processes (``fairaudit.runtime``, which also terminates them
-when the run is stopped): ThresholdOptimizer is pandas code that holds the GIL, so threads
-gave no speed-up (benchmarks/README.md).
+when the run is stopped) when the comparison is large; a small one runs in this process,
+as starting workers would cost more than it saves. Threads gave no speed-up
+(benchmarks/README.md).
 
 Nothing here measures the variants: the caller recounts each ``MitigationOutcome.y_pred``
 with the counting engine. The library never prints; progress goes to a callback.
@@ -33,6 +35,7 @@ with the counting engine. The library never prints; progress goes to a callback.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -49,7 +52,7 @@ from fairaudit.mitigation._outcome import (
     MitigationOutcome,
     available_methods,
 )
-from fairaudit.mitigation._plan import cross_fitted_outcome, plan_refit, plan_threshold
+from fairaudit.mitigation._plan import Plan, cross_fitted_outcome, plan_refit, plan_threshold
 from fairaudit.mitigation._units import Unit, UnitResult, run_unit
 from fairaudit.runtime import worker_results
 
@@ -66,6 +69,11 @@ WORKER_DIED = (
 # it, to "threading", to time threads against processes (threads make the per-unit
 # warning capture unreliable, as warnings.catch_warnings is not thread-safe).
 _PARALLEL_BACKEND = "processes"
+#: Worker processes run the comparison only when it is this large: distinct (group, score)
+#: pairs the threshold methods fit on, or training rows the retraining methods fit on.
+#: Outcomes do not depend on it; tests lower it to exercise the processes on small data.
+PARALLEL_MIN_CELLS = 500_000
+PARALLEL_MIN_TRAIN_ROWS = 50_000
 
 
 def _selected(inputs: MitigationInputs, methods: Sequence[str] | None) -> list[str]:
@@ -108,27 +116,36 @@ def _check_inputs(inputs: MitigationInputs, on: Sequence[str] | None) -> list[st
     return columns
 
 
-def _unit_message(result: UnitResult, folds: int) -> str:
-    where = f"fold {result.fold + 1} of {folds}" if result.fold is not None else "fit"
-    if result.reason is not None:
-        return f"{result.method}: {where} failed: {result.reason}"
-    return f"{result.method}: {where} done"
+def _method_line(method: str, results: Sequence[UnitResult]) -> str:
+    """Return the progress line of a method whose units are all done: its time, or failure."""
+    seconds = sum(result.seconds for result in results)
+    for result in results:
+        if result.reason is not None:
+            where = f"fold {result.fold + 1} of {len(results)}: " if result.fold is not None else ""
+            return f"{method}: failed after {seconds:.1f} s: {where}{result.reason}"
+    return f"{method}: done in {seconds:.1f} s"
 
 
 def _execute(
-    units: Sequence[Unit], jobs: int, folds: int, say: Progress
+    units: Sequence[Unit], workers: int, say: Progress
 ) -> dict[tuple[str, int | None], UnitResult]:
-    """Return every unit's result, keyed by (method, fold); run in ``jobs`` processes.
+    """Return every unit's result, keyed by (method, fold); run in ``workers`` processes.
 
-    Stopping the run (an exception in ``say``, Ctrl-C, SIGTERM) terminates the workers.
+    ``say`` hears one line per method, when its last unit is done. Stopping the run (an
+    exception in ``say``, Ctrl-C, SIGTERM) terminates the workers.
     """
-    workers = min(jobs, len(units))
+    workers = min(workers, len(units))
     done: dict[tuple[str, int | None], UnitResult] = {}
+    pending = Counter(unit.method for unit in units)
 
     def record(results: Iterable[UnitResult]) -> None:
         for result in results:
             done[(result.method, result.fold)] = result
-            say(_unit_message(result, folds))
+            pending[result.method] -= 1
+            if not pending[result.method]:
+                parts = [r for (method, _), r in done.items() if method == result.method]
+                parts.sort(key=lambda part: -1 if part.fold is None else part.fold)
+                say(_method_line(result.method, parts))
 
     if workers <= 1:
         record(map(run_unit, units))
@@ -146,6 +163,19 @@ def _execute(
         except BrokenProcessPool:
             raise MitigationError(WORKER_DIED.format(jobs=workers)) from None
     return done
+
+
+def _workers(jobs: int, threshold: Plan, refit: Plan, inputs: MitigationInputs) -> int:
+    """Return how many processes to run the units in: ``jobs``, or 1 when the work is small.
+
+    Starting a worker process costs 1-5 s (it imports scikit-learn and fairlearn): more
+    than a small comparison takes in this process (the sample audit's: about 2.5 s).
+    """
+    train_rows = (
+        len(inputs.train_features) if refit.units and inputs.train_features is not None else 0
+    )
+    large = threshold.cells >= PARALLEL_MIN_CELLS or train_rows >= PARALLEL_MIN_TRAIN_ROWS
+    return jobs if large else 1
 
 
 def _check_options(seed: int, folds: int, jobs: int | None) -> int:
@@ -187,11 +217,13 @@ def run_mitigations(
     seed:
         The run's seed (a non-negative integer); every randomized step derives from it.
     jobs:
-        Worker processes (default: the number of cores). Outcomes do not depend on it.
+        Worker processes (default: the number of cores), used only when the comparison is
+        large (``PARALLEL_MIN_CELLS``, ``PARALLEL_MIN_TRAIN_ROWS``). Outcomes do not
+        depend on it.
     on:
         The sensitive columns whose intersection defines the groups (default: all).
     progress:
-        Called with one line per finished fold or fit.
+        Called with one line per method as it finishes, with the time it took.
 
     A method that cannot apply (a model that cannot be retrained, a group too small to
     cross-fit) gets status ``failed`` and a reason; the other methods still run.
@@ -211,7 +243,8 @@ def run_mitigations(
         if outcome.status == "failed":
             say(f"{outcome.method}: failed: {outcome.reason}")
     # Retraining units are the longest: queue them first so the workers stay busy.
-    done = _execute([*refit.units, *threshold.units], jobs, folds, say)
+    workers = _workers(jobs, threshold, refit, inputs)
+    done = _execute([*refit.units, *threshold.units], workers, say)
 
     outcomes = []
     for method in chosen:
@@ -232,6 +265,7 @@ def run_mitigations(
                     reason=result.reason,
                     y_pred=result.y_pred,
                     warnings=result.warnings,
+                    seconds=result.seconds,
                 )
             )
     return outcomes

@@ -13,6 +13,7 @@ written into the report.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ class UnitResult:
     y_pred: np.ndarray | None
     reason: str | None
     warnings: tuple[str, ...]
+    #: Wall time the unit took (seconds), in whichever process ran it.
+    seconds: float = 0.0
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -108,6 +111,7 @@ def run_unit(unit: Unit) -> UnitResult:
     """
     from threadpoolctl import threadpool_limits
 
+    started = time.perf_counter()
     with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -115,4 +119,5 @@ def run_unit(unit: Unit) -> UnitResult:
             reason = None
         except Exception as exc:  # any failure of one method is reported, not raised
             y_pred, reason = None, failure_reason(exc)
-    return UnitResult(unit.method, unit.fold, y_pred, reason, warning_notes(caught))
+    seconds = time.perf_counter() - started
+    return UnitResult(unit.method, unit.fold, y_pred, reason, warning_notes(caught), seconds)

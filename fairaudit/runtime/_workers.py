@@ -10,9 +10,12 @@ computing, or keeps the caller's stdout and stderr open, after the run is over.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -70,10 +73,24 @@ def _run_task(function: Callable[..., Result], /, *args: Any, **kwargs: Any) -> 
     os._exit(exit_code)
 
 
+def _exit_at_once() -> None:
+    """End a worker that finished its work without tearing down its modules one by one.
+
+    Run at interpreter exit, after multiprocessing's own clean-up: the parent waits for
+    its workers' exit, and tearing down pandas, scikit-learn and the rest took 0.5 s of
+    a two-audit batch on a busy machine, for nothing.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
 def _worker_setup(parent: int) -> None:
     """Prepare a worker: the parent decides when to stop, and the worker dies with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
+    atexit.register(_exit_at_once)
     # Library warnings (deprecations, fonts) are not for the user's terminal; a unit of
     # work records the warnings it cares about itself.
     warnings.simplefilter("ignore")
