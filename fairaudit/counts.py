@@ -13,8 +13,9 @@ squared errors for the Brier score); ``fairaudit.stats`` turns them into interva
 Exactness of the score sums
 ---------------------------
 ROC AUC is ``U / (n_pos n_neg)`` with the Mann-Whitney ``U`` (ties count 1/2); ``2U`` and
-the DeLong placement sums are integers, summed exactly (int128 / DECIMAL(38) in SQL,
-Python integers in numpy) and turned into floats once, with exact rational arithmetic.
+the DeLong placement sums are integers, summed exactly (int128 / DECIMAL(38) in SQL; in
+numpy modulo 2**64 in uint64 plus a float estimate that fixes the high part, combined in
+Python integers) and turned into floats once, with exact rational arithmetic.
 Brier sums use fixed point: each squared error ``t = (score - y)^2`` (computed in IEEE
 double, as every engine does) contributes ``floor(t * 2**62)``, so the sum is exact and
 order-independent; the truncation costs less than ``2**-62`` per row, i.e. under
