@@ -154,6 +154,11 @@ def _audit_section(
         **measurement.direction.to_json(),
         "owner": spec.owner,
         "intended_use": spec.intended_use,
+        **{
+            k: v
+            for k, v in (("dataset_name", spec.dataset_name), ("dataset_type", spec.dataset_type))
+            if v
+        },
     }
 
 

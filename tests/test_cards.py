@@ -433,3 +433,44 @@ def test_cards_show_control_and_bidi_characters_visibly(audit_files: Path, tmp_p
     mct = export_card(report, format="mct")
     assert not set(mct) & {"\x1b", "\u202e", "\u2066"}
     assert json.loads(mct)["model_details"]["name"] == data["audit"]["name"]
+
+
+# --- the dataset's name (issue 16) -------------------------------------------------------
+
+
+def test_cards_name_the_dataset_from_the_options(audit_files: Path, tmp_path: Path) -> None:
+    """The cards named the evaluation data by its file name ("scored.csv") with no way to
+    set it; --dataset-name/--dataset-type (or the audit's config keys) now do."""
+    report = str(audit_files / "report.json")
+    plain = _invoke(report, "--format", "huggingface").stdout
+    assert '      name: "scored.csv"\n      type: "scored.csv"\n' in plain
+    named = _invoke(
+        report, "--format", "huggingface",
+        "--dataset-name", "German credit (held out)", "--dataset-type", "acme/german-credit",
+    ).stdout  # fmt: skip
+    assert '      name: "German credit (held out)"\n      type: "acme/german-credit"\n' in named
+    markdown = _invoke(report, "--format", "markdown", "--dataset-name", "German credit").stdout
+    assert "- Evaluation data: German credit (" in markdown
+    mct = json.loads(_invoke(report, "--format", "mct", "--dataset-name", "German credit").stdout)
+    assert mct["model_parameters"]["data"][0]["name"] == "German credit"
+
+
+def test_the_audit_config_names_the_dataset(tmp_path: Path) -> None:
+    from fairaudit.audit import run_audit
+    from fairaudit.outputs import mct_card
+    from fairaudit.spec import load_config
+
+    (tmp_path / "d.csv").write_text(
+        "y,pred,sex\n" + "".join(f"{i % 2},{i % 3 == 0:d},{'ab'[i % 2]}\n" for i in range(80))
+    )
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        'data = "d.csv"\ntarget = "y"\nprediction_col = "pred"\nsensitive = ["sex"]\n'
+        'dataset_name = "Loans 2026"\ndataset_type = "internal/loans"\nintervals = false\n'
+    )
+    data = run_audit(load_config(config)).to_dict()
+    assert (data["audit"]["dataset_name"], data["audit"]["dataset_type"]) == (
+        "Loans 2026",
+        "internal/loans",
+    )
+    assert mct_card(data)["model_parameters"]["data"][0]["name"] == "Loans 2026"

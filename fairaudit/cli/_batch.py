@@ -140,12 +140,24 @@ def batch(
     type=click.Path(path_type=Path),
     help="With --format mct: write the JSON here instead of printing it.",
 )
+@click.option(
+    "--dataset-name",
+    help="Name of the evaluation data in the card (default: the audit's dataset_name, "
+    "else the data file's name).",
+)
+@click.option(
+    "--dataset-type",
+    help="Its type, e.g. a Hugging Face dataset id (default: the audit's dataset_type, "
+    "else the name).",
+)
 def card(
     report: Path,
     card_format: str,
     card_path: Path | None,
     report_html: Path | None,
     output: Path | None,
+    dataset_name: str | None,
+    dataset_type: str | None,
 ) -> None:
     """Export an audit's fairness results to a model card.
 
@@ -179,6 +191,8 @@ def card(
         format=card_format,  # type: ignore[arg-type]
         card=card_path,
         report_html=report_html,
+        dataset_name=dataset_name,
+        dataset_type=dataset_type,
     )
     if output is not None:
         atomic_write_bytes(output, text.encode("utf-8"))

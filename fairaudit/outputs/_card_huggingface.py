@@ -15,7 +15,7 @@ from typing import Any
 
 from fairaudit.display import BIDI_CONTROLS
 from fairaudit.outputs._card_markdown import line_ending, update_markdown_card
-from fairaudit.outputs._card_source import CardError, ReportReference
+from fairaudit.outputs._card_source import CardError, ReportReference, dataset_identity
 
 __all__ = [
     "HF_TASK",
@@ -77,8 +77,7 @@ def model_index_lines(data: Mapping[str, Any]) -> list[str]:
     headline metric and grouping; undefined (null) values are left out.
     """
     audit = data["audit"]
-    data_lineage = data["lineage"].get("data") or {}
-    dataset = data_lineage.get("file_name") or "evaluation data"
+    dataset, dataset_type = dataset_identity(data)
     name = audit.get("name") or "unnamed"
     if audit.get("model_version"):
         name = f"{name} {audit['model_version']}"
@@ -90,7 +89,7 @@ def model_index_lines(data: Mapping[str, Any]) -> list[str]:
         f"      type: {HF_TASK}",
         "    dataset:",
         f"      name: {_yaml_string(dataset)}",
-        f"      type: {_yaml_string(dataset)}",
+        f"      type: {_yaml_string(dataset_type)}",
         "    metrics:",
     ]
     metrics = 0

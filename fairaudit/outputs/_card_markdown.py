@@ -13,7 +13,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fairaudit.display import display_text, group_text, worse_off_entries, worse_off_text
-from fairaudit.outputs._card_source import CARD_METRICS, CardError, ReportReference
+from fairaudit.outputs._card_source import (
+    CARD_METRICS,
+    CardError,
+    ReportReference,
+    dataset_identity,
+)
 from fairaudit.outputs._text import bound_text
 
 __all__ = [
@@ -294,7 +299,7 @@ def fairness_section(data: Mapping[str, Any], reference: ReportReference | None)
         "`fairaudit card` replaces everything between the fairaudit markers.",
         "",
         f"- Model: {model}",
-        f"- Evaluation data: {_md(data_lineage.get('file_name', ''))} "
+        f"- Evaluation data: {_md(dataset_identity(data)[0])} "
         f"({_num(data_lineage.get('rows'))} rows, SHA-256 `{data_lineage.get('sha256', '')}`)",
     ]
     if audit.get("owner"):

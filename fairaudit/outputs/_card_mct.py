@@ -10,7 +10,7 @@ from typing import Any
 
 from fairaudit.display import group_text
 from fairaudit.outputs._card_markdown import mitigation_texts
-from fairaudit.outputs._card_source import CARD_METRICS
+from fairaudit.outputs._card_source import CARD_METRICS, dataset_identity
 
 __all__ = ["MCT_SCHEMA_VERSION", "mct_card", "mct_schema_path"]
 
@@ -108,7 +108,7 @@ def mct_card(data: Mapping[str, Any]) -> dict[str, Any]:
     audit = data["audit"]
     data_lineage = data["lineage"].get("data") or {}
     dataset: dict[str, Any] = {
-        "name": str(data_lineage.get("file_name") or "evaluation data"),
+        "name": dataset_identity(data)[0],
         "sensitive": {"sensitive_data": [str(f) for f in audit.get("sensitive_features") or []]},
         "description": f"Evaluation set: {data_lineage.get('rows')} rows, "
         f"SHA-256 {data_lineage.get('sha256')}.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ __all__ = [
     "MSG_REPORT_UNREADABLE",
     "CardError",
     "ReportReference",
+    "dataset_identity",
     "default_report_html",
     "load_report",
     "read_card_input",
@@ -113,3 +115,16 @@ def default_report_html(report_json: Path) -> Path | None:
         return report_json
     html = report_json.with_suffix(".html")
     return html if html.is_file() else None
+
+
+def dataset_identity(data: Mapping[str, Any]) -> tuple[str, str]:
+    """Return the evaluation data's (name, type) for a card.
+
+    The audit's ``dataset_name`` / ``dataset_type`` (config keys, or ``fairaudit card
+    --dataset-name/--dataset-type``) when given, else the data file's name; the type
+    defaults to the name, as Hugging Face's model-index does.
+    """
+    audit = data.get("audit") or {}
+    lineage = (data.get("lineage") or {}).get("data") or {}
+    name = str(audit.get("dataset_name") or lineage.get("file_name") or "evaluation data")
+    return name, str(audit.get("dataset_type") or name)

@@ -44,17 +44,25 @@ def export_card(
     format: CardFormat,
     card: str | Path | None = None,
     report_html: str | Path | None = None,
+    dataset_name: str | None = None,
+    dataset_type: str | None = None,
 ) -> str:
     """Return the exported card text; with ``card`` (huggingface, markdown) update that file.
 
     ``report`` is a ``report.json`` (or a report.html with embedded results).
     ``report_html`` names the report file whose SHA-256 the card cites (default: the
     ``.html`` beside the JSON, if present). The ``mct`` format returns JSON text and
-    ignores ``card``; the caller writes it where it wants.
+    ignores ``card``; the caller writes it where it wants. ``dataset_name`` and
+    ``dataset_type`` name the evaluation data in the card instead of the audit's own
+    (``dataset_identity``).
     """
     if format not in CARD_FORMATS:
         raise CardError(f"unknown card format {format!r}; choose one of {', '.join(CARD_FORMATS)}")
     data = load_report(report)
+    given = {"dataset_name": dataset_name, "dataset_type": dataset_type}
+    given = {k: v for k, v in given.items() if v}
+    if given:
+        data = {**data, "audit": {**data["audit"], **given}}
     if format == "mct":
         # Bidi and C1 controls as JSON escapes: the same data, safe to print.
         return terminal_json(mct_card(data), indent=2, allow_nan=False) + "\n"
