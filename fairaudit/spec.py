@@ -58,11 +58,15 @@ class AuditSpec:
     mitigation_folds: int = 5
     jobs: int | None = None
     engine: Literal["auto", "numpy", "duckdb", "spark"] = "auto"
+    spark_master: str | None = None
+    verbose: bool = False
     policy: tuple[str, ...] = ()
     fail_on: Literal["fail", "warn"] = "fail"
     not_evaluable: Literal["warn", "fail"] | None = None
     owner: str | None = None
     intended_use: str | None = None
+    dataset_name: str | None = None
+    dataset_type: str | None = None
     max_groups: int = MAX_GROUPS
 
     def __post_init__(self) -> None:
@@ -216,7 +220,7 @@ class AuditSpec:
         """Return the options as plain JSON values, for the report's lineage section."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("jobs", "max_groups"):
+            if f.name in ("jobs", "max_groups", "spark_master", "verbose"):
                 continue  # they change no number: keep audit ids equal
             value = getattr(self, f.name)
             if isinstance(value, Path):
@@ -327,7 +331,7 @@ def normalise_options(options: dict[str, Any], source: str, base: Path | None) -
         ):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be a whole number")
-        elif key in ("allow_unsafe_pickle", "intervals"):
+        elif key in ("allow_unsafe_pickle", "intervals", "verbose"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be true or false")
         elif key in ("positive_label", "favorable_label"):
