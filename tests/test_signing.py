@@ -1171,6 +1171,7 @@ def test_cli_keygen_sign_countersign_verify(
     assert result.output == (
         f"Verified: signed by {auditor_id[:16]} (auditor, 2023-11-14T22:13:20Z); "
         "model credit-scorer 2.3.1; verdict none; audit audit-0001.\n"
+        f"  auditor: key {auditor_id[:16]} at 2023-11-14T22:13:20Z\n"
     )
 
     result = runner.invoke(
@@ -1187,6 +1188,8 @@ def test_cli_keygen_sign_countersign_verify(
         f"Verified: signed by {auditor_id[:16]} (auditor, 2023-11-14T22:13:20Z), "
         f"{reviewer_id[:16]} (reviewer, 2023-11-14T23:13:20Z); "
         "model credit-scorer 2.3.1; verdict none; audit audit-0001.\n"
+        f"  auditor: key {auditor_id[:16]} at 2023-11-14T22:13:20Z\n"
+        f"  reviewer: key {reviewer_id[:16]} at 2023-11-14T23:13:20Z\n"
     )
     result = runner.invoke(
         cli, ["verify", str(path), "--keys-dir", str(keys_dir), "--require-signers", "3"]
@@ -1406,9 +1409,37 @@ def test_verify_with_the_ledger_passes_when_every_review_is_present(
     args = ["verify", str(reviewed["report"]), "--keys-dir", str(reviewed["keys_dir"])]
     result = runner.invoke(cli, [*args, "--ledger", str(reviewed["ledger"])])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[1] == (
+    assert result.output.splitlines()[-1] == (
         "Ledger: all 2 review(s) it records for this audit are present."
     )
+
+
+def test_verify_shows_each_reviews_decision_and_comment(
+    cli: click.Group, runner: CliRunner, reviewed: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 16: verify after a review did not show the reviewer's decision or comment."""
+    third = Ed25519PrivateKey.from_private_bytes(bytes(range(96, 128)))
+    write_public_pem(Path(reviewed["keys_dir"]) / "c.pub", third)
+    comment = "Age bands checked\x1b[2J with the data owner."
+    from fairaudit.cli import review
+
+    result = runner.invoke(
+        review, [str(reviewed["report"]), "--key", str(write_pem(tmp_path / "c.key", third)),
+                 "--decision", "approve", "--comment", comment],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    args = ["verify", str(reviewed["report"]), "--keys-dir", str(reviewed["keys_dir"])]
+    lines = runner.invoke(cli, args).output.splitlines()
+    reviews = [line for line in lines if line.startswith("  reviewer: ")]
+    a, b = reviewed["ids"]["a"][:16], reviewed["ids"]["b"][:16]
+    assert [line.split(" at ")[0] for line in reviews] == [
+        f"  reviewer: key {a}",
+        f"  reviewer: key {b}",
+        f"  reviewer: key {key_id(third.public_key())[:16]}",
+    ]
+    assert reviews[0].endswith(": approve") and reviews[1].endswith(": reject")
+    # The comment is signed text from the report: shown, its control characters visible.
+    assert reviews[2].endswith(': approve ("Age bands checked\\x1b[2J with the data owner.")')
 
 
 def test_verify_with_the_ledger_reasons(reviewed: dict[str, Any], tmp_path: Path) -> None:

@@ -190,6 +190,8 @@ def verify(
 
         recorded = check_reviews_recorded(summary, ledger_path)
     click.echo(terminal_text(summary.describe()))  # names and roles from the signed file
+    for signer in summary.signers:  # a review's decision and comment, one line each
+        click.echo(terminal_text(signer.describe()))
     if recorded is not None:
         click.echo(f"Ledger: all {recorded} review(s) it records for this audit are present.")
     if policy:

@@ -131,6 +131,19 @@ class Signer:
         """Return the first 16 hex digits of the key id, as messages show it."""
         return self.key_id[:SHORT_KEY_ID]
 
+    def describe(self) -> str:
+        """Return one line: role, key id and time, and a review's decision and comment.
+
+        The comment is text someone wrote: show it with ``display.terminal_text``.
+        """
+        line = f"  {self.role}: key {self.short_key_id} at {self.signed_at}"
+        review = self.extra.get("review")
+        if isinstance(review, Mapping) and review.get("decision"):
+            line += f": {review['decision']}"
+            if review.get("comment"):
+                line += f' ("{review["comment"]}")'
+        return line
+
 
 @dataclass(frozen=True)
 class VerificationSummary:
@@ -155,7 +168,8 @@ class VerificationSummary:
         return tuple(signer.role for signer in self.signers)
 
     def describe(self) -> str:
-        """Return the one-line summary ``fairaudit verify`` prints."""
+        """Return the one-line summary ``fairaudit verify`` prints first (then each
+        signer's line, :meth:`Signer.describe`)."""
         signers = ", ".join(f"{s.short_key_id} ({s.role}, {s.signed_at})" for s in self.signers)
         model = " ".join(str(part) for part in (self.model_name, self.model_version) if part)
         return (
