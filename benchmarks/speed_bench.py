@@ -147,6 +147,7 @@ class Timing:
     peak_mib: float
     returncode: int
     output: str = ""
+    load: float = 0.0  # the 1-minute load average when it started
 
 
 def _cli() -> list[str]:
@@ -163,6 +164,7 @@ def _env() -> dict[str, str]:
 
 def timed(command: Sequence[str | Path], cwd: Path) -> Timing:
     """Run command to its end; return its wall time and its own peak memory (``wait4``)."""
+    load = os.getloadavg()[0]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(
@@ -179,7 +181,7 @@ def timed(command: Sequence[str | Path], cwd: Path) -> Timing:
         stdout, stderr = out.read().decode(), err.read().decode()
     if process.returncode not in (0, 3):  # 3: a policy failed, and the report is written
         sys.stderr.write(f"exit {process.returncode}: {' '.join(map(str, command))}\n{stderr}\n")
-    return Timing(seconds, usage.ru_maxrss / 1024, process.returncode, stdout)
+    return Timing(seconds, usage.ru_maxrss / 1024, process.returncode, stdout, load)
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,6 +206,11 @@ class Row:
     def median(self) -> float | None:
         values = self.seconds()
         return statistics.median(values) if values else None
+
+    def loads(self) -> str:
+        """Return the range of load averages the runs started at."""
+        values = [t.load for t in self.timings]
+        return f"{min(values):.1f}-{max(values):.1f}" if values else ""
 
     def peak(self) -> float | None:
         return max((t.peak_mib for t in self.timings), default=None)
@@ -298,7 +305,10 @@ class Bench:
                 timing.output = f"wall {wall:.3f} s"
             self.rows[(sub, n)].timings.append(timing)
             size = f" {n:,}" if n else ""
-            say(f"  {sub}{size}: {timing.seconds:.3f} s (exit {timing.returncode})")
+            say(
+                f"  {sub}{size}: {timing.seconds:.3f} s "
+                f"(exit {timing.returncode}, load {timing.load:.1f})"
+            )
 
     def run(self, repeats: int) -> None:
         for round_ in range(1, repeats + 1):
@@ -382,8 +392,9 @@ def _fmt(seconds: float | None) -> str:
 def table(bench: Bench) -> list[str]:
     """Return the markdown table: best and median of each row, and its ratio to its floor."""
     lines = [
-        "| work | rows | runs | best (s) | median (s) | peak MiB | floor (s) | best / floor |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| work | rows | runs | best (s) | median (s) | peak MiB | floor (s) | best / floor "
+        "| load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (kind, n), row in bench.rows.items():
         floor = bench.rows.get(("floor", n)) if kind in ("numpy", "duckdb") else None
@@ -394,7 +405,7 @@ def table(bench: Bench) -> list[str]:
         lines.append(
             f"| {row.label} | {f'{n:,}' if n else ''} | {len(row.timings)} | {_fmt(best)} | "
             f"{_fmt(row.median())} | {f'{peak:.0f}' if peak else ''} | "
-            f"{_fmt(floor_best) if floor is not None else ''} | {ratio} |"
+            f"{_fmt(floor_best) if floor is not None else ''} | {ratio} | {row.loads()} |"
         )
     return lines
 
