@@ -287,7 +287,7 @@ def part_audit(repeats: int, big_rows: int) -> None:
         scored_frame(big_rows).to_parquet(parquet)
         big = [
             str(parquet), "--target", "label", "--prediction-col", "pred",
-            "--score-col", "score", "--sensitive", "sex,age_band",
+            "--score-col", "score", "--sensitive", "sex", "--sensitive", "age_band",
         ]  # fmt: skip
         cases = {
             "sample audit (400 rows, six methods)": ["--config", str(SAMPLE)],

@@ -7,6 +7,8 @@ probabilities, and every randomized prediction, must be identical, not merely cl
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,3 +179,17 @@ def test_scores_whose_midpoints_overflow() -> None:
     scores = rng.choice(np.array([1.7e308, 1.6e308, -1.7e308, 0.0]), size=500)
     y, codes, fold_of_row = random_case(rng, 500, 2, scores)
     assert_identical(scores, y, codes, fold_of_row, 3)
+
+
+def test_a_spilled_histogram_pickles_as_its_folder_and_fits_the_same(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    scores = rng.random(3000)
+    y, codes, fold_of_row = random_case(rng, 3000, 4, scores)
+    histogram = score_histogram(scores, y, codes, fold_of_row, 3)
+    expected = pickle.loads(pickle.dumps(histogram))
+    histogram.spill(tmp_path)
+    pickled = pickle.dumps(histogram)
+    assert len(pickled) < 500  # the folder's name, not the arrays
+    mapped = pickle.loads(pickled)
+    for constraint in CONSTRAINTS:
+        assert fit_thresholds(mapped, constraint, 1) == fit_thresholds(expected, constraint, 1)

@@ -39,7 +39,7 @@ from fairaudit.mitigation._outcome import (
     Status,
     has_training,
 )
-from fairaudit.mitigation._thresholds import score_histogram
+from fairaudit.mitigation._thresholds import ScoreHistogram, score_histogram
 from fairaudit.mitigation._units import Unit, UnitResult
 
 __all__ = ["Plan", "cross_fitted_outcome", "plan_refit", "plan_threshold"]
@@ -60,8 +60,8 @@ class Plan:
     settled: dict[str, MitigationOutcome] = field(default_factory=dict)
     fold_of_row: np.ndarray | None = None
     notes: tuple[str, ...] = ()
-    #: Distinct (group, score) pairs the threshold methods fit on (their cost; 0 if none).
-    cells: int = 0
+    #: The (group, score) histogram the threshold methods fit on, if they run.
+    histogram: ScoreHistogram | None = None
 
     def outcome(
         self, method: str, status: Status = "ok", reason: str | None = None
@@ -109,8 +109,7 @@ def plan_threshold(
         return plan
     plan.fold_of_row = fold_of_row
     # One sort of the rows serves every fold and method: the (group, score) histogram.
-    histogram = score_histogram(scores, y_true, codes, fold_of_row, folds)
-    plan.cells = len(histogram.score)
+    histogram = plan.histogram = score_histogram(scores, y_true, codes, fold_of_row, folds)
     held = [np.flatnonzero(fold_of_row == fold) for fold in range(folds)]
     held_inputs = [(scores[rows], codes[rows]) for rows in held]
     for method in methods:

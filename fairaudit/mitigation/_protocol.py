@@ -37,7 +37,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import numpy as np
 
@@ -174,7 +177,8 @@ def _workers(jobs: int, threshold: Plan, refit: Plan, inputs: MitigationInputs) 
     train_rows = (
         len(inputs.train_features) if refit.units and inputs.train_features is not None else 0
     )
-    large = threshold.cells >= PARALLEL_MIN_CELLS or train_rows >= PARALLEL_MIN_TRAIN_ROWS
+    cells = 0 if threshold.histogram is None else len(threshold.histogram.score)
+    large = cells >= PARALLEL_MIN_CELLS or train_rows >= PARALLEL_MIN_TRAIN_ROWS
     return jobs if large else 1
 
 
@@ -244,7 +248,11 @@ def run_mitigations(
             say(f"{outcome.method}: failed: {outcome.reason}")
     # Retraining units are the longest: queue them first so the workers stay busy.
     workers = _workers(jobs, threshold, refit, inputs)
-    done = _execute([*refit.units, *threshold.units], workers, say)
+    with ExitStack() as stack:
+        if workers > 1 and threshold.histogram is not None and threshold.units:
+            folder = stack.enter_context(TemporaryDirectory(prefix="fairaudit-mitigation-"))
+            threshold.histogram.spill(Path(folder))
+        done = _execute([*refit.units, *threshold.units], workers, say)
 
     outcomes = []
     for method in chosen:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +43,10 @@ DEGENERATE_LABELS = "Degenerate labels for sensitive feature value {}"
 GRID_SIZE = 1000
 
 
+#: The arrays of a ScoreHistogram, in the order its constructor takes them.
+_ARRAYS = ("group", "score", "counts", "total")
+
+
 @dataclass(frozen=True)
 class ScoreHistogram:
     """The distinct (group, score) cells of the rows, with their label counts per fold.
@@ -48,17 +54,41 @@ class ScoreHistogram:
     Cells are sorted by group code, then score ascending. ``counts[cell, fold, label]`` is
     the number of rows of that cell held out in ``fold`` with that label (0 negative, 1
     positive); with no folds there is one "fold" holding every row. ``total[cell, label]``
-    sums the folds.
+    sums the folds. Once ``spill`` saved it, it pickles as its folder's name.
     """
 
     group: np.ndarray
     score: np.ndarray
     counts: np.ndarray
     total: np.ndarray
+    folder: Path | None = None
 
     def fit_counts(self, held_out: int | None = None) -> np.ndarray:
         """Return the (cells, 2) label counts of every row not held out in ``held_out``."""
         return self.total if held_out is None else self.total - self.counts[:, held_out]
+
+    def spill(self, folder: Path) -> None:
+        """Save the arrays in ``folder``; the histogram then pickles as the folder's name.
+
+        Worker processes then map the files instead of each unit of work receiving the
+        whole histogram through a pipe (110 MB for a million distinct scores, 15 times).
+        """
+        for name in _ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name))
+        object.__setattr__(self, "folder", folder)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if self.folder is None:
+            return ScoreHistogram, tuple(getattr(self, name) for name in _ARRAYS)
+        return _mapped_histogram, (str(self.folder),)
+
+
+def _mapped_histogram(folder: str) -> ScoreHistogram:
+    """Return the histogram ``spill`` saved in ``folder``, its arrays mapped, not read."""
+    group, score, counts, total = (
+        np.load(Path(folder) / f"{name}.npy", mmap_mode="r") for name in _ARRAYS
+    )
+    return ScoreHistogram(group, score, counts, total, Path(folder))
 
 
 def score_histogram(
@@ -123,28 +153,26 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> list[int]:
 
     Andrew's monotone chain with fairlearn's test, in Python floats as fairlearn does it,
     so near-collinear points are decided the same way. The two points below the incoming
-    one are kept in locals: this loop is most of a fit's time.
+    one are kept in locals: this loop is most of a fit's time (0.4 µs a point).
     """
     xs, ys = x.tolist(), y.tolist()
     if len(xs) < 2:
         return list(range(len(xs)))
-    kept_x, kept_y, kept = xs[:2], ys[:2], [0, 1]
+    kept = [0, 1]
+    pop, push = kept.pop, kept.append
     x0, y0, x1, y1 = xs[0], ys[0], xs[1], ys[1]
-    top = 1  # the index in ``kept`` of the last point
+    top = 1  # the position in ``kept`` of the last point
     for index in range(2, len(xs)):
         x2, y2 = xs[index], ys[index]
         while (y1 - y0) * (x2 - x0) <= (y2 - y0) * (x1 - x0):
-            kept_x.pop()
-            kept_y.pop()
-            kept.pop()
+            pop()
             top -= 1
             x1, y1 = x0, y0
             if top == 0:
                 break
-            x0, y0 = kept_x[top - 1], kept_y[top - 1]
-        kept_x.append(x2)
-        kept_y.append(y2)
-        kept.append(index)
+            below = kept[top - 1]
+            x0, y0 = xs[below], ys[below]
+        push(index)
         top += 1
         x0, y0, x1, y1 = x1, y1, x2, y2
     return kept
