@@ -9,6 +9,10 @@ through standard Spark configuration (``SPARK_REMOTE`` for Spark Connect,
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from fairaudit.engines._types import SPARK_TABLE_PREFIX, EngineCounts
 from fairaudit.errors import ConfigError, DataError
 from fairaudit.spec import AuditSpec
 
-__all__ = ["PYSPARK_MISSING", "count_spark"]
+__all__ = ["PYSPARK_MISSING", "count_spark", "spark_session"]
 
 PYSPARK_MISSING = (
     "the spark engine needs pyspark: pip install 'fairaudit[spark]' (or use --engine duckdb)"
@@ -28,18 +32,87 @@ SPARK_NEEDS_PARQUET = (
     "the spark engine reads Parquet or a table (spark:db.table), not '{path}'; "
     "use --engine duckdb for CSV"
 )
-_VIEWS = ("fa_raw", "fa_src", "fa_map_t", "fa_map_p", "fa_agg")
+_VIEWS = ("fa_raw", "fa_src", "fa_map_t", "fa_map_p", "fa_agg", "fa_blocks", "fa_offsets")
+_CACHED = ("fa_offsets", "fa_blocks", "fa_agg")
 
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+#: log4j2 settings that keep Spark's log lines off the terminal (errors only).
+_QUIET_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+def _quiet_log4j2() -> str:
+    """Return the file: URI of the quiet log4j2 configuration, written once per user."""
+    path = Path(tempfile.gettempdir()) / f"fairaudit-log4j2-quiet-{os.getuid()}.properties"
+    if not path.exists() or path.read_text() != _QUIET_LOG4J2:
+        path.write_text(_QUIET_LOG4J2)
+    return path.as_uri()
+
+
+def _local_cores(master: str | None) -> int | None:
+    """Return the cores of a local master (``local``, ``local[4]``, ``local[*]``; also no
+    master and no ``SPARK_REMOTE``, which Spark runs as ``local[*]``), else None."""
+    if master is None and any(
+        os.environ.get(k) for k in ("SPARK_REMOTE", "MASTER", "PYSPARK_SUBMIT_ARGS")
+    ):
+        return None
+    found = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\d+)?\])?", master or "local[*]")
+    if found is None:
+        return None
+    cores = found.group(1)
+    return int(cores) if cores and cores != "*" else (os.cpu_count() or 1) if cores else 1
+
+
+def spark_session(master: str | None = None, *, verbose: bool = False) -> Any:
+    """Return the Spark session an audit runs on.
+
+    An active session (``spark-submit``, a notebook) is used as it is; otherwise one is
+    built by ``SparkSession.builder``: against ``master`` if given (``sc://...`` is a
+    Spark Connect URL), else whatever the environment says (``SPARK_REMOTE``,
+    ``spark-defaults.conf``; ``local[*]`` by default). Unless ``verbose``, Spark's log
+    lines (below errors) and console progress bars are kept off the terminal.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName("fairaudit")
+    if master is not None and master.startswith("sc://"):
+        builder = builder.remote(master)
+    elif master is not None:
+        builder = builder.master(master)
+    if not verbose and not (master or os.environ.get("SPARK_REMOTE", "")).startswith("sc://"):
+        builder = builder.config("spark.ui.showConsoleProgress", "false").config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_quiet_log4j2()}"
+        )
+    local = _local_cores(master)
+    if local:  # 200 shuffle partitions (the default) cost more in task overhead than work
+        builder = builder.config("spark.sql.shuffle.partitions", str(2 * local))
+    session = builder.getOrCreate()
+    if not verbose:
+        with contextlib.suppress(Exception):  # Spark Connect has no SparkContext
+            session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
 def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
     """Return the EngineCounts of ``spec``'s Parquet file or Spark table, counted by Spark."""
     try:
         from pyspark.errors import PySparkException
-        from pyspark.sql import SparkSession
         from pyspark.sql.pandas.types import to_arrow_type
         from pyspark.sql.types import LongType, StructField, StructType
     except ImportError:
@@ -48,7 +121,7 @@ def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
         raise ConfigError(
             "the spark engine audits precomputed predictions: pass --prediction-col COL"
         )
-    spark = session or SparkSession.builder.appName("fairaudit").getOrCreate()
+    spark = session or spark_session(spec.spark_master, verbose=spec.verbose)
     data = str(spec.data)
     sha256: str | None = None
     if data.startswith(SPARK_TABLE_PREFIX):
@@ -104,7 +177,8 @@ def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
     except PySparkException as exc:
         raise DataError(f"cannot read '{display}': {str(exc).splitlines()[0]}") from None
     finally:
-        spark.sql("UNCACHE TABLE IF EXISTS fa_agg")
+        for name in _CACHED:
+            spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
         for name in (*_VIEWS, *(f"fa_map_f{i}" for i in range(len(spec.sensitive)))):
             spark.catalog.dropTempView(name)
     result.lineage_data["file_name"] = Path(display).name if fmt == "parquet" else display

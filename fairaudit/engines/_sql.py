@@ -414,12 +414,12 @@ class SqlCounter:
         cell = "0"
         for i, names in enumerate(levels):
             cell = f"({cell}) * {len(names)} + c{i}"
-        rows = f"SELECT CAST({cell} AS BIGINT) AS c, y, yhat, s"
+        key = f"CAST(({cell}) * 4 + 2 * y + yhat AS BIGINT) AS k"
         if (self._distinct_scores or 0) * _AGGREGATE_BELOW < self._scan.table.rows_read:
             # Many ties: sorting (cell, label, prediction, score) aggregates is cheaper.
-            sql = f"{rows}, count(*) AS n FROM ({inner}) q GROUP BY ALL ORDER BY s"
+            sql = f"SELECT {key}, s, count(*) AS n FROM ({inner}) q GROUP BY ALL ORDER BY s"
         else:  # (almost) one row per score: aggregating first would cost more than it saves
-            sql = f"{rows}, CAST(1 AS BIGINT) AS n FROM ({inner}) q ORDER BY s"
+            sql = f"SELECT {key}, s FROM ({inner}) q ORDER BY s"
         scan = self._scan
         group_counts, self._sorted_summary = sorted_score_summary(
             self.runner.batches(sql),
@@ -441,6 +441,7 @@ class SqlCounter:
             self.runner,
             self.dialect,
             self.features,
+            self._materialize,
             is_probability=bool(scan.score_min >= 0 and scan.score_max <= 1),
             score_min=scan.score_min,
             score_max=scan.score_max,

@@ -3,7 +3,8 @@ window functions over the (cell, label, score) aggregate ``fa_agg``; and the cou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ def sql_score_summary(
     runner: SqlRunner,
     dialect: Dialect,
     features: tuple[str, ...],
+    materialize: Callable[[str, str], None],
     *,
     is_probability: bool,
     score_min: float,
@@ -34,56 +36,56 @@ def sql_score_summary(
 ) -> ScoreSummary:
     """Return the ScoreSummary of every grouping from ``fa_agg`` (codes, y, s and n).
 
-    Brier sums only for probabilities: larger squared errors overflow the fixed point.
+    One GROUPING SETS aggregate gives every grouping's (group, score) blocks
+    (``fa_blocks``); the running sums are one window over (grouping, group, score
+    bucket) partitions, offset by the totals of the group's lower buckets
+    (``fa_offsets``, a join of the small per-bucket table with itself), so no step
+    gathers a whole group, or all rows, into one partition. Brier sums only for
+    probabilities: larger squared errors overflow the fixed point.
     """
-    by_grouping = {
-        name: _score_sums(runner, dialect, [f"c{i}" for i in indices], is_probability)
-        for name, indices in groupings(features)
-    }
-    return ScoreSummary(
-        by_grouping=by_grouping,
-        overall=_score_sums(runner, dialect, [], is_probability),
-        is_probability=is_probability,
-        score_min=score_min,
-        score_max=score_max,
-    )
-
-
-def _score_sums(
-    runner: SqlRunner, dialect: Dialect, group_cols: list[str], probability: bool
-) -> ScoreSums:
-    """Return the score sums per group of ``group_cols`` (none: overall) from ``fa_agg``."""
     big = dialect.big_int
-    if group_cols:
-        select_g = ", ".join(group_cols)
-        group_by = ", ".join([*group_cols, "s"])
-        partition = select_g
-    else:
-        select_g = "0 AS zz"
-        group_by = "s"
-        partition = "zz"
-        group_cols = ["zz"]
+    sets = [(name, [f"c{i}" for i in indices]) for name, indices in groupings(features)]
+    sets.append(("", []))
+    cs = [f"c{i}" for i in range(len(features))]
+    # The grouping-set id: one bit per feature left out; -1 stands for "not grouped".
+    gs = " + ".join(f"{1 << (len(cs) - 1 - j)} * GROUPING({c})" for j, c in enumerate(cs))
+    keys = ", ".join(["gs", *cs])
     brier = ""
-    if probability:
+    if is_probability:
         t = "((s - CAST(y AS DOUBLE)) * (s - CAST(y AS DOUBLE)))"
         brier = (
             f", sum(CAST(n AS {big}) * CAST(floor({t} * {_SCALE}) AS BIGINT)) AS br1"
             f", sum(CAST(n AS {big}) * CAST(floor({t} * {t} * {_SCALE}) AS BIGINT)) AS br2"
         )
-    blocks = (
-        f"SELECT {select_g}, s, sum(CASE WHEN y = 1 THEN n ELSE 0 END) AS pos, "
-        f"sum(CASE WHEN y = 1 THEN 0 ELSE n END) AS neg{brier} FROM fa_agg GROUP BY {group_by}"
+    grouping_sets = ", ".join(f"({', '.join([*g, 's'])})" for _, g in sets)
+    materialize(
+        "fa_blocks",
+        f"SELECT {gs} AS gs, {', '.join(f'COALESCE({c}, -1) AS {c}' for c in cs)}, s, "
+        f"{_bucket_sql(score_min, score_max)} AS bk, "
+        f"CAST(sum(CASE WHEN y = 1 THEN n ELSE 0 END) AS BIGINT) AS pos, "
+        f"CAST(sum(CASE WHEN y = 1 THEN 0 ELSE n END) AS BIGINT) AS neg{brier} "
+        f"FROM fa_agg GROUP BY GROUPING SETS ({grouping_sets})",
     )
+    same = " AND ".join(f"t1.{c} = t2.{c}" for c in ["gs", *cs])
+    t1_keys = ", ".join(f"t1.{c}" for c in ["gs", *cs])
+    materialize(
+        "fa_offsets",
+        f"WITH tot AS (SELECT {keys}, bk, sum(pos) AS bp, sum(neg) AS bn FROM fa_blocks "
+        f"GROUP BY {keys}, bk) SELECT {t1_keys}, t1.bk, "
+        "sum(CASE WHEN t2.bk < t1.bk THEN t2.bn ELSE 0 END) AS neg_off, "
+        "sum(CASE WHEN t2.bk < t1.bk THEN t2.bp ELSE 0 END) AS pos_off, "
+        f"sum(t2.bp) AS pos_all FROM tot t1 JOIN tot t2 ON {same} GROUP BY {t1_keys}, t1.bk",
+    )
+    part = f"PARTITION BY {', '.join(f'b.{c}' for c in ['gs', *cs, 'bk'])} ORDER BY b.s"
+    frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    on = " AND ".join(f"b.{c} = o.{c}" for c in ["gs", *cs, "bk"])
     window = (
-        f"SELECT *, sum(neg) OVER (PARTITION BY {partition} ORDER BY s ROWS BETWEEN "
-        f"UNBOUNDED PRECEDING AND CURRENT ROW) - neg AS neg_below, "
-        f"sum(pos) OVER (PARTITION BY {partition}) - sum(pos) OVER (PARTITION BY "
-        f"{partition} ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
-        f"AS pos_above FROM ({blocks}) b"
+        f"SELECT b.*, o.neg_off + sum(b.neg) OVER ({part} {frame}) - b.neg AS neg_below, "
+        f"o.pos_all - o.pos_off - sum(b.pos) OVER ({part} {frame}) AS pos_above "
+        f"FROM fa_blocks b JOIN fa_offsets o ON {on}"
     )
     a = f"(2 * CAST(neg_below AS {big}) + CAST(neg AS {big}))"
     b = f"(2 * CAST(pos_above AS {big}) + CAST(pos AS {big}))"
-    cols = ", ".join(group_cols)
     sums = [
         "sum(pos)",
         "sum(neg)",
@@ -91,18 +93,61 @@ def _score_sums(
         f"sum(CAST(pos AS {big}) * {a} * {a})",
         f"sum(CAST(neg AS {big}) * {b} * {b})",
     ]
-    if probability:
+    if is_probability:
         sums += ["sum(br1)", "sum(br2)"]
     rows = runner.rows(
-        f"SELECT {cols}, {', '.join(sums)} FROM ({window}) w GROUP BY {cols} ORDER BY {cols}"
+        f"SELECT {keys}, {', '.join(sums)} FROM ({window}) w GROUP BY {keys} ORDER BY {keys}"
     )
-    k = len(group_cols)
-    ints = [[int(v) for v in r[k:]] for r in rows]
-    groups = (
-        np.array([[int(v) for v in r[:k]] for r in rows], dtype=np.int64).reshape(len(rows), k)
-        if cols != "zz"
-        else np.zeros((1, 0), dtype=np.int64)
+    by_set: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_set.setdefault(int(row[0]), []).append(tuple(row[1:]))
+    summary = {}
+    for name, group_cols in sets:
+        mask = sum(1 << (len(cs) - 1 - j) for j, c in enumerate(cs) if c not in group_cols)
+        picked = [cs.index(c) for c in group_cols]
+        summary[name] = _score_sums(by_set.get(mask, []), picked, len(cs), is_probability)
+    overall = summary.pop("")
+    return ScoreSummary(
+        by_grouping=summary,
+        overall=overall,
+        is_probability=is_probability,
+        score_min=score_min,
+        score_max=score_max,
     )
+
+
+#: The rank window runs per (grouping, group, score bucket): this many equal-width buckets.
+SCORE_BUCKETS = 64
+
+
+def _bucket_sql(score_min: float, score_max: float) -> str:
+    """Return SQL of a score bucket that never decreases as the score grows.
+
+    (s - min) * k and floor are monotone in IEEE arithmetic, so tied scores share a
+    bucket and every bucket's scores lie above the previous bucket's.
+    """
+    if not (math.isfinite(score_min) and math.isfinite(score_max) and score_max > score_min):
+        return "0"
+    scale = SCORE_BUCKETS / (score_max - score_min)
+    if not math.isfinite(scale):
+        return "0"
+    low, k = repr(float(score_min)), repr(float(scale))
+    return (
+        f"LEAST(CAST(floor((s - CAST({low} AS DOUBLE)) * CAST({k} AS DOUBLE)) AS INT), "
+        f"{SCORE_BUCKETS - 1})"
+    )
+
+
+def _score_sums(
+    rows: list[tuple], picked: list[int], n_features: int, probability: bool
+) -> ScoreSums:
+    """Return the ScoreSums of one grouping from its rows (codes of every feature, sums)."""
+    ints = [[int(v) for v in r[n_features:]] for r in rows]
+    if picked:
+        groups = np.array([[int(r[j]) for j in picked] for r in rows], dtype=np.int64)
+        groups = groups.reshape(len(rows), len(picked))
+    else:
+        groups = np.zeros((1, 0), dtype=np.int64)
 
     def column(j: int) -> tuple[int, ...]:
         return tuple(r[j] for r in ints)
@@ -253,6 +298,76 @@ def _chunks(batches: Iterable[Any], rows: int = 1 << 20) -> Iterator[Any]:
         yield pa.Table.from_batches(pending).combine_chunks()
 
 
+class _SortedStream:
+    """Counts, Brier sums and every grouping's rank sums of a score-sorted row stream."""
+
+    def __init__(self, features: tuple[str, ...], sizes: tuple[int, ...], brier: bool) -> None:
+        self.sizes = sizes
+        self.n_cells = n_cells = int(np.prod(sizes))
+        all_codes = np.unravel_index(np.arange(n_cells), sizes)
+        self.maps: list[tuple[str, tuple[int, ...], np.ndarray]] = []
+        small = np.uint16 if n_cells <= 1 << 16 else np.int64  # radix-sorted when small
+        for name, indices in [*groupings(features), ("", ())]:
+            sub = tuple(sizes[i] for i in indices)
+            gid = np.ravel_multi_index([all_codes[i] for i in indices], sub) if indices else 0
+            self.maps.append((name, sub, np.broadcast_to(gid, (n_cells,)).astype(small)))
+        self.running = [_GroupingSums(int(np.prod(sub))) for _, sub, _ in self.maps]
+        self.cell_counts = np.zeros(n_cells * 4, dtype=np.int64)
+        # Per cell, the high and low 32-bit limbs of sum n * floor(t * 2**62), and of t**2.
+        self.brier = [np.zeros((2, n_cells), dtype=np.uint64) for _ in range(2)] if brier else []
+
+    def add(self, key: np.ndarray, s: np.ndarray, n: np.ndarray | None, pool: Any) -> None:
+        """Add rows ``key = cell * 4 + 2 * y + yhat`` with scores ``s`` (sorted) and counts
+        ``n`` (None: one row each); no score may continue into the next call."""
+        bins = np.bincount(key, weights=n, minlength=4 * self.n_cells)
+        self.cell_counts += bins.astype(np.int64)  # exact: each chunk's counts < 2**53
+        cell = key >> 2
+        y = (key >> 1) & 1
+        ones = np.ones(len(key), dtype=np.int64) if n is None else n
+        pos = ones * y
+        neg = ones - pos
+        tied = bool(n is not None or (len(s) > 1 and not (s[1:] != s[:-1]).all()))
+        jobs = [
+            pool.submit(sums.add, gid[cell], s, pos, neg, tied)
+            for (_, _, gid), sums in zip(self.maps, self.running)
+        ]
+        if self.brier:
+            jobs.append(pool.submit(self._add_brier, cell, y, s, ones))
+        for job in jobs:
+            job.result()
+
+    def _add_brier(self, cell: np.ndarray, y: np.ndarray, s: np.ndarray, n: np.ndarray) -> None:
+        d = s - y.astype(np.float64)
+        t = d * d
+        un = n.view(np.uint64)
+        for k, value in enumerate((t, t * t)):
+            fixed = np.floor(value * float(BRIER_SCALE)).astype(np.uint64)
+            np.add.at(self.brier[k][0], cell, un * (fixed >> np.uint64(32)))
+            np.add.at(self.brier[k][1], cell, un * (fixed & _LOW32))
+
+    def result(self, features: tuple[str, ...], levels: tuple) -> tuple[GroupCounts, dict]:
+        """Return the GroupCounts and {grouping name ('' overall): ScoreSums}."""
+        counts = self.cell_counts.reshape(self.n_cells, 4)
+        present = np.flatnonzero(counts.sum(axis=1) > 0)
+        group_counts = GroupCounts(
+            features=features,
+            levels=levels,
+            cells=np.stack(np.unravel_index(present, self.sizes), axis=1).astype(np.int64),
+            counts=counts[present],
+        )
+        cell_brier = [[(int(h) << 32) + int(lo) for h, lo in zip(*b)] for b in self.brier]
+        results = {}
+        for (name, sub, gid), sums in zip(self.maps, self.running):
+            per_group = None
+            if cell_brier:
+                per_group = ([0] * int(np.prod(sub)), [0] * int(np.prod(sub)))
+                for cell, group in enumerate(gid.tolist()):
+                    per_group[0][group] += cell_brier[0][cell]
+                    per_group[1][group] += cell_brier[1][cell]
+            results[name] = sums.result(sub, per_group)
+        return group_counts, results
+
+
 def sorted_score_summary(
     batches: Iterable[Any],
     features: tuple[str, ...],
@@ -265,72 +380,32 @@ def sorted_score_summary(
 ) -> tuple[GroupCounts, ScoreSummary]:
     """Return the GroupCounts and ScoreSummary of a stream of Arrow record batches.
 
-    Each batch holds columns ``c`` (the cell: the codes in mixed radix over ``levels``),
-    ``y``, ``yhat``, ``s`` (score) and ``n`` (rows), with ``s`` ascending across the
-    whole stream: every grouping's rank sums then come from running counts, in one
-    pass and in memory proportional to ``chunk_rows`` (batches are processed that many
-    rows at a time).
+    Each batch holds columns ``k`` (``cell * 4 + 2 * y + yhat``, the cell being the
+    codes in mixed radix over ``levels``), ``s`` (the score) and optionally ``n`` (rows
+    aggregated), with ``s`` ascending across the whole stream: every grouping's rank
+    sums then come from running counts, in one pass and in memory proportional to
+    ``chunk_rows`` (batches are processed that many rows at a time; the groupings of
+    a chunk in two threads).
     """
-    sizes = tuple(len(v) for v in levels)
-    n_cells = int(np.prod(sizes))
-    all_codes = np.unravel_index(np.arange(n_cells), sizes)
-    maps: list[tuple[str, tuple[int, ...], np.ndarray]] = []
-    for name, indices in [*groupings(features), ("", ())]:
-        sub = tuple(sizes[i] for i in indices)
-        gid = np.ravel_multi_index([all_codes[i] for i in indices], sub) if indices else 0
-        small = np.uint16 if n_cells <= 1 << 16 else np.int64
-        maps.append((name, sub, np.broadcast_to(np.asarray(gid), (n_cells,)).astype(small)))
-    running = [_GroupingSums(int(np.prod(sub))) for _, sub, _ in maps]
-    cell_counts = np.zeros(n_cells * 4, dtype=np.float64)  # exact: integers below 2**53
-    brier = [np.zeros((2, n_cells), dtype=np.uint64) for _ in range(2)]  # [high, low] limbs
+    from concurrent.futures import ThreadPoolExecutor
 
-    def add(c: np.ndarray, y: np.ndarray, yhat: np.ndarray, s: np.ndarray, n: np.ndarray) -> None:
-        cell_counts[:] += np.bincount(c * 4 + 2 * y + yhat, weights=n, minlength=4 * n_cells)
-        pos = n * y
-        neg = n - pos
-        tied = bool(len(s) > 1 and not (s[1:] != s[:-1]).all())
-        for (_, _, gid), sums in zip(maps, running):
-            sums.add(gid[c], s, pos, neg, tied)
-        if is_probability:
-            d = s - y.astype(np.float64)
-            t = d * d
-            for k, value in enumerate((t, t * t)):
-                fixed = np.floor(value * float(BRIER_SCALE)).astype(np.uint64)
-                un = n.astype(np.uint64)
-                np.add.at(brier[k][0], c, un * (fixed >> np.uint64(32)))
-                np.add.at(brier[k][1], c, un * (fixed & _LOW32))
-
-    held: list[np.ndarray] | None = None
-    for chunk in _chunks(batches, chunk_rows):
-        arrays = [chunk[k].to_numpy() for k in ("c", "y", "yhat", "s", "n")]
-        arrays = [a.astype(np.int64) for a in arrays[:3]] + [arrays[3], arrays[4].astype(np.int64)]
-        if held is not None:
-            arrays = [np.concatenate([h, a]) for h, a in zip(held, arrays)]
-        # Rows tied with the batch's last score may continue in the next batch: hold them.
-        cut = int(np.searchsorted(arrays[3], arrays[3][-1], side="left"))
-        held = [a[cut:] for a in arrays]
-        if cut:
-            add(*(a[:cut] for a in arrays))
-    if held is not None and len(held[3]):
-        add(*held)
-    counts = cell_counts.astype(np.int64).reshape(n_cells, 4)
-    present = np.flatnonzero(counts.sum(axis=1) > 0)
-    group_counts = GroupCounts(
-        features=features,
-        levels=levels,
-        cells=np.stack(np.unravel_index(present, sizes), axis=1).astype(np.int64),
-        counts=counts[present],
-    )
-    cell_brier = [[(int(h) << 32) + int(lo) for h, lo in zip(*b)] for b in brier]
-    results = {}
-    for (name, sub, gid), sums in zip(maps, running):
-        per_group = None
-        if is_probability:
-            per_group = ([0] * int(np.prod(sub)), [0] * int(np.prod(sub)))
-            for cell, group in enumerate(gid.tolist()):
-                per_group[0][group] += cell_brier[0][cell]
-                per_group[1][group] += cell_brier[1][cell]
-        results[name] = sums.result(sub, per_group)
+    stream = _SortedStream(features, tuple(len(v) for v in levels), is_probability)
+    key = score = count = None  # rows held back from the previous chunk
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fairaudit-ranks") as pool:
+        for chunk in _chunks(batches, chunk_rows):
+            k, s = chunk["k"].to_numpy().astype(np.int64), chunk["s"].to_numpy()
+            n = chunk["n"].to_numpy().astype(np.int64) if "n" in chunk.column_names else None
+            if key is not None and score is not None:
+                k, s = np.concatenate([key, k]), np.concatenate([score, s])
+                n = None if n is None or count is None else np.concatenate([count, n])
+            # Rows tied with the chunk's last score may continue in the next one: hold them.
+            cut = int(np.searchsorted(s, s[-1], side="left"))
+            key, score, count = k[cut:], s[cut:], None if n is None else n[cut:]
+            if cut:
+                stream.add(k[:cut], s[:cut], None if n is None else n[:cut], pool)
+        if key is not None and score is not None and len(key):
+            stream.add(key, score, count, pool)
+    group_counts, results = stream.result(features, levels)
     overall = results.pop("")
     summary = ScoreSummary(
         by_grouping=results,
