@@ -522,3 +522,49 @@ def test_large_audit_stays_usable(browser: Any, pages: dict[str, Page]) -> None:
     assert max(c["rows"] for c in shown) <= 25
     # HTML_MAX_GROUPS (200) of the 300 cells are in the page; the others only in the JSON.
     assert sum(c["rows"] for c in shown + folded) == 200
+
+
+# --- tables that fit (issue 16) ----------------------------------------------------------
+
+#: Every run of letters and digits in a table cell that the browser split over two lines
+#: (where no line may break: punctuation such as "/" or "<" may end a line). A word (between
+#: spaces) longer than 30 characters, such as a hostile 120-letter group name, a long model
+#: name or a SHA-256, may break anywhere. Every <details> is opened first, so folded tables are laid out too.
+_BROKEN_WORDS = r"""() => {
+    document.querySelectorAll('details').forEach(d => { d.open = true; });
+    const broken = [];
+    for (const cell of document.querySelectorAll('td, th')) {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const m of node.data.matchAll(/[\p{L}\p{N}]+/gu)) {
+                const start = node.data.lastIndexOf(' ', m.index) + 1;
+                const end = node.data.indexOf(' ', m.index);
+                const word = node.data.slice(start, end < 0 ? undefined : end);
+                if (m[0].length < 2 || word.length > 30) continue;
+                const range = document.createRange();
+                range.setStart(node, m.index);
+                range.setEnd(node, m.index + m[0].length);
+                const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                if (tops.size > 1) broken.push(m[0] + ' in ' + cell.textContent.slice(0, 60));
+            }
+        }
+    }
+    return broken;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("name", ["sample", "index", "diff"])
+def test_no_word_is_broken_inside_a_table_cell(
+    browser: Any, pages: dict[str, Page], name: str, width: int
+) -> None:
+    """Narrow columns broke words letter by letter ("S t a t u s", "Severi ty", "Versio n");
+    columns now keep their words whole and a wide table scrolls inside its own box."""
+    context = browser.new_context(viewport={"width": width, "height": 1200})
+    try:
+        page, _ = _open(context, pages[name].path)
+        broken = page.evaluate(_BROKEN_WORDS)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
+    assert broken == [], "\n".join(broken[:40])

@@ -326,3 +326,23 @@ def test_equal_opportunity_follows_the_favourable_label(
     assert outcome["observed"] == pytest.approx(abs(entry["difference"]), abs=1e-15)
     low, high = entry["ci_difference_between"]
     assert low <= outcome["observed"] <= high
+
+
+def test_a_worse_off_verdict_says_when_only_the_adjustment_makes_it_noise(
+    sample_audit: Any,
+) -> None:
+    """Sample, age < 25: ratio 0.74 with interval [0.58, 0.90] read "(within noise)" in the
+    banner, which looked like a contradiction: the Holm-adjusted test does not reject."""
+    data = sample_audit.json()
+    (entry,) = [
+        w for w in data["summary"]["worse_off"]
+        if w["feature"] == "age" and w["metric"] == "selection_rate"
+    ]  # fmt: skip
+    low, high = entry["ci_ratio"]
+    assert high < 1
+    assert entry["significance"] == "within noise after Holm adjustment"
+    (tested,) = [
+        d for d in data["disparities"]
+        if (d["feature"], d["metric"], d["group"]) == ("age", "selection_rate", entry["group"])
+    ]  # fmt: skip
+    assert tested["significance"] == "within noise" and "does not reject" in tested["note"]

@@ -448,6 +448,9 @@ class Measurement:
                     and d["group"] == other_group
                 )  # fmt: skip
                 significance = tested.get("significance")
+                if significance == "within noise" and tested.get("note"):
+                    # The unadjusted interval excludes the null: say why it is still noise.
+                    significance = "within noise after Holm adjustment"
             elif None not in ci_ratio:
                 excludes = not ci_ratio[0] <= 1 <= ci_ratio[1]  # type: ignore[operator]
                 # Not a test of the audit's family: say so wherever it is shown.
