@@ -23,9 +23,9 @@ from fairaudit.spec import AuditSpec
 __all__ = ["count_numpy", "score_summary_from_rows"]
 
 # Floating-point partial sums of the exact sums run over this many values at a time, so
-# each one errs by less than (chunk + 3) * 2**-53 of its sum whatever the summation order.
-_DOT_CHUNK = 1 << 24
-_SUM_CHUNK = 1 << 16
+# each one errs by less than (chunk + 3) * 2**-53 < 2**-36 of its sum, whatever the
+# summation order.
+_CHUNK = 1 << 16
 # The byte of a uint64 that holds its lowest bit.
 _LOW_BYTE = 0 if sys.byteorder == "little" else 7
 # XOR with this makes a negative float's bits order as the float does (signed int64).
@@ -101,22 +101,22 @@ def _exact_dots(x: np.ndarray, ys: tuple[np.ndarray, ...]) -> list[int]:
     """Return ``sum(x * y)`` for each ``y`` exactly, for non-negative int64 ``x``, ``y``.
 
     Each sum is taken twice: exactly modulo 2**64 (uint64 arithmetic wraps), and in
-    floating point, in chunks of ``_DOT_CHUNK`` (so it errs by less than ``2**-28`` of the
+    floating point, in chunks of ``_CHUNK`` (so it errs by less than ``2**-36`` of the
     sum); the two together give the exact integer.
     """
     lows = [int(np.dot(x.view(np.uint64), y.view(np.uint64))) for y in ys]
     parts: list[list[float]] = [[] for _ in ys]
-    for i in range(0, len(x), _DOT_CHUNK):
-        xf = x[i : i + _DOT_CHUNK].astype(np.float64)
+    for i in range(0, len(x), _CHUNK):
+        xf = x[i : i + _CHUNK].astype(np.float64)
         for part, y in zip(parts, ys):
             # multiply + sum rather than a BLAS dot: no thread start-up per call
-            product = y[i : i + _DOT_CHUNK].astype(np.float64)
+            product = y[i : i + _CHUNK].astype(np.float64)
             product *= xf
             part.append(float(np.sum(product)))
     out = []
     for low, part in zip(lows, parts):
         approx = math.fsum(part)
-        out.append(_lift(low, approx, approx * 2.0**-28))
+        out.append(_lift(low, approx, approx * 2.0**-36))
     return out
 
 
@@ -129,10 +129,10 @@ def _exact_sum(fixed: np.ndarray, t: np.ndarray) -> int:
     """Return ``sum(fixed)`` exactly, where ``fixed = floor(t * BRIER_SCALE)`` (int64).
 
     The float estimate ``BRIER_SCALE * sum(t)`` errs by at most one per row (the floors)
-    plus ``2**-36`` of the sum (chunks of ``_SUM_CHUNK``).
+    plus ``2**-36`` of the sum (chunks of ``_CHUNK``).
     """
     low = int(np.sum(fixed.view(np.uint64)))
-    parts = (float(np.sum(t[i : i + _SUM_CHUNK])) for i in range(0, len(t), _SUM_CHUNK))
+    parts = (float(np.sum(t[i : i + _CHUNK])) for i in range(0, len(t), _CHUNK))
     approx = math.fsum(parts) * float(BRIER_SCALE)
     return _lift(low, approx, len(t) + approx * 2.0**-36)
 
