@@ -529,7 +529,8 @@ def test_large_audit_stays_usable(browser: Any, pages: dict[str, Page]) -> None:
 #: Every run of letters and digits in a table cell that the browser split over two lines
 #: (where no line may break: punctuation such as "/" or "<" may end a line). A word (between
 #: spaces) longer than 30 characters, such as a hostile 120-letter group name, a long model
-#: name or a SHA-256, may break anywhere. Every <details> is opened first, so folded tables are laid out too.
+#: name or a SHA-256, may break anywhere. Every <details> is opened first, so folded tables
+#: are laid out too.
 _BROKEN_WORDS = r"""() => {
     document.querySelectorAll('details').forEach(d => { d.open = true; });
     const broken = [];
