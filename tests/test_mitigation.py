@@ -488,13 +488,8 @@ def test_pipeline_with_string_columns_is_retrained_by_expgrad() -> None:
 # Reproducibility, selection, progress
 
 
-def test_outcomes_are_identical_for_one_and_two_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outcomes_are_identical_for_one_and_two_jobs() -> None:
     from sklearn.linear_model import SGDClassifier
-
-    from fairaudit.mitigation import _protocol
-
-    # Data this small runs in this process whatever ``jobs``; make two jobs use processes.
-    monkeypatch.setattr(_protocol, "PARALLEL_MIN_CELLS", 0)
 
     # SGDClassifier shuffles with its random_state, left unset here: the run's seed fixes it.
     inputs = model_inputs(SGDClassifier(loss="log_loss", max_iter=50, tol=None), n_train=400)
@@ -885,3 +880,27 @@ def test_group_codes_are_those_of_every_row_as_text() -> None:
         expected_names, expected_codes = _group_codes_by_rows(frame, columns)
         assert list(names) == expected_names
         assert np.array_equal(codes, expected_codes)
+
+
+def test_worker_processes_only_when_asked_or_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fairaudit.mitigation import _protocol
+
+    pools: list[int] = []
+    real = _protocol.worker_results
+
+    def spy(function: Any, items: Any, *, workers: int) -> Any:
+        pools.append(workers)
+        return real(function, items, workers=workers)
+
+    monkeypatch.setattr(_protocol, "worker_results", spy)
+    inputs = score_inputs(400)
+    run_mitigations(inputs, ["threshold_demographic_parity"])  # small: in this process
+    assert pools == []
+    run_mitigations(inputs, ["threshold_demographic_parity"], jobs=2)  # asked for
+    assert pools == [2]
+    monkeypatch.setattr(_protocol, "PARALLEL_MIN_CELLS", 100)  # as if it were large
+    run_mitigations(inputs, ["threshold_demographic_parity"])
+    from joblib import cpu_count
+
+    cores = cpu_count()
+    assert pools[1:] == ([min(cores, 5)] if cores > 1 else [])  # the cores, for 5 folds

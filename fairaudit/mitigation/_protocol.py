@@ -25,9 +25,9 @@ Every randomized step (fold split, randomized predictions, an estimator's unset
 ``random_state``) gets a seed derived from the run's seed, the method and the fold, so the
 outcomes are identical for any ``jobs``. Units of work (one fold of one threshold method,
 one retraining) run in worker processes (``fairaudit.runtime``, which also terminates them
-when the run is stopped) when the comparison is large; a small one runs in this process,
-as starting workers would cost more than it saves. Threads gave no speed-up
-(benchmarks/README.md).
+when the run is stopped) when ``jobs`` asks for them, or by default when the comparison is
+large; a smaller one runs in this process, as starting workers would cost more than it
+saves. Threads gave no speed-up (benchmarks/README.md).
 
 Nothing here measures the variants: the caller recounts each ``MitigationOutcome.y_pred``
 with the counting engine. The library never prints; progress goes to a callback.
@@ -72,11 +72,11 @@ WORKER_DIED = (
 # it, to "threading", to time threads against processes (threads make the per-unit
 # warning capture unreliable, as warnings.catch_warnings is not thread-safe).
 _PARALLEL_BACKEND = "processes"
-#: Worker processes run the comparison only when it is this large: distinct (group, score)
-#: pairs the threshold methods fit on, or training rows the retraining methods fit on.
-#: Outcomes do not depend on it; tests lower it to exercise the processes on small data.
-PARALLEL_MIN_CELLS = 500_000
-PARALLEL_MIN_TRAIN_ROWS = 50_000
+#: Unless ``jobs`` is given, worker processes run the comparison only when it is this
+#: large: distinct (group, score) pairs the threshold methods fit on, or training rows the
+#: retraining methods fit on. Outcomes do not depend on it.
+PARALLEL_MIN_CELLS = 2_000_000
+PARALLEL_MIN_TRAIN_ROWS = 200_000
 
 
 def _selected(inputs: MitigationInputs, methods: Sequence[str] | None) -> list[str]:
@@ -168,33 +168,34 @@ def _execute(
     return done
 
 
-def _workers(jobs: int, threshold: Plan, refit: Plan, inputs: MitigationInputs) -> int:
-    """Return how many processes to run the units in: ``jobs``, or 1 when the work is small.
+def _workers(jobs: int | None, threshold: Plan, refit: Plan, inputs: MitigationInputs) -> int:
+    """Return how many processes run the units: ``jobs``; by default the cores, if large.
 
-    Starting a worker process costs 1-5 s (it imports scikit-learn and fairlearn): more
-    than a small comparison takes in this process (the sample audit's: about 2.5 s).
+    Starting a worker process costs 1-5 s (it imports scikit-learn and fairlearn), and
+    on a busy machine two processes were slower than one even at a million rows
+    (benchmarks/README.md): by default only a comparison larger than that uses them.
     """
+    if jobs is not None:
+        return jobs
     train_rows = (
         len(inputs.train_features) if refit.units and inputs.train_features is not None else 0
     )
     cells = 0 if threshold.histogram is None else len(threshold.histogram.score)
-    large = cells >= PARALLEL_MIN_CELLS or train_rows >= PARALLEL_MIN_TRAIN_ROWS
-    return jobs if large else 1
+    if cells < PARALLEL_MIN_CELLS and train_rows < PARALLEL_MIN_TRAIN_ROWS:
+        return 1
+    from joblib import cpu_count
+
+    return int(cpu_count())
 
 
-def _check_options(seed: int, folds: int, jobs: int | None) -> int:
-    """Return the number of workers (default: the cores); ConfigError for a bad option."""
+def _check_options(seed: int, folds: int, jobs: int | None) -> None:
+    """Raise ConfigError for a bad option."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"the seed must be a non-negative integer, not {seed!r}")
     if folds < 2:
         raise ConfigError(f"cross-fitting needs at least 2 folds, not {folds}")
-    if jobs is None:
-        from joblib import cpu_count
-
-        jobs = cpu_count()
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise ConfigError(f"jobs must be at least 1, not {jobs}")
-    return jobs
 
 
 def run_mitigations(
@@ -221,9 +222,9 @@ def run_mitigations(
     seed:
         The run's seed (a non-negative integer); every randomized step derives from it.
     jobs:
-        Worker processes (default: the number of cores), used only when the comparison is
-        large (``PARALLEL_MIN_CELLS``, ``PARALLEL_MIN_TRAIN_ROWS``). Outcomes do not
-        depend on it.
+        Worker processes (1: none, in this process). Default: the number of cores when
+        the comparison is large (``PARALLEL_MIN_CELLS``, ``PARALLEL_MIN_TRAIN_ROWS``),
+        else none. Outcomes do not depend on it.
     on:
         The sensitive columns whose intersection defines the groups (default: all).
     progress:
@@ -234,7 +235,7 @@ def run_mitigations(
     Raises ConfigError for an unknown method name or a bad option.
     """
     say = progress or (lambda message: None)
-    jobs = _check_options(seed, folds, jobs)
+    _check_options(seed, folds, jobs)
     columns = _check_inputs(inputs, on)
     chosen = _selected(inputs, methods)
 
