@@ -127,8 +127,9 @@ DEFINITIONS: dict[str, str] = {
         "at the same rate)."
     ),
     "demographic_parity_ratio": (
-        "Smallest divided by largest group selection rate (1 means equal rates; the "
-        "four-fifths rule asks for at least 0.8)."
+        "Smallest divided by largest group selection rate (1 means equal rates; when a "
+        "positive prediction is the favourable outcome, the four-fifths rule asks for at "
+        "least 0.8)."
     ),
     "equalized_odds_difference": (
         "The larger of the between-group differences in true positive rate and in "

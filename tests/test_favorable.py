@@ -77,6 +77,8 @@ def _validate(data: dict[str, Any]) -> None:
         ("0", None, ("1",), False),  # one class only: 0 is still the other class
         ("False", None, ("False", "True"), False),
         ("hired", "hired", ("rejected", "hired"), True),
+        ("no", "yes", ("yes",), False),  # one class only, the other named by the user
+        ("0", "1", ("1",), False),
         ("rejected", "hired", ("rejected", "hired"), False),
     ],
 )
@@ -346,3 +348,52 @@ def test_a_worse_off_verdict_says_when_only_the_adjustment_makes_it_noise(
         if (d["feature"], d["metric"], d["group"]) == ("age", "selection_rate", entry["group"])
     ]  # fmt: skip
     assert tested["significance"] == "within noise" and "does not reject" in tested["note"]
+
+
+# --------------------------------------------------------------------------- mitigations
+
+
+def _small_positive_cell_rows() -> list[list[Any]]:
+    """Group a has 5 positives, all predicted positive (TPR 1.0 from 5 rows: below
+    min_denominator 10); groups b and c are identical (TPR 0.5)."""
+    rows: list[list[Any]] = []
+    for group, cells in {
+        "a": [(1, 1, 5), (0, 1, 40), (0, 0, 155)],
+        "b": [(1, 1, 50), (1, 0, 50), (0, 1, 20), (0, 0, 80)],
+        "c": [(1, 1, 50), (1, 0, 50), (0, 1, 20), (0, 0, 80)],
+    }.items():
+        for y, p, n in cells:
+            rows += [[group, y, p, round(0.3 + 0.4 * p + 0.002 * (i % 50), 3)] for i in range(n)]
+    return rows
+
+
+def test_mitigations_are_judged_on_sufficient_cells_like_the_audit(
+    audit_cli: RunCli, write_csv: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Review finding: the policy judged a mitigation entry (even 'baseline', the audited
+    model's own predictions) on group a's TPR from 5 positives, which the audit leaves out:
+    the audit passed equal opportunity, its baseline failed with 0.5."""
+    data = write_csv("small.csv", ["g", "y", "pred", "score"], _small_positive_cell_rows())
+    policy = tmp_path / "both.toml"
+    rules = [
+        'id = "eo"\nmetric = "favorable_opportunity_difference"\nmax = 0.05',
+        'id = "ff"\nmetric = "favorable_rate_ratio"\nmin = 0.5\nevidence = "interval"',
+        'id = "dp"\nmetric = "demographic_parity_ratio"\nmin = 0.5\nevidence = "interval"',
+    ]
+    policy.write_text("".join(f"[[rule]]\n{r}\n" for r in rules), encoding="utf-8")
+    run = audit_cli(
+        data, *PRED, "--score-col", "score", "--sensitive", "g", "--policy", policy,
+        "--mitigations", "threshold_demographic_parity", sensitive=None,
+    )  # fmt: skip
+    result = run.json()
+    rules = {r["id"]: r for r in result["policy"]["rules"]}
+    (eo,) = rules["eo"]["outcomes"]
+    assert (eo["observed"], eo["status"]) == (0.0, "pass")
+    assert {"g": "a"} in eo["excluded"]  # named as left out (TPR from 5 positives)
+    (baseline,) = [m for m in result["policy"]["mitigations"] if m["method"] == "baseline"]
+    assert baseline["verdict"] == result["verdict"]
+    # The favourable-rate interval rule is judged on a mitigation's numbers as the
+    # headline rule it equals is: the same status, not 'not evaluable'.
+    assert rules["ff"]["status"] == rules["dp"]["status"]
+    assert "ff" not in baseline["warned_rules"] or "dp" in baseline["warned_rules"]
+    assert ("ff" in baseline["failed_rules"]) == ("dp" in baseline["failed_rules"])

@@ -366,9 +366,9 @@ class Measurement:
         ``min_denominator`` rows in its denominator and a defined value, when two or more
         have one: the group least often given the favourable outcome, compared with the
         best-off of them (``ratio`` of their favourable-outcome rates, the four-fifths
-        ratio, and ``difference`` of the metric, as fairlearn's min / max and max - min
-        over those groups when a positive prediction is favourable) and with the reference
-        group (``reference_value``). ``below_band`` marks a ratio below ``RATIO_BAND``'s
+        ratio: fairlearn's min / max over those groups when a positive prediction is
+        favourable; ``difference`` = value - best value of the metric) and with the
+        reference group (``reference_value``). ``below_band`` marks a ratio below ``RATIO_BAND``'s
         lower end.
         """
         out = []

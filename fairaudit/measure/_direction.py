@@ -112,8 +112,12 @@ def resolve_direction(
     if same_label(favorable_label, positive):
         return Direction(True, favorable_label)
     others = [v for v in label_values if not same_label(v, positive)]
-    if positive_label is None:
-        others = others or ["0"]  # 0/1 labels: 0 is the other class even when absent
+    if not others:
+        # One class only: the other class is absent, and any other value names it (0/1
+        # labels: only 0 or false can).
+        if positive_label is not None or same_label(favorable_label, "0"):
+            return Direction(False, favorable_label)
+        others = ["0"]
     if any(same_label(favorable_label, v) for v in others):
         return Direction(False, favorable_label)
     shown = ", ".join(repr(v) for v in label_values) or "none"

@@ -63,6 +63,13 @@ _HEADLINE_BASE: dict[str, tuple[str, ...]] = {
     "equalized_odds": ("true_positive_rate", "false_positive_rate"),
 }
 _ALIAS = {"selection_rate": "demographic_parity", "true_positive_rate": "equal_opportunity"}
+# With a favourable positive prediction, a favourable-rate metric is this headline metric.
+_FAVORABLE_HEADLINE = {
+    "favorable_rate_difference": "demographic_parity_difference",
+    "favorable_rate_ratio": "demographic_parity_ratio",
+    "favorable_opportunity_difference": "equal_opportunity_difference",
+    "favorable_opportunity_ratio": "equal_opportunity_ratio",
+}
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -277,11 +284,13 @@ def _favorable_outcome(rule: Rule, view: View, feature: str, minimum: int) -> Ou
             REASON_NO_METRIC.format(metric=base, feature=feature),
         )  # fmt: skip
     sizes = view.sizes.get(feature, {})
-    excluded = [k for k, n in sizes.items() if n < minimum]
+    small = [k for k, n in sizes.items() if n < minimum]
+    # Left out too, and named: rates below min_denominator or undefined (None here).
+    excluded = small + [k for k, v in rates.items() if v is None and k not in small]
     favorable = {
-        k: (None if v is None else v if view.positive_favorable else 1.0 - v)
+        k: (v if view.positive_favorable else 1.0 - v)
         for k, v in rates.items()
-        if k not in excluded
+        if k not in excluded and v is not None
     }
     observed, keys = between_values(favorable, rule.kind)
     groups = tuple(view.groups[feature][k] for k in keys)
@@ -291,16 +300,33 @@ def _favorable_outcome(rule: Rule, view: View, feature: str, minimum: int) -> Ou
             feature, groups, None, None, NOT_EVALUABLE,
             REASON_TOO_FEW_GROUPS.format(minimum=minimum), excluded_groups,
         )  # fmt: skip
-    entry = view.worse_off.get((feature, base))
-    interval, interval_reason = None, None
-    if entry is None or minimum != view.min_group_size:
-        interval_reason = REASON_NO_BETWEEN_INTERVAL.format(metric=rule.metric)
-    elif entry.get(f"ci_{rule.kind}_between") is None:
-        interval_reason = REASON_NO_INTERVALS
-    else:
-        interval = as_interval(entry[f"ci_{rule.kind}_between"])
+    interval, interval_reason = _favorable_interval(rule, view, feature, base, minimum, bool(small))
     status, reason = _judge(rule, observed, interval, interval_reason=interval_reason)
     return Outcome(feature, groups, observed, interval, status, reason, excluded_groups)
+
+
+def _favorable_interval(
+    rule: Rule, view: View, feature: str, base: str, minimum: int, restricted: bool
+) -> tuple[tuple[float, float] | None, str | None]:
+    """Return the interval of a favourable-rate rule's value, or why there is none.
+
+    The audit's: its worse-off entry's simultaneous interval, over the same groups when the
+    rule uses the audit's min_group_size. A mitigation's numbers have no worse-off entries:
+    with a favourable positive prediction and no group below min_group_size the value is
+    a headline metric over the same groups, whose interval applies as is.
+    """
+    entry = view.worse_off.get((feature, base))
+    if entry is not None:
+        if minimum != view.min_group_size:
+            return None, REASON_NO_BETWEEN_INTERVAL.format(metric=rule.metric)
+        interval = entry.get(f"ci_{rule.kind}_between")
+        return (None, REASON_NO_INTERVALS) if interval is None else (as_interval(interval), None)
+    headline = view.headline.get((feature, _FAVORABLE_HEADLINE[rule.metric]))
+    if not view.positive_favorable or restricted or headline is None:
+        return None, REASON_NO_BETWEEN_INTERVAL.format(metric=rule.metric)
+    if "ci" not in headline:
+        return None, REASON_NO_INTERVALS
+    return as_interval(headline["ci"]), None
 
 
 def _reference_outcomes(rule: Rule, view: View, feature: str, minimum: int) -> list[Outcome]:

@@ -77,6 +77,12 @@ def build_view(
             metric_values[group_key(d["reference"])] = d.get("reference_value")
     for h in (result.get("headline") or []) if headline is None else headline:
         view.headline[(h["feature"], h["metric"])] = h
+        # A rate below min_denominator judges nothing: a mitigation's rows do not say which
+        # those are, its headline entries do (the audit's rows say so themselves).
+        for left_out in h.get("excluded") or ():
+            rates = view.values.get(h["feature"], {}).get(left_out["metric"])
+            if rates is not None:
+                rates[group_key(left_out["group"])] = None
     view.positive_favorable = audit.get("positive_prediction", "favorable") == "favorable"
     if disparities is None:  # a mitigation's numbers have no worse-off summary
         for w in (result.get("summary") or {}).get("worse_off") or []:
