@@ -13,8 +13,8 @@ interleaved over ``--repeats`` rounds (best-of-N is reported):
   ``np.argsort`` of the scores: the least an exact counting pass with ranks can do.
 * ``numpy``  - ``count_with_engine(spec, "numpy")`` (counts, checks and exact score sums).
 * ``duckdb`` - ``count_with_engine(spec, "duckdb")``.
-* ``spark``  - ``count_with_engine(spec, "spark")`` on a ``local[2]`` session (session start
-  timed separately and left out of ``seconds``).
+* ``spark``  - ``count_with_engine(spec, "spark")`` on the session ``--spark-master local[2]``
+  gives (session start timed separately and left out of ``seconds``).
 
 Usage::
 
@@ -114,16 +114,10 @@ def measure(kind: str, n_rows: int) -> dict:
 
         options: dict = {}
         if kind == "spark":
-            from pyspark.sql import SparkSession
+            from fairaudit.engines._spark import spark_session
 
             start = time.perf_counter()
-            options["session"] = (
-                SparkSession.builder.master("local[2]")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config("spark.driver.memory", "4g")
-                .getOrCreate()
-            )
-            options["session"].sparkContext.setLogLevel("ERROR")
+            options["session"] = spark_session("local[2]")  # as `--spark-master local[2]`
             out["session_seconds"] = time.perf_counter() - start
         start = time.perf_counter()
         counted = count_with_engine(_spec(n_rows), kind, **options)  # type: ignore[arg-type]

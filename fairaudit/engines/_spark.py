@@ -40,12 +40,16 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-#: log4j2 settings that keep Spark's log lines off the terminal (errors only).
+#: log4j2 settings that keep Spark's log lines off the terminal (errors only). The shell's
+#: logger (the gateway's, under pyspark) at the root's level also silences "Setting
+#: default log level to ...".
 _QUIET_LOG4J2 = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
 logger.repl.name = org.apache.spark.repl.Main
 logger.repl.level = error
+logger.py.name = org.apache.spark.api.python.PythonGatewayServer
+logger.py.level = error
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR

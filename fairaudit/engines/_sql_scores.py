@@ -313,8 +313,8 @@ class _SortedStream:
             self.maps.append((name, sub, np.broadcast_to(gid, (n_cells,)).astype(small)))
         self.running = [_GroupingSums(int(np.prod(sub))) for _, sub, _ in self.maps]
         self.cell_counts = np.zeros(n_cells * 4, dtype=np.int64)
-        # Per cell, the high and low 32-bit limbs of sum n * floor(t * 2**62), and of t**2.
-        self.brier = [np.zeros((2, n_cells), dtype=np.uint64) for _ in range(2)] if brier else []
+        # Per cell, sum n * floor(t * 2**62) and sum n * floor(t**2 * 2**62).
+        self.brier: list[list[int]] = [[0] * n_cells, [0] * n_cells] if brier else []
 
     def add(self, key: np.ndarray, s: np.ndarray, n: np.ndarray | None, pool: Any) -> None:
         """Add rows ``key = cell * 4 + 2 * y + yhat`` with scores ``s`` (sorted) and counts
@@ -339,11 +339,16 @@ class _SortedStream:
     def _add_brier(self, cell: np.ndarray, y: np.ndarray, s: np.ndarray, n: np.ndarray) -> None:
         d = s - y.astype(np.float64)
         t = d * d
-        un = n.view(np.uint64)
+        weight = n.astype(np.float64)
         for k, value in enumerate((t, t * t)):
-            fixed = np.floor(value * float(BRIER_SCALE)).astype(np.uint64)
-            np.add.at(self.brier[k][0], cell, un * (fixed >> np.uint64(32)))
-            np.add.at(self.brier[k][1], cell, un * (fixed & _LOW32))
+            fixed = np.floor(value * float(BRIER_SCALE)).astype(np.int64)  # < 2**62
+            # 21-bit limbs: each bincount sum stays below 2**53, so floats add them exactly.
+            for shift in (0, 21, 42):
+                limb = ((fixed >> shift) & 0x1FFFFF).astype(np.float64)
+                sums = np.bincount(cell, weights=weight * limb, minlength=self.n_cells)
+                total = self.brier[k]
+                for c, v in enumerate(sums.tolist()):
+                    total[c] += int(v) << shift
 
     def result(self, features: tuple[str, ...], levels: tuple) -> tuple[GroupCounts, dict]:
         """Return the GroupCounts and {grouping name ('' overall): ScoreSums}."""
@@ -355,7 +360,7 @@ class _SortedStream:
             cells=np.stack(np.unravel_index(present, self.sizes), axis=1).astype(np.int64),
             counts=counts[present],
         )
-        cell_brier = [[(int(h) << 32) + int(lo) for h, lo in zip(*b)] for b in self.brier]
+        cell_brier = self.brier
         results = {}
         for (name, sub, gid), sums in zip(self.maps, self.running):
             per_group = None
