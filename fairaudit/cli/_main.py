@@ -222,6 +222,18 @@ def cli() -> None:
     "file fits comfortably in memory, else duckdb.",
 )
 @click.option(
+    "--spark-master",
+    metavar="URL",
+    help="Spark master for --engine spark (local[4], spark://host:7077, yarn, or sc://host "
+    "for Spark Connect). Default: the active session, SPARK_REMOTE or spark-defaults.conf.",
+)
+@click.option(
+    "--verbose",
+    is_flag=True,
+    default=None,
+    help="Show the engine's own log lines and progress bars (Spark's are hidden otherwise).",
+)
+@click.option(
     "--train",
     type=click.Path(path_type=Path),
     help="Training set (CSV or Parquet): enables the retraining mitigations "
