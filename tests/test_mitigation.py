@@ -615,7 +615,8 @@ def test_a_variant_that_collapses_a_groups_selection_rate_is_not_eligible() -> N
     eligible, why = eligibility(collapsed, baseline, imbalanced=True)
     assert not eligible
     assert why == (
-        "Not eligible: it selects g=a, g=b below 1% of the time (the audited model did not)."
+        "Not eligible: it predicts positive for g=a, g=b below 1% of the time "
+        "(the audited model did not)."
     )
     # A group the audited model already selected under 1% of the time does not count.
     already = replace(baseline, extreme_groups=frozenset({("g=a", "below"), ("g=b", "below")}))
@@ -700,7 +701,8 @@ def test_rare_positives_a_collapsed_threshold_variant_is_not_recommended(tmp_pat
         )
         assert variant["eligible"] is False
         assert variant["eligibility"].startswith(
-            "Not eligible: it selects g=a, g=b below 1% of the time (the audited model did not)"
+            "Not eligible: it predicts positive for g=a, g=b below 1% of the time "
+            "(the audited model did not)"
         )
     assert summary["best"] is None
     assert baseline["eligible"] is None

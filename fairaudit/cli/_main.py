@@ -258,7 +258,11 @@ def cli() -> None:
     type=click.IntRange(min=2),
     help="Cross-fitting folds for post-processing mitigations (default 5).",
 )
-@jobs_option("Mitigations run in parallel on this many processes (default: the number of cores).")
+@jobs_option(
+    "Run the mitigation comparison on this many worker processes. Default: in the audit's "
+    "own process, with one worker per core only for a large comparison (over 2,000,000 "
+    "distinct group-score pairs or 200,000 training rows). Results do not depend on it."
+)
 @click.option(
     "--policy",
     multiple=True,

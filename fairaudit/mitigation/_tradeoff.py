@@ -101,8 +101,8 @@ def eligibility(
         groups = sorted(group for group, where in new if where == side)
         if groups:
             reasons.append(
-                f"it selects {', '.join(groups)} {side} {bound:.0%} of the time (the audited "
-                "model did not)"
+                f"it predicts positive for {', '.join(groups)} {side} {bound:.0%} of the time "
+                "(the audited model did not)"
             )
     falls = [("balanced accuracy", baseline.balanced_accuracy, point.balanced_accuracy)]
     if not imbalanced:

@@ -151,6 +151,13 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         if process.is_alive():
             process.kill()
             process.join()
+    # A worker killed while sending a result leaves the pool's manager thread waiting for
+    # the rest of that message, on a pipe this process also holds open for writing. With
+    # every worker gone, closing that end ends the wait (end of file), so that the pool
+    # notices it is broken and shutdown() below returns.
+    result_queue = getattr(pool, "_result_queue", None)
+    with contextlib.suppress(Exception):
+        result_queue._writer.close()  # type: ignore[union-attr]
     # With its workers gone the pool is "broken" and its manager thread winds down: wait
     # for it, so that the pool's queues (and their named semaphores) are released now.
     pool.shutdown(wait=True, cancel_futures=True)
@@ -184,8 +191,29 @@ def worker_results(
     workers are a ``worker_pool``. A worker that dies makes the iterator raise
     ``concurrent.futures.process.BrokenProcessPool``.
     """
-    from concurrent.futures import as_completed
-
     with worker_pool(workers) as pool:
         futures = [pool.submit(function, item) for item in items]
-        yield (future.result() for future in as_completed(futures))
+        yield _finished(pool, futures)
+
+
+def _finished(pool: ProcessPoolExecutor, futures: list[Future[Result]]) -> Iterator[Result]:
+    """Yield the futures' results as they finish; raise BrokenProcessPool when a worker has
+    died while work is pending.
+
+    The pool notices a dead worker itself, except when it was killed (SIGKILL, the
+    out-of-memory killer) while waiting for work: it then dies holding the lock of the
+    pool's task queue, and the other workers and the pool wait for that lock forever.
+    Checking the workers every ``_PARENT_CHECK_INTERVAL`` seconds turns that hang into the
+    same error; ``worker_pool`` then terminates the rest.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=_PARENT_CHECK_INTERVAL, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
+        processes = (getattr(pool, "_processes", None) or {}).values()
+        if pending and any(p.exitcode is not None for p in processes):
+            raise BrokenProcessPool("a worker process died while work was pending")
