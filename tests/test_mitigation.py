@@ -624,7 +624,8 @@ def test_a_variant_that_collapses_a_groups_selection_rate_is_not_eligible() -> N
     # Above 99% is a collapse too.
     everyone = replace(collapsed, extreme_groups=frozenset({("g=a", "above")}))
     assert (
-        "selects g=a above 99% of the time" in eligibility(everyone, baseline, imbalanced=True)[1]
+        "predicts positive for g=a above 99% of the time"
+        in eligibility(everyone, baseline, imbalanced=True)[1]
     )
 
 
