@@ -255,6 +255,9 @@ def test_every_output_says_flagged_when_a_positive_prediction_is_adverse(
         "(flagged more often; ratio of not-flagged rates 0.642)"
     )
     assert text in run.result.output  # the console
+    # Beside fairlearn's ratio of flag rates, the four-fifths ratio of the favourable outcome.
+    assert "  sex: demographic_parity_ratio = 0.163\n" in run.result.output
+    assert "  sex: favorable_rate_ratio (not flagged) = 0.642\n" in run.result.output
     assert json.dumps(text)[1:-1].replace("&", "&amp;") in junit.read_text(encoding="utf-8")
     html = run.html()
     assert "flagged more often: ratio of not-flagged rates" in html

@@ -155,9 +155,18 @@ def run_summary(data: Mapping[str, Any], html: Path, json: Path, ledger: Path | 
     lines = [f"Wrote {html} and {json}"]
     if ledger is not None:
         lines.append(f"  recorded in the ledger {ledger}")
+    adverse = data["audit"].get("positive_prediction") == "adverse"
+    four_fifths = {  # with an adverse positive, fairlearn's ratio is of flag rates
+        w["feature"]: w["ratio"]
+        for w in (data.get("summary") or {}).get("worse_off") or []
+        if adverse and w["metric"] == "selection_rate"
+    }
     for h in data["headline"]:
         if h["metric"] in ("demographic_parity_ratio", "equalized_odds_difference"):
             lines.append(f"  {h['feature']}: {h['metric']} = {_number(h['value'])}")
+        if h["metric"] == "demographic_parity_ratio" and h["feature"] in four_fifths:
+            ratio = _number(four_fifths[h["feature"]])
+            lines.append(f"  {h['feature']}: favorable_rate_ratio (not flagged) = {ratio}")
     lines += [f"  worse off: {worse_off_text(e)}" for e in worse_off_entries(data.get("summary"))]
     lines += mitigation_lines(data)
     warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
