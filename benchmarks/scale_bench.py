@@ -46,9 +46,11 @@ def data_path(n_rows: int) -> Path:
     return SCRATCH / f"scale_{n_rows}.parquet"
 
 
-def write_parquet_chunks(path: Path, n_rows: int, make_chunk: Callable[[int], Any]) -> Path:
+def write_parquet_chunks(
+    path: Path, n_rows: int, make_chunk: Callable[[int], Any], chunk: int = CHUNK
+) -> Path:
     """Write (once) ``n_rows`` rows to ``path``, ``make_chunk(m)`` giving each pyarrow table
-    of at most ``CHUNK`` rows; the file appears only when complete."""
+    of at most ``chunk`` rows; the file appears only when complete."""
     import pyarrow.parquet as pq
 
     if path.exists():
@@ -56,8 +58,8 @@ def write_parquet_chunks(path: Path, n_rows: int, make_chunk: Callable[[int], An
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     writer = None
-    for start in range(0, n_rows, CHUNK):
-        table = make_chunk(min(CHUNK, n_rows - start))
+    for start in range(0, n_rows, chunk):
+        table = make_chunk(min(chunk, n_rows - start))
         if writer is None:
             writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
         writer.write_table(table, row_group_size=1_000_000)

@@ -37,10 +37,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_bench import write_parquet_chunks  # noqa: E402  (a sibling script)
+
 SCRATCH = Path(os.environ.get("FAIRAUDIT_SCORE_BENCH_DIR", "/tmp/fairaudit-score-bench"))
 COLUMNS = ("y", "yhat", "sex", "region")
 SCORES = ("p", "pc")
-CHUNK = 2_000_000
 
 
 def data_path(n_rows: int) -> Path:
@@ -50,22 +52,16 @@ def data_path(n_rows: int) -> Path:
 
 def generate(n_rows: int, seed: int = 0) -> Path:
     """Write (once) the synthetic Parquet file of ``n_rows`` rows, in chunks."""
-    path = data_path(n_rows)
-    if path.exists():
-        return path
-    SCRATCH.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     sex = pa.array(["female", "male"])
     region = pa.array(["north", "east", "south", "west", "centre"])
-    tmp = path.with_suffix(".partial")
-    writer = None
-    for start in range(0, n_rows, CHUNK):
-        m = min(CHUNK, n_rows - start)
+
+    def chunk(m: int) -> pa.Table:
         s = rng.integers(0, 2, m)
         r = rng.integers(0, 5, m)
         y = rng.random(m) < 0.25 + 0.05 * r + 0.05 * s
         pc = np.clip(rng.normal(0.35 + 0.3 * y - 0.02 * r, 0.2), 0.0, 1.0)
-        table = pa.table(
+        return pa.table(
             {
                 "y": y.astype(np.int8),
                 "yhat": (pc > 0.5).astype(np.int8),
@@ -75,13 +71,9 @@ def generate(n_rows: int, seed: int = 0) -> Path:
                 "region": region.take(pa.array(r)),
             }
         )
-        if writer is None:
-            writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
-        writer.write_table(table, row_group_size=1_000_000)
-    assert writer is not None
-    writer.close()
-    tmp.rename(path)
-    return path
+
+    # 2M-row chunks: the random stream (so the data) of the figures in benchmarks/README.md.
+    return write_parquet_chunks(data_path(n_rows), n_rows, chunk, chunk=2_000_000)
 
 
 def floor(path: Path, score_col: str) -> float:

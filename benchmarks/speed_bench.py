@@ -51,11 +51,13 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_bench import write_parquet_chunks  # noqa: E402  (a sibling script)
+
 SAMPLE_CONFIG = ROOT / "sample_data" / "audit.toml"
 SCRATCH = Path(os.environ.get("FAIRAUDIT_SPEED_DIR", "/tmp/fairaudit-speed"))
 SIZES = (1_000_000, 10_000_000)
 KINDS = ("floor", "numpy", "duckdb", "mitigation", "sample", "version", "verify", "batch")
-BLOCK = 2_000_000  # rows generated and written at a time
 TIMEOUT = 1800.0  # seconds; a run past it is reported as such, not waited for
 
 #: Columns of the synthetic data, as the floor reads them.
@@ -78,44 +80,31 @@ def make_parquet(n_rows: int, seed: int = 15) -> Path:
     """Return the synthetic Parquet file of ``n_rows`` rows, writing it the first time."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    target = parquet_path(n_rows)
-    if target.exists():
-        return target
-    SCRATCH.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     sexes = pa.array(["female", "male"])
     races = pa.array(["asian", "black", "hispanic", "other", "white"])
-    partial = target.with_name(target.name + ".partial")
-    with pq.ParquetWriter(partial, _schema(), compression="snappy") as writer:
-        done = 0
-        while done < n_rows:
-            size = min(BLOCK, n_rows - done)
-            race_code = rng.integers(0, len(races), size)
-            label = rng.random(size) < 0.25 + 0.06 * race_code
-            logit = rng.normal(1.4 * label - 0.7 + 0.08 * race_code, 1.0)
-            score = 1.0 / (1.0 + np.exp(-logit))
-            block = {
-                "label": pa.array(label.astype(np.int8)),
-                "pred": pa.array((score >= 0.5).astype(np.int8)),
-                "score": pa.array(score),
-                "sex": sexes.take(pa.array(rng.integers(0, len(sexes), size))),
-                "race": races.take(pa.array(race_code)),
-            }
-            writer.write_table(pa.table(block, schema=_schema()), row_group_size=1_000_000)
-            done += size
-    partial.rename(target)
-    return target
-
-
-def _schema():  # type: ignore[no-untyped-def]
-    import pyarrow as pa
-
-    return pa.schema(
+    schema = pa.schema(
         [("label", pa.int8()), ("pred", pa.int8()), ("score", pa.float64())]
         + [("sex", pa.string()), ("race", pa.string())]
     )
+
+    def chunk(size: int) -> pa.Table:
+        race_code = rng.integers(0, len(races), size)
+        label = rng.random(size) < 0.25 + 0.06 * race_code
+        logit = rng.normal(1.4 * label - 0.7 + 0.08 * race_code, 1.0)
+        score = 1.0 / (1.0 + np.exp(-logit))
+        block = {
+            "label": pa.array(label.astype(np.int8)),
+            "pred": pa.array((score >= 0.5).astype(np.int8)),
+            "score": pa.array(score),
+            "sex": sexes.take(pa.array(rng.integers(0, len(sexes), size))),
+            "race": races.take(pa.array(race_code)),
+        }
+        return pa.table(block, schema=schema)
+
+    # 2M-row chunks: the random stream (so the data) of the figures in benchmarks/README.md.
+    return write_parquet_chunks(parquet_path(n_rows), n_rows, chunk, chunk=2_000_000)
 
 
 def floor_seconds(path: Path) -> float:
