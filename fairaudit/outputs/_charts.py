@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from markupsafe import Markup
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,6 +76,13 @@ class Chart:
     title: str
     alt: str
     data_uri: str
+
+    @property
+    def html(self) -> Markup:
+        """Return the chart as one ``<figure>`` for the report (text from data escaped)."""
+        return Markup(
+            '<figure>\n<img src="{}" alt="{}">\n<figcaption>{}</figcaption>\n</figure>'
+        ).format(self.data_uri, self.alt, self.title)
 
 
 def _label(text: str, limit: int = _MAX_LABEL) -> str:
