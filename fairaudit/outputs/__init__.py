@@ -26,7 +26,14 @@ from fairaudit.outputs._card_source import (
     report_reference,
 )
 from fairaudit.outputs._cards import CARD_FORMATS, CardFormat, export_card
-from fairaudit.outputs._charts import PALETTE, Chart, disparity_chart, metrics_chart, tradeoff_chart
+from fairaudit.outputs._charts import (
+    PALETTE,
+    Chart,
+    disparity_chart,
+    heatmap_chart,
+    metrics_chart,
+    tradeoff_chart,
+)
 from fairaudit.outputs._diff_compute import (
     MSG_BAD_FIELD,
     MSG_BAD_JSON,
@@ -116,6 +123,7 @@ __all__ = [
     "fairness_section",
     "format_text",
     "group_label",
+    "heatmap_chart",
     "intervals_disjoint",
     "junit_xml",
     "load_report",

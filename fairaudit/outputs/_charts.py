@@ -1,126 +1,143 @@
-"""Matplotlib figures as inline SVG data URIs, each with a title and a text alternative.
+"""The report's charts as inline HTML: rates by group, ratios to the reference, the trade-off.
 
-Charts are deterministic (fixed SVG ids, no timestamps) so reports are byte-identical
-across runs. Group names come from the data: mathtext parsing is switched off so that
-``$...$`` is literal, text is drawn as paths, and the SVG is embedded as an ``<img>``
-(a data: URI), where no script can run. Characters DejaVu Sans lacks (CJK, emoji) are drawn
-from matplotlib's Last Resort font, a box naming the script, without a warning; the text
-alternative and the tables beside each chart spell every name out.
+Each chart is a table of dot plots that share their rows: one row per group (or method), one
+panel per metric, the value printed beside each mark with its interval beneath; the legend
+names every mark by shape and colour. Charts are deterministic (no ids, no timestamps), so
+reports stay byte-identical across runs. The heat map of a two-feature intersection is in
+``_chart_heatmap``; the building blocks in ``_chart_html``.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import math
-import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+
 from markupsafe import Markup
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from fairaudit.outputs._chart_heatmap import heatmap_chart
+from fairaudit.outputs._chart_html import (
+    PALETTE,
+    Chart,
+    LegendItem,
+    Scale,
+    axis,
+    band_style,
+    finite,
+    interval,
+    legend,
+    mark_item,
+    nice_scale,
+    number,
+    rate_scale,
+    scroll_box,
+    text,
+    track,
+)
 
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+__all__ = [
+    "Chart",
+    "PALETTE",
+    "disparity_chart",
+    "heatmap_chart",
+    "metrics_chart",
+    "tradeoff_chart",
+]
 
-__all__ = ["Chart", "PALETTE", "disparity_chart", "metrics_chart", "tradeoff_chart"]
+#: The label column's share of a chart's width: from its longest label, within these bounds.
+_LABEL_WIDTH = (12, 30)
+#: Minimum widths in rem (kept in step with _chart_style.html): labels, tracks, numbers.
+_LABEL_REM, _TRACK_REM, _BAND_TRACK_REM, _NUMBER_REM = 9, 8, 15, 7
 
-#: Okabe-Ito colour-blind-safe palette.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-
-#: Draws a glyph no other font has as a box naming its script (recent matplotlib bundles it).
-_LAST_RESORT_FONT = "Last Resort High-Efficiency"
+Interval = tuple[float, float] | None
 
 
-@cache
-def _rc() -> Any:  # matplotlib types the keys as a Literal of every setting
-    """Return the charts' matplotlib settings.
+@dataclass
+class _Panel:
+    """One metric's column of marks: its name, scale, values, intervals and mark kinds."""
 
-    matplotlib is imported here, on the first chart, not when ``fairaudit.outputs`` is
-    imported: the diff, the cards and the CLI never draw and should not pay for it.
-    Charts are ``Figure`` objects saved through the SVG backend: pyplot (its global figure
-    manager and backend selection, 0.2 s to import) is never loaded.
+    name: str
+    scale: Scale
+    values: list[float | None]
+    intervals: list[Interval]
+    marks: list[str]
+    reference: float | None = None
+    extra_ticks: tuple[float, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+
+def _floats(values: Sequence[float | None]) -> list[float | None]:
+    """Return the values as floats, with None and non-finite values as None."""
+    return [float(v) if finite(v) else None for v in values]
+
+
+def _intervals(given: Sequence[Sequence[float | None] | None] | None, n: int) -> list[Interval]:
+    """Return n intervals, None where missing or not finite."""
+    if given is None:
+        return [None] * n
+    return [interval(ci) for ci in given] + [None] * (n - len(given))
+
+
+def _label_cell(label: str, is_reference: bool) -> Markup:
+    tag = Markup(' <span class="chart-ref">reference</span>') if is_reference else Markup("")
+    return Markup('<th scope="row" class="chart-label">{}{}</th>').format(label, tag)
+
+
+def _dot_table(
+    corner: str, labels: Sequence[str], panels: Sequence[_Panel], reference_row: int | None,
+    band: Markup | None = None,
+) -> Markup:  # fmt: skip
+    """Return the table of a dot chart: a row per label, two columns per panel (marks, value).
+
+    The layout is fixed: the label column's width follows its longest label, the numbers'
+    is set by the style sheet, and the tracks share the rest equally; below its minimum width
+    (a phone) the table scrolls in its box.
     """
-    from matplotlib import font_manager
-
-    # Checked in the font list, not with findfont: that logs a warning when it is missing.
-    bundled = {font.name for font in font_manager.fontManager.ttflist}
-    return {
-        "svg.hashsalt": "fairaudit",
-        "svg.fonttype": "path",
-        # DejaVu Sans, then the Last Resort font if this matplotlib bundles it.
-        "font.family": [
-            "DejaVu Sans",
-            *([_LAST_RESORT_FONT] if _LAST_RESORT_FONT in bundled else []),
-        ],
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "text.usetex": False,
-        # Group names come from the data: never parse "$...$" in them as mathtext.
-        "text.parse_math": False,
-    }
-
-
-_MAX_LABEL = 40
-
-
-@dataclass(frozen=True)
-class Chart:
-    """One chart: its title, a text alternative and the SVG as a data: URI."""
-
-    title: str
-    alt: str
-    data_uri: str
-
-    @property
-    def html(self) -> Markup:
-        """Return the chart as one ``<figure>`` for the report (text from data escaped)."""
-        return Markup(
-            '<figure>\n<img src="{}" alt="{}">\n<figcaption>{}</figcaption>\n</figure>'
-        ).format(self.data_uri, self.alt, self.title)
-
-
-def _label(text: str, limit: int = _MAX_LABEL) -> str:
-    """Return text of bounded length (mathtext is off in _rc(), so any text is literal)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@contextmanager
-def _axes(width: float, height: float) -> Iterator[tuple[Figure, Axes]]:
-    """Yield a new figure and its one axes, under the charts' settings (``_rc``)."""
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context(_rc()):
-        fig = Figure(figsize=(width, height))
-        yield fig, fig.subplots()
-
-
-def _to_data_uri(fig: Figure) -> str:
-    """Return the figure as an SVG data: URI (``savefig`` picks the SVG backend's canvas)."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # Without the Last Resort font (older matplotlib) a missing glyph is an empty box:
-        # the text alternative names the group, so the warning tells the reader nothing.
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
-        fig.savefig(
-            buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight"
+    longest = max((len(label) for label in labels), default=0)
+    width = min(max(round(longest * 0.65) + 2, _LABEL_WIDTH[0]), _LABEL_WIDTH[1])
+    track_rem = _BAND_TRACK_REM if band else _TRACK_REM
+    style = Markup("min-width:{}rem").format(_LABEL_REM + len(panels) * (track_rem + _NUMBER_REM))
+    if band:
+        style += Markup(";") + band
+    head = Markup("").join(
+        Markup(
+            '<th scope="col" class="chart-axis-h">{}{}</th>'
+            '<th scope="col" class="chart-num"><span class="visually-hidden">{}</span></th>'
+        ).format(p.name, axis(p.scale, p.extra_ticks), p.name)
+        for p in panels
+    )
+    rows = []
+    for r, label in enumerate(labels):
+        cells = Markup("").join(
+            Markup(
+                '<td class="chart-tc" aria-hidden="true">{}</td><td class="chart-num">{}</td>'
+            ).format(
+                track(p.scale, p.values[r], p.intervals[r], mark=p.marks[r], reference=p.reference),
+                number(p.values[r], p.intervals[r], note=p.notes[r] if p.notes else ""),
+            )
+            for p in panels
         )
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        rows.append(Markup("<tr>{}{}</tr>\n").format(_label_cell(label, r == reference_row), cells))
+    return Markup(
+        '<table class="chart-plot{}" style="{}">\n<thead><tr><th scope="col" class="chart-corner" '
+        'style="width:{}%">{}</th>{}</tr></thead>\n<tbody>\n{}</tbody>\n</table>\n'
+    ).format(" chart-banded" if band else "", style, width, corner, head, Markup("").join(rows))
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
+def _index(labels: Sequence[str], name: str | None) -> int | None:
+    return labels.index(name) if name is not None and name in labels else None
 
 
-def _floats(values: Sequence[float | None]) -> list[float]:
-    """Return the values with None as NaN."""
-    return [math.nan if v is None else float(v) for v in values]
+def _whisker_item(intervals: bool) -> list[LegendItem]:
+    return [LegendItem("chart-swatch-ci", "confidence interval")] if intervals else []
+
+
+def _beyond_item(panels: Sequence[_Panel]) -> list[LegendItem]:
+    beyond = any(v is not None and p.scale.beyond(v) for p in panels for v in p.values)
+    return [mark_item("beyond", "beyond the axis (the value is printed)")] if beyond else []
+
+
+def _metric_name(metric: str) -> str:
+    return text(metric).replace("_", " ")
 
 
 def metrics_chart(
@@ -129,55 +146,57 @@ def metrics_chart(
     metrics: Sequence[str],
     values: Sequence[Sequence[float | None]],
     intervals: Sequence[Sequence[tuple[float, float] | None]] | None = None,
+    *,
+    reference: str | None = None,
 ) -> Chart:
-    """Return a horizontal grouped bar chart: one bar per metric for each group.
+    """Return small multiples of rates by group: one panel per metric, one row per group.
 
-    ``values[m][g]`` is metric ``m`` for group ``g``; ``intervals`` adds whiskers.
-    Undefined values draw no bar and are named in the text alternative.
+    ``values[m][g]`` is metric ``m`` for group ``g``; ``intervals`` adds whiskers. The
+    ``reference`` group's marks are squares and its value is a line across each panel.
+    Undefined values draw no mark and are printed as 'undefined'.
     """
-    height = max(2.2, 0.32 * len(groups) * len(metrics) + 1.0)
-    with _axes(7.0, min(height, 40)) as (fig, ax):
-        bar = 0.8 / max(len(metrics), 1)
-        for m, metric in enumerate(metrics):
-            ys = [g + m * bar for g in range(len(groups))]
-            xs = [v if math.isfinite(v) else 0.0 for v in _floats(values[m])]
-            err = None
-            if intervals is not None:
-                lows, highs = [], []
-                for v, ci in zip(_floats(values[m]), intervals[m]):
-                    if math.isfinite(v) and ci is not None and _finite(ci[0]) and _finite(ci[1]):
-                        lows.append(max(v - ci[0], 0.0))
-                        highs.append(max(ci[1] - v, 0.0))
-                    else:
-                        lows.append(0.0)
-                        highs.append(0.0)
-                err = [lows, highs]
-            ax.barh(
-                ys,
-                xs,
-                height=bar * 0.9,
-                color=PALETTE[m % len(PALETTE)],
-                label=metric,
-                xerr=err,
-                error_kw={"ecolor": "#333333", "capsize": 2, "elinewidth": 0.8},
+    labels = [text(g) for g in groups]
+    ref = _index(list(groups), reference)
+    panels = []
+    for m, metric in enumerate(metrics):
+        shown = _floats(values[m])
+        panels.append(
+            _Panel(
+                _metric_name(metric),
+                rate_scale(),
+                shown,
+                _intervals(intervals[m] if intervals is not None else None, len(groups)),
+                ["reference" if g == ref else "value" for g in range(len(groups))],
+                reference=shown[ref] if ref is not None else None,
             )
-        ax.set_yticks([g + bar * (len(metrics) - 1) / 2 for g in range(len(groups))])
-        ax.set_yticklabels([_label(g) for g in groups])
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1.05)
-        ax.set_xlabel("rate")
-        ax.set_title(_label(title, 90))
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
-        uri = _to_data_uri(fig)
-    parts = []
-    for g, group in enumerate(groups):
-        shown = ", ".join(
-            f"{metric} {v:.3f}" if math.isfinite(v) else f"{metric} undefined"
-            for metric, v in zip(metrics, (_floats(values[m])[g] for m in range(len(metrics))))
         )
-        parts.append(f"{group}: {shown}")
-    alt = f"{title}. Bar chart; " + "; ".join(parts) + ". The table below has the same numbers."
-    return Chart(title, alt, uri)
+    has_ci = any(ci is not None for p in panels for ci in p.intervals)
+    items = [mark_item("value", "a group's rate")]
+    if ref is not None:
+        items += [
+            mark_item("reference", f"the reference group, {labels[ref]}"),
+            LegendItem("chart-swatch-ref", "the reference group's rate"),
+        ]
+    body = legend([*items, *_whisker_item(has_ci)]) + scroll_box(
+        text(title), _dot_table("Group", labels, panels, ref)
+    )
+    parts = []
+    for g, group in enumerate(labels):
+        entry = ", ".join(
+            f"{p.name} {p.values[g]:.3f}" if p.values[g] is not None else f"{p.name} undefined"
+            for p in panels
+        )
+        parts.append(f"{group}: {entry}")
+    alt = f"{text(title)}. Dot chart by group; " + "; ".join(parts) + "."
+    return Chart(text(title), alt, body)
+
+
+def _ratio_mark(ratio: float | None, band: tuple[float, float], is_reference: bool) -> str:
+    if is_reference:
+        return "reference"
+    if ratio is not None and not band[0] <= ratio <= band[1]:
+        return "outside"
+    return "value"
 
 
 def disparity_chart(
@@ -188,51 +207,48 @@ def disparity_chart(
     intervals: Sequence[tuple[float, float] | None] | None = None,
     band: tuple[float, float] = (0.8, 1.25),
 ) -> Chart:
-    """Return a dot plot of each group's ratio to the reference, with the 0.8–1.25 band."""
-    with _axes(7.0, max(1.8, 0.35 * len(groups) + 1.0)) as (fig, ax):
-        ax.axvspan(band[0], band[1], color="#DDDDDD", label=f"{band[0]}–{band[1]} band")
-        ax.axvline(1.0, color="#555555", linewidth=0.8)
-        points = _floats(ratios)
-        finite = [r for r in points if math.isfinite(r)]
-        high = max([band[1] * 1.1, *[r * 1.1 for r in finite]])
-        for i, r in enumerate(points):
-            if not math.isfinite(r):
-                continue
-            outside = r < band[0] or r > band[1]
-            err = None
-            ci = intervals[i] if intervals is not None else None
-            if ci is not None and _finite(ci[0]) and _finite(ci[1]):
-                low_ci, high_ci = float(ci[0]), float(ci[1])
-                err = [[max(r - low_ci, 0.0)], [max(high_ci - r, 0.0)]]
-                high = max(high, high_ci * 1.05)
-            ax.errorbar(
-                [r],
-                [i],
-                xerr=err,
-                fmt="D" if outside else "o",
-                color=PALETTE[5] if outside else PALETTE[0],
-                capsize=3,
-                markersize=6,
-            )
-        ax.set_yticks(range(len(groups)))
-        ax.set_yticklabels([_label(g) for g in groups])
-        ax.set_ylim(len(groups) - 0.5, -0.5)
-        ax.set_xlim(0, min(high, 10.0))
-        ax.set_xlabel(_label(f"ratio to reference ({reference})", 90))
-        ax.set_title(_label(title, 90))
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
-        uri = _to_data_uri(fig)
+    """Return a dot plot of each group's ratio to the reference, over the labelled band.
+
+    Circles are inside the band, diamonds outside; the reference group (ratio 1) is a square.
+    """
+    labels, ref_label = [text(g) for g in groups], text(reference)
+    shown = _floats(ratios)
+    cis = _intervals(intervals, len(groups))
+    ref = _index(list(groups), reference)
+    reach = [band[1] * 1.2, *(v for v in shown if v is not None)]
+    reach += [ci[1] for ci in cis if ci is not None]
+    scale = nice_scale(reach, floor=0.0, cap=max(4.0, band[1] * 2))
+    marks = [_ratio_mark(v, band, g == ref) for g, v in enumerate(shown)]
+    notes = ["outside the band" if m == "outside" else "" for m in marks]
+    ticks = (band[0], 1.0, band[1])
+    panel = _Panel("ratio to the reference", scale, shown, cis, marks, None, ticks, notes)
+    low, high = _band_text(band)
+    items = [
+        LegendItem("chart-swatch-band", f"the {low}–{high} band"),
+        LegendItem("chart-swatch-parity", f"1 = same as the reference group, {ref_label}"),
+        mark_item("value", "inside the band"),
+        mark_item("outside", "outside the band"),
+    ]
+    if ref is not None:
+        items.append(mark_item("reference", "the reference group"))
+    items += _whisker_item(any(ci is not None for ci in cis)) + _beyond_item([panel])
+    table = _dot_table("Group", labels, [panel], ref, band_style(scale, band))
+    body = legend(items) + scroll_box(text(title), table)
     parts = [
-        f"{g}: {r:.3f}" + (" (outside the band)" if r < band[0] or r > band[1] else "")
-        if math.isfinite(r)
+        f"{g}: {r:.3f}" + (" (outside the band)" if not band[0] <= r <= band[1] else "")
+        if r is not None
         else f"{g}: undefined"
-        for g, r in zip(groups, _floats(ratios))
+        for g, r in zip(labels, shown)
     ]
     alt = (
-        f"{title}. Ratio of each group to the reference group {reference}; the shaded band "
-        f"is {band[0]} to {band[1]}. " + "; ".join(parts) + "."
+        f"{text(title)}. Ratio of each group to the reference group {ref_label}; the shaded band "
+        f"is {low} to {high}. " + "; ".join(parts) + "."
     )
-    return Chart(title, alt, uri)
+    return Chart(text(title), alt, body)
+
+
+def _band_text(band: tuple[float, float]) -> tuple[str, str]:
+    return f"{band[0]:g}", f"{band[1]:g}"
 
 
 def tradeoff_chart(
@@ -243,42 +259,45 @@ def tradeoff_chart(
     accuracy: Sequence[float | None],
     accuracy_ci: Sequence[tuple[float, float] | None],
     x_label: str,
+    *,
+    baseline: str | None = "baseline",
 ) -> Chart:
-    """Return a scatter of accuracy against disparity, one point per method, with whiskers."""
-    with _axes(7.0, 4.2) as (fig, ax):
-        markers = ("o", "s", "D", "^", "v", "P", "X", "*")
-        for i, label in enumerate(labels):
-            x, y = _floats([disparity[i]])[0], _floats([accuracy[i]])[0]
-            if not (math.isfinite(x) and math.isfinite(y)):
-                continue
-            xerr = yerr = None
-            xci, yci = disparity_ci[i], accuracy_ci[i]
-            if xci is not None and _finite(xci[0]) and _finite(xci[1]):
-                xerr = [[max(x - float(xci[0]), 0.0)], [max(float(xci[1]) - x, 0.0)]]
-            if yci is not None and _finite(yci[0]) and _finite(yci[1]):
-                yerr = [[max(y - float(yci[0]), 0.0)], [max(float(yci[1]) - y, 0.0)]]
-            ax.errorbar(
-                [x],
-                [y],
-                xerr=xerr,
-                yerr=yerr,
-                fmt=markers[i % len(markers)],
-                color=PALETTE[i % len(PALETTE)],
-                capsize=3,
-                markersize=7,
-                label=_label(label, 60),
-                elinewidth=0.8,
-            )
-        ax.set_xlabel(_label(x_label, 90) + " (lower is fairer)")
-        ax.set_ylabel("accuracy (higher is better)")
-        ax.set_title(_label(title, 90))
-        ax.legend(loc="best", fontsize=7, frameon=False)
-        uri = _to_data_uri(fig)
+    """Return each method's disparity and accuracy side by side, one row per method.
+
+    Two panels that share their rows read more easily than a scatter whose labels collide:
+    the ``baseline`` method (the model as it is) is a square, and its values are lines
+    across both panels, so a method's cost and gain show against it.
+    """
+    names = [text(label).replace("_", " ") for label in labels]
+    base = _index(list(labels), baseline)
+    rows = range(len(labels))
+    marks = ["reference" if i == base else "value" for i in rows]
+    panels = []
+    for name, values, cis, floor in (
+        (f"{text(x_label)} (lower is fairer)", disparity, disparity_ci, 0.0),
+        ("accuracy (higher is better)", accuracy, accuracy_ci, None),
+    ):
+        shown = _floats(values)
+        intervals = _intervals(cis, len(labels))
+        reach = [v for v in shown if v is not None]
+        reach += [end for ci in intervals if ci is not None for end in ci]
+        scale = nice_scale(reach, floor=floor)
+        reference = shown[base] if base is not None else None
+        panels.append(_Panel(name, scale, shown, intervals, marks, reference))
+    items = [mark_item("value", "a mitigation method")]
+    if base is not None:
+        items += [
+            mark_item("reference", f"{names[base]}: the model as it is"),
+            LegendItem("chart-swatch-ref", f"the {names[base]}'s value"),
+        ]
+    has_ci = any(ci is not None for p in panels for ci in p.intervals)
+    items += _whisker_item(has_ci) + _beyond_item(panels)
+    body = legend(items) + scroll_box(text(title), _dot_table("Method", names, panels, base))
     parts = [
-        f"{label}: {x_label} {d:.3f}, accuracy {a:.3f}"
-        if math.isfinite(d) and math.isfinite(a)
-        else f"{label}: not available"
-        for label, d, a in zip(labels, _floats(disparity), _floats(accuracy))
+        f"{name}: {text(x_label)} {d:.3f}, accuracy {a:.3f}"
+        if d is not None and a is not None
+        else f"{name}: not available"
+        for name, d, a in zip(names, panels[0].values, panels[1].values)
     ]
-    alt = f"{title}. Scatter plot, one point per method; " + "; ".join(parts) + "."
-    return Chart(title, alt, uri)
+    alt = f"{text(title)}. Dot chart, one row per method; " + "; ".join(parts) + "."
+    return Chart(text(title), alt, body)
