@@ -15,10 +15,32 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "AuditResult", "jsonable", "load_schema", "schema_path"]
+__all__ = [
+    "BASELINE",
+    "SCHEMA_VERSION",
+    "AuditResult",
+    "json_text",
+    "jsonable",
+    "load_schema",
+    "schema_path",
+]
 
 #: Semantic version of the JSON format; the major version is in the signing predicate URI.
-SCHEMA_VERSION = "1.0.0"
+#: 1.1.0: mitigation variants keep a summary by default (``mitigation_summary.detail``).
+SCHEMA_VERSION = "1.1.0"
+
+#: The ``method`` of the ``mitigations`` entry that describes the audited model itself.
+BASELINE = "baseline"
+
+
+def json_text(data: Any) -> str:
+    """Return ``data`` as compact JSON text: the one serialization of the JSON twin.
+
+    No spaces (``jq .`` pretty-prints it), keys in the order given, non-ASCII kept, no NaN;
+    the same data always gives the same text. ``report.json`` is this plus a newline; the
+    HTML report embeds this text (escaped for a script element).
+    """
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def jsonable(value: Any) -> Any:
@@ -61,8 +83,8 @@ class AuditResult:
         return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
 
     def to_json(self) -> str:
-        """Return the result as indented JSON text (deterministic; ends with a newline)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        """Return the result as compact JSON text (``json_text``; ends with a newline)."""
+        return json_text(self.to_dict()) + "\n"
 
     def content_id(self) -> str:
         """Return the SHA-256 of the canonical JSON of everything but the audit id."""

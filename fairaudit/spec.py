@@ -12,10 +12,22 @@ from fairaudit.errors import ConfigError
 from fairaudit.paths import FileRole, read_toml_file
 from fairaudit.vocabulary import BAD_CONFIDENCE, BAD_RESAMPLES, MAX_GROUPS
 
-__all__ = ["AuditSpec", "MissingSensitive", "load_config", "normalise_options"]
+__all__ = [
+    "MITIGATION_DETAILS",
+    "AuditSpec",
+    "MissingSensitive",
+    "MitigationDetail",
+    "load_config",
+    "normalise_options",
+]
 
 MissingSensitive = Literal["error", "group", "drop"]
 _MISSING_CHOICES = ("error", "group", "drop")
+MitigationDetail = Literal["summary", "full"]
+#: How much of each mitigation variant the result keeps: ``summary`` (its counts and
+#: metrics per group, overall and headline numbers) or ``full`` (also its disparity table
+#: and every group's intervals).
+MITIGATION_DETAILS: tuple[MitigationDetail, ...] = ("summary", "full")
 
 # Keys that name files: relative paths in a config file are relative to that file.
 _PATH_KEYS = ("data", "model", "train")
@@ -56,6 +68,7 @@ class AuditSpec:
     mitigations: tuple[str, ...] | None = None
     mitigate_on: tuple[str, ...] = ()
     mitigation_folds: int = 5
+    mitigation_detail: MitigationDetail = "summary"
     jobs: int | None = None
     engine: Literal["auto", "numpy", "duckdb", "spark"] = "auto"
     spark_master: str | None = None
@@ -153,6 +166,11 @@ class AuditSpec:
             raise ConfigError(
                 f"missing_sensitive must be one of {', '.join(_MISSING_CHOICES)}, "
                 f"not {self.missing_sensitive!r}"
+            )
+        if self.mitigation_detail not in MITIGATION_DETAILS:
+            raise ConfigError(
+                f"mitigation_detail must be one of {', '.join(MITIGATION_DETAILS)}, "
+                f"not {self.mitigation_detail!r}"
             )
         if self.mitigation_folds < 2:
             raise ConfigError("mitigation_folds must be at least 2 (fit on k-1 folds, score one)")

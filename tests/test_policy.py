@@ -971,3 +971,113 @@ def test_review_errors_are_one_line(sample_run: dict[str, Any], tmp_path: Path) 
     bad = CliRunner().invoke(review, [str(report), "--key", str(key), "--decision", "maybe"])
     assert bad.exit_code == 2
     assert review.help and "Example:" in review.help
+
+
+# --------------------------------------------------------------------------- mitigation detail
+
+GROUP_RULES = """
+[[rule]]
+id = "selection-ratio"
+metric = "selection_rate_ratio"
+min = 0.8
+
+[[rule]]
+id = "fpr-difference-interval"
+metric = "false_positive_rate_difference"
+min = -0.05
+max = 0.05
+evidence = "interval"
+severity = "warn"
+
+[[rule]]
+id = "tpr-between"
+metric = "true_positive_rate_difference"
+compare = "between_groups"
+max = 0.1
+evidence = "interval"
+
+[[rule]]
+id = "four-fifths"
+metric = "favorable_rate_ratio"
+min = 0.8
+"""
+
+
+def _scored_two_features(path: Path, n: int = 1500, seed: int = 11) -> Path:
+    """Write scored rows with two sensitive features whose selection rates differ."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(np.array(["female", "male"]), n)
+    age = rng.choice(np.array(["young", "middle", "old"]), n, p=[0.3, 0.45, 0.25])
+    y = rng.random(n) < 0.45
+    score = 1 / (1 + np.exp(-(1.4 * y + 0.7 * (sex == "male") - 0.4 * (age == "young"))))
+    score = score + rng.normal(0, 0.15, n)
+    columns = {"y": y.astype(int), "pred": (score > 0.6).astype(int), "score": score}
+    pd.DataFrame({**columns, "sex": sex, "age": age}).to_csv(path, index=False)
+    return path
+
+
+def test_rules_on_mitigations_judge_alike_with_summary_and_full_detail(
+    tmp_path: Path, write_policy: Callable[[str, str], str]
+) -> None:
+    """A summary entry's disparities, derived from its counts, are the full entry's rows."""
+    from dataclasses import replace
+
+    from fairaudit.audit import run_audit
+    from fairaudit.policy import mitigation_disparities
+    from fairaudit.spec import AuditSpec
+
+    spec = AuditSpec(
+        data=_scored_two_features(tmp_path / "scored.csv"), target="y", sensitive=("sex", "age"),
+        prediction_col="pred", score_col="score", mitigations=("threshold_demographic_parity",
+        "threshold_equalized_odds"), policy=(write_policy("rules.toml", GROUP_RULES),), jobs=1,
+    )  # fmt: skip
+    summary = run_audit(spec).to_dict()
+    full = run_audit(replace(spec, mitigation_detail="full")).to_dict()
+    assert (summary["mitigation_summary"]["detail"], full["mitigation_summary"]["detail"]) == (
+        "summary",
+        "full",
+    )
+    for brief, whole in zip(summary["mitigations"], full["mitigations"], strict=True):
+        assert "disparities" not in brief and "disparities" in whole
+        assert all("ci" not in row for row in brief["by_group"])
+        # The derived rows are the stored ones, value for value and interval for interval.
+        assert mitigation_disparities(summary, brief) == whole["disparities"]
+        assert brief["headline"] == whole["headline"]
+    assert summary["policy"]["mitigations"] == full["policy"]["mitigations"]
+    assert summary["findings"] == full["findings"]
+    policy = load_policy([str(tmp_path / "rules.toml")])
+    judged = [evaluate_policy(policy, result).to_dict() for result in (summary, full)]
+    assert judged[0] == judged[1]
+    verdicts = {
+        m["method"]: m["failed_rules"] + m["warned_rules"] for m in judged[0]["mitigations"]
+    }
+    assert set(verdicts) == {"baseline", "threshold_demographic_parity", "threshold_equalized_odds"}
+    assert any(verdicts.values())  # some rule is violated, so the comparison means something
+
+
+def test_summary_entry_without_the_audits_options_derives_no_rows(
+    tmp_path: Path, write_policy: Callable[[str, str], str]
+) -> None:
+    """Without its options a result cannot say which reference the variant used: no rows."""
+    from fairaudit.audit import run_audit
+    from fairaudit.policy import mitigation_disparities
+    from fairaudit.spec import AuditSpec
+
+    spec = AuditSpec(
+        data=_scored_two_features(tmp_path / "scored.csv", n=600), target="y",
+        sensitive=("sex", "age"), prediction_col="pred", score_col="score",
+        reference={"age": "old"}, mitigations=("threshold_demographic_parity",), jobs=1,
+        intervals=False,
+    )  # fmt: skip
+    result = run_audit(spec).to_dict()
+    variant = result["mitigations"][1]
+    derived = mitigation_disparities(result, variant)
+    assert {d["reference"]["age"] for d in derived if d["feature"] == "age"} == {"old"}
+    assert all("ci_ratio" not in d for d in derived)  # the audit has no intervals
+    del result["lineage"]["config"]  # the largest age group is "middle", not the reference
+    assert mitigation_disparities(result, variant) == []
+    # The baseline's rows are the audit's own, score metrics included.
+    assert mitigation_disparities(result, result["mitigations"][0]) == result["disparities"]

@@ -25,6 +25,7 @@ from fairaudit.cli._options import (
     LEDGER_ENV,
     PASSPHRASE_ENV,
     jobs_option,
+    mitigation_detail_option,
     no_ledger_option,
     passphrase_from,
     quiet_option,
@@ -258,6 +259,7 @@ def cli() -> None:
     type=click.IntRange(min=2),
     help="Cross-fitting folds for post-processing mitigations (default 5).",
 )
+@mitigation_detail_option
 @jobs_option(
     "Run the mitigation comparison on this many worker processes. Default: in the audit's "
     "own process, with one worker per core only for a large comparison (over 2,000,000 "

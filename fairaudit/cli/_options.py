@@ -20,6 +20,7 @@ __all__ = [
     "jobs_option",
     "json_option",
     "ledger_option",
+    "mitigation_detail_option",
     "no_ledger_option",
     "passphrase_from",
     "passphrase_options",
@@ -146,6 +147,19 @@ def json_option(help: str) -> Decorator[Any]:
 def jobs_option(help: str) -> Decorator[Any]:
     """``-j/--jobs N``: how many processes work at once."""
     return click.option("-j", "--jobs", type=click.IntRange(min=1), help=help)
+
+
+def mitigation_detail_option(command: F) -> F:
+    """Add ``--mitigation-detail summary|full``: how much of each mitigation variant to keep."""
+    from fairaudit.spec import MITIGATION_DETAILS
+
+    return click.option(
+        "--mitigation-detail",
+        type=click.Choice(MITIGATION_DETAILS),
+        help="How much of each mitigation variant the JSON keeps: summary (each group's "
+        "counts and metrics, the headline and overall numbers with intervals) or full (also "
+        "its disparity table and every group's intervals). Default: summary.",
+    )(command)
 
 
 def quiet_option(command: F) -> F:

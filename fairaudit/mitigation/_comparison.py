@@ -39,16 +39,16 @@ from fairaudit.mitigation._tradeoff import (
     judge_entries,
     tradeoff_measure,
 )
-from fairaudit.result import jsonable
+from fairaudit.result import BASELINE, jsonable
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import INTERSECTION
 
 __all__ = ["BASELINE", "MAX_ACCURACY_LOSS", "compare_mitigations", "tradeoff_grouping"]
 
-#: The ``method`` of the entry that describes the audited model itself.
-BASELINE = "baseline"
 #: Metrics shown before/after for the best trade-off.
 BEFORE_AFTER_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
+#: The keys of a group row in an entry's summary: the group's counts and metric values.
+SUMMARY_ROW = ("feature", "group", "count", "confusion", "metrics")
 
 Progress = Callable[[str], None]
 
@@ -98,8 +98,23 @@ def _training_inputs(
     return train.frame[list(columns)], train.y_true, _sensitive_frame(train)
 
 
+def _numbers(measurement: Measurement, detail: str, *, compact: bool) -> dict[str, Any]:
+    """Return the numbers an entry keeps: with ``detail`` ``full``, ``Measurement.entry``;
+    with ``summary``, the overall metrics, headline metrics (with intervals) and each
+    group's counts and metrics, from which a reader derives the disparities
+    (``fairaudit.policy.mitigation_disparities``) instead of storing a second copy."""
+    entry = measurement.entry(compact=compact)
+    if detail == "full":
+        return entry
+    return {
+        "metrics": entry["metrics"],
+        "by_group": [{k: row[k] for k in SUMMARY_ROW} for row in measurement.by_group],
+        "headline": entry["headline"],
+    }
+
+
 def _variant(spec: AuditSpec, data: EvaluationData, y_pred: np.ndarray) -> dict[str, Any]:
-    """Return metrics, disparities and headline metrics (with intervals) of one variant."""
+    """Return the numbers of one variant (``_numbers``: metrics, headline, by group)."""
     group_counts = count_groups(
         [f.name for f in data.sensitive],
         [f.codes for f in data.sensitive],
@@ -117,7 +132,7 @@ def _variant(spec: AuditSpec, data: EvaluationData, y_pred: np.ndarray) -> dict[
         measurement.add_uncertainty(
             confidence=spec.confidence, n_resamples=spec.resamples, seed=spec.seed
         )
-    return measurement.entry(compact=True)
+    return _numbers(measurement, spec.mitigation_detail, compact=True)
 
 
 def _inputs(
@@ -249,6 +264,7 @@ def _summary(
         ),
         "best": best,
         "before_after": before_after,
+        "detail": spec.mitigation_detail,
     }
 
 
@@ -268,7 +284,7 @@ def compare_mitigations(
     from ``baseline``, the audit's own Measurement. Each variant says whether it is
     ``eligible`` to be recommended, and why (``_tradeoff``).
     """
-    baseline_entry = baseline.entry()
+    baseline_entry = _numbers(baseline, spec.mitigation_detail, compact=False)
     choice = _grouping_choice(spec, data, baseline_entry)
     if choice.reason and progress is not None:
         progress(choice.reason)

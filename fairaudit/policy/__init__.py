@@ -73,6 +73,7 @@ from fairaudit.policy._model import (
     PolicyLayer,
     Rule,
 )
+from fairaudit.policy._variant import mitigation_disparities
 
 __all__ = [
     "ApprovalStatus",
@@ -124,6 +125,7 @@ __all__ = [
     "build_findings",
     "check_approvals",
     "evaluate_policy",
+    "mitigation_disparities",
     "exit_code_for",
     "load_policy",
     "preset_path",

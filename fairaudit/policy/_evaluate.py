@@ -19,6 +19,7 @@ from fairaudit.policy._model import (
     Status,
     Verdict,
 )
+from fairaudit.policy._variant import mitigation_disparities
 from fairaudit.policy._view import (
     GroupKey,
     View,
@@ -409,7 +410,8 @@ def evaluate_policy(
     ``not_evaluable`` ("warn" or "fail") overrides how the policy counts not-evaluable
     outcomes; either way they are never a pass. Each entry of ``result["mitigations"]`` with
     status ``ok`` (or none) and ``headline`` or ``disparities`` is judged too, on its own
-    numbers; group sizes come from the audit's ``by_group``.
+    numbers (its disparity rows as stored, or derived from its groups' counts:
+    ``mitigation_disparities``); group sizes come from the audit's ``by_group``.
     """
     mode: NotEvaluable = not_evaluable or policy.not_evaluable
     if mode not in ("warn", "fail"):
@@ -424,7 +426,7 @@ def evaluate_policy(
             continue
         mitigated = build_view(
             result,
-            disparities=mitigation.get("disparities") or [],
+            disparities=mitigation_disparities(result, mitigation),
             headline=mitigation.get("headline") or [],
         )
         judged = [_evaluate_rule(rule, mitigated) for rule in policy.rules]
