@@ -1,0 +1,386 @@
+"""The report's view model: what each part of the page shows, built from the result's JSON.
+
+The page answers in order: the verdict, who is worse off and by how much, the recommended
+mitigation and its cost, and what could not be evaluated (:mod:`._report_notices`); then one
+part per grouping that opens with its chart and a short table of the metrics that matter (the
+policy's, else the headline metrics'), with every metric and every disparity row in
+``<details>``. Only the result's JSON form is read, so the HTML shows the JSON's numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from fairaudit.display import display_text, ratio_name, worse_off_what
+from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
+from fairaudit.outputs._report_groups import TOP_GROUPS, split_groups
+from fairaudit.outputs._report_mitigation import Recommendation, mitigation_chart, recommendation
+from fairaudit.outputs._report_notices import Notice, build_notices, check_anchors
+from fairaudit.vocabulary import (
+    DEFINITIONS,
+    HEADLINE_METRICS,
+    HTML_MAX_GROUPS,
+    INTERSECTION,
+    RATIO_BAND,
+)
+
+__all__ = [
+    "CHART_METRICS",
+    "DISPARITY_METRICS",
+    "GroupingView",
+    "ReportContext",
+    "Verdict",
+    "WorstOff",
+    "group_label",
+    "key_metrics",
+    "view_context",
+]
+
+#: Metrics drawn in each grouping's chart.
+CHART_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
+#: Metrics of the ratio chart of each grouping (every metric's disparities are tabled).
+DISPARITY_METRICS = ("selection_rate",)
+
+#: The group rates each between-groups rule or headline metric compares (its name without
+#: ``_difference``/``_ratio``); any other rule metric names its group metric directly.
+_RATES_BEHIND = {
+    "demographic_parity": ("selection_rate",),
+    "favorable_rate": ("selection_rate",),
+    "equal_opportunity": ("true_positive_rate",),
+    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
+}
+
+
+GroupKey = tuple[tuple[str, Any], ...]
+
+
+def _key(group: Mapping[str, Any]) -> GroupKey:
+    return tuple(group.items())
+
+
+def group_label(group: Mapping[str, Any]) -> str:
+    """Return a group's display name, e.g. ``sex: female · age: [25, 40)``.
+
+    Display only: the JSON keeps the values as they are. ``·`` separates the features
+    because binned values such as ``[25, 40)`` contain commas.
+    """
+    return " · ".join(f"{k}: {v}" for k, v in group.items())
+
+
+def key_metrics(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the group metrics each grouping's short table shows.
+
+    With a policy, the rates its rules compare (``favorable_opportunity`` is the false
+    positive rate when a positive prediction is adverse); without one, those of the
+    headline metrics.
+    """
+    names = set(data["metrics"]["names"])
+    adverse = data["audit"].get("positive_prediction") == "adverse"
+    policy = data.get("policy")
+    metrics = [r["metric"] for r in policy["rules"]] if policy else list(HEADLINE_METRICS)
+    out: list[str] = []
+    for metric in metrics:
+        base = metric.rsplit("_", 1)[0]
+        if base == "favorable_opportunity":
+            out.append("false_positive_rate" if adverse else "true_positive_rate")
+        else:
+            out.extend(_RATES_BEHIND.get(base, (base,) if base in names else ()))
+    return tuple(dict.fromkeys(out)) or CHART_METRICS
+
+
+@dataclass
+class GroupingView:
+    """What the page shows for one grouping.
+
+    ``rows`` holds every group in the JSON's order. A grouping of more than
+    :data:`TOP_GROUPS` groups is split: ``top_rows`` are the groups with the lowest
+    selection rate (groups with enough data first, worst first, plus the reference group)
+    and ``rest_rows`` the others, largest first. Otherwise ``top_rows`` is ``rows`` and
+    ``rest_rows`` is empty. ``disparities`` are the disparity rows of the shown groups, by
+    group in the order of ``shown_rows``. Past ``HTML_MAX_GROUPS`` groups, ``omitted``
+    groups are in neither (only in the JSON).
+    """
+
+    name: str
+    anchor: str
+    title: str
+    reference: str
+    rows: list[dict[str, Any]]
+    disparities: list[list[dict[str, Any]]]
+    headline: dict[str, Any]
+    chart: Chart
+    disparity_chart: Chart
+    top_rows: list[dict[str, Any]] = field(default_factory=list)
+    rest_rows: list[dict[str, Any]] = field(default_factory=list)
+    omitted: int = 0
+
+    @property
+    def folded(self) -> bool:
+        """Return whether the short table shows only some of the groups."""
+        return bool(self.rest_rows)
+
+    @property
+    def shown_rows(self) -> list[dict[str, Any]]:
+        """Return every group in the page: the short table's, then the others."""
+        return self.top_rows + self.rest_rows
+
+    @property
+    def disparity_count(self) -> int:
+        """Return the number of disparity rows shown."""
+        return sum(len(rows) for rows in self.disparities)
+
+
+@dataclass
+class WorstOff:
+    """The group of one grouping with the lowest value of one metric, against the best-off
+    group (``ratio``) and the reference."""
+
+    grouping: str
+    metric: str
+    what: str
+    group: str
+    value: float
+    count: int
+    reference: str
+    reference_value: float | None
+    best: str
+    best_value: float | None
+    ratio: float | None
+    ci_ratio: list[float | None] | None
+    significance: str | None
+    below_band: bool
+    ratio_name: str = "ratio"
+
+
+@dataclass
+class Verdict:
+    """The banner at the top of the report: the answer, then who is worse off.
+
+    ``status`` is the policy verdict (``pass``, ``warn``, ``fail``, ``not-evaluable``) or
+    ``none`` without a policy; ``flagged`` lists the worst-off groups whose ratio to the
+    reference is below the band's lower end.
+    """
+
+    status: str
+    label: str
+    headline: str
+    detail: str
+    flagged: list[WorstOff]
+
+    @property
+    def flagged_groups(self) -> list[tuple[str, list[WorstOff]]]:
+        """Return the flagged entries by group (``grouping: group``), in order."""
+        out: dict[str, list[WorstOff]] = {}
+        for w in self.flagged:
+            out.setdefault(f"{w.grouping}\0{w.group}", []).append(w)
+        return [(key.split("\0", 1)[1], items) for key, items in out.items()]
+
+
+@dataclass
+class ReportContext:
+    """Everything the templates read. Every string is shown with its control and bidi
+    characters made visible (the Environment's ``finalize``), then escaped by Jinja2.
+
+    ``anchors`` maps a row flag (``insufficient_data``, ``single_class``,
+    ``small_denominators``) and each warned data check's id to the anchor of its notice.
+    """
+
+    title: str
+    result: dict[str, Any]
+    metric_names: list[str]
+    key_metrics: tuple[str, ...]
+    groupings: list[GroupingView]
+    notices: list[Notice]
+    anchors: dict[str, str]
+    worst_off: list[WorstOff]
+    definitions: dict[str, str]
+    headline_names: tuple[str, ...]
+    ratio_band: tuple[float, float]
+    data_json: Markup
+    verdict: Verdict
+    recommendation: Recommendation | None = None
+    has_intervals: bool = False
+    mitigation_chart: Chart | None = None
+    top_groups: int = TOP_GROUPS
+    worst_order: str = "lowest selection rate"
+    html_max_groups: int = HTML_MAX_GROUPS
+
+
+def _worst_off(data: Mapping[str, Any]) -> list[WorstOff]:
+    """Return the worst-off groups the result's ``summary`` names (none in an older result).
+
+    A result written before ``best_group`` existed compared with the reference group.
+    """
+    entries = (data.get("summary") or {}).get("worse_off", [])
+    return [
+        WorstOff(
+            grouping=w["feature"],
+            metric=w["metric"],
+            what=worse_off_what(w),
+            ratio_name=ratio_name(w),
+            group=group_label(w["group"]),
+            value=w["value"],
+            count=w["count"],
+            reference=group_label(w["reference_group"]),
+            reference_value=w["reference_value"],
+            best=group_label(w.get("best_group", w["reference_group"])),
+            best_value=w.get("best_value", w["reference_value"]),
+            ratio=w["ratio"],
+            ci_ratio=w["ci_ratio"],
+            significance=w["significance"],
+            below_band=w["below_band"],
+        )
+        for w in entries
+    ]
+
+
+def _verdict(data: Mapping[str, Any], worst: list[WorstOff]) -> Verdict:
+    """Return the banner: the policy's answer (or that none was applied) and who is worse off."""
+    flagged = [w for w in worst if w.below_band]
+    policy = data.get("policy")
+    low = RATIO_BAND[0]
+    if policy and data.get("verdict"):
+        status = str(data["verdict"])
+        rules = policy["rules"]
+        failed = sum(r["status"] == "fail" for r in rules)
+        warned = sum(r["status"] == "warn" for r in rules)
+        counts = f"{failed} of {len(rules)} rules failed" + (f", {warned} warned" if warned else "")
+        label, headline = {
+            "pass": ("PASS", f"Meets the policy: all {len(rules)} rules pass."),
+            "warn": ("WARN", f"Meets the policy with warnings: {counts}."),
+            "fail": ("FAIL", f"Does not meet the policy: {counts}."),
+        }.get(status, (status.upper(), f"The policy could not be fully evaluated: {counts}."))
+        detail = ""
+    else:
+        status, label = "none", "NOT JUDGED"
+        headline = "No policy was applied."
+        detail = "This report measures disparities; it does not decide whether they are acceptable."
+    groupings = list(dict.fromkeys(w.grouping for w in worst))
+    adverse = (data.get("audit") or {}).get("positive_prediction") == "adverse"
+    rates = (
+        "rate of not being flagged (or true negative rate)"
+        if adverse
+        else "selection rate or true positive rate"
+    )
+    if flagged:
+        below = list(dict.fromkeys(w.grouping for w in flagged))
+        detail += (
+            f" In {len(below)} of {len(groupings)} groupings, a group's {rates} is below "
+            f"{low} × the best-off group's."
+        )
+    elif worst:
+        detail += f" No group's {rates} is below {low} × the best-off group's."
+    return Verdict(status.replace(" ", "-"), label, headline, detail.strip(), flagged)
+
+
+def _grouping_charts(
+    name: str, drawn: list[dict[str, Any]], by_group: list[list[dict[str, Any]]], of_all: str
+) -> tuple[Chart, Chart]:
+    """Return a grouping's rate chart and its selection-rate ratio chart (drawn groups)."""
+    labels = [display_text(group_label(r["group"])) for r in drawn]
+    has_ci = any(r.get("ci") for r in drawn)
+    chart = metrics_chart(
+        display_text(f"Selection rate, TPR and FPR by group ({name}{of_all})"),
+        labels,
+        CHART_METRICS,
+        [[r["metrics"].get(m) for r in drawn] for m in CHART_METRICS],
+        [[(r.get("ci") or {}).get(m) for r in drawn] for m in CHART_METRICS] if has_ci else None,
+    )
+    drawn_keys = {_key(r["group"]) for r in drawn}
+    sr = [d for rows in by_group for d in rows if d["metric"] in DISPARITY_METRICS]
+    sr = [d for d in sr if _key(d["group"]) in drawn_keys]
+    reference = sr[0]["reference"] if sr else {}
+    ratio_chart = disparity_chart(
+        display_text(f"Selection-rate ratio to the reference ({name}{of_all})"),
+        [display_text(group_label(d["group"])) for d in sr],
+        [d["ratio"] for d in sr],
+        display_text(group_label(reference)),
+        [d.get("ci_ratio") for d in sr] if any(d.get("ci_ratio") for d in sr) else None,
+        RATIO_BAND,
+    )
+    return chart, ratio_chart
+
+
+def _grouping_view(data: Mapping[str, Any], name: str, index: int, adverse: bool) -> GroupingView:
+    """Return what the page shows for grouping ``name``."""
+    audit = data["audit"]
+    rows = [r for r in data["metrics"]["by_group"] if r["feature"] == name]
+    reference = group_label(audit["reference"][name])
+    title = (
+        "Intersection of " + " × ".join(audit["sensitive_features"])
+        if name == INTERSECTION
+        else f"Sensitive feature: {name}"
+    )
+    disparities = [d for d in data["disparities"] if d["feature"] == name]
+    split = split_groups(rows, disparities, adverse=adverse)
+    shown = split.top + split.rest
+    by_group: dict[GroupKey, list[dict[str, Any]]] = {_key(r["group"]): [] for r in shown}
+    for d in disparities:
+        by_group.get(_key(d["group"]), []).append(d)
+    drawn = split.top
+    order = "highest selection rates" if adverse else "lowest selection rates"
+    of_all = f", the {len(drawn)} of {len(rows)} groups with the {order}" if split.rest else ""
+    grouped = [rows for rows in by_group.values() if rows]
+    chart, ratio_chart = _grouping_charts(name, drawn, grouped, of_all)
+    return GroupingView(
+        name=name,
+        anchor=f"grouping-{index}",
+        title=title,
+        reference=reference,
+        rows=rows,
+        disparities=grouped,
+        headline={h["metric"]: h for h in data["headline"] if h["feature"] == name},
+        chart=chart,
+        disparity_chart=ratio_chart,
+        top_rows=split.top,
+        rest_rows=split.rest,
+        omitted=split.omitted,
+    )
+
+
+def _anchors(data: Mapping[str, Any], notices: list[Notice]) -> dict[str, str]:
+    """Return the anchors of the notices that table rows link to (see ReportContext)."""
+    anchors = check_anchors(data["data_checks"], notices)
+    for n in notices:
+        anchors.setdefault(n.kind, n.anchor)
+    anchors.setdefault("insufficient_data", "attention")
+    anchors.setdefault("single_class", "attention")
+    anchors.setdefault("small_denominators", "attention")
+    return anchors
+
+
+def view_context(data: dict[str, Any], data_json: Markup) -> ReportContext:
+    """Return the template context for a result's JSON form (charts included)."""
+    audit = data["audit"]
+    adverse = audit.get("positive_prediction") == "adverse"
+    groupings = [
+        _grouping_view(data, name, i, adverse) for i, name in enumerate(audit["groupings"], 1)
+    ]
+    worst = _worst_off(data)
+    notices = build_notices(data)
+    model, version = audit["name"], audit["model_version"]
+    return ReportContext(
+        title=f"Fairness audit: {model}" + (f" {version}" if version else ""),
+        result=data,
+        metric_names=[m for m in data["metrics"]["names"] if m != "count"],
+        key_metrics=key_metrics(data),
+        groupings=groupings,
+        notices=notices,
+        anchors=_anchors(data, notices),
+        worst_off=worst,
+        definitions=DEFINITIONS,
+        headline_names=HEADLINE_METRICS,
+        ratio_band=RATIO_BAND,
+        data_json=data_json,
+        verdict=_verdict(data, worst),
+        recommendation=recommendation(data),
+        has_intervals=data.get("uncertainty") is not None,
+        mitigation_chart=mitigation_chart(data),
+        worst_order=(
+            "highest selection rate (flagged most often)" if adverse else "lowest selection rate"
+        ),
+    )
