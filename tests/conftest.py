@@ -303,3 +303,88 @@ def custom_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 
 # --------------------------- end of CLI, data and model fixtures ---------------------------
+
+
+# ---------------------------------------------------------------------------------------
+# A three-feature audit (tests/test_report.py, tests/test_browser.py: issue 16's budgets)
+#
+# `three_feature_audit` is a synthetic audit of 600 evaluation rows by sex (2 values), race
+# (3, one small) and age (binned into 3 bands): 18 intersection cells, a few below
+# min_group_size, with a skops LogisticRegression trained on 800 other rows, so all six
+# mitigations run. Built once a session, like `sample_audit`.
+# ---------------------------------------------------------------------------------------
+
+#: SOURCE_DATE_EPOCH of the three-feature audit.
+THREE_FEATURE_EPOCH = "1764000000"
+
+
+def _three_feature_rows(n: int, seed: int) -> Any:
+    """Return ``n`` synthetic rows: x1, x2, sex, race, age and a label that leans on them."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["female", "male"], size=n, p=[0.45, 0.55])
+    race = rng.choice(["group a", "group b", "group c"], size=n, p=[0.6, 0.3, 0.1])
+    age = rng.integers(18, 70, size=n)
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n)
+    logit = 0.9 * x1 - 0.6 * x2 + 0.5 * (sex == "male") - 0.7 * (race == "group c")
+    logit += 0.02 * (age - 40)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return pd.DataFrame({"x1": x1, "x2": x2, "sex": sex, "race": race, "age": age, "y": y})
+
+
+@pytest.fixture(scope="session")
+def three_feature_audit(tmp_path_factory: pytest.TempPathFactory) -> SampleAudit:
+    """Run a three-feature audit with all six mitigations once (HTML and JSON paths)."""
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from fairaudit.cli import cli
+
+    folder = tmp_path_factory.mktemp("three_feature")
+    train, evaluation = _three_feature_rows(800, 1), _three_feature_rows(600, 2)
+    train.to_csv(folder / "train.csv", index=False)
+    evaluation.to_csv(folder / "eval.csv", index=False)
+    inputs = ["x1", "x2", "sex", "race", "age"]
+    model = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer(
+                    [
+                        ("categorical", OneHotEncoder(handle_unknown="ignore"), ["sex", "race"]),
+                        ("numeric", StandardScaler(), ["x1", "x2", "age"]),
+                    ]
+                ),
+            ),
+            ("classify", LogisticRegression(max_iter=1000)),
+        ]
+    )
+    model.fit(train[inputs], train["y"])
+    sio.dump(model, folder / "model.skops")
+    config = folder / "audit.toml"
+    config.write_text(
+        'name = "three-feature-synthetic"\nmodel_version = "1"\ndata = "eval.csv"\n'
+        'train = "train.csv"\nmodel = "model.skops"\ntarget = "y"\n'
+        'sensitive = ["sex", "race", "age"]\nseed = 0\n[bins]\nage = [25, 45]\n',
+        encoding="utf-8",
+    )
+    html = folder / "report.html"
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = THREE_FEATURE_EPOCH
+    try:
+        result = CliRunner().invoke(cli, ["run", "--config", str(config), "-o", str(html), "-q"])
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
+    assert result.exit_code == 0, result.output
+    audit = SampleAudit(html, html.with_suffix(".json"))
+    assert_outputs_agree(audit.json(), audit.html(), None)
+    return audit
