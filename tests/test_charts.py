@@ -129,9 +129,14 @@ def test_disparity_chart_draws_and_labels_the_band() -> None:
     assert "1 = same as the reference group, $x^2$" in legend
     assert "outside the band" in legend and "beyond the axis" in legend
     assert 'class="chart-plot chart-banded"' in html
-    # The band's edges and 1 are ticks of the axis, the band is drawn on every track.
+    # The band's edges are ticks of the axis (its track is wider, as the axis reaches 4),
+    # the band is drawn on every track.
     ticks = re.findall(r'<span style="left:[\d.]+%">([\d.]+)</span>', html)
-    assert {"0.8", "1", "1.25"} <= set(ticks)
+    assert {"0.8", "1.25"} <= set(ticks)
+    assert "min-width:38rem" in html  # labels 9 + track max(15, 5 × 4 + 2) + number 7
+    usual = str(disparity_chart("Ratio", ["a", "b"], [0.7, 1.1], "c").html)
+    ticks = re.findall(r'<span style="left:[\d.]+%">([\d.]+)</span>', usual)
+    assert ticks == ["0", "0.5", "0.8", "1", "1.25", "1.5"]
     assert re.search(r"--b0:20%;--b1:31\.2%;--p:25%", html)  # the axis reaches 4 (ratio 7)
     # Shape, not only colour: diamonds outside, circles inside, the 7.0 at the axis' end.
     marks = re.findall(r'class="chart-mark (m-[a-z]+)" style="left:([\d.]+)%"', html)

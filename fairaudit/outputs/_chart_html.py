@@ -114,20 +114,45 @@ class Scale:
         """Return whether value lies past the scale's high end (drawn at the edge)."""
         return value > self.high
 
-    def ticks(self, extra: Iterable[float] = ()) -> list[float]:
-        """Return round tick values across the scale (about five), plus ``extra`` ones."""
+    def ticks(self, extra: Iterable[float] = (), *, room: float = 6.5) -> list[tuple[float, bool]]:
+        """Return the axis' ticks as (value, minor): round values and the ``extra`` ones.
+
+        ``room`` is the track's narrowest width in rem. The extra ticks (a band's edges, then
+        parity) come first; a tick is kept when its label clears the kept ones at that width,
+        or, as a minor tick the style sheet hides on narrower axes, at :func:`minor_width`.
+        """
         span = self.high - self.low
-        step = 1.0
-        for candidate in (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 50.0):
-            if span / candidate <= 5:
-                step = candidate
-                break
+        step = next((c for c in _STEPS if span / c <= 5), _STEPS[-1])
         first = math.ceil(self.low / step - 1e-9)
         values = [round(k * step, 10) for k in range(first, int(self.high / step + 1e-9) + 1)]
-        extra_in = [e for e in extra if self.low <= e <= self.high]
-        # An extra tick (a band edge) replaces a round one too close to it to be read.
-        kept = [v for v in values if all(abs(v - e) > span * 0.07 for e in extra_in)]
-        return sorted({*kept, *extra_in})
+        ends = [values[0], values[-1]] if values else []
+        wanted = [e for e in extra if self.low <= e <= self.high] + ends + values
+        wide = minor_width(room)
+        kept: list[tuple[float, bool]] = []
+        for value in dict.fromkeys(wanted):
+            if all(self._clear(value, k, room) for k, minor in kept if not minor):
+                kept.append((value, False))
+            elif all(self._clear(value, k, wide) for k, _ in kept):
+                kept.append((value, True))
+        return sorted(kept)
+
+    def _clear(self, a: float, b: float, width: float) -> bool:
+        """Return whether the labels of ticks a and b do not touch on a track ``width`` rem wide."""
+        gap = abs(self.percent(a) - self.percent(b)) / 100 * width
+        return gap >= (len(f"{a:g}") + len(f"{b:g}")) * _DIGIT_REM / 2 + _TICK_GAP_REM
+
+
+#: Round tick steps, and the size of a tick label's digit and of the gap between labels (rem).
+_STEPS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 50.0)
+_DIGIT_REM, _TICK_GAP_REM = 0.45, 0.5
+#: Axis widths (rem) below which the style sheet hides minor ticks: class ``minor`` (12),
+#: ``minor-wide`` (24); container queries in _chart_style.html use the same numbers.
+MINOR_WIDTHS = {12.0: "minor", 24.0: "minor-wide"}
+
+
+def minor_width(room: float) -> float:
+    """Return the axis width at which the minor ticks of an axis at least ``room`` wide show."""
+    return next((w for w in MINOR_WIDTHS if w >= room * 1.5), max(MINOR_WIDTHS))
 
 
 def rate_scale() -> Scale:
@@ -202,11 +227,15 @@ def track(
     return Markup('<div class="chart-track">{}</div>').format(Markup("").join(parts))
 
 
-def axis(scale: Scale, extra: Iterable[float] = ()) -> Markup:
+def axis(scale: Scale, extra: Iterable[float] = (), *, room: float = 6.5) -> Markup:
     """Return the tick labels of a scale, positioned over the tracks below them."""
     ticks = Markup("").join(
-        Markup('<span style="left:{}%">{:g}</span>').format(_short(scale.percent(t)), t)
-        for t in scale.ticks(extra)
+        Markup('<span{} style="left:{}%">{:g}</span>').format(
+            Markup(' class="{}"').format(MINOR_WIDTHS[minor_width(room)]) if minor else "",
+            _short(scale.percent(t)),
+            t,
+        )
+        for t, minor in scale.ticks(extra, room=room)
     )
     return Markup('<div class="chart-axis" aria-hidden="true">{}</div>').format(ticks)
 

@@ -47,6 +47,7 @@ __all__ = [
 _LABEL_WIDTH = (12, 30)
 #: Minimum widths in rem (kept in step with _chart_style.html): labels, tracks, numbers.
 _LABEL_REM, _TRACK_REM, _BAND_TRACK_REM, _NUMBER_REM = 9, 8, 15, 7
+_TRACK_PADDING_REM = 1.4
 
 Interval = tuple[float, float] | None
 
@@ -94,7 +95,10 @@ def _dot_table(
     """
     longest = max((len(label) for label in labels), default=0)
     width = min(max(round(longest * 0.65) + 2, _LABEL_WIDTH[0]), _LABEL_WIDTH[1])
-    track_rem = _BAND_TRACK_REM if band else _TRACK_REM
+    track_rem = _TRACK_REM
+    if band:
+        # The band's edges must not touch: about 5 rem per unit of ratio on the axis.
+        track_rem = max(_BAND_TRACK_REM, round(5 * max(p.scale.high for p in panels) + 2))
     style = Markup("min-width:{}rem").format(_LABEL_REM + len(panels) * (track_rem + _NUMBER_REM))
     if band:
         style += Markup(";") + band
@@ -102,7 +106,7 @@ def _dot_table(
         Markup(
             '<th scope="col" class="chart-axis-h">{}{}</th>'
             '<th scope="col" class="chart-num"><span class="visually-hidden">{}</span></th>'
-        ).format(p.name, axis(p.scale, p.extra_ticks), p.name)
+        ).format(p.name, axis(p.scale, p.extra_ticks, room=track_rem - _TRACK_PADDING_REM), p.name)
         for p in panels
     )
     rows = []
