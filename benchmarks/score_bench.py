@@ -112,7 +112,7 @@ def _inputs(path: Path, score_col: str):  # type: ignore[no-untyped-def]
 
 def summary(inputs) -> float:  # type: ignore[no-untyped-def]
     """Return seconds for ``score_summary_from_rows`` on in-memory inputs."""
-    from fairaudit.engines._numpy import score_summary_from_rows
+    from fairaudit.engines._rank_sums import score_summary_from_rows
 
     start = time.perf_counter()
     score_summary_from_rows(*inputs, True)

@@ -1,6 +1,7 @@
-"""The SQL engines' score sums: the score-sorted stream (DuckDB) and the window SQL (Spark,
-and DuckDB beyond 2**31 rows) against a brute-force oracle of ScoreSums' definition and
-against the numpy engine, on hostile data (ties across batches, one group, one class)."""
+"""The SQL engines' score sums: rows summed in memory and the score-sorted stream (DuckDB),
+and the window SQL (Spark, and DuckDB beyond 2**31 rows), against a brute-force oracle of
+ScoreSums' definition and against the numpy engine, on hostile data (ties across batches,
+one group, one class)."""
 
 from __future__ import annotations
 
@@ -153,9 +154,17 @@ def _assert_duckdb_equals_numpy(spec: AuditSpec) -> None:
 
 
 @pytest.mark.parametrize("kind", ["distinct", "tied"])
-def test_duckdb_sorted_stream_equals_numpy(tmp_path: Path, kind: str) -> None:
-    # 'distinct' takes the unaggregated sort, 'tied' the aggregated one (chunk boundaries
-    # are tested above with tiny batches).
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_duckdb_sorted_stream_equals_numpy(
+    tmp_path: Path, kind: str, in_memory: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In memory: the rows' keys and scores summed by the numpy engine's code. Else the
+    # stream: 'distinct' takes the unaggregated sort, 'tied' the aggregated one (chunk
+    # boundaries are tested above with tiny batches).
+    import fairaudit.engines._sql as sql
+
+    if not in_memory:
+        monkeypatch.setattr(sql, "IN_MEMORY_ROW_BYTES", 1 << 62)
     rng = np.random.default_rng(11)
     score = rng.random(20_000)
     if kind == "tied":

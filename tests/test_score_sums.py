@@ -16,7 +16,7 @@ from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from fairaudit.counts import BRIER_SCALE, ScoreSums, count_groups
-from fairaudit.engines._numpy import (
+from fairaudit.engines._rank_sums import (
     _exact_dots,
     _exact_sum,
     _lift,

@@ -3,9 +3,10 @@
 Only the needed columns are read. Three scans of the file: whole-table checks (row and
 missing counts, score validity), the distinct values of the label, prediction and
 unbinned sensitive columns (one GROUPING SETS query), and the counting pass, which
-groups rows by (codes, label, prediction[, score]). Score sums come from window
-functions over that aggregate: per group and distinct score, the positives and
-negatives ranked below and above give the Mann-Whitney and DeLong sums exactly.
+groups rows by (codes, label, prediction). With a score column, that pass streams each
+row's (cell, label, prediction) key and score instead: into memory when the rows fit,
+where the numpy engine's code sums them (``_rank_sums``), else sorted by score, summed
+chunk by chunk with running counts (``_sql_scores.sorted_score_summary``).
 
 Group levels, label handling and every check and error message are those of
 ``data.load_evaluation_data``: the distinct values of a column are converted to pandas

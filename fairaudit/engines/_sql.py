@@ -32,6 +32,7 @@ from fairaudit.data import (
     table_checks,
     value_text,
 )
+from fairaudit.engines._rank_sums import score_summary_from_keyed_rows
 from fairaudit.engines._sql_scores import (
     SORTED_MAX_CELLS,
     SORTED_MAX_ROWS,
@@ -50,7 +51,7 @@ from fairaudit.engines._sql_source import (
     sql_literal,
     typed_series,
 )
-from fairaudit.engines._types import EngineCounts, check_reference
+from fairaudit.engines._types import EngineCounts, check_reference, memory_bytes
 from fairaudit.spec import AuditSpec
 
 __all__ = ["SqlCounter"]
@@ -62,6 +63,15 @@ _FLOAT_PATTERN = r"\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|(?i:inf
 
 #: Aggregate rows by score before the sort when there are this many rows per distinct score.
 _AGGREGATE_BELOW = 4
+#: Memory the score sums of one row take in memory (key, score, sort order, their copies):
+#: rows that fit in a quarter of the memory at this size are summed in memory.
+IN_MEMORY_ROW_BYTES = 64
+
+
+def _column(batches: list[Any], j: int, dtype: type) -> np.ndarray:
+    """Return column ``j`` of Arrow record batches as one numpy array of ``dtype``."""
+    parts = [batch.column(j).to_numpy(zero_copy_only=False) for batch in batches]
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
 @dataclass(frozen=True)
@@ -409,23 +419,37 @@ class SqlCounter:
         )
 
     def _count_sorted(self, inner: str, levels: tuple[tuple[str, ...], ...]) -> GroupCounts:
-        """Return the GroupCounts, and keep the score sums, from rows sorted by score."""
+        """Return the GroupCounts, and keep the score sums, from the rows' (cell, label,
+        prediction) keys and scores: in memory when they fit (the numpy engine's sums),
+        else from a stream of rows sorted by score."""
         assert self.runner.batches is not None
         cell = "0"
         for i, names in enumerate(levels):
             cell = f"({cell}) * {len(names)} + c{i}"
         key = f"CAST(({cell}) * 4 + 2 * y + yhat AS BIGINT) AS k"
+        scan = self._scan
+        is_probability = bool(scan.score_min >= 0 and scan.score_max <= 1)
+        if scan.table.rows_read * IN_MEMORY_ROW_BYTES <= memory_bytes() // 4:
+            # The rows fit in memory: numpy sorts them faster than a stream can be summed.
+            batches = list(self.runner.batches(f"SELECT {key}, s FROM ({inner}) q"))
+            group_counts, self._sorted_summary = score_summary_from_keyed_rows(
+                _column(batches, 0, np.int64),
+                _column(batches, 1, np.float64),
+                self.features,
+                levels,
+                is_probability=is_probability,
+            )
+            return group_counts
         if (self._distinct_scores or 0) * _AGGREGATE_BELOW < self._scan.table.rows_read:
             # Many ties: sorting (cell, label, prediction, score) aggregates is cheaper.
             sql = f"SELECT {key}, s, count(*) AS n FROM ({inner}) q GROUP BY ALL ORDER BY s"
         else:  # (almost) one row per score: aggregating first would cost more than it saves
             sql = f"SELECT {key}, s FROM ({inner}) q ORDER BY s"
-        scan = self._scan
         group_counts, self._sorted_summary = sorted_score_summary(
             self.runner.batches(sql),
             self.features,
             levels,
-            is_probability=bool(scan.score_min >= 0 and scan.score_max <= 1),
+            is_probability=is_probability,
             score_min=scan.score_min,
             score_max=scan.score_max,
         )
