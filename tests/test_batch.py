@@ -382,6 +382,26 @@ def test_config_files_are_relative_to_the_manifest_and_keys_override_them(
     assert manifest.output_dir == batch_dir / "reports"
 
 
+def test_mitigation_detail_is_a_run_option_of_the_manifest(tmp_path: Path) -> None:
+    """The manifest passes it through like any run option: shared, and per audit."""
+    _write_predictions(tmp_path / "fair.csv", {"a": (4, 0.5)})
+    (tmp_path / "m.toml").write_text(
+        'target = "y"\nprediction_col = "pred"\nsensitive = "sex"\nmitigation_detail = "full"\n'
+        '[[audit]]\ndata = "fair.csv"\n'
+        '[[audit]]\ndata = "fair.csv"\nname = "brief"\nmitigation_detail = "summary"\n'
+    )
+    manifest = load_manifest(tmp_path / "m.toml")
+    assert [a.spec.mitigation_detail for a in manifest.audits] == ["full", "summary"]
+    (tmp_path / "m.toml").write_text(
+        'target = "y"\nprediction_col = "pred"\nsensitive = "sex"\nmitigation_detail = "all"\n'
+        '[[audit]]\ndata = "fair.csv"\n'
+    )
+    with pytest.raises(
+        ConfigError, match="mitigation_detail must be one of summary, full, not 'all'"
+    ):
+        load_manifest(tmp_path / "m.toml")
+
+
 def test_missing_config_file_names_the_audit(batch_dir: Path) -> None:
     (batch_dir / "m.toml").write_text('[[audit]]\nconfig = "nowhere.toml"\n')
     with pytest.raises(ConfigError) as caught:

@@ -877,3 +877,26 @@ def test_sample_summary_reads_the_mitigation_outcome_from_the_result(
         f"  mitigation: best trade-off {best} on {grouping}: demographic_parity_difference "
         f"{dpd('baseline'):.3f} -> {dpd(best):.3f}, accuracy "
     )
+
+
+def test_mitigation_detail_full_keeps_each_variants_disparities(
+    audit_cli: RunCli, write_csv: Callable[..., Path]
+) -> None:
+    # 120 rows: every sex has positive and negative rows in each of the five folds.
+    rows = [
+        (i % 2, int(i % 4 != 3), (i % 10) / 10, ("male", "female")[i % 3 == 0]) for i in range(120)
+    ]
+    scored = write_csv("scored.csv", ["y", "pred", "score", "sex"], rows)
+    args = (scored, *PRED, "--score-col", "score", "--mitigations", "threshold_demographic_parity")
+    summary, full = audit_cli(*args), audit_cli(*args, "--mitigation-detail", "full")
+    for run, detail in ((summary, "summary"), (full, "full")):
+        run.assert_ok()
+        result = run.json()
+        assert result["mitigation_summary"]["detail"] == detail
+        assert result["lineage"]["config"]["mitigation_detail"] == detail
+        for entry in result["mitigations"]:
+            assert entry["status"] == "ok"
+            assert ("disparities" in entry) == (detail == "full")
+    bad = audit_cli(*args, "--mitigation-detail", "all")
+    assert bad.result.exit_code == 2
+    assert "Invalid value for '--mitigation-detail': 'all' is not one of" in bad.result.output

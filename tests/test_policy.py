@@ -1020,9 +1020,10 @@ def _scored_two_features(path: Path, n: int = 1500, seed: int = 11) -> Path:
 
 
 def test_rules_on_mitigations_judge_alike_with_summary_and_full_detail(
-    tmp_path: Path, write_policy: Callable[[str, str], str]
+    tmp_path: Path, write_policy: Callable[[str, str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A summary entry's disparities, derived from its counts, are the full entry's rows."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")  # no wall times in the entries
     from dataclasses import replace
 
     from fairaudit.audit import run_audit
@@ -1045,7 +1046,14 @@ def test_rules_on_mitigations_judge_alike_with_summary_and_full_detail(
         assert all("ci" not in row for row in brief["by_group"])
         # The derived rows are the stored ones, value for value and interval for interval.
         assert mitigation_disparities(summary, brief) == whole["disparities"]
-        assert brief["headline"] == whole["headline"]
+        # The rest is the same numbers: overall, headline, eligibility, each group's metrics.
+        assert {k: v for k, v in brief.items() if k != "by_group"} == {
+            k: whole[k] for k in brief if k != "by_group"
+        }
+        assert [(r["group"], r["metrics"]) for r in brief["by_group"]] == [
+            (r["group"], r["metrics"]) for r in whole["by_group"]
+        ]
+    assert {**summary["mitigation_summary"], "detail": "full"} == full["mitigation_summary"]
     assert summary["policy"]["mitigations"] == full["policy"]["mitigations"]
     assert summary["findings"] == full["findings"]
     policy = load_policy([str(tmp_path / "rules.toml")])
@@ -1079,5 +1087,8 @@ def test_summary_entry_without_the_audits_options_derives_no_rows(
     assert all("ci_ratio" not in d for d in derived)  # the audit has no intervals
     del result["lineage"]["config"]  # the largest age group is "middle", not the reference
     assert mitigation_disparities(result, variant) == []
+    policy = _policy(write_policy, GROUP_RULES)
+    (_, judged) = evaluate_policy(policy, result).mitigations
+    assert (judged.verdict, judged.failed_rules) == ("warn", ())  # not evaluable, not judged
     # The baseline's rows are the audit's own, score metrics included.
     assert mitigation_disparities(result, result["mitigations"][0]) == result["disparities"]

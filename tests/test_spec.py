@@ -81,6 +81,10 @@ def test_effective_config_leaves_out_what_changes_no_number() -> None:
             "mitigation_folds must be at least 2 (fit on k-1 folds, score one)",
         ),
         (
+            {"mitigation_detail": "all"},
+            "mitigation_detail must be one of summary, full, not 'all'",
+        ),
+        (
             {"confidence": 1.0},
             "confidence must be strictly between 0 and 1 (e.g. 0.95), not 1.0",
         ),
@@ -104,3 +108,22 @@ def test_with_overrides_ignores_none() -> None:
     spec = _spec(seed=5)
     assert spec.with_overrides(seed=None, name="x").seed == 5
     assert spec.with_overrides(seed=9).seed == 9
+
+
+def test_mitigation_detail_comes_from_the_config_or_the_flag(tmp_path: Path) -> None:
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        'data = "eval.csv"\ntarget = "y"\nsensitive = ["sex"]\nprediction_col = "p"\n'
+        'mitigation_detail = "full"\n',
+        encoding="utf-8",
+    )
+    assert _spec().mitigation_detail == "summary"  # the default
+    assert load_config(config).mitigation_detail == "full"
+    assert load_config(config, {"mitigation_detail": "summary"}).mitigation_detail == "summary"
+    # It changes the JSON, so the result records it (and the audit id depends on it).
+    assert load_config(config).effective_config()["mitigation_detail"] == "full"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('data = "e.csv"\ntarget = "y"\nmitigation_detail = 2\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(bad)
+    assert str(raised.value) == f"config file '{bad}': mitigation_detail must be a string"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from fairaudit.mitigation._comparison import BASELINE, compare_mitigations, tradeoff_grouping
+from fairaudit.mitigation._comparison import (
+    BASELINE,
+    SUMMARY_ROW,
+    compare_mitigations,
+    tradeoff_grouping,
+)
 from fairaudit.mitigation._folds import (
     TOO_FEW_FOR_FOLDS,
     FoldError,
@@ -99,6 +104,7 @@ __all__ = [
     "REFIT_METHODS",
     "RefitError",
     "RowScores",
+    "SUMMARY_ROW",
     "ScoreHistogram",
     "THRESHOLD_METHODS",
     "TOO_FEW_FOR_FOLDS",

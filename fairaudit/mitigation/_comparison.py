@@ -43,7 +43,13 @@ from fairaudit.result import BASELINE, jsonable
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import INTERSECTION
 
-__all__ = ["BASELINE", "MAX_ACCURACY_LOSS", "compare_mitigations", "tradeoff_grouping"]
+__all__ = [
+    "BASELINE",
+    "MAX_ACCURACY_LOSS",
+    "SUMMARY_ROW",
+    "compare_mitigations",
+    "tradeoff_grouping",
+]
 
 #: Metrics shown before/after for the best trade-off.
 BEFORE_AFTER_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
