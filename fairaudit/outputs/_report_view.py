@@ -16,6 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from fairaudit.display import display_text, ratio_name, worse_off_what
+from fairaudit.outputs._chart_heatmap import heatmap_chart
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS, split_groups
 from fairaudit.outputs._report_mitigation import Recommendation, mitigation_chart, recommendation
@@ -277,8 +278,43 @@ def _verdict(data: Mapping[str, Any], worst: list[WorstOff]) -> Verdict:
     return Verdict(status.replace(" ", "-"), label, headline, detail.strip(), flagged)
 
 
+def _heatmap(data: Mapping[str, Any], rows: list[dict[str, Any]], metric: str) -> Chart:
+    """Return the intersection of two features as a heat map of ``metric`` (A × B)."""
+    first, second = data["audit"]["sensitive_features"]
+    by_group = data["metrics"]["by_group"]
+    values_a = [r["group"][first] for r in by_group if r["feature"] == first]
+    values_b = [r["group"][second] for r in by_group if r["feature"] == second]
+    cells = {(r["group"][first], r["group"][second]): r for r in rows}
+
+    def grid(read: Any) -> list[list[Any]]:
+        return [
+            [read(cells[(a, b)]) if (a, b) in cells else None for b in values_b] for a in values_a
+        ]
+
+    reference = data["audit"]["reference"][INTERSECTION]
+    name = metric.replace("_", " ")
+    return heatmap_chart(
+        display_text(f"{name.capitalize()} of each cell: {first} (rows) × {second} (columns)"),
+        display_text(first),
+        display_text(second),
+        [display_text(v) for v in values_a],
+        [display_text(v) for v in values_b],
+        grid(lambda r: r["metrics"].get(metric)),
+        metric=name,
+        counts=[[c if c is not None else 0 for c in row] for row in grid(lambda r: r["count"])],
+        intervals=grid(lambda r: (r.get("ci") or {}).get(metric)),
+        insufficient=grid(lambda r: bool(r["insufficient_data"])),
+        min_group_size=data["audit"]["min_group_size"],
+        reference=(display_text(reference[first]), display_text(reference[second])),
+    )
+
+
 def _grouping_charts(
-    name: str, drawn: list[dict[str, Any]], by_group: list[list[dict[str, Any]]], of_all: str
+    name: str,
+    drawn: list[dict[str, Any]],
+    by_group: list[list[dict[str, Any]]],
+    of_all: str,
+    reference: str,
 ) -> tuple[Chart, Chart]:
     """Return a grouping's rate chart and its selection-rate ratio chart (drawn groups)."""
     labels = [display_text(group_label(r["group"])) for r in drawn]
@@ -289,16 +325,16 @@ def _grouping_charts(
         CHART_METRICS,
         [[r["metrics"].get(m) for r in drawn] for m in CHART_METRICS],
         [[(r.get("ci") or {}).get(m) for r in drawn] for m in CHART_METRICS] if has_ci else None,
+        reference=display_text(reference),
     )
     drawn_keys = {_key(r["group"]) for r in drawn}
     sr = [d for rows in by_group for d in rows if d["metric"] in DISPARITY_METRICS]
     sr = [d for d in sr if _key(d["group"]) in drawn_keys]
-    reference = sr[0]["reference"] if sr else {}
     ratio_chart = disparity_chart(
         display_text(f"Selection-rate ratio to the reference ({name}{of_all})"),
         [display_text(group_label(d["group"])) for d in sr],
         [d["ratio"] for d in sr],
-        display_text(group_label(reference)),
+        display_text(reference),
         [d.get("ci_ratio") for d in sr] if any(d.get("ci_ratio") for d in sr) else None,
         RATIO_BAND,
     )
@@ -325,7 +361,9 @@ def _grouping_view(data: Mapping[str, Any], name: str, index: int, adverse: bool
     order = "highest selection rates" if adverse else "lowest selection rates"
     of_all = f", the {len(drawn)} of {len(rows)} groups with the {order}" if split.rest else ""
     grouped = [rows for rows in by_group.values() if rows]
-    chart, ratio_chart = _grouping_charts(name, drawn, grouped, of_all)
+    chart, ratio_chart = _grouping_charts(name, drawn, grouped, of_all, reference)
+    if name == INTERSECTION and len(audit["sensitive_features"]) == 2:
+        chart = _heatmap(data, rows, key_metrics(data)[0])
     return GroupingView(
         name=name,
         anchor=f"grouping-{index}",
