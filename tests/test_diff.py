@@ -321,6 +321,16 @@ def test_to_dict_is_json_with_a_summary(changed: AuditDiff) -> None:
 # Bad input
 
 
+def test_a_1_0_report_compares_with_a_1_1_report() -> None:
+    """Schema 1.1.0 (summary mitigation variants) is the same major: old reports still diff."""
+    from fairaudit.result import SCHEMA_VERSION
+
+    new = make_new()
+    new["schema_version"] = SCHEMA_VERSION
+    assert SCHEMA_VERSION.startswith("1.") and SCHEMA_VERSION != "1.0.0"
+    assert diff_results(make_old(), new).to_dict() == diff_results(make_old(), make_new()).to_dict()
+
+
 def test_schema_major_versions_must_match() -> None:
     new = make_old()
     new["schema_version"] = "2.0.0"
