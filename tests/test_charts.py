@@ -252,3 +252,27 @@ def test_style_sheet_prints_charts_whole_and_in_colour() -> None:
     assert chart_rule is not None
     assert "print-color-adjust: exact" in chart_rule.group(1)
     assert "break-inside: avoid" in chart_rule.group(1)
+
+
+def test_values_past_the_axis_and_large_numbers() -> None:
+    """A rate above 1 (a bad input) or a huge ratio: drawn at the edge, printed short."""
+    rates = str(metrics_chart("t", ["a"], ["m"], [[1.7]], [[(-0.2, 2.0)]]).html)
+    assert 'class="chart-mark m-beyond" style="left:100%"' in rates
+    assert "beyond the axis" in _legend(rates)
+    ratio = str(disparity_chart("t", ["a"], [1e9], "r", [(0.0, 1e12)]).html)
+    assert "1e+09<small>[0.000, 1e+12]</small>" in ratio
+
+
+def test_empty_and_undefined_inputs_draw_without_error() -> None:
+    charts = [
+        metrics_chart("t", [], ["m"], [[]]),
+        disparity_chart("t", ["a"], [None], "r", [None]),
+        tradeoff_chart(
+            "t", ["a"], [float("nan")], [None], [float("inf")], [(0, float("nan"))], "x"
+        ),
+        heatmap_chart("t", "a", "b", ["x"], ["y"], [[None]], counts=[[0]]),
+    ]
+    for chart in charts:
+        assert chart.html.startswith('<figure class="chart">')
+    assert "undefined" in charts[1].html and "no rows" in charts[3].html
+    assert "chart-mark m-" not in str(charts[2].html).split("</ul>", 1)[1]

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from fairaudit.outputs._chart_html import (
     Chart,
     LegendItem,
+    figure_text,
     finite,
     interval,
     legend,
@@ -83,9 +84,11 @@ def _cell(
     elif not finite(value):
         lines.append(Markup('<span class="undefined">undefined</span>'))
     else:
-        lines.append(Markup("<b>{:.3f}</b>").format(value))
+        lines.append(Markup("<b>{}</b>").format(figure_text(value)))
         if ci is not None:
-            lines.append(Markup("<small>[{:.3f}, {:.3f}]</small>").format(*ci))
+            lines.append(
+                Markup("<small>[{}, {}]</small>").format(figure_text(ci[0]), figure_text(ci[1]))
+            )
     if count:
         lines.append(Markup("<small>n = {:,}</small>").format(count))
     if few:

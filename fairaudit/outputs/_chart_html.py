@@ -35,6 +35,7 @@ __all__ = [
     "axis",
     "finite",
     "figure",
+    "figure_text",
     "legend",
     "number",
     "scroll_box",
@@ -178,13 +179,18 @@ def nice_scale(
     return Scale(low, high)
 
 
+def figure_text(value: float) -> str:
+    """Return a number as a chart prints it: 3 decimals, or 3 significant digits past 1,000."""
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}"
+
+
 def number(value: float | None, ci: tuple[float, float] | None = None, *, note: str = "") -> Markup:
     """Return a printed value with its interval beneath (or 'undefined'), for a ``chart-num``."""
     if not finite(value):
         return Markup('<span class="undefined">undefined</span>')
-    shown = Markup("{:.3f}").format(value)
+    shown = Markup("{}").format(figure_text(value))
     if ci is not None:
-        shown += Markup("<small>[{:.3f}, {:.3f}]</small>").format(*ci)
+        shown += Markup("<small>[{}, {}]</small>").format(figure_text(ci[0]), figure_text(ci[1]))
     if note:
         shown += Markup('<span class="visually-hidden"> ({})</span>').format(note)
     return shown

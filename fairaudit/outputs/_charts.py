@@ -181,7 +181,7 @@ def metrics_chart(
             mark_item("reference", f"the reference group, {labels[ref]}"),
             LegendItem("chart-swatch-ref", "the reference group's rate"),
         ]
-    body = legend([*items, *_whisker_item(has_ci)]) + scroll_box(
+    body = legend([*items, *_whisker_item(has_ci), *_beyond_item(panels)]) + scroll_box(
         text(title), _dot_table("Group", labels, panels, ref)
     )
     parts = []
