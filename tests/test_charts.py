@@ -183,6 +183,9 @@ def test_heatmap_text_meets_aa_contrast_on_every_colour() -> None:
         background, ink = cell_colours(step / 100)
         assert contrast(background, ink) >= 4.5, (step, background, ink)
     assert cell_colours(0.0)[0] == HEAT_COLOURS[0] and cell_colours(1.0)[0] == HEAT_COLOURS[-1]
+    # The style sheet's legend swatch draws the same scale.
+    style = (template_dir() / "_chart_style.html").read_text()
+    assert f"linear-gradient(90deg, {', '.join(HEAT_COLOURS)})" in style
 
 
 def test_mark_colours_meet_3_to_1() -> None:

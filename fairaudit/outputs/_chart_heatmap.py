@@ -29,8 +29,9 @@ __all__ = ["HEAT_COLOURS", "cell_colours", "contrast", "heatmap_chart"]
 
 T = TypeVar("T")
 
-#: The sequential scale, light (low) to dark (high): a colour-blind-safe single hue.
-HEAT_COLOURS = ("#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")
+#: The sequential scale, light (low) to dark (high): a colour-blind-safe single hue whose
+#: lightest step is still visibly tinted, unlike the cells left without colour.
+HEAT_COLOURS = ("#deebf7", "#9ecae1", "#4292c6", "#2171b5", "#08306b")
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
