@@ -21,7 +21,7 @@ from fairaudit.cli import cli
 from fairaudit.measure import MSG_TOO_MANY_GROUPS, WORSE_OFF_METRICS
 from fairaudit.outputs import render_html
 from fairaudit.policy import evaluate_policy, load_policy
-from fairaudit.result import AuditResult, load_schema
+from fairaudit.result import SCHEMA_VERSION, AuditResult, load_schema
 from fairaudit.spec import AuditSpec
 from fairaudit.vocabulary import HTML_MAX_GROUPS, MAX_GROUPS
 from tests.conftest import AuditRun, SampleAudit
@@ -55,7 +55,7 @@ def test_sample_json_is_valid_against_the_schema(sample: tuple[str, dict]) -> No
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.Draft202012Validator(schema).validate(data)
-    assert data["schema_version"] == "1.0.0"
+    assert data["schema_version"] == SCHEMA_VERSION
     assert data["lineage"]["data"]["rows"] == 400
     assert data["lineage"]["model"]["format"] == "skops"
     assert re.fullmatch(r"[0-9a-f]{64}", data["lineage"]["model"]["sha256"])

@@ -7,7 +7,6 @@ embeds once.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from fairaudit.outputs._report_view import (
     group_label,
     view_context,
 )
-from fairaudit.result import AuditResult
+from fairaudit.result import AuditResult, json_text
 
 __all__ = [
     "MSG_OUTPUT_IS_JSON",
@@ -119,7 +118,7 @@ def embedded_json(data: dict[str, Any]) -> Markup:
     ``<``, ``>`` and ``&`` become ``\\u003c`` etc., so no data value can close the
     element or open a comment; json.loads of the element's text gives ``data`` back.
     """
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json_text(data)
     for char, escape in (
         ("<", "\\u003c"),
         (">", "\\u003e"),
