@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from importlib import metadata
 from typing import Any
 
@@ -15,7 +16,7 @@ from fairaudit.errors import ConfigError
 from fairaudit.measure import BinaryCounts, Measurement, resolve_direction
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult
-from fairaudit.runtime import BadSourceDateEpoch, reproducible_time
+from fairaudit.runtime import BadSourceDateEpoch, lend_worker, reproducible_time
 from fairaudit.spec import AuditSpec
 
 __all__ = ["audit_timestamp", "run_audit"]
@@ -162,12 +163,40 @@ def _audit_section(
     }
 
 
+#: What a worker retraining the model needs, imported while this process does the rest.
+_RETRAINING_MODULES = ("fairaudit.mitigation._methods", "fairlearn.reductions", "threadpoolctl")
+
+
+def _retrains(spec: AuditSpec) -> bool:
+    """Return whether a mitigation comparison may retrain the model, at the default jobs.
+
+    It then lends the comparison one worker process, started now (``lend_worker``): the
+    retraining fits (ExponentiatedGradient: seconds each) run in it and in this process at
+    once, and it imports scikit-learn and fairlearn on the other core meanwhile.
+    """
+    return (
+        spec.jobs is None
+        and spec.model is not None
+        and spec.train is not None
+        and spec.mitigations != ()
+        and spec.engine in ("auto", "numpy")
+    )
+
+
 def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResult:
     """Return the AuditResult of one audit: every group's metrics, disparities and lineage."""
-    say = progress or (lambda message: None)
     audit_timestamp()  # a bad SOURCE_DATE_EPOCH fails now, not after the work
     # Read the policy first: a broken policy file should fail before any work is done.
     policy = load_policy(spec.policy) if spec.policy else None
+    with lend_worker(_RETRAINING_MODULES) if _retrains(spec) else nullcontext():
+        result = _audit(spec, progress or (lambda message: None))
+    _apply_policy(result, policy, spec)
+    result.audit["id"] = result.content_id()
+    return result
+
+
+def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
+    """Return the AuditResult of ``spec``, without its policy and id."""
     counted = count_with_engine(spec, spec.engine, progress=say)
     say("computing metrics")
     # Score metrics come from the engine's exact sufficient statistics, never from rows.
@@ -188,7 +217,7 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         )
     mitigations, mitigation_summary = _compare_mitigations(spec, counted, measurement, say)
     checks = [*counted.checks, *group_checks, *_run_checks(spec, counted)]
-    result = AuditResult(
+    return AuditResult(
         schema_version=SCHEMA_VERSION,
         tool={"name": "fairaudit", "version": __version__},
         audit=_audit_section(spec, counted, measurement),
@@ -214,9 +243,6 @@ def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResu
         findings=_security_findings(counted),
         summary=measurement.summary(),
     )
-    _apply_policy(result, policy, spec)
-    result.audit["id"] = result.content_id()
-    return result
 
 
 def _apply_policy(result: AuditResult, policy: Policy | None, spec: AuditSpec) -> None:

@@ -19,6 +19,8 @@ from fairaudit.paths import atomic_write_many
 from fairaudit.runtime import (
     INTERRUPTED,
     Interrupted,
+    lend_worker,
+    run_beside,
     signals_deferred,
     stop_on_signals,
     worker_results,
@@ -248,6 +250,83 @@ def test_worker_results_are_every_result_and_the_pool_is_gone() -> None:
             time.sleep(0.05)
             left = set(_workers_of_this_process()) - before
         assert left == set(), [_cmdline(pid) for pid in left]
+
+
+def _pid_and_square(value: int) -> tuple[int, int]:
+    return os.getpid(), value * value
+
+
+def _square_or_stop(value: int) -> int:
+    if value == 2:  # a local item: Ctrl-C in this process, mid-work
+        raise KeyboardInterrupt
+    return value * value
+
+
+def _wait_until_gone(before: set[int]) -> set[int]:
+    """Return the worker processes of this process not in ``before``, after up to 5 s."""
+    deadline = time.monotonic() + 5  # terminated workers get a grace period to exit
+    while (left := set(_workers_of_this_process()) - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.parametrize("lent", [True, False])
+def test_run_beside_gives_every_result_and_the_lent_worker_is_gone(
+    lent: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fairaudit.runtime._lent as lent_module
+
+    monkeypatch.setattr(lent_module, "_idle_core", lambda: lent)
+    before = set(_workers_of_this_process()) if HAS_PROC else set()
+    with lend_worker(["numpy"]):
+        results = list(run_beside(_pid_and_square, [1, 2], [3, 4, 5, 6]))
+    assert sorted(value for _, value in results) == [1, 4, 9, 16, 25, 36]
+    local = {value for pid, value in results if pid == os.getpid()}
+    assert {1, 4} <= local  # local items never leave this process
+    if not lent:
+        assert len(local) == 6
+    if HAS_PROC:
+        left = _wait_until_gone(before)
+        assert left == set(), [_cmdline(pid) for pid in left]
+
+
+@needs_proc
+def test_an_interrupt_beside_the_lent_worker_terminates_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fairaudit.runtime._lent as lent_module
+
+    monkeypatch.setattr(lent_module, "_idle_core", lambda: True)
+    before = set(_workers_of_this_process())
+    with pytest.raises(KeyboardInterrupt), lend_worker(["numpy"]):
+        list(run_beside(_square_or_stop, [1, 2], [3]))
+    left = _wait_until_gone(before)
+    assert left == set(), [_cmdline(pid) for pid in left]
+
+
+def test_the_lent_worker_changes_no_byte_of_the_sample_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample audit's retraining fits run beside a worker lent at the start (on an idle
+    core); with --jobs 1 they all run in the audit's process. Same report, byte for byte."""
+    from click.testing import CliRunner
+
+    import fairaudit.runtime._lent as lent_module
+    from fairaudit.cli import cli
+
+    monkeypatch.setattr(lent_module, "_idle_core", lambda: True)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    config = Path(__file__).resolve().parent.parent / "sample_data" / "audit.toml"
+    outputs = []
+    for name, jobs in (("lent", []), ("alone", ["--jobs", "1"])):
+        (tmp_path / name).mkdir()
+        html = tmp_path / name / "report.html"
+        result = CliRunner().invoke(
+            cli, ["run", "--config", str(config), "-o", str(html), "-q", "--no-ledger", *jobs]
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append((html.read_bytes(), html.with_suffix(".json").read_bytes()))
+    assert outputs[0] == outputs[1]
 
 
 def _die_while_sending_a_result(value: int) -> int:

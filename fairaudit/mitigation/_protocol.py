@@ -27,7 +27,8 @@ outcomes are identical for any ``jobs``. Units of work (one fold of one threshol
 one retraining) run in worker processes (``fairaudit.runtime``, which also terminates them
 when the run is stopped) when ``jobs`` asks for them, or by default when the comparison is
 large; a smaller one runs in this process, as starting workers would cost more than it
-saves. Threads gave no speed-up (benchmarks/README.md).
+saves, beside the one worker the run may have started early (``runtime.lend_worker``:
+it takes retraining fits). Threads gave no speed-up (benchmarks/README.md).
 
 Nothing here measures the variants: the caller recounts each ``MitigationOutcome.y_pred``
 with the counting engine. The library never prints; progress goes to a callback.
@@ -57,7 +58,7 @@ from fairaudit.mitigation._outcome import (
 )
 from fairaudit.mitigation._plan import Plan, cross_fitted_outcome, plan_refit, plan_threshold
 from fairaudit.mitigation._units import Unit, UnitResult, run_unit
-from fairaudit.runtime import worker_results
+from fairaudit.runtime import run_beside, worker_results
 
 __all__ = ["WORKER_DIED", "run_mitigations"]
 
@@ -130,14 +131,15 @@ def _method_line(method: str, results: Sequence[UnitResult]) -> str:
 
 
 def _execute(
-    units: Sequence[Unit], workers: int, say: Progress
+    units: Sequence[Unit], workers: int | None, say: Progress
 ) -> dict[tuple[str, int | None], UnitResult]:
     """Return every unit's result, keyed by (method, fold); run in ``workers`` processes.
 
+    ``workers`` None: in this process, beside the worker the run lent (``lend_worker``),
+    if any, which takes retraining units (a fold's inputs, the histogram, may be large).
     ``say`` hears one line per method, when its last unit is done. Stopping the run (an
     exception in ``say``, Ctrl-C, SIGTERM) terminates the workers.
     """
-    workers = min(workers, len(units))
     done: dict[tuple[str, int | None], UnitResult] = {}
     pending = Counter(unit.method for unit in units)
 
@@ -150,30 +152,39 @@ def _execute(
                 parts.sort(key=lambda part: -1 if part.fold is None else part.fold)
                 say(_method_line(result.method, parts))
 
-    if workers <= 1:
-        record(map(run_unit, units))
-    elif _PARALLEL_BACKEND == "threading":
-        from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-        with ThreadPoolExecutor(workers) as threads:
-            record(threads.map(run_unit, units))
-    else:
-        from concurrent.futures.process import BrokenProcessPool
-
+    results: Iterable[UnitResult]
+    with ExitStack() as stack:
         try:
-            with worker_results(run_unit, units, workers=workers) as results:
-                record(results)
+            if workers is None:
+                local = [unit for unit in units if unit.fold is not None]
+                results = run_beside(run_unit, local, [u for u in units if u.fold is None])
+            elif min(workers, len(units)) <= 1:
+                results = map(run_unit, units)
+            elif _PARALLEL_BACKEND == "threading":
+                from concurrent.futures import ThreadPoolExecutor
+
+                threads = stack.enter_context(ThreadPoolExecutor(min(workers, len(units))))
+                results = threads.map(run_unit, units)
+            else:
+                workers = min(workers, len(units))
+                results = stack.enter_context(worker_results(run_unit, units, workers=workers))
+            record(results)
         except BrokenProcessPool:
-            raise MitigationError(WORKER_DIED.format(jobs=workers)) from None
+            raise MitigationError(WORKER_DIED.format(jobs=workers or 2)) from None
     return done
 
 
-def _workers(jobs: int | None, threshold: Plan, refit: Plan, inputs: MitigationInputs) -> int:
+def _workers(
+    jobs: int | None, threshold: Plan, refit: Plan, inputs: MitigationInputs
+) -> int | None:
     """Return how many processes run the units: ``jobs``; by default the cores, if large.
 
     Starting a worker process costs 1-5 s (it imports scikit-learn and fairlearn), and
     on a busy machine two processes were slower than one even at a million rows
-    (benchmarks/README.md): by default only a comparison larger than that uses them.
+    (benchmarks/README.md): by default only a comparison larger than that uses them, and
+    a smaller one runs here (None), beside the worker the run may have started early.
     """
     if jobs is not None:
         return jobs
@@ -182,7 +193,7 @@ def _workers(jobs: int | None, threshold: Plan, refit: Plan, inputs: MitigationI
     )
     cells = 0 if threshold.histogram is None else len(threshold.histogram.score)
     if cells < PARALLEL_MIN_CELLS and train_rows < PARALLEL_MIN_TRAIN_ROWS:
-        return 1
+        return None
     from joblib import cpu_count
 
     return int(cpu_count())
@@ -250,7 +261,7 @@ def run_mitigations(
     # Retraining units are the longest: queue them first so the workers stay busy.
     workers = _workers(jobs, threshold, refit, inputs)
     with ExitStack() as stack:
-        if workers > 1 and threshold.histogram is not None and threshold.units:
+        if (workers or 1) > 1 and threshold.histogram is not None and threshold.units:
             folder = stack.enter_context(TemporaryDirectory(prefix="fairaudit-mitigation-"))
             threshold.histogram.spill(Path(folder))
         done = _execute([*refit.units, *threshold.units], workers, say)

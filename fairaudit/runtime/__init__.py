@@ -1,9 +1,10 @@
 """How a command runs: signals that stop it cleanly, worker processes that never outlive
-it, and the time it records."""
+it (one of them started early and lent to the run's stages), and the time it records."""
 
 from __future__ import annotations
 
 from fairaudit.runtime._clock import BadSourceDateEpoch, reproducible_time
+from fairaudit.runtime._lent import lend_worker, run_beside
 from fairaudit.runtime._signals import (
     INTERRUPTED,
     Interrupted,
@@ -18,7 +19,9 @@ __all__ = [
     "INTERRUPTED",
     "Interrupted",
     "in_main_thread",
+    "lend_worker",
     "reproducible_time",
+    "run_beside",
     "signals_deferred",
     "stop_on_signals",
     "worker_pool",
