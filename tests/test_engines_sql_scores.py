@@ -1,5 +1,5 @@
 """The SQL engines' score sums: rows summed in memory and the score-sorted stream (DuckDB),
-and the window SQL (Spark, and DuckDB beyond 2**31 rows), against a brute-force oracle of
+and the window SQL (a cell space past SORTED_MAX_CELLS), against a brute-force oracle of
 ScoreSums' definition and against the numpy engine, on hostile data (ties across batches,
 one group, one class)."""
 
@@ -13,9 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from fairaudit.counts import BRIER_SCALE, ScoreSums
+from fairaudit.counts import BRIER_SCALE, ScoreSummary, ScoreSums
 from fairaudit.engines import count_with_engine
-from fairaudit.engines._sql_scores import _limb_sums, sorted_score_summary
+from fairaudit.engines._rank_sums import combine_score_summaries
+from fairaudit.engines._sql_scores import sorted_score_summary
 from fairaudit.spec import AuditSpec
 
 
@@ -92,8 +93,6 @@ def test_sorted_stream_matches_the_definition(case: str) -> None:
         ("f0", "f1"),
         levels,
         is_probability=True,
-        score_min=float(s.min()),
-        score_max=float(s.max()),
         chunk_rows=c["per"],
     )
     assert _as_dict(summary.by_grouping["f0"]) == _oracle(codes[:, :1], y, s, True)
@@ -105,16 +104,21 @@ def test_sorted_stream_matches_the_definition(case: str) -> None:
     assert int(group_counts.counts.sum()) == n
 
 
-def test_limb_sums_are_exact_near_the_limits() -> None:
-    # value just below 2**32 (A for ~2**31 rows), weights summing to just below 2**32.
-    value = np.array([2**32 - 1, 2**32 - 2, 3, 2**31], dtype=np.int64)
-    weight = np.array([2**31 - 1, 2**31 - 5, 1, 2], dtype=np.int64)
-    got = _limb_sums(weight, value, np.array([0, 2]))
-    want = [
-        sum(int(w) * int(v) ** 2 for w, v in zip(weight[:2], value[:2])),
-        sum(int(w) * int(v) ** 2 for w, v in zip(weight[2:], value[2:])),
-    ]
-    assert got == want
+def test_chunks_add_up_exactly_past_64_bits() -> None:
+    # Two chunks of one group whose sums pass 2**64 once added with the offsets: a2 grows
+    # as rows**3, so 3M rows per class would overflow int64 arithmetic.
+    big = 3_000_000
+    low = ScoreSummary(
+        {}, ScoreSums(np.zeros((1, 0), np.int64), (0,), (big,), (0,), (0,), (0,)), False, 0.1, 0.1
+    )
+    high = ScoreSummary(
+        {}, ScoreSums(np.zeros((1, 0), np.int64), (big,), (0,), (0,), (0,), (0,)), False, 0.9, 0.9
+    )
+    total = combine_score_summaries([low, high], is_probability=False).overall
+    # Every positive sits above every negative: A = 2 * big for each positive.
+    assert total.u2 == (2 * big * big,)
+    assert total.a2 == (big * (2 * big) ** 2,) and total.a2[0] > 2**64
+    assert total.b2 == (big * (2 * big) ** 2,)
 
 
 def write_scores(folder: Path, score: np.ndarray, seed: int = 3, **options: Any) -> AuditSpec:
@@ -177,10 +181,10 @@ def test_duckdb_sorted_stream_equals_numpy(
 def test_duckdb_window_sql_equals_numpy(
     tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The window SQL (Spark's, and DuckDB's past 2**31 rows), run by DuckDB here.
+    # The window SQL (for a cell space past SORTED_MAX_CELLS), run by DuckDB here.
     import fairaudit.engines._sql as sql
 
-    monkeypatch.setattr(sql, "SORTED_MAX_ROWS", 0)
+    monkeypatch.setattr(sql, "SORTED_MAX_CELLS", 0)
     rng = np.random.default_rng(5)
     score = {"distinct": rng.random(5_000), "tied": np.round(rng.random(5_000), 2)}.get(
         kind, np.full(5_000, 0.25)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,7 +18,12 @@ import numpy as np
 from fairaudit.counts import BRIER_SCALE, GroupCounts, ScoreSummary, ScoreSums
 from fairaudit.engines._types import groupings
 
-__all__ = ["score_summary_from_keyed_rows", "score_summary_from_rows"]
+__all__ = [
+    "combine_score_summaries",
+    "dense_group_counts",
+    "score_summary_from_keyed_rows",
+    "score_summary_from_rows",
+]
 
 # Floating-point partial sums of the exact sums run over this many values at a time, so
 # each one errs by less than (chunk + 3) * 2**-53 < 2**-36 of its sum, whatever the
@@ -226,8 +232,23 @@ class _CellKeys:
         return _merge_ties(keys[order], weights)
 
 
-def _cell_keys(keys: np.ndarray, starts: np.ndarray) -> _CellKeys:
-    """Sort each cell's keys; merge tied keys into counts when that shrinks them 2x or more."""
+def _cell_keys(keys: np.ndarray, starts: np.ndarray, weights: np.ndarray | None) -> _CellKeys:
+    """Sort each cell's keys; merge tied keys into counts when that shrinks them 2x or more
+    (always when the entries already stand for ``weights`` rows each)."""
+    if weights is not None:
+        spans = [slice(a, b) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+        order = np.concatenate([np.argsort(keys[span]) + span.start for span in spans] or [[]])
+        keys, weights = keys[order.astype(np.int64)], weights[order.astype(np.int64)]
+        new = np.empty(len(keys), dtype=bool)
+        new[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=new[1:])
+        new[starts[:-1][starts[:-1] < len(keys)]] = True
+        first = np.flatnonzero(new)
+        return _CellKeys(
+            keys[first],
+            np.add.reduceat(weights, first) if len(first) else weights,
+            np.searchsorted(first, starts),
+        )
     for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
         keys[a:b].sort()
     new = np.empty(len(keys), dtype=bool)
@@ -290,21 +311,29 @@ def _grouping_sums(
 
 
 def score_summary_from_rows(
-    group_counts: GroupCounts, y_true: np.ndarray, score: np.ndarray, is_probability: bool
+    group_counts: GroupCounts,
+    y_true: np.ndarray,
+    score: np.ndarray,
+    is_probability: bool,
+    weights: np.ndarray | None = None,
 ) -> ScoreSummary:
     """Return the ScoreSummary of row-level labels and scores (needs ``row_cell``).
 
     One stable counting sort of the rows by cell, one float sort of each cell's scores
     (with the label in the key's lowest bit), and per grouping a merge of its cells'
-    sorted keys; rank sums follow from positions in those sorted runs.
+    sorted keys; rank sums follow from positions in those sorted runs. ``weights``: the
+    rows each entry stands for (aggregated rows), None for one each.
     """
     assert group_counts.row_cell is not None
     cells = group_counts.cells
     n_cells = len(cells)
     narrow = np.min_scalar_type(max(n_cells - 1, 0))
-    by_cell = np.argsort(np.asarray(group_counts.row_cell).astype(narrow), kind="stable")
+    row_cell = np.asarray(group_counts.row_cell)
+    by_cell = np.argsort(row_cell.astype(narrow), kind="stable")
     starts = np.zeros(n_cells + 1, dtype=np.int64)
-    np.cumsum(group_counts.counts.sum(axis=1), out=starts[1:])
+    np.cumsum(np.bincount(row_cell, minlength=n_cells), out=starts[1:])
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.int64)[by_cell]
     score = np.asarray(score, dtype=np.float64)[by_cell]
     score += 0.0  # -0.0 becomes 0.0, as in the SQL engines, so both are one tied score
     low, high = (float(score.min()), float(score.max())) if len(score) else (math.nan, math.nan)
@@ -312,7 +341,7 @@ def score_summary_from_rows(
         raise ValueError("scores must not be NaN")
     positive = np.asarray(y_true)[by_cell].astype(bool, copy=False)
     keys, decodable = _score_keys(score, positive)
-    cell_keys = _cell_keys(keys, starts)
+    cell_keys = _cell_keys(keys, starts, weights)
     brier = None
     if is_probability and decodable and cell_keys.weights is not None:
         # Brier sums over each cell's distinct (score, label) keys, weighted by rows.
@@ -324,7 +353,7 @@ def score_summary_from_rows(
             cell_keys.starts,
         )
     elif is_probability:
-        brier = _brier_sums(score, positive, None, starts)
+        brier = _brier_sums(score, positive, weights, starts)
 
     by_grouping: dict[str, ScoreSums] = {}
     for name, indices in groupings(group_counts.features):
@@ -348,6 +377,23 @@ def score_summary_from_rows(
     )
 
 
+def dense_group_counts(
+    dense: np.ndarray, features: tuple[str, ...], levels: tuple[tuple[str, ...], ...]
+) -> GroupCounts:
+    """Return the GroupCounts of ``dense`` counts, indexed ``cell * 4 + 2 * y + yhat`` over
+    the whole cell space (the cell's codes in mixed radix over ``levels``)."""
+    sizes = tuple(len(names) for names in levels)
+    counts = np.asarray(dense, dtype=np.int64).reshape(math.prod(sizes), 4)
+    present = np.flatnonzero(counts.sum(axis=1))
+    cells = np.stack(np.unravel_index(present, sizes), axis=1) if sizes else present[:, None]
+    return GroupCounts(
+        features=features,
+        levels=levels,
+        cells=cells.astype(np.int64).reshape(len(present), len(sizes)),
+        counts=counts[present],
+    )
+
+
 def score_summary_from_keyed_rows(
     key: np.ndarray,
     score: np.ndarray,
@@ -355,24 +401,93 @@ def score_summary_from_keyed_rows(
     levels: tuple[tuple[str, ...], ...],
     *,
     is_probability: bool,
+    count: np.ndarray | None = None,
 ) -> tuple[GroupCounts, ScoreSummary]:
     """Return the GroupCounts and ScoreSummary of rows given as int64 keys
     ``cell * 4 + 2 * y + yhat`` (the cell's codes in mixed radix over ``levels``) and
-    float64 scores, in any order (the DuckDB engine's rows, when they fit in memory)."""
-    sizes = tuple(len(names) for names in levels)
-    n_cells = math.prod(sizes)
-    counts = np.bincount(key, minlength=4 * n_cells).reshape(n_cells, 4)
-    present = np.flatnonzero(counts.sum(axis=1))
+    float64 scores, in any order (the SQL engines' rows); ``count``: the rows each entry
+    stands for (aggregated rows), None for one each."""
+    n_cells = math.prod(len(names) for names in levels)
+    dense = np.bincount(key, weights=count, minlength=4 * n_cells).astype(np.int64)
+    group_counts = dense_group_counts(dense, features, levels)
     index = np.zeros(n_cells, dtype=np.int64)
-    index[present] = np.arange(len(present))
-    cells = np.stack(np.unravel_index(present, sizes), axis=1) if sizes else present[:, None]
-    group_counts = GroupCounts(
-        features=features,
-        levels=levels,
-        cells=cells.astype(np.int64).reshape(len(present), len(sizes)),
-        counts=counts[present].astype(np.int64),
-        row_cell=index[key >> 2],
+    index[np.ravel_multi_index(group_counts.cells.T, [len(v) for v in levels])] = np.arange(
+        len(group_counts.cells)
     )
+    with_rows = replace(group_counts, row_cell=index[key >> 2])
     positive = ((key >> 1) & 1).astype(bool)
-    summary = score_summary_from_rows(group_counts, positive, score, is_probability)
-    return replace(group_counts, row_cell=None), summary
+    summary = score_summary_from_rows(with_rows, positive, score, is_probability, count)
+    return group_counts, summary
+
+
+def _combined_sums(parts: Sequence[ScoreSums], width: int) -> ScoreSums:
+    """Return the ScoreSums of one grouping over ``parts`` in ascending score order.
+
+    A positive's A over all parts is its A within its part plus twice the negatives of
+    its group in lower parts (``nb``); a negative's B, its B within plus twice the
+    positives in higher parts (``pa``). Expanding the squares, and as sum B = sum A = u2
+    within a part: ``a2 += 4 nb u2 + 4 nb**2 n_pos``, ``b2 += 4 pa u2 + 4 pa**2 n_neg``.
+    """
+    rows = [[tuple(g) for g in part.groups.tolist()] for part in parts]
+    total_pos: dict[tuple, int] = {}
+    for part, keys in zip(parts, rows):
+        for key, p in zip(keys, part.n_pos):
+            total_pos[key] = total_pos.get(key, 0) + p
+    acc = {key: [0] * 7 for key in total_pos}
+    neg_below = dict.fromkeys(total_pos, 0)
+    pos_upto = dict.fromkeys(total_pos, 0)
+    for part, keys in zip(parts, rows):
+        brier = zip(part.brier1 or [0] * len(keys), part.brier2 or [0] * len(keys))
+        for key, p, n, u, a, b, (b1, b2) in zip(
+            keys, part.n_pos, part.n_neg, part.u2, part.a2, part.b2, brier
+        ):
+            nb, pa = neg_below[key], total_pos[key] - pos_upto[key] - p
+            total = acc[key]
+            total[0] += p
+            total[1] += n
+            total[2] += u + 2 * nb * p
+            total[3] += a + 4 * nb * u + 4 * nb * nb * p
+            total[4] += b + 4 * pa * u + 4 * pa * pa * n
+            total[5] += b1
+            total[6] += b2
+            neg_below[key] += n
+            pos_upto[key] += p
+    keys = sorted(acc)
+    columns = [tuple(acc[key][j] for key in keys) for j in range(7)]
+    brier_known = all(part.brier1 is not None for part in parts)
+    n_pos, n_neg, u2, a2, b2 = columns[:5]
+    return ScoreSums(
+        np.array(keys, dtype=np.int64).reshape(len(keys), width),
+        n_pos,
+        n_neg,
+        u2,
+        a2,
+        b2,
+        brier1=columns[5] if brier_known else None,
+        brier2=columns[6] if brier_known else None,
+    )
+
+
+def combine_score_summaries(parts: Sequence[ScoreSummary], *, is_probability: bool) -> ScoreSummary:
+    """Return the ScoreSummary of rows split into ``parts`` by score: every score of a
+    part below every score of the next one (so tied scores are in one part).
+
+    The DuckDB engine's sorted stream sums one chunk at a time, the Spark engine one
+    score bucket per task, each with ``score_summary_from_keyed_rows``; this adds them up
+    exactly (Python integers), whatever the number of rows. ``parts`` is not empty.
+    """
+    nonempty = [part for part in parts if sum(part.overall.n_pos) + sum(part.overall.n_neg)]
+    if not nonempty:  # no rows at all: the (empty) summary of any part
+        return parts[0]
+    parts = nonempty
+    widths = {name: sums.groups.shape[1] for name, sums in parts[0].by_grouping.items()}
+    return ScoreSummary(
+        by_grouping={
+            name: _combined_sums([part.by_grouping[name] for part in parts], width)
+            for name, width in widths.items()
+        },
+        overall=_combined_sums([part.overall for part in parts], 0),
+        is_probability=is_probability,
+        score_min=min(part.score_min for part in parts),
+        score_max=max(part.score_max for part in parts),
+    )

@@ -35,7 +35,6 @@ from fairaudit.data import (
 from fairaudit.engines._rank_sums import score_summary_from_keyed_rows
 from fairaudit.engines._sql_scores import (
     SORTED_MAX_CELLS,
-    SORTED_MAX_ROWS,
     group_counts_from_rows,
     sorted_score_summary,
     sql_score_summary,
@@ -63,9 +62,10 @@ _FLOAT_PATTERN = r"\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|(?i:inf
 
 #: Aggregate rows by score before the sort when there are this many rows per distinct score.
 _AGGREGATE_BELOW = 4
-#: Memory the score sums of one row take in memory (key, score, sort order, their copies):
-#: rows that fit in a quarter of the memory at this size are summed in memory.
-IN_MEMORY_ROW_BYTES = 64
+#: Memory the score sums of one row take in memory (key, score, sort order, their copies,
+#: DuckDB's buffers: 110 B a row at 10M rows): rows that fit in a quarter of the memory at
+#: this size are summed in memory.
+IN_MEMORY_ROW_BYTES = 128
 
 
 def _column(batches: list[Any], j: int, dtype: type) -> np.ndarray:
@@ -414,7 +414,6 @@ class SqlCounter:
         return (
             self.spec.score_col is not None
             and self.runner.batches is not None
-            and self._scan.table.rows_read < SORTED_MAX_ROWS
             and cells <= SORTED_MAX_CELLS
         )
 
@@ -446,12 +445,7 @@ class SqlCounter:
         else:  # (almost) one row per score: aggregating first would cost more than it saves
             sql = f"SELECT {key}, s FROM ({inner}) q ORDER BY s"
         group_counts, self._sorted_summary = sorted_score_summary(
-            self.runner.batches(sql),
-            self.features,
-            levels,
-            is_probability=is_probability,
-            score_min=scan.score_min,
-            score_max=scan.score_max,
+            self.runner.batches(sql), self.features, levels, is_probability=is_probability
         )
         return group_counts
 

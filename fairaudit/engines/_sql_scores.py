@@ -1,5 +1,7 @@
-"""The SQL of the score sums: per group, exact Mann-Whitney, DeLong and Brier sums from
-window functions over the (cell, label, score) aggregate ``fa_agg``; and the counts table."""
+"""Score sums of the SQL engines: the score-sorted stream (DuckDB, beyond memory), summed
+chunk by chunk by ``_rank_sums`` (the one implementation of the rank-sum rule) and added
+up exactly; the window SQL over the (cell, label, score) aggregate ``fa_agg``, for a cell
+space too large for the stream's counts; and the counts table of aggregated rows."""
 
 from __future__ import annotations
 
@@ -10,12 +12,16 @@ from typing import Any
 import numpy as np
 
 from fairaudit.counts import BRIER_SCALE, GroupCounts, ScoreSummary, ScoreSums
+from fairaudit.engines._rank_sums import (
+    combine_score_summaries,
+    dense_group_counts,
+    score_summary_from_keyed_rows,
+)
 from fairaudit.engines._sql_source import Dialect, SqlRunner
 from fairaudit.engines._types import groupings
 
 __all__ = [
     "SORTED_MAX_CELLS",
-    "SORTED_MAX_ROWS",
     "group_counts_from_rows",
     "sorted_score_summary",
     "sql_score_summary",
@@ -182,103 +188,8 @@ def group_counts_from_rows(
     )
 
 
-#: The sorted-stream sums hold A**2 in uint64 (A < 2 * rows + 1), and their 32-bit
-#: limbs times counts in uint64 sums: exact below this many rows.
-SORTED_MAX_ROWS = 1 << 31
-#: ... and keep one accumulator per group, so the cell space must stay small.
+#: The sorted stream keeps the counts of the whole cell space (one entry per cell).
 SORTED_MAX_CELLS = 1 << 20
-_LOW32 = np.uint64(0xFFFFFFFF)
-
-
-def _limb_sums(weight: np.ndarray, value: np.ndarray, starts: np.ndarray) -> list[int]:
-    """Return the exact sums of ``weight * value**2`` over the segments at ``starts``.
-
-    ``weight`` and ``value`` are non-negative int64 with ``value < 2**32``, so ``value**2``
-    fits in uint64; it is split into 32-bit limbs, and each limb sum stays below 2**64
-    while the weights add up to less than 2**32.
-    """
-    w = weight.view(np.uint64)
-    v = value.view(np.uint64) ** 2
-    low = np.add.reduceat(w * (v & _LOW32), starts)
-    v >>= np.uint64(32)
-    v *= w
-    high = np.add.reduceat(v, starts)
-    return [(h << 32) + lo for h, lo in zip(high.tolist(), low.tolist())]
-
-
-class _GroupingSums:
-    """Running rank sums of one grouping over a stream of rows sorted by score."""
-
-    def __init__(self, n_groups: int) -> None:
-        self.neg_seen = np.zeros(n_groups, dtype=np.int64)
-        self.pos_seen = np.zeros(n_groups, dtype=np.int64)
-        # u2, a2, and for b2 = sum neg * (2 P - q)**2: sum neg * q, sum neg * q**2.
-        self.sums = {k: [0] * n_groups for k in ("u2", "a2", "nq", "nq2")}
-
-    def add(
-        self, gid: np.ndarray, s: np.ndarray, pos: np.ndarray, neg: np.ndarray, tied: bool
-    ) -> None:
-        """Add rows (score-sorted, none tied with a later batch) of groups ``gid``;
-        ``tied`` says whether two rows of the batch may share a score."""
-        m = len(self.neg_seen)
-        if m == 1:  # overall: the rows are in order already
-            g, sv, p, q = gid, s, pos, neg
-        else:
-            order = np.argsort(gid, kind="stable")  # keeps the score order within each group
-            g, sv, p, q = gid[order], s[order], pos[order], neg[order]
-        if tied:  # one block per (group, score)
-            new_block = np.empty(len(g), dtype=bool)
-            new_block[0] = True
-            np.not_equal(g[1:], g[:-1], out=new_block[1:])
-            new_block[1:] |= sv[1:] != sv[:-1]
-            starts = np.flatnonzero(new_block)
-            p, q, g = np.add.reduceat(p, starts), np.add.reduceat(q, starts), g[starts]
-        lengths = np.bincount(g, minlength=m)
-        groups = np.flatnonzero(lengths)
-        first = (np.cumsum(lengths) - lengths)[groups]
-        length = lengths[groups]
-        below = {}
-        for name, counts, seen in (("neg", q, self.neg_seen), ("pos", p, self.pos_seen)):
-            before = np.cumsum(counts)
-            before -= counts
-            below[name] = before - np.repeat(before[first] - seen[groups], length)
-            seen[groups] += np.add.reduceat(counts, first)
-        a = 2 * below["neg"] + q  # a positive's A, per tied block
-        b = 2 * below["pos"] + p  # 2 * (positives scored below or tied) - tied
-        u2 = np.add.reduceat(p * a, first).tolist()
-        a2 = _limb_sums(p, a, first)
-        nq = np.add.reduceat(q * b, first).tolist()
-        nq2 = _limb_sums(q, b, first)
-        for j, group in enumerate(groups.tolist()):
-            self.sums["u2"][group] += u2[j]
-            self.sums["a2"][group] += a2[j]
-            self.sums["nq"][group] += nq[j]
-            self.sums["nq2"][group] += nq2[j]
-
-    def result(
-        self, sizes: tuple[int, ...], brier: tuple[list[int], list[int]] | None
-    ) -> ScoreSums:
-        """Return the ScoreSums of the groups with rows, in code order."""
-        present = np.flatnonzero((self.pos_seen + self.neg_seen) > 0)
-        b2 = []
-        for group in present.tolist():
-            p2 = 2 * int(self.pos_seen[group])  # B = 2 P - q for a negative
-            n = int(self.neg_seen[group])
-            b2.append(p2 * p2 * n - 2 * p2 * self.sums["nq"][group] + self.sums["nq2"][group])
-        codes = np.stack(np.unravel_index(present, sizes), axis=1) if sizes else None
-        pick = [int(g) for g in present]
-        return ScoreSums(
-            groups=(
-                codes.astype(np.int64) if codes is not None else np.zeros((1, 0), dtype=np.int64)
-            ),
-            n_pos=tuple(int(self.pos_seen[g]) for g in pick),
-            n_neg=tuple(int(self.neg_seen[g]) for g in pick),
-            u2=tuple(self.sums["u2"][g] for g in pick),
-            a2=tuple(self.sums["a2"][g] for g in pick),
-            b2=tuple(b2),
-            brier1=None if brier is None else tuple(brier[0][g] for g in pick),
-            brier2=None if brier is None else tuple(brier[1][g] for g in pick),
-        )
 
 
 def _chunks(batches: Iterable[Any], rows: int = 1 << 20) -> Iterator[Any]:
@@ -298,125 +209,53 @@ def _chunks(batches: Iterable[Any], rows: int = 1 << 20) -> Iterator[Any]:
         yield pa.Table.from_batches(pending).combine_chunks()
 
 
-class _SortedStream:
-    """Counts, Brier sums and every grouping's rank sums of a score-sorted row stream."""
-
-    def __init__(self, features: tuple[str, ...], sizes: tuple[int, ...], brier: bool) -> None:
-        self.sizes = sizes
-        self.n_cells = n_cells = int(np.prod(sizes))
-        all_codes = np.unravel_index(np.arange(n_cells), sizes)
-        self.maps: list[tuple[str, tuple[int, ...], np.ndarray]] = []
-        small = np.uint16 if n_cells <= 1 << 16 else np.int64  # radix-sorted when small
-        for name, indices in [*groupings(features), ("", ())]:
-            sub = tuple(sizes[i] for i in indices)
-            gid = np.ravel_multi_index([all_codes[i] for i in indices], sub) if indices else 0
-            self.maps.append((name, sub, np.broadcast_to(gid, (n_cells,)).astype(small)))
-        self.running = [_GroupingSums(int(np.prod(sub))) for _, sub, _ in self.maps]
-        self.cell_counts = np.zeros(n_cells * 4, dtype=np.int64)
-        # Per cell, sum n * floor(t * 2**62) and sum n * floor(t**2 * 2**62).
-        self.brier: list[list[int]] = [[0] * n_cells, [0] * n_cells] if brier else []
-
-    def add(self, key: np.ndarray, s: np.ndarray, n: np.ndarray | None, pool: Any) -> None:
-        """Add rows ``key = cell * 4 + 2 * y + yhat`` with scores ``s`` (sorted) and counts
-        ``n`` (None: one row each); no score may continue into the next call."""
-        bins = np.bincount(key, weights=n, minlength=4 * self.n_cells)
-        self.cell_counts += bins.astype(np.int64)  # exact: each chunk's counts < 2**53
-        cell = key >> 2
-        y = (key >> 1) & 1
-        ones = np.ones(len(key), dtype=np.int64) if n is None else n
-        pos = ones * y
-        neg = ones - pos
-        tied = bool(n is not None or (len(s) > 1 and not (s[1:] != s[:-1]).all()))
-        jobs = [
-            pool.submit(sums.add, gid[cell], s, pos, neg, tied)
-            for (_, _, gid), sums in zip(self.maps, self.running)
-        ]
-        if self.brier:
-            jobs.append(pool.submit(self._add_brier, cell, y, s, ones))
-        for job in jobs:
-            job.result()
-
-    def _add_brier(self, cell: np.ndarray, y: np.ndarray, s: np.ndarray, n: np.ndarray) -> None:
-        d = s - y.astype(np.float64)
-        t = d * d
-        weight = n.astype(np.float64)
-        for k, value in enumerate((t, t * t)):
-            fixed = np.floor(value * float(BRIER_SCALE)).astype(np.int64)  # < 2**62
-            # 21-bit limbs: each bincount sum stays below 2**53, so floats add them exactly.
-            for shift in (0, 21, 42):
-                limb = ((fixed >> shift) & 0x1FFFFF).astype(np.float64)
-                sums = np.bincount(cell, weights=weight * limb, minlength=self.n_cells)
-                total = self.brier[k]
-                for c, v in enumerate(sums.tolist()):
-                    total[c] += int(v) << shift
-
-    def result(self, features: tuple[str, ...], levels: tuple) -> tuple[GroupCounts, dict]:
-        """Return the GroupCounts and {grouping name ('' overall): ScoreSums}."""
-        counts = self.cell_counts.reshape(self.n_cells, 4)
-        present = np.flatnonzero(counts.sum(axis=1) > 0)
-        group_counts = GroupCounts(
-            features=features,
-            levels=levels,
-            cells=np.stack(np.unravel_index(present, self.sizes), axis=1).astype(np.int64),
-            counts=counts[present],
-        )
-        cell_brier = self.brier
-        results = {}
-        for (name, sub, gid), sums in zip(self.maps, self.running):
-            per_group = None
-            if cell_brier:
-                per_group = ([0] * int(np.prod(sub)), [0] * int(np.prod(sub)))
-                for cell, group in enumerate(gid.tolist()):
-                    per_group[0][group] += cell_brier[0][cell]
-                    per_group[1][group] += cell_brier[1][cell]
-            results[name] = sums.result(sub, per_group)
-        return group_counts, results
-
-
 def sorted_score_summary(
     batches: Iterable[Any],
     features: tuple[str, ...],
     levels: tuple[tuple[str, ...], ...],
     *,
     is_probability: bool,
-    score_min: float,
-    score_max: float,
     chunk_rows: int = 1 << 20,
 ) -> tuple[GroupCounts, ScoreSummary]:
     """Return the GroupCounts and ScoreSummary of a stream of Arrow record batches.
 
     Each batch holds columns ``k`` (``cell * 4 + 2 * y + yhat``, the cell being the
     codes in mixed radix over ``levels``), ``s`` (the score) and optionally ``n`` (rows
-    aggregated), with ``s`` ascending across the whole stream: every grouping's rank
-    sums then come from running counts, in one pass and in memory proportional to
-    ``chunk_rows`` (batches are processed that many rows at a time; the groupings of
-    a chunk in two threads).
+    aggregated), with ``s`` ascending across the whole stream. Every ``chunk_rows`` rows
+    are summed by ``score_summary_from_keyed_rows`` (rows tied with a chunk's last score
+    are held back for the next), and the chunks' sums added up exactly by
+    ``combine_score_summaries``: memory in proportion to ``chunk_rows``.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    n_cells = math.prod(len(names) for names in levels)
+    dense = np.zeros(4 * n_cells, dtype=np.int64)
+    parts: list[ScoreSummary] = []
 
-    stream = _SortedStream(features, tuple(len(v) for v in levels), is_probability)
+    def add(k: np.ndarray, s: np.ndarray, n: np.ndarray | None) -> None:
+        counts, part = score_summary_from_keyed_rows(
+            k, s, features, levels, is_probability=is_probability, count=n
+        )
+        dense.reshape(n_cells, 4)[_cell_index(counts, levels)] += counts.counts
+        parts.append(part)
+
     key = score = count = None  # rows held back from the previous chunk
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fairaudit-ranks") as pool:
-        for chunk in _chunks(batches, chunk_rows):
-            k, s = chunk["k"].to_numpy().astype(np.int64), chunk["s"].to_numpy()
-            n = chunk["n"].to_numpy().astype(np.int64) if "n" in chunk.column_names else None
-            if key is not None and score is not None:
-                k, s = np.concatenate([key, k]), np.concatenate([score, s])
-                n = None if n is None or count is None else np.concatenate([count, n])
-            # Rows tied with the chunk's last score may continue in the next one: hold them.
-            cut = int(np.searchsorted(s, s[-1], side="left"))
-            key, score, count = k[cut:], s[cut:], None if n is None else n[cut:]
-            if cut:
-                stream.add(k[:cut], s[:cut], None if n is None else n[:cut], pool)
-        if key is not None and score is not None and len(key):
-            stream.add(key, score, count, pool)
-    group_counts, results = stream.result(features, levels)
-    overall = results.pop("")
-    summary = ScoreSummary(
-        by_grouping=results,
-        overall=overall,
-        is_probability=is_probability,
-        score_min=score_min,
-        score_max=score_max,
-    )
-    return group_counts, summary
+    for chunk in _chunks(batches, chunk_rows):
+        k, s = chunk["k"].to_numpy().astype(np.int64), chunk["s"].to_numpy()
+        n = chunk["n"].to_numpy().astype(np.int64) if "n" in chunk.column_names else None
+        if key is not None and score is not None:
+            k, s = np.concatenate([key, k]), np.concatenate([score, s])
+            n = None if n is None or count is None else np.concatenate([count, n])
+        # Rows tied with the chunk's last score may continue in the next one: hold them.
+        cut = int(np.searchsorted(s, s[-1], side="left"))
+        key, score, count = k[cut:], s[cut:], None if n is None else n[cut:]
+        if cut:
+            add(k[:cut], s[:cut], None if n is None else n[:cut])
+    if key is None or score is None:  # no rows
+        key, score = np.zeros(0, dtype=np.int64), np.zeros(0)
+    add(key, score, count)
+    summary = combine_score_summaries(parts, is_probability=is_probability)
+    return dense_group_counts(dense, features, levels), summary
+
+
+def _cell_index(counts: GroupCounts, levels: tuple[tuple[str, ...], ...]) -> np.ndarray:
+    """Return the position of each of ``counts``' cells in the mixed-radix cell space."""
+    return np.ravel_multi_index(counts.cells.T, [len(names) for names in levels])
