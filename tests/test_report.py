@@ -15,6 +15,7 @@ import pytest
 import skops.io as sio
 from click.testing import CliRunner
 from fairlearn.metrics import MetricFrame
+from markupsafe import escape
 
 from fairaudit.audit import run_audit
 from fairaudit.cli import cli
@@ -540,3 +541,37 @@ def test_wage_case_banner_names_the_reference_group_when_it_is_worst_off(
     assert '<strong class="group">region: south</strong>' in banner
     assert "0.084 vs 0.170 for region: west" in banner
     assert f'ratio <strong class="outside">{sr["ratio"]:.2f}</strong>' in banner
+
+
+#: Issue 16's size budgets, in bytes: the sample report was 1,062,329 bytes of HTML (593 KB of
+#: it the embedded JSON, 398 KB seven chart images).
+MAX_SAMPLE_HTML = 300_000
+MAX_THREE_FEATURE_HTML = 600_000
+
+
+def test_sample_report_fits_its_size_budget(sample_audit: SampleAudit) -> None:
+    size = sample_audit.html_path.stat().st_size
+    assert size <= MAX_SAMPLE_HTML, f"the sample report is {size:,} bytes"
+
+
+def test_three_feature_report_fits_its_size_budget(three_feature_audit: SampleAudit) -> None:
+    """600 rows by three features (18 cells, 330 disparity rows) with six mitigations."""
+    size = three_feature_audit.html_path.stat().st_size
+    assert size <= MAX_THREE_FEATURE_HTML, f"the three-feature report is {size:,} bytes"
+
+
+def test_the_report_is_built_once_and_warns_once(three_feature_audit: SampleAudit) -> None:
+    """The JSON is embedded once; each warning is listed once, in the summary's list, and
+    the tables link to it; rows of insufficient data are muted, never marked as failures."""
+    html = three_feature_audit.html()
+    data = three_feature_audit.json()
+    assert html.count('<script type="application/json"') == 1
+    shown = _shown(html)
+    small = next(f for f in data["findings"] if f["kind"] == "insufficient_data")
+    assert shown.count(str(escape(small["message"]))) == 1
+    assert 'id="n-insufficient-data"' in shown
+    # Each small group's row in its grouping's every-metric table links to that one entry.
+    small_rows = sum(r["insufficient_data"] for r in data["metrics"]["by_group"])
+    assert small_rows and shown.count('<a href="#n-insufficient-data">') >= small_rows
+    assert 'class="tag warn">insufficient data' not in shown
+    assert re.search(r'<tr class="q">[^\n]*class="outside"', shown) is None
