@@ -28,22 +28,30 @@ from fairaudit.display import display_text
 
 __all__ = [
     "MARK_CLASSES",
+    "MINOR_WIDTHS",
     "PALETTE",
     "Chart",
     "LegendItem",
     "Scale",
     "axis",
-    "finite",
+    "band_style",
     "figure",
     "figure_text",
+    "finite",
+    "interval",
     "legend",
+    "mark_item",
+    "minor_width",
+    "nice_scale",
     "number",
+    "rate_scale",
     "scroll_box",
     "text",
     "track",
 ]
 
-#: Okabe-Ito colour-blind-safe palette (the marks use its blue and vermilion).
+#: Okabe-Ito colour-blind-safe palette (kept for callers; the marks' colours, its blue and a
+#: darker vermilion for 3:1 contrast on the band, are in _chart_style.html).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 #: Each mark's shape and colour go together (never colour alone): the CSS classes of a mark.
