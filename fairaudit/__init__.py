@@ -1,6 +1,6 @@
 """fairaudit: audit machine-learning classifiers for bias before they ship.
 
-Heavy names (pandas, scikit-learn, matplotlib) load lazily, so that commands such as
+Heavy names (pandas, scikit-learn) load lazily, so that commands such as
 ``fairaudit verify`` start fast.
 """
 

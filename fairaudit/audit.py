@@ -29,7 +29,6 @@ _KEY_PACKAGES = (
     "scipy",
     "skops",
     "jinja2",
-    "matplotlib",
     "click",
     "cryptography",
 )
