@@ -40,7 +40,8 @@ class Recommendation:
     ``method`` is ``mitigation_summary.best`` (None when no variant qualifies); ``measure``
     the accuracy measure the trade-off is judged on; ``before``/``after`` the baseline's and
     the method's values of the measure and of the demographic parity difference on
-    ``grouping``; ``ran`` the variants that ran, ``failed`` those that did not.
+    ``grouping``; ``ran`` the variants that ran, ``failed`` those that did not, ``passing``
+    those whose verdict under the policy is pass (None without a policy).
     """
 
     method: str | None
@@ -54,6 +55,7 @@ class Recommendation:
     disparity_ci: Any
     ran: int
     failed: int
+    passing: int | None = None
 
     @property
     def measure_change(self) -> float | None:
@@ -80,6 +82,7 @@ def recommendation(data: Mapping[str, Any]) -> Recommendation | None:
     m_after, m_ci = _overall(best, measure) if best else (None, None)
     after = headline_of(best, grouping, DISPARITY) if best else {"value": None}
     variants = [e for name, e in entries.items() if name != "baseline"]
+    judged = (data.get("policy") or {}).get("mitigations")
     return Recommendation(
         method=best["method"] if best else None,
         grouping=grouping,
@@ -92,6 +95,9 @@ def recommendation(data: Mapping[str, Any]) -> Recommendation | None:
         disparity_ci=after.get("ci"),
         ran=sum(e["status"] == "ok" for e in variants),
         failed=sum(e["status"] != "ok" for e in variants),
+        passing=None
+        if not judged
+        else sum(m["verdict"] == "pass" for m in judged if m["method"] != "baseline"),
     )
 
 
