@@ -86,6 +86,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["interval"] = format_interval
     env.filters["group"] = group_label
     env.filters["signed"] = format_change
+    env.filters["pvalue"] = format_p_value
     return env
 
 
@@ -103,6 +104,11 @@ def format_change(value: float | None, digits: int = 3) -> str:
     if value is None or not math.isfinite(value):
         return "undefined"
     return f"{value:+.{digits}f}".replace("-", "\u2212")
+
+
+def format_p_value(value: float) -> str:
+    """Return a p-value to 3 decimals, ``< 0.001`` below that (never a misleading 0.000)."""
+    return "< 0.001" if value < 0.0005 else f"= {value:.3f}"
 
 
 def format_interval(ci: Sequence[float | None] | None, digits: int = 3) -> str:
