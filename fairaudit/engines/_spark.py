@@ -1,7 +1,11 @@
 """The Spark engine: the counting pass as a Spark job; only the counts come back.
 
 Input is a Parquet path or a table, ``spark:db.table``. The SQL is the DuckDB engine's
-(``SqlCounter``) in Spark's dialect, so both return the same counts and score sums. The
+(``SqlCounter``) in Spark's dialect, so both return the same counts and score sums. Score
+sums are computed per score bucket in Spark's Python workers (``applyInPandas`` running
+``_sql_scores.bucket_part``, the numpy engine's code), so the executors' Python needs
+fairaudit installed (``pip install 'fairaudit[spark]'``); a local master uses this
+Python. The
 session is ``SparkSession.builder.getOrCreate()``: ``local[*]`` by default, any cluster
 through standard Spark configuration (``SPARK_REMOTE`` for Spark Connect,
 ``spark-submit --master ...``, ``spark-defaults.conf``), or pass ``session=``.
@@ -12,7 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +120,31 @@ def spark_session(master: str | None = None, *, verbose: bool = False) -> Any:
     return session
 
 
+@contextlib.contextmanager
+def _pandas_warning_ignored() -> Iterator[None]:
+    """Keep pyspark's warning about its support of pandas 3 (about code, not the audit) off
+    the terminal."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+        yield
+
+
+def _prepare_local_workers(spark: Any) -> None:
+    """On a local master, make Spark's Python workers run this Python, which has fairaudit
+    and pandas (Spark's default is whatever ``python3`` is first on the PATH)."""
+    with contextlib.suppress(Exception):  # Spark Connect has no SparkContext
+        context = spark.sparkContext
+        if str(context.master).startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+            context.pythonExec = sys.executable
+
+
 def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
     """Return the EngineCounts of ``spec``'s Parquet file or Spark table, counted by Spark."""
     try:
-        from pyspark.errors import PySparkException
-        from pyspark.sql.pandas.types import to_arrow_type
-        from pyspark.sql.types import LongType, StructField, StructType
+        with _pandas_warning_ignored():
+            from pyspark.errors import PySparkException
+            from pyspark.sql.pandas.types import to_arrow_type
+            from pyspark.sql.types import LongType, StructField, StructType
     except ImportError:
         raise ConfigError(PYSPARK_MISSING) from None
     if spec.prediction_col is None:
@@ -126,6 +152,7 @@ def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
             "the spark engine audits precomputed predictions: pass --prediction-col COL"
         )
     spark = session or spark_session(spec.spark_master, verbose=spec.verbose)
+    _prepare_local_workers(spark)
     data = str(spec.data)
     sha256: str | None = None
     if data.startswith(SPARK_TABLE_PREFIX):
@@ -171,10 +198,16 @@ def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
     def execute(sql: str) -> None:
         spark.sql(sql)  # views are lazy; CACHE TABLE runs at once
 
+    def grouped(sql: str, work: Any) -> list[tuple]:
+        with _pandas_warning_ignored():
+            buckets = spark.sql(sql).groupBy("bk").applyInPandas(work, "bk int, part string")
+            return [tuple(r) for r in buckets.collect()]
+
     runner = SqlRunner(
         rows=lambda sql: [tuple(r) for r in spark.sql(sql).collect()],
         execute=execute,
         register=register,
+        grouped=grouped,
     )
     try:
         result = SqlCounter(spec, source, SPARK, runner).run()

@@ -35,6 +35,9 @@ from fairaudit.data import (
 from fairaudit.engines._rank_sums import score_summary_from_keyed_rows
 from fairaudit.engines._sql_scores import (
     SORTED_MAX_CELLS,
+    bucket_part,
+    bucket_parts_summary,
+    bucket_sql,
     group_counts_from_rows,
     sorted_score_summary,
     sql_score_summary,
@@ -227,7 +230,7 @@ class SqlCounter:
                 "min(sd) FILTER (WHERE kept)",
                 "max(sd) FILTER (WHERE kept)",
             ]
-            if self.runner.batches is not None:
+            if self.runner.batches is not None or self.runner.grouped is not None:
                 aggs.append("approx_count_distinct(sd) FILTER (WHERE kept)")
         first = self.runner.rows(f"SELECT {', '.join(aggs)} FROM fa_src")[0]
         rows_read, t_missing, p_missing, n_dropped = (int(v) for v in first[:4])
@@ -413,21 +416,25 @@ class SqlCounter:
         cells = int(np.prod([len(v) for v in levels]))
         return (
             self.spec.score_col is not None
-            and self.runner.batches is not None
+            and (self.runner.batches is not None or self.runner.grouped is not None)
             and cells <= SORTED_MAX_CELLS
         )
 
     def _count_sorted(self, inner: str, levels: tuple[tuple[str, ...], ...]) -> GroupCounts:
         """Return the GroupCounts, and keep the score sums, from the rows' (cell, label,
         prediction) keys and scores: in memory when they fit (the numpy engine's sums),
-        else from a stream of rows sorted by score."""
-        assert self.runner.batches is not None
+        else from a stream of rows sorted by score; on Spark, per score bucket where the
+        rows are."""
         cell = "0"
         for i, names in enumerate(levels):
             cell = f"({cell}) * {len(names)} + c{i}"
         key = f"CAST(({cell}) * 4 + 2 * y + yhat AS BIGINT) AS k"
         scan = self._scan
         is_probability = bool(scan.score_min >= 0 and scan.score_max <= 1)
+        tied = (self._distinct_scores or 0) * _AGGREGATE_BELOW < scan.table.rows_read
+        if self.runner.grouped is not None:
+            return self._count_buckets(inner, key, levels, is_probability, tied)
+        assert self.runner.batches is not None
         if scan.table.rows_read * IN_MEMORY_ROW_BYTES <= memory_bytes() // 4:
             # The rows fit in memory: numpy sorts them faster than a stream can be summed.
             batches = list(self.runner.batches(f"SELECT {key}, s FROM ({inner}) q"))
@@ -439,13 +446,40 @@ class SqlCounter:
                 is_probability=is_probability,
             )
             return group_counts
-        if (self._distinct_scores or 0) * _AGGREGATE_BELOW < self._scan.table.rows_read:
+        if tied:
             # Many ties: sorting (cell, label, prediction, score) aggregates is cheaper.
             sql = f"SELECT {key}, s, count(*) AS n FROM ({inner}) q GROUP BY ALL ORDER BY s"
         else:  # (almost) one row per score: aggregating first would cost more than it saves
             sql = f"SELECT {key}, s FROM ({inner}) q ORDER BY s"
         group_counts, self._sorted_summary = sorted_score_summary(
             self.runner.batches(sql), self.features, levels, is_probability=is_probability
+        )
+        return group_counts
+
+    def _count_buckets(
+        self,
+        inner: str,
+        key: str,
+        levels: tuple[tuple[str, ...], ...],
+        is_probability: bool,
+        tied: bool,
+    ) -> GroupCounts:
+        """Return the GroupCounts, and keep the score sums, summed per score bucket by the
+        workers (``bucket_part``) and added up here: no step holds all rows in one place."""
+        assert self.runner.grouped is not None
+        scan = self._scan
+        rows = (
+            f"SELECT {key}, s, {bucket_sql(scan.score_min, scan.score_max)} AS bk FROM ({inner}) q"
+        )
+        if tied:  # many rows per score: aggregate (cell, label, prediction, score) first
+            rows = f"SELECT k, s, bk, count(*) AS n FROM ({rows}) r GROUP BY k, s, bk"
+        features = self.features
+        # A lambda, not a partial: Spark reads a grouped-map function's type hints.
+        work = lambda frame: bucket_part(  # noqa: E731
+            frame, features=features, levels=levels, probability=is_probability
+        )
+        group_counts, self._sorted_summary = bucket_parts_summary(
+            self.runner.grouped(rows, work), self.features, levels, is_probability=is_probability
         )
         return group_counts
 

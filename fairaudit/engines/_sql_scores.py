@@ -67,7 +67,7 @@ def sql_score_summary(
     materialize(
         "fa_blocks",
         f"SELECT {gs} AS gs, {', '.join(f'COALESCE({c}, -1) AS {c}' for c in cs)}, s, "
-        f"{_bucket_sql(score_min, score_max)} AS bk, "
+        f"{bucket_sql(score_min, score_max)} AS bk, "
         f"CAST(sum(CASE WHEN y = 1 THEN n ELSE 0 END) AS BIGINT) AS pos, "
         f"CAST(sum(CASE WHEN y = 1 THEN 0 ELSE n END) AS BIGINT) AS neg{brier} "
         f"FROM fa_agg GROUP BY GROUPING SETS ({grouping_sets})",
@@ -126,7 +126,7 @@ def sql_score_summary(
 SCORE_BUCKETS = 64
 
 
-def _bucket_sql(score_min: float, score_max: float) -> str:
+def bucket_sql(score_min: float, score_max: float) -> str:
     """Return SQL of a score bucket that never decreases as the score grows.
 
     (s - min) * k and floor are monotone in IEEE arithmetic, so tied scores share a
@@ -259,3 +259,84 @@ def sorted_score_summary(
 def _cell_index(counts: GroupCounts, levels: tuple[tuple[str, ...], ...]) -> np.ndarray:
     """Return the position of each of ``counts``' cells in the mixed-radix cell space."""
     return np.ravel_multi_index(counts.cells.T, [len(names) for names in levels])
+
+
+def _sums_json(sums: ScoreSums) -> dict[str, Any]:
+    return {
+        "groups": sums.groups.tolist(),
+        "width": int(sums.groups.shape[1]),
+        **{f: list(getattr(sums, f)) for f in ("n_pos", "n_neg", "u2", "a2", "b2")},
+        **{f: getattr(sums, f) and list(getattr(sums, f)) for f in ("brier1", "brier2")},
+    }
+
+
+def _sums_from_json(data: dict[str, Any]) -> ScoreSums:
+    groups = np.array(data["groups"], dtype=np.int64).reshape(len(data["n_pos"]), data["width"])
+    n_pos, n_neg, u2, a2, b2 = (tuple(data[f]) for f in ("n_pos", "n_neg", "u2", "a2", "b2"))
+    brier1, brier2 = (None if data[f] is None else tuple(data[f]) for f in ("brier1", "brier2"))
+    return ScoreSums(groups, n_pos, n_neg, u2, a2, b2, brier1, brier2)
+
+
+def bucket_part(
+    frame: Any, *, features: tuple[str, ...], levels: tuple[tuple[str, ...], ...], probability: bool
+) -> Any:
+    """Return one score bucket's counts and score sums as a one-row DataFrame (bk, part).
+
+    Runs where the rows are (a Spark task): ``frame`` holds a bucket's ``k``, ``s``, ``bk``
+    and optionally ``n``; ``part`` is JSON (exact integers of any size).
+    """
+    import json
+
+    import pandas as pd
+
+    counts, summary = score_summary_from_keyed_rows(
+        frame["k"].to_numpy(np.int64),
+        frame["s"].to_numpy(np.float64),
+        features,
+        levels,
+        is_probability=probability,
+        count=frame["n"].to_numpy(np.int64) if "n" in frame.columns else None,
+    )
+    part = {
+        "cells": counts.cells.tolist(),
+        "counts": counts.counts.tolist(),
+        "min": summary.score_min,
+        "max": summary.score_max,
+        "overall": _sums_json(summary.overall),
+        "by_grouping": {name: _sums_json(sums) for name, sums in summary.by_grouping.items()},
+    }
+    return pd.DataFrame({"bk": [int(frame["bk"].iloc[0])], "part": [json.dumps(part)]})
+
+
+def bucket_parts_summary(
+    rows: list[tuple],
+    features: tuple[str, ...],
+    levels: tuple[tuple[str, ...], ...],
+    *,
+    is_probability: bool,
+) -> tuple[GroupCounts, ScoreSummary]:
+    """Return the GroupCounts and ScoreSummary of ``bucket_part``'s (bk, part) rows."""
+    import json
+
+    n_cells = math.prod(len(names) for names in levels)
+    dense = np.zeros((n_cells, 4), dtype=np.int64)
+    parts = []
+    for _, text in sorted(rows, key=lambda row: int(row[0])):
+        part = json.loads(text)
+        cells = np.array(part["cells"], dtype=np.int64).reshape(len(part["counts"]), len(levels))
+        dense[np.ravel_multi_index(cells.T, [len(v) for v in levels])] += np.array(
+            part["counts"], dtype=np.int64
+        ).reshape(len(cells), 4)
+        parts.append(
+            ScoreSummary(
+                {name: _sums_from_json(v) for name, v in part["by_grouping"].items()},
+                _sums_from_json(part["overall"]),
+                is_probability,
+                part["min"],
+                part["max"],
+            )
+        )
+    if not parts:  # no rows: the summary of none
+        return sorted_score_summary([], features, levels, is_probability=is_probability)
+    summary = combine_score_summaries(parts, is_probability=is_probability)
+    return dense_group_counts(dense.reshape(-1), features, levels), summary

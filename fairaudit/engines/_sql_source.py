@@ -93,6 +93,9 @@ class SqlRunner:
     arrow_type: Callable[[str], Any] | None = None
     #: Streams a query's result as Arrow record batches (None: not supported).
     batches: Callable[[str], Iterator[Any]] | None = None
+    #: Runs a function of a pandas DataFrame on the rows of a query grouped by its column
+    #: ``bk``, where the rows are (Spark's ``applyInPandas``); returns its (bk, part) rows.
+    grouped: Callable[[str, Callable[[Any], Any]], list[tuple]] | None = None
 
 
 def is_float_type(arrow_type: Any) -> bool:
