@@ -100,6 +100,34 @@ def test_numpy_and_duckdb_agree(files: dict[str, Path], fmt: str, missing: str) 
     assert b.group_counts.overall.sum() == b.rows
 
 
+@pytest.mark.parametrize("kind", ["datetime", "datetime_tz", "date", "timedelta"])
+@pytest.mark.parametrize("missing", ["group", "drop"])
+def test_time_valued_sensitive_columns(tmp_path: Path, kind: str, missing: str) -> None:
+    # A datetime column once got group code -1 for every row: its levels were made from
+    # numpy datetime64 values, its rows looked up by pandas Timestamps, whose text differs.
+    rng = np.random.default_rng(3)
+    n = 400
+    moments = pd.to_datetime(pd.Series(rng.choice(["2020-01-01 00:00", "2021-06-01 12:30"], n)))
+    when = {
+        "datetime": moments,
+        "datetime_tz": moments.dt.tz_localize("Europe/Paris"),
+        "date": moments.dt.date,
+        "timedelta": moments - pd.Timestamp("2019-01-01"),
+    }[kind]
+    frame = _frame(n).assign(when=when)
+    frame.loc[:9, "when"] = None
+    path = tmp_path / "time.parquet"
+    frame.to_parquet(path, index=False)
+    spec = _spec(path, sensitive=("when", "race"), bins={}, missing_sensitive=missing)
+    a = count_with_engine(spec, "numpy")
+    _assert_same(a, count_with_engine(spec, "duckdb"))
+    levels = a.group_counts.levels[0]
+    assert len(levels) == 2 + (missing == "group")
+    assert levels[0].startswith("2020-01-01") or kind == "timedelta"
+    assert a.group_counts.cells.min() >= 0
+    assert a.group_counts.overall.sum() == a.rows == n - 10 * (missing == "drop")
+
+
 def test_score_sums_match_row_metrics(files: dict[str, Path]) -> None:
     """The exact sums give the row-based AUC, Brier score and their intervals."""
     counted = count_with_engine(_spec(files["csv"]), "duckdb")
