@@ -572,6 +572,6 @@ def test_the_report_is_built_once_and_warns_once(three_feature_audit: SampleAudi
     assert 'id="n-insufficient-data"' in shown
     # Each small group's row in its grouping's every-metric table links to that one entry.
     small_rows = sum(r["insufficient_data"] for r in data["metrics"]["by_group"])
-    assert small_rows and shown.count('<a href="#n-insufficient-data">') >= small_rows
+    assert small_rows and shown.count('<a class="tag q" href="#n-insufficient-data">') >= small_rows
     assert 'class="tag warn">insufficient data' not in shown
     assert re.search(r'<tr class="q">[^\n]*class="outside"', shown) is None

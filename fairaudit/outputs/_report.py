@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -87,7 +88,17 @@ def template_environment() -> jinja2.Environment:
     env.filters["group"] = group_label
     env.filters["signed"] = format_change
     env.filters["pvalue"] = format_p_value
+    env.filters["css"] = strip_css_comments
     return env
+
+
+_CSS_COMMENT = re.compile(r"[ \t]*/\*.*?\*/[ \t]*\n?", re.DOTALL)
+
+
+def strip_css_comments(text: str) -> str:
+    """Return a page's ``<style>`` without its CSS comments (only the templates' own text
+    passes here, never data)."""
+    return _CSS_COMMENT.sub("", text)
 
 
 def format_number(value: Any, digits: int = 4) -> str:

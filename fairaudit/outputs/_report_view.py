@@ -46,6 +46,9 @@ CHART_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
 #: Metrics of the ratio chart of each grouping (every metric's disparities are tabled).
 DISPARITY_METRICS = ("selection_rate",)
 
+#: Short names of rates in chart titles.
+_SHORT = {"true_positive_rate": "TPR", "false_positive_rate": "FPR"}
+
 #: The group rates each between-groups rule or headline metric compares (its name without
 #: ``_difference``/``_ratio``); any other rule metric names its group metric directly.
 _RATES_BEHIND = {
@@ -309,28 +312,35 @@ def _heatmap(data: Mapping[str, Any], rows: list[dict[str, Any]], metric: str) -
     )
 
 
-def _grouping_charts(
+def _rate_chart(
+    name: str, drawn: list[dict[str, Any]], metrics: tuple[str, ...], of_all: str, reference: str
+) -> Chart:
+    """Return the small multiples of ``metrics`` by group (the drawn groups)."""
+    has_ci = any(r.get("ci") for r in drawn)
+    short = [_SHORT.get(m, m.replace("_", " ")) for m in metrics]
+    names = " and ".join([", ".join(short[:-1]), short[-1]] if len(short) > 1 else short)
+    return metrics_chart(
+        display_text(f"{names[0].upper()}{names[1:]} by group ({name}{of_all})"),
+        [display_text(group_label(r["group"])) for r in drawn],
+        metrics,
+        [[r["metrics"].get(m) for r in drawn] for m in metrics],
+        [[(r.get("ci") or {}).get(m) for r in drawn] for m in metrics] if has_ci else None,
+        reference=display_text(reference),
+    )
+
+
+def _ratio_chart(
     name: str,
     drawn: list[dict[str, Any]],
     by_group: list[list[dict[str, Any]]],
     of_all: str,
     reference: str,
-) -> tuple[Chart, Chart]:
-    """Return a grouping's rate chart and its selection-rate ratio chart (drawn groups)."""
-    labels = [display_text(group_label(r["group"])) for r in drawn]
-    has_ci = any(r.get("ci") for r in drawn)
-    chart = metrics_chart(
-        display_text(f"Selection rate, TPR and FPR by group ({name}{of_all})"),
-        labels,
-        CHART_METRICS,
-        [[r["metrics"].get(m) for r in drawn] for m in CHART_METRICS],
-        [[(r.get("ci") or {}).get(m) for r in drawn] for m in CHART_METRICS] if has_ci else None,
-        reference=display_text(reference),
-    )
+) -> Chart:
+    """Return the selection-rate ratio of each drawn group to the reference, over the band."""
     drawn_keys = {_key(r["group"]) for r in drawn}
     sr = [d for rows in by_group for d in rows if d["metric"] in DISPARITY_METRICS]
     sr = [d for d in sr if _key(d["group"]) in drawn_keys]
-    ratio_chart = disparity_chart(
+    return disparity_chart(
         display_text(f"Selection-rate ratio to the reference ({name}{of_all})"),
         [display_text(group_label(d["group"])) for d in sr],
         [d["ratio"] for d in sr],
@@ -338,7 +348,6 @@ def _grouping_charts(
         [d.get("ci_ratio") for d in sr] if any(d.get("ci_ratio") for d in sr) else None,
         RATIO_BAND,
     )
-    return chart, ratio_chart
 
 
 def _grouping_view(data: Mapping[str, Any], name: str, index: int, adverse: bool) -> GroupingView:
@@ -361,9 +370,15 @@ def _grouping_view(data: Mapping[str, Any], name: str, index: int, adverse: bool
     order = "highest selection rates" if adverse else "lowest selection rates"
     of_all = f", the {len(drawn)} of {len(rows)} groups with the {order}" if split.rest else ""
     grouped = [rows for rows in by_group.values() if rows]
-    chart, ratio_chart = _grouping_charts(name, drawn, grouped, of_all, reference)
+    # The intersection: a heat map of two features, else its first key metric only (its
+    # every-metric table is folded below the chart).
+    first = key_metrics(data)[:1]
     if name == INTERSECTION and len(audit["sensitive_features"]) == 2:
-        chart = _heatmap(data, rows, key_metrics(data)[0])
+        chart = _heatmap(data, rows, first[0])
+    else:
+        metrics = first if name == INTERSECTION else CHART_METRICS
+        chart = _rate_chart(name, drawn, metrics, of_all, reference)
+    ratio_chart = _ratio_chart(name, drawn, grouped, of_all, reference)
     return GroupingView(
         name=name,
         anchor=f"grouping-{index}",
