@@ -7,6 +7,7 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -575,3 +576,99 @@ def test_the_report_is_built_once_and_warns_once(three_feature_audit: SampleAudi
     assert small_rows and shown.count('<a class="tag q" href="#n-insufficient-data">') >= small_rows
     assert 'class="tag warn">insufficient data' not in shown
     assert re.search(r'<tr class="q">[^\n]*class="outside"', shown) is None
+
+
+# --- the view model (outputs._report_view, _report_notices, _report_mitigation) -----------
+
+
+def _data(**parts: Any) -> dict[str, Any]:
+    """Return the parts of a result the view model reads, with ``parts`` replacing them."""
+    base: dict[str, Any] = {
+        "audit": {"positive_prediction": "favorable", "min_denominator": 10},
+        "metrics": {"names": ["count", "selection_rate", "precision"], "by_group": []},
+        "policy": None,
+        "findings": [],
+        "mitigations": None,
+        "mitigation_summary": None,
+    }
+    return {**base, **parts}
+
+
+def test_key_metrics_are_the_rates_the_policy_compares() -> None:
+    from fairaudit.outputs._report_view import key_metrics
+
+    def rules(*metrics: str) -> dict[str, Any]:
+        return {"rules": [{"metric": m} for m in metrics]}
+
+    assert key_metrics(_data()) == (
+        "selection_rate",
+        "true_positive_rate",
+        "false_positive_rate",
+    )
+    assert key_metrics(_data(policy=rules("favorable_rate_ratio"))) == ("selection_rate",)
+    assert key_metrics(_data(policy=rules("equalized_odds_difference", "precision_ratio"))) == (
+        "true_positive_rate",
+        "false_positive_rate",
+        "precision",
+    )
+    adverse = _data(policy=rules("favorable_opportunity_difference"))
+    adverse["audit"] = {"positive_prediction": "adverse"}
+    assert key_metrics(adverse) == ("false_positive_rate",)
+
+
+def test_notices_list_each_problem_once_worst_first() -> None:
+    from fairaudit.outputs._report_notices import build_notices, check_anchors
+
+    findings = [
+        {"kind": "policy", "severity": "error", "message": "rule failed"},
+        {"kind": "insufficient_data", "severity": "warning", "message": "2 small groups"},
+        {"kind": "data_check", "severity": "warning", "message": "single class",
+         "evidence": {"check": "single_class"}, "next_step": "look"},
+        {"kind": "security", "severity": "error", "message": "unsafe pickle"},
+        {"kind": "mitigation", "severity": "info", "message": "meets the policy"},
+    ]  # fmt: skip
+    rows = [{"group": {"sex": "f"}, "insufficient_metrics": ["precision"]}]
+    failed = {"method": "expgrad_demographic_parity", "status": "failed", "reason": "boom"}
+    data = _data(findings=findings, mitigations=[failed])
+    data["metrics"]["by_group"] = rows
+    notices = build_notices(data)
+    assert [(n.anchor, n.tone) for n in notices] == [
+        ("n-security", "bad"),
+        ("n-data-check", "warn"),
+        ("n-mitigation-expgrad_demographic_parity", "warn"),
+        ("n-insufficient-data", "muted"),  # could not be evaluated: muted, never red
+        ("n-small-denominators", "muted"),
+    ]
+    assert "sex=f: precision" in notices[-1].message
+    checks = [{"id": "single_class", "status": "warning"}, {"id": "rows", "status": "info"}]
+    assert check_anchors(checks, notices) == {"single_class": "n-data-check"}
+
+
+def test_recommendation_is_the_best_variant_against_the_baseline() -> None:
+    from fairaudit.outputs._report_mitigation import recommendation
+
+    def entry(method: str, accuracy: float, dp: float, eligible: bool | None) -> dict[str, Any]:
+        return {
+            "method": method,
+            "status": "ok",
+            "eligible": eligible,
+            "metrics": {"overall": {"accuracy": accuracy}, "overall_ci": {"accuracy": [0, 1]}},
+            "headline": [
+                {"feature": "sex", "metric": "demographic_parity_difference", "value": dp}
+            ],
+        }
+
+    entries = [
+        entry("baseline", 0.75, 0.20, None),
+        entry("threshold_demographic_parity", 0.74, 0.05, True),
+        {"method": "correlation_remover", "status": "failed", "reason": "boom"},
+    ]
+    summary = {"grouping": "sex", "tradeoff_measure": "accuracy", "best": None}
+    none = recommendation(_data(mitigations=entries, mitigation_summary=summary))
+    assert none is not None and none.method is None and (none.ran, none.failed) == (1, 1)
+    summary["best"] = "threshold_demographic_parity"
+    best = recommendation(_data(mitigations=entries, mitigation_summary=summary))
+    assert best is not None and best.method == "threshold_demographic_parity"
+    assert best.measure_change == pytest.approx(-0.01)
+    assert best.disparity_change == pytest.approx(-0.15)
+    assert recommendation(_data()) is None
