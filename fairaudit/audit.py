@@ -141,7 +141,7 @@ def _audit_section(
     """Return the AuditResult's ``audit`` section (its ``id`` is filled in last)."""
     return {
         "id": "",
-        "name": spec.name or (spec.model.stem if spec.model else spec.data.stem),
+        "name": spec.default_name(),
         "model_version": spec.model_version,
         "created_at": audit_timestamp(),
         "seed": spec.seed,

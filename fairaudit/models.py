@@ -43,6 +43,7 @@ __all__ = [
     "feature_columns",
     "is_never_trusted",
     "load_model",
+    "memory_model",
     "predict",
     "trusted_model_types",
 ]
@@ -52,10 +53,10 @@ _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 @dataclass
 class LoadedModel:
-    """A loaded estimator and where it came from."""
+    """A loaded estimator and where it came from (``path`` None: passed in memory)."""
 
     estimator: Any
-    path: Path
+    path: Path | None
     format: str
     sha256: str
     unsafe_pickle: bool
@@ -163,6 +164,53 @@ def load_model(
             f"model file '{path}' holds a {type(estimator).__name__}, which has no predict()"
         )
     return LoadedModel(estimator, path, fmt, sha256 or file_sha256(path), unsafe)
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """Return a parameter value as plain JSON: estimators as their class and parameters."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return _json_safe(value.item(), depth)
+    if isinstance(value, dict) and depth < 8:
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple) and depth < 8:
+        return [_json_safe(v, depth + 1) for v in value]
+    if callable(getattr(value, "get_params", None)) and depth < 8:
+        return {"class": _class_name(value), "params": _estimator_params(value, depth + 1)}
+    return repr(value)[:200]
+
+
+def _class_name(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def _estimator_params(estimator: Any, depth: int = 0) -> dict[str, Any]:
+    """Return ``get_params(deep=False)`` made JSON-safe (empty when it fails)."""
+    try:
+        params = estimator.get_params(deep=False)
+    except Exception:
+        return {}
+    return {str(k): _json_safe(v, depth) for k, v in sorted(params.items())}
+
+
+def memory_model(estimator: Any) -> LoadedModel:
+    """Return a fitted estimator passed in memory as a LoadedModel (format ``memory``).
+
+    Its ``sha256`` is that of its pickle serialization (its fitted state; nothing is
+    unpickled), or, when it cannot be pickled, of its class and parameters as JSON.
+    """
+    import json
+    import pickle
+
+    try:
+        content = pickle.dumps(estimator, protocol=5)
+    except Exception:
+        described = {"class": _class_name(estimator), "params": _estimator_params(estimator)}
+        content = json.dumps(described, sort_keys=True).encode("utf-8")
+    return LoadedModel(estimator, None, "memory", hashlib.sha256(content).hexdigest(), False)
 
 
 def feature_columns(
@@ -302,8 +350,12 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
         source = {"source": "column", "column": spec.prediction_col, "score": spec.score_col}
         return AuditPredictions(y_pred, score, is_probability, source, None)
 
-    loaded = load_model(
-        spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
+    loaded = (
+        load_model(
+            spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
+        )
+        if isinstance(spec.model, Path)
+        else memory_model(spec.model)
     )
     reserved = [
         c
@@ -321,7 +373,7 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
         list(frame.columns),
         excluded=excluded,
         explicit=spec.features,
-        data_name=str(data.path),
+        data_name=data.name,
     )
     result = predict(loaded, frame, columns, spec.positive_label)
     check_prediction_values(
@@ -334,15 +386,19 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
         role="prediction",
         source="the model's predictions",
     )
+    label = spec.source_label("model")
     model_lineage = {
-        "path": loaded.path.as_posix(),
-        "file_name": loaded.path.name,
+        "path": loaded.path.as_posix() if loaded.path is not None else label,
+        "file_name": loaded.path.name if loaded.path is not None else label,
         "sha256": loaded.sha256,
         "format": loaded.format,
         "type": type(loaded.estimator).__name__,
         "unsafe_pickle": loaded.unsafe_pickle,
         "feature_columns": columns,
     }
+    if loaded.path is None:
+        model_lineage["class"] = _class_name(loaded.estimator)
+        model_lineage["params"] = _estimator_params(loaded.estimator)
     source = {"source": "model", "score": result.score_source}
     return AuditPredictions(
         y_pred,

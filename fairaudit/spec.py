@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -16,7 +18,9 @@ __all__ = [
     "MITIGATION_DETAILS",
     "AuditSpec",
     "MissingSensitive",
+    "MEMORY_DATA",
     "MitigationDetail",
+    "in_memory",
     "load_config",
     "normalise_options",
 ]
@@ -32,19 +36,64 @@ MITIGATION_DETAILS: tuple[MitigationDetail, ...] = ("summary", "full")
 # Keys that name files: relative paths in a config file are relative to that file.
 _PATH_KEYS = ("data", "model", "train")
 
+#: How messages and lineage name a table passed in memory instead of a file.
+MEMORY_DATA = "in-memory DataFrame"
+
+
+def in_memory(value: Any) -> bool:
+    """Return whether ``value`` (an AuditSpec's data, model or train) is an object in memory."""
+    return value is not None and not isinstance(value, Path)
+
+
+def _as_frame(value: Any, key: str) -> Any:
+    """Return ``value`` as a path, or as a pandas DataFrame (polars and pyarrow converted)."""
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    pandas = sys.modules.get("pandas")  # a pandas DataFrame implies pandas is imported
+    if pandas is not None and isinstance(value, pandas.DataFrame):
+        return value
+    if callable(getattr(value, "to_pandas", None)) and hasattr(value, "columns"):
+        try:
+            converted = value.to_pandas()  # a polars DataFrame or a pyarrow Table
+        except Exception as exc:
+            raise ConfigError(
+                f"{key}: cannot convert the {type(value).__name__} to pandas: {exc}"
+            ) from None
+        pandas = sys.modules.get("pandas")
+        if pandas is not None and isinstance(converted, pandas.DataFrame):
+            return converted
+    raise ConfigError(
+        f"{key} must be a file path or a DataFrame (pandas, polars or pyarrow), "
+        f"not {type(value).__name__}"
+    )
+
+
+def _as_model(value: Any) -> Any:
+    """Return ``value`` as a path, or the fitted estimator itself (it must have predict)."""
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    if not callable(getattr(value, "predict", None)):
+        raise ConfigError(
+            f"model must be a file path or a fitted estimator with predict(), "
+            f"not {type(value).__name__}"
+        )
+    return value
+
 
 @dataclass(frozen=True)
 class AuditSpec:
     """Options of one audit. Build with ``AuditSpec(...)`` or :func:`load_config`.
 
-    ``data`` is the evaluation set (CSV or Parquet). Either ``model`` (a fitted
-    classifier file) or ``prediction_col`` (precomputed predictions) must be given.
+    ``data`` is the evaluation set: a CSV or Parquet file, or a DataFrame in memory
+    (pandas; polars and pyarrow tables are converted). Either ``model`` (a fitted
+    classifier file, or the fitted estimator object) or ``prediction_col`` (precomputed
+    predictions) must be given. ``train`` is a file or a DataFrame too.
     """
 
-    data: Path
+    data: Path | Any
     target: str
     sensitive: tuple[str, ...]
-    model: Path | None = None
+    model: Path | Any | None = None
     prediction_col: str | None = None
     score_col: str | None = None
     positive_label: str | None = None
@@ -64,7 +113,7 @@ class AuditSpec:
     intervals: bool = True
     confidence: float = 0.95
     resamples: int = 1000
-    train: Path | None = None
+    train: Path | Any | None = None
     mitigations: tuple[str, ...] | None = None
     mitigate_on: tuple[str, ...] = ()
     mitigation_folds: int = 5
@@ -85,11 +134,11 @@ class AuditSpec:
     def __post_init__(self) -> None:
         # Accept plain strings and lists from Python callers; store one canonical form.
         coerce = object.__setattr__
-        coerce(self, "data", Path(self.data))
+        coerce(self, "data", _as_frame(self.data, "data"))
         if self.model is not None:
-            coerce(self, "model", Path(self.model))
+            coerce(self, "model", _as_model(self.model))
         if self.train is not None:
-            coerce(self, "train", Path(self.train))
+            coerce(self, "train", _as_frame(self.train, "train"))
         if self.mitigations is not None:
             coerce(self, "mitigations", tuple(self.mitigations))
         coerce(self, "mitigate_on", tuple(self.mitigate_on))
@@ -241,7 +290,9 @@ class AuditSpec:
             if f.name in ("jobs", "max_groups", "spark_master", "verbose"):
                 continue  # they change no number: keep audit ids equal
             value = getattr(self, f.name)
-            if isinstance(value, Path):
+            if f.name in _PATH_KEYS and in_memory(value):
+                value = self.source_label(f.name)
+            elif isinstance(value, Path):
                 value = value.as_posix()
             elif isinstance(value, tuple):
                 value = list(value)
@@ -253,16 +304,36 @@ class AuditSpec:
     def input_files(self) -> list[FileRole]:
         """Return every file this audit reads: data, model, training set, policy layers."""
         roles = []
-        if not str(self.data).startswith("spark:"):  # a Spark table is not a file
-            roles.append(FileRole("data file", self.data))
-        if self.model is not None:
+        if isinstance(self.data, Path) and not str(self.data).startswith("spark:"):
+            roles.append(FileRole("data file", self.data))  # a Spark table is not a file
+        if isinstance(self.model, Path):
             roles.append(FileRole("model file", self.model))
-        if self.train is not None:
+        if isinstance(self.train, Path):
             roles.append(FileRole("training file", self.train))
         roles += [
             FileRole("policy file", Path(p)) for p in self.policy if not p.startswith("preset:")
         ]
         return roles
+
+    def source_label(self, key: str) -> str:
+        """Return how messages name ``data``, ``model`` or ``train``: its path, or what it is
+        when it is in memory (``in-memory DataFrame``, ``in-memory LogisticRegression``)."""
+        value = getattr(self, key)
+        if not in_memory(value):
+            return str(value)
+        return MEMORY_DATA if key != "model" else f"in-memory {type(value).__name__}"
+
+    def default_name(self) -> str:
+        """Return the audit's name: ``name``, else the model or data file's stem, else the
+        in-memory estimator's class name."""
+        if self.name:
+            return self.name
+        for source in (self.model, self.data):
+            if isinstance(source, Path):
+                return source.stem
+        if self.model is not None:
+            return type(self.model).__name__
+        return "audit"
 
     def with_overrides(self, **overrides: Any) -> AuditSpec:
         """Return a copy with the given options replaced (``None`` values are ignored)."""

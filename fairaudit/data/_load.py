@@ -1,4 +1,5 @@
-"""The in-memory evaluation set: the file read by pandas, summarised, checked and encoded."""
+"""The in-memory evaluation set: the file read by pandas (or the DataFrame passed in
+memory), summarised, checked and encoded."""
 
 from __future__ import annotations
 
@@ -19,17 +20,23 @@ from fairaudit.data._checks import (
     value_text,
 )
 from fairaudit.data._encode import SensitiveFeature, binarize, encode_sensitive
-from fairaudit.data._read import file_sha256, read_table
-from fairaudit.spec import AuditSpec
+from fairaudit.data._read import file_sha256, frame_sha256, read_frame, read_table
+from fairaudit.spec import AuditSpec, in_memory
 
 __all__ = ["EvaluationData", "load_evaluation_data"]
 
 
 @dataclass
 class EvaluationData:
-    """The evaluation table after checks: rows kept, roles resolved."""
+    """The evaluation table after checks: rows kept, roles resolved.
 
-    path: Path
+    ``path`` is None for a DataFrame passed in memory (``format`` ``memory``); ``name`` is
+    how messages and lineage name the table either way; ``hashed_columns`` are the columns
+    ``sha256`` covers for a table in memory (a file's digest covers its bytes).
+    """
+
+    path: Path | None
+    name: str
     frame: pd.DataFrame
     sha256: str
     format: str
@@ -38,6 +45,22 @@ class EvaluationData:
     sensitive: list[SensitiveFeature]
     checks: list[Check] = field(default_factory=list)
     label_values: tuple[str, ...] = ()
+    hashed_columns: tuple[str, ...] = ()
+
+    def lineage(self) -> dict[str, Any]:
+        """Return the result's ``lineage.data`` section: where the rows came from."""
+        out: dict[str, Any] = {
+            "path": self.path.as_posix() if self.path is not None else self.name,
+            "file_name": self.path.name if self.path is not None else self.name,
+            "sha256": self.sha256,
+            "format": self.format,
+            "rows": int(len(self.y_true)),
+            "rows_read": self.rows_read,
+            "columns": [str(c) for c in self.frame.columns],
+        }
+        if self.path is None:
+            out["hashed_columns"] = list(self.hashed_columns)
+        return out
 
 
 def _nested_kind(value: Any) -> str | None:
@@ -57,7 +80,7 @@ def _column_kind(frame: pd.DataFrame, column: str) -> str | None:
     return None if first is None else _nested_kind(frame[column].at[first])
 
 
-def _summary(spec: AuditSpec, frame: pd.DataFrame, path: Path) -> TableSummary:
+def _summary(spec: AuditSpec, frame: pd.DataFrame, path: str) -> TableSummary:
     """Return the whole-table summary the checks need, counted on the frame."""
     columns = [c for c in (spec.target, spec.prediction_col, *spec.sensitive) if c is not None]
     missing = {c: int(frame[c].isna().sum()) for c in columns}
@@ -71,7 +94,7 @@ def _summary(spec: AuditSpec, frame: pd.DataFrame, path: Path) -> TableSummary:
         bad = int(score.isna().sum())
         infinite = int(np.isinf(score.to_numpy(dtype=np.float64)).sum())
     return TableSummary(
-        path=str(path),
+        path=path,
         n_columns=len(frame.columns),
         rows_read=len(frame),
         missing=missing,
@@ -81,13 +104,32 @@ def _summary(spec: AuditSpec, frame: pd.DataFrame, path: Path) -> TableSummary:
     )
 
 
+def hashed_columns(spec: AuditSpec, columns: list[str]) -> tuple[str, ...]:
+    """Return the columns an in-memory table's digest covers: the columns the audit reads.
+
+    With precomputed predictions: the target, sensitive, prediction, score and id columns;
+    with a model, every column (the model's inputs are chosen among them).
+    """
+    if spec.model is not None:
+        return tuple(columns)
+    named = (spec.target, *spec.sensitive, spec.prediction_col, spec.score_col, *spec.id_cols)
+    return tuple(c for c in columns if c in set(named))
+
+
 def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
     """Return the evaluation data with labels and sensitive groups encoded and checked."""
-    path = Path(spec.data)
-    frame, fmt, checks = read_table(path)
+    name = spec.source_label("data")
+    path = None if in_memory(spec.data) else Path(spec.data)
+    if path is None:
+        frame, checks = read_frame(spec.data, name)
+        fmt = "memory"
+    else:
+        frame, fmt, checks = read_table(path)
     rows_read = len(frame)
-    check_roles(spec, list(frame.columns), str(path), lambda c: _column_kind(frame, c))
-    table, rows = table_checks(spec, _summary(spec, frame, path))
+    check_roles(spec, list(frame.columns), name, lambda c: _column_kind(frame, c))
+    hashed = hashed_columns(spec, list(frame.columns)) if path is None else ()
+    sha256 = frame_sha256(frame, hashed) if path is None else file_sha256(path)
+    table, rows = table_checks(spec, _summary(spec, frame, name))
     checks += table
     if rows < rows_read:  # missing sensitive values dropped
         frame = frame.loc[~frame[list(spec.sensitive)].isna().any(axis=1)].reset_index(drop=True)
@@ -102,12 +144,14 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
     checks += binned_checks(spec, spec.sensitive, [f.levels for f in sensitive])
     return EvaluationData(
         path=path,
+        name=name,
         frame=frame,
-        sha256=file_sha256(path),
+        sha256=sha256,
         format=fmt,
         rows_read=rows_read,
         y_true=y_true,
         sensitive=sensitive,
         checks=checks,
         label_values=label_values,
+        hashed_columns=hashed,
     )

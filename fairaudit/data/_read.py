@@ -1,15 +1,17 @@
 """Reading the evaluation file: path and header checks shared by every engine, the
-pandas reader, and the lineage digest."""
+pandas reader, a DataFrame passed in memory, and the lineage digests."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fairaudit.data._checks import MSG_NO_ROWS, Check
@@ -31,7 +33,9 @@ __all__ = [
     "csv_header",
     "error_first_line",
     "file_sha256",
+    "frame_sha256",
     "header_checks",
+    "read_frame",
     "read_table",
 ]
 
@@ -167,3 +171,56 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
     if len(frame) == 0:
         raise DataError(MSG_NO_ROWS.format(path=path))
     return frame, fmt, checks
+
+
+def read_frame(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[Check]]:
+    """Return a DataFrame passed in memory as ``read_table`` returns a file's table.
+
+    The caller's frame is never changed: the result is a shallow copy with string column
+    names and a fresh 0..n-1 index, checked as a file's header and rows are.
+    """
+    names = [str(c) for c in frame.columns]
+    _, checks = header_checks(names, label)
+    copy = frame.copy(deep=False)
+    copy.columns = names
+    copy = copy.drop(columns=[c for c in names if not c.strip()]).reset_index(drop=True)
+    if len(copy) == 0:
+        raise DataError(MSG_NO_ROWS.format(path=label))
+    return copy, checks
+
+
+_MISSING_CELL = b"\xff" * 8  # not a length any value can have
+
+
+def _cell_bytes(value: Any) -> bytes:
+    """Return one cell of a non-numeric column as length-prefixed UTF-8 (missing: a marker)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return _MISSING_CELL
+    if isinstance(value, float) and value != value:
+        return _MISSING_CELL
+    text = str(value).encode("utf-8", "surrogatepass")
+    return len(text).to_bytes(8, "little") + text
+
+
+def frame_sha256(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """Return the SHA-256 of a canonical serialization of ``columns`` of ``frame``.
+
+    Per column, in the order given: a JSON line ``{"column": name, "dtype": dtype,
+    "rows": n}``, then its values — for a numeric, boolean or datetime numpy column the
+    little-endian bytes of its array; for any other column each value as UTF-8 text of
+    ``str(value)`` preceded by its length (8 bytes, little-endian), a missing value as
+    eight 0xff bytes. The same table gives the same digest on every platform.
+    """
+    digest = hashlib.sha256()
+    for column in columns:
+        series = frame[column]
+        header = {"column": str(column), "dtype": str(series.dtype), "rows": len(series)}
+        digest.update(json.dumps(header, sort_keys=True).encode("utf-8") + b"\n")
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+            values = np.ascontiguousarray(series.to_numpy(), dtype=dtype.newbyteorder("<"))
+            digest.update(values.tobytes())
+        else:
+            for value in series.to_numpy(dtype=object):
+                digest.update(_cell_bytes(value))
+    return digest.hexdigest()

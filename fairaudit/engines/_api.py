@@ -13,6 +13,7 @@ from fairaudit.spec import AuditSpec
 
 __all__ = [
     "ENGINES",
+    "IN_MEMORY_ENGINE",
     "NEEDS_PREDICTIONS",
     "UNKNOWN_ENGINE",
     "EngineName",
@@ -29,6 +30,10 @@ AUTO_CSV_FACTOR = 10
 AUTO_PARQUET_FACTOR = 40
 
 UNKNOWN_ENGINE = "unknown engine {engine!r}; choose one of numpy, duckdb, spark, auto"
+IN_MEMORY_ENGINE = (
+    "the {engine} engine reads files or tables; a DataFrame in memory is audited by the "
+    "numpy engine (engine='numpy' or 'auto')"
+)
 NEEDS_PREDICTIONS = (
     "the {engine} engine audits precomputed predictions: pass --prediction-col COL "
     "(score the data with your own infrastructure), or use --engine numpy with --model"
@@ -39,6 +44,10 @@ def choose_engine(spec: AuditSpec, engine: EngineName = "auto") -> str:
     """Return the engine ``count_with_engine`` will use: ``auto`` resolved by size."""
     if engine not in ENGINES:
         raise ConfigError(UNKNOWN_ENGINE.format(engine=engine))
+    if not isinstance(spec.data, Path):  # a DataFrame passed in memory
+        if engine not in ("auto", "numpy"):
+            raise ConfigError(IN_MEMORY_ENGINE.format(engine=engine))
+        return "numpy"
     if engine != "auto":
         return engine
     if str(spec.data).startswith(SPARK_TABLE_PREFIX):

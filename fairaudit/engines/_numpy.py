@@ -20,7 +20,7 @@ __all__ = ["count_numpy", "score_summary_from_rows"]
 
 def count_numpy(spec: AuditSpec, progress: Progress) -> EngineCounts:
     """Return the EngineCounts of ``spec`` from the in-memory (pandas + numpy) path."""
-    progress(f"reading {spec.data}")
+    progress(f"reading {spec.source_label('data')}")
     data = load_evaluation_data(spec)
     features = tuple(f.name for f in data.sensitive)
     levels = tuple(f.levels for f in data.sensitive)
@@ -53,15 +53,7 @@ def count_numpy(spec: AuditSpec, progress: Progress) -> EngineCounts:
         rows=len(data.y_true),
         label_values=data.label_values,
         score_summary=score_summary,
-        lineage_data={
-            "path": data.path.as_posix(),
-            "file_name": data.path.name,
-            "sha256": data.sha256,
-            "format": data.format,
-            "rows": int(len(data.y_true)),
-            "rows_read": data.rows_read,
-            "columns": [str(c) for c in data.frame.columns],
-        },
+        lineage_data=data.lineage(),
         prediction_source=predicted.source,
         model_lineage=predicted.model_lineage,
         data=data,
