@@ -430,7 +430,7 @@ def test_html_shows_the_worst_groups_of_a_large_grouping(
     shown = _shown(html)
     body = shown.split('<section id="metrics"')[1].split("</section>")[0]
     # The short table lists the 20 worst; every metric of the 200 shown is folded below it.
-    short, full = body.split('<table class="wide">')
+    _, short, full = body.split('<table class="wide">')  # overall, then the grouping's
     assert short.count('<tr><th scope="row">group: g') == 20
     assert full.count('<tr><th scope="row">group: g') == 200
     assert "50 more groups in the JSON" in body

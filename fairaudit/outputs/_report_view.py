@@ -133,6 +133,14 @@ class GroupingView:
         return self.top_rows + self.rest_rows
 
     @property
+    def notes(self) -> list[str]:
+        """Return the distinct notes of the disparity rows, each printed once under the table
+        (the rows mark theirs with its number)."""
+        return list(
+            dict.fromkeys(d["note"] for rows in self.disparities for d in rows if d.get("note"))
+        )
+
+    @property
     def disparity_count(self) -> int:
         """Return the number of disparity rows shown."""
         return sum(len(rows) for rows in self.disparities)
