@@ -448,6 +448,8 @@ def _page_of(pages: list[str], mark: str) -> list[int]:
     return [i for i, text in enumerate(pages) if mark in text]
 
 
+#: The width of an A4 page's text in CSS px (210 mm less the print margins of 2 × 9 mm).
+A4_TEXT_PX = 725
 #: Printed with every <details> open, a budget page fits in this many A4 pages (issue 16:
 #: the sample printed 17 pages with its details closed).
 MAX_PDF_PAGES = 12
@@ -455,8 +457,9 @@ MAX_PDF_PAGES = 12
 
 @pytest.mark.parametrize("name", BUDGET_PAGES)
 def test_prints_within_its_page_budget(browser: Any, pages: dict[str, Page], name: str) -> None:
-    """Printed as a reader prints it (no test marks), every <details> open."""
-    context = browser.new_context()
+    """Printed as a reader prints it (no test marks), every <details> open, at full size: no
+    table is wider than an A4 page's text (Chromium would shrink the whole page to fit)."""
+    context = browser.new_context(viewport={"width": A4_TEXT_PX, "height": 1000})
     try:
         page, _ = _open(context, pages[name].path)
         page.emulate_media(media="print")
@@ -466,9 +469,16 @@ def test_prints_within_its_page_budget(browser: Any, pages: dict[str, Page], nam
         shown = page.evaluate(
             "[...document.querySelectorAll('details table.disp')].every(t => t.offsetHeight > 0)"
         )
+        wide = page.evaluate(
+            """(width) => [...document.querySelectorAll('main table')]
+                .filter(t => t.getBoundingClientRect().right > width + 1)
+                .map(t => (t.caption || t).textContent.slice(0, 60))""",
+            A4_TEXT_PX,
+        )
     finally:
         context.close()
     assert folded and shown  # the folded tables are laid out in print
+    assert wide == []
     printed = len(_pdf_pages(pdf))
     assert printed <= MAX_PDF_PAGES, f"{name} prints {printed} pages"
 
