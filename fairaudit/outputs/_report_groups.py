@@ -1,10 +1,10 @@
-"""Which groups of a large grouping the HTML report shows, and in what order.
+"""Which groups of a large grouping the HTML report draws and lists, and in what order.
 
 A grouping of at most ``TOP_GROUPS`` groups is shown whole. A larger one is split: the
 ``TOP_GROUPS`` worst off (lowest selection rate, the metric of the headline demographic
 parity, or the highest when a positive prediction is adverse; groups with enough data
-first), plus the reference group, are shown; the others are
-folded, largest first. Past :data:`fairaudit.vocabulary.HTML_MAX_GROUPS` groups only the
+first), plus the reference group, are drawn and listed first; the others follow in the
+folded tables, largest first. Past :data:`fairaudit.vocabulary.HTML_MAX_GROUPS` groups only the
 worst ``HTML_MAX_GROUPS`` are in the HTML at all: the rest are counted (``omitted``) and
 stay in the JSON, so the page stays readable and its size bounded.
 """
@@ -28,12 +28,10 @@ Rows = list[dict[str, Any]]
 
 @dataclass
 class GroupSplit:
-    """The rows and disparity rows shown in full, folded, and how many groups are left out."""
+    """The rows drawn and listed first, the other rows shown, and how many are left out."""
 
     top: Rows
     rest: Rows = field(default_factory=list)
-    top_disparities: Rows = field(default_factory=list)
-    rest_disparities: Rows = field(default_factory=list)
     omitted: int = 0
 
 
@@ -47,28 +45,17 @@ def _key(group: dict[str, str]) -> str:
     return json.dumps(group, sort_keys=True)
 
 
-def split_groups(
-    rows: Rows, disparities: Rows, *, limit: int = HTML_MAX_GROUPS, adverse: bool = False
-) -> GroupSplit:
-    """Return the split of one grouping's rows and disparity rows (see the module docstring).
+def split_groups(rows: Rows, *, limit: int = HTML_MAX_GROUPS, adverse: bool = False) -> GroupSplit:
+    """Return the split of one grouping's rows (see the module docstring).
 
     ``adverse``: a positive prediction is adverse, so the worst off are the groups with the
     highest selection rate (flagged most often).
     """
     if len(rows) <= TOP_GROUPS:
-        return GroupSplit(rows, [], disparities, [])
+        return GroupSplit(rows)
     ranked = sorted(rows, key=lambda r: _badness(r, adverse))  # stable: ties keep JSON order
     top = ranked[:TOP_GROUPS] + [r for r in ranked[TOP_GROUPS:] if r["reference"]]
     kept = ranked[:limit] + [r for r in ranked[limit:] if r["reference"]]
-    order = {_key(r["group"]): i for i, r in enumerate(top)}
-    shown = {_key(r["group"]) for r in kept}
-    size = {_key(r["group"]): r["count"] for r in rows}
-    rest = sorted((r for r in kept if _key(r["group"]) not in order), key=lambda r: -r["count"])
-    top_d = sorted(
-        (d for d in disparities if _key(d["group"]) in order), key=lambda d: order[_key(d["group"])]
-    )
-    rest_d = sorted(
-        (d for d in disparities if _key(d["group"]) in shown and _key(d["group"]) not in order),
-        key=lambda d: -size.get(_key(d["group"]), 0),
-    )
-    return GroupSplit(top, rest, top_d, rest_d, len(rows) - len(kept))
+    first = {_key(r["group"]) for r in top}
+    rest = sorted((r for r in kept if _key(r["group"]) not in first), key=lambda r: -r["count"])
+    return GroupSplit(top, rest, len(rows) - len(kept))

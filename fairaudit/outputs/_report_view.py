@@ -369,7 +369,7 @@ def _grouping_view(data: Mapping[str, Any], name: str, index: int, adverse: bool
         else f"Sensitive feature: {name}"
     )
     disparities = [d for d in data["disparities"] if d["feature"] == name]
-    split = split_groups(rows, disparities, adverse=adverse)
+    split = split_groups(rows, adverse=adverse)
     shown = split.top + split.rest
     by_group: dict[GroupKey, list[dict[str, Any]]] = {_key(r["group"]): [] for r in shown}
     for d in disparities:
