@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from importlib import metadata
 from typing import Any
 
+from fairaudit import CallableModule
 from fairaudit._version import __version__
 from fairaudit.data import Check
 from fairaudit.engines import EngineCounts, count_with_engine
@@ -20,6 +21,9 @@ from fairaudit.runtime import BadSourceDateEpoch, lend_worker, reproducible_time
 from fairaudit.spec import AuditSpec
 
 __all__ = ["audit_timestamp", "run_audit"]
+
+# ``fairaudit.audit(df, model=...)`` calls ``fairaudit.api.audit``: see CallableModule.
+sys.modules[__name__].__class__ = CallableModule
 
 _KEY_PACKAGES = (
     "fairlearn",
