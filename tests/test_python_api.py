@@ -303,3 +303,28 @@ def test_assert_fair_lists_the_failed_rules() -> None:
     with pytest.raises(AssertionError) as caught:
         assert_fair(result, policy="preset:four-fifths")
     assert "four-fifths" in str(caught.value) and "sex" in str(caught.value)
+
+
+def test_the_python_page_examples_run(tmp_path: Path) -> None:
+    """docs/python.md: its Python blocks run in order, in a folder holding sample_data/."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = SAMPLE.parent
+    text = (root / "docs" / "python.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, re.S | re.M)
+    assert len(blocks) >= 5
+    (tmp_path / "sample_data").symlink_to(SAMPLE)
+    run = subprocess.run(
+        [sys.executable, "-c", "\n".join(blocks)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root), "SOURCE_DATE_EPOCH": SAMPLE_EPOCH},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "not found in 'in-memory DataFrame'" in run.stdout
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "report.json").is_file()
