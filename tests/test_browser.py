@@ -470,9 +470,13 @@ def test_prints_within_its_page_budget(browser: Any, pages: dict[str, Page], nam
             "[...document.querySelectorAll('details table.disp')].every(t => t.offsetHeight > 0)"
         )
         wide = page.evaluate(
-            """(width) => [...document.querySelectorAll('main table')]
-                .filter(t => t.getBoundingClientRect().right > width + 1)
-                .map(t => (t.caption || t).textContent.slice(0, 60))""",
+            """(width) => [
+                ...[...document.querySelectorAll('main table')]
+                    .filter(t => t.getBoundingClientRect().right > width + 1),
+                // A chart's content spilling out of its box is cut off at the page's edge.
+                ...[...document.querySelectorAll('.chart-scroll')]
+                    .filter(e => e.clientWidth && e.scrollWidth > e.clientWidth + 1),
+            ].map(t => (t.caption || t).textContent.slice(0, 60))""",
             A4_TEXT_PX,
         )
     finally:
