@@ -16,7 +16,7 @@ from markupsafe import escape
 import fairaudit
 from fairaudit.api import Result
 from fairaudit.display import worse_off_entries, worse_off_text
-from fairaudit.errors import ConfigError, DataError, FairauditError
+from fairaudit.errors import ConfigError, DataError, FairauditError, OutputError
 from fairaudit.spec import AuditSpec, load_config
 from fairaudit.testing import assert_fair
 from tests.conftest import SAMPLE_EPOCH, SampleAudit
@@ -69,6 +69,11 @@ def test_in_memory_audit_equals_the_file_audit_apart_from_lineage(
     assert model["params"]["steps"][1][1]["class"].endswith("LogisticRegression")
     json.dumps(result.lineage, allow_nan=False)  # JSON-safe
     assert result.lineage["config"]["data"] == "in-memory DataFrame"
+    variants = result.mitigations  # one row per variant, as the JSON lists them
+    data_json = result.to_dict()
+    assert list(variants["method"]) == [m["method"] for m in data_json["mitigations"]]
+    best = data_json["mitigation_summary"]["best"]
+    assert list(variants["method"][variants["recommended"]]) == ([best] if best else [])
     html = result._repr_html_()  # the card names the groups the report's banner names
     entries = worse_off_entries(result.summary)
     assert entries and all(escape(worse_off_text(e)) in html for e in entries)
@@ -275,6 +280,13 @@ def test_check_save_card_and_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert checked.verdict in ("pass", "warn", "fail")
     assert result.verdict is None  # checking does not change the result
 
+    with pytest.raises(OutputError, match="ends in .json"):
+        result.save(tmp_path / "report.json")
+    csv = tmp_path / "scored.csv"
+    frame.to_csv(csv, index=False)
+    from_file = fairaudit.audit(csv, **options)
+    with pytest.raises(OutputError, match="is an input of this audit"):
+        from_file.save(csv)  # the report would overwrite the data
     keys = generate_key_pair(tmp_path / "keys")
     published = result.save(tmp_path / "report.html", sign_key=keys.private_key)
     assert published.html.exists() and published.json.exists()

@@ -71,10 +71,7 @@ def _mitigation_text(data: Mapping[str, Any]) -> str:
     best = summary.get("best")
     if not best:
         return f"No variant is recommended by the trade-off rule.{verdicts}" + _SEE_ALL
-    text = f"Recommended: {best.get('method')}"
-    if best.get("constraint"):
-        text += f" ({best['constraint']})"
-    return f"{text}.{verdicts}" + _SEE_ALL
+    return f"Recommended: {best}.{verdicts}" + _SEE_ALL
 
 
 def _headline_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:

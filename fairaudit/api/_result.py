@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,14 @@ if TYPE_CHECKING:  # only for annotations: pandas and cryptography load when use
     from fairaudit.publish import Published
 
 __all__ = ["PolicyCheck", "Result"]
+
+#: The AuditResult sections a Result shows as they are; disparities, headline and
+#: mitigations are DataFrame views instead.
+_SECTIONS = frozenset(f.name for f in fields(AuditResult)) - {
+    "disparities",
+    "headline",
+    "mitigations",
+}
 
 
 @dataclass(frozen=True)
@@ -119,8 +127,9 @@ class Result:
         return cls(AuditResult.from_dict(load_results(path)))
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name == "audit_result":
-            raise AttributeError(name)
+        # Only the AuditResult's sections: a view's own error must not fall through to them.
+        if name not in _SECTIONS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(self.audit_result, name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +193,7 @@ class Result:
         ``sign_key`` is an Ed25519 private key or the path of its PEM file."""
         from fairaudit.publish import publish_report
 
+        self._check_outputs(path)
         key = sign_key
         if isinstance(key, str | os.PathLike):
             from fairaudit.provenance import load_private_key
@@ -194,6 +204,35 @@ class Result:
         )
         self._saved = Path(published.json)
         return published
+
+    def _check_outputs(self, path: str | os.PathLike[str]) -> None:
+        """Refuse, before writing, a report path ending in .json or naming an input file
+        (the audit's data, model, training set or policy files), as ``fairaudit run`` does."""
+        from fairaudit.errors import OutputError
+        from fairaudit.outputs import MSG_OUTPUT_IS_JSON, report_paths
+        from fairaudit.paths import FileRole, check_file_roles
+
+        if Path(path).suffix.lower() == ".json":
+            raise OutputError(MSG_OUTPUT_IS_JSON.format(path=path))
+        html, json_path = report_paths(self.audit_result, path)
+        outputs = [
+            FileRole("output", html, "path"),
+            FileRole("output", json_path, "path"),
+            FileRole("signature file", Path(f"{html}.intoto.jsonl"), "path"),
+        ]
+        config = (self.audit_result.lineage or {}).get("config") or {}
+        inputs = [
+            FileRole(f"{key} file", Path(config[key]))
+            for key in ("data", "model", "train")
+            if isinstance(config.get(key), str)
+            and not config[key].startswith(("in-memory ", "spark:"))
+        ]
+        inputs += [
+            FileRole("policy file", Path(p))
+            for p in config.get("policy") or []
+            if isinstance(p, str) and not p.startswith("preset:")
+        ]
+        check_file_roles(outputs, inputs)
 
     def card(
         self,

@@ -124,7 +124,7 @@ def mitigations_frame(data: Mapping[str, Any]) -> pd.DataFrame:
         (m["method"], m.get("constraint")): m
         for m in ((data.get("policy") or {}).get("mitigations") or [])
     }
-    best = (data.get("mitigation_summary") or {}).get("best") or {}
+    best = (data.get("mitigation_summary") or {}).get("best")  # a method's name, or None
     rows = []
     for entry in data.get("mitigations") or []:
         overall = (entry.get("metrics") or {}).get("overall") or {}
@@ -132,7 +132,7 @@ def mitigations_frame(data: Mapping[str, Any]) -> pd.DataFrame:
             "method": entry["method"],
             "constraint": entry.get("constraint"),
             "status": entry.get("status"),
-            "recommended": bool(best) and best.get("method") == entry["method"],
+            "recommended": entry["method"] == best,
             "eligible": entry.get("eligible"),
         }
         for metric in ("accuracy", "selection_rate", "balanced_accuracy"):
