@@ -358,8 +358,10 @@ def _ratio_chart(
     )
 
 
-def _grouping_view(data: Mapping[str, Any], name: str, index: int, adverse: bool) -> GroupingView:
-    """Return what the page shows for grouping ``name``."""
+def _grouping_view(
+    data: Mapping[str, Any], name: str, index: int, adverse: bool, first: tuple[str, ...]
+) -> GroupingView:
+    """Return what the page shows for grouping ``name`` (``first``: the first key metric)."""
     audit = data["audit"]
     rows = [r for r in data["metrics"]["by_group"] if r["feature"] == name]
     reference = group_label(audit["reference"][name])
@@ -380,7 +382,6 @@ def _grouping_view(data: Mapping[str, Any], name: str, index: int, adverse: bool
     grouped = [rows for rows in by_group.values() if rows]
     # The intersection: a heat map of two features, else its first key metric only (its
     # every-metric table is folded below the chart).
-    first = key_metrics(data)[:1]
     if name == INTERSECTION and len(audit["sensitive_features"]) == 2:
         chart = _heatmap(data, rows, first[0])
     else:
@@ -418,8 +419,10 @@ def view_context(data: dict[str, Any], data_json: Markup) -> ReportContext:
     """Return the template context for a result's JSON form (charts included)."""
     audit = data["audit"]
     adverse = audit.get("positive_prediction") == "adverse"
+    metrics = key_metrics(data)
     groupings = [
-        _grouping_view(data, name, i, adverse) for i, name in enumerate(audit["groupings"], 1)
+        _grouping_view(data, name, i, adverse, metrics[:1])
+        for i, name in enumerate(audit["groupings"], 1)
     ]
     worst = _worst_off(data)
     notices = build_notices(data)
@@ -428,7 +431,7 @@ def view_context(data: dict[str, Any], data_json: Markup) -> ReportContext:
         title=f"Fairness audit: {model}" + (f" {version}" if version else ""),
         result=data,
         metric_names=[m for m in data["metrics"]["names"] if m != "count"],
-        key_metrics=key_metrics(data),
+        key_metrics=metrics,
         groupings=groupings,
         notices=notices,
         anchors=_anchors(data, notices),
