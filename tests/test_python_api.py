@@ -17,6 +17,7 @@ import fairaudit
 from fairaudit.api import Result
 from fairaudit.display import worse_off_entries, worse_off_text
 from fairaudit.errors import ConfigError, DataError, FairauditError, OutputError
+from fairaudit.result import load_schema
 from fairaudit.spec import AuditSpec, load_config
 from fairaudit.testing import assert_fair
 from tests.conftest import SAMPLE_EPOCH, SampleAudit
@@ -68,6 +69,8 @@ def test_in_memory_audit_equals_the_file_audit_apart_from_lineage(
     assert model["format"] == "memory" and model["class"] == "sklearn.pipeline.Pipeline"
     assert model["params"]["steps"][1][1]["class"].endswith("LogisticRegression")
     json.dumps(result.lineage, allow_nan=False)  # JSON-safe
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(result.to_dict(), load_schema())  # format "memory" is in the schema
     assert result.lineage["config"]["data"] == "in-memory DataFrame"
     variants = result.mitigations  # one row per variant, as the JSON lists them
     data_json = result.to_dict()
