@@ -546,6 +546,11 @@ def test_sample_screenshots_fit_the_width(
         banner = page.locator("#verdict")
         assert banner.is_visible()
         assert banner.bounding_box()["y"] < height
+        if width >= 1280:
+            # So are the mitigation's cost and the list of what could not be evaluated, on
+            # a laptop's 1,000 px.
+            for part in ("#verdict .rec", "#attention"):
+                assert page.locator(part).bounding_box()["y"] < 1000, part
     finally:
         context.close()
 
