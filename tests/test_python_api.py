@@ -343,3 +343,29 @@ def test_the_python_page_examples_run(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     assert "not found in 'in-memory DataFrame'" in run.stdout
     assert (tmp_path / "report.html").is_file() and (tmp_path / "report.json").is_file()
+
+
+class _Table:
+    """A stand-in for a polars DataFrame (not installed here): columns and to_pandas()."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.columns = list(frame.columns)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.frame
+
+
+def test_any_table_with_to_pandas_is_converted() -> None:
+    frame = _binary_data(200)
+    options = {"target": "y", "prediction_col": "pred", "sensitive": ["sex"], **FAST}
+    expected = fairaudit.audit(frame, **options).to_dict()
+    assert fairaudit.audit(_Table(frame), **options).to_dict()["metrics"] == expected["metrics"]
+
+
+def test_fairaudit_audit_is_the_function_and_the_module() -> None:
+    import fairaudit.audit as module
+
+    assert fairaudit.audit is module and callable(fairaudit.audit)
+    assert fairaudit.audit.run_audit is fairaudit.run_audit
+    assert fairaudit.diff is fairaudit.api.diff
