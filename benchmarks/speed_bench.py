@@ -333,6 +333,35 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _spin() -> None:
+    total = 0
+    for i in range(20_000_000):  # about 1.7 s
+        total += i
+
+
+def parallel_share() -> float:
+    """Return how many CPU-bound processes run at full speed at once here (1.0 to 2.0).
+
+    One pure-Python loop, then two at once in separate processes: 2.0 means a second
+    core is free (the sample audit's lent worker can help), about 1.0 that this run
+    gets one core's worth of CPU (other work, or CPU shares, take the rest).
+    """
+    import multiprocessing
+
+    started = time.perf_counter()
+    _spin()
+    alone = time.perf_counter() - started
+    context = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
+    workers = [context.Process(target=_spin) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    both = time.perf_counter() - started
+    return max(1.0, min(2.0, 2 * alone / both))
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -462,11 +491,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bench = Bench(args.only, sizes, work)
         say(f"load average at the start: {_load()}")
+        share = parallel_share()
         bench.prepare()
         bench.run(args.repeats)
+        share = min(share, parallel_share())
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\n".join([*machine(), f"Load average at the end: {_load()}", "", *table(bench)]))
+    lines = [*machine(), f"Load average at the end: {_load()}"]
+    lines.append(f"Cores this run had (two busy processes against one, lower of 2): {share:.2f}")
+    print("\n".join([*lines, "", *table(bench)]))
     print("\n".join(["", *targets(bench)]))
     if args.json is not None:
         rows = [
