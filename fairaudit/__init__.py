@@ -11,8 +11,7 @@ Heavy names (pandas, scikit-learn) load lazily, so that commands such as
 from __future__ import annotations
 
 import importlib
-import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fairaudit._version import __version__
 from fairaudit.errors import (
@@ -31,7 +30,6 @@ __all__ = [
     "__version__",
     "AuditResult",
     "AuditSpec",
-    "CallableModule",
     "ConfigError",
     "DataError",
     "FairauditError",
@@ -46,6 +44,10 @@ __all__ = [
     "run_audit",
 ]
 
+if TYPE_CHECKING:  # type checkers see fairaudit.audit as the function it calls
+    from fairaudit.api import audit as audit
+    from fairaudit.api import diff as diff
+
 _LAZY = {
     "AuditSpec": "fairaudit.spec",
     "AuditResult": "fairaudit.result",
@@ -54,20 +56,8 @@ _LAZY = {
 }
 
 
-class CallableModule(types.ModuleType):
-    """The type of the module ``fairaudit.audit``: calling it calls ``fairaudit.api.audit``.
-
-    ``fairaudit.audit`` names both the pipe's module (``fairaudit.audit.run_audit``) and
-    the notebook entry point ``fairaudit.audit(df, model=...)``. Importing a submodule
-    makes it the package's attribute, so the module itself answers the call.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return importlib.import_module("fairaudit.api").audit(*args, **kwargs)
-
-
 def __getattr__(name: str) -> Any:
-    if name == "audit":  # the callable module (see CallableModule)
+    if name == "audit":  # the pipe's module, which calls api.audit (see CallableModule)
         return importlib.import_module("fairaudit.audit")
     module = _LAZY.get(name)
     if module is None:

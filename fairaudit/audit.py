@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import platform
 import sys
+import types
 from collections.abc import Callable
 from contextlib import nullcontext
 from importlib import metadata
 from typing import Any
 
-from fairaudit import CallableModule
 from fairaudit._version import __version__
 from fairaudit.data import Check
 from fairaudit.engines import EngineCounts, count_with_engine
@@ -20,9 +21,22 @@ from fairaudit.result import SCHEMA_VERSION, AuditResult
 from fairaudit.runtime import BadSourceDateEpoch, lend_worker, reproducible_time
 from fairaudit.spec import AuditSpec
 
-__all__ = ["audit_timestamp", "run_audit"]
+__all__ = ["CallableModule", "audit_timestamp", "run_audit"]
 
-# ``fairaudit.audit(df, model=...)`` calls ``fairaudit.api.audit``: see CallableModule.
+
+class CallableModule(types.ModuleType):
+    """The type of this module: calling ``fairaudit.audit(...)`` calls ``fairaudit.api.audit``.
+
+    ``fairaudit.audit`` names both this module (``fairaudit.audit.run_audit``) and the
+    notebook entry point ``fairaudit.audit(df, model=...)``: importing a submodule makes it
+    the package's attribute, so the module itself answers the call. The API sits above the
+    pipe and is imported only when called.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return importlib.import_module("fairaudit.api").audit(*args, **kwargs)
+
+
 sys.modules[__name__].__class__ = CallableModule
 
 _KEY_PACKAGES = (
