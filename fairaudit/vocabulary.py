@@ -93,6 +93,14 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "equal_opportunity_ratio",
 )
 
+#: The group rates each headline metric compares between groups (its name without
+#: ``_difference``/``_ratio``).
+HEADLINE_BASES: dict[str, tuple[str, ...]] = {
+    "demographic_parity": ("selection_rate",),
+    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
+    "equal_opportunity": ("true_positive_rate",),
+}
+
 #: Plain-language definitions shown in the report and documented in the README.
 DEFINITIONS: dict[str, str] = {
     "count": "Number of people (rows) in the group.",

@@ -17,7 +17,7 @@ import numpy as np
 from fairaudit.counts import GroupCounts
 from fairaudit.display import group_text
 from fairaudit.stats import confusion_metrics, metric_denominators, safe_divide
-from fairaudit.vocabulary import INTERSECTION
+from fairaudit.vocabulary import HEADLINE_BASES, INTERSECTION
 
 if TYPE_CHECKING:
     from fairaudit.counts import ScoreSummary
@@ -33,14 +33,6 @@ __all__ = [
     "headline_exclusions",
     "headline_metrics",
 ]
-
-#: The rates each headline metric compares between groups.
-HEADLINE_BASES = {
-    "demographic_parity": ("selection_rate",),
-    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
-    "equal_opportunity": ("true_positive_rate",),
-}
-
 
 def grouped_brier_score(
     group: np.ndarray, n_groups: int, y_true: np.ndarray, score: np.ndarray

@@ -23,6 +23,7 @@ from fairaudit.outputs._report_mitigation import Recommendation, mitigation_char
 from fairaudit.outputs._report_notices import Notice, build_notices, check_anchors
 from fairaudit.vocabulary import (
     DEFINITIONS,
+    HEADLINE_BASES,
     HEADLINE_METRICS,
     HTML_MAX_GROUPS,
     INTERSECTION,
@@ -51,12 +52,7 @@ _SHORT = {"true_positive_rate": "TPR", "false_positive_rate": "FPR"}
 
 #: The group rates each between-groups rule or headline metric compares (its name without
 #: ``_difference``/``_ratio``); any other rule metric names its group metric directly.
-_RATES_BEHIND = {
-    "demographic_parity": ("selection_rate",),
-    "favorable_rate": ("selection_rate",),
-    "equal_opportunity": ("true_positive_rate",),
-    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
-}
+_RATES_BEHIND = {**HEADLINE_BASES, "favorable_rate": ("selection_rate",)}
 
 
 GroupKey = tuple[tuple[str, Any], ...]
