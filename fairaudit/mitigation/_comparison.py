@@ -98,7 +98,7 @@ def _training_inputs(
     missing = [c for c in columns if c not in train.frame.columns]
     if missing:
         raise ConfigError(
-            f"training set '{spec.train}' lacks the model's input columns: "
+            f"training set '{spec.source_label('train')}' lacks the model's input columns: "
             f"{', '.join(map(repr, missing))}"
         )
     return train.frame[list(columns)], train.y_true, _sensitive_frame(train)
