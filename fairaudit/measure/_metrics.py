@@ -34,6 +34,7 @@ __all__ = [
     "headline_metrics",
 ]
 
+
 def grouped_brier_score(
     group: np.ndarray, n_groups: int, y_true: np.ndarray, score: np.ndarray
 ) -> np.ndarray:
