@@ -179,8 +179,10 @@ def _level_codes(values: pd.Series, missing: np.ndarray, column: str, numeric: b
     if len(set(levels)) != len(levels):
         # e.g. 1 and 1.0 in an object column: merge by text, the way users read them.
         levels = sorted(set(levels))
-    # Text of each distinct value once, then every row by its factorized code.
-    lookup = pd.Index(levels).get_indexer([value_text(v) for v in uniques])
+    # Text of each distinct value once, then every row by its factorized code. The text
+    # comes from the same scalars as the levels' (``distinct`` is ``uniques`` in the same
+    # order): a datetime's unique is a Timestamp, its pd.unique a datetime64 of other text.
+    lookup = pd.Index(levels).get_indexer([value_text(v) for v in distinct])
     return levels, np.append(lookup, -1).astype(np.int64)[raw]
 
 
