@@ -44,21 +44,20 @@ __all__ = [
     "run_audit",
 ]
 
-if TYPE_CHECKING:  # type checkers see fairaudit.audit as the function it calls
+if TYPE_CHECKING:
     from fairaudit.api import audit as audit
     from fairaudit.api import diff as diff
 
 _LAZY = {
     "AuditSpec": "fairaudit.spec",
     "AuditResult": "fairaudit.result",
+    "audit": "fairaudit.api",
     "diff": "fairaudit.api",
-    "run_audit": "fairaudit.audit",
+    "run_audit": "fairaudit.pipe",
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name == "audit":  # the pipe's module, which calls api.audit (see CallableModule)
-        return importlib.import_module("fairaudit.audit")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fairaudit' has no attribute {name!r}")

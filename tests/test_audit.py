@@ -1,4 +1,4 @@
-"""The audit pipe (fairaudit.audit.run_audit) and the mitigation comparison, as a library.
+"""The audit pipe (fairaudit.pipe.run_audit) and the mitigation comparison, as a library.
 
 Unit tests of the stages' wiring: the data are conftest.SCORED_ROWS, whose counts are
 worked out by hand there (male: tp=3 fn=1 fp=1 tn=3; female: tp=1 fn=1 fp=1 tn=1), and a
@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
 
-from fairaudit.audit import run_audit
 from fairaudit.mitigation import MAX_ACCURACY_LOSS, SUMMARY_ROW
+from fairaudit.pipe import run_audit
 from fairaudit.spec import AuditSpec
 from tests.conftest import SCORED_ROWS
 

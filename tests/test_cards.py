@@ -65,7 +65,7 @@ Text the owner wrote.
 @pytest.fixture(scope="module")
 def audit_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Return the folder holding report.html and report.json of one audit (not signed)."""
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.publish import write_report
     from fairaudit.spec import AuditSpec
 
@@ -456,8 +456,8 @@ def test_cards_name_the_dataset_from_the_options(audit_files: Path, tmp_path: Pa
 
 
 def test_the_audit_config_names_the_dataset(tmp_path: Path) -> None:
-    from fairaudit.audit import run_audit
     from fairaudit.outputs import mct_card
+    from fairaudit.pipe import run_audit
     from fairaudit.spec import load_config
 
     (tmp_path / "d.csv").write_text(

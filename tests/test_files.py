@@ -48,12 +48,12 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def no_audit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail the test if the audit starts: every refusal here comes before any work."""
-    import fairaudit.audit
+    import fairaudit.pipe
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the audit ran although its files were unusable")
 
-    monkeypatch.setattr(fairaudit.audit, "run_audit", refuse)
+    monkeypatch.setattr(fairaudit.pipe, "run_audit", refuse)
     yield
 
 

@@ -77,7 +77,7 @@ def write_three_feature_audit(folder: Path, *, n_eval: int = 600, seed: int = 7)
 
 
 def test_three_feature_audit_with_six_mitigations_is_within_budget(tmp_path: Path) -> None:
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.spec import AuditSpec
 
     folder = write_three_feature_audit(tmp_path)

@@ -804,7 +804,7 @@ for i in range(int(count)):
 @pytest.fixture(scope="module")
 def small_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the JSON of a small real audit (precomputed predictions, no intervals)."""
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.spec import load_config
 
     from .conftest import SCORED_ROWS, _write_csv

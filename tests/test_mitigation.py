@@ -665,7 +665,7 @@ def test_rare_positives_a_collapsed_threshold_variant_is_not_recommended(tmp_pat
     """Issue 14 §5: 8% positives; maximizing accuracy, thresholds select (almost) nobody."""
     from sklearn.metrics import balanced_accuracy_score
 
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.result import load_schema
     from fairaudit.spec import AuditSpec
 
@@ -736,7 +736,7 @@ def test_three_features_fall_back_to_the_feature_with_the_largest_disparity(
     """Issue 14 §3: an intersection cell with 0 positives used to fail every threshold method."""
     from fairlearn.metrics import demographic_parity_difference
 
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.spec import AuditSpec
 
     columns = three_features()

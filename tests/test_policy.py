@@ -857,7 +857,7 @@ def test_findings_without_a_policy(tiny_result: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Audit the sample data once, sign the report as auditor; keys for three reviewers."""
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.publish import write_report
     from fairaudit.spec import load_config
 
@@ -1026,7 +1026,7 @@ def test_rules_on_mitigations_judge_alike_with_summary_and_full_detail(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")  # no wall times in the entries
     from dataclasses import replace
 
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.policy import mitigation_disparities
     from fairaudit.spec import AuditSpec
 
@@ -1070,7 +1070,7 @@ def test_summary_entry_without_the_audits_options_derives_no_rows(
     tmp_path: Path, write_policy: Callable[[str, str], str]
 ) -> None:
     """Without its options a result cannot say which reference the variant used: no rows."""
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.policy import mitigation_disparities
     from fairaudit.spec import AuditSpec
 

@@ -363,9 +363,10 @@ def test_any_table_with_to_pandas_is_converted() -> None:
     assert fairaudit.audit(_Table(frame), **options).to_dict()["metrics"] == expected["metrics"]
 
 
-def test_fairaudit_audit_is_the_function_and_the_module() -> None:
-    import fairaudit.audit as module
+def test_fairaudit_audit_is_the_api_function() -> None:
+    import fairaudit.api
+    import fairaudit.pipe
 
-    assert fairaudit.audit is module and callable(fairaudit.audit)
-    assert fairaudit.audit.run_audit is fairaudit.run_audit
+    assert fairaudit.audit is fairaudit.api.audit
+    assert fairaudit.pipe.run_audit is fairaudit.run_audit
     assert fairaudit.diff is fairaudit.api.diff

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from fairlearn.metrics import MetricFrame
 from markupsafe import escape
 
-from fairaudit.audit import run_audit
 from fairaudit.cli import cli
 from fairaudit.measure import MSG_TOO_MANY_GROUPS, WORSE_OFF_METRICS
 from fairaudit.outputs import render_html
+from fairaudit.pipe import run_audit
 from fairaudit.policy import evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult, load_schema
 from fairaudit.spec import AuditSpec

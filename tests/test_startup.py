@@ -86,7 +86,7 @@ def test_verify_imports_no_heavy_library(tmp_path: Path) -> None:
 
 def test_importing_the_pipe_leaves_mitigation_libraries_for_the_mitigation_stage() -> None:
     """``run_audit`` reads data with pandas; scikit-learn and fairlearn wait for a model."""
-    imported = _imported("import fairaudit.audit, fairaudit.publish")
+    imported = _imported("import fairaudit.pipe, fairaudit.publish")
     assert "pandas" in imported
     assert [m for m in imported if m in ("sklearn", "fairlearn", "scipy", "matplotlib")] == []
 
@@ -99,7 +99,7 @@ def test_audit_without_model_or_mitigation_imports_no_modelling_library(
     ]
     (tmp_path / "scored.csv").write_text("\n".join(rows) + "\n")
     code = (
-        "from fairaudit.audit import run_audit\n"
+        "from fairaudit.pipe import run_audit\n"
         "from fairaudit.spec import AuditSpec\n"
         "spec = AuditSpec(data='scored.csv', target='y', prediction_col='pred',"
         " score_col='score', sensitive=['sex'], mitigations=())\n"

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from fairaudit.audit import run_audit
 from fairaudit.counts import GroupCounts, count_groups
 from fairaudit.errors import ConfigError
 from fairaudit.measure import (
@@ -20,6 +19,7 @@ from fairaudit.measure import (
     grouped_roc_auc,
     headline_metrics,
 )
+from fairaudit.pipe import run_audit
 from fairaudit.policy import NOT_EVALUABLE, evaluate_policy, load_policy
 from fairaudit.spec import AuditSpec
 from fairaudit.stats import (

@@ -2,7 +2,7 @@
 arrays of labels, predictions and sensitive features as fairlearn's MetricFrame takes them.
 
 Both build one :class:`~fairaudit.spec.AuditSpec` and run the one pipe
-(:func:`fairaudit.audit.run_audit`); nothing here computes a number.
+(:func:`fairaudit.pipe.run_audit`); nothing here computes a number.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.api._result import Result
-from fairaudit.audit import run_audit
 from fairaudit.errors import ConfigError
+from fairaudit.pipe import run_audit
 from fairaudit.spec import AuditSpec
 
 __all__ = ["ARRAY_COLUMNS", "audit", "arrays_frame"]

@@ -125,7 +125,7 @@ def _run_job(job: _Job) -> dict[str, Any]:
         "model_version": job.spec.model_version,
     }
     try:
-        from fairaudit.audit import run_audit
+        from fairaudit.pipe import run_audit
         from fairaudit.policy import exit_code_for
         from fairaudit.provenance import LedgerError
         from fairaudit.publish import publish_report
@@ -278,7 +278,7 @@ def run_batch(
     ``progress(outcome, finished, total)`` is called as each audit finishes. The index is
     not written: call :func:`write_index`.
     """
-    from fairaudit.audit import audit_timestamp
+    from fairaudit.pipe import audit_timestamp
 
     created_at = audit_timestamp()
     try:

@@ -329,7 +329,7 @@ def run(
         fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
     """
     _check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
-    from fairaudit.audit import run_audit
+    from fairaudit.pipe import run_audit
     from fairaudit.publish import ledger_path_for, publish_report
     from fairaudit.spec import load_config
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import platform
 import sys
-import types
 from collections.abc import Callable
 from contextlib import nullcontext
 from importlib import metadata
@@ -21,23 +19,7 @@ from fairaudit.result import SCHEMA_VERSION, AuditResult
 from fairaudit.runtime import BadSourceDateEpoch, lend_worker, reproducible_time
 from fairaudit.spec import AuditSpec
 
-__all__ = ["CallableModule", "audit_timestamp", "run_audit"]
-
-
-class CallableModule(types.ModuleType):
-    """The type of this module: calling ``fairaudit.audit(...)`` calls ``fairaudit.api.audit``.
-
-    ``fairaudit.audit`` names both this module (``fairaudit.audit.run_audit``) and the
-    notebook entry point ``fairaudit.audit(df, model=...)``: importing a submodule makes it
-    the package's attribute, so the module itself answers the call. The API sits above the
-    pipe and is imported only when called.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return importlib.import_module("fairaudit.api").audit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = CallableModule
+__all__ = ["audit_timestamp", "run_audit"]
 
 _KEY_PACKAGES = (
     "fairlearn",
