@@ -14,6 +14,8 @@ explicitly allows it — and the report then says so.
 from __future__ import annotations
 
 import hashlib
+import inspect
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +182,10 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
         return [_json_safe(v, depth + 1) for v in value]
     if callable(getattr(value, "get_params", None)) and depth < 8:
         return {"class": _class_name(value), "params": _estimator_params(value, depth + 1)}
-    return repr(value)[:200]
+    if isinstance(value, type) or inspect.isroutine(value):  # a function: by its name
+        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', '?')}"
+    # No memory address: the same estimator describes itself the same way in every run.
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))[:200]
 
 
 def _class_name(value: Any) -> str:
@@ -199,18 +204,22 @@ def _estimator_params(estimator: Any, depth: int = 0) -> dict[str, Any]:
 def memory_model(estimator: Any) -> LoadedModel:
     """Return a fitted estimator passed in memory as a LoadedModel (format ``memory``).
 
-    Its ``sha256`` is that of its pickle serialization (its fitted state; nothing is
-    unpickled), or, when it cannot be pickled, of its class and parameters as JSON.
+    Its ``sha256`` is joblib's hash of its fitted state (a pickle stream with sets and
+    dicts in sorted order and arrays by their bytes, so the same state gives the same hash
+    in every process whatever ``PYTHONHASHSEED``; nothing is unpickled), or, when it
+    cannot be pickled (a lambda inside), the SHA-256 of its class and parameters as JSON.
     """
     import json
-    import pickle
+
+    from joblib.hashing import NumpyHasher  # scikit-learn's own dependency
 
     try:
-        content = pickle.dumps(estimator, protocol=5)
+        digest = str(NumpyHasher(hash_name="sha256").hash(estimator))
     except Exception:
         described = {"class": _class_name(estimator), "params": _estimator_params(estimator)}
         content = json.dumps(described, sort_keys=True).encode("utf-8")
-    return LoadedModel(estimator, None, "memory", hashlib.sha256(content).hexdigest(), False)
+        digest = hashlib.sha256(content).hexdigest()
+    return LoadedModel(estimator, None, "memory", digest, False)
 
 
 def feature_columns(

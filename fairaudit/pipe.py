@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from contextlib import nullcontext
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from fairaudit._version import __version__
@@ -175,19 +176,28 @@ def _retrains(spec: AuditSpec) -> bool:
     """
     return (
         spec.jobs is None
-        and spec.model is not None
-        and spec.train is not None
+        and isinstance(spec.model, Path)
+        and isinstance(spec.train, Path)
         and spec.mitigations != ()
         and spec.engine in ("auto", "numpy")
     )
 
 
-def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResult:
-    """Return the AuditResult of one audit: every group's metrics, disparities and lineage."""
+def run_audit(
+    spec: AuditSpec, *, progress: Progress | None = None, early_worker: bool = False
+) -> AuditResult:
+    """Return the AuditResult of one audit: every group's metrics, disparities and lineage.
+
+    ``early_worker`` (the command line sets it) lets an audit that may retrain its model
+    start one worker process at once (``_retrains``). Library callers leave it off: a
+    spawned worker re-imports the caller's ``__main__`` (a script without a ``__main__``
+    guard would run again) and an in-memory estimator need not pickle.
+    """
     audit_timestamp()  # a bad SOURCE_DATE_EPOCH fails now, not after the work
     # Read the policy first: a broken policy file should fail before any work is done.
     policy = load_policy(spec.policy) if spec.policy else None
-    with lend_worker(_RETRAINING_MODULES) if _retrains(spec) else nullcontext():
+    lend = early_worker and _retrains(spec)
+    with lend_worker(_RETRAINING_MODULES) if lend else nullcontext():
         result = _audit(spec, progress or (lambda message: None))
     _apply_policy(result, policy, spec)
     result.audit["id"] = result.content_id()

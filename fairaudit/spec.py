@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -80,6 +80,11 @@ def _as_model(value: Any) -> Any:
     return value
 
 
+def _names(value: str | Sequence[str]) -> tuple[str, ...]:
+    """Return a name or a sequence of names as a tuple (a plain string is one name)."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @dataclass(frozen=True)
 class AuditSpec:
     """Options of one audit. Build with ``AuditSpec(...)`` or :func:`load_config`.
@@ -140,11 +145,9 @@ class AuditSpec:
         if self.train is not None:
             coerce(self, "train", _as_frame(self.train, "train"))
         if self.mitigations is not None:
-            coerce(self, "mitigations", tuple(self.mitigations))
-        coerce(self, "mitigate_on", tuple(self.mitigate_on))
-        for name in ("sensitive", "id_cols", "trust_types", "policy"):
-            value = getattr(self, name)
-            coerce(self, name, (value,) if isinstance(value, str) else tuple(value))
+            coerce(self, "mitigations", _names(self.mitigations))
+        for name in ("mitigate_on", "sensitive", "id_cols", "trust_types", "policy"):
+            coerce(self, name, _names(getattr(self, name)))
         if self.features is not None:
             coerce(self, "features", tuple(self.features))
         coerce(self, "bins", {k: tuple(float(e) for e in v) for k, v in self.bins.items()})

@@ -370,3 +370,98 @@ def test_fairaudit_audit_is_the_api_function() -> None:
     assert fairaudit.audit is fairaudit.api.audit
     assert fairaudit.pipe.run_audit is fairaudit.run_audit
     assert fairaudit.diff is fairaudit.api.diff
+
+
+def test_saving_never_overwrites_the_key_the_ledger_or_a_compared_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``fairaudit run`` and ``fairaudit diff --html`` refuse, the API refuses too."""
+    from fairaudit.provenance import generate_key_pair
+
+    keys = generate_key_pair(tmp_path / "keys")
+    key_bytes = keys.private_key.read_bytes()
+    frame = _binary_data(300)
+    options = {"target": "y", "prediction_col": "pred", "sensitive": ["sex"], **FAST}
+    result = fairaudit.audit(frame, **options)
+    with pytest.raises(OutputError, match="is an input of this audit"):
+        result.save(keys.private_key, sign_key=keys.private_key, use_ledger=False)
+    assert keys.private_key.read_bytes() == key_bytes
+    (tmp_path / "led").mkdir()
+    first = result.save(tmp_path / "led" / "first.html")
+    ledger = first.ledger
+    assert ledger is not None and ledger.exists()
+    ledger_bytes = ledger.read_bytes()
+    with pytest.raises(OutputError, match="choose another"):
+        result.save(ledger)  # the report would replace the ledger's hash chain
+    assert ledger.read_bytes() == ledger_bytes
+
+    # Relative input paths are those of the folder the audit ran in, whatever the cwd now.
+    monkeypatch.chdir(tmp_path)
+    frame.to_csv("scored.csv", index=False)
+    from_file = fairaudit.audit("scored.csv", **options)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    with pytest.raises(OutputError, match="is an input of this audit"):
+        from_file.save("../scored.csv", use_ledger=False)
+
+    other = result.save(tmp_path / "other.html", use_ledger=False)
+    changes = fairaudit.diff(first.html, other.html)
+    before = first.html.read_bytes()
+    with pytest.raises(OutputError, match="choose another"):
+        changes.save(first.html)
+    assert first.html.read_bytes() == before
+
+
+def test_an_unpicklable_estimator_audits_in_memory_and_its_lineage_is_reproducible(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lambda inside the pipeline: the library starts no early worker (which would have to
+    pickle it), even on an idle machine, and the model is described without addresses."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    import fairaudit.runtime._lent as lent
+
+    monkeypatch.setattr(lent, "_idle_core", lambda: True)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", SAMPLE_EPOCH)
+    frame = _binary_data(300).assign(x=lambda d: d["score"] * 2)
+    model = make_pipeline(FunctionTransformer(lambda X: X * 2), LogisticRegression())
+    model.fit(frame[["x"]], frame["y"])
+    options = {"target": "y", "sensitive": ["sex"], "features": ["x"], "intervals": False}
+    runs = [
+        fairaudit.audit(
+            frame, model=model, train=frame, mitigations=["expgrad_demographic_parity"], **options
+        )
+        for _ in range(2)
+    ]
+    statuses = [m["status"] for m in runs[0].to_dict()["mitigations"]]
+    assert statuses == ["ok", "ok"]
+    assert runs[0].lineage["model"] == runs[1].lineage["model"]
+    assert "0x" not in json.dumps(runs[0].lineage["model"])
+    assert runs[0].audit["id"] == runs[1].audit["id"]
+
+
+def test_tidy_groups_keep_a_feature_named_like_a_column() -> None:
+    frame = _binary_data(300).rename(columns={"sex": "count", "race": "grouping"})
+    result = fairaudit.audit(
+        frame, target="y", prediction_col="pred", sensitive=["count", "grouping"], **FAST
+    )
+    table = result.by_group
+    assert set(table["grouping"]) == {"count", "grouping", "intersection"}
+    assert set(table["group:count"].dropna()) == {"female", "male"}
+    assert set(table["group:grouping"].dropna()) == {"a", "b", "c"}
+    assert table["count"].dtype.kind == "i"
+
+
+def test_a_single_mitigation_or_feature_may_be_a_plain_string() -> None:
+    spec = AuditSpec(
+        data="d.csv",
+        target="y",
+        sensitive="sex",
+        prediction_col="p",
+        mitigations="threshold_equalized_odds",
+        mitigate_on="sex",
+    )
+    assert spec.mitigations == ("threshold_equalized_odds",)
+    assert spec.mitigate_on == ("sex",)

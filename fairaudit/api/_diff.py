@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from fairaudit.api._result import Result
@@ -25,8 +26,9 @@ class Diff:
     """The changes between two audits (:class:`~fairaudit.outputs.AuditDiff`, whose
     attributes it shows), as ``fairaudit diff`` prints and writes them."""
 
-    def __init__(self, changes: AuditDiff) -> None:
+    def __init__(self, changes: AuditDiff, sources: tuple[Path, ...] = ()) -> None:
         self.changes = changes
+        self._sources = sources  # the compared report files, which save() never overwrites
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name == "changes":
@@ -44,7 +46,16 @@ class Diff:
         return "```text\n" + self.text().replace("```", "` ` `") + "\n```\n"
 
     def save(self, path: str | os.PathLike[str]) -> os.PathLike[str]:
-        """Write the diff page (HTML, as ``fairaudit diff --html``); return its path."""
+        """Write the diff page (HTML, as ``fairaudit diff --html``); return its path.
+
+        As that command, refuses (``OutputError``) a path that is one of the compared reports.
+        """
+        from fairaudit.paths import FileRole, check_file_roles
+
+        check_file_roles(
+            [FileRole("diff page", Path(path), "diff page")],
+            [FileRole("compared report", source) for source in self._sources],
+        )
         return write_diff_html(self.changes, path)
 
 
@@ -55,4 +66,5 @@ def diff(old: Any, new: Any, *, threshold: float = 0.0) -> Diff:
     ``report.json`` or report HTML. A number is listed when it moved by more than
     ``threshold``; each change says whether it is beyond the two intervals.
     """
-    return Diff(diff_results(_as_data(old), _as_data(new), threshold=threshold))
+    sources = tuple(Path(v) for v in (old, new) if isinstance(v, str | os.PathLike))
+    return Diff(diff_results(_as_data(old), _as_data(new), threshold=threshold), sources)

@@ -113,6 +113,8 @@ class Result:
     def __init__(self, audit_result: AuditResult) -> None:
         self.audit_result = audit_result
         self._saved: Path | None = None  # the report.json written by save(), for card()
+        # The folder the audit's relative input paths (lineage.config) were given from.
+        self._cwd = Path.cwd()
 
     @classmethod
     def from_result(cls, result: AuditResult) -> Result:
@@ -193,7 +195,7 @@ class Result:
         ``sign_key`` is an Ed25519 private key or the path of its PEM file."""
         from fairaudit.publish import publish_report
 
-        self._check_outputs(path)
+        self._check_outputs(path, sign_key, ledger if use_ledger else None, use_ledger)
         key = sign_key
         if isinstance(key, str | os.PathLike):
             from fairaudit.provenance import load_private_key
@@ -205,34 +207,50 @@ class Result:
         self._saved = Path(published.json)
         return published
 
-    def _check_outputs(self, path: str | os.PathLike[str]) -> None:
-        """Refuse, before writing, a report path ending in .json or naming an input file
-        (the audit's data, model, training set or policy files), as ``fairaudit run`` does."""
+    def _check_outputs(
+        self,
+        path: str | os.PathLike[str],
+        sign_key: Any,
+        ledger: str | os.PathLike[str] | None,
+        use_ledger: bool,
+    ) -> None:
+        """Refuse, before writing, what ``fairaudit run`` refuses: a report path ending in
+        .json, an output over an input (the audit's data, model, training set, policy files
+        or the signing key) or over the ledger, and a ledger that is not one."""
         from fairaudit.errors import OutputError
         from fairaudit.outputs import MSG_OUTPUT_IS_JSON, report_paths
         from fairaudit.paths import FileRole, check_file_roles
+        from fairaudit.publish import check_ledger_appendable, ledger_path_for
 
         if Path(path).suffix.lower() == ".json":
             raise OutputError(MSG_OUTPUT_IS_JSON.format(path=path))
         html, json_path = report_paths(self.audit_result, path)
         outputs = [
-            FileRole("output", html, "path"),
-            FileRole("output", json_path, "path"),
-            FileRole("signature file", Path(f"{html}.intoto.jsonl"), "path"),
+            FileRole("output", html, "report"),
+            FileRole("output", json_path, "report"),
+            FileRole("signature file", Path(f"{html}.intoto.jsonl"), "report"),
         ]
+        ledger_path = ledger_path_for(path, ledger) if use_ledger else None
+        if ledger_path is not None:
+            outputs.append(FileRole("ledger", ledger_path, "ledger"))
         config = (self.audit_result.lineage or {}).get("config") or {}
-        inputs = [
-            FileRole(f"{key} file", Path(config[key]))
+        given = [
+            (f"{key} file", config[key])
             for key in ("data", "model", "train")
             if isinstance(config.get(key), str)
             and not config[key].startswith(("in-memory ", "spark:"))
         ]
-        inputs += [
-            FileRole("policy file", Path(p))
+        given += [
+            ("policy file", p)
             for p in config.get("policy") or []
             if isinstance(p, str) and not p.startswith("preset:")
         ]
+        inputs = [FileRole(what, self._cwd / p) for what, p in given]
+        if isinstance(sign_key, str | os.PathLike):
+            inputs.append(FileRole("signing key", Path(sign_key)))
         check_file_roles(outputs, inputs)
+        if ledger_path is not None:
+            check_ledger_appendable(ledger_path)
 
     def card(
         self,

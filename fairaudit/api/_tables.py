@@ -25,14 +25,20 @@ def _interval(row: dict[str, Any], ci: Sequence[float | None] | None, name: str)
 
 
 def by_group_frame(data: Mapping[str, Any]) -> pd.DataFrame:
-    """Return one row per group and grouping: its features' values, count, each metric and,
+    """Return one row per group and grouping: its features' values (a column per feature,
+    ``group:<name>`` when the name is one of the other columns'), count, each metric and,
     when the audit computed them, the metric's interval bounds (``<metric>_low/_high``)."""
     names = [n for n in data["metrics"]["names"] if n != "count"]
     features = list(data["audit"]["sensitive_features"])
+    # A feature named like one of the table's own columns (count, grouping, a metric, ...)
+    # keeps its values under "group:<name>" rather than overwrite or be overwritten.
+    taken = {"grouping", "count", "reference", "insufficient_data"}
+    taken |= {f"{n}{end}" for n in names for end in ("", "_low", "_high")}
+    columns = {f: f"group:{f}" if f in taken else f for f in features}
     rows = []
     for entry in data["metrics"]["by_group"]:
         row: dict[str, Any] = {"grouping": entry["feature"]}
-        row.update({f: entry["group"].get(f) for f in features})
+        row.update({columns[f]: entry["group"].get(f) for f in features})
         row["count"] = entry["count"]
         cis = entry.get("ci") or {}
         for metric in names:

@@ -360,7 +360,7 @@ def run(
             private_key = load_private_key(
                 sign_key, passphrase=passphrase_from(PASSPHRASE_ENV, False)
             )
-        result = run_audit(spec, progress=progress)
+        result = run_audit(spec, progress=progress, early_worker=True)
         published = publish_report(
             result, output, sign_key=private_key, ledger=ledger, use_ledger=not no_ledger
         )
