@@ -1,0 +1,75 @@
+"""Bias before the model: label and representation metrics of a data set, and proxy features.
+
+A library only (it never prints): ``data_bias`` returns the ``data_bias`` rows
+``{feature, group, reference, metric, value, ci, ...}`` of a frame, computed from group ×
+label contingency tables; ``proxy_features`` ranks the non-sensitive features by how well
+each one alone predicts a sensitive attribute. The formulas are in ``docs/databias.md``.
+"""
+
+from __future__ import annotations
+
+from fairaudit.databias._conditional import conditional_demographic_disparity
+from fairaudit.databias._divergence import (
+    DIVERGENCES,
+    js_divergence,
+    kl_divergence,
+    ks_distance,
+    lp_norm,
+    tvd,
+)
+from fairaudit.databias._label import REST, homogeneity_p_value
+from fairaudit.databias._proxy import (
+    MAX_MODEL_ROWS,
+    PROXY_AUC_THRESHOLD,
+    cramers_v,
+    proxy_features,
+)
+from fairaudit.databias._report import (
+    MSG_NO_FAVORABLE,
+    MSG_UNKNOWN_REFERENCE,
+    data_bias,
+    holm_family,
+    reference_index,
+)
+from fairaudit.databias._representation import MSG_BAD_SHARES, MSG_NOT_IN_POPULATION
+from fairaudit.databias._tables import (
+    MSG_ONE_CLASS,
+    MSG_UNKNOWN_COLUMN,
+    GroupedCounts,
+    group_codes,
+    label_codes,
+    label_tables,
+    missing_tables,
+    strata_tables,
+)
+
+__all__ = [
+    "DIVERGENCES",
+    "GroupedCounts",
+    "MAX_MODEL_ROWS",
+    "MSG_BAD_SHARES",
+    "MSG_NOT_IN_POPULATION",
+    "MSG_NO_FAVORABLE",
+    "MSG_ONE_CLASS",
+    "MSG_UNKNOWN_COLUMN",
+    "MSG_UNKNOWN_REFERENCE",
+    "PROXY_AUC_THRESHOLD",
+    "REST",
+    "conditional_demographic_disparity",
+    "cramers_v",
+    "data_bias",
+    "group_codes",
+    "holm_family",
+    "homogeneity_p_value",
+    "js_divergence",
+    "kl_divergence",
+    "ks_distance",
+    "label_codes",
+    "label_tables",
+    "lp_norm",
+    "missing_tables",
+    "proxy_features",
+    "reference_index",
+    "strata_tables",
+    "tvd",
+]

@@ -1,0 +1,139 @@
+"""``data_bias``: every label, conditional, representation and missing-value row of one frame.
+
+Counts first (``fairaudit.databias._tables``), metrics from the counts, then Holm's
+adjustment over the whole family of tests (each distinct test once: the five distances of
+one comparison share one chi-square test), and NaN turned into ``None`` for JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.databias._conditional import cdd_rows
+from fairaudit.databias._label import label_rows
+from fairaudit.databias._representation import missing_rows, representation_rows
+from fairaudit.databias._tables import (
+    GroupedCounts,
+    group_codes,
+    label_tables,
+    missing_tables,
+    strata_tables,
+)
+from fairaudit.errors import ConfigError
+from fairaudit.stats import holm_adjust
+from fairaudit.vocabulary import BAD_CONFIDENCE, INTERSECTION
+
+__all__ = [
+    "MSG_NO_FAVORABLE",
+    "MSG_UNKNOWN_REFERENCE",
+    "data_bias",
+    "holm_family",
+    "reference_index",
+]
+
+MSG_UNKNOWN_REFERENCE = "the reference group {wanted} has no rows in {feature!r}"
+MSG_NO_FAVORABLE = "the favourable label {label!r} is not a value of the target: {values}"
+
+
+def reference_index(table: GroupedCounts, wanted: Mapping[str, str]) -> int:
+    """Return the index of the wanted reference group; the largest group otherwise.
+
+    A single feature's named reference must have rows (ConfigError); for the intersection a
+    cell matching every named value is used when it exists, else the largest cell.
+    """
+    named = {f: str(v) for f, v in wanted.items() if f in table.groups[0]}
+    for g, group in enumerate(table.groups):
+        if named and all(group[f] == v for f, v in named.items()):
+            return g
+    if named and table.feature != INTERSECTION:
+        text = ", ".join(f"{f}={v!r}" for f, v in named.items())
+        raise ConfigError(MSG_UNKNOWN_REFERENCE.format(wanted=text, feature=table.feature))
+    return int(np.argmax(table.sizes))
+
+
+def _favorable_index(levels: list[str], favorable: Any) -> int | None:
+    """Return the index of the favourable label; ``"1"`` of a 0/1 label when not given."""
+    if favorable is None:
+        return levels.index("1") if sorted(levels) == ["0", "1"] else None
+    text = str(favorable)
+    if text not in levels:
+        raise ConfigError(MSG_NO_FAVORABLE.format(label=text, values=", ".join(levels)))
+    return levels.index(text)
+
+
+def holm_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``p_value_holm`` to every tested row: Holm over the distinct tests of ``rows``."""
+    keys: dict[tuple, float] = {}
+    for row in rows:
+        if "_test" in row:
+            keys.setdefault(row["_test"], row["p_value"])
+    adjusted = dict(zip(keys, holm_adjust(list(keys.values())).tolist(), strict=True))
+    for row in rows:
+        if "_test" in row:
+            row["p_value_holm"] = adjusted[row.pop("_test")]
+    return rows
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def data_bias(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    sensitive: Sequence[str],
+    favorable_label: Any = None,
+    reference: Mapping[str, str] | None = None,
+    strata: str | None = None,
+    population: Mapping[str, Mapping[str, float]] | None = None,
+    missing_columns: Sequence[str] | None = None,
+    bins: Sequence[float] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Return the ``data_bias`` rows of ``frame`` (see ``docs/databias.md``).
+
+    Label metrics per sensitive feature and their intersection, each group against the
+    reference and against the rest; CDD given ``strata``; representation of each feature
+    named in ``population`` (``{feature: {group: share}}``); the missing-value share of each
+    of ``missing_columns`` (default: every non-sensitive column with a missing value) per group.
+    """
+    if not 0 < confidence < 1:
+        raise ConfigError(BAD_CONFIDENCE.format(value=confidence))
+    rng = np.random.default_rng(seed)
+    wanted = dict(reference or {})
+    options: dict[str, Any] = {"confidence": confidence, "n_resamples": n_resamples, "rng": rng}
+    rows: list[dict[str, Any]] = []
+    favorable = None
+    for table in label_tables(frame, target, sensitive, bins=bins):
+        favorable = _favorable_index(table.levels, favorable_label)
+        ref = reference_index(table, wanted)
+        rows += label_rows(table, ref, favorable=favorable, **options)
+    if strata is not None and favorable is not None:
+        for table in strata_tables(frame, target, sensitive, strata, bins=bins):
+            ref = reference_index(table, wanted)
+            rows += cdd_rows(table, ref, favorable=favorable, **options)
+    for name, shares in (population or {}).items():
+        _, codes, groups = group_codes(frame, [name])[0]
+        sizes = np.bincount(codes, minlength=len(groups))
+        table = GroupedCounts(name, groups, ["rows"], sizes[:, None])
+        rows += representation_rows(table, shares, confidence=confidence)
+    if missing_columns is None:  # the columns with a missing value, the sensitive ones aside
+        missing_columns = [
+            c for c in frame.columns if c not in sensitive and bool(frame[c].isna().any())
+        ]
+    columns = list(missing_columns)
+    for table, sizes in missing_tables(frame, sensitive, columns) if columns else []:
+        rows += missing_rows(table, sizes, confidence=confidence)
+    return [{k: _json_safe(v) for k, v in row.items()} for row in holm_family(rows)]

@@ -1,0 +1,187 @@
+"""Group × level contingency tables: the counts every data-bias metric is computed from.
+
+Rows never reach the metrics: ``label_tables`` turns a frame into one ``GroupedCounts`` per
+grouping (each sensitive feature, then their intersection when there are several), and the
+metrics in this package read only those counts, so an engine that counts the same tables
+(group × label, group × stratum × label, missing values per group) can feed them later.
+
+Group values are kept as text (``None`` for a missing value), as the model audit shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairaudit.errors import DataError
+from fairaudit.vocabulary import INTERSECTION
+
+__all__ = [
+    "GroupedCounts",
+    "MSG_ONE_CLASS",
+    "MSG_UNKNOWN_COLUMN",
+    "group_codes",
+    "label_codes",
+    "label_tables",
+    "missing_tables",
+    "strata_tables",
+]
+
+MSG_UNKNOWN_COLUMN = "the data has no column {column!r}"
+MSG_ONE_CLASS = "the target column {column!r} has fewer than two label values: {values}"
+
+
+@dataclass(frozen=True)
+class GroupedCounts:
+    """Counts of one grouping: ``counts[g, ...]`` for group ``groups[g]``.
+
+    ``levels`` names the last axis (label values, or feature names for missing counts);
+    for the strata table the middle axis is named by ``strata``.
+    """
+
+    feature: str
+    groups: list[dict[str, str | None]]
+    levels: list[str]
+    counts: np.ndarray
+    strata: list[str] | None = None
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Return the rows of each group (summed over every other axis)."""
+        return self.counts.reshape(len(self.groups), -1).sum(axis=1)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    return str(value)
+
+
+def _column(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        raise DataError(MSG_UNKNOWN_COLUMN.format(column=column))
+    return frame[column]
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Return sorted codes and level texts; a missing value is a level of its own (last)."""
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    levels = [_text(u) for u in uniques]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(levels), codes)
+        levels.append(None)
+    return codes.astype(np.int64), levels
+
+
+def group_codes(
+    frame: pd.DataFrame, sensitive: Sequence[str]
+) -> list[tuple[str, np.ndarray, list[dict[str, str | None]]]]:
+    """Return ``(name, codes, groups)`` for each sensitive feature and their intersection."""
+    singles = []
+    for feature in sensitive:
+        codes, levels = _factorize(_column(frame, feature))
+        singles.append((feature, codes, [{feature: v} for v in levels]))
+    if len(singles) < 2:
+        return singles
+    key = np.zeros(len(frame), dtype=np.int64)
+    for _, codes, groups in singles:
+        key = key * len(groups) + codes
+    cells, inverse = np.unique(key, return_inverse=True)
+    groups = []
+    for cell in cells:
+        group: dict[str, str | None] = {}
+        for feature, _, levels in reversed(singles):
+            cell, index = divmod(int(cell), len(levels))
+            group = {feature: levels[index][feature], **group}
+        groups.append(group)
+    return [*singles, (INTERSECTION, inverse.astype(np.int64), groups)]
+
+
+def label_codes(
+    frame: pd.DataFrame, target: str, *, bins: Sequence[float] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Return label codes (-1 where the label is missing) and the label values as text.
+
+    Integral floats read as integers (``1.0`` is the label ``"1"``); with ``bins`` a numeric
+    target is cut at those edges into ``[a, b)`` intervals (a binned regression target).
+    """
+    values = _column(frame, target)
+    if bins is not None:
+        edges = [-np.inf, *sorted(float(b) for b in bins), np.inf]
+        numeric = pd.to_numeric(values, errors="raise")
+        values = pd.cut(numeric, edges, right=False).astype(str).where(numeric.notna())
+    elif values.dtype.kind == "f" and np.all(np.mod(values.dropna(), 1) == 0):
+        values = values.astype("Int64")
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    levels = [str(u) for u in uniques]
+    if len(levels) < 2:
+        raise DataError(MSG_ONE_CLASS.format(column=target, values=levels or "none"))
+    return codes.astype(np.int64), levels
+
+
+def _cross(group: np.ndarray, n_groups: int, other: np.ndarray, n_other: int) -> np.ndarray:
+    """Return the ``(n_groups, n_other)`` table of code pairs; negative codes are left out."""
+    kept = other >= 0
+    flat = np.bincount(group[kept] * n_other + other[kept], minlength=n_groups * n_other)
+    return flat.reshape(n_groups, n_other).astype(np.int64)
+
+
+def label_tables(
+    frame: pd.DataFrame,
+    target: str,
+    sensitive: Sequence[str],
+    *,
+    bins: Sequence[float] | None = None,
+) -> list[GroupedCounts]:
+    """Return the group × label counts of each grouping (rows without a label left out)."""
+    labels, levels = label_codes(frame, target, bins=bins)
+    return [
+        GroupedCounts(name, groups, levels, _cross(codes, len(groups), labels, len(levels)))
+        for name, codes, groups in group_codes(frame, sensitive)
+    ]
+
+
+def strata_tables(
+    frame: pd.DataFrame,
+    target: str,
+    sensitive: Sequence[str],
+    strata: str,
+    *,
+    bins: Sequence[float] | None = None,
+) -> list[GroupedCounts]:
+    """Return group × stratum × label counts of each grouping (for the conditional metrics)."""
+    labels, levels = label_codes(frame, target, bins=bins)
+    stratum, strata_levels = _factorize(_column(frame, strata))
+    n_strata, n_labels = len(strata_levels), len(levels)
+    cell = np.where(labels >= 0, stratum * n_labels + labels, -1)
+    tables = []
+    for name, codes, groups in group_codes(frame, sensitive):
+        counts = _cross(codes, len(groups), cell, n_strata * n_labels)
+        shaped = counts.reshape(len(groups), n_strata, n_labels)
+        names = [str(s) for s in strata_levels]
+        tables.append(GroupedCounts(name, groups, levels, shaped, strata=names))
+    return tables
+
+
+def missing_tables(
+    frame: pd.DataFrame, sensitive: Sequence[str], features: Sequence[str]
+) -> list[tuple[GroupedCounts, np.ndarray]]:
+    """Return, per grouping, (group × feature missing-value counts, group sizes)."""
+    missing = np.stack([_column(frame, f).isna().to_numpy() for f in features], axis=1)
+    out = []
+    for name, codes, groups in group_codes(frame, sensitive):
+        n_groups = len(groups)
+        sizes = np.bincount(codes, minlength=n_groups).astype(np.int64)
+        counts = np.stack(
+            [
+                np.bincount(codes, weights=missing[:, j], minlength=n_groups)
+                for j in range(len(features))
+            ],
+            axis=1,
+        ).astype(np.int64)
+        out.append((GroupedCounts(name, groups, list(features), counts), sizes))
+    return out

@@ -1,0 +1,375 @@
+"""Data-bias metrics and proxy features (fairaudit.databias), each against its formula.
+
+The expected values are computed here from the rows with pandas masks and the formulas as
+written in docs/databias.md, never through the package's own functions.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairaudit.databias import (
+    MSG_NO_FAVORABLE,
+    MSG_NOT_IN_POPULATION,
+    MSG_UNKNOWN_REFERENCE,
+    REST,
+    conditional_demographic_disparity,
+    data_bias,
+    proxy_features,
+)
+from fairaudit.errors import ConfigError
+
+GERMAN = Path(__file__).resolve().parent.parent / "sample_data" / "german_train.csv"
+Z95 = 1.959963984540054
+
+
+def _skewed(n: int = 3000, seed: int = 1, classes: int = 2) -> pd.DataFrame:
+    """Groups a/b/c (60/30/10 %) whose favourable rates are 0.6/0.4/0.25: a known skew."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b", "c"], size=n, p=[0.6, 0.3, 0.1])
+    region = rng.choice(["north", "south"], size=n, p=[0.5, 0.5])
+    rate = pd.Series(group).map({"a": 0.6, "b": 0.4, "c": 0.25}).to_numpy()
+    label = (rng.random(n) < rate).astype(int)
+    if classes == 3:  # split the unfavourable class in two
+        label = np.where((label == 0) & (rng.random(n) < 0.5), 2, label)
+    dept = np.where(rng.random(n) < 0.5 + 0.3 * (group == "c"), "hard", "easy")
+    return pd.DataFrame({"group": group, "region": region, "dept": dept, "label": label})
+
+
+def _german() -> pd.DataFrame:
+    frame = pd.read_csv(GERMAN)
+    frame["age_band"] = np.where(frame["age"] < 26, "young", "older")
+    return frame
+
+
+def _mask(frame: pd.DataFrame, group: dict) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    for feature, value in group.items():
+        mask &= frame[feature].astype(str) == value
+    return mask
+
+
+def _sides(frame, row):
+    d = _mask(frame, row["group"])
+    a = ~d if row["reference"] == REST else _mask(frame, row["reference"])
+    return a, d
+
+
+def _distribution(labels: pd.Series, classes: list) -> list[float]:
+    return [float((labels == c).sum()) / len(labels) for c in classes]
+
+
+def _expected(frame, row, target, favorable):
+    """Return the metric of ``row`` computed from the rows and the formula."""
+    a, d = _sides(frame, row)
+    n_a, n_d = int(a.sum()), int(d.sum())
+    classes = sorted(frame[target].unique())
+    pa = _distribution(frame.loc[a, target], classes)
+    pd_ = _distribution(frame.loc[d, target], classes)
+    metric = row["metric"]
+    if metric == "class_imbalance":
+        return (n_a - n_d) / (n_a + n_d)
+    if metric == "difference_in_label_proportions":
+        return (frame.loc[a, target] == favorable).mean() - (
+            frame.loc[d, target] == favorable
+        ).mean()
+    if metric == "kl_divergence":
+        return sum(x * math.log(x / y) for x, y in zip(pa, pd_) if x > 0 and y > 0)
+    if metric == "js_divergence":
+        m = [(x + y) / 2 for x, y in zip(pa, pd_)]
+        kl_am = sum(x * math.log(x / y) for x, y in zip(pa, m) if x > 0)
+        kl_dm = sum(x * math.log(x / y) for x, y in zip(pd_, m) if x > 0)
+        return (kl_am + kl_dm) / 2
+    if metric == "lp_norm":
+        return math.sqrt(sum((x - y) ** 2 for x, y in zip(pa, pd_)))
+    if metric == "total_variation_distance":
+        return sum(abs(x - y) for x, y in zip(pa, pd_)) / 2
+    if metric == "ks_distance":
+        return max(abs(x - y) for x, y in zip(pa, pd_))
+    raise AssertionError(metric)
+
+
+LABEL_METRICS = {
+    "class_imbalance",
+    "difference_in_label_proportions",
+    "kl_divergence",
+    "js_divergence",
+    "lp_norm",
+    "total_variation_distance",
+    "ks_distance",
+}
+
+
+def _check_label_rows(frame, rows, target, favorable, expected_features):
+    checked = 0
+    for row in rows:
+        if row["metric"] in LABEL_METRICS:
+            assert row["value"] == pytest.approx(
+                _expected(frame, row, target, favorable), abs=1e-12
+            )
+            checked += 1
+    assert {r["feature"] for r in rows} == expected_features
+    return checked
+
+
+def test_label_metrics_equal_their_formulas_on_injected_skew():
+    frame = _skewed()
+    rows = data_bias(frame, target="label", sensitive=["group", "region"], n_resamples=200)
+    # 3 + 2 + 6 groups: (groups - 1) against the reference + groups against the rest, 7 metrics
+    assert _check_label_rows(frame, rows, "label", 1, {"group", "region", "intersection"}) == 7 * (
+        (2 + 3) + (1 + 2) + (5 + 6)
+    )
+    dpl = {
+        r["group"]["group"]: r["value"]
+        for r in rows
+        if r["metric"] == "difference_in_label_proportions"
+        and r["feature"] == "group"
+        and r["reference"] != REST
+    }
+    # the injected skew: a's rate 0.6 against b's 0.4 and c's 0.25 (sampling noise aside)
+    assert dpl["b"] == pytest.approx(0.2, abs=0.05) and dpl["c"] == pytest.approx(0.35, abs=0.07)
+
+
+def test_multiclass_labels_and_the_favourable_label():
+    frame = _skewed(classes=3)
+    rows = data_bias(frame, target="label", sensitive=["group"], favorable_label=1, n_resamples=100)
+    assert _check_label_rows(frame, rows, "label", 1, {"group"}) == 7 * (2 + 3)
+    without = data_bias(frame, target="label", sensitive=["group"], n_resamples=50)
+    assert "difference_in_label_proportions" not in {r["metric"] for r in without}
+
+
+def test_label_metrics_on_the_german_sample():
+    frame = _german()
+    rows = data_bias(frame, target="risk", sensitive=["sex", "age_band"], n_resamples=200)
+    # (1 + 2) comparisons for sex, as many for age_band, (3 + 4) for their 4 cells; 7 metrics
+    assert _check_label_rows(frame, rows, "risk", 1, {"sex", "age_band", "intersection"}) == 91
+    largest = frame["sex"].value_counts().idxmax()  # the default reference
+    assert all(r["reference"] in ({"sex": largest}, REST) for r in rows if r["feature"] == "sex")
+
+
+def _wilson(x: int, n: int) -> tuple[float, float]:
+    p, z2 = x / n, Z95**2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return centre - half, centre + half
+
+
+def test_intervals_wilson_newcombe_and_bootstrap():
+    frame = _german()
+    rows = data_bias(frame, target="risk", sensitive=["sex"], reference={"sex": "male"})
+    by = {(r["metric"], str(r["reference"])): r for r in rows if r["group"] == {"sex": "female"}}
+    n_d, n_a = int((frame.sex == "female").sum()), int((frame.sex == "male").sum())
+    low, high = _wilson(n_d, n_a + n_d)
+    ci = by["class_imbalance", str({"sex": "male"})]["ci"]
+    assert ci == pytest.approx([1 - 2 * high, 1 - 2 * low], abs=1e-12)
+    x_a = int(((frame.sex == "male") & (frame.risk == 1)).sum())
+    x_d = int(((frame.sex == "female") & (frame.risk == 1)).sum())
+    qa, qd = x_a / n_a, x_d / n_d
+    (la, ua), (ld, ud) = _wilson(x_a, n_a), _wilson(x_d, n_d)
+    newcombe = [
+        qa - qd - math.sqrt((qa - la) ** 2 + (ud - qd) ** 2),
+        qa - qd + math.sqrt((ua - qa) ** 2 + (qd - ld) ** 2),
+    ]
+    dpl = by["difference_in_label_proportions", str({"sex": "male"})]
+    assert dpl["ci"] == pytest.approx(newcombe, abs=1e-12)
+    for metric in ("kl_divergence", "js_divergence", "lp_norm", "ks_distance"):
+        row = by[metric, str({"sex": "male"})]
+        assert 0 <= row["ci"][0] <= row["value"] <= row["ci"][1]
+        assert row["p_value"] == dpl["p_value"]  # a binary label: one hypothesis
+
+
+def test_holm_across_the_family():
+    frame = _skewed()
+    rows = data_bias(frame, target="label", sensitive=["group"], strata="dept", n_resamples=200)
+    # 5 comparisons (2 against the reference, 3 against the rest), each with one label test
+    # (binary: the proportions test, shared by the distances) and one CDD test: 10 tests
+    tests = [
+        r
+        for r in rows
+        if r["metric"] in ("difference_in_label_proportions", "conditional_demographic_disparity")
+    ]
+    assert len(tests) == 10
+    order = sorted(tests, key=lambda r: r["p_value"])
+    running = 0.0
+    for i, row in enumerate(order):
+        running = max(running, (len(order) - i) * row["p_value"])
+        assert row["p_value_holm"] == pytest.approx(min(running, 1.0), rel=1e-12)
+    for row in rows:  # the distances carry their comparison's test
+        if row["metric"] == "kl_divergence":
+            twin = next(
+                t
+                for t in tests
+                if t["metric"] == "difference_in_label_proportions"
+                and (t["group"], t["reference"]) == (row["group"], row["reference"])
+            )
+            assert (row["p_value"], row["p_value_holm"]) == (twin["p_value"], twin["p_value_holm"])
+
+
+def test_cdd_reproduces_clarify_example():
+    # Clarify's documented example: women are 46 % of the rejected and 32 % of the accepted
+    # applicants, so DD = 0.46 - 0.32 = 0.14 (and -0.14 for men); one stratum.
+    women = [46, 32]  # [rejected, accepted]
+    men = [54, 68]
+    counts = np.array([[women], [men]])  # [group, comparison] x stratum x [0, 1]
+    assert conditional_demographic_disparity(counts) == pytest.approx(0.14)
+    assert conditional_demographic_disparity(counts[::-1]) == pytest.approx(-0.14)
+
+
+def _cdd_by_hand(frame, row, target, strata, favorable):
+    a, d = _sides(frame, row)
+    both = frame[a | d]
+    total, weighted = 0, 0.0
+    for _, part in both.groupby(strata):
+        in_d = d[part.index]
+        rejected, accepted = part[target] != favorable, part[target] == favorable
+        share_rejected = (in_d & rejected).sum() / rejected.sum() if rejected.sum() else 0.0
+        share_accepted = (in_d & accepted).sum() / accepted.sum() if accepted.sum() else 0.0
+        weighted += len(part) * (share_rejected - share_accepted)
+        total += len(part)
+    return weighted / total
+
+
+@pytest.mark.parametrize("which", ["skewed", "german"])
+def test_cdd_equals_its_formula(which):
+    if which == "skewed":
+        frame, target, sensitive, strata = _skewed(), "label", ["group"], "dept"
+    else:
+        frame, target, sensitive, strata = _german(), "risk", ["sex"], "purpose"
+    rows = data_bias(frame, target=target, sensitive=sensitive, strata=strata, n_resamples=200)
+    cdd = [r for r in rows if r["metric"] == "conditional_demographic_disparity"]
+    assert cdd
+    for row in cdd:
+        assert row["value"] == pytest.approx(_cdd_by_hand(frame, row, target, strata, 1), abs=1e-12)
+        assert row["ci"][0] <= row["value"] <= row["ci"][1]
+
+
+def test_representation_against_population():
+    frame = _skewed()
+    population = {"a": 0.5, "b": 0.3, "c": 0.2}
+    rows = data_bias(frame, target="label", sensitive=["group"], population={"group": population})
+    by = {(r["metric"], str(r["group"])): r for r in rows}
+    n = len(frame)
+    statistic = 0.0
+    for g, pi in population.items():
+        count = int((frame.group == g).sum())
+        assert by["share", str({"group": g})]["value"] == pytest.approx(count / n)
+        assert by["share", str({"group": g})]["ci"] == pytest.approx(_wilson(count, n), abs=1e-12)
+        assert by["expected_share", str({"group": g})]["value"] == pytest.approx(pi)
+        assert by["representation_ratio", str({"group": g})]["value"] == pytest.approx(
+            count / n / pi
+        )
+        statistic += (count - n * pi) ** 2 / (n * pi)
+    fit = by["chi_square_goodness_of_fit", "None"]
+    assert fit["value"] == pytest.approx(statistic) and fit["degrees_of_freedom"] == 2
+    # chi-square with 2 degrees of freedom: survival function exp(-x / 2)
+    assert fit["p_value"] == pytest.approx(math.exp(-statistic / 2), rel=1e-9)
+    with pytest.raises(ConfigError) as caught:
+        data_bias(frame, target="label", sensitive=["group"], population={"group": {"a": 1.0}})
+    assert str(caught.value) == MSG_NOT_IN_POPULATION.format(feature="group", groups="'b', 'c'")
+
+
+def test_missing_share_by_group():
+    frame = _skewed()
+    rng = np.random.default_rng(3)
+    # income goes missing for 30 % of group c and 5 % of the others: a bias signal
+    rate = np.where(frame.group == "c", 0.3, 0.05)
+    frame["income"] = np.where(rng.random(len(frame)) < rate, np.nan, 1.0)
+    rows = data_bias(frame, target="label", sensitive=["group"], n_resamples=50)
+    missing = [r for r in rows if r["metric"].startswith("missing")]
+    assert {r["column"] for r in missing} == {"income"}
+    for row in missing:
+        d = _mask(frame, row["group"])
+        share = frame.loc[d, "income"].isna().mean()
+        if row["metric"] == "missing_share":
+            assert row["value"] == pytest.approx(share)
+        else:
+            assert row["value"] == pytest.approx(share - frame.loc[~d, "income"].isna().mean())
+    c = next(
+        r
+        for r in missing
+        if r["metric"] == "missing_share_difference" and r["group"] == {"group": "c"}
+    )
+    assert c["value"] > 0.15 and c["p_value_holm"] < 1e-6
+
+
+def test_configuration_errors():
+    frame = _skewed()
+    with pytest.raises(ConfigError) as caught:
+        data_bias(frame, target="label", sensitive=["group"], reference={"group": "z"})
+    assert str(caught.value) == MSG_UNKNOWN_REFERENCE.format(wanted="group='z'", feature="group")
+    with pytest.raises(ConfigError) as caught:
+        data_bias(frame, target="label", sensitive=["group"], favorable_label="yes")
+    assert str(caught.value) == MSG_NO_FAVORABLE.format(label="yes", values="0, 1")
+
+
+def _nmi(x: np.ndarray, y: np.ndarray) -> float:
+    """Mutual information over the mean of the entropies, from the joint frequencies."""
+    joint = pd.crosstab(x, y).to_numpy() / len(x)
+    px, py = joint.sum(axis=1), joint.sum(axis=0)
+    mi = sum(
+        joint[i, j] * math.log(joint[i, j] / (px[i] * py[j]))
+        for i in range(joint.shape[0])
+        for j in range(joint.shape[1])
+        if joint[i, j] > 0
+    )
+    h = lambda p: -sum(v * math.log(v) for v in p if v > 0)  # noqa: E731
+    return mi / ((h(px) + h(py)) / 2)
+
+
+def _cramers_v(x: np.ndarray, y: np.ndarray) -> float:
+    observed = pd.crosstab(x, y).to_numpy().astype(float)
+    n = observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / n
+    chi2 = ((observed - expected) ** 2 / expected).sum()
+    return math.sqrt(chi2 / (n * (min(observed.shape) - 1)))
+
+
+def test_proxy_detection_ranks_an_injected_proxy_first():
+    rng = np.random.default_rng(7)
+    n = 3000
+    sex = rng.choice(["female", "male"], size=n)
+    flipped = rng.random(n) < 0.1  # the sensitive attribute with 10 % noise
+    proxy = np.where(flipped, np.where(sex == "male", "f", "m"), np.where(sex == "male", "m", "f"))
+    frame = pd.DataFrame(
+        {
+            "sex": sex,
+            "proxy": proxy,
+            "independent": rng.normal(size=n),
+            "shop": rng.choice(["x", "y", "z"], size=n),
+            "label": rng.integers(0, 2, n),
+        }
+    )
+    [result] = proxy_features(frame, sensitive=["sex"], exclude=["label"])
+    ranked = result["features"]
+    assert [r["feature"] for r in ranked][0] == "proxy" and ranked[0]["rank"] == 1
+    assert ranked[0]["auc"] == pytest.approx(0.9, abs=0.03) and ranked[0]["flagged"]
+    independent = next(r for r in ranked if r["feature"] == "independent")
+    assert independent["auc"] == pytest.approx(0.5, abs=0.05) and not independent["flagged"]
+    assert result["joint"]["auc"] == pytest.approx(0.9, abs=0.05)
+    assert ranked[0]["cramers_v"] == pytest.approx(_cramers_v(proxy, sex), abs=1e-12)
+    assert ranked[0]["normalized_mutual_information"] == pytest.approx(_nmi(proxy, sex), abs=1e-9)
+    shop = next(r for r in ranked if r["feature"] == "shop")
+    assert shop["cramers_v"] == pytest.approx(_cramers_v(frame.shop.to_numpy(), sex), abs=1e-12)
+    assert result["sampled"] is False and result["rows_modelled"] == n
+    [small] = proxy_features(frame, sensitive=["sex"], exclude=["label"], max_rows=1000)
+    assert small["sampled"] is True and small["rows_modelled"] == 1000 and small["rows"] == n
+    assert small["features"][0]["feature"] == "proxy"
+
+
+def test_proxy_binned_numeric_on_the_german_sample():
+    frame = pd.read_csv(GERMAN)
+    [result] = proxy_features(frame, sensitive=["sex"], exclude=["risk"])
+    assert {r["feature"] for r in result["features"]} == set(frame.columns) - {"sex", "risk"}
+    age = next(r for r in result["features"] if r["feature"] == "age")
+    deciles = pd.qcut(frame["age"], 10, labels=False, duplicates="drop").to_numpy()
+    assert age["cramers_v"] == pytest.approx(_cramers_v(deciles, frame.sex.to_numpy()), abs=1e-12)
+    assert age["normalized_mutual_information"] == pytest.approx(
+        _nmi(deciles, frame.sex.to_numpy()), abs=1e-9
+    )
+    aucs = [r["auc"] for r in result["features"]]
+    assert aucs == sorted(aucs, reverse=True)
