@@ -6,6 +6,7 @@ written in docs/databias.md, never through the package's own functions.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -13,10 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fairaudit.cli import MSG_DATA_OUTPUT_NOT_JSON, MSG_NO_POPULATION_FILE
 from fairaudit.databias import (
     MSG_NO_FAVORABLE,
     MSG_NOT_IN_POPULATION,
     MSG_UNKNOWN_REFERENCE,
+    PROXY_AUC_THRESHOLD,
     REST,
     conditional_demographic_disparity,
     data_bias,
@@ -373,3 +376,56 @@ def test_proxy_binned_numeric_on_the_german_sample():
     )
     aucs = [r["auc"] for r in result["features"]]
     assert aucs == sorted(aucs, reverse=True)
+
+
+def test_fairaudit_data_writes_the_json(tmp_path):
+    from click.testing import CliRunner
+
+    from fairaudit.cli import cli
+
+    census = tmp_path / "census.csv"
+    census.write_text("group,share\nmale,0.49\nfemale,0.51\n")
+    args = ["data", str(GERMAN), "--target", "risk", "--sensitive", "sex", "--strata", "purpose"]
+    args += ["--population", f"sex={census}"]
+    outputs = []
+    for name in ("one.json", "two.json"):
+        result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert result.output == f"Wrote {tmp_path / name}\n"
+        outputs.append((tmp_path / name).read_bytes())
+    assert outputs[0] == outputs[1]  # same inputs and seed: the same bytes
+    report = json.loads(outputs[0])
+    assert report["kind"] == "data" and report["data"]["rows"] == 600
+    metrics = {r["metric"] for r in report["data_bias"]}
+    assert {
+        "class_imbalance",
+        "conditional_demographic_disparity",
+        "representation_ratio",
+    } <= metrics
+    assert report["proxies"][0]["sensitive"] == "sex" and not report["proxies"][0]["sampled"]
+    assert report["options"]["proxy_threshold"] == PROXY_AUC_THRESHOLD  # the CLI's default
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-o", "x.html"], "Error: " + MSG_DATA_OUTPUT_NOT_JSON.format(path="x.html")),
+        (["--target", "nope", "-o", "x.json"], "Error: the data has no column 'nope'"),
+        (["--features", "nope", "-o", "x.json"], "Error: the data has no column 'nope'"),
+        (
+            ["--population", "sex=absent.csv", "-o", "x.json"],
+            "Error: " + MSG_NO_POPULATION_FILE.format(path="absent.csv"),
+        ),
+    ],
+)
+def test_fairaudit_data_errors(tmp_path, monkeypatch, extra, message):
+    from click.testing import CliRunner
+
+    from fairaudit.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    args = ["data", str(GERMAN), "--target", "risk", "--sensitive", "sex", *extra]
+    if "--target" in extra:
+        args[2:4] = []
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == message

@@ -4,8 +4,8 @@ Modules, in import order: ``_command`` (the one error handler: a library error's
 and exit code), ``_options`` (options shared by commands), ``_console`` (what ``run``
 prints: the summary, the mitigation outcome and the policy's failures, read from the
 result), then one module per command group (``_signing``, ``_review``, ``_history``,
-``_batch``) and ``_main`` (the group, ``run`` and the entry point), which registers the
-others.
+``_batch``, ``_data``) and ``_main`` (the group, ``run`` and the entry point), which registers
+the others; ``fairaudit data`` (``_data``) is registered here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ from __future__ import annotations
 from fairaudit.cli._batch import batch, card
 from fairaudit.cli._command import Command, CommandError, Group, user_errors
 from fairaudit.cli._console import MAX_POLICY_LINES, mitigation_lines, policy_lines, run_summary
+from fairaudit.cli._data import (
+    MSG_BAD_POPULATION,
+    MSG_DATA_OUTPUT_NOT_JSON,
+    MSG_NO_POPULATION_FILE,
+    data_audit,
+)
 from fairaudit.cli._history import MSG_NO_HISTORY, diff, history, ledger
 from fairaudit.cli._main import cli, main
 from fairaudit.cli._options import (
@@ -48,9 +54,14 @@ from fairaudit.cli._signing import (
 # Raised by check_verified_approvals; defined with the other library errors.
 from fairaudit.errors import PolicyFailed
 
+cli.add_command(data_audit)  # ``fairaudit data`` (issue 18); _main registers the others
+
 __all__ = [
     "LEDGER_ENV",
     "MAX_POLICY_LINES",
+    "MSG_BAD_POPULATION",
+    "MSG_DATA_OUTPUT_NOT_JSON",
+    "MSG_NO_POPULATION_FILE",
     "MSG_NOT_RECORDED",
     "MSG_NO_HISTORY",
     "MSG_PASSPHRASE_CHOICE",
@@ -65,6 +76,7 @@ __all__ = [
     "card",
     "check_verified_approvals",
     "cli",
+    "data_audit",
     "diff",
     "history",
     "jobs_option",

@@ -17,6 +17,7 @@ from fairaudit.databias._divergence import (
     lp_norm,
     tvd,
 )
+from fairaudit.databias._document import DATA_REPORT_KIND, data_report
 from fairaudit.databias._label import REST, homogeneity_p_value
 from fairaudit.databias._proxy import (
     MAX_MODEL_ROWS,
@@ -44,6 +45,7 @@ from fairaudit.databias._tables import (
 )
 
 __all__ = [
+    "DATA_REPORT_KIND",
     "DIVERGENCES",
     "GroupedCounts",
     "MAX_MODEL_ROWS",
@@ -58,6 +60,7 @@ __all__ = [
     "conditional_demographic_disparity",
     "cramers_v",
     "data_bias",
+    "data_report",
     "group_codes",
     "holm_family",
     "homogeneity_p_value",

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairaudit.databias._tables import group_codes
+from fairaudit.databias._tables import MSG_UNKNOWN_COLUMN, group_codes
+from fairaudit.errors import DataError
 
 __all__ = [
     "FOLDS",
@@ -176,6 +177,9 @@ def proxy_features(
     """
     if features is None:
         features = [c for c in frame.columns if c not in sensitive and c not in exclude]
+    for name in features:
+        if name not in frame.columns:
+            raise DataError(MSG_UNKNOWN_COLUMN.format(column=name))
     import sklearn.ensemble  # noqa: F401  loaded first: threadpoolctl limits loaded libraries only
     from threadpoolctl import threadpool_limits
 

@@ -1,0 +1,82 @@
+"""``data_report``: the JSON document of one data audit (``fairaudit data``).
+
+``kind`` is ``"data"``, so a reader (a later diff, ledger or batch manifest) can tell it from
+a model audit. The document holds the options the numbers depend on, the ``data_bias`` rows
+and the proxy analysis of each sensitive feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from fairaudit._version import __version__
+from fairaudit.databias._proxy import MAX_MODEL_ROWS, PROXY_AUC_THRESHOLD, proxy_features
+from fairaudit.databias._report import data_bias
+
+__all__ = ["DATA_REPORT_KIND", "data_report"]
+
+DATA_REPORT_KIND = "data"
+
+
+def data_report(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    sensitive: Sequence[str],
+    source: Mapping[str, Any],
+    favorable_label: Any = None,
+    reference: Mapping[str, str] | None = None,
+    strata: str | None = None,
+    population: Mapping[str, Mapping[str, float]] | None = None,
+    features: Sequence[str] | None = None,
+    proxy_threshold: float = PROXY_AUC_THRESHOLD,
+    max_model_rows: int = MAX_MODEL_ROWS,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Return the data audit of ``frame`` as a JSON-ready dict (``source``: where it came from)."""
+    rows = data_bias(
+        frame,
+        target=target,
+        sensitive=sensitive,
+        favorable_label=favorable_label,
+        reference=reference,
+        strata=strata,
+        population=population,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    proxies = proxy_features(
+        frame,
+        sensitive=sensitive,
+        features=features,
+        exclude=[target],
+        threshold=proxy_threshold,
+        max_rows=max_model_rows,
+        seed=seed,
+    )
+    return {
+        "kind": DATA_REPORT_KIND,
+        "fairaudit_version": __version__,
+        "data": {**source, "rows": len(frame), "columns": len(frame.columns)},
+        "options": {
+            "target": target,
+            "sensitive": list(sensitive),
+            "favorable_label": None if favorable_label is None else str(favorable_label),
+            "reference": dict(reference or {}),
+            "strata": strata,
+            "population": {k: dict(v) for k, v in (population or {}).items()},
+            "confidence": confidence,
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "proxy_threshold": proxy_threshold,
+            "max_model_rows": max_model_rows,
+        },
+        "data_bias": rows,
+        "proxies": proxies,
+    }
