@@ -153,6 +153,11 @@ def test_label_metrics_on_the_german_sample():
     assert _check_label_rows(frame, rows, "risk", 1, {"sex", "age_band", "intersection"}) == 91
     largest = frame["sex"].value_counts().idxmax()  # the default reference
     assert all(r["reference"] in ({"sex": largest}, REST) for r in rows if r["feature"] == "sex")
+    # two groups: the smaller one against the rest is the same comparison, the same numbers
+    smaller = [r for r in rows if r["feature"] == "sex" and r["group"] != {"sex": largest}]
+    against_reference = [{**r, "reference": None} for r in smaller if r["reference"] != REST]
+    against_rest = [{**r, "reference": None} for r in smaller if r["reference"] == REST]
+    assert against_reference == against_rest and len(against_rest) == 7
 
 
 def _wilson(x: int, n: int) -> tuple[float, float]:

@@ -74,10 +74,14 @@ def cdd_rows(
     split = _favourable_split(table.counts, favorable)
     plain = GroupedCounts(table.feature, table.groups, ["0", "1"], split)
     rows = []
+    resampled: dict[tuple, np.ndarray] = {}
     for g, ref, d, a in comparisons(plain, reference):
         pair = np.stack([d, a])
-        draws = np.concatenate(list(bootstrap_counts(pair, n_resamples, rng)), axis=0)
-        values = conditional_demographic_disparity(draws)
+        key = (table.feature, g, a.tobytes(), "cdd")
+        if key not in resampled:  # the same comparison keeps the same resamples
+            draws = np.concatenate(list(bootstrap_counts(pair, n_resamples, rng)), axis=0)
+            resampled[key] = conditional_demographic_disparity(draws)
+        values = resampled[key]
         rows.append(
             make_row(
                 table.feature,
@@ -87,7 +91,7 @@ def cdd_rows(
                 float(conditional_demographic_disparity(pair)),
                 percentile_interval(values, confidence),
                 float(bootstrap_p_value(values)),
-                (table.feature, g, a.tobytes(), "cdd"),
+                key,
                 strata=len(table.strata or []),
             )
         )

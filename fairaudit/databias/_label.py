@@ -116,6 +116,7 @@ def label_rows(
 ) -> list[dict[str, Any]]:
     """Return the label metric rows of one grouping (see the module docstring)."""
     rows = []
+    resampled: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for g, ref, d, a in comparisons(table, reference):
         group, n_d, n_a = table.groups[g], int(d.sum()), int(a.sum())
         # Keyed by content: for a feature of two groups, "against the rest" is the same test.
@@ -145,7 +146,9 @@ def label_rows(
                     (*key, "homogeneity" if binary else "proportions"),
                 )
             )
-        draws_a, draws_d = _resampled(a, n_resamples, rng), _resampled(d, n_resamples, rng)
+        if key not in resampled:  # the same comparison keeps the same resamples
+            resampled[key] = _resampled(a, n_resamples, rng), _resampled(d, n_resamples, rng)
+        draws_a, draws_d = resampled[key]
         for metric, distance in DIVERGENCES.items():
             ci = percentile_interval(distance(draws_a, draws_d), confidence)
             rows.append(

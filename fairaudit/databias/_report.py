@@ -75,7 +75,8 @@ def holm_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     adjusted = dict(zip(keys, holm_adjust(list(keys.values())).tolist(), strict=True))
     for row in rows:
         if "_test" in row:
-            row["p_value_holm"] = adjusted[row.pop("_test")]
+            key = row.pop("_test")
+            row["p_value"], row["p_value_holm"] = keys[key], adjusted[key]
     return rows
 
 
