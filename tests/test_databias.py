@@ -53,7 +53,8 @@ def _german() -> pd.DataFrame:
 def _mask(frame: pd.DataFrame, group: dict) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
     for feature, value in group.items():
-        mask &= frame[feature].astype(str) == value
+        column = frame[feature]
+        mask &= column.isna() if value == "(missing)" else column.astype(str) == value
     return mask
 
 
@@ -158,6 +159,34 @@ def test_label_metrics_on_the_german_sample():
     against_reference = [{**r, "reference": None} for r in smaller if r["reference"] != REST]
     against_rest = [{**r, "reference": None} for r in smaller if r["reference"] == REST]
     assert against_reference == against_rest and len(against_rest) == 7
+
+
+def test_binned_target_binned_sensitive_and_missing_groups():
+    frame = _german()
+    frame.loc[frame.index[:40], "housing"] = np.nan  # a missing group of its own
+    rows = data_bias(
+        frame,
+        target="credit_amount",
+        sensitive=["age", "housing"],
+        bins={"age": [26, 40]},
+        label_bins=[2000, 5000],
+        favorable_label="[2000, 5000)",
+        n_resamples=50,
+    )
+    by_hand = frame.assign(
+        age=np.select([frame.age < 26, frame.age < 40], ["< 26", "[26, 40)"], ">= 40"),
+        amount=np.select(
+            [frame.credit_amount < 2000, frame.credit_amount < 5000],
+            ["< 2000", "[2000, 5000)"],
+            ">= 5000",
+        ),
+    )
+    groups = {str(r["group"]) for r in rows if r["feature"] == "housing"}
+    assert "{'housing': '(missing)'}" in groups
+    checked = _check_label_rows(
+        by_hand, rows, "amount", "[2000, 5000)", {"age", "housing", "intersection"}
+    )
+    assert checked > 7 * 10
 
 
 def _wilson(x: int, n: int) -> tuple[float, float]:

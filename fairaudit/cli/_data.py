@@ -63,6 +63,31 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     return out
 
 
+def _edges(text: str) -> list[float]:
+    """Return the bin edges of ``E1,E2,...`` (empty when one is not a number)."""
+    try:
+        return [float(e) for e in text.split(",") if e.strip()]
+    except ValueError:
+        return []
+
+
+def _bins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """Return ``{FEATURE: edges}`` from repeated ``FEATURE=E1,E2,...`` options."""
+    bins = {feature: _edges(text) for feature, text in _pairs(ctx, param, values).items()}
+    for feature, edges in bins.items():
+        if not edges:
+            raise click.BadParameter(f"takes FEATURE=EDGE,EDGE,...; got {feature!r}", ctx, param)
+    return bins
+
+
+def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:
+    """Return the edges of ``--label-bins E1,E2,...``, or None."""
+    edges = None if value is None else _edges(value)
+    if edges == []:
+        raise click.BadParameter(f"takes EDGE,EDGE,...; got {value!r}", ctx, param)
+    return edges
+
+
 @click.command("data", cls=Command)
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--target", required=True, metavar="COL", help="The label column.")
@@ -85,6 +110,19 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     metavar="FEATURE=VALUE",
     callback=_pairs,
     help="The reference group of FEATURE (repeatable; default: the largest group).",
+)
+@click.option(
+    "--bins",
+    multiple=True,
+    callback=_bins,
+    metavar="FEATURE=E1,E2,...",
+    help="Bin a numeric sensitive feature at these edges, as 'fairaudit run' does (repeatable).",
+)
+@click.option(
+    "--label-bins",
+    callback=_label_bins,
+    metavar="E1,E2,...",
+    help="Cut a numeric target into classes at these edges (a regression target).",
 )
 @click.option(
     "--strata", metavar="COL", help="Column whose values are strata for the conditional disparity."

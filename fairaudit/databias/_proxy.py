@@ -25,12 +25,13 @@ stratified sample drawn with ``seed``; the result says so in ``rows_modelled`` a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fairaudit.data import MISSING_GROUP
 from fairaudit.databias._tables import MSG_UNKNOWN_COLUMN, group_codes
 from fairaudit.errors import DataError
 
@@ -166,6 +167,7 @@ def proxy_features(
     sensitive: Sequence[str],
     features: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
+    bins: Mapping[str, Sequence[float]] | None = None,
     threshold: float = PROXY_AUC_THRESHOLD,
     max_rows: int = MAX_MODEL_ROWS,
     seed: int = 0,
@@ -173,7 +175,8 @@ def proxy_features(
     """Return one proxy analysis per sensitive feature (see the module docstring).
 
     ``features`` defaults to every column that is neither sensitive nor in ``exclude``
-    (pass the target there). Rows whose sensitive value is missing are left out.
+    (pass the target there). Rows whose sensitive value is missing are left out; ``bins``
+    cuts numeric sensitive features as for the label metrics.
     """
     if features is None:
         features = [c for c in frame.columns if c not in sensitive and c not in exclude]
@@ -188,7 +191,7 @@ def proxy_features(
     with threadpool_limits(limits=1):
         return [
             _analysis(frame, name, codes, groups, features, threshold, max_rows, seed)
-            for name, codes, groups in group_codes(frame, sensitive)[: len(sensitive)]
+            for name, codes, groups in group_codes(frame, sensitive, bins=bins)[: len(sensitive)]
         ]
 
 
@@ -196,14 +199,14 @@ def _analysis(
     frame: pd.DataFrame,
     name: str,
     codes: np.ndarray,
-    groups: list[dict[str, str | None]],
+    groups: list[dict[str, str]],
     features: Sequence[str],
     threshold: float,
     max_rows: int,
     seed: int,
 ) -> dict[str, Any]:
     """Return the proxy analysis of one sensitive feature (rows with its value known)."""
-    known = np.array([g[name] is not None for g in groups])[codes]
+    known = np.array([g[name] != MISSING_GROUP for g in groups])[codes]
     part = frame.loc[known].reset_index(drop=True)
     attribute = codes[known]
     kept = _sample(attribute, max_rows, seed)

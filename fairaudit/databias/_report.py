@@ -98,7 +98,8 @@ def data_bias(
     strata: str | None = None,
     population: Mapping[str, Mapping[str, float]] | None = None,
     missing_columns: Sequence[str] | None = None,
-    bins: Sequence[float] | None = None,
+    bins: Mapping[str, Sequence[float]] | None = None,
+    label_bins: Sequence[float] | None = None,
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
@@ -109,6 +110,8 @@ def data_bias(
     reference and against the rest; CDD given ``strata``; representation of each feature
     named in ``population`` (``{feature: {group: share}}``); the missing-value share of each
     of ``missing_columns`` (default: every non-sensitive column with a missing value) per group.
+    ``bins`` cuts numeric sensitive features (``{feature: edges}``, as the model audit's
+    ``--bins``); ``label_bins`` cuts a numeric target into classes (a regression target).
     """
     if not 0 < confidence < 1:
         raise ConfigError(BAD_CONFIDENCE.format(value=confidence))
@@ -117,16 +120,17 @@ def data_bias(
     options: dict[str, Any] = {"confidence": confidence, "n_resamples": n_resamples, "rng": rng}
     rows: list[dict[str, Any]] = []
     favorable = None
-    for table in label_tables(frame, target, sensitive, bins=bins):
+    cuts: dict[str, Any] = {"bins": bins, "label_bins": label_bins}
+    for table in label_tables(frame, target, sensitive, **cuts):
         favorable = _favorable_index(table.levels, favorable_label)
         ref = reference_index(table, wanted)
         rows += label_rows(table, ref, favorable=favorable, **options)
     if strata is not None and favorable is not None:
-        for table in strata_tables(frame, target, sensitive, strata, bins=bins):
+        for table in strata_tables(frame, target, sensitive, strata, **cuts):
             ref = reference_index(table, wanted)
             rows += cdd_rows(table, ref, favorable=favorable, **options)
     for name, shares in (population or {}).items():
-        _, codes, groups = group_codes(frame, [name])[0]
+        _, codes, groups = group_codes(frame, [name], bins=bins)[0]
         sizes = np.bincount(codes, minlength=len(groups))
         table = GroupedCounts(name, groups, ["rows"], sizes[:, None])
         rows += representation_rows(table, shares, confidence=confidence)
@@ -135,6 +139,6 @@ def data_bias(
             c for c in frame.columns if c not in sensitive and bool(frame[c].isna().any())
         ]
     columns = list(missing_columns)
-    for table, sizes in missing_tables(frame, sensitive, columns) if columns else []:
+    for table, sizes in missing_tables(frame, sensitive, columns, bins=bins) if columns else []:
         rows += missing_rows(table, sizes, confidence=confidence)
     return [{k: _json_safe(v) for k, v in row.items()} for row in holm_family(rows)]

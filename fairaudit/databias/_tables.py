@@ -5,24 +5,28 @@ grouping (each sensitive feature, then their intersection when there are several
 metrics in this package read only those counts, so an engine that counts the same tables
 (group × label, group × stratum × label, missing values per group) can feed them later.
 
-Group values are kept as text (``None`` for a missing value), as the model audit shows them.
+Group names are the model audit's (``fairaudit.data.encode_sensitive``), missing values
+included (the group ``(missing)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fairaudit.data import bin_labels, encode_sensitive
 from fairaudit.errors import DataError
-from fairaudit.vocabulary import INTERSECTION
+from fairaudit.vocabulary import INTERSECTION, MAX_GROUPS
 
 __all__ = [
     "GroupedCounts",
+    "MSG_LABEL_BINS_NOT_NUMERIC",
     "MSG_ONE_CLASS",
+    "MSG_TOO_MANY_GROUPS",
     "MSG_UNKNOWN_COLUMN",
     "group_codes",
     "label_codes",
@@ -33,6 +37,11 @@ __all__ = [
 
 MSG_UNKNOWN_COLUMN = "the data has no column {column!r}"
 MSG_ONE_CLASS = "the target column {column!r} has fewer than two label values: {values}"
+MSG_LABEL_BINS_NOT_NUMERIC = "the target column {column!r} is not numeric; it cannot be binned"
+MSG_TOO_MANY_GROUPS = (
+    "the intersection of the sensitive features has {groups:,} groups, more than the limit of "
+    "{limit:,}; use coarser bins or fewer sensitive features"
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class GroupedCounts:
     """
 
     feature: str
-    groups: list[dict[str, str | None]]
+    groups: list[dict[str, str]]
     levels: list[str]
     counts: np.ndarray
     strata: list[str] | None = None
@@ -78,22 +87,32 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
 
 
 def group_codes(
-    frame: pd.DataFrame, sensitive: Sequence[str]
-) -> list[tuple[str, np.ndarray, list[dict[str, str | None]]]]:
-    """Return ``(name, codes, groups)`` for each sensitive feature and their intersection."""
+    frame: pd.DataFrame,
+    sensitive: Sequence[str],
+    *,
+    bins: Mapping[str, Sequence[float]] | None = None,
+) -> list[tuple[str, np.ndarray, list[dict[str, str]]]]:
+    """Return ``(name, codes, groups)`` for each sensitive feature and their intersection.
+
+    Each feature is encoded as the model audit encodes it (``fairaudit.data.encode_sensitive``:
+    the same group names, ``bins`` per feature, the missing group last).
+    """
     singles = []
     for feature in sensitive:
-        codes, levels = _factorize(_column(frame, feature))
-        singles.append((feature, codes, [{feature: v} for v in levels]))
+        edges = (bins or {}).get(feature)
+        encoded = encode_sensitive(_column(frame, feature), column=feature, edges=edges)
+        singles.append((feature, encoded.codes, [{feature: v} for v in encoded.levels]))
     if len(singles) < 2:
         return singles
     key = np.zeros(len(frame), dtype=np.int64)
     for _, codes, groups in singles:
         key = key * len(groups) + codes
     cells, inverse = np.unique(key, return_inverse=True)
+    if len(cells) > MAX_GROUPS:
+        raise DataError(MSG_TOO_MANY_GROUPS.format(groups=len(cells), limit=MAX_GROUPS))
     groups = []
     for cell in cells:
-        group: dict[str, str | None] = {}
+        group: dict[str, str] = {}
         for feature, _, levels in reversed(singles):
             cell, index = divmod(int(cell), len(levels))
             group = {feature: levels[index][feature], **group}
@@ -107,14 +126,18 @@ def label_codes(
     """Return label codes (-1 where the label is missing) and the label values as text.
 
     Integral floats read as integers (``1.0`` is the label ``"1"``); with ``bins`` a numeric
-    target is cut at those edges into ``[a, b)`` intervals (a binned regression target).
+    target is cut at those edges into the model audit's bins (``< a``, ``[a, b)``, ``>= b``):
+    a binned regression target.
     """
     values = _column(frame, target)
     if bins is not None:
-        edges = [-np.inf, *sorted(float(b) for b in bins), np.inf]
-        numeric = pd.to_numeric(values, errors="raise")
-        values = pd.cut(numeric, edges, right=False).astype(str).where(numeric.notna())
-    elif values.dtype.kind == "f" and np.all(np.mod(values.dropna(), 1) == 0):
+        if not pd.api.types.is_numeric_dtype(values.dtype) or values.dtype == bool:
+            raise DataError(MSG_LABEL_BINS_NOT_NUMERIC.format(column=target))
+        edges = np.asarray(sorted(float(b) for b in bins))
+        raw = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        codes = np.searchsorted(edges, raw, side="right").astype(np.int64)
+        return np.where(np.isnan(raw), -1, codes), bin_labels(edges.tolist())
+    if values.dtype.kind == "f" and np.all(np.mod(values.dropna(), 1) == 0):
         values = values.astype("Int64")
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     levels = [str(u) for u in uniques]
@@ -135,13 +158,14 @@ def label_tables(
     target: str,
     sensitive: Sequence[str],
     *,
-    bins: Sequence[float] | None = None,
+    bins: Mapping[str, Sequence[float]] | None = None,
+    label_bins: Sequence[float] | None = None,
 ) -> list[GroupedCounts]:
     """Return the group × label counts of each grouping (rows without a label left out)."""
-    labels, levels = label_codes(frame, target, bins=bins)
+    labels, levels = label_codes(frame, target, bins=label_bins)
     return [
         GroupedCounts(name, groups, levels, _cross(codes, len(groups), labels, len(levels)))
-        for name, codes, groups in group_codes(frame, sensitive)
+        for name, codes, groups in group_codes(frame, sensitive, bins=bins)
     ]
 
 
@@ -151,15 +175,16 @@ def strata_tables(
     sensitive: Sequence[str],
     strata: str,
     *,
-    bins: Sequence[float] | None = None,
+    bins: Mapping[str, Sequence[float]] | None = None,
+    label_bins: Sequence[float] | None = None,
 ) -> list[GroupedCounts]:
     """Return group × stratum × label counts of each grouping (for the conditional metrics)."""
-    labels, levels = label_codes(frame, target, bins=bins)
+    labels, levels = label_codes(frame, target, bins=label_bins)
     stratum, strata_levels = _factorize(_column(frame, strata))
     n_strata, n_labels = len(strata_levels), len(levels)
     cell = np.where(labels >= 0, stratum * n_labels + labels, -1)
     tables = []
-    for name, codes, groups in group_codes(frame, sensitive):
+    for name, codes, groups in group_codes(frame, sensitive, bins=bins):
         counts = _cross(codes, len(groups), cell, n_strata * n_labels)
         shaped = counts.reshape(len(groups), n_strata, n_labels)
         names = [str(s) for s in strata_levels]
@@ -168,12 +193,16 @@ def strata_tables(
 
 
 def missing_tables(
-    frame: pd.DataFrame, sensitive: Sequence[str], features: Sequence[str]
+    frame: pd.DataFrame,
+    sensitive: Sequence[str],
+    features: Sequence[str],
+    *,
+    bins: Mapping[str, Sequence[float]] | None = None,
 ) -> list[tuple[GroupedCounts, np.ndarray]]:
     """Return, per grouping, (group × feature missing-value counts, group sizes)."""
     missing = np.stack([_column(frame, f).isna().to_numpy() for f in features], axis=1)
     out = []
-    for name, codes, groups in group_codes(frame, sensitive):
+    for name, codes, groups in group_codes(frame, sensitive, bins=bins):
         n_groups = len(groups)
         sizes = np.bincount(codes, minlength=n_groups).astype(np.int64)
         counts = np.stack(
