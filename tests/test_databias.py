@@ -18,6 +18,7 @@ from fairaudit.cli import MSG_DATA_OUTPUT_NOT_JSON, MSG_NO_POPULATION_FILE
 from fairaudit.databias import (
     MSG_NO_FAVORABLE,
     MSG_NOT_IN_POPULATION,
+    MSG_POPULATION_NOT_SENSITIVE,
     MSG_UNKNOWN_REFERENCE,
     PROXY_AUC_THRESHOLD,
     REST,
@@ -308,6 +309,9 @@ def test_representation_against_population():
     with pytest.raises(ConfigError) as caught:
         data_bias(frame, target="label", sensitive=["group"], population={"group": {"a": 1.0}})
     assert str(caught.value) == MSG_NOT_IN_POPULATION.format(feature="group", groups="'b', 'c'")
+    with pytest.raises(ConfigError) as caught:
+        data_bias(frame, target="label", sensitive=["group"], population={"region": {"n": 1}})
+    assert str(caught.value) == MSG_POPULATION_NOT_SENSITIVE.format(feature="region")
 
 
 def test_missing_share_by_group():

@@ -27,6 +27,7 @@ from fairaudit.databias._proxy import (
 )
 from fairaudit.databias._report import (
     MSG_NO_FAVORABLE,
+    MSG_POPULATION_NOT_SENSITIVE,
     MSG_UNKNOWN_REFERENCE,
     data_bias,
     holm_family,
@@ -34,9 +35,12 @@ from fairaudit.databias._report import (
 )
 from fairaudit.databias._representation import MSG_BAD_SHARES, MSG_NOT_IN_POPULATION
 from fairaudit.databias._tables import (
+    MSG_LABEL_BINS_NOT_NUMERIC,
     MSG_ONE_CLASS,
+    MSG_TOO_MANY_GROUPS,
     MSG_UNKNOWN_COLUMN,
     GroupedCounts,
+    Grouping,
     group_codes,
     label_codes,
     label_tables,
@@ -48,11 +52,15 @@ __all__ = [
     "DATA_REPORT_KIND",
     "DIVERGENCES",
     "GroupedCounts",
+    "Grouping",
     "MAX_MODEL_ROWS",
     "MSG_BAD_SHARES",
     "MSG_NOT_IN_POPULATION",
+    "MSG_LABEL_BINS_NOT_NUMERIC",
     "MSG_NO_FAVORABLE",
     "MSG_ONE_CLASS",
+    "MSG_POPULATION_NOT_SENSITIVE",
+    "MSG_TOO_MANY_GROUPS",
     "MSG_UNKNOWN_COLUMN",
     "MSG_UNKNOWN_REFERENCE",
     "PROXY_AUC_THRESHOLD",

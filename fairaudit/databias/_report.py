@@ -14,22 +14,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairaudit.data import MISSING_GROUP
 from fairaudit.databias._conditional import cdd_rows
 from fairaudit.databias._label import label_rows
 from fairaudit.databias._representation import missing_rows, representation_rows
 from fairaudit.databias._tables import (
+    MSG_UNKNOWN_COLUMN,
     GroupedCounts,
+    Grouping,
     group_codes,
+    label_codes,
     label_tables,
     missing_tables,
     strata_tables,
 )
-from fairaudit.errors import ConfigError
+from fairaudit.errors import ConfigError, DataError
 from fairaudit.stats import holm_adjust
 from fairaudit.vocabulary import BAD_CONFIDENCE, INTERSECTION
 
 __all__ = [
     "MSG_NO_FAVORABLE",
+    "MSG_POPULATION_NOT_SENSITIVE",
     "MSG_UNKNOWN_REFERENCE",
     "data_bias",
     "holm_family",
@@ -37,6 +42,7 @@ __all__ = [
 ]
 
 MSG_UNKNOWN_REFERENCE = "the reference group {wanted} has no rows in {feature!r}"
+MSG_POPULATION_NOT_SENSITIVE = "population shares name {feature!r}, not a sensitive feature"
 MSG_NO_FAVORABLE = "the favourable label {label!r} is not a value of the target: {values}"
 
 
@@ -64,6 +70,22 @@ def _favorable_index(levels: list[str], favorable: Any) -> int | None:
     if text not in levels:
         raise ConfigError(MSG_NO_FAVORABLE.format(label=text, values=", ".join(levels)))
     return levels.index(text)
+
+
+def _strata(frame: pd.DataFrame, strata: str) -> pd.Series:
+    if strata not in frame.columns:
+        raise DataError(MSG_UNKNOWN_COLUMN.format(column=strata))
+    return frame[strata]
+
+
+def _sizes(groupings: list[Grouping], feature: str) -> GroupedCounts:
+    """Return the group sizes of one sensitive feature, the (missing) group left out."""
+    for name, codes, groups in groupings:
+        if name == feature:
+            sizes = np.bincount(codes, minlength=len(groups))[:, None]
+            known = [i for i, g in enumerate(groups) if g[name] != MISSING_GROUP]
+            return GroupedCounts(name, [groups[i] for i in known], ["rows"], sizes[known])
+    raise ConfigError(MSG_POPULATION_NOT_SENSITIVE.format(feature=feature))
 
 
 def holm_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,25 +142,23 @@ def data_bias(
     options: dict[str, Any] = {"confidence": confidence, "n_resamples": n_resamples, "rng": rng}
     rows: list[dict[str, Any]] = []
     favorable = None
-    cuts: dict[str, Any] = {"bins": bins, "label_bins": label_bins}
-    for table in label_tables(frame, target, sensitive, **cuts):
+    groupings = group_codes(frame, sensitive, bins=bins)
+    labels, levels = label_codes(frame, target, bins=label_bins)
+    for table in label_tables(groupings, labels, levels):
         favorable = _favorable_index(table.levels, favorable_label)
         ref = reference_index(table, wanted)
         rows += label_rows(table, ref, favorable=favorable, **options)
     if strata is not None and favorable is not None:
-        for table in strata_tables(frame, target, sensitive, strata, **cuts):
+        for table in strata_tables(groupings, labels, levels, _strata(frame, strata)):
             ref = reference_index(table, wanted)
             rows += cdd_rows(table, ref, favorable=favorable, **options)
     for name, shares in (population or {}).items():
-        _, codes, groups = group_codes(frame, [name], bins=bins)[0]
-        sizes = np.bincount(codes, minlength=len(groups))
-        table = GroupedCounts(name, groups, ["rows"], sizes[:, None])
-        rows += representation_rows(table, shares, confidence=confidence)
+        rows += representation_rows(_sizes(groupings, name), shares, confidence=confidence)
     if missing_columns is None:  # the columns with a missing value, the sensitive ones aside
         missing_columns = [
             c for c in frame.columns if c not in sensitive and bool(frame[c].isna().any())
         ]
     columns = list(missing_columns)
-    for table, sizes in missing_tables(frame, sensitive, columns, bins=bins) if columns else []:
+    for table, sizes in missing_tables(groupings, frame, columns) if columns else []:
         rows += missing_rows(table, sizes, confidence=confidence)
     return [{k: _json_safe(v) for k, v in row.items()} for row in holm_family(rows)]

@@ -1,7 +1,8 @@
 """Group × level contingency tables: the counts every data-bias metric is computed from.
 
-Rows never reach the metrics: ``label_tables`` turns a frame into one ``GroupedCounts`` per
-grouping (each sensitive feature, then their intersection when there are several), and the
+Rows never reach the metrics: ``group_codes`` encodes each grouping (each sensitive feature,
+then their intersection when there are several) once, the ``*_tables`` functions count it
+into one ``GroupedCounts`` per grouping, and the
 metrics in this package read only those counts, so an engine that counts the same tables
 (group × label, group × stratum × label, missing values per group) can feed them later.
 
@@ -13,17 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fairaudit.data import bin_labels, encode_sensitive
+from fairaudit.data import MISSING_GROUP, bin_labels, encode_sensitive
 from fairaudit.errors import DataError
 from fairaudit.vocabulary import INTERSECTION, MAX_GROUPS
 
 __all__ = [
     "GroupedCounts",
+    "Grouping",
     "MSG_LABEL_BINS_NOT_NUMERIC",
     "MSG_ONE_CLASS",
     "MSG_TOO_MANY_GROUPS",
@@ -42,6 +43,10 @@ MSG_TOO_MANY_GROUPS = (
     "the intersection of the sensitive features has {groups:,} groups, more than the limit of "
     "{limit:,}; use coarser bins or fewer sensitive features"
 )
+
+
+#: One grouping: its name (a feature, or ``intersection``), each row's group code, the groups.
+Grouping = tuple[str, np.ndarray, list[dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -64,25 +69,19 @@ class GroupedCounts:
         return self.counts.reshape(len(self.groups), -1).sum(axis=1)
 
 
-def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    return str(value)
-
-
 def _column(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         raise DataError(MSG_UNKNOWN_COLUMN.format(column=column))
     return frame[column]
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
-    """Return sorted codes and level texts; a missing value is a level of its own (last)."""
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Return sorted codes and level texts; a missing value is the level ``(missing)``, last."""
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
-    levels = [_text(u) for u in uniques]
+    levels = [str(u) for u in uniques]
     if (codes < 0).any():
         codes = np.where(codes < 0, len(levels), codes)
-        levels.append(None)
+        levels.append(MISSING_GROUP)
     return codes.astype(np.int64), levels
 
 
@@ -91,7 +90,7 @@ def group_codes(
     sensitive: Sequence[str],
     *,
     bins: Mapping[str, Sequence[float]] | None = None,
-) -> list[tuple[str, np.ndarray, list[dict[str, str]]]]:
+) -> list[Grouping]:
     """Return ``(name, codes, groups)`` for each sensitive feature and their intersection.
 
     Each feature is encoded as the model audit encodes it (``fairaudit.data.encode_sensitive``:
@@ -154,63 +153,45 @@ def _cross(group: np.ndarray, n_groups: int, other: np.ndarray, n_other: int) ->
 
 
 def label_tables(
-    frame: pd.DataFrame,
-    target: str,
-    sensitive: Sequence[str],
-    *,
-    bins: Mapping[str, Sequence[float]] | None = None,
-    label_bins: Sequence[float] | None = None,
+    groupings: Sequence[Grouping], labels: np.ndarray, levels: list[str]
 ) -> list[GroupedCounts]:
     """Return the group × label counts of each grouping (rows without a label left out)."""
-    labels, levels = label_codes(frame, target, bins=label_bins)
     return [
         GroupedCounts(name, groups, levels, _cross(codes, len(groups), labels, len(levels)))
-        for name, codes, groups in group_codes(frame, sensitive, bins=bins)
+        for name, codes, groups in groupings
     ]
 
 
 def strata_tables(
-    frame: pd.DataFrame,
-    target: str,
-    sensitive: Sequence[str],
-    strata: str,
-    *,
-    bins: Mapping[str, Sequence[float]] | None = None,
-    label_bins: Sequence[float] | None = None,
+    groupings: Sequence[Grouping], labels: np.ndarray, levels: list[str], strata: pd.Series
 ) -> list[GroupedCounts]:
     """Return group × stratum × label counts of each grouping (for the conditional metrics)."""
-    labels, levels = label_codes(frame, target, bins=label_bins)
-    stratum, strata_levels = _factorize(_column(frame, strata))
+    stratum, strata_levels = _factorize(strata)
     n_strata, n_labels = len(strata_levels), len(levels)
     cell = np.where(labels >= 0, stratum * n_labels + labels, -1)
     tables = []
-    for name, codes, groups in group_codes(frame, sensitive, bins=bins):
+    for name, codes, groups in groupings:
         counts = _cross(codes, len(groups), cell, n_strata * n_labels)
         shaped = counts.reshape(len(groups), n_strata, n_labels)
-        names = [str(s) for s in strata_levels]
-        tables.append(GroupedCounts(name, groups, levels, shaped, strata=names))
+        tables.append(GroupedCounts(name, groups, levels, shaped, strata=strata_levels))
     return tables
 
 
 def missing_tables(
-    frame: pd.DataFrame,
-    sensitive: Sequence[str],
-    features: Sequence[str],
-    *,
-    bins: Mapping[str, Sequence[float]] | None = None,
+    groupings: Sequence[Grouping], frame: pd.DataFrame, columns: Sequence[str]
 ) -> list[tuple[GroupedCounts, np.ndarray]]:
-    """Return, per grouping, (group × feature missing-value counts, group sizes)."""
-    missing = np.stack([_column(frame, f).isna().to_numpy() for f in features], axis=1)
+    """Return, per grouping, (group × column missing-value counts, group sizes)."""
+    missing = np.stack([_column(frame, c).isna().to_numpy() for c in columns], axis=1)
     out = []
-    for name, codes, groups in group_codes(frame, sensitive, bins=bins):
+    for name, codes, groups in groupings:
         n_groups = len(groups)
         sizes = np.bincount(codes, minlength=n_groups).astype(np.int64)
         counts = np.stack(
             [
                 np.bincount(codes, weights=missing[:, j], minlength=n_groups)
-                for j in range(len(features))
+                for j in range(len(columns))
             ],
             axis=1,
         ).astype(np.int64)
-        out.append((GroupedCounts(name, groups, list(features), counts), sizes))
+        out.append((GroupedCounts(name, groups, list(columns), counts), sizes))
     return out
