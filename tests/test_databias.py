@@ -22,9 +22,12 @@ from fairaudit.databias import (
     MSG_UNKNOWN_REFERENCE,
     PROXY_AUC_THRESHOLD,
     REST,
+    DataCounts,
+    GroupedCounts,
     conditional_demographic_disparity,
     data_bias,
     proxy_features,
+    rows_from_counts,
 )
 from fairaudit.errors import ConfigError
 
@@ -256,6 +259,25 @@ def test_cdd_reproduces_clarify_example():
     counts = np.array([[women], [men]])  # [group, comparison] x stratum x [0, 1]
     assert conditional_demographic_disparity(counts) == pytest.approx(0.14)
     assert conditional_demographic_disparity(counts[::-1]) == pytest.approx(-0.14)
+
+
+def test_rows_from_counts_an_engine_would_hand_over():
+    # Clarify's example as counts: [rejected, accepted] of women and men, one stratum
+    groups = [{"sex": "female"}, {"sex": "male"}]
+    labels = np.array([[46, 32], [54, 68]])
+    counts = DataCounts(
+        sizes=[GroupedCounts("sex", groups, ["rows"], labels.sum(axis=1)[:, None])],
+        labels=[GroupedCounts("sex", groups, ["0", "1"], labels)],
+        strata=[GroupedCounts("sex", groups, ["0", "1"], labels[:, None, :], strata=["all"])],
+        missing=[],
+    )
+    rows = rows_from_counts(counts, reference={"sex": "male"}, n_resamples=200)
+    by = {(r["metric"], str(r["reference"])): r["value"] for r in rows if r["group"] == groups[0]}
+    assert by["conditional_demographic_disparity", str(groups[1])] == pytest.approx(0.14)
+    assert by["class_imbalance", str(groups[1])] == pytest.approx((122 - 78) / 200)
+    assert by["difference_in_label_proportions", str(groups[1])] == pytest.approx(
+        68 / 122 - 32 / 78
+    )
 
 
 def _cdd_by_hand(frame, row, target, strata, favorable):

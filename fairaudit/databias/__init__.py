@@ -32,6 +32,7 @@ from fairaudit.databias._report import (
     data_bias,
     holm_family,
     reference_index,
+    rows_from_counts,
 )
 from fairaudit.databias._representation import MSG_BAD_SHARES, MSG_NOT_IN_POPULATION
 from fairaudit.databias._tables import (
@@ -39,8 +40,10 @@ from fairaudit.databias._tables import (
     MSG_ONE_CLASS,
     MSG_TOO_MANY_GROUPS,
     MSG_UNKNOWN_COLUMN,
+    DataCounts,
     GroupedCounts,
     Grouping,
+    count_data,
     group_codes,
     label_codes,
     label_tables,
@@ -51,6 +54,7 @@ from fairaudit.databias._tables import (
 __all__ = [
     "DATA_REPORT_KIND",
     "DIVERGENCES",
+    "DataCounts",
     "GroupedCounts",
     "Grouping",
     "MAX_MODEL_ROWS",
@@ -66,6 +70,7 @@ __all__ = [
     "PROXY_AUC_THRESHOLD",
     "REST",
     "conditional_demographic_disparity",
+    "count_data",
     "cramers_v",
     "data_bias",
     "data_report",
@@ -81,6 +86,7 @@ __all__ = [
     "missing_tables",
     "proxy_features",
     "reference_index",
+    "rows_from_counts",
     "strata_tables",
     "tvd",
 ]

@@ -1,6 +1,7 @@
 """``data_bias``: every label, conditional, representation and missing-value row of one frame.
 
-Counts first (``fairaudit.databias._tables``), metrics from the counts, then Holm's
+Counts first (``count_data``: the numpy engine), metrics from the counts only
+(``rows_from_counts``, which another engine's ``DataCounts`` can feed), then Holm's
 adjustment over the whole family of tests (each distinct test once: the five distances of
 one comparison share one chi-square test), and NaN turned into ``None`` for JSON.
 """
@@ -18,17 +19,8 @@ from fairaudit.data import MISSING_GROUP
 from fairaudit.databias._conditional import cdd_rows
 from fairaudit.databias._label import label_rows
 from fairaudit.databias._representation import missing_rows, representation_rows
-from fairaudit.databias._tables import (
-    MSG_UNKNOWN_COLUMN,
-    GroupedCounts,
-    Grouping,
-    group_codes,
-    label_codes,
-    label_tables,
-    missing_tables,
-    strata_tables,
-)
-from fairaudit.errors import ConfigError, DataError
+from fairaudit.databias._tables import DataCounts, GroupedCounts, count_data
+from fairaudit.errors import ConfigError
 from fairaudit.stats import holm_adjust
 from fairaudit.vocabulary import BAD_CONFIDENCE, INTERSECTION
 
@@ -38,6 +30,7 @@ __all__ = [
     "MSG_UNKNOWN_REFERENCE",
     "data_bias",
     "holm_family",
+    "rows_from_counts",
     "reference_index",
 ]
 
@@ -72,19 +65,13 @@ def _favorable_index(levels: list[str], favorable: Any) -> int | None:
     return levels.index(text)
 
 
-def _strata(frame: pd.DataFrame, strata: str) -> pd.Series:
-    if strata not in frame.columns:
-        raise DataError(MSG_UNKNOWN_COLUMN.format(column=strata))
-    return frame[strata]
-
-
-def _sizes(groupings: list[Grouping], feature: str) -> GroupedCounts:
+def _known(sizes: list[GroupedCounts], feature: str) -> GroupedCounts:
     """Return the group sizes of one sensitive feature, the (missing) group left out."""
-    for name, codes, groups in groupings:
-        if name == feature:
-            sizes = np.bincount(codes, minlength=len(groups))[:, None]
-            known = [i for i, g in enumerate(groups) if g[name] != MISSING_GROUP]
-            return GroupedCounts(name, [groups[i] for i in known], ["rows"], sizes[known])
+    for table in sizes:
+        if table.feature == feature:
+            known = [i for i, g in enumerate(table.groups) if g[feature] != MISSING_GROUP]
+            groups = [table.groups[i] for i in known]
+            return GroupedCounts(feature, groups, table.levels, table.counts[known])
     raise ConfigError(MSG_POPULATION_NOT_SENSITIVE.format(feature=feature))
 
 
@@ -108,6 +95,38 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_safe(v) for v in value]
     return value
+
+
+def rows_from_counts(
+    counts: DataCounts,
+    *,
+    favorable_label: Any = None,
+    reference: Mapping[str, str] | None = None,
+    population: Mapping[str, Mapping[str, float]] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Return the ``data_bias`` rows of ``counts`` (whichever engine counted them)."""
+    if not 0 < confidence < 1:
+        raise ConfigError(BAD_CONFIDENCE.format(value=confidence))
+    rng = np.random.default_rng(seed)
+    wanted = dict(reference or {})
+    options: dict[str, Any] = {"confidence": confidence, "n_resamples": n_resamples, "rng": rng}
+    rows: list[dict[str, Any]] = []
+    favorable = None
+    for table in counts.labels:
+        favorable = _favorable_index(table.levels, favorable_label)
+        rows += label_rows(table, reference_index(table, wanted), favorable=favorable, **options)
+    if favorable is not None:  # CDD needs a favourable label
+        for table in counts.strata:
+            ref = reference_index(table, wanted)
+            rows += cdd_rows(table, ref, favorable=favorable, **options)
+    for name, shares in (population or {}).items():
+        rows += representation_rows(_known(counts.sizes, name), shares, confidence=confidence)
+    for table, sizes in zip(counts.missing, counts.sizes, strict=False):
+        rows += missing_rows(table, sizes.counts[:, 0], confidence=confidence)
+    return [{k: _json_safe(v) for k, v in row.items()} for row in holm_family(rows)]
 
 
 def data_bias(
@@ -134,31 +153,23 @@ def data_bias(
     of ``missing_columns`` (default: every non-sensitive column with a missing value) per group.
     ``bins`` cuts numeric sensitive features (``{feature: edges}``, as the model audit's
     ``--bins``); ``label_bins`` cuts a numeric target into classes (a regression target).
+    ``count_data`` then ``rows_from_counts``.
     """
-    if not 0 < confidence < 1:
-        raise ConfigError(BAD_CONFIDENCE.format(value=confidence))
-    rng = np.random.default_rng(seed)
-    wanted = dict(reference or {})
-    options: dict[str, Any] = {"confidence": confidence, "n_resamples": n_resamples, "rng": rng}
-    rows: list[dict[str, Any]] = []
-    favorable = None
-    groupings = group_codes(frame, sensitive, bins=bins)
-    labels, levels = label_codes(frame, target, bins=label_bins)
-    for table in label_tables(groupings, labels, levels):
-        favorable = _favorable_index(table.levels, favorable_label)
-        ref = reference_index(table, wanted)
-        rows += label_rows(table, ref, favorable=favorable, **options)
-    if strata is not None and favorable is not None:
-        for table in strata_tables(groupings, labels, levels, _strata(frame, strata)):
-            ref = reference_index(table, wanted)
-            rows += cdd_rows(table, ref, favorable=favorable, **options)
-    for name, shares in (population or {}).items():
-        rows += representation_rows(_sizes(groupings, name), shares, confidence=confidence)
-    if missing_columns is None:  # the columns with a missing value, the sensitive ones aside
-        missing_columns = [
-            c for c in frame.columns if c not in sensitive and bool(frame[c].isna().any())
-        ]
-    columns = list(missing_columns)
-    for table, sizes in missing_tables(groupings, frame, columns) if columns else []:
-        rows += missing_rows(table, sizes, confidence=confidence)
-    return [{k: _json_safe(v) for k, v in row.items()} for row in holm_family(rows)]
+    counts = count_data(
+        frame,
+        target=target,
+        sensitive=sensitive,
+        strata=strata,
+        missing_columns=missing_columns,
+        bins=bins,
+        label_bins=label_bins,
+    )
+    return rows_from_counts(
+        counts,
+        favorable_label=favorable_label,
+        reference=reference,
+        population=population,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+    )

@@ -23,12 +23,14 @@ from fairaudit.errors import DataError
 from fairaudit.vocabulary import INTERSECTION, MAX_GROUPS
 
 __all__ = [
+    "DataCounts",
     "GroupedCounts",
     "Grouping",
     "MSG_LABEL_BINS_NOT_NUMERIC",
     "MSG_ONE_CLASS",
     "MSG_TOO_MANY_GROUPS",
     "MSG_UNKNOWN_COLUMN",
+    "count_data",
     "group_codes",
     "label_codes",
     "label_tables",
@@ -179,19 +181,67 @@ def strata_tables(
 
 def missing_tables(
     groupings: Sequence[Grouping], frame: pd.DataFrame, columns: Sequence[str]
-) -> list[tuple[GroupedCounts, np.ndarray]]:
-    """Return, per grouping, (group × column missing-value counts, group sizes)."""
+) -> list[GroupedCounts]:
+    """Return, per grouping, the group × column counts of missing values."""
     missing = np.stack([_column(frame, c).isna().to_numpy() for c in columns], axis=1)
     out = []
     for name, codes, groups in groupings:
-        n_groups = len(groups)
-        sizes = np.bincount(codes, minlength=n_groups).astype(np.int64)
         counts = np.stack(
             [
-                np.bincount(codes, weights=missing[:, j], minlength=n_groups)
+                np.bincount(codes, weights=missing[:, j], minlength=len(groups))
                 for j in range(len(columns))
             ],
             axis=1,
         ).astype(np.int64)
-        out.append((GroupedCounts(name, groups, list(columns), counts), sizes))
+        out.append(GroupedCounts(name, groups, list(columns), counts))
     return out
+
+
+@dataclass(frozen=True)
+class DataCounts:
+    """Every count the data-bias metrics need, one entry per grouping in the same order.
+
+    ``sizes``: all rows per group (levels ``["rows"]``); ``labels``: group × label;
+    ``strata``: group × stratum × label (empty without a strata column); ``missing``:
+    group × column missing values (empty without such columns). An engine that counts these
+    where the data lives can hand them to ``fairaudit.databias.rows_from_counts``.
+    """
+
+    sizes: list[GroupedCounts]
+    labels: list[GroupedCounts]
+    strata: list[GroupedCounts]
+    missing: list[GroupedCounts]
+
+
+def count_data(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    sensitive: Sequence[str],
+    strata: str | None = None,
+    missing_columns: Sequence[str] | None = None,
+    bins: Mapping[str, Sequence[float]] | None = None,
+    label_bins: Sequence[float] | None = None,
+) -> DataCounts:
+    """Return the ``DataCounts`` of ``frame``: the numpy engine of the data audit.
+
+    ``missing_columns`` defaults to every non-sensitive column with a missing value.
+    """
+    groupings = group_codes(frame, sensitive, bins=bins)
+    labels, levels = label_codes(frame, target, bins=label_bins)
+    if missing_columns is None:
+        missing_columns = [
+            c for c in frame.columns if c not in sensitive and bool(frame[c].isna().any())
+        ]
+    sizes = [
+        GroupedCounts(name, groups, ["rows"], np.bincount(codes, minlength=len(groups))[:, None])
+        for name, codes, groups in groupings
+    ]
+    return DataCounts(
+        sizes=sizes,
+        labels=label_tables(groupings, labels, levels),
+        strata=[]
+        if strata is None
+        else strata_tables(groupings, labels, levels, _column(frame, strata)),
+        missing=missing_tables(groupings, frame, missing_columns) if missing_columns else [],
+    )
