@@ -438,6 +438,19 @@ def test_proxy_binned_numeric_on_the_german_sample():
     assert aucs == sorted(aucs, reverse=True)
 
 
+def test_proxy_small_groups_and_identifier_columns():
+    frame = pd.read_csv(GERMAN)
+    frame["row_id"] = [f"id{i}" for i in range(len(frame))]  # 600 categories
+    frame.loc[frame.index[:3], "sex"] = "other"  # too few rows for 5 stratified folds
+    [result] = proxy_features(frame, sensitive=["sex"], exclude=["risk"])
+    assert result["groups_left_out"] == ["other"] and result["rows"] == len(frame) - 3
+    row_id = next(r for r in result["features"] if r["feature"] == "row_id")
+    assert 0.3 < row_id["auc"] < 0.7 and not math.isnan(result["joint"]["auc"])
+    frame["sex"] = np.where(frame.index < 3, "other", "male")  # one usable group left
+    [alone] = proxy_features(frame, sensitive=["sex"], exclude=["risk"])
+    assert alone["features"] == [] and alone["joint"] is None
+
+
 def test_fairaudit_data_writes_the_json(tmp_path):
     from click.testing import CliRunner
 

@@ -51,6 +51,10 @@ MAX_MODEL_ROWS = 100_000
 #: Quantile bins of a numeric feature for Cramér's V and the mutual information.
 NUMERIC_BINS = 10
 FOLDS = 5
+#: Categories a feature keeps in the single-feature model's one-hot input, and in the joint
+#: model (gradient boosting takes at most 254); the rarest share the last one beyond that.
+ONE_HOT_LEVELS = 32
+JOINT_LEVELS = 250
 
 
 def cramers_v(table: np.ndarray) -> float:
@@ -82,8 +86,20 @@ def _design(values: pd.Series) -> Any:
     if _is_numeric(values) or values.dtype.kind == "b":
         numeric = values.astype(np.float64)
         return numeric.fillna(numeric.median()).to_numpy()[:, None]
-    codes = pd.factorize(values, use_na_sentinel=False)[0]
+    codes = _category_codes(values, ONE_HOT_LEVELS)
     return np.eye(codes.max() + 1, dtype=np.float32)[codes]
+
+
+def _category_codes(values: pd.Series, cap: int) -> np.ndarray:
+    """Return category codes (missing is a category); past ``cap`` categories, the rarest
+    share the last code, so an identifier column cannot blow up the model's input."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if len(uniques) <= cap:
+        return codes
+    order = np.argsort(-np.bincount(codes), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return np.minimum(rank[codes], cap - 1)
 
 
 def _sample(target: np.ndarray, max_rows: int, seed: int) -> np.ndarray | None:
@@ -110,13 +126,11 @@ def _joint_input(frame: pd.DataFrame, features: Sequence[str]) -> tuple[pd.DataF
     for name in features:
         values = frame[name]
         numeric = values.dtype.kind in "iufb"
-        columns[name] = values.astype(np.float64) if numeric else pd.factorize(values)[0]
+        columns[name] = (
+            values.astype(np.float64) if numeric else _category_codes(values, JOINT_LEVELS)
+        )
         categorical.append(not numeric)
-    encoded = pd.DataFrame(columns)
-    for name, is_categorical in zip(features, categorical, strict=True):
-        if is_categorical:
-            encoded[name] = encoded[name].where(encoded[name] >= 0, np.nan)
-    return encoded, categorical
+    return pd.DataFrame(columns), categorical
 
 
 def _one_attribute(
@@ -205,16 +219,29 @@ def _analysis(
     max_rows: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Return the proxy analysis of one sensitive feature (rows with its value known)."""
-    known = np.array([g[name] != MISSING_GROUP for g in groups])[codes]
+    """Return the proxy analysis of one sensitive feature.
+
+    Rows whose value is missing, and groups of fewer than ``FOLDS`` rows (too small for
+    stratified folds), are left out; ``groups_left_out`` names the latter.
+    """
+    sizes = np.bincount(codes, minlength=len(groups))
+    usable = [g[name] != MISSING_GROUP and sizes[i] >= FOLDS for i, g in enumerate(groups)]
+    small = [g[name] for i, g in enumerate(groups) if g[name] != MISSING_GROUP and not usable[i]]
+    known = np.asarray(usable)[codes]
     part = frame.loc[known].reset_index(drop=True)
-    attribute = codes[known]
-    kept = _sample(attribute, max_rows, seed)
-    rows, joint = _one_attribute(part, features, attribute, kept, threshold=threshold, seed=seed)
-    return {
+    attribute = np.unique(codes[known], return_inverse=True)[1].astype(np.int64)
+    out: dict[str, Any] = {
         "sensitive": name,
         "threshold": threshold,
         "rows": int(len(attribute)),
+        "groups_left_out": small,
+    }
+    if sum(usable) < 2:  # nothing to tell apart
+        return {**out, "rows_modelled": 0, "sampled": False, "features": [], "joint": None}
+    kept = _sample(attribute, max_rows, seed)
+    rows, joint = _one_attribute(part, features, attribute, kept, threshold=threshold, seed=seed)
+    return {
+        **out,
         "rows_modelled": int(len(attribute) if kept is None else len(kept)),
         "sampled": kept is not None,
         "features": rows,
