@@ -149,6 +149,9 @@ def test_multiclass_labels_and_the_favourable_label():
     assert _check_label_rows(frame, rows, "label", 1, {"group"}) == 7 * (2 + 3)
     without = data_bias(frame, target="label", sensitive=["group"], n_resamples=50)
     assert "difference_in_label_proportions" not in {r["metric"] for r in without}
+    booleans = _skewed().assign(label=lambda f: f.label == 1)  # True is favourable by default
+    rows = data_bias(booleans, target="label", sensitive=["group"], n_resamples=50)
+    assert _check_label_rows(booleans, rows, "label", True, {"group"}) == 7 * (2 + 3)
 
 
 def test_label_metrics_on_the_german_sample():

@@ -56,9 +56,12 @@ def reference_index(table: GroupedCounts, wanted: Mapping[str, str]) -> int:
 
 
 def _favorable_index(levels: list[str], favorable: Any) -> int | None:
-    """Return the index of the favourable label; ``"1"`` of a 0/1 label when not given."""
+    """Return the index of the favourable label; 1 (or True) of a 0/1 label when not given."""
     if favorable is None:
-        return levels.index("1") if sorted(levels) == ["0", "1"] else None
+        for binary, yes in ((["0", "1"], "1"), (["False", "True"], "True")):
+            if sorted(levels) == binary:
+                return levels.index(yes)
+        return None
     text = str(favorable)
     if text not in levels:
         raise ConfigError(MSG_NO_FAVORABLE.format(label=text, values=", ".join(levels)))
