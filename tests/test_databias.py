@@ -264,6 +264,34 @@ def test_cdd_reproduces_clarify_example():
     assert conditional_demographic_disparity(counts[::-1]) == pytest.approx(-0.14)
 
 
+def test_clarify_test_suite_numbers():
+    # Numbers from SageMaker Clarify's own unit tests (each group against the rest)
+    def value(rows, metric, group):
+        return next(
+            r["value"]
+            for r in rows
+            if r["metric"] == metric and r["reference"] == REST and r["group"] == group
+        )
+
+    x = list("MMMFFFFMMMMFMMFMFFMMFMMF")
+    y = [0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0]
+    g = [1, 0, 2, 2, 1, 1, 2, 1, 1, 2, 0, 1, 2, 0, 1, 1, 1, 2, 0, 1, 0, 0, 1, 1]
+    frame = pd.DataFrame({"x": x, "y": y, "g": g})
+    rows = data_bias(frame, target="y", sensitive=["x"], strata="g", n_resamples=50)
+    cdd = "conditional_demographic_disparity"
+    assert value(rows, cdd, {"x": "F"}) == pytest.approx(0.3982142857)
+    assert value(rows, cdd, {"x": "M"}) == pytest.approx(-0.3982142857)
+    frame = pd.DataFrame({"x": ["a", "a", "b", "b"], "y": [1, 1, 0, 1]})
+    rows = data_bias(frame, target="y", sensitive=["x"], n_resamples=50)
+    assert value(rows, "difference_in_label_proportions", {"x": "a"}) == pytest.approx(-0.5)
+    assert value(rows, "difference_in_label_proportions", {"x": "b"}) == pytest.approx(0.5)
+    facet = list("MFFMFMFFMMFF")
+    frame = pd.DataFrame({"x": facet, "y": [0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0]})
+    rows = data_bias(frame, target="y", sensitive=["x"], n_resamples=50)
+    assert value(rows, "class_imbalance", {"x": "F"}) == pytest.approx(-1 / 6)
+    assert value(rows, "class_imbalance", {"x": "M"}) == pytest.approx(1 / 6)
+
+
 def test_rows_from_counts_an_engine_would_hand_over():
     # Clarify's example as counts: [rejected, accepted] of women and men, one stratum
     groups = [{"sex": "female"}, {"sex": "male"}]
