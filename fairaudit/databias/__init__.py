@@ -1,9 +1,14 @@
 """Bias before the model: label and representation metrics of a data set, and proxy features.
 
 A library only (it never prints): ``data_bias`` returns the ``data_bias`` rows
-``{feature, group, reference, metric, value, ci, ...}`` of a frame, computed from group ×
-label contingency tables; ``proxy_features`` ranks the non-sensitive features by how well
-each one alone predicts a sensitive attribute. The formulas are in ``docs/databias.md``.
+``{feature, group, reference, metric, value, ci, ...}`` of a frame (``count_data``, the numpy
+counting pass, then ``rows_from_counts``, which reads counts only); ``proxy_features`` ranks
+the non-sensitive features by how well each one alone predicts a sensitive attribute;
+``data_report`` is the JSON document of ``fairaudit data``. Formulas: ``docs/databias.md``.
+
+Modules, bottom to top: ``_tables`` (counts), ``_divergence`` (distances), ``_label``,
+``_conditional``, ``_representation`` (rows of one grouping), ``_report`` (the family, Holm),
+``_proxy``, ``_document``.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Rows never reach the metrics: ``group_codes`` encodes each grouping (each sensitive feature,
 then their intersection when there are several) once, the ``*_tables`` functions count it
-into one ``GroupedCounts`` per grouping, and the
-metrics in this package read only those counts, so an engine that counts the same tables
-(group × label, group × stratum × label, missing values per group) can feed them later.
+into one ``GroupedCounts`` per grouping, and ``count_data`` gathers them in a ``DataCounts``.
+The metrics read only those counts, so an engine that counts the same tables where the data
+lives (group sizes, group × label, group × stratum × label, missing values per group) can
+hand them to ``fairaudit.databias.rows_from_counts``.
 
 Group names are the model audit's (``fairaudit.data.encode_sensitive``), missing values
 included (the group ``(missing)``).
