@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from fairaudit.cli._command import Command
+from fairaudit.cli._options import parse_bins, parse_edges, parse_pairs
 from fairaudit.errors import ConfigError, OutputError
 
 __all__ = [
@@ -53,36 +54,18 @@ def read_population(path: Path) -> dict[str, float]:
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
-    """Return ``{KEY: VALUE}`` from repeated ``KEY=VALUE`` options."""
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise click.BadParameter(f"takes FEATURE=VALUE; got {item!r}", ctx, param)
-        out[key] = value
-    return out
-
-
-def _edges(text: str) -> list[float]:
-    """Return the bin edges of ``E1,E2,...`` (empty when one is not a number)."""
-    try:
-        return [float(e) for e in text.split(",") if e.strip()]
-    except ValueError:
-        return []
+    """Return ``{KEY: VALUE}`` from repeated ``KEY=VALUE`` options, as ``run`` reads them."""
+    return parse_pairs(values, param.opts[0])
 
 
 def _bins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
     """Return ``{FEATURE: edges}`` from repeated ``FEATURE=E1,E2,...`` options."""
-    bins = {feature: _edges(text) for feature, text in _pairs(ctx, param, values).items()}
-    for feature, edges in bins.items():
-        if not edges:
-            raise click.BadParameter(f"takes FEATURE=EDGE,EDGE,...; got {feature!r}", ctx, param)
-    return bins
+    return parse_bins(values, param.opts[0])
 
 
 def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:
     """Return the edges of ``--label-bins E1,E2,...``, or None."""
-    edges = None if value is None else _edges(value)
+    edges = None if value is None else parse_edges(value)
     if edges == []:
         raise click.BadParameter(f"takes EDGE,EDGE,...; got {value!r}", ctx, param)
     return edges

@@ -27,6 +27,8 @@ from fairaudit.cli._options import (
     jobs_option,
     mitigation_detail_option,
     no_ledger_option,
+    parse_bins,
+    parse_pairs,
     passphrase_from,
     quiet_option,
     sign_key_option,
@@ -38,34 +40,6 @@ from fairaudit.errors import ConfigError, FairauditError
 from fairaudit.vocabulary import MITIGATION_METHODS
 
 __all__ = ["cli", "main"]
-
-
-def _parse_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.UsageError(
-                f"{flag} takes FEATURE=VALUE, e.g. {flag} sex=male; got {item!r}"
-            )
-        pairs[key] = value
-    return pairs
-
-
-def _parse_bins(values: tuple[str, ...]) -> dict[str, list[float]]:
-    bins = {}
-    for item in values:
-        feature, sep, edges = item.partition("=")
-        try:
-            parsed = [float(e) for e in edges.split(",") if e.strip()]
-        except ValueError:
-            parsed = []
-        if not sep or not feature or not parsed:
-            raise click.UsageError(
-                f"--bins takes FEATURE=EDGE,EDGE,..., e.g. --bins age=25,40,60; got {item!r}"
-            )
-        bins[feature] = parsed
-    return bins
 
 
 class _StoppableGroup(Group):
@@ -390,8 +364,8 @@ def run(
 
 def _spec_options(data: Path | None, options: dict[str, Any]) -> dict[str, Any]:
     """Return the command-line options as ``load_config`` takes them."""
-    options["reference"] = _parse_pairs(options["reference"], "--reference")
-    options["bins"] = _parse_bins(options["bins"])
+    options["reference"] = parse_pairs(options["reference"], "--reference")
+    options["bins"] = parse_bins(options["bins"])
     if options.pop("no_mitigation"):
         options["mitigations"] = []
     elif options["mitigations"] is not None:

@@ -22,6 +22,9 @@ __all__ = [
     "ledger_option",
     "mitigation_detail_option",
     "no_ledger_option",
+    "parse_bins",
+    "parse_edges",
+    "parse_pairs",
     "passphrase_from",
     "passphrase_options",
     "policy_option",
@@ -167,3 +170,38 @@ def quiet_option(command: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="No progress or summary output.")(
         command
     )
+
+
+def parse_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    """Return ``{FEATURE: VALUE}`` from a repeated ``FEATURE=VALUE`` option (``--reference``)."""
+    pairs = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(
+                f"{flag} takes FEATURE=VALUE, e.g. {flag} sex=male; got {item!r}"
+            )
+        pairs[key] = value
+    return pairs
+
+
+def parse_edges(text: str) -> list[float]:
+    """Return the bin edges of ``E1,E2,...`` (empty when one is not a number)."""
+    try:
+        return [float(e) for e in text.split(",") if e.strip()]
+    except ValueError:
+        return []
+
+
+def parse_bins(values: tuple[str, ...], flag: str = "--bins") -> dict[str, list[float]]:
+    """Return ``{FEATURE: edges}`` from a repeated ``FEATURE=E1,E2,...`` option."""
+    bins = {}
+    for item in values:
+        feature, sep, edges = item.partition("=")
+        parsed = parse_edges(edges)
+        if not sep or not feature or not parsed:
+            raise click.UsageError(
+                f"{flag} takes FEATURE=EDGE,EDGE,..., e.g. {flag} age=25,40,60; got {item!r}"
+            )
+        bins[feature] = parsed
+    return bins
