@@ -32,10 +32,15 @@ __all__ = [
     "MSG_TOO_MANY_GROUPS",
     "MSG_UNKNOWN_COLUMN",
     "count_data",
+    "factorize_levels",
     "group_codes",
+    "intersection",
     "label_codes",
     "label_tables",
+    "missing_count_tables",
     "missing_tables",
+    "size_tables",
+    "strata_code_tables",
     "strata_tables",
 ]
 
@@ -78,7 +83,7 @@ def _column(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column]
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+def factorize_levels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Return sorted codes and level texts; a missing value is the level ``(missing)``, last."""
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     levels = [str(u) for u in uniques]
@@ -106,7 +111,12 @@ def group_codes(
         singles.append((feature, encoded.codes, [{feature: v} for v in encoded.levels]))
     if len(singles) < 2:
         return singles
-    key = np.zeros(len(frame), dtype=np.int64)
+    return [*singles, intersection(singles)]
+
+
+def intersection(singles: Sequence[Grouping]) -> Grouping:
+    """Return the intersection of single-feature groupings: its observed cells, in code order."""
+    key = np.zeros(len(singles[0][1]), dtype=np.int64)
     for _, codes, groups in singles:
         key = key * len(groups) + codes
     cells, inverse = np.unique(key, return_inverse=True)
@@ -119,7 +129,7 @@ def group_codes(
             cell, index = divmod(int(cell), len(levels))
             group = {feature: levels[index][feature], **group}
         groups.append(group)
-    return [*singles, (INTERSECTION, inverse.astype(np.int64), groups)]
+    return INTERSECTION, inverse.astype(np.int64), groups
 
 
 def label_codes(
@@ -148,19 +158,47 @@ def label_codes(
     return codes.astype(np.int64), levels
 
 
-def _cross(group: np.ndarray, n_groups: int, other: np.ndarray, n_other: int) -> np.ndarray:
-    """Return the ``(n_groups, n_other)`` table of code pairs; negative codes are left out."""
+def _cross(
+    group: np.ndarray,
+    n_groups: int,
+    other: np.ndarray,
+    n_other: int,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return the ``(n_groups, n_other)`` table of code pairs; negative codes are left out.
+
+    ``weights``: how many rows each entry stands for (an engine's aggregated cells).
+    """
     kept = other >= 0
-    flat = np.bincount(group[kept] * n_other + other[kept], minlength=n_groups * n_other)
+    flat = np.bincount(
+        group[kept] * n_other + other[kept],
+        weights=None if weights is None else weights[kept],
+        minlength=n_groups * n_other,
+    )
     return flat.reshape(n_groups, n_other).astype(np.int64)
 
 
+def size_tables(
+    groupings: Sequence[Grouping], weights: np.ndarray | None = None
+) -> list[GroupedCounts]:
+    """Return the rows of each group of each grouping (levels ``["rows"]``)."""
+    return [
+        GroupedCounts(name, groups, ["rows"], _cross(codes, len(groups), codes * 0, 1, weights))
+        for name, codes, groups in groupings
+    ]
+
+
 def label_tables(
-    groupings: Sequence[Grouping], labels: np.ndarray, levels: list[str]
+    groupings: Sequence[Grouping],
+    labels: np.ndarray,
+    levels: list[str],
+    weights: np.ndarray | None = None,
 ) -> list[GroupedCounts]:
     """Return the group × label counts of each grouping (rows without a label left out)."""
     return [
-        GroupedCounts(name, groups, levels, _cross(codes, len(groups), labels, len(levels)))
+        GroupedCounts(
+            name, groups, levels, _cross(codes, len(groups), labels, len(levels), weights)
+        )
         for name, codes, groups in groupings
     ]
 
@@ -169,12 +207,24 @@ def strata_tables(
     groupings: Sequence[Grouping], labels: np.ndarray, levels: list[str], strata: pd.Series
 ) -> list[GroupedCounts]:
     """Return group × stratum × label counts of each grouping (for the conditional metrics)."""
-    stratum, strata_levels = _factorize(strata)
+    stratum, strata_levels = factorize_levels(strata)
+    return strata_code_tables(groupings, labels, levels, stratum, strata_levels)
+
+
+def strata_code_tables(
+    groupings: Sequence[Grouping],
+    labels: np.ndarray,
+    levels: list[str],
+    stratum: np.ndarray,
+    strata_levels: list[str],
+    weights: np.ndarray | None = None,
+) -> list[GroupedCounts]:
+    """Return group × stratum × label counts from stratum codes (``factorize_levels``)."""
     n_strata, n_labels = len(strata_levels), len(levels)
     cell = np.where(labels >= 0, stratum * n_labels + labels, -1)
     tables = []
     for name, codes, groups in groupings:
-        counts = _cross(codes, len(groups), cell, n_strata * n_labels)
+        counts = _cross(codes, len(groups), cell, n_strata * n_labels, weights)
         shaped = counts.reshape(len(groups), n_strata, n_labels)
         tables.append(GroupedCounts(name, groups, levels, shaped, strata=strata_levels))
     return tables
@@ -185,6 +235,13 @@ def missing_tables(
 ) -> list[GroupedCounts]:
     """Return, per grouping, the group × column counts of missing values."""
     missing = np.stack([_column(frame, c).isna().to_numpy() for c in columns], axis=1)
+    return missing_count_tables(groupings, missing, columns)
+
+
+def missing_count_tables(
+    groupings: Sequence[Grouping], missing: np.ndarray, columns: Sequence[str]
+) -> list[GroupedCounts]:
+    """Return group × column missing counts from ``missing[row, column]`` (flags or counts)."""
     out = []
     for name, codes, groups in groupings:
         counts = np.stack(
@@ -234,12 +291,8 @@ def count_data(
         missing_columns = [
             c for c in frame.columns if c not in sensitive and bool(frame[c].isna().any())
         ]
-    sizes = [
-        GroupedCounts(name, groups, ["rows"], np.bincount(codes, minlength=len(groups))[:, None])
-        for name, codes, groups in groupings
-    ]
     return DataCounts(
-        sizes=sizes,
+        sizes=size_tables(groupings),
         labels=label_tables(groupings, labels, levels),
         strata=[]
         if strata is None
