@@ -27,6 +27,11 @@ from fairaudit.engines._api import (
     choose_engine,
     count_with_engine,
 )
+from fairaudit.engines._data_counts import (
+    DATA_ENGINES,
+    count_data_duckdb,
+    count_data_with_engine,
+)
 from fairaudit.engines._types import (
     REFERENCE_NOT_FOUND,
     SPARK_TABLE_PREFIX,
@@ -36,6 +41,7 @@ from fairaudit.engines._types import (
 )
 
 __all__ = [
+    "DATA_ENGINES",
     "ENGINES",
     "NEEDS_PREDICTIONS",
     "REFERENCE_NOT_FOUND",
@@ -46,5 +52,7 @@ __all__ = [
     "Progress",
     "check_reference",
     "choose_engine",
+    "count_data_duckdb",
+    "count_data_with_engine",
     "count_with_engine",
 ]
