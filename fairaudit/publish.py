@@ -27,7 +27,7 @@ from fairaudit.provenance import (
     sign_report_bytes,
     split_trailer,
 )
-from fairaudit.result import AuditResult
+from fairaudit.result import AuditResult, json_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -36,8 +36,10 @@ __all__ = [
     "Published",
     "check_ledger_appendable",
     "ledger_path_for",
+    "publish_data_report",
     "publish_report",
     "write_report",
+    "write_signed",
 ]
 
 
@@ -120,8 +122,26 @@ def write_report(
     a different report.
     """
     html_path, json_path = report_paths(result, output)
-    html = render_html(result).encode("utf-8")
-    files = {json_path: result.to_json().encode("utf-8")}
+    write_signed(
+        html_path, render_html(result), json_path, result.to_json().encode("utf-8"), sign_key
+    )
+    return html_path, json_path
+
+
+def write_signed(
+    html_path: Path,
+    html_text: str,
+    json_path: Path,
+    json_bytes: bytes,
+    sign_key: Ed25519PrivateKey | None,
+) -> None:
+    """Write a page and its JSON twin atomically, the page signed with ``sign_key`` if given.
+
+    Signed: the HTML carries the envelope in its trailer and ``<page>.intoto.jsonl`` holds
+    the same; unsigned: a stale ``.intoto.jsonl`` at that path is removed.
+    """
+    html = html_text.encode("utf-8")
+    files = {json_path: json_bytes}
     detached = detached_path_for(html_path)
     if sign_key is not None:
         html = sign_report_bytes(html, key=sign_key, report_name=html_path.name)
@@ -136,4 +156,45 @@ def write_report(
             raise OutputError(
                 f"cannot remove the stale signature file '{detached}': {exc}"
             ) from None
-    return html_path, json_path
+
+
+def publish_data_report(
+    report: dict[str, Any],
+    output: str | os.PathLike[str],
+    *,
+    sign_key: Ed25519PrivateKey | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    use_ledger: bool = True,
+) -> Published:
+    """Write a data audit's page and JSON (signed with ``sign_key``) and record it in the ledger.
+
+    ``report`` is ``fairaudit.databias.data_report``'s document; its ``audit`` section (id,
+    name, supersedes) is filled here, the supersedes from the ledger's latest entry of the
+    same name. The ledger has no kind column: the entry is recorded as a model audit's is,
+    its data SHA-256 that of the audited file, its model and verdict empty.
+    """
+    from fairaudit.outputs._data_report import data_report_paths, identified, render_data_html
+
+    html_path, json_path = data_report_paths(output)
+    if html_path is None:
+        raise OutputError(f"a data audit's page is HTML: -o takes .html, not '{output}'")
+    name = report.get("audit", {}).get("name")
+
+    def write(supersedes: str | None) -> dict[str, Any]:
+        final = identified(report, name=name, supersedes=supersedes)
+        text = json_text(final) + "\n"
+        write_signed(html_path, render_data_html(final), json_path, text.encode(), sign_key)
+        return final
+
+    if not use_ledger:
+        write(None)
+        return Published(html_path, json_path, None)
+    ledger_path = ledger_path_for(output, ledger)
+
+    def render(supersedes: str | None) -> tuple[dict[str, Any], str]:
+        final = write(supersedes)
+        entry = {"audit": final["audit"], "lineage": {"data": final["data"]}, "verdict": None}
+        return entry, file_sha256(html_path)
+
+    append_rendered(ledger_path, name, render, signing_key=sign_key)
+    return Published(html_path, json_path, ledger_path)

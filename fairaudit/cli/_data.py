@@ -1,22 +1,29 @@
-"""``fairaudit data``: a data audit of one labelled file (bias before the model), as JSON."""
+"""``fairaudit data``: a data audit of one labelled file (bias before the model): page or JSON."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from fairaudit.cli._command import Command
-from fairaudit.cli._options import parse_bins, parse_edges, parse_pairs
+from fairaudit.cli._options import (
+    ledger_option,
+    no_ledger_option,
+    parse_bins,
+    parse_edges,
+    parse_pairs,
+    sign_key_option,
+)
 from fairaudit.errors import ConfigError, OutputError
 
 __all__ = [
     "MSG_BAD_POPULATION",
     "MSG_DATA_OUTPUT_NOT_JSON",
+    "MSG_JSON_ONLY",
     "MSG_NO_POPULATION_FILE",
     "data_audit",
     "read_population",
@@ -27,7 +34,14 @@ MSG_BAD_POPULATION = (
     "every share: {problem}"
 )
 MSG_NO_POPULATION_FILE = "population file '{path}' not found"
-MSG_DATA_OUTPUT_NOT_JSON = "-o takes a .json path for a data audit (the JSON only), not '{path}'"
+MSG_DATA_OUTPUT_NOT_JSON = (
+    "-o takes a .html path (the page, its JSON written beside it) or a .json path (the JSON "
+    "only) for a data audit, not '{path}'"
+)
+MSG_JSON_ONLY = (
+    "-o '{path}' writes the JSON only: --sign-key and --ledger need an .html page "
+    "(-o data-report.html)"
+)
 
 
 def read_population(path: Path) -> dict[str, float]:
@@ -143,7 +157,18 @@ def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the data audit (.json).",
+    help="Where to write the data audit: .html (the page, its JSON beside it, a ledger entry) "
+    "or .json (the JSON only).",
+)
+@click.option("--name", help="The audit's name in the ledger [default: the data file's name].")
+@ledger_option(
+    "Audit ledger (SQLite) to record the page in [default: fairaudit-ledger.sqlite in the "
+    "output folder]."
+)
+@no_ledger_option("Do not record the page in a ledger.")
+@sign_key_option(
+    "Ed25519 private key (PEM) to sign the page with "
+    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
 )
 def data_audit(data_path: Path, output: Path, **options: Any) -> None:
     """Audit a labelled data set for bias before any model: labels, representation, proxies.
@@ -154,26 +179,26 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
     against the rest, with intervals and Holm-adjusted p-values; representation against
     --population shares; missing values by group; and the features that stand in for a
     sensitive attribute (Cramér's V, mutual information, cross-validated AUC). Formulas:
-    docs/databias.md. Writes the JSON only.
+    docs/databias.md. An .html -o writes the page and its JSON twin, signed with --sign-key
+    and recorded in the ledger as 'fairaudit run' does; a .json -o writes the JSON only.
 
     Example:
 
     \b
         fairaudit data train.csv --target risk --sensitive sex --strata purpose \\
-            --population sex=census.csv -o data-report.json
+            --population sex=census.csv -o data-report.html
     """
     from fairaudit.data import file_sha256, read_table
     from fairaudit.databias import data_report
-    from fairaudit.paths import FileRole, atomic_write_bytes, check_file_roles
+    from fairaudit.outputs._data_report import data_report_paths, identified
+    from fairaudit.paths import atomic_write_bytes
+    from fairaudit.result import json_text
 
-    if output.suffix.lower() != ".json":
-        raise OutputError(MSG_DATA_OUTPUT_NOT_JSON.format(path=output))
+    publishing = _publishing(options)
     population_files = options.pop("population")
-    check_file_roles(
-        [FileRole("output", output, "-o")],
-        [FileRole("data", data_path)]
-        + [FileRole("--population", Path(p)) for p in population_files.values()],
-    )
+    _check_files(data_path, output, population_files, publishing)
+    html_path, json_path = data_report_paths(output)
+    key = _private_key(publishing["sign_key"])
     population = {f: read_population(Path(p)) for f, p in population_files.items()}
     frame, fmt, _ = read_table(data_path)
     report = data_report(
@@ -183,6 +208,75 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
         features=list(options.pop("features")) or None,
         **options,
     )
-    text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    atomic_write_bytes(output, text.encode("utf-8"))
-    click.echo(f"Wrote {output}")
+    report = identified(report, name=publishing["name"] or data_path.name)
+    if html_path is None:
+        atomic_write_bytes(json_path, (json_text(report) + "\n").encode("utf-8"))
+        click.echo(f"Wrote {json_path}")
+        return
+    from fairaudit.publish import publish_data_report
+
+    published = publish_data_report(
+        report,
+        output,
+        sign_key=key,
+        ledger=publishing["ledger_path"],
+        use_ledger=not publishing["no_ledger"],
+    )
+    click.echo(f"Wrote {published.html} and {published.json}")
+    if published.ledger is not None:
+        click.echo(f"  ledger: recorded in {published.ledger}")
+    if key is not None:
+        click.echo(f"  signed: {published.html}.intoto.jsonl written beside it")
+
+
+def _publishing(options: dict[str, Any]) -> dict[str, Any]:
+    """Pop the publishing options (name, ledger, signing key) out of the audit's options."""
+    return {k: options.pop(k) for k in ("name", "ledger_path", "no_ledger", "sign_key")}
+
+
+def _check_files(
+    data_path: Path, output: Path, population: dict[str, str], publishing: dict[str, Any]
+) -> None:
+    """Fail before the audit on outputs that overwrite an input, or a ledger that cannot work.
+
+    A .json output is the JSON only: signing and an explicit ledger need an .html page.
+    """
+    from fairaudit.outputs._data_report import data_report_paths
+    from fairaudit.paths import FileRole, check_file_roles, require_regular_file
+    from fairaudit.publish import check_ledger_appendable, ledger_path_for
+
+    if output.suffix.lower() not in (".html", ".htm", ".json"):
+        raise OutputError(MSG_DATA_OUTPUT_NOT_JSON.format(path=output))
+    html_path, json_path = data_report_paths(output)
+    sign_key, ledger = publishing["sign_key"], publishing["ledger_path"]
+    inputs = [FileRole("data", data_path)]
+    inputs += [FileRole("--population", Path(p)) for p in population.values()]
+    if sign_key is not None:
+        require_regular_file(sign_key, "signing key")
+        inputs.append(FileRole("signing key", sign_key))
+    outputs = [FileRole("output", json_path, "-o")]
+    if html_path is None:
+        if sign_key is not None or ledger is not None:
+            raise OutputError(MSG_JSON_ONLY.format(path=output))
+        check_file_roles(outputs, inputs)
+        return
+    outputs += [
+        FileRole("output", html_path, "-o"),
+        FileRole("signature file", Path(f"{html_path}.intoto.jsonl"), "-o"),
+    ]
+    ledger = None if publishing["no_ledger"] else ledger_path_for(output, ledger)
+    if ledger is not None:
+        outputs.append(FileRole("ledger", ledger, "--ledger"))
+    check_file_roles(outputs, inputs)
+    if ledger is not None:
+        check_ledger_appendable(ledger)
+
+
+def _private_key(path: Path | None) -> Any:
+    """Return the signing key loaded before the audit runs (a wrong key fails fast), or None."""
+    if path is None:
+        return None
+    from fairaudit.cli._options import PASSPHRASE_ENV, passphrase_from
+    from fairaudit.provenance import load_private_key
+
+    return load_private_key(path, passphrase=passphrase_from(PASSPHRASE_ENV, False))
