@@ -159,3 +159,12 @@ def test_one_line_errors(tmp_path, monkeypatch, small_csv, extra, message):
     if message is not None:
         assert message in lines[0]
     assert not (tmp_path / "fairaudit-ledger.sqlite").exists()
+
+
+def test_a_json_output_ignores_a_ledger_and_key_from_the_environment(
+    small_csv, tmp_path, monkeypatch
+):
+    env = {"FAIRAUDIT_LEDGER": "l.sqlite", "FAIRAUDIT_SIGNING_KEY": "k.pem"}
+    result = _run([*_base(small_csv), "-o", "x.json"], tmp_path, monkeypatch, env)
+    assert result.exit_code == 0, result.output
+    assert result.output == "Wrote x.json\n" and not (tmp_path / "l.sqlite").exists()

@@ -194,7 +194,7 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
     from fairaudit.paths import atomic_write_bytes
     from fairaudit.result import json_text
 
-    publishing = _publishing(options)
+    publishing = _publishing(options, output)
     population_files = options.pop("population")
     _check_files(data_path, output, population_files, publishing)
     html_path, json_path = data_report_paths(output)
@@ -229,9 +229,19 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
         click.echo(f"  signed: {published.html}.intoto.jsonl written beside it")
 
 
-def _publishing(options: dict[str, Any]) -> dict[str, Any]:
-    """Pop the publishing options (name, ledger, signing key) out of the audit's options."""
-    return {k: options.pop(k) for k in ("name", "ledger_path", "no_ledger", "sign_key")}
+def _publishing(options: dict[str, Any], output: Path) -> dict[str, Any]:
+    """Pop the publishing options (name, ledger, signing key) out of the audit's options.
+
+    For a .json output (no page to sign or record) a ledger or key set in the environment is
+    dropped; given on the command line, it is an error (``_check_files``).
+    """
+    taken = {k: options.pop(k) for k in ("name", "ledger_path", "no_ledger", "sign_key")}
+    if output.suffix.lower() == ".json":
+        source = click.get_current_context().get_parameter_source
+        for name in ("ledger_path", "sign_key"):
+            if source(name) == click.core.ParameterSource.ENVIRONMENT:
+                taken[name] = None
+    return taken
 
 
 def _check_files(
