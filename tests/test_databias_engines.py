@@ -146,6 +146,17 @@ def test_errors_match(files: dict[str, Path]) -> None:
         assert str(numpy_error.value) == str(duckdb_error.value)
 
 
+def test_auto_counts_a_large_file_with_duckdb(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fairaudit.engines._api.memory_bytes", lambda: 1000)
+    counts, chosen = count_data_with_engine(files["parquet"], target="label", sensitive=["sex"])
+    assert chosen == "duckdb"
+    _assert_same(
+        counts, count_data(read_table(files["parquet"])[0], target="label", sensitive=["sex"])
+    )
+
+
 def test_count_data_with_engine(files: dict[str, Path]) -> None:
     options = {"target": "label", "sensitive": ["sex"]}
     numpy_counts, chosen = count_data_with_engine(files["csv"], "numpy", **options)
