@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from fairaudit.cli import cli
 from fairaudit.cli._data import MSG_DATA_OUTPUT_NOT_JSON, MSG_JSON_ONLY
 from fairaudit.outputs._data_report import load_data_schema, render_data_html
+from fairaudit.outputs._diff_compute import DiffError
 from fairaudit.provenance import extract_results
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -168,3 +169,26 @@ def test_a_json_output_ignores_a_ledger_and_key_from_the_environment(
     result = _run([*_base(small_csv), "-o", "x.json"], tmp_path, monkeypatch, env)
     assert result.exit_code == 0, result.output
     assert result.output == "Wrote x.json\n" and not (tmp_path / "l.sqlite").exists()
+
+
+def test_diff_of_two_data_audits(small_csv, tmp_path, monkeypatch):
+    from fairaudit.outputs._data_report_diff import (
+        MSG_MIXED_KINDS,
+        diff_data_reports,
+        format_data_diff,
+    )
+
+    for name, extra in (("a.json", []), ("b.json", ["--seed", "5", "--features", "zip"])):
+        result = _run([*_base(small_csv), *extra, "-o", name], tmp_path, monkeypatch)
+        assert result.exit_code == 0, result.output
+    old, new = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    found = diff_data_reports(old, new)
+    assert found["options_changed"] == ["seed"] and not found["data_changed"]
+    assert all(r["change"] != 0 for r in found["rows"])  # unchanged rows are left out
+    assert {p["feature"] for p in found["proxies"]} == {"zip"}
+    assert "options changed: seed" in format_data_diff(found)
+    bell = {**new, "proxies": [{**a, "sensitive": "s\x1b[2J"} for a in new["proxies"]]}
+    assert "\x1b" not in format_data_diff(diff_data_reports(old, bell))  # no terminal control
+    mixed = MSG_MIXED_KINDS.format(old="old", old_kind="data", new="new", new_kind="model")
+    with pytest.raises(DiffError, match=re.escape(mixed)):
+        diff_data_reports(old, {"kind": None})
