@@ -42,7 +42,13 @@ from fairaudit.engines._types import EngineCounts, memory_bytes
 from fairaudit.errors import ConfigError, DataError
 from fairaudit.spec import AuditSpec
 
-__all__ = ["count_duckdb"]
+__all__ = [
+    "count_duckdb",
+    "duckdb_connection",
+    "duckdb_runner",
+    "duckdb_source",
+    "translate_duckdb_error",
+]
 
 #: Rows per Arrow batch of the score-sorted stream.
 _BATCH_ROWS = 1 << 20
@@ -53,7 +59,7 @@ MSG_TOKENIZING = (
 )
 
 
-def _duckdb_source(path: Path, fmt: str) -> SqlSource:
+def duckdb_source(path: Path, fmt: str) -> SqlSource:
     display = str(path)
     location = sql_literal(str(path))
     if fmt == "csv":
@@ -89,7 +95,7 @@ def _duckdb_source(path: Path, fmt: str) -> SqlSource:
 
 
 @contextlib.contextmanager
-def _connection(
+def duckdb_connection(
     memory_limit: str | None, temp_directory: str | Path | None, threads: int | None
 ) -> Iterator[Any]:
     import duckdb
@@ -109,7 +115,7 @@ def _connection(
         yield con
 
 
-def _duckdb_runner(con: Any) -> SqlRunner:
+def duckdb_runner(con: Any) -> SqlRunner:
     import pyarrow as pa
 
     def register(name: str, data: tuple[list[Any], list[int]]) -> None:
@@ -130,7 +136,7 @@ def _duckdb_runner(con: Any) -> SqlRunner:
     )
 
 
-def _translate(exc: Exception, path: Path) -> DataError:
+def translate_duckdb_error(exc: Exception, path: Path) -> DataError:
     text = str(exc).strip()
     wide = re.search(r"Line: (\d+).*Expected Number of Columns: (\d+) Found: (\d+)", text, re.S)
     if wide:
@@ -174,13 +180,13 @@ def count_duckdb(
         )
     path = Path(spec.data)
     fmt = check_data_path(path)
-    source = _duckdb_source(path, fmt)
-    with _connection(memory_limit, temp_directory, threads) as con:
-        counter = SqlCounter(spec, source, DUCKDB, _duckdb_runner(con))
+    source = duckdb_source(path, fmt)
+    with duckdb_connection(memory_limit, temp_directory, threads) as con:
+        counter = SqlCounter(spec, source, DUCKDB, duckdb_runner(con))
         try:
             result = counter.run()
         except duckdb.Error as exc:
-            raise _translate(exc, path) from None
+            raise translate_duckdb_error(exc, path) from None
     sha = file_sha256(path)
     result.lineage_data["sha256"] = sha
     result.lineage_data["path"] = path.as_posix()
