@@ -173,7 +173,7 @@ def publish_data_report(
     same name. The ledger has no kind column: the entry is recorded as a model audit's is,
     its data SHA-256 that of the audited file, its model and verdict empty.
     """
-    from fairaudit.outputs._data_report import data_report_paths, identified, render_data_html
+    from fairaudit.outputs import data_report_paths, identified, render_data_html
 
     html_path, json_path = data_report_paths(output)
     if html_path is None:

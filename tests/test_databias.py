@@ -513,7 +513,7 @@ def test_fairaudit_data_writes_the_json(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["-o", "x.html"], "Error: " + MSG_DATA_OUTPUT_NOT_JSON.format(path="x.html")),
+        (["-o", "x.txt"], "Error: " + MSG_DATA_OUTPUT_NOT_JSON.format(path="x.txt")),
         (["--target", "nope", "-o", "x.json"], "Error: the data has no column 'nope'"),
         (["--features", "nope", "-o", "x.json"], "Error: the data has no column 'nope'"),
         (

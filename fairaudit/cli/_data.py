@@ -190,7 +190,7 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
     """
     from fairaudit.data import file_sha256, read_table
     from fairaudit.databias import data_report
-    from fairaudit.outputs._data_report import data_report_paths, identified
+    from fairaudit.outputs import data_report_paths, identified
     from fairaudit.paths import atomic_write_bytes
     from fairaudit.result import json_text
 
@@ -251,7 +251,7 @@ def _check_files(
 
     A .json output is the JSON only: signing and an explicit ledger need an .html page.
     """
-    from fairaudit.outputs._data_report import data_report_paths
+    from fairaudit.outputs import data_report_paths
     from fairaudit.paths import FileRole, check_file_roles, require_regular_file
     from fairaudit.publish import check_ledger_appendable, ledger_path_for
 

@@ -200,7 +200,21 @@ def diff(
             [FileRole("--html", html_path)],
             [FileRole("report", p) for p in [old, new, *reports]],
         )
-    result = diff_results(load_results(old), load_results(new), threshold=threshold)
+    before, after = load_results(old), load_results(new)
+    if "data" in (before.get("kind"), after.get("kind")):  # a data audit's diff (issue 18)
+        from fairaudit.outputs import diff_data_reports, format_data_diff
+
+        if html_path is not None:
+            raise click.UsageError("--html compares model audits; two data audits diff as text")
+        found = diff_data_reports(before, after, threshold=threshold, names=(str(old), str(new)))
+        text = (
+            terminal_json(found, indent=2)
+            if as_json
+            else format_data_diff(found, show_all=show_all)
+        )
+        click.echo(text)
+        return
+    result = diff_results(before, after, threshold=threshold)
     if html_path is not None:
         write_diff_html(result, html_path)
     if as_json:

@@ -34,6 +34,8 @@ from fairaudit.outputs._charts import (
     metrics_chart,
     tradeoff_chart,
 )
+from fairaudit.outputs._data_report import data_report_paths, identified, render_data_html
+from fairaudit.outputs._data_report_diff import diff_data_reports, format_data_diff
 from fairaudit.outputs._diff_compute import (
     MSG_BAD_FIELD,
     MSG_BAD_JSON,
@@ -79,6 +81,11 @@ from fairaudit.outputs._report import (
 from fairaudit.outputs._report_groups import TOP_GROUPS, GroupSplit, split_groups
 
 __all__ = [
+    "data_report_paths",
+    "diff_data_reports",
+    "format_data_diff",
+    "identified",
+    "render_data_html",
     "AuditDiff",
     "AuditRef",
     "BEGIN_MARKER",
