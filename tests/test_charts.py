@@ -279,3 +279,19 @@ def test_empty_and_undefined_inputs_draw_without_error() -> None:
         assert chart.html.startswith('<figure class="chart">')
     assert "undefined" in charts[1].html and "no rows" in charts[3].html
     assert "chart-mark m-" not in str(charts[2].html).split("</ul>", 1)[1]
+
+
+def test_metrics_chart_names_rows_marks_and_whiskers_as_told() -> None:
+    """A proxy chart's rows are features and its whiskers the fold range, not groups and CIs."""
+    chart = metrics_chart(
+        "t",
+        ["housing"],
+        ["auc"],
+        [[0.6]],
+        [[(0.55, 0.65)]],
+        words=("Feature", "a feature's AUC", "lowest to highest over the folds"),
+    )
+    html = str(chart.html)
+    assert ">Feature<" in html and "a feature&#39;s AUC" in html
+    assert "lowest to highest over the folds" in html
+    assert "a group&#39;s rate" not in html and "confidence interval" not in html

@@ -131,8 +131,8 @@ def _index(labels: Sequence[str], name: str | None) -> int | None:
     return labels.index(name) if name is not None and name in labels else None
 
 
-def _whisker_item(intervals: bool) -> list[LegendItem]:
-    return [LegendItem("chart-swatch-ci", "confidence interval")] if intervals else []
+def _whisker_item(intervals: bool, words: str = "confidence interval") -> list[LegendItem]:
+    return [LegendItem("chart-swatch-ci", words)] if intervals else []
 
 
 def _beyond_item(panels: Sequence[_Panel]) -> list[LegendItem]:
@@ -152,13 +152,16 @@ def metrics_chart(
     intervals: Sequence[Sequence[tuple[float, float] | None]] | None = None,
     *,
     reference: str | None = None,
+    words: tuple[str, str, str] = ("Group", "a group's rate", "confidence interval"),
 ) -> Chart:
     """Return small multiples of rates by group: one panel per metric, one row per group.
 
     ``values[m][g]`` is metric ``m`` for group ``g``; ``intervals`` adds whiskers. The
     ``reference`` group's marks are squares and its value is a line across each panel.
-    Undefined values draw no mark and are printed as 'undefined'.
+    Undefined values draw no mark and are printed as 'undefined'. ``words`` name the rows,
+    the mark and the whisker (for rows that are not groups, e.g. a proxy's features).
     """
+    row_word, mark_word, whisker_word = words
     labels = [text(g) for g in groups]
     ref = _index(list(groups), reference)
     panels = []
@@ -175,15 +178,14 @@ def metrics_chart(
             )
         )
     has_ci = any(ci is not None for p in panels for ci in p.intervals)
-    items = [mark_item("value", "a group's rate")]
+    items = [mark_item("value", mark_word)]
     if ref is not None:
         items += [
             mark_item("reference", f"the reference group, {labels[ref]}"),
             LegendItem("chart-swatch-ref", "the reference group's rate"),
         ]
-    body = legend([*items, *_whisker_item(has_ci), *_beyond_item(panels)]) + scroll_box(
-        text(title), _dot_table("Group", labels, panels, ref)
-    )
+    body = legend([*items, *_whisker_item(has_ci, whisker_word), *_beyond_item(panels)])
+    body += scroll_box(text(title), _dot_table(row_word, labels, panels, ref))
     parts = []
     for g, group in enumerate(labels):
         entry = ", ".join(

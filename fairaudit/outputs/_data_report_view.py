@@ -91,6 +91,7 @@ def _proxy_chart(sensitive: str, top: Sequence[Mapping[str, Any]]) -> Chart | No
         ["auc"],
         [[f["auc"] for f in top]],
         [folds],
+        words=("Feature", "a feature's cross-validated AUC", "lowest to highest over the folds"),
     )
 
 
