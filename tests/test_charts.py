@@ -295,3 +295,9 @@ def test_metrics_chart_names_rows_marks_and_whiskers_as_told() -> None:
     assert ">Feature<" in html and "a feature&#39;s AUC" in html
     assert "lowest to highest over the folds" in html
     assert "a group&#39;s rate" not in html and "confidence interval" not in html
+
+
+def test_a_label_breaks_after_its_underscores_not_inside_a_word() -> None:
+    html = str(metrics_chart("t", ["checking_account", "<b>_x"], ["m"], [[0.5, 0.4]]).html)
+    assert "checking_<wbr>account" in html
+    assert "&lt;b&gt;_<wbr>x" in html  # each part escaped; only the <wbr> is markup

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from fairaudit.outputs._chart_heatmap import heatmap_chart
 from fairaudit.outputs._chart_html import (
@@ -80,7 +80,9 @@ def _intervals(given: Sequence[Sequence[float | None] | None] | None, n: int) ->
 
 def _label_cell(label: str, is_reference: bool) -> Markup:
     tag = Markup(' <span class="chart-ref">reference</span>') if is_reference else Markup("")
-    return Markup('<th scope="row" class="chart-label">{}{}</th>').format(label, tag)
+    # A name like checking_account may break after its underscores rather than mid-word.
+    shown = Markup("_<wbr>").join(escape(part) for part in label.split("_"))
+    return Markup('<th scope="row" class="chart-label">{}{}</th>').format(shown, tag)
 
 
 def _dot_table(
