@@ -217,24 +217,11 @@ def sample_audit(tmp_path_factory: pytest.TempPathFactory) -> SampleAudit:
     The full run (mitigations included) takes seconds; tests that only read the report share
     it instead of running it again. Its ledger is written beside it, as a user's would be.
     """
-    from fairaudit.cli import cli
 
     folder = tmp_path_factory.mktemp("sample")
     html = folder / "report.html"
     config = Path(__file__).resolve().parent.parent / "sample_data" / "audit.toml"
-    previous = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = SAMPLE_EPOCH
-    try:
-        result = CliRunner().invoke(cli, ["run", "--config", str(config), "-o", str(html), "-q"])
-    finally:
-        if previous is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = previous
-    assert result.exit_code == 0, result.output
-    sample = SampleAudit(html, html.with_suffix(".json"))
-    assert_outputs_agree(sample.json(), sample.html(), None)
-    return sample
+    return _run_config(config, html, SAMPLE_EPOCH)
 
 
 @pytest.fixture(scope="session")
@@ -344,8 +331,6 @@ def three_feature_audit(tmp_path_factory: pytest.TempPathFactory) -> SampleAudit
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from fairaudit.cli import cli
-
     folder = tmp_path_factory.mktemp("three_feature")
     train, evaluation = _three_feature_rows(800, 1), _three_feature_rows(600, 2)
     train.to_csv(folder / "train.csv", index=False)
@@ -375,8 +360,15 @@ def three_feature_audit(tmp_path_factory: pytest.TempPathFactory) -> SampleAudit
         encoding="utf-8",
     )
     html = folder / "report.html"
+    return _run_config(config, html, THREE_FEATURE_EPOCH)
+
+
+def _run_config(config: Path, html: Path, epoch: str) -> SampleAudit:
+    """Run ``fairaudit run --config`` at a fixed SOURCE_DATE_EPOCH; check and return its report."""
+    from fairaudit.cli import cli
+
     previous = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = THREE_FEATURE_EPOCH
+    os.environ["SOURCE_DATE_EPOCH"] = epoch
     try:
         result = CliRunner().invoke(cli, ["run", "--config", str(config), "-o", str(html), "-q"])
     finally:

@@ -41,7 +41,7 @@ from fairaudit.engines._duckdb import (
     translate_duckdb_error,
 )
 from fairaudit.engines._sql import SqlCounter
-from fairaudit.engines._sql_source import DUCKDB, SqlRunner, SqlSource, sql_literal
+from fairaudit.engines._sql_source import DUCKDB, SqlRunner, SqlSource, bin_code_sql
 from fairaudit.errors import ConfigError, DataError
 
 __all__ = ["DATA_ENGINES", "count_data_duckdb", "count_data_with_engine"]
@@ -115,7 +115,9 @@ class _DataCounter(SqlCounter):
             code_sql.append(f"COALESCE(mp.code, {len(strata_levels) - 1}) AS s")
         for i, column in enumerate(self.features):
             if column in self.spec.bins:
-                code_sql.append(f"{self._bin_sql(i, column, missing_code[i])} AS c{i}")
+                code_sql.append(
+                    f"{bin_code_sql(i, self.spec.bins[column], missing_code[i])} AS c{i}"
+                )
             else:
                 self._register(f"fa_map_f{i}", maps[i].raw, maps[i].codes)
                 joins.append(f"LEFT JOIN fa_map_f{i} m{i} ON fa_src.f{i} = m{i}.v")
@@ -131,15 +133,6 @@ class _DataCounter(SqlCounter):
             f"FROM fa_src {' '.join(joins)}) q GROUP BY {keys}"
         )
         return rows, levels, (label_levels, -1), (strata_levels, len(strata_levels) - 1)
-
-    def _bin_sql(self, i: int, column: str, missing_code: int) -> str:
-        """Return a binned feature's code, as the model audit's pass computes it."""
-        x = f"TRY_CAST(fa_src.f{i} AS DOUBLE)"
-        terms = " + ".join(
-            f"CASE WHEN {x} >= CAST({sql_literal(repr(float(e)))} AS DOUBLE) THEN 1 ELSE 0 END"
-            for e in self.spec.bins[column]
-        )
-        return f"CASE WHEN fa_src.f{i} IS NULL THEN {missing_code} ELSE {terms} END"
 
 
 def _check_columns(columns: Sequence[str], wanted: Sequence[str | None]) -> None:

@@ -47,10 +47,10 @@ from fairaudit.engines._sql_source import (
     Distinct,
     SqlRunner,
     SqlSource,
+    bin_code_sql,
     is_float_type,
     is_numeric_type,
     nested_kind,
-    sql_literal,
     typed_series,
 )
 from fairaudit.engines._types import EngineCounts, check_reference, memory_bytes
@@ -382,15 +382,7 @@ class SqlCounter:
         ]
         for i, column in enumerate(self.features):
             if column in spec.bins:
-                x = f"TRY_CAST(fa_src.f{i} AS DOUBLE)"
-                terms = " + ".join(
-                    f"CASE WHEN {x} >= CAST({sql_literal(repr(float(e)))} AS DOUBLE) "
-                    "THEN 1 ELSE 0 END"
-                    for e in spec.bins[column]
-                )
-                code_sql.append(
-                    f"CASE WHEN fa_src.f{i} IS NULL THEN {missing_code[i]} ELSE {terms} END AS c{i}"
-                )
+                code_sql.append(f"{bin_code_sql(i, spec.bins[column], missing_code[i])} AS c{i}")
             else:
                 joins.append(f"LEFT JOIN fa_map_f{i} m{i} ON fa_src.f{i} = m{i}.v")
                 code_sql.append(f"COALESCE(m{i}.code, {missing_code[i]}) AS c{i}")

@@ -15,6 +15,7 @@ import pandas as pd
 from fairaudit.data import Check
 
 __all__ = [
+    "bin_code_sql",
     "DUCKDB",
     "SPARK",
     "Dialect",
@@ -33,6 +34,17 @@ __all__ = [
 def sql_literal(text: str) -> str:
     """Return a SQL string literal (quotes doubled; valid in DuckDB and Spark)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def bin_code_sql(i: int, edges: Sequence[float], missing_code: int) -> str:
+    """Return the SQL code of binned feature ``i`` of ``fa_src``: the number of edges at or
+    below its value, ``missing_code`` when it is NULL (``data.encode_sensitive``'s bins)."""
+    x = f"TRY_CAST(fa_src.f{i} AS DOUBLE)"
+    terms = " + ".join(
+        f"CASE WHEN {x} >= CAST({sql_literal(repr(float(e)))} AS DOUBLE) THEN 1 ELSE 0 END"
+        for e in edges
+    )
+    return f"CASE WHEN fa_src.f{i} IS NULL THEN {missing_code} ELSE {terms} END"
 
 
 def sql_ident(name: str) -> str:
