@@ -61,7 +61,7 @@ from fairaudit.outputs._diff_render import (
     render_diff_html,
     write_diff_html,
 )
-from fairaudit.outputs._junit import junit_xml, write_junit
+from fairaudit.outputs._junit import data_junit_xml, junit_xml, write_data_junit, write_junit
 from fairaudit.outputs._report import (
     CHART_METRICS,
     DISPARITY_METRICS,
@@ -133,6 +133,7 @@ __all__ = [
     "heatmap_chart",
     "intervals_disjoint",
     "junit_xml",
+    "data_junit_xml",
     "load_report",
     "load_results",
     "mct_card",
@@ -151,4 +152,5 @@ __all__ = [
     "update_markdown_card",
     "write_diff_html",
     "write_junit",
+    "write_data_junit",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,19 @@ from fairaudit.outputs._text import bound_text
 from fairaudit.paths import atomic_write_bytes
 from fairaudit.policy import MSG_BAD_FAIL_ON, NOT_EVALUABLE
 
-__all__ = ["junit_xml", "write_junit"]
+__all__ = [
+    "MSG_NO_DATA_POLICY",
+    "NOT_APPLICABLE",
+    "data_junit_xml",
+    "junit_xml",
+    "write_data_junit",
+    "write_junit",
+]
 
 SUITE_NAME = "fairaudit policy"
+#: The status of a JUnit case for a rule that cannot apply to the report's kind (skipped).
+NOT_APPLICABLE = "not applicable"
+MSG_NO_DATA_POLICY = "the data report has no policy section: audit it with a policy (--policy)"
 
 # Characters XML 1.0 forbids even escaped; group values come from the data, so replace them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -61,6 +71,71 @@ def _details(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _status_element(
+    case: ET.Element, status: str, message: str, details: str, *, failed: bool
+) -> str | None:
+    """Add the element of an outcome's status to ``case``; return the count it adds to."""
+    if failed:
+        failure = ET.SubElement(case, "failure", message=message, type=status)
+        failure.text = details
+        return "failures"
+    if status == NOT_EVALUABLE:
+        ET.SubElement(case, "skipped", message=message)
+        ET.SubElement(case, "system-out").text = details
+        return "skipped"
+    if status == "warn":
+        ET.SubElement(case, "system-out").text = f"WARNING: {message}\n{details}"
+    return None
+
+
+def _suite(
+    policy: Mapping[str, Any],
+    cases: Iterable[tuple[str, str, str, str, str]],
+    *,
+    fail_on: str,
+    properties: Iterable[tuple[str, str]] = (),
+) -> bytes:
+    """Return the JUnit XML of ``cases`` (classname, name, status, message, details).
+
+    A ``fail`` is a failure, and so is a ``warn`` with ``fail_on = "warn"`` and a not-evaluable
+    outcome when the policy counts those as failures; another not-evaluable (or a
+    ``not applicable``) case is skipped; a warning passes with a note.
+    """
+    if fail_on not in ("fail", "warn"):
+        raise ValueError(MSG_BAD_FAIL_ON.format(value=fail_on))
+    suite = ET.Element("testsuite", name=SUITE_NAME)
+    listed = ET.SubElement(suite, "properties")
+    ET.SubElement(listed, "property", name="verdict", value=policy["verdict"])
+    for layer in policy["layers"]:
+        value = _xml(f"{layer['source']} {layer['sha256']}")
+        ET.SubElement(listed, "property", name="policy", value=value)
+    for name, value in properties:
+        ET.SubElement(listed, "property", name=name, value=_xml(value))
+    counts = {"tests": 0, "failures": 0, "skipped": 0}
+    for classname, name, status, message, details in cases:
+        counts["tests"] += 1
+        case = ET.SubElement(suite, "testcase", classname=_xml(classname), name=_xml(name))
+        failed = (
+            status == "fail"
+            or (status == "warn" and fail_on == "warn")
+            or (status == NOT_EVALUABLE and policy["not_evaluable"] == "fail")
+        )
+        skipped = NOT_EVALUABLE if status == NOT_APPLICABLE else status
+        counted = _status_element(case, skipped, _xml(message), _xml(details), failed=failed)
+        if counted is not None:
+            counts[counted] += 1
+    for name, value in counts.items():
+        suite.set(name, str(value))
+    suite.set("errors", "0")
+    root = ET.Element("testsuites", name="fairaudit")
+    for name in ("tests", "failures", "skipped"):
+        root.set(name, suite.get(name, "0"))
+    root.set("errors", "0")
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
 def junit_xml(
     policy: Mapping[str, Any],
     *,
@@ -73,58 +148,93 @@ def junit_xml(
     result's ``summary``, the groups its banner names as worse off become ``worse_off``
     properties of the suite.
     """
-    if fail_on not in ("fail", "warn"):
-        raise ValueError(MSG_BAD_FAIL_ON.format(value=fail_on))
-    suite = ET.Element("testsuite", name=SUITE_NAME)
-    properties = ET.SubElement(suite, "properties")
-    ET.SubElement(properties, "property", name="verdict", value=policy["verdict"])
-    for layer in policy["layers"]:
-        ET.SubElement(
-            properties,
-            "property",
-            name="policy",
-            value=_xml(f"{layer['source']} {layer['sha256']}"),
+    cases = [
+        (
+            f"fairaudit.policy.{rule['id']}",
+            _case_name(rule, outcome),
+            outcome["status"],
+            f"{rule['id']}: {outcome['reason']}",
+            _details(rule, outcome),
         )
-    for entry in worse_off_entries(summary):
-        ET.SubElement(properties, "property", name="worse_off", value=_xml(worse_off_text(entry)))
-    counts = {"tests": 0, "failures": 0, "skipped": 0}
-    for rule in policy["rules"]:
-        for outcome in rule["outcomes"]:
-            counts["tests"] += 1
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=_xml(f"fairaudit.policy.{rule['id']}"),
-                name=_xml(_case_name(rule, outcome)),
-            )
-            details = _xml(_details(rule, outcome))
-            message = _xml(f"{rule['id']}: {outcome['reason']}")
-            status = outcome["status"]
-            failed = (
-                status == "fail"
-                or (status == "warn" and fail_on == "warn")
-                or (status == NOT_EVALUABLE and policy["not_evaluable"] == "fail")
-            )
-            if failed:
-                counts["failures"] += 1
-                failure = ET.SubElement(case, "failure", message=message, type=status)
-                failure.text = details
-            elif status == NOT_EVALUABLE:
-                counts["skipped"] += 1
-                ET.SubElement(case, "skipped", message=message)
-                ET.SubElement(case, "system-out").text = details
-            elif status == "warn":
-                ET.SubElement(case, "system-out").text = f"WARNING: {message}\n{details}"
-    for name, value in counts.items():
-        suite.set(name, str(value))
-    suite.set("errors", "0")
-    root = ET.Element("testsuites", name="fairaudit")
-    for name in ("tests", "failures", "skipped"):
-        root.set(name, suite.get(name, "0"))
-    root.set("errors", "0")
-    root.append(suite)
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+        for rule in policy["rules"]
+        for outcome in rule["outcomes"]
+    ]
+    worse_off = [("worse_off", worse_off_text(e)) for e in worse_off_entries(summary)]
+    return _suite(policy, cases, fail_on=fail_on, properties=worse_off)
+
+
+def _data_details(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
+    lines = [
+        f"rule: {rule['id']} ({rule['metric']}, {bound_text(rule['bound'])}, "
+        f"evidence {rule['evidence']})",
+        f"layer: {rule['layer']}",
+    ]
+    group, reference = outcome.get("group"), outcome.get("reference")
+    if group is not None:
+        lines.append(f"group: {group_text(group)}")
+    if reference is not None:
+        against = "the rest" if reference == "rest" else group_text(reference)
+        lines.append(f"against: {against}")
+    if outcome.get("column") is not None:
+        lines.append(f"column: {outcome['column']}")
+    lines += [
+        f"value: {outcome['value']}",
+        f"observed: {outcome['observed']}",
+        f"interval: {outcome['interval']}",
+        f"status: {outcome['status']}",
+        f"reason: {outcome['reason']}",
+    ]
+    if rule.get("description"):
+        lines.append(f"description: {rule['description']}")
+    return "\n".join(lines)
+
+
+def _data_cases(policy: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    cases = [
+        (
+            f"fairaudit.policy.{rule['id']}",
+            outcome["name"],
+            outcome["status"],
+            f"{rule['id']}: {outcome['reason']}",
+            _data_details(rule, outcome),
+        )
+        for rule in policy["rules"]
+        for outcome in rule["outcomes"]
+    ]
+    for rule in policy.get("not_applicable") or []:
+        message = f"{rule['id']}: {rule['reason']}"
+        details = f"rule: {rule['id']} ({rule['metric']}, {bound_text(rule['bound'])})\n"
+        details += f"layer: {rule['layer']}\napplies to: {rule['applies_to']} audits"
+        name = f"(not applicable to a data audit: {rule['applies_to']} audit rule)"
+        cases.append((f"fairaudit.policy.{rule['id']}", name, NOT_APPLICABLE, message, details))
+    return cases
+
+
+def data_junit_xml(report: Mapping[str, Any], *, fail_on: str = "fail") -> str:
+    """Return a data report's policy evaluation (its ``policy`` section) as JUnit XML.
+
+    One test case per rule outcome (named by the rule id and the outcome's ``name``), and
+    one skipped case per model-audit rule that cannot apply to a data audit. The suite's
+    properties hold the verdict, each policy layer and the data audit's id and data file.
+    """
+    policy = report.get("policy")
+    if not policy:
+        raise ValueError(MSG_NO_DATA_POLICY)
+    audit = report.get("audit") or {}
+    properties = [("report", "data")]
+    if audit.get("id"):
+        properties.append(("audit", str(audit["id"])))
+    if (report.get("data") or {}).get("path") is not None:
+        properties.append(("data", str(report["data"]["path"])))
+    xml = _suite(policy, _data_cases(policy), fail_on=fail_on, properties=properties)
+    return xml.decode("utf-8")
+
+
+def write_data_junit(
+    report: Mapping[str, Any], path: str | os.PathLike[str], *, fail_on: str = "fail"
+) -> None:
+    """Write the data report's policy evaluation as JUnit XML to ``path`` atomically."""
+    atomic_write_bytes(Path(path), data_junit_xml(report, fail_on=fail_on).encode("utf-8"))
 
 
 def write_junit(

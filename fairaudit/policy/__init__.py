@@ -17,21 +17,30 @@ makes it ``fail``), and it is listed in the findings.
 from __future__ import annotations
 
 from fairaudit.policy._approvals import ApprovalStatus, check_approvals, review_extra
+from fairaudit.policy._data_rules import (
+    DataOutcome,
+    data_policy_section,
+    evaluate_data_policy,
+    judge_data_rules,
+)
 from fairaudit.policy._evaluate import (
-    MSG_BAD_FAIL_ON,
     REASON_NO_FEATURE,
     REASON_NO_INTERVALS,
     REASON_RESTRICTED,
     REASON_SMALL_GROUP,
     REASON_UNDEFINED,
+    evaluate_policy,
+)
+from fairaudit.policy._findings import build_findings
+from fairaudit.policy._judge import (
+    MSG_BAD_FAIL_ON,
+    MSG_NO_RULES_FOR,
     MitigationEvaluation,
     Outcome,
     PolicyEvaluation,
     RuleEvaluation,
-    evaluate_policy,
     exit_code_for,
 )
-from fairaudit.policy._findings import build_findings
 from fairaudit.policy._load import (
     MSG_APPROVALS_LOOSENED,
     MSG_BAD_METRIC,
@@ -55,7 +64,12 @@ from fairaudit.policy._load import (
 )
 from fairaudit.policy._model import (
     BETWEEN_GROUPS_METRICS,
+    DATA_LABEL_METRICS,
+    DATA_RULE_COMPARES,
+    DATA_RULE_METRICS,
+    DATA_SIGNED_METRICS,
     DECISIONS,
+    EVIDENCE_ORDER,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_POLICY_FAILED,
@@ -77,6 +91,16 @@ from fairaudit.policy._variant import mitigation_disparities
 
 __all__ = [
     "ApprovalStatus",
+    "DATA_LABEL_METRICS",
+    "DATA_RULE_COMPARES",
+    "DATA_RULE_METRICS",
+    "DATA_SIGNED_METRICS",
+    "DataOutcome",
+    "EVIDENCE_ORDER",
+    "MSG_NO_RULES_FOR",
+    "data_policy_section",
+    "evaluate_data_policy",
+    "judge_data_rules",
     "Approvals",
     "DECISIONS",
     "EXIT_ERROR",

@@ -1,23 +1,31 @@
-"""Evaluating a policy: every rule's outcomes on an audit result's JSON, and the verdict."""
+"""Evaluating a policy on a model audit: every rule's outcomes on the result's JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, cast
 
 from fairaudit.display import group_text
+from fairaudit.policy._judge import (
+    REASON_NO_INTERVAL,
+    REASON_UNDEFINED,
+    MitigationEvaluation,
+    Outcome,
+    PolicyEvaluation,
+    RuleEvaluation,
+    judge,
+    resolve_not_evaluable,
+    split_rules,
+    verdict_of,
+    worst_status,
+)
 from fairaudit.policy._model import (
-    EXIT_OK,
-    EXIT_POLICY_FAILED,
     FAVORABLE_BASES,
     FAVORABLE_METRICS,
     NOT_EVALUABLE,
     NotEvaluable,
     Policy,
     Rule,
-    Status,
-    Verdict,
 )
 from fairaudit.policy._variant import mitigation_disparities
 from fairaudit.policy._view import (
@@ -29,10 +37,17 @@ from fairaudit.policy._view import (
     group_key,
 )
 
-# A bound met up to float rounding (0.4 / 0.5 is 0.8000000000000002) counts as met.
-_TOLERANCE = 1e-12
-
-MSG_BAD_FAIL_ON = "fail_on must be 'fail' or 'warn', not {value!r}"
+__all__ = [
+    "REASON_NO_FEATURE",
+    "REASON_NO_GROUPINGS",
+    "REASON_NO_INTERVALS",
+    "REASON_NO_METRIC",
+    "REASON_RESTRICTED",
+    "REASON_SMALL_GROUP",
+    "REASON_TOO_FEW_GROUPS",
+    "REASON_UNDEFINED",
+    "evaluate_policy",
+]
 
 # Reasons for a not-evaluable outcome (shown in the report, JUnit and findings).
 REASON_NO_FEATURE = "the audit has no grouping {feature!r} (it has: {groupings})"
@@ -40,14 +55,8 @@ REASON_NO_GROUPINGS = "the audit has no groupings"
 REASON_NO_METRIC = "the audit has no {metric!r} values for {feature!r}"
 REASON_SMALL_GROUP = "{label} has {count} rows, fewer than min_group_size {minimum}"
 REASON_TOO_FEW_GROUPS = "fewer than two groups with at least {minimum} rows and a defined value"
-REASON_UNDEFINED = "the value is undefined (a zero denominator)"
 REASON_NO_INTERVALS = (
     "evidence = 'interval', but the result has no confidence intervals (audit with uncertainty)"
-)
-REASON_NO_INTERVAL = "evidence = 'interval', but the confidence interval is undefined"
-REASON_DEGENERATE_INTERVAL = (
-    "evidence = 'interval', but the interval [{low:.4g}, {high:.4g}] has zero width: it "
-    "carries no information about the uncertainty, so it is not evidence"
 )
 REASON_RESTRICTED = (
     "evidence = 'interval', but groups below min_group_size were left out, and the "
@@ -71,144 +80,6 @@ _FAVORABLE_HEADLINE = {
     "favorable_opportunity_difference": "equal_opportunity_difference",
     "favorable_opportunity_ratio": "equal_opportunity_ratio",
 }
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One rule checked on one grouping (between groups) or one group (vs the reference).
-
-    ``groups`` are the groups compared: ``[group, reference]`` or ``[lowest, highest]``;
-    ``excluded`` are groups left out of a between-groups value for having too few rows.
-    """
-
-    feature: str | None
-    groups: tuple[dict[str, str], ...]
-    observed: float | None
-    interval: tuple[float, float] | None
-    status: Status
-    reason: str
-    excluded: tuple[dict[str, str], ...] = ()
-
-    @property
-    def name(self) -> str:
-        """Return a short, stable name such as ``sex: sex=female vs sex=male``."""
-        feature = self.feature if self.feature is not None else "(no feature)"
-        if not self.groups:
-            return feature
-        joiner = " vs " if len(self.groups) == 2 else ", "
-        return f"{feature}: " + joiner.join(group_text(g) for g in self.groups)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the outcome's JSON form."""
-        return {
-            "feature": self.feature,
-            "groups": [dict(g) for g in self.groups],
-            "excluded": [dict(g) for g in self.excluded],
-            "observed": self.observed,
-            "interval": list(self.interval) if self.interval is not None else None,
-            "status": self.status,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class RuleEvaluation:
-    """A rule with its outcomes and its status (the worst outcome)."""
-
-    rule: Rule
-    outcomes: tuple[Outcome, ...]
-    status: Status
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule's JSON form with outcomes and status."""
-        return {
-            **self.rule.to_dict(),
-            "outcomes": [o.to_dict() for o in self.outcomes],
-            "status": self.status,
-        }
-
-
-@dataclass(frozen=True)
-class MitigationEvaluation:
-    """The policy's verdict on one mitigation's numbers."""
-
-    method: str
-    constraint: str | None
-    protocol: str | None
-    verdict: Verdict
-    failed_rules: tuple[str, ...]
-    warned_rules: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return ``{method, constraint, protocol, verdict, failed_rules, warned_rules}``."""
-        return {
-            "method": self.method,
-            "constraint": self.constraint,
-            "protocol": self.protocol,
-            "verdict": self.verdict,
-            "failed_rules": list(self.failed_rules),
-            "warned_rules": list(self.warned_rules),
-        }
-
-
-@dataclass(frozen=True)
-class PolicyEvaluation:
-    """A policy checked against one audit result: every rule's outcomes and the verdict."""
-
-    policy: Policy
-    rules: tuple[RuleEvaluation, ...]
-    verdict: Verdict
-    not_evaluable: NotEvaluable
-    mitigations: tuple[MitigationEvaluation, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the ``policy`` section of the audit result's JSON."""
-        approvals = self.policy.approvals
-        return {
-            "layers": [layer.to_dict() for layer in self.policy.layers],
-            "not_evaluable": self.not_evaluable,
-            "rules": [r.to_dict() for r in self.rules],
-            "approvals": approvals.to_dict() if approvals is not None else None,
-            "mitigations": [m.to_dict() for m in self.mitigations],
-            "verdict": self.verdict,
-        }
-
-
-def _meets(value: float, rule: Rule) -> bool:
-    return (rule.min is None or value >= rule.min - _TOLERANCE) and (
-        rule.max is None or value <= rule.max + _TOLERANCE
-    )
-
-
-def _judge(
-    rule: Rule,
-    observed: float | None,
-    interval: tuple[float, float] | None,
-    *,
-    interval_reason: str | None,
-) -> tuple[Status, str]:
-    """Return the status and reason for a value (and interval) against the rule's bound.
-
-    ``interval_reason`` says why there is no interval when ``interval`` is None.
-    """
-    if rule.evidence == "point":
-        if observed is None:
-            return NOT_EVALUABLE, REASON_UNDEFINED
-        if _meets(observed, rule):
-            return "pass", f"{observed:.4g} is {rule.bound_text()}"
-        return rule.severity, f"{observed:.4g} is not {rule.bound_text()}"
-    if interval is None:
-        return NOT_EVALUABLE, interval_reason or REASON_NO_INTERVAL
-    low, high = interval
-    if low == high:
-        return NOT_EVALUABLE, REASON_DEGENERATE_INTERVAL.format(low=low, high=high)
-    text = f"interval [{low:.4g}, {high:.4g}]"
-    if _meets(low, rule) and _meets(high, rule):
-        return "pass", f"{text} is wholly {rule.bound_text()}"
-    return rule.severity, f"{text} is not wholly {rule.bound_text()}"
 
 
 def _small_reason(view: View, feature: str, key: GroupKey, minimum: int) -> str:
@@ -265,7 +136,7 @@ def _between_outcome(rule: Rule, view: View, feature: str, minimum: int) -> Outc
             feature, groups, None, None, NOT_EVALUABLE,
             REASON_TOO_FEW_GROUPS.format(minimum=minimum), excluded_groups,
         )  # fmt: skip
-    status, reason = _judge(rule, observed, interval, interval_reason=interval_reason)
+    status, reason = judge(rule, observed, interval, interval_reason=interval_reason)
     return Outcome(feature, groups, observed, interval, status, reason, excluded_groups)
 
 
@@ -302,7 +173,7 @@ def _favorable_outcome(rule: Rule, view: View, feature: str, minimum: int) -> Ou
             REASON_TOO_FEW_GROUPS.format(minimum=minimum), excluded_groups,
         )  # fmt: skip
     interval, interval_reason = _favorable_interval(rule, view, feature, base, minimum, bool(small))
-    status, reason = _judge(rule, observed, interval, interval_reason=interval_reason)
+    status, reason = judge(rule, observed, interval, interval_reason=interval_reason)
     return Outcome(feature, groups, observed, interval, status, reason, excluded_groups)
 
 
@@ -361,7 +232,7 @@ def _reference_outcomes(rule: Rule, view: View, feature: str, minimum: int) -> l
             continue
         interval = as_interval(row.get(ci_key))
         missing = REASON_NO_INTERVALS if ci_key not in row else REASON_NO_INTERVAL
-        status, reason = _judge(rule, observed, interval, interval_reason=missing)
+        status, reason = judge(rule, observed, interval, interval_reason=missing)
         outcomes.append(Outcome(feature, (group, reference), observed, interval, status, reason))
     return outcomes
 
@@ -384,19 +255,7 @@ def _evaluate_rule(rule: Rule, view: View) -> RuleEvaluation:
             outcomes.extend(_reference_outcomes(rule, view, feature, minimum))
     if not outcomes:
         outcomes.append(Outcome(None, (), None, None, NOT_EVALUABLE, REASON_NO_GROUPINGS))
-    statuses = {o.status for o in outcomes}
-    worst: tuple[Status, ...] = ("fail", "warn", NOT_EVALUABLE)
-    status: Status = next((s for s in worst if s in statuses), "pass")
-    return RuleEvaluation(rule, tuple(outcomes), status)
-
-
-def _verdict(rules: Iterable[RuleEvaluation], not_evaluable: NotEvaluable) -> Verdict:
-    statuses = {r.status for r in rules}
-    if "fail" in statuses or (not_evaluable == "fail" and NOT_EVALUABLE in statuses):
-        return "fail"
-    if "warn" in statuses or NOT_EVALUABLE in statuses:
-        return "warn"
-    return "pass"
+    return RuleEvaluation(rule, tuple(outcomes), worst_status(outcomes))
 
 
 def evaluate_policy(
@@ -413,11 +272,10 @@ def evaluate_policy(
     numbers (its disparity rows as stored, or derived from its groups' counts:
     ``mitigation_disparities``); group sizes come from the audit's ``by_group``.
     """
-    mode: NotEvaluable = not_evaluable or policy.not_evaluable
-    if mode not in ("warn", "fail"):
-        raise ValueError(f"not_evaluable must be 'warn' or 'fail', not {mode!r}")
+    mode = resolve_not_evaluable(policy, not_evaluable)
+    applies, others = split_rules(policy, "model")
     view = build_view(result)
-    rules = tuple(_evaluate_rule(rule, view) for rule in policy.rules)
+    rules = tuple(_evaluate_rule(rule, view) for rule in applies)
     mitigations = []
     for mitigation in result.get("mitigations") or []:
         if mitigation.get("status", "ok") != "ok" or not (
@@ -429,27 +287,16 @@ def evaluate_policy(
             disparities=mitigation_disparities(result, mitigation),
             headline=mitigation.get("headline") or [],
         )
-        judged = [_evaluate_rule(rule, mitigated) for rule in policy.rules]
+        judged = [_evaluate_rule(rule, mitigated) for rule in applies]
         mitigations.append(
             MitigationEvaluation(
                 method=str(mitigation.get("method")),
                 constraint=mitigation.get("constraint"),
                 protocol=mitigation.get("protocol"),
-                verdict=_verdict(judged, mode),
+                verdict=verdict_of(judged, mode),
                 failed_rules=tuple(r.rule.id for r in judged if r.status == "fail"),
                 warned_rules=tuple(r.rule.id for r in judged if r.status == "warn"),
             )
         )
-    return PolicyEvaluation(policy, rules, _verdict(rules, mode), mode, tuple(mitigations))
-
-
-def exit_code_for(verdict: str | None, fail_on: str = "fail") -> int:
-    """Return the exit code of ``fairaudit run`` for a verdict: 0 pass, 3 policy failed.
-
-    ``fail_on = "warn"`` makes a ``warn`` verdict fail too. No policy (verdict None) is 0.
-    """
-    if fail_on not in ("fail", "warn"):
-        raise ValueError(MSG_BAD_FAIL_ON.format(value=fail_on))
-    if verdict == "fail" or (verdict == "warn" and fail_on == "warn"):
-        return EXIT_POLICY_FAILED
-    return EXIT_OK
+    verdict = verdict_of(rules, mode)
+    return PolicyEvaluation(policy, rules, verdict, mode, tuple(mitigations), others)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fairaudit.display import group_text
-from fairaudit.policy._evaluate import Outcome, PolicyEvaluation, exit_code_for
+from fairaudit.policy._judge import Outcome, PolicyEvaluation, exit_code_for
 from fairaudit.policy._model import EXIT_OK, NOT_EVALUABLE
 
 # --------------------------------------------------------------------------- findings

@@ -14,6 +14,9 @@ from fairaudit.errors import SigningError
 from fairaudit.paths import parse_toml, read_regular_bytes
 from fairaudit.policy._model import (
     BETWEEN_GROUPS_METRICS,
+    DATA_RULE_COMPARES,
+    DATA_RULE_METRICS,
+    EVIDENCE_ORDER,
     GROUP_METRICS,
     PRESET_PREFIX,
     PRESETS,
@@ -54,11 +57,24 @@ MSG_UNKNOWN_KEY = "{source}: rule {rule}: unknown key {key!r}; allowed keys: {al
 MSG_BAD_METRIC = (
     "{source}: rule {rule}: key 'metric': unknown metric {value!r}; use a between-groups metric "
     "({headline}) or <group metric>_difference / <group metric>_ratio with a group metric "
-    "among: {group}"
+    "among: {group}; or, for a data audit: " + ", ".join(DATA_RULE_COMPARES)
 )
 MSG_BAD_SEVERITY = "{source}: rule {rule}: key 'severity' must be 'fail' or 'warn', not {value!r}"
 MSG_BAD_EVIDENCE = (
-    "{source}: rule {rule}: key 'evidence' must be 'point' or 'interval', not {value!r}"
+    "{source}: rule {rule}: key 'evidence' must be 'point', 'interval' or 'beyond', not {value!r}"
+)
+MSG_BEYOND_MODEL = (
+    "{source}: rule {rule}: key 'evidence': 'beyond' is for data-audit rules; a model-audit "
+    "rule takes 'point' or 'interval'"
+)
+MSG_DATA_COMPARE = (
+    "{source}: rule {rule}: key 'compare': {metric!r} is a data-audit metric whose rows "
+    "compare with: {allowed}; not {value!r}"
+)
+MSG_DATA_GROUP_SIZE = (
+    "{source}: rule {rule}: key 'min_group_size' is for model-audit rules; a data audit's "
+    "rows carry no group sizes to judge it by (use evidence = 'interval' to judge small "
+    "groups by their uncertainty)"
 )
 MSG_BAD_COMPARE = (
     "{source}: rule {rule}: key 'compare' must be 'reference' or 'between_groups', not {value!r}"
@@ -168,10 +184,17 @@ def _label(entry: Mapping[str, Any], index: int) -> str:
     return f"#{index} ({metric})" if isinstance(metric, str) else f"#{index}"
 
 
+def default_compare(metric: str) -> str:
+    """Return the comparison a rule on ``metric`` makes when it names none."""
+    if metric in DATA_RULE_COMPARES:
+        return DATA_RULE_COMPARES[metric][0]
+    return "between_groups" if metric in BETWEEN_GROUPS_METRICS else "reference"
+
+
 def _derived_id(metric: str, compare: str, feature: str | None) -> str:
     parts = [metric]
-    if metric not in BETWEEN_GROUPS_METRICS and compare == "between_groups":
-        parts.append("between_groups")
+    if compare != default_compare(metric) and metric not in BETWEEN_GROUPS_METRICS:
+        parts.append(compare)
     if feature is not None:
         parts.append(feature)
     return ":".join(parts)
@@ -200,7 +223,7 @@ def _validate_entry(entry: Mapping[str, Any], *, source: str, rule: str) -> dict
     for key in ("metric", "feature", "description"):
         if key in entry and not (isinstance(entry[key], str) and entry[key]):
             raise bad(key, "non-empty text")
-    if "metric" in entry and entry["metric"] not in RULE_METRICS:
+    if "metric" in entry and entry["metric"] not in RULE_METRICS | DATA_RULE_METRICS:
         raise PolicyError(
             MSG_BAD_METRIC.format(
                 source=source,
@@ -230,13 +253,31 @@ def _validate_entry(entry: Mapping[str, Any], *, source: str, rule: str) -> dict
         raise PolicyError(
             MSG_BAD_SEVERITY.format(source=source, rule=rule, value=entry["severity"])
         )
-    if "evidence" in entry and entry["evidence"] not in ("point", "interval"):
+    if "evidence" in entry and entry["evidence"] not in EVIDENCE_ORDER:
         raise PolicyError(
             MSG_BAD_EVIDENCE.format(source=source, rule=rule, value=entry["evidence"])
         )
-    if "compare" in entry and entry["compare"] not in ("reference", "between_groups"):
-        raise PolicyError(MSG_BAD_COMPARE.format(source=source, rule=rule, value=entry["compare"]))
     return checked
+
+
+def _check_kind(rule: Rule, *, source: str, rule_label: str) -> None:
+    """Raise PolicyError if the rule's keys do not fit the kind of report its metric is in."""
+    label = {"source": source, "rule": rule_label}
+    if rule.applies_to == "model":
+        if rule.compare not in ("reference", "between_groups"):
+            raise PolicyError(MSG_BAD_COMPARE.format(**label, value=rule.compare))
+        if rule.evidence == "beyond":
+            raise PolicyError(MSG_BEYOND_MODEL.format(**label))
+        return
+    allowed = DATA_RULE_COMPARES[rule.metric]
+    if rule.compare not in allowed:
+        raise PolicyError(
+            MSG_DATA_COMPARE.format(
+                **label, metric=rule.metric, allowed=", ".join(allowed), value=rule.compare
+            )
+        )
+    if rule.min_group_size is not None:
+        raise PolicyError(MSG_DATA_GROUP_SIZE.format(**label))
 
 
 def _apply_rule_entry(
@@ -248,9 +289,7 @@ def _apply_rule_entry(
     rule_id = checked.get("id")
     if rule_id is None and "metric" in checked:
         metric = checked["metric"]
-        compare = checked.get(
-            "compare", "between_groups" if metric in BETWEEN_GROUPS_METRICS else "reference"
-        )
+        compare = checked.get("compare", default_compare(metric))
         rule_id = _derived_id(metric, compare, checked.get("feature"))
     if rule_id is None:
         raise PolicyError(MSG_NO_METRIC.format(source=source, rule=rule_label))
@@ -285,6 +324,7 @@ def _apply_rule_entry(
         if earlier.locked:
             _check_tightens(earlier, checked, source=source, rule_label=rule_label)
         rule = _override(earlier, checked, source=source, rule_label=rule_label)
+    _check_kind(rule, source=source, rule_label=rule_label)
     if rule.min is None and rule.max is None:
         raise PolicyError(MSG_NO_BOUND.format(source=source, rule=rule_label))
     if rule.min is not None and rule.max is not None and rule.min > rule.max:
@@ -297,7 +337,7 @@ def _apply_rule_entry(
 def _new_rule(rule_id: str, checked: Mapping[str, Any], *, source: str, rule_label: str) -> Rule:
     metric = checked["metric"]
     headline = metric in BETWEEN_GROUPS_METRICS
-    compare = checked.get("compare", "between_groups" if headline else "reference")
+    compare = checked.get("compare", default_compare(metric))
     if headline and compare != "between_groups":
         raise PolicyError(
             MSG_HEADLINE_COMPARE.format(source=source, rule=rule_label, metric=metric)
@@ -331,9 +371,9 @@ def _override(earlier: Rule, checked: Mapping[str, Any], *, source: str, rule_la
             MSG_HEADLINE_COMPARE.format(source=source, rule=rule_label, metric=metric)
         )
     if "metric" in changes and "compare" not in changes:
-        changes["compare"] = (
-            "between_groups" if metric in BETWEEN_GROUPS_METRICS else earlier.compare
-        )
+        allowed = DATA_RULE_COMPARES.get(metric, ("reference", "between_groups"))
+        kept = metric not in BETWEEN_GROUPS_METRICS and earlier.compare in allowed
+        changes["compare"] = earlier.compare if kept else default_compare(metric)
     locked_by = earlier.locked_by
     if changes.get("locked") and not earlier.locked:
         locked_by = source
@@ -369,7 +409,7 @@ def _check_tightens(
         "min": lambda old, new: old is not None and new < old,
         "max": lambda old, new: old is not None and new > old,
         "severity": lambda old, new: old == "fail" and new == "warn",
-        "evidence": lambda old, new: old == "interval" and new == "point",
+        "evidence": lambda old, new: EVIDENCE_ORDER.index(new) < EVIDENCE_ORDER.index(old),
         # A larger minimum leaves more groups out of the rule; an unset one is the audit's.
         "min_group_size": lambda old, new: old is None or new > old,
         "locked": lambda old, new: not new,

@@ -9,8 +9,9 @@ from fairaudit.errors import ConfigError
 from fairaudit.vocabulary import CONFUSION_METRICS, HEADLINE_METRICS, SCORE_METRICS
 
 Severity = Literal["fail", "warn"]
-Evidence = Literal["point", "interval"]
-Compare = Literal["reference", "between_groups"]
+Evidence = Literal["point", "interval", "beyond"]
+Compare = Literal["reference", "between_groups", "rest", "population", "proxy"]
+ReportKind = Literal["model", "data"]
 Status = Literal["pass", "warn", "fail", "not evaluable"]
 Verdict = Literal["pass", "warn", "fail"]
 NotEvaluable = Literal["warn", "fail"]
@@ -45,6 +46,39 @@ RULE_METRICS: frozenset[str] = frozenset(
         *(f"{m}_{kind}" for m in GROUP_METRICS for kind in ("difference", "ratio")),
     )
 )
+
+#: Data-audit metrics (``fairaudit data``) a rule may name, with the comparisons their rows
+#: hold (the first is the default). Label metrics compare a group with the reference group
+#: or with the rest; ``missing_share_difference`` only with the rest; a representation
+#: ratio with the population; ``proxy_auc`` and ``joint_proxy_auc`` read the proxy analysis.
+DATA_LABEL_METRICS: tuple[str, ...] = (
+    "class_imbalance",
+    "difference_in_label_proportions",
+    "kl_divergence",
+    "js_divergence",
+    "lp_norm",
+    "total_variation_distance",
+    "ks_distance",
+    "conditional_demographic_disparity",
+)
+DATA_RULE_COMPARES: dict[str, tuple[str, ...]] = {
+    **{m: ("reference", "rest") for m in DATA_LABEL_METRICS},
+    "missing_share_difference": ("rest",),
+    "representation_ratio": ("population",),
+    "proxy_auc": ("proxy",),
+    "joint_proxy_auc": ("proxy",),
+}
+DATA_RULE_METRICS: frozenset[str] = frozenset(DATA_RULE_COMPARES)
+#: Signed data metrics: a rule bounds their size, ``|value|`` (and the interval of it).
+DATA_SIGNED_METRICS: tuple[str, ...] = (
+    "class_imbalance",
+    "difference_in_label_proportions",
+    "conditional_demographic_disparity",
+    "missing_share_difference",
+)
+#: Evidence from the most lenient to the strictest (a locked rule may only move right).
+EVIDENCE_ORDER: tuple[str, ...] = ("beyond", "point", "interval")
+REPORT_KINDS: tuple[str, ...] = ("model", "data")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -97,6 +131,11 @@ class Rule:
     layer: str
     modified_by: tuple[str, ...] = ()
     locked_by: str | None = None
+
+    @property
+    def applies_to(self) -> ReportKind:
+        """Return the kind of report the rule's metric is in: ``model`` or ``data``."""
+        return "data" if self.metric in DATA_RULE_METRICS else "model"
 
     @property
     def is_headline(self) -> bool:
