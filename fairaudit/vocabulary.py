@@ -26,6 +26,11 @@ __all__ = [
     "MITIGATION_METHODS",
     "PROPORTIONS",
     "RATIO_BAND",
+    "REGRESSION_DATA_METRICS",
+    "REGRESSION_DEFINITIONS",
+    "REGRESSION_DISTRIBUTION_METRICS",
+    "REGRESSION_HEADLINE_METRICS",
+    "REGRESSION_METRICS",
     "SCORE_METRICS",
 ]
 
@@ -162,3 +167,69 @@ MITIGATION_METHODS: tuple[str, ...] = (
     "expgrad_equalized_odds",
     "correlation_remover",
 )
+
+#: A regression model's group metrics, in report order (``count`` first).
+REGRESSION_METRICS: tuple[str, ...] = (
+    "count",
+    "mean_prediction",
+    "mean_target",
+    "mean_error",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "r2",
+)
+
+#: Regression metrics that describe the data, not the model: their disparities are tested
+#: on their own, outside the multiple-testing family (as ``base_rate`` for binary).
+REGRESSION_DATA_METRICS: tuple[str, ...] = ("mean_target",)
+
+#: Distances between a group's prediction distribution and the reference group's
+#: (demographic parity for regression, Agarwal, Dudik & Wu 2019).
+REGRESSION_DISTRIBUTION_METRICS: tuple[str, ...] = ("ks_statistic", "wasserstein_distance")
+
+#: A regression model's headline metrics per grouping: the largest KS statistic between
+#: any two groups and the bounded-group-loss ratios (worst group over the overall).
+REGRESSION_HEADLINE_METRICS: tuple[str, ...] = (
+    "ks_statistic",
+    "max_group_mae_ratio",
+    "max_group_rmse_ratio",
+)
+
+#: Plain-language definitions of the regression metrics (kept apart from DEFINITIONS,
+#: which a binary report lists in full).
+REGRESSION_DEFINITIONS: dict[str, str] = {
+    "count": "Number of people (rows) in the group.",
+    "mean_prediction": "Average predicted value in the group.",
+    "mean_target": "Average true value in the group (a property of the data, not the model).",
+    "mean_error": (
+        "Average of prediction minus true value: above 0 the model over-predicts for the "
+        "group, below 0 it under-predicts."
+    ),
+    "mean_absolute_error": "Average distance between prediction and true value.",
+    "root_mean_squared_error": (
+        "Square root of the average squared distance between prediction and true value "
+        "(weighs large errors more)."
+    ),
+    "r2": (
+        "Share of the variance of the group's true values the predictions explain "
+        "(1 is perfect, 0 no better than the group's mean; undefined when every true value "
+        "in the group is the same)."
+    ),
+    "ks_statistic": (
+        "Kolmogorov-Smirnov distance: the largest gap between the share of the group and the "
+        "share of the reference group predicted at or below any value (0: the same "
+        "distribution of predictions; 1: no overlap). As a headline, the largest over any "
+        "two groups."
+    ),
+    "wasserstein_distance": (
+        "How far, in the prediction's units, the group's predictions would have to move on "
+        "average to match the reference group's distribution (1-Wasserstein distance)."
+    ),
+    "max_group_mae_ratio": (
+        "The worst group's mean absolute error divided by the overall mean absolute error "
+        "(bounded group loss; 1 means no group is served worse than everyone together)."
+    ),
+    "max_group_rmse_ratio": (
+        "The worst group's root mean squared error divided by the overall one (bounded group loss)."
+    ),
+}

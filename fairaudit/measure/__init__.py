@@ -25,6 +25,44 @@ from fairaudit.measure._metrics import (
     grouped_roc_auc,
     headline_metrics,
 )
+from fairaudit.measure._regression import RegressionStatistics, regression_values
+from fairaudit.measure._regression_distribution import (
+    ks_between_groups,
+    ks_statistic,
+    wasserstein_distance,
+)
+from fairaudit.measure._regression_sums import (
+    MSG_TOO_LARGE,
+    SUM_NAMES,
+    RegressionCells,
+    count_regression,
+    exact_group_sums,
+)
+from fairaudit.measure._regression_uncertainty import (
+    GroupMoments,
+    RegressionUncertainty,
+    group_intervals,
+    group_moments,
+    regression_uncertainty,
+)
+from fairaudit.measure._task import (
+    MAX_AUTO_CLASSES,
+    MAX_CLASSES,
+    MSG_BINARY_TOO_MANY,
+    MSG_FEW_NUMERIC_VALUES,
+    MSG_MULTICLASS_CONTINUOUS,
+    MSG_MULTICLASS_TOO_MANY,
+    MSG_POSITIVE_LABEL_NOT_BINARY,
+    MSG_REGRESSION_NOT_NUMERIC,
+    MSG_TOO_MANY_TEXT_LABELS,
+    MSG_UNKNOWN_TASK,
+    TASKS,
+    TargetSummary,
+    TaskDecision,
+    decide_task,
+    detect_task,
+    summarize_target,
+)
 
 __all__ = [
     "ADVERSE",
@@ -51,4 +89,36 @@ __all__ = [
     "grouped_roc_auc",
     "headline_metrics",
     "reference_checks",
+    # regression and task detection
+    "GroupMoments",
+    "MAX_AUTO_CLASSES",
+    "MAX_CLASSES",
+    "MSG_BINARY_TOO_MANY",
+    "MSG_FEW_NUMERIC_VALUES",
+    "MSG_MULTICLASS_CONTINUOUS",
+    "MSG_MULTICLASS_TOO_MANY",
+    "MSG_POSITIVE_LABEL_NOT_BINARY",
+    "MSG_REGRESSION_NOT_NUMERIC",
+    "MSG_TOO_LARGE",
+    "MSG_TOO_MANY_TEXT_LABELS",
+    "MSG_UNKNOWN_TASK",
+    "RegressionCells",
+    "RegressionStatistics",
+    "RegressionUncertainty",
+    "SUM_NAMES",
+    "TASKS",
+    "TargetSummary",
+    "TaskDecision",
+    "count_regression",
+    "decide_task",
+    "detect_task",
+    "exact_group_sums",
+    "group_intervals",
+    "group_moments",
+    "ks_between_groups",
+    "ks_statistic",
+    "regression_uncertainty",
+    "regression_values",
+    "summarize_target",
+    "wasserstein_distance",
 ]

@@ -26,6 +26,15 @@ from fairaudit.stats._intervals import (
     z_value,
 )
 from fairaudit.stats._rates import confusion_metrics, metric_denominators, safe_divide
+from fairaudit.stats._regression_intervals import (
+    KS_EXACT_LIMIT,
+    ks_test,
+    mean_interval,
+    rmse_interval,
+    rmse_variance,
+    t_quantile,
+    welch_difference,
+)
 from fairaudit.stats._score_stats import (
     ScoreEstimate,
     auc_estimate,
@@ -63,6 +72,7 @@ __all__ = [
     "DATA_METRICS",
     "DisparityUncertainty",
     "GroupComparison",
+    "KS_EXACT_LIMIT",
     "Grouping",
     "ScoreEstimate",
     "ScoreLayout",
@@ -90,6 +100,8 @@ __all__ = [
     "headline_draws",
     "headline_intervals",
     "holm_adjust",
+    "ks_test",
+    "mean_interval",
     "metric_denominators",
     "mover_difference",
     "mover_ratio",
@@ -98,12 +110,16 @@ __all__ = [
     "percentile_interval",
     "proportion_parts",
     "proportion_test",
+    "rmse_interval",
+    "rmse_variance",
     "roc_auc_estimates",
     "safe_divide",
     "score_sums_estimates",
     "sidak_confidence",
+    "t_quantile",
     "uncertainty_to_json",
     "wald_difference",
+    "welch_difference",
     "wilson_interval",
     "z_value",
 ]

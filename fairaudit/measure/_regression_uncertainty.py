@@ -1,0 +1,266 @@
+"""Intervals and tests of a regression model's group metrics and disparities.
+
+The methods are ``fairaudit.stats``' (``mean_interval``, ``rmse_interval``,
+``welch_difference``, ``wald_difference``, ``ks_test``, ``holm_adjust``, MOVER-R); this
+module feeds them each group's size, means and sample variances, taken from the exact
+sums, and assembles one ``DisparityUncertainty`` per tested disparity, as the binary
+audit's ``compute_uncertainty`` does. Interval per metric:
+
+* the four means: t intervals; differences: Welch; ratios: MOVER-R for
+  ``mean_absolute_error`` only (the other means may be negative: no ratio interval);
+* ``root_mean_squared_error``: the log-scale t interval of the MSE, square-rooted;
+  differences: Wald on the delta-method variance; ratios: MOVER-R;
+* ``r2`` and ``wasserstein_distance``: no interval and no test (not built yet);
+* ``ks_statistic``: the two-sample KS test (no interval).
+
+A disparity is tested when both groups have ``min_group_size`` rows (and at least two)
+and both values are defined. The tested ones form one Holm family of distinct hypotheses
+(grouping, group, reference, metric), except ``mean_target`` (a property of the data),
+tested on its own as ``base_rate`` is for binary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Protocol
+
+import numpy as np
+
+from fairaudit.measure._metrics import DisparityRow, GroupTable
+from fairaudit.stats import (
+    DisparityUncertainty,
+    holm_adjust,
+    ks_test,
+    mean_interval,
+    mover_ratio,
+    rmse_interval,
+    rmse_variance,
+    wald_difference,
+    welch_difference,
+)
+from fairaudit.vocabulary import REGRESSION_DATA_METRICS
+
+__all__ = [
+    "GroupMoments",
+    "RegressionSource",
+    "RegressionUncertainty",
+    "group_intervals",
+    "group_moments",
+    "regression_uncertainty",
+]
+
+#: The metrics that are means of a per-row quantity (t intervals, Welch differences).
+MEAN_METRICS = ("mean_prediction", "mean_target", "mean_error", "mean_absolute_error")
+RMSE = "root_mean_squared_error"
+#: Metrics that are never negative, whose ratios get MOVER-R intervals (the signed
+#: mean_error and the means of an arbitrary-signed target do not).
+RATIO_METRICS = ("mean_absolute_error", RMSE)
+
+METHOD = {
+    "means": "Student t interval; Welch t difference and test vs the reference",
+    RMSE: (
+        "t interval of the mean squared error on the log scale (delta method), square-"
+        "rooted; Wald difference on the delta-method variance"
+    ),
+    "ratios": "MOVER-R from the two groups' intervals (mean_absolute_error and RMSE only)",
+    "ks_statistic": "two-sample Kolmogorov-Smirnov test (scipy.stats.ks_2samp)",
+    "not_tested": ["r2", "wasserstein_distance"],
+    "correction": "holm",
+}
+
+
+class RegressionSource(Protocol):
+    """What the intervals read of a RegressionStatistics: exact sums and sorted predictions."""
+
+    def group_sums(self, table: GroupTable) -> dict[str, list[Fraction]]: ...
+    def overall_sums(self) -> tuple[int, dict[str, list[Fraction]]]: ...
+    def predictions(self, table: GroupTable) -> list[np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class GroupMoments:
+    """Per group: size, the value and sample variance of each mean metric, and the mean
+    and sample variance of the squared errors (NaN below two rows)."""
+
+    n: np.ndarray
+    mean: dict[str, np.ndarray]
+    variance: dict[str, np.ndarray]
+    mse: np.ndarray
+    variance_squared: np.ndarray
+
+
+def _sample_variance(total_sq: Fraction, total: Fraction, n: int) -> float:
+    return float((total_sq - total * total / n) / (n - 1)) if n >= 2 else math.nan
+
+
+def group_moments(sizes: Sequence[int], sums: dict[str, list[Fraction]]) -> GroupMoments:
+    """Return the GroupMoments of groups from their sizes and exact sums."""
+    names = (*MEAN_METRICS, "mse", "variance_squared")
+    mean: dict[str, list[float]] = {m: [] for m in names}
+    variance: dict[str, list[float]] = {m: [] for m in MEAN_METRICS}
+    for g, n in enumerate(int(s) for s in sizes):
+        p, y = sums["prediction"][g], sums["target"][g]
+        sse = sums["prediction_squared"][g] - 2 * sums["cross"][g] + sums["target_squared"][g]
+        firsts = {
+            "mean_prediction": (p, sums["prediction_squared"][g]),
+            "mean_target": (y, sums["target_squared"][g]),
+            "mean_error": (p - y, sse),
+            "mean_absolute_error": (sums["absolute_error"][g], sse),
+        }
+        for metric, (total, total_sq) in firsts.items():
+            mean[metric].append(float(total / n) if n else math.nan)
+            variance[metric].append(_sample_variance(total_sq, total, n))
+        mean["mse"].append(float(sse / n) if n else math.nan)
+        fourth = Fraction(sums["error_fourth"][g])
+        # The fourth powers are rounded per row: clip the hair below 0 when all are equal.
+        mean["variance_squared"].append(max(_sample_variance(fourth, sse, n), 0.0))
+    return GroupMoments(
+        n=np.asarray(sizes, dtype=np.int64),
+        mean={m: np.array(mean[m]) for m in MEAN_METRICS},
+        variance={m: np.array(variance[m]) for m in MEAN_METRICS},
+        mse=np.array(mean["mse"]),
+        variance_squared=np.array(mean["variance_squared"]),
+    )
+
+
+def group_intervals(moments: GroupMoments, confidence: float) -> dict[str, np.ndarray]:
+    """Return ``{metric: (m, 2) intervals}`` for the mean metrics and the RMSE."""
+    out = {
+        m: mean_interval(moments.mean[m], moments.variance[m], moments.n, confidence)
+        for m in MEAN_METRICS
+    }
+    out[RMSE] = rmse_interval(moments.mse, moments.variance_squared, moments.n, confidence)
+    return out
+
+
+@dataclass
+class RegressionUncertainty:
+    """Intervals and tests of one regression audit (NaN marks an undefined number).
+
+    ``group_ci``: ``{grouping: {metric: (m, 2)}}``; ``overall_ci``: ``{metric: (low,
+    high)}``; ``disparities``: one entry per given disparity row, None when its metric
+    has no test (r2, wasserstein_distance); ``method``: how, with the family's size.
+    """
+
+    method: dict[str, Any]
+    overall_ci: dict[str, tuple[float, float]]
+    group_ci: dict[str, dict[str, np.ndarray]]
+    disparities: list[DisparityUncertainty | None]
+
+
+def _difference_test(
+    metric: str, moments: GroupMoments, i: int, r: int, confidence: float
+) -> tuple[tuple[float, float], float]:
+    """Return the interval of group ``i`` minus reference ``r`` and the test's p-value."""
+    n = moments.n
+    if metric == RMSE:
+        rmse = np.sqrt(moments.mse[[i, r]])
+        var = rmse_variance(moments.mse[[i, r]], moments.variance_squared[[i, r]], n[[i, r]])
+        return wald_difference(rmse[0], var[0], rmse[1], var[1], confidence)
+    m, v = moments.mean[metric], moments.variance[metric]
+    return welch_difference(m[i], v[i], int(n[i]), m[r], v[r], int(n[r]), confidence)
+
+
+def _row_test(
+    row: DisparityRow,
+    table: GroupTable,
+    moments: GroupMoments,
+    intervals: dict[str, np.ndarray],
+    samples: list[np.ndarray] | None,
+    confidence: float,
+) -> tuple[tuple[float, float], tuple[float, float], float] | None:
+    """Return (difference interval, ratio interval, p-value) of one row, None if untested."""
+    i, r = table.groups.index(row.group), table.reference
+    nan2 = (math.nan, math.nan)
+    if row.metric == "ks_statistic":
+        assert samples is not None
+        return nan2, nan2, ks_test(samples[i], samples[r])
+    if row.metric not in intervals:
+        return None
+    (low, high), p_value = _difference_test(row.metric, moments, i, r, confidence)
+    ratio = nan2
+    if row.metric in RATIO_METRICS:
+        lim = intervals[row.metric]
+        values = table.values[row.metric]
+        pair = mover_ratio(values[[i]], lim[[i]], values[[r]], lim[[r]])[0]
+        ratio = (float(pair[0]), float(pair[1]))
+    return (float(low), float(high)), ratio, float(p_value)
+
+
+def regression_uncertainty(
+    statistics: RegressionSource,
+    tables: Sequence[GroupTable],
+    disparity_rows: Sequence[DisparityRow],
+    *,
+    confidence: float,
+    min_group_size: int,
+) -> RegressionUncertainty:
+    """Return the intervals of every group metric and the tests of every disparity row."""
+    by_name = {t.name: t for t in tables}
+    moments = {t.name: group_moments(t.sizes.tolist(), statistics.group_sums(t)) for t in tables}
+    group_ci = {name: group_intervals(m, confidence) for name, m in moments.items()}
+    wants_ks = any(row.metric == "ks_statistic" for row in disparity_rows)
+    samples = {t.name: statistics.predictions(t) for t in tables} if wants_ks else {}
+    tests, p_value = [], np.full(len(disparity_rows), np.nan)
+    tested = np.zeros(len(disparity_rows), dtype=bool)
+    for j, row in enumerate(disparity_rows):
+        table = by_name[row.feature]
+        result = _row_test(
+            row, table, moments[row.feature], group_ci[row.feature],
+            samples.get(row.feature), confidence,
+        )  # fmt: skip
+        tests.append(result)
+        if result is not None:
+            sizes = table.sizes[[table.groups.index(row.group), table.reference]]
+            p_value[j] = result[2]
+            tested[j] = bool(sizes.min() >= max(min_group_size, 2)) and not math.isnan(result[2])
+    adjusted = _adjust(disparity_rows, p_value, tested)
+    out: list[DisparityUncertainty | None] = []
+    for j, result in enumerate(tests):
+        if result is None:
+            out.append(None)
+            continue
+        verdict = "insufficient data"
+        if tested[j]:
+            verdict = "significant" if adjusted[j] < 1 - confidence else "within noise"
+        out.append(
+            DisparityUncertainty(
+                result[0],
+                result[1],
+                float(p_value[j]),
+                float(adjusted[j]),
+                verdict,  # type: ignore[arg-type]
+            )
+        )
+    family = int(np.count_nonzero(tested & ~_data_rows(disparity_rows)))
+    method = {**METHOD, "confidence": confidence, "family": {"size": family}}
+    overall_ci = _overall_ci(statistics, confidence)
+    return RegressionUncertainty(method, overall_ci, group_ci, out)
+
+
+def _data_rows(rows: Sequence[DisparityRow]) -> np.ndarray:
+    return np.array([row.metric in REGRESSION_DATA_METRICS for row in rows], dtype=bool)
+
+
+def _adjust(rows: Sequence[DisparityRow], p_value: np.ndarray, tested: np.ndarray) -> np.ndarray:
+    """Return Holm-adjusted p-values over the tested rows, data metrics on their own."""
+    data = _data_rows(rows)
+    adjusted = np.full(len(rows), np.nan)
+    family = tested & ~data
+    adjusted[family] = holm_adjust(p_value[family])
+    adjusted[tested & data] = p_value[tested & data]
+    return adjusted
+
+
+def _overall_ci(statistics: RegressionSource, confidence: float) -> dict[str, tuple[float, float]]:
+    """Return the intervals of the overall metrics."""
+    cells = statistics.regression_cells
+    everyone = np.zeros(len(cells.sizes), dtype=np.int64)
+    moments = group_moments([int(cells.sizes.sum())], cells.group_sums(everyone, 1))
+    return {
+        metric: (float(pair[0, 0]), float(pair[0, 1]))
+        for metric, pair in group_intervals(moments, confidence).items()
+    }
