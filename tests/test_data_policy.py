@@ -540,3 +540,49 @@ def test_numbers_match_an_independent_injected_proxy(write_policy):
     outcomes = {o["column"]: o for o in section["rules"][0]["outcomes"]}
     assert outcomes["proxy"]["status"] == "fail" and outcomes["proxy"]["observed"] > 0.85
     assert outcomes["noise"]["status"] == "pass"
+
+
+# --------------------------------------------------------------------------- page and schema
+
+
+def test_the_page_shows_the_verdict_first_and_the_schema_holds_the_policy(
+    write_policy, german_report
+):
+    import re
+
+    import jsonschema
+
+    from fairaudit.outputs._data_report import identified, load_data_schema, render_data_html
+    from fairaudit.provenance import extract_results
+
+    _, report = german_report
+    report = identified(json.loads(json.dumps(report)))
+    rows = [*report["data_bias"], _row("class_imbalance", 0.9, [0.85, 0.95], group=HOSTILE)]
+    report["data_bias"] = rows
+    text = (
+        '[[rule]]\nmetric = "class_imbalance"\nfeature = "sex"\nmax = 0.5\n'
+        'description = "<b>no</b>"\n'
+        '[[rule]]\nmetric = "proxy_auc"\nmax = 0.7\nseverity = "warn"\n'
+        '[[rule]]\nmetric = "selection_rate_ratio"\nmin = 0.8\n'
+    )
+    report["policy"] = evaluate_data_policy(report, _policy(write_policy, text))
+    validator = jsonschema.Draft202012Validator(load_data_schema())
+    validator.validate(report)
+    assert report["schema_version"] == "1.1.0"
+    broken = json.loads(json.dumps(report))
+    broken["policy"]["rules"][0]["outcomes"][0]["status"] = "ok"
+    assert not validator.is_valid(broken)
+    html = render_data_html(report)
+    summary = html[html.index('id="summary"') : html.index('id="disparities"')]
+    assert "FAIL</span> The data fails the policy" in summary
+    assert "<code>class_imbalance:sex</code>" in summary
+    assert "<code>selection_rate_ratio</code>" in summary  # not applicable, said so
+    assert HOSTILE not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<b>no</b>" not in html
+    scripts = re.findall(r"<script\b[^>]*>", html, flags=re.IGNORECASE)
+    assert scripts == ['<script type="application/json" id="fairaudit-data">']
+    assert extract_results(html.encode()) == report
+    assert 'href="#policy"' in html and 'id="policy"' in html
+    del report["policy"]
+    plain = render_data_html(report)
+    assert 'id="verdict"' not in plain and 'id="policy"' not in plain

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: The version of ``fairaudit/schema/data-report.schema.json`` the document follows.
-DATA_SCHEMA_VERSION = "1.0.0"
+DATA_SCHEMA_VERSION = "1.1.0"
 
 
 def data_schema_path() -> Path:

@@ -13,12 +13,15 @@ from typing import Any
 
 from fairaudit.outputs._charts import Chart, metrics_chart
 from fairaudit.outputs._report_view import group_label
+from fairaudit.outputs._text import bound_text
 
 __all__ = [
     "DISPARITY_METRICS",
     "HTML_MAX_ROWS",
     "TOP_DISPARITIES",
     "TOP_PROXIES",
+    "TOP_POLICY_OUTCOMES",
+    "DataPolicyView",
     "DataReportView",
     "ProxyView",
     "data_report_view",
@@ -28,6 +31,9 @@ __all__ = [
 DISPARITY_METRICS = ("difference_in_label_proportions", "conditional_demographic_disparity")
 #: How many disparities and proxies (per sensitive feature) the first screen shows.
 TOP_DISPARITIES, TOP_PROXIES = 5, 5
+#: How many failed, warned or not-evaluable policy outcomes the first screen lists.
+TOP_POLICY_OUTCOMES = 10
+_STATUS_ORDER = {"fail": 0, "warn": 1, "not evaluable": 2, "pass": 3}
 #: Rows of the full table on the page; the rest are in the JSON only.
 HTML_MAX_ROWS = 1000
 
@@ -46,6 +52,20 @@ class ProxyView:
 
 
 @dataclass(frozen=True)
+class DataPolicyView:
+    """The policy's verdict on a data report: each rule's tally, the outcomes to read first
+    (failed, warned, not evaluable: worst first), and the rules that cannot apply."""
+
+    verdict: str
+    not_evaluable: str
+    layers: list[Mapping[str, Any]]
+    rules: list[dict[str, Any]]
+    attention: list[dict[str, Any]]
+    more: int
+    not_applicable: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class DataReportView:
     """The template context of a data report page (``report`` in the templates)."""
 
@@ -57,6 +77,7 @@ class DataReportView:
     not_evaluated: list[str]
     rows: list[dict[str, Any]]
     omitted: int
+    policy: DataPolicyView | None = None
 
 
 def who(group: Mapping[str, Any] | None, reference: Any) -> tuple[str, str]:
@@ -147,6 +168,46 @@ def _not_evaluated(data: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+def _outcome_view(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> dict[str, Any]:
+    group, against = who(outcome.get("group"), outcome.get("reference"))
+    if outcome.get("reference") is None and outcome.get("group"):
+        against = "the population"
+    return {**outcome, "rule": rule["id"], "group_text": group, "against": against}
+
+
+def _policy_view(policy: Mapping[str, Any] | None) -> DataPolicyView | None:
+    """Return the page's view of a data report's ``policy`` section (None without one)."""
+    if not policy:
+        return None
+    rules, flagged = [], []
+    for rule in policy["rules"]:
+        outcomes = [_outcome_view(rule, o) for o in rule["outcomes"]]
+        tally = {s: sum(1 for o in outcomes if o["status"] == s) for s in _STATUS_ORDER}
+        shown = outcomes[:HTML_MAX_ROWS]
+        rules.append(
+            {
+                **rule,
+                "bound_text": bound_text(rule["bound"]),
+                "tally": tally,
+                "shown": shown,
+                "omitted": len(outcomes) - len(shown),
+            }
+        )
+        flagged += [o for o in outcomes if o["status"] != "pass"]
+    flagged.sort(key=lambda o: _STATUS_ORDER.get(o["status"], 4))
+    return DataPolicyView(
+        verdict=policy["verdict"],
+        not_evaluable=policy["not_evaluable"],
+        layers=list(policy["layers"]),
+        rules=rules,
+        attention=flagged[:TOP_POLICY_OUTCOMES],
+        more=max(0, len(flagged) - TOP_POLICY_OUTCOMES),
+        not_applicable=[
+            {**r, "bound_text": bound_text(r["bound"])} for r in policy.get("not_applicable") or []
+        ],
+    )
+
+
 def data_report_view(data: Mapping[str, Any], data_json: Any) -> DataReportView:
     """Return the page's context from the data report's JSON form (``data_json`` embedded)."""
     rows = [_row_view(r) for r in data["data_bias"]]
@@ -160,4 +221,5 @@ def data_report_view(data: Mapping[str, Any], data_json: Any) -> DataReportView:
         not_evaluated=_not_evaluated(data),
         rows=rows[:HTML_MAX_ROWS],
         omitted=max(0, len(rows) - HTML_MAX_ROWS),
+        policy=_policy_view(data.get("policy")),
     )
