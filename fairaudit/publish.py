@@ -169,9 +169,9 @@ def publish_data_report(
     """Write a data audit's page and JSON (signed with ``sign_key``) and record it in the ledger.
 
     ``report`` is ``fairaudit.databias.data_report``'s document; its ``audit`` section (id,
-    name, supersedes) is filled here, the supersedes from the ledger's latest entry of the
-    same name. The ledger has no kind column: the entry is recorded as a model audit's is,
-    its data SHA-256 that of the audited file, its model and verdict empty.
+    name, supersedes) is filled here, the supersedes from the ledger's latest data audit of
+    the same name (never a model audit's). The ledger entry's kind is ``"data"``, its data
+    SHA-256 that of the audited file, its model and verdict empty.
     """
     from fairaudit.outputs import data_report_paths, identified, render_data_html
 
@@ -193,8 +193,13 @@ def publish_data_report(
 
     def render(supersedes: str | None) -> tuple[dict[str, Any], str]:
         final = write(supersedes)
-        entry = {"audit": final["audit"], "lineage": {"data": final["data"]}, "verdict": None}
+        entry = {
+            "kind": final["kind"],
+            "audit": final["audit"],
+            "lineage": {"data": final["data"]},
+            "verdict": None,
+        }
         return entry, file_sha256(html_path)
 
-    append_rendered(ledger_path, name, render, signing_key=sign_key)
+    append_rendered(ledger_path, name, render, kind="data", signing_key=sign_key)
     return Published(html_path, json_path, ledger_path)

@@ -15,8 +15,20 @@ from fairaudit.errors import VerificationError
 
 __all__ = ["MSG_NO_HISTORY", "diff", "history", "ledger"]
 
-MSG_NO_HISTORY = "No audits of model {name!r} in {path}; models recorded: {known}."
+MSG_NO_HISTORY = "No audits named {name!r} in {path}; names recorded: {known}."
+MSG_NO_KIND_HISTORY = "No {kind} audits named {name!r} in {path}; {kind} audits recorded: {known}."
 MSG_HISTORY_UNVERIFIED = "Warning: the ledger does not verify. {problem}"
+KINDS = ("model", "data")  # = provenance.ENTRY_KINDS, without importing it at start-up
+
+
+def kind_option(what: str) -> Any:
+    """``--kind model|data``: only the entries of one kind of audit."""
+    return click.option(
+        "--kind",
+        type=click.Choice(KINDS),
+        help=f"Only {what} of this kind: model audits (fairaudit run) or data audits "
+        "(fairaudit data).",
+    )
 
 
 @click.group(cls=Group)
@@ -28,6 +40,7 @@ def ledger() -> None:
     \b
         fairaudit ledger verify out/fairaudit-ledger.sqlite --key keys/auditor.pub
         fairaudit ledger head out/fairaudit-ledger.sqlite
+        fairaudit ledger list out/fairaudit-ledger.sqlite --kind data
     """
 
 
@@ -91,20 +104,51 @@ def head(path: Path) -> None:
     click.echo(ledger_head(path))
 
 
-def _history_table(entries: list[Any]) -> str:
-    header = ("seq", "created", "version", "verdict", "audit", "data", "model", "report", "signer")
+@ledger.command("list")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@kind_option("entries")
+@json_option("Print the entries as a JSON list.")
+def ledger_list(path: Path, kind: str | None, as_json: bool) -> None:
+    """List the ledger's audit entries in chain order: kind, name, digests, signer.
+
+    The entries are shown as stored: check them with 'fairaudit ledger verify'. Reviews
+    are not listed. A * after a data or model digest marks a change since the previous
+    audit of the same kind and name.
+
+    Example:
+
+    \b
+        fairaudit ledger list out/fairaudit-ledger.sqlite
+        fairaudit ledger list out/fairaudit-ledger.sqlite --kind data --json
+    """
+    from fairaudit.provenance import read_entries
+
+    entries = read_entries(path, kind)
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+    else:
+        click.echo(_history_table(entries, names=True))
+
+
+def _history_table(entries: list[Any], *, names: bool = False) -> str:
+    header = ("seq", "kind", "name", "created", "version", "verdict", "audit", "data", "model")
+    header = (*header, "report", "signer")
     rows = [header]
-    previous = None
+    previous: dict[tuple[str, str | None], Any] = {}
     for e in entries:
         data = (e.data_sha256 or "-")[:12]
         model = (e.model_sha256 or "-")[:12]
-        # Mark what changed since the model's previous audit: the usual question in a history.
-        if previous is not None:
-            data += "*" if e.data_sha256 != previous.data_sha256 else ""
-            model += "*" if e.model_sha256 != previous.model_sha256 else ""
+        # Mark what changed since the previous audit of the same kind and name: the usual
+        # question in a history (a data audit's data against a model audit's means nothing).
+        before = previous.get((e.kind, e.model_name))
+        if before is not None:
+            data += "*" if e.data_sha256 != before.data_sha256 else ""
+            model += "*" if e.model_sha256 != before.model_sha256 else ""
         rows.append(
             (
                 str(e.seq),
+                e.kind,
+                e.model_name or "-",
                 e.created_at or "-",
                 e.model_version or "-",
                 e.verdict or "-",
@@ -115,9 +159,11 @@ def _history_table(entries: list[Any]) -> str:
                 (e.key_id or "-")[:16],
             )
         )
-        previous = e
+        previous[(e.kind, e.model_name)] = e
+    if not names:  # a history is of one name
+        rows = [row[:2] + row[3:] for row in rows]
     shown = [[terminal_text(cell) for cell in row] for row in rows]  # values from the file
-    widths = [max(len(row[i]) for row in shown) for i in range(len(header))]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in shown]
     return "\n".join(lines)
 
@@ -125,25 +171,29 @@ def _history_table(entries: list[Any]) -> str:
 @click.command(cls=Command)
 @click.argument("name")
 @ledger_option("The ledger file (SQLite).", default="fairaudit-ledger.sqlite")
+@kind_option("audits")
 @json_option("Print the entries as a JSON list.")
-def history(name: str, ledger_path: Path, as_json: bool) -> None:
-    """List the audits of model NAME over time, oldest first, from the ledger.
+def history(name: str, ledger_path: Path, kind: str | None, as_json: bool) -> None:
+    """List the audits named NAME over time, oldest first, from the ledger.
 
-    A * after a data or model digest marks a change since the model's previous audit. A
-    warning goes to stderr if the ledger's chain does not verify.
+    Model audits (fairaudit run) and data audits (fairaudit data) of that name are listed,
+    each with its kind; --kind keeps one. A * after a data or model digest marks a change
+    since the previous audit of the same kind. A warning goes to stderr if the ledger's
+    chain does not verify.
 
     Example:
 
     \b
         fairaudit history german-credit-logreg --ledger out/fairaudit-ledger.sqlite
-        fairaudit history german-credit-logreg --json
+        fairaudit history german-credit --kind data --json
     """
     from fairaudit.provenance import LedgerError, model_history, model_names, verify_ledger
 
-    entries = model_history(ledger_path, name)
+    entries = model_history(ledger_path, name, kind)
     if not entries:
-        known = ", ".join(repr(n) for n in model_names(ledger_path)) or "none"
-        raise LedgerError(MSG_NO_HISTORY.format(name=name, path=ledger_path, known=known))
+        known = ", ".join(repr(n) for n in model_names(ledger_path, kind)) or "none"
+        template = MSG_NO_HISTORY if kind is None else MSG_NO_KIND_HISTORY
+        raise LedgerError(template.format(name=name, path=ledger_path, known=known, kind=kind))
     report = verify_ledger(ledger_path)
     if not report.ok:
         problem = terminal_text(report.problems[0].message)

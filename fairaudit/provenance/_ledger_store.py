@@ -17,6 +17,14 @@ pre-authentication encoding of the same canonical JSON, payload type ``ENTRY_PAY
 and a head hash kept elsewhere (``verify_ledger(..., expect_head=...)`` fails unless that
 hash is still in the chain, which also catches a truncated ledger).
 
+Each audit entry has a kind: ``"model"`` (``fairaudit run``) or ``"data"`` (``fairaudit
+data``). A model entry's hashed document is the one format 1 always had, so entries written
+before kinds existed (which read as model audits) keep their hashes; any other kind adds
+``"kind"`` to the document, so changing an entry's kind breaks its hash. The ``kind`` column,
+and schema version 3, come with the first entry of another kind than ``"model"``: a ledger of
+model audits only stays readable by an older fairaudit, and one holding data audits is
+refused by it (instead of its data entries being reported as edited).
+
 Reviews recorded by ``fairaudit review`` are entries of the same chain, kept in their own
 table (``_reviews``): one ``seq`` numbering, each entry citing the hash of
 the one before whatever its kind, so verification and a kept head cover them too.
@@ -55,12 +63,15 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
+    "add_kind_column",
     "ENTRY_FIELDS",
     "ENTRY_FORMAT",
+    "ENTRY_KINDS",
     "ENTRY_PAYLOAD_TYPE",
     "GENESIS_HASH",
     "LEDGER_FILE_NAME",
     "MSG_BAD_HASH",
+    "MSG_BAD_KIND",
     "MSG_NO_LEDGER",
     "MSG_NOT_A_LEDGER",
     "ENTRY_COLUMNS",
@@ -69,12 +80,15 @@ __all__ = [
     "LedgerError",
     "chain_head",
     "check_appendable",
+    "check_kind",
     "check_sha256",
     "document_hash",
     "entry_document",
     "entry_hash",
+    "has_kind_column",
     "has_reviews_table",
     "insert_row",
+    "kind_expression",
     "reading",
     "recorded_at",
     "select_entries",
@@ -104,6 +118,9 @@ ENTRY_FIELDS = (
     "recorded_at",
     "key_id",
 )
+#: The kinds of audit entry: a model audit (``fairaudit run``) and a data audit
+#: (``fairaudit data``). An entry without a recorded kind is a model audit.
+ENTRY_KINDS = ("model", "data")
 
 #: Total time an append keeps retrying a busy (locked) ledger before giving up.
 WRITE_DEADLINE_SECONDS = 60.0
@@ -120,6 +137,7 @@ MSG_BUSY = (
     "or give each job its own --ledger."
 )
 MSG_BAD_HASH = "{what} must be a 64-character lowercase hex SHA-256, got {value!r}."
+MSG_BAD_KIND = "An audit entry's kind must be one of {kinds}, got {value!r}."
 MSG_NEWER_FORMAT = (
     "{path} is a ledger of format {found}; this fairaudit reads format {supported}; "
     "upgrade fairaudit."
@@ -127,9 +145,16 @@ MSG_NEWER_FORMAT = (
 
 #: Format 1 holds audit entries; format 2 adds the reviews table (``_reviews``), whose
 #: entries share the chain. A ledger is upgraded to 2 when its first review is recorded, so
-#: an older fairaudit refuses it instead of reporting the review entries as deleted.
-_SCHEMA_VERSION = 2
+#: an older fairaudit refuses it instead of reporting the review entries as deleted. Format 3
+#: adds the entries' ``kind`` column (with or without reviews), when the first entry of
+#: another kind than ``"model"`` is recorded.
+_SCHEMA_VERSION = 3
 _REVIEWS_SCHEMA_VERSION = 2
+_KIND_SCHEMA_VERSION = 3
+_ADD_KIND = (
+    "ALTER TABLE entries ADD COLUMN kind TEXT",
+    f"UPDATE ledger_meta SET value = '{_KIND_SCHEMA_VERSION}' WHERE key = 'schema_version'",
+)
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS entries (
@@ -175,6 +200,8 @@ class LedgerEntry:
     previous_hash: str
     entry_hash: str
     signature: str | None = None
+    #: ``"model"`` or ``"data"`` (``ENTRY_KINDS``); read as stored, so verification sees an edit.
+    kind: str = "model"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the entry as a JSON-ready dict (the signature base64)."""
@@ -211,10 +238,17 @@ _T = TypeVar("_T")
 
 
 def entry_document(seq: int, previous_hash: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the document an entry's hash and signature cover."""
+    """Return the document an entry's hash and signature cover.
+
+    A model audit's document has no ``kind`` (as before kinds existed, so old entries keep
+    their hashes); an entry of any other kind, or an unknown stored value, has one.
+    """
     document: dict[str, Any] = {"format": ENTRY_FORMAT, "seq": seq, "previous_hash": previous_hash}
     for name in ENTRY_FIELDS:
         document[name] = fields.get(name)
+    kind = fields.get("kind")
+    if kind is not None and kind != "model":
+        document["kind"] = kind
     return document
 
 
@@ -247,6 +281,13 @@ def recorded_at() -> str:
         return reproducible_time()
     except BadSourceDateEpoch as e:
         raise LedgerError(str(e)) from None
+
+
+def check_kind(value: object) -> str:
+    """Return ``value`` if it is one of ``ENTRY_KINDS``; LedgerError if not."""
+    if value not in ENTRY_KINDS:
+        raise LedgerError(MSG_BAD_KIND.format(kinds=", ".join(ENTRY_KINDS), value=value))
+    return str(value)
 
 
 def check_sha256(value: object, what: str) -> str:
@@ -294,7 +335,9 @@ def _check_format(connection: sqlite3.Connection, path: Path) -> None:
     found = row[0] if row else None
     if found == str(_REVIEWS_SCHEMA_VERSION) and "reviews" not in tables:
         raise LedgerError(MSG_NOT_A_LEDGER.format(path=path, detail="its reviews table is missing"))
-    if found not in ("1", str(_REVIEWS_SCHEMA_VERSION)):
+    if found == str(_KIND_SCHEMA_VERSION) and not has_kind_column(connection):
+        raise LedgerError(MSG_NOT_A_LEDGER.format(path=path, detail="its kind column is missing"))
+    if found not in ("1", str(_REVIEWS_SCHEMA_VERSION), str(_KIND_SCHEMA_VERSION)):
         if found is not None and found.isdigit() and int(found) > _SCHEMA_VERSION:
             raise LedgerError(
                 MSG_NEWER_FORMAT.format(path=path, found=found, supported=_SCHEMA_VERSION)
@@ -350,6 +393,19 @@ def has_reviews_table(connection: sqlite3.Connection) -> bool:
     return bool(row[0])
 
 
+def has_kind_column(connection: sqlite3.Connection) -> bool:
+    """Return True if the entries have their kind column (schema version 3)."""
+    columns = connection.execute("SELECT name FROM pragma_table_info('entries')")
+    return any(row[0] == "kind" for row in columns)
+
+
+def add_kind_column(connection: sqlite3.Connection) -> None:
+    """Give the entries their kind column and the ledger schema version 3, if not yet."""
+    if not has_kind_column(connection):
+        for statement in _ADD_KIND:
+            connection.execute(statement)
+
+
 def chain_head(connection: sqlite3.Connection) -> tuple[int, str]:
     """Return the next entry's seq and previous hash: after the last audit or review."""
     reviews = ""
@@ -361,9 +417,19 @@ def chain_head(connection: sqlite3.Connection) -> tuple[int, str]:
     return (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
 
 
-def select_entries(where: str = "", order: str = "seq") -> str:
-    """Return the SELECT of the audit entries' columns (``LedgerEntry(*row)``) with ``where``."""
-    return f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries {where} ORDER BY {order}"
+def kind_expression(connection: sqlite3.Connection) -> str:
+    """Return the SQL of an entry's kind: the column's value, ``'model'`` where there is none."""
+    return "COALESCE(kind, 'model')" if has_kind_column(connection) else "'model'"
+
+
+def select_entries(connection: sqlite3.Connection, where: str = "", order: str = "seq") -> str:
+    """Return the SELECT of the audit entries' columns (``LedgerEntry(*row)``) with ``where``.
+
+    ``where`` names the entry's kind ``{kind}`` (a model audit where none is recorded).
+    """
+    kind = kind_expression(connection)
+    columns = ", ".join((*ENTRY_COLUMNS, kind))
+    return f"SELECT {columns} FROM entries {where.format(kind=kind)} ORDER BY {order}"
 
 
 def insert_row(

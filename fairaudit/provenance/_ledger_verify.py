@@ -191,7 +191,9 @@ class LedgerReport:
 def _read_chain(ledger_path: str | os.PathLike[str]) -> list[ChainEntry]:
     """Return every entry of the chain, audits and reviews, in seq order."""
     with reading(ledger_path) as connection:
-        chain: list[ChainEntry] = [LedgerEntry(*r) for r in connection.execute(select_entries())]
+        chain: list[ChainEntry] = [
+            LedgerEntry(*r) for r in connection.execute(select_entries(connection))
+        ]
         if has_reviews_table(connection):
             chain.extend(read_reviews(connection))
     return sorted(chain, key=lambda entry: entry.seq)

@@ -73,7 +73,8 @@ _CREATE_REVIEWS = (
         signature TEXT
     )""",
     "CREATE INDEX reviews_by_audit ON reviews (audit_id, seq)",
-    "UPDATE ledger_meta SET value = '2' WHERE key = 'schema_version'",
+    # A ledger of format 3 (entry kinds) keeps its version: 3 may or may not have reviews.
+    "UPDATE ledger_meta SET value = '2' WHERE key = 'schema_version' AND value = '1'",
 )
 _COLUMNS = ("seq", *REVIEW_FIELDS, "previous_hash", "entry_hash", "signature")
 
