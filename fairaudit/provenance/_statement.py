@@ -3,7 +3,9 @@
 Each envelope's payload is an in-toto Statement v1 whose single subject is the report file
 name and the SHA-256 of the body; its predicate (``build_predicate``) repeats the headline of
 the results embedded in the report, the signer's role and time, and, for a countersignature,
-the SHA-256 of every earlier envelope. See docs/signing.md.
+the SHA-256 of every earlier envelope. A model audit's predicate names the model and the
+evaluation data; a data audit's (``fairaudit data``, predicate ``kind`` ``"data"``) names the
+audited data file and no model. See docs/signing.md.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "RESERVED_FIELDS",
     "RESULTS_FIELDS",
     "STATEMENT_TYPE",
+    "DATA_KIND",
     "Statement",
     "build_predicate",
     "decode_statement",
@@ -40,8 +43,20 @@ MSG_BAD_RESULTS = "The report's embedded fairaudit-data results are not a JSON o
 MSG_BAD_SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH must be a whole number of seconds, got {value!r}."
 MSG_EXTRA_CONFLICT = "Extra predicate field(s) {fields} would overwrite fields fairaudit sets."
 
-#: The predicate fields that repeat the report's embedded results (checked on verification).
-RESULTS_FIELDS = ("audit", "model", "data", "tool", "schema_version", "headline", "verdict")
+#: The predicate fields that repeat the report's embedded results (checked on verification;
+#: a model audit's predicate has no ``kind``, as before data audits existed).
+RESULTS_FIELDS = (
+    "kind",
+    "audit",
+    "model",
+    "data",
+    "tool",
+    "schema_version",
+    "headline",
+    "verdict",
+)
+#: The ``kind`` of a data audit's results and predicate (``fairaudit data``).
+DATA_KIND = "data"
 #: The predicate fields fairaudit sets; ``extra`` fields may not replace them.
 RESERVED_FIELDS = frozenset((*RESULTS_FIELDS, "role", "signed_at", "countersigns"))
 _RESULTS_SCRIPT = re.compile(
@@ -92,25 +107,37 @@ def predicate_type(results: Mapping[str, Any]) -> str:
     return f"{PREDICATE_TYPE_PREFIX}{major if major.isdigit() else '1'}"
 
 
-def build_predicate(
-    results: Mapping[str, Any],
-    *,
-    role: str,
-    signed_at: str,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Return the in-toto predicate for a report's results, signed by ``role`` at ``signed_at``.
+def _data_audit_fields(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the predicate fields of a data audit's results: the audited file, no model."""
+    audit = section(results, "audit")
+    data = section(results, "data")
+    return {
+        "kind": DATA_KIND,
+        "audit": {
+            "id": audit.get("id"),
+            "name": audit.get("name"),
+            "created_at": audit.get("created_at"),
+            "seed": section(results, "options").get("seed"),
+            "supersedes": audit.get("supersedes"),
+        },
+        "model": None,
+        "data": {"sha256": data.get("sha256"), "rows": data.get("rows")},
+        "tool": {"name": "fairaudit", "version": results.get("fairaudit_version")},
+        "schema_version": results.get("schema_version"),
+        "headline": None,
+        "verdict": results.get("verdict"),
+    }
 
-    Absent fields become null. ``extra`` fields (e.g. a review decision) are merged in; they
-    may not replace a field fairaudit sets.
-    """
+
+def _model_audit_fields(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the predicate fields of a model audit's results (no ``kind``: see RESULTS_FIELDS)."""
     audit = section(results, "audit")
     lineage = section(results, "lineage")
     data = section(lineage, "data")
     model = section(lineage, "model")
     tool = section(results, "tool")
     headline = results.get("headline")
-    predicate: dict[str, Any] = {
+    return {
         "audit": {
             "id": audit.get("id"),
             "created_at": audit.get("created_at"),
@@ -136,9 +163,25 @@ def build_predicate(
             else None
         ),
         "verdict": results.get("verdict"),
-        "role": role,
-        "signed_at": signed_at,
     }
+
+
+def build_predicate(
+    results: Mapping[str, Any],
+    *,
+    role: str,
+    signed_at: str,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the in-toto predicate for a report's results, signed by ``role`` at ``signed_at``.
+
+    Absent fields become null. A data audit's results (``kind`` ``"data"``) give a predicate
+    of that kind, naming the audited file's SHA-256 and row count. ``extra`` fields (e.g. a
+    review decision) are merged in; they may not replace a field fairaudit sets.
+    """
+    is_data = results.get("kind") == DATA_KIND
+    predicate = _data_audit_fields(results) if is_data else _model_audit_fields(results)
+    predicate.update(role=role, signed_at=signed_at)
     if extra:
         clashes = sorted(set(extra) & RESERVED_FIELDS)
         if clashes:

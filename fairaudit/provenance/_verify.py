@@ -30,6 +30,7 @@ from fairaudit.provenance._dsse import (
 )
 from fairaudit.provenance._keys import SHORT_KEY_ID
 from fairaudit.provenance._statement import (
+    DATA_KIND,
     MSG_NO_RESULTS,
     RESERVED_FIELDS,
     RESULTS_FIELDS,
@@ -156,6 +157,12 @@ class VerificationSummary:
     verdict: str | None
     body_sha256: str
     source: Literal["embedded", "detached"]
+    #: ``"model"`` (``fairaudit run``) or ``"data"`` (``fairaudit data``), as signed.
+    kind: str = "model"
+    #: The SHA-256 and rows of the data the signed statement names (the audited file of a
+    #: data audit, the evaluation data of a model audit), None if it names none.
+    data_sha256: str | None = None
+    data_rows: int | None = None
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -171,6 +178,13 @@ class VerificationSummary:
         """Return the one-line summary ``fairaudit verify`` prints first (then each
         signer's line, :meth:`Signer.describe`)."""
         signers = ", ".join(f"{s.short_key_id} ({s.role}, {s.signed_at})" for s in self.signers)
+        if self.kind == DATA_KIND:
+            rows = "" if self.data_rows is None else f", {self.data_rows} rows"
+            return (
+                f"Verified: signed by {signers}; data audit {self.model_name or 'unnamed'} of "
+                f"data sha256 {self.data_sha256 or 'unknown'}{rows}; "
+                f"audit {self.audit_id or 'unknown'}."
+            )
         model = " ".join(str(part) for part in (self.model_name, self.model_version) if part)
         return (
             f"Verified: signed by {signers}; model {model or 'unnamed'}; "
@@ -206,9 +220,10 @@ def _verify_signatures(
 
 def _compare_with_results(index: int, statement: Statement, results: Mapping[str, Any]) -> None:
     expected = build_predicate(results, role="", signed_at="")
-    for name in RESULTS_FIELDS:
+    for name in RESULTS_FIELDS:  # a model audit's predicate has no kind: None on both sides
         try:
-            same = canonical_json(expected[name]) == canonical_json(statement.predicate.get(name))
+            signed = canonical_json(statement.predicate.get(name))
+            same = canonical_json(expected.get(name)) == signed
         except rfc8785.CanonicalizationError:
             same = False
         if not same:
@@ -350,6 +365,8 @@ def verify_report(
     _check_statements(envelopes, statements, results, report_name)
     signers = _signers(envelopes, statements, require_signers)
     audit = section(results, "audit")
+    signed_data = section(statements[0].predicate, "data")  # equal to the results': checked
+    rows = signed_data.get("rows")
     return VerificationSummary(
         signers=signers,
         audit_id=_text(audit.get("id")),
@@ -358,6 +375,9 @@ def verify_report(
         verdict=_text(results.get("verdict")),
         body_sha256=body_sha256,
         source=source,
+        kind=DATA_KIND if statements[0].predicate.get("kind") == DATA_KIND else "model",
+        data_sha256=_text(signed_data.get("sha256")),
+        data_rows=rows if isinstance(rows, int) and not isinstance(rows, bool) else None,
     )
 
 
