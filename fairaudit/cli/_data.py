@@ -11,6 +11,7 @@ import click
 
 from fairaudit.cli._command import Command
 from fairaudit.cli._options import (
+    engine_option,
     ledger_option,
     no_ledger_option,
     parse_bins,
@@ -152,6 +153,7 @@ def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -
     help="Confidence level of the intervals.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of every random step.")
+@engine_option(spark=False)
 @click.option(
     "-o",
     "--output",
@@ -188,8 +190,7 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
         fairaudit data train.csv --target risk --sensitive sex --strata purpose \\
             --population sex=census.csv -o data-report.html
     """
-    from fairaudit.data import file_sha256, read_table
-    from fairaudit.databias import data_report
+    from fairaudit.engines import data_report_file
     from fairaudit.outputs import data_report_paths, identified
     from fairaudit.paths import atomic_write_bytes
     from fairaudit.result import json_text
@@ -200,10 +201,9 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
     html_path, json_path = data_report_paths(output)
     key = _private_key(publishing["sign_key"])
     population = {f: read_population(Path(p)) for f, p in population_files.items()}
-    frame, fmt, _ = read_table(data_path)
-    report = data_report(
-        frame,
-        source={"path": str(data_path), "format": fmt, "sha256": file_sha256(data_path)},
+    report, _ = data_report_file(
+        data_path,
+        engine=options.pop("engine") or "auto",
         population=population,
         features=list(options.pop("features")) or None,
         **options,

@@ -14,7 +14,8 @@ import pandas as pd
 
 from fairaudit._version import __version__
 from fairaudit.databias._proxy import MAX_MODEL_ROWS, PROXY_AUC_THRESHOLD, proxy_features
-from fairaudit.databias._report import data_bias
+from fairaudit.databias._report import rows_from_counts
+from fairaudit.databias._tables import DataCounts, count_data
 
 __all__ = ["DATA_REPORT_KIND", "data_report"]
 
@@ -39,18 +40,30 @@ def data_report(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    counts: DataCounts | None = None,
 ) -> dict[str, Any]:
-    """Return the data audit of ``frame`` as a JSON-ready dict (``source``: where it came from)."""
-    rows = data_bias(
-        frame,
-        target=target,
-        sensitive=sensitive,
+    """Return the data audit of ``frame`` as a JSON-ready dict (``source``: where it came from).
+
+    ``counts``: the label, representation and missing-value counts of the whole data, as an
+    engine counted them where the data lives (``fairaudit.engines.count_data_duckdb``);
+    ``frame`` then needs only the columns the proxy analysis reads (the sensitive ones and
+    ``features``), and ``source`` the whole data's ``rows`` and ``columns``. Default:
+    ``count_data(frame, ...)``, the numpy engine.
+    """
+    if counts is None:
+        counts = count_data(
+            frame,
+            target=target,
+            sensitive=sensitive,
+            strata=strata,
+            bins=bins,
+            label_bins=label_bins,
+        )
+    rows = rows_from_counts(
+        counts,
         favorable_label=favorable_label,
         reference=reference,
-        strata=strata,
         population=population,
-        bins=bins,
-        label_bins=label_bins,
         confidence=confidence,
         n_resamples=n_resamples,
         seed=seed,
@@ -68,7 +81,11 @@ def data_report(
     return {
         "kind": DATA_REPORT_KIND,
         "fairaudit_version": __version__,
-        "data": {**source, "rows": len(frame), "columns": len(frame.columns)},
+        "data": {
+            **source,
+            "rows": source.get("rows", len(frame)),
+            "columns": source.get("columns", len(frame.columns)),
+        },
         "options": {
             "target": target,
             "sensitive": list(sensitive),

@@ -29,8 +29,10 @@ from fairaudit.engines._api import (
 )
 from fairaudit.engines._data_counts import (
     DATA_ENGINES,
+    choose_data_engine,
     count_data_duckdb,
     count_data_with_engine,
+    data_report_file,
 )
 from fairaudit.engines._types import (
     REFERENCE_NOT_FOUND,
@@ -51,8 +53,10 @@ __all__ = [
     "EngineName",
     "Progress",
     "check_reference",
+    "choose_data_engine",
     "choose_engine",
     "count_data_duckdb",
     "count_data_with_engine",
     "count_with_engine",
+    "data_report_file",
 ]

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairaudit.data import check_data_path, read_table
+from fairaudit.data import check_data_path, file_sha256, read_table
 from fairaudit.databias import (
     MSG_UNKNOWN_COLUMN,
     DataCounts,
     count_data,
+    data_report,
     factorize_levels,
     intersection,
     label_codes,
@@ -44,7 +45,13 @@ from fairaudit.engines._sql import SqlCounter
 from fairaudit.engines._sql_source import DUCKDB, SqlRunner, SqlSource, bin_code_sql
 from fairaudit.errors import ConfigError, DataError
 
-__all__ = ["DATA_ENGINES", "count_data_duckdb", "count_data_with_engine"]
+__all__ = [
+    "DATA_ENGINES",
+    "choose_data_engine",
+    "count_data_duckdb",
+    "count_data_with_engine",
+    "data_report_file",
+]
 
 #: Engines of the data audit (``auto``: numpy while the file fits in memory, else duckdb).
 DATA_ENGINES: tuple[str, ...] = ("numpy", "duckdb", "auto")
@@ -206,23 +213,71 @@ def count_data_duckdb(
     )
 
 
+def choose_data_engine(path: str | Path, engine: str = "auto") -> str:
+    """Return the engine that counts a data audit of ``path``: ``numpy`` or ``duckdb``.
+
+    ``auto`` is resolved as the model audit's ``choose_engine`` resolves it: numpy while
+    the file fits in memory, else duckdb. Spark is not a data-audit engine.
+    """
+    if engine not in DATA_ENGINES:
+        if engine == "spark":
+            raise ConfigError(MSG_DATA_ENGINE.format(engine=engine))
+        raise ConfigError(UNKNOWN_ENGINE.format(engine=engine))
+    probe = _CountSpec(data=Path(path), target="", sensitive=(), prediction_col="")
+    return choose_engine(probe, engine)  # type: ignore[arg-type]
+
+
 def count_data_with_engine(
     path: str | Path, engine: str = "auto", **options: Any
 ) -> tuple[DataCounts, str]:
     """Return the ``DataCounts`` of a file and the engine that counted them.
 
     ``engine``: ``numpy`` (pandas reads the file, ``count_data``), ``duckdb``
-    (``count_data_duckdb``), or ``auto`` (as the model audit's ``choose_engine``: numpy
-    while the file fits in memory). ``options``: ``count_data``'s keyword arguments.
+    (``count_data_duckdb``), or ``auto`` (``choose_data_engine``). ``options``:
+    ``count_data``'s keyword arguments.
     """
-    if engine not in DATA_ENGINES:
-        if engine == "spark":
-            raise ConfigError(MSG_DATA_ENGINE.format(engine=engine))
-        raise ConfigError(UNKNOWN_ENGINE.format(engine=engine))
-    path = Path(path)
-    probe = _CountSpec(data=path, target="", sensitive=(), prediction_col="")
-    chosen = choose_engine(probe, engine)  # type: ignore[arg-type]
+    chosen = choose_data_engine(path, engine)
     if chosen == "duckdb":
         return count_data_duckdb(path, **options), chosen
-    frame, _, _ = read_table(path)
+    frame, _, _ = read_table(Path(path))
     return count_data(frame, **options), chosen
+
+
+def data_report_file(
+    path: str | Path,
+    *,
+    target: str,
+    sensitive: Sequence[str],
+    engine: str = "auto",
+    features: Sequence[str] | None = None,
+    strata: str | None = None,
+    bins: Mapping[str, Sequence[float]] | None = None,
+    label_bins: Sequence[float] | None = None,
+    **options: Any,
+) -> tuple[dict[str, Any], str]:
+    """Return the data audit document of a CSV or Parquet file and the engine that counted it.
+
+    numpy reads the whole file with pandas (``data_report``); duckdb counts the labels,
+    groups and missing values out of core (``count_data_duckdb``) and pandas reads only
+    the columns the proxy analysis needs (the sensitive ones and ``features``, default every
+    column but the target), typed as in the whole file, so the two documents are identical.
+    ``options``: ``data_report``'s other keyword arguments.
+    """
+    path = Path(path)
+    fmt = check_data_path(path)
+    chosen = choose_data_engine(path, engine)
+    source: dict[str, Any] = {"path": str(path), "format": fmt, "sha256": file_sha256(path)}
+    shared = dict(target=target, sensitive=sensitive, strata=strata, bins=bins)
+    shared.update(label_bins=label_bins, features=features, **options)
+    if chosen == "numpy":
+        frame, _, _ = read_table(path)
+        return data_report(frame, source=source, **shared), chosen
+    counts = count_data_duckdb(
+        path, target=target, sensitive=sensitive, strata=strata, bins=bins, label_bins=label_bins
+    )
+    columns = duckdb_source(path, fmt).columns
+    if features is None:
+        shared["features"] = [c for c in columns if c not in sensitive and c != target]
+    frame, _, _ = read_table(path, columns=[*sensitive, *shared["features"]])
+    source.update(rows=int(counts.sizes[0].counts.sum()), columns=len(columns))
+    return data_report(frame, source=source, counts=counts, **shared), chosen
