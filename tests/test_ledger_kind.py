@@ -357,3 +357,15 @@ def test_ledger_list_shows_every_audit_with_its_kind_and_name(mixed: Path) -> No
     absent = runner.invoke(ledger, ["list", str(mixed.parent / "none.sqlite")])
     assert absent.exit_code == 1 and "Ledger not found" in absent.output
     assert "Traceback" not in absent.output
+
+
+def test_a_kind_edited_into_a_blob_is_listed_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / S.LEDGER_FILE_NAME
+    L.append_entry(path, data_result(1), report_sha256=REPORT_SHA)
+    sql(path, "UPDATE entries SET kind = x'00ff', model_name = x'01'")
+    runner = CliRunner()
+    for args in ([], ["--json"]):
+        shown = runner.invoke(ledger, ["list", str(path), *args])
+        assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
+        assert "x00" in shown.output and "xff" in shown.output
+    assert reasons(path) == [(1, V.REASON_EDITED)]

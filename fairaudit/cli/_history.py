@@ -125,9 +125,14 @@ def ledger_list(path: Path, kind: str | None, as_json: bool) -> None:
 
     entries = read_entries(path, kind)
     if as_json:
-        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        click.echo(_entries_json(entries))
     else:
         click.echo(_history_table(entries, names=True))
+
+
+def _entries_json(entries: list[Any]) -> str:
+    """Return the entries as a JSON list; a value SQLite holds as a blob (an edit) as its repr."""
+    return json.dumps([e.to_dict() for e in entries], indent=2, default=repr)
 
 
 def _history_table(entries: list[Any], *, names: bool = False) -> str:
@@ -199,7 +204,7 @@ def history(name: str, ledger_path: Path, kind: str | None, as_json: bool) -> No
         problem = terminal_text(report.problems[0].message)
         click.echo(MSG_HISTORY_UNVERIFIED.format(problem=problem), err=True)
     if as_json:
-        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        click.echo(_entries_json(entries))
     else:
         click.echo(_history_table(entries))
 

@@ -52,7 +52,8 @@ MSG_NOT_RECORDED = (
 @passphrase_options
 @ledger_option(
     "Audit ledger to record the review in; it must hold the audit. Default: the ledger "
-    "'fairaudit run' used (fairaudit-ledger.sqlite beside the report), if it holds it."
+    "'fairaudit run' or 'fairaudit data' used (fairaudit-ledger.sqlite beside the report), "
+    "if it holds it."
 )
 @no_ledger_option("Do not record the review in a ledger.")
 def review(
@@ -111,8 +112,8 @@ def review(
 def review_ledger(report: Path, ledger: Path | None) -> tuple[str, Path | None]:
     """Return the report's audit id and the ledger to record its review in (None: none).
 
-    A ledger given must hold the audit; without one, the ledger ``fairaudit run`` would
-    have used for the report is taken if it holds the audit, else none.
+    A ledger given must hold the audit; without one, the ledger ``fairaudit run`` (or
+    ``fairaudit data``) would have used for the report is taken if it holds it, else none.
     """
     from fairaudit.errors import SigningError
     from fairaudit.provenance import (
