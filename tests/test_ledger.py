@@ -639,7 +639,7 @@ def test_cli_history_table_and_json(cli: click.Group, ledger_path: Path) -> None
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == [
-        "seq", "created", "version", "verdict", "audit", "data", "model", "report", "signer"
+        "seq", "kind", "created", "version", "verdict", "audit", "data", "model", "report", "signer"
     ]  # fmt: skip
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
     assert audit12(1) in lines[2] and f"{1:064x}"[:12] + "*" in lines[2]

@@ -17,6 +17,7 @@ __all__ = [
     "LEDGER_ENV",
     "PASSPHRASE_ENV",
     "SIGNING_KEY_ENV",
+    "engine_option",
     "jobs_option",
     "json_option",
     "ledger_option",
@@ -130,16 +131,35 @@ def no_ledger_option(help: str) -> Decorator[Any]:
     return click.option("--no-ledger", is_flag=True, help=help)
 
 
-def policy_option(command: F) -> F:
-    """Add ``--policy FILE`` (repeatable) to a command, as ``policy: tuple[str, ...]``."""
+def engine_option(*, spark: bool = True) -> Decorator[Any]:
+    """``--engine``: where the counting pass runs (``fairaudit run`` and ``fairaudit data``;
+    ``spark=False``: without the Spark engine). Unset means auto, resolved by the engines."""
+    choices = ["auto", "numpy", "duckdb", *(["spark"] if spark else [])]
+    where = ", spark (a Parquet path or spark:db.table)" if spark else ""
     return click.option(
+        "--engine",
+        type=click.Choice(choices),
+        help="Where the counting pass runs: numpy (in memory), duckdb (out of core, any size "
+        f"of CSV/Parquet){where}. Default auto: numpy while the file fits comfortably in "
+        "memory, else duckdb.",
+    )
+
+
+def policy_option(command: F | None = None, *, help: str | None = None) -> Any:
+    """Add ``--policy FILE`` (repeatable) to a command, as ``policy: tuple[str, ...]``.
+
+    ``@policy_option`` checks the approvals; ``@policy_option(help=...)`` words its own use.
+    """
+    option = click.option(
         "--policy",
         "policy",
         multiple=True,
         metavar="FILE|preset:NAME",
-        help="Also check the approvals this policy requires ([approvals]); repeat to layer. "
+        help=help
+        or "Also check the approvals this policy requires ([approvals]); repeat to layer. "
         "Exit status 3 if they are missing.",
-    )(command)
+    )
+    return option if command is None else option(command)
 
 
 def json_option(help: str) -> Decorator[Any]:

@@ -117,10 +117,12 @@ def header_checks(names: Sequence[str], path: str | Path) -> tuple[list[str], li
     return [n for n in names if n.strip()], checks
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+def _read_csv(path: Path, columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
     names = csv_header(path)
     if not names:
         raise DataError(MSG_NO_HEADER.format(path=path))
+    keep = None if columns is None else set(columns)
+    wanted = None if keep is None else [j for j, n in enumerate(names) if n in keep]
     # Only an empty field is missing: text such as "NA" (Namibia) or "None" is a
     # value. index_col=False stops pandas from silently turning the first column
     # into an index when rows are wider than the header; the ParserWarning it
@@ -134,21 +136,29 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
             na_values=[""],
             index_col=False,
             low_memory=False,
+            usecols=wanted,
             **_EXACT_FLOATS,
         )
-    return frame, names
+    return frame, names if wanted is None else [names[j] for j in wanted]
 
 
-def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
-    """Return the table in ``path`` (CSV or Parquet), its format and column-name checks."""
+def read_table(
+    path: Path, columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, str, list[Check]]:
+    """Return the table in ``path`` (CSV or Parquet), its format and column-name checks.
+
+    ``columns``: read only these (in the file's order; names it lacks are skipped), each
+    typed as in the whole table.
+    """
     path = Path(path)
     fmt = check_data_path(path)
     try:
         if fmt == "parquet":
-            frame = pd.read_parquet(path)
+            kept = None if columns is None else _parquet_columns(path, columns)
+            frame = pd.read_parquet(path, columns=kept)
             names = [str(c) for c in frame.columns]
         else:
-            frame, names = _read_csv(path)
+            frame, names = _read_csv(path, columns)
     except DataError:
         raise
     except UnicodeDecodeError:
@@ -171,6 +181,13 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str, list[Check]]:
     if len(frame) == 0:
         raise DataError(MSG_NO_ROWS.format(path=path))
     return frame, fmt, checks
+
+
+def _parquet_columns(path: Path, columns: Sequence[str]) -> list[str]:
+    import pyarrow.parquet as pq
+
+    keep = set(columns)
+    return [n for n in pq.read_schema(path).names if n in keep]
 
 
 def read_frame(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[Check]]:
