@@ -15,8 +15,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -369,3 +372,52 @@ def test_a_kind_edited_into_a_blob_is_listed_not_a_traceback(tmp_path: Path) -> 
         assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
         assert "x00" in shown.output and "xff" in shown.output
     assert reasons(path) == [(1, V.REASON_EDITED)]
+
+
+_WRITER = """
+import json, sys
+from fairaudit.provenance import _ledger as ledger
+path, tag, kind, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+for i in range(count):
+    seen = []
+    def render(supersedes):
+        seen.append(supersedes)
+        result = {"kind": kind, "audit": {"id": f"{tag}-{i}", "name": "credit"}}
+        return result, "ab" * 32
+    entry = ledger.append_rendered(path, "credit", render, kind=kind)
+    print(json.dumps([entry.seq, entry.audit_id, seen[-1]]), flush=True)
+"""
+
+
+def test_concurrent_model_and_data_audits_each_supersede_their_own_kind(tmp_path: Path) -> None:
+    path = legacy(tmp_path, 2)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    jobs = [("m1", "model"), ("d1", "data"), ("m2", "model"), ("d2", "data")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), tag, kind, "10"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag, kind in jobs
+    ]
+    appended: dict[int, tuple[str, str | None]] = {}
+    for writer in writers:
+        stdout, stderr = writer.communicate(timeout=120)
+        assert writer.returncode == 0, stderr
+        for line in stdout.splitlines():
+            seq, audit_id, supersedes = json.loads(line)
+            appended[seq] = (audit_id, supersedes)
+    report = V.verify_ledger(path, expect_head=V2_HEAD)
+    assert report.ok, report.describe()
+    assert report.entries == 5 + 40 and schema_version(path) == "3"
+    latest = {"model": L.read_entries(path)[2].audit_id, "data": None}  # the fixture's last
+    for entry in L.read_entries(path)[4:]:
+        audit_id, supersedes = appended[entry.seq]
+        assert entry.audit_id == audit_id
+        assert supersedes == latest[entry.kind], (entry.seq, entry.kind)
+        latest[entry.kind] = audit_id
+    assert [e.kind for e in L.read_entries(path)].count("data") == 20
