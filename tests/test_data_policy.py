@@ -250,6 +250,17 @@ def test_representation_ratio_and_missing_shares(write_policy):
             "undefined",
         ),
         (
+            'metric = "js_divergence"\nmax = 0.1',
+            _report([_row("js_divergence", float("nan"))]),
+            "undefined",
+        ),
+        ('metric = "class_imbalance"\nmax = 0.5', _report([]), "fewer than two groups to compare"),
+        (
+            'metric = "lp_norm"\nmax = 0.1\nevidence = "beyond"',
+            _report([_row("lp_norm", 0.0, [0.0, 0.0])]),
+            "evidence = 'beyond', but the interval [0, 0] has zero width",
+        ),
+        (
             'metric = "js_divergence"\nmax = 0.1\nevidence = "interval"',
             _report([_row("js_divergence", 0.01, None)]),
             "no interval",
@@ -281,6 +292,9 @@ def test_representation_ratio_and_missing_shares(write_policy):
         "no-favourable",
         "no-population",
         "undefined",
+        "nan",
+        "one-group",
+        "degenerate-beyond",
         "no-interval",
         "degenerate-ci",
         "no-proxies",

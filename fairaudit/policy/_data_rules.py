@@ -18,6 +18,7 @@ section's ``not_applicable``, never judged, never passed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ HINT_NO_STRATA = ": no --strata column was given"
 HINT_NO_FAVORABLE = ": the target has no favourable label (--favorable-label)"
 HINT_NO_POPULATION = ": no --population shares were given for it"
 HINT_FEW_GROUPS = ": fewer than two groups of at least 5 rows to tell apart"
+HINT_ONE_GROUP = ": the feature has fewer than two groups to compare"
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,19 @@ def _size_interval(interval: Sequence[float]) -> tuple[float, float]:
     return 0.0, max(-low, high)
 
 
+def _number(value: Any) -> float | None:
+    """Return a JSON number as a float; None (undefined) for null or NaN."""
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
 def _as_pair(value: Any) -> tuple[float, float] | None:
-    if isinstance(value, list | tuple) and len(value) == 2 and None not in value:
-        return float(value[0]), float(value[1])
+    if isinstance(value, list | tuple) and len(value) == 2:
+        low, high = _number(value[0]), _number(value[1])
+        if low is not None and high is not None:
+            return low, high
     return None
 
 
@@ -138,23 +150,23 @@ def _bound(rule: Rule) -> dict[str, float | None]:
 
 def _row_outcome(rule: Rule, row: Mapping[str, Any]) -> DataOutcome:
     """Judge one ``data_bias`` row."""
-    value = row.get("value")
+    value = _number(row.get("value"))
     interval = _as_pair(row.get("ci"))
     signed = rule.metric in DATA_SIGNED_METRICS
-    observed = None if value is None else (abs(float(value)) if signed else float(value))
+    observed = None if value is None else (abs(value) if signed else value)
     if signed and interval is not None:
         interval = _size_interval(interval)
     missing = REASON_NO_ROW_INTERVAL.format(evidence=rule.evidence)
     status, reason = judge(rule, observed, interval, interval_reason=missing)
     if signed and status != NOT_EVALUABLE:
         if rule.evidence == "point":
-            reason = f"|{float(value):.4g}| = {reason}"
+            reason = f"|{value:.4g}| = {reason}"
         else:
             reason = reason.replace("interval", "the interval of |value|", 1)
     return DataOutcome(
         feature=row["feature"], groups=(), observed=observed, interval=interval,
         status=status, reason=reason, metric=rule.metric,
-        value=None if value is None else float(value), group=row.get("group"),
+        value=value, group=row.get("group"),
         reference=row.get("reference"), column=row.get("column"), bound=_bound(rule),
     )  # fmt: skip
 
@@ -169,18 +181,21 @@ def _missing(
 
 
 def _row_hint(rule: Rule, feature: str, report: Mapping[str, Any]) -> str:
+    """Return why the report has no rows of the rule's metric for ``feature``, if known."""
     options = report.get("options") or {}
     metric = rule.metric
-    labelled = any(
-        r.get("metric") == "difference_in_label_proportions" for r in report.get("data_bias") or []
-    )
-    if metric in ("difference_in_label_proportions", "conditional_demographic_disparity"):
-        if not labelled:
-            return HINT_NO_FAVORABLE
+    if metric == "representation_ratio":
+        return HINT_NO_POPULATION if feature not in (options.get("population") or {}) else ""
+    rows = report.get("data_bias") or []
+    compared = [r for r in rows if r.get("feature") == feature and r.get("reference") is not None]
+    if not compared:
+        return HINT_ONE_GROUP
+    metrics = {r.get("metric") for r in rows}
+    favourable = ("difference_in_label_proportions", "conditional_demographic_disparity")
+    if metric in favourable and "difference_in_label_proportions" not in metrics:
+        return HINT_NO_FAVORABLE
     if metric == "conditional_demographic_disparity" and options.get("strata") is None:
         return HINT_NO_STRATA
-    if metric == "representation_ratio" and feature not in (options.get("population") or {}):
-        return HINT_NO_POPULATION
     return ""
 
 
@@ -246,8 +261,7 @@ def _proxy_outcomes(rule: Rule, analysis: Mapping[str, Any] | None, feature: str
         return [_missing(rule, feature, template.format(feature=feature, hint=HINT_FEW_GROUPS))]
     outcomes: list[Outcome] = []
     for entry in entries:
-        auc = entry.get("auc")
-        observed = None if auc is None else float(auc)
+        observed = _number(entry.get("auc"))
         interval = _as_pair(entry.get("auc_folds"))
         missing = REASON_NO_FOLDS.format(evidence=rule.evidence)
         status, reason = judge(rule, observed, interval, interval_reason=missing, spread=True)

@@ -34,7 +34,7 @@ MSG_NO_RULES_FOR = (
 REASON_UNDEFINED = "the value is undefined (a zero denominator)"
 REASON_NO_INTERVAL = "evidence = 'interval', but the confidence interval is undefined"
 REASON_DEGENERATE_INTERVAL = (
-    "evidence = 'interval', but the interval [{low:.4g}, {high:.4g}] has zero width: it "
+    "evidence = {evidence!r}, but the interval [{low:.4g}, {high:.4g}] has zero width: it "
     "carries no information about the uncertainty, so it is not evidence"
 )
 
@@ -177,7 +177,9 @@ def judge(
         return NOT_EVALUABLE, interval_reason or REASON_NO_INTERVAL
     low, high = interval
     if low == high and not spread:
-        return NOT_EVALUABLE, REASON_DEGENERATE_INTERVAL.format(low=low, high=high)
+        return NOT_EVALUABLE, REASON_DEGENERATE_INTERVAL.format(
+            evidence=rule.evidence, low=low, high=high
+        )
     text = f"interval [{low:.4g}, {high:.4g}]"
     if rule.evidence == "beyond":
         above = rule.max is not None and low > rule.max + _TOLERANCE
