@@ -25,6 +25,7 @@ __all__ = [
     "DataReportView",
     "ProxyView",
     "data_report_view",
+    "proxy_notes",
 ]
 
 #: The label metrics the first screen ranks (signed differences: largest |value| first).
@@ -151,7 +152,13 @@ def _not_evaluated(data: Mapping[str, Any]) -> list[str]:
         notes.append(f"{row['metric']} of {group}{versus} ({row['feature']}) is undefined.")
     if len(undefined) > TOP_DISPARITIES:
         notes.append(f"{len(undefined) - TOP_DISPARITIES} more undefined values: see the tables.")
-    for analysis in data["proxies"]:
+    return notes + proxy_notes(data["proxies"])
+
+
+def proxy_notes(analyses: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Return, in words, what each proxy analysis left out (groups, features, sampled rows)."""
+    notes = []
+    for analysis in analyses:
         name = analysis["sensitive"]
         left = analysis.get("groups_left_out") or []
         if left:
