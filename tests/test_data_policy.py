@@ -512,7 +512,7 @@ def test_junit_parses_counts_and_escapes_a_hostile_group(write_policy):
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "1", "2")
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert properties["verdict"] == "fail" and properties["report"] == "data"
-    names = [case.get("name") for case in suite.iter("testcase")]
+    names = [case.get("name") or "" for case in suite.iter("testcase")]
     assert all("\x1b" not in n and "\u202e" not in n for n in names)
     assert any("<img src=x onerror=alert(1)>" in n for n in names)  # parsed back: escaped
     assert "<img src" not in xml and "&lt;img" in xml

@@ -124,12 +124,12 @@ def _suite(
         counted = _status_element(case, skipped, _xml(message), _xml(details), failed=failed)
         if counted is not None:
             counts[counted] += 1
-    for name, value in counts.items():
-        suite.set(name, str(value))
+    for key, count in counts.items():
+        suite.set(key, str(count))
     suite.set("errors", "0")
     root = ET.Element("testsuites", name="fairaudit")
-    for name in ("tests", "failures", "skipped"):
-        root.set(name, suite.get(name, "0"))
+    for key in ("tests", "failures", "skipped"):
+        root.set(key, suite.get(key, "0"))
     root.set("errors", "0")
     root.append(suite)
     ET.indent(root)

@@ -92,10 +92,10 @@ class DataOutcome(Outcome):
             return feature
         if self.reference == REST:
             against = "the rest"
-        elif self.reference is None:
-            against = "the population"
-        else:
+        elif isinstance(self.reference, Mapping):
             against = group_text(self.reference)
+        else:
+            against = "the population"
         column = f" [missing {self.column}]" if self.column is not None else ""
         return f"{feature}: {group_text(self.group)} vs {against}{column}"
 
@@ -164,20 +164,35 @@ def _row_outcome(rule: Rule, row: Mapping[str, Any]) -> DataOutcome:
         else:
             reason = reason.replace("interval", "the interval of |value|", 1)
     return DataOutcome(
-        feature=row["feature"], groups=(), observed=observed, interval=interval,
-        status=status, reason=reason, metric=rule.metric,
-        value=value, group=row.get("group"),
-        reference=row.get("reference"), column=row.get("column"), bound=_bound(rule),
-    )  # fmt: skip
+        feature=row["feature"],
+        groups=(),
+        observed=observed,
+        interval=interval,
+        status=status,
+        reason=reason,
+        metric=rule.metric,
+        value=value,
+        group=row.get("group"),
+        reference=row.get("reference"),
+        column=row.get("column"),
+        bound=_bound(rule),
+    )
 
 
 def _missing(
     rule: Rule, feature: str | None, reason: str, *, column: str | None = None
 ) -> DataOutcome:
     return DataOutcome(
-        feature, (), None, None, NOT_EVALUABLE, reason,
-        metric=rule.metric, column=column, bound=_bound(rule),
-    )  # fmt: skip
+        feature,
+        (),
+        None,
+        None,
+        NOT_EVALUABLE,
+        reason,
+        metric=rule.metric,
+        column=column,
+        bound=_bound(rule),
+    )
 
 
 def _row_hint(rule: Rule, feature: str, report: Mapping[str, Any]) -> str:
@@ -237,7 +252,7 @@ def _row_outcomes(rule: Rule, report: Mapping[str, Any], feature: str) -> list[D
                 metric=rule.metric,
                 value=0.0,
                 bound=_bound(rule),
-            )  # fmt: skip
+            )
         ]
     against = {"rest": " against the rest", "reference": " against the reference"}
     reason = REASON_NO_ROWS.format(
@@ -254,8 +269,8 @@ def _proxy_outcomes(rule: Rule, analysis: Mapping[str, Any] | None, feature: str
     if analysis is None:
         return [_missing(rule, feature, REASON_NO_PROXIES.format(feature=feature, hint=""))]
     joint = rule.metric == "joint_proxy_auc"
-    entries = [analysis.get("joint")] if joint else list(analysis.get("features") or [])
-    entries = [e for e in entries if e]
+    found = [analysis.get("joint")] if joint else list(analysis.get("features") or [])
+    entries: list[Mapping[str, Any]] = [e for e in found if e]
     if not entries:
         template = REASON_NO_JOINT if joint else REASON_NO_PROXIES
         return [_missing(rule, feature, template.format(feature=feature, hint=HINT_FEW_GROUPS))]
@@ -277,7 +292,7 @@ def _proxy_outcomes(rule: Rule, analysis: Mapping[str, Any] | None, feature: str
                 value=observed,
                 column=None if joint else str(entry.get("feature")),
                 bound=_bound(rule),
-            )  # fmt: skip
+            )
         )
     return outcomes
 
