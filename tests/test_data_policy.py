@@ -23,6 +23,7 @@ from fairaudit.policy import (
     exit_code_for,
     judge_data_rules,
     load_policy,
+    split_rules,
 )
 from tests.test_databias import _german
 
@@ -484,6 +485,11 @@ def test_one_policy_file_for_both_kinds(write_policy):
         evaluate_policy(data_only, _model_result())
     with pytest.raises(PolicyError, match="no rule for a data audit"):
         evaluate_data_policy(_report(), load_policy(["preset:four-fifths"]))
+    # The same check before any work, as a command does right after loading the policy.
+    with pytest.raises(PolicyError, match="preset:four-fifths has no rule for a data audit"):
+        split_rules(load_policy(["preset:four-fifths"]), "data")
+    applies, others = split_rules(both, "data")
+    assert [r.id for r in applies] == ["proxy_auc"] and len(others) == 1
 
 
 # --------------------------------------------------------------------------- JUnit

@@ -40,6 +40,7 @@ from fairaudit.policy._judge import (
     PolicyEvaluation,
     RuleEvaluation,
     exit_code_for,
+    split_rules,
 )
 from fairaudit.policy._load import (
     MSG_APPROVALS_LOOSENED,
@@ -101,6 +102,7 @@ __all__ = [
     "data_policy_section",
     "evaluate_data_policy",
     "judge_data_rules",
+    "split_rules",
     "Approvals",
     "DECISIONS",
     "EXIT_ERROR",
