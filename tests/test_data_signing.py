@@ -232,3 +232,32 @@ def test_verify_of_a_tampered_summary_kind_is_impossible(signed: Path) -> None:
     signed.write_bytes(page.replace(b'{"kind":"data",', b'{"kind":"model",'))
     with pytest.raises(VerificationError, match="changed after signing"):
         verify_report_file(signed, keys)
+
+
+def test_verify_data_checks_the_file_against_the_signed_digest(
+    signed: Path, small_csv: Path, tmp_path: Path
+) -> None:
+    file_sha = hashlib.sha256(small_csv.read_bytes()).hexdigest()
+    code, output = verify(str(signed), "--key", "keys/auditor.pub", "--data", str(small_csv))
+    assert code == 0, output
+    assert output.splitlines()[-1] == (
+        f"Data: {small_csv} is the data the report is about (sha256 {file_sha})."
+    )
+    edited = tmp_path / "edited.csv"
+    edited.write_bytes(small_csv.read_bytes() + b"\n")
+    code, output = verify(str(signed), "--key", "keys/auditor.pub", "--data", str(edited))
+    assert code == 1 and "is not the data the report is about" in output
+    assert file_sha in output and "Traceback" not in output
+    code, output = verify(str(signed), "--key", "keys/auditor.pub", "--data", str(tmp_path))
+    assert code == 2 and "Traceback" not in output  # a directory: a usage error
+
+
+def test_a_report_without_a_data_digest_cannot_be_checked_against_a_file(tmp_path: Path) -> None:
+    from fairaudit.provenance import VerificationSummary, check_data_file
+
+    path = tmp_path / "x.csv"
+    path.write_text("a\n1\n")
+    summary = VerificationSummary((), "a" * 64, "m", None, None, "b" * 64, "embedded")
+    with pytest.raises(VerificationError, match="names no data digest") as raised:
+        check_data_file(summary, path)
+    assert raised.value.reason == "data-mismatch"

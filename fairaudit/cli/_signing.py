@@ -154,6 +154,13 @@ def sign(
     help="The audit's ledger: fail unless every review it records for this audit is still "
     "in the report (a removed countersignature is detectable only this way).",
 )
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A data file: fail unless it is the data the signed report names (the audited file "
+    "of a data audit, the evaluation data of a model audit), by SHA-256.",
+)
 def verify(
     report: Path,
     key_paths: tuple[Path, ...],
@@ -162,11 +169,13 @@ def verify(
     detached: Path | None,
     policy: tuple[str, ...],
     ledger_path: Path | None,
+    data_path: Path | None,
 ) -> None:
     """Check a signed report.html against trusted public keys.
 
     Every signature must be by a trusted key and cover the report's exact bytes. With
-    --ledger, every review the ledger records for the audit must still be in the report.
+    --ledger, every review the ledger records for the audit must still be in the report;
+    with --data, the file must be the data the report is about.
     Exit status 0 and a one-line summary if so; otherwise 1 and the reason (3 when the
     approvals a --policy requires are missing).
 
@@ -177,6 +186,7 @@ def verify(
         fairaudit verify out/report.html --keys-dir trusted/ --require-signers 2
         fairaudit verify out/report.html --keys-dir trusted/ \\
             --ledger out/fairaudit-ledger.sqlite --policy release.toml
+        fairaudit verify data-report.html --key keys/auditor.pub --data train.csv
     """
     from fairaudit.provenance import load_trusted_keys, verify_report_file
 
@@ -189,11 +199,19 @@ def verify(
         from fairaudit.provenance import check_reviews_recorded
 
         recorded = check_reviews_recorded(summary, ledger_path)
+    data_sha256 = None
+    if data_path is not None:
+        from fairaudit.provenance import check_data_file
+
+        data_sha256 = check_data_file(summary, data_path)
     click.echo(terminal_text(summary.describe()))  # names and roles from the signed file
     for signer in summary.signers:  # a review's decision and comment, one line each
         click.echo(terminal_text(signer.describe()))
     if recorded is not None:
         click.echo(f"Ledger: all {recorded} review(s) it records for this audit are present.")
+    if data_sha256 is not None:
+        shown = terminal_text(str(data_path))
+        click.echo(f"Data: {shown} is the data the report is about (sha256 {data_sha256}).")
     if policy:
         # Imported only here: plain verification stays free of the metrics stack.
         from fairaudit.cli._review import check_verified_approvals

@@ -104,6 +104,7 @@ from fairaudit.provenance._verify import (
     MSG_UNSIGNED,
     Signer,
     VerificationSummary,
+    check_data_file,
     verify_report,
     verify_report_file,
 )
@@ -166,6 +167,7 @@ __all__ = [
     "append_review",
     "build_predicate",
     "check_appendable",
+    "check_data_file",
     "check_reviews_recorded",
     "default_ledger_path",
     "detached_path_for",

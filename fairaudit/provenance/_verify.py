@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fairaudit.errors import SigningError, VerificationError
-from fairaudit.paths import read_regular_bytes
+from fairaudit.paths import read_regular_bytes, refuse_special_file
 from fairaudit.provenance._dsse import (
     PAYLOAD_TYPE,
     EnvelopeFormatError,
@@ -29,6 +29,7 @@ from fairaudit.provenance._dsse import (
     pae,
 )
 from fairaudit.provenance._keys import SHORT_KEY_ID
+from fairaudit.provenance._ledger import file_sha256
 from fairaudit.provenance._statement import (
     DATA_KIND,
     MSG_NO_RESULTS,
@@ -61,7 +62,10 @@ __all__ = [
     "MSG_TOO_FEW_SIGNERS",
     "MSG_UNKNOWN_KEY",
     "MSG_UNSIGNED",
+    "MSG_DATA_MISMATCH",
+    "MSG_NO_DATA_DIGEST",
     "REASON_BAD_SIGNATURE",
+    "REASON_DATA_MISMATCH",
     "REASON_DETACHED_MISMATCH",
     "REASON_DIGEST_MISMATCH",
     "REASON_NO_TRUSTED_KEYS",
@@ -72,6 +76,7 @@ __all__ = [
     "REASON_UNSIGNED",
     "Signer",
     "VerificationSummary",
+    "check_data_file",
     "verify_report",
     "verify_report_file",
 ]
@@ -87,6 +92,7 @@ REASON_TOO_FEW_SIGNERS = "too-few-signers"
 REASON_NO_TRUSTED_KEYS = "no-trusted-keys"
 REASON_DETACHED_MISMATCH = "detached-mismatch"
 REASON_UNREADABLE = "unreadable"
+REASON_DATA_MISMATCH = "data-mismatch"
 
 MSG_UNSIGNED = "The report is not signed: it has no fairaudit-signature trailer."
 MSG_DIGEST_MISMATCH = (
@@ -110,6 +116,11 @@ MSG_COUNTERSIGN_MISMATCH = (
 )
 MSG_TOO_FEW_SIGNERS = "The report has {count} trusted signer(s); {required} required."
 MSG_NO_TRUSTED_KEYS = "No trusted public keys given; pass --key or --keys-dir."
+MSG_DATA_MISMATCH = (
+    "The data file {path} is not the data the report is about: its SHA-256 is {actual}, the "
+    "signed statement names {signed}."
+)
+MSG_NO_DATA_DIGEST = "The signed report names no data digest to check {path} against."
 MSG_DETACHED_MISMATCH = (
     "The detached signature file does not hold the same signatures as the report's trailer."
 )
@@ -411,3 +422,22 @@ def verify_report_file(
         detached=detached_bytes,
         report_name=report.name,
     )
+
+
+def check_data_file(summary: VerificationSummary, path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 of the file at ``path`` once it is the data the verified report names.
+
+    That is the audited file of a data audit and the evaluation data of a model audit (a
+    model audit of a table in memory names the table's digest, which no file has). Raises
+    VerificationError (reason ``data-mismatch``) if it is not.
+    """
+    refuse_special_file(path, "--data")
+    actual = file_sha256(path)
+    if summary.data_sha256 is None:
+        raise VerificationError(MSG_NO_DATA_DIGEST.format(path=path), reason=REASON_DATA_MISMATCH)
+    if actual != summary.data_sha256:
+        raise VerificationError(
+            MSG_DATA_MISMATCH.format(path=path, actual=actual, signed=summary.data_sha256),
+            reason=REASON_DATA_MISMATCH,
+        )
+    return actual
