@@ -22,6 +22,8 @@ __all__ = ["MSG_PASSPHRASE_CHOICE", "MSG_PASSPHRASE_ENV_UNSET", "keygen", "sign"
 
 MSG_PASSPHRASE_ENV_UNSET = "Environment variable {name} is not set or empty."
 MSG_PASSPHRASE_CHOICE = "Use either --passphrase-env or --passphrase-prompt, not both."
+#: The type of a file argument or option that must exist (REPORT, --detached, --ledger, --data).
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 @click.command(cls=Command)
@@ -80,7 +82,7 @@ def keygen(
 
 
 @click.command(cls=Command)
-@click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("report", type=EXISTING_FILE)
 @private_key_option(
     "Ed25519 private key PEM (fairaudit keygen, or openssl genpkey -algorithm ed25519)."
 )
@@ -132,7 +134,7 @@ def sign(
 
 
 @click.command(cls=Command)
-@click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("report", type=EXISTING_FILE)
 @trusted_keys_options
 @click.option(
     "--require-signers",
@@ -143,21 +145,21 @@ def sign(
 )
 @click.option(
     "--detached",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="Detached envelopes (.intoto.jsonl); default: REPORT.intoto.jsonl if REPORT has none.",
 )
 @policy_option
 @click.option(
     "--ledger",
     "ledger_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The audit's ledger: fail unless every review it records for this audit is still "
     "in the report (a removed countersignature is detectable only this way).",
 )
 @click.option(
     "--data",
     "data_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="A data file: fail unless it is the data the signed report names (the audited file "
     "of a data audit, the evaluation data of a model audit), by SHA-256.",
 )
