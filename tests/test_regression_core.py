@@ -26,6 +26,7 @@ from fairaudit.errors import ConfigError
 from fairaudit.measure import (
     MSG_BINARY_TOO_MANY,
     MSG_FEW_NUMERIC_VALUES,
+    MSG_NO_ROWS,
     MSG_POSITIVE_LABEL_NOT_BINARY,
     MSG_REGRESSION_NOT_NUMERIC,
     MSG_TOO_LARGE,
@@ -38,7 +39,7 @@ from fairaudit.measure import (
     exact_group_sums,
     ks_between_groups,
 )
-from fairaudit.stats import holm_adjust, mean_interval, welch_difference
+from fairaudit.stats import holm_adjust, mean_interval, skew_interval, welch_difference
 from fairaudit.vocabulary import INTERSECTION, REGRESSION_METRICS
 
 TOLERANCE = {"rel": 1e-9, "abs": 1e-9}
@@ -373,3 +374,69 @@ def test_missing_values_are_not_a_class() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert detect_task(pd.Series([1.0, 2.0, np.nan, 3.0])).task == "multiclass"
+
+
+def test_skew_interval_is_t_without_skew_and_halls_with_it() -> None:
+    symmetric = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    n = len(symmetric)
+    plain = mean_interval(0.0, np.var(symmetric, ddof=1), n, 0.95)
+    assert skew_interval(0.0, np.var(symmetric, ddof=1), 0.0, n, 0.95) == pytest.approx(plain)
+    x = np.random.default_rng(2).exponential(1.0, 40)
+    m, s = x.mean(), x.std(ddof=1)
+    g1 = np.mean((x - m) ** 3) / np.mean((x - m) ** 2) ** 1.5
+    a = g1 * math.sqrt(40 * 39) / 38 / math.sqrt(40)
+    q = sps.t.ppf(0.975, 39)
+
+    def inverse(v: float) -> float:
+        return 3 / a * (np.cbrt(1 + a * (v - a / 6)) - 1)
+
+    expected = (m - s / math.sqrt(40) * inverse(q), m - s / math.sqrt(40) * inverse(-q))
+    got = skew_interval(m, s**2, np.mean((x - m) ** 3), 40, 0.95)
+    assert tuple(got) == pytest.approx(expected, **TOLERANCE)
+    # Right skew moves the interval up, compared with the t interval.
+    assert got[0] > mean_interval(m, s**2, 40, 0.95)[0]
+
+
+def test_group_intervals_read_the_exact_sums() -> None:
+    frame, y, p = _synthetic(n=500)
+    statistics = _statistics(frame, ["group"], y, p)
+    _, tables = statistics.tables({})
+    result = statistics.uncertainty(tables, [], confidence=0.9, min_group_size=30)
+    table = tables[0]
+    for i, group in enumerate(table.groups):
+        rows = (frame["group"] == group["group"]).to_numpy()
+        e = p[rows] - y[rows]
+        expected = sps.t.interval(0.9, len(e) - 1, loc=e.mean(), scale=sps.sem(e))
+        assert tuple(result.group_ci["group"]["mean_error"][i]) == pytest.approx(expected)
+        squared = e**2
+        mse_interval = skew_interval(
+            squared.mean(), squared.var(ddof=1), np.mean((squared - squared.mean()) ** 3),
+            len(e), 0.9,
+        )  # fmt: skip
+        rmse = result.group_ci["group"]["root_mean_squared_error"][i]
+        assert tuple(rmse) == pytest.approx(tuple(np.sqrt(mse_interval)), rel=1e-7)
+        assert rmse[0] < table.values["root_mean_squared_error"][i] < rmse[1]
+
+
+def test_edge_inputs() -> None:
+    with pytest.raises(ValueError) as error:
+        count_regression(["g"], [np.array([], dtype=int)], [["a"]], np.array([]), np.array([]))
+    assert str(error.value) == MSG_NO_ROWS
+    with pytest.raises(ValueError) as error:
+        _statistics(pd.DataFrame({"g": ["a"]}), ["g"], np.array([1e60]), np.array([1.0]))
+    assert str(error.value) == MSG_TOO_LARGE.format(value=1e60)
+    # A hostile group name is data, kept as given; one group has no pairs to compare.
+    name = "<script>alert(1)</script>\n=cmd"
+    statistics = _statistics(pd.DataFrame({"g": [name] * 3}), ["g"], np.ones(3), np.ones(3))
+    overall, tables = statistics.tables({})
+    assert tables[0].groups == [{"g": name}]
+    headline = {e["metric"]: e for e in statistics.headline(tables[0], overall)}
+    assert math.isnan(headline["ks_statistic"]["value"])
+    assert math.isnan(headline["max_group_mae_ratio"]["value"])  # overall MAE is 0
+    # Identical constant predictions in two groups: KS 0, tested without a warning.
+    frame = pd.DataFrame({"g": ["a", "b"] * 5})
+    statistics = _statistics(frame, ["g"], np.arange(10.0), np.full(10, 3.0))
+    _, tables = statistics.tables({})
+    rows = statistics.distribution_disparities(tables[0])
+    result = statistics.uncertainty(tables, rows, confidence=0.95, min_group_size=2)
+    assert rows[0].value == 0 and result.disparities[0].p_value == 1.0

@@ -32,6 +32,7 @@ from fairaudit.measure._regression_distribution import (
     wasserstein_distance,
 )
 from fairaudit.measure._regression_sums import (
+    MSG_NO_ROWS,
     MSG_TOO_LARGE,
     SUM_NAMES,
     RegressionCells,
@@ -99,6 +100,7 @@ __all__ = [
     "MSG_MULTICLASS_TOO_MANY",
     "MSG_POSITIVE_LABEL_NOT_BINARY",
     "MSG_REGRESSION_NOT_NUMERIC",
+    "MSG_NO_ROWS",
     "MSG_TOO_LARGE",
     "MSG_TOO_MANY_TEXT_LABELS",
     "MSG_UNKNOWN_TASK",

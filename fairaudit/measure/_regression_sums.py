@@ -9,7 +9,10 @@ For each cell: the row count ``n`` and the exact sums (as :class:`fractions.Frac
 ``cross``                 ŷ·y
 ``target_squared``        y²
 ``absolute_error``        \\|ŷ − y\\|
-``error_fourth``          s⁴ with s = fl(ŷ − y), computed in IEEE double per row
+``error_cubed``           s³ with s = fl(ŷ − y), each row's term in IEEE double
+``absolute_error_cubed``  \\|s\\|³ (idem)
+``error_fourth``          s⁴ (idem)
+``error_sixth``           s⁶ (idem)
 ========================  ======================================================
 
 Exactness
@@ -24,11 +27,12 @@ do not depend on the order of the rows or on how an engine splits them: cells ad
 marginal groups and to the overall row exactly, and two engines that both sum exactly
 give identical numbers. Hence ``Σe = Σŷ − Σy`` and ``Σe² = Σŷ² − 2Σŷy + Σy²`` are exact,
 and so is ``Σ(y − ȳ)² = Σy² − (Σy)²/n`` (no cancellation); each metric is rounded once,
-when it becomes a float. ``error_fourth`` only sizes the RMSE interval: each row's term
-is rounded as every engine rounds it (IEEE double), then summed exactly.
+when it becomes a float. The higher powers of the error only shape the intervals (their
+variance and skewness): each row's term is rounded as every engine rounds it (IEEE
+double, ``s*s*s``, ``(s*s)*(s*s)``, ``((s*s)*(s*s))*(s*s)``), then summed exactly.
 
-Limits: Dekker's split is exact while the values' magnitudes stay within 2**±500
-(checked: larger values are refused); products of values below 2**-500 may lose the bits
+Limits: values beyond 1e50 in magnitude are refused (so the sixth power of an error stays
+finite and Dekker's split exact); products of values below 2**-500 may lose the bits
 that fall below the smallest double (an absolute error under 2**-1074 per row).
 """
 
@@ -43,6 +47,7 @@ import numpy as np
 from fairaudit.counts import GroupCounts, count_groups
 
 __all__ = [
+    "MSG_NO_ROWS",
     "MSG_TOO_LARGE",
     "SUM_NAMES",
     "RegressionCells",
@@ -58,17 +63,21 @@ SUM_NAMES: tuple[str, ...] = (
     "cross",
     "target_squared",
     "absolute_error",
+    "error_cubed",
+    "absolute_error_cubed",
     "error_fourth",
+    "error_sixth",
 )
 
+MSG_NO_ROWS = "there are no rows to measure"
 MSG_TOO_LARGE = (
-    "regression values must be finite numbers below 1e150 in magnitude (their squares and "
-    "fourth powers of errors are summed); found {value!r}"
+    "regression targets and predictions must be finite numbers below 1e50 in magnitude "
+    "(powers of the errors up to the sixth are summed); found {value!r}"
 )
 
-# |value| at most this: Dekker's split (x * (2**27 + 1)) and the fourth power of an error
+# |value| at most this: Dekker's split (x * (2**27 + 1)) and the sixth power of an error
 # stay finite.
-_MAX_MAGNITUDE = 1e150
+_MAX_MAGNITUDE = 1e50
 # Halves of a 53-bit mantissa: hi in [-2**27, 2**27), lo in [0, 2**26), so float partial
 # sums of this many rows stay integers below 2**53 (exact).
 _LOW_BITS = 26
@@ -120,13 +129,15 @@ def exact_group_sums(group: np.ndarray, n_groups: int, values: np.ndarray) -> li
     if len(values) == 0:
         return [Fraction(0)] * n_groups
     fraction, exponent = np.frexp(values)
-    mantissa = (fraction * 2.0**53).astype(np.int64)
-    exponent = exponent.astype(np.int64)
-    nonzero = mantissa != 0
-    if not nonzero.any():
+    zero = fraction == 0
+    if zero.all():
         return [Fraction(0)] * n_groups
-    low = int(exponent[nonzero].min())
-    exponent = np.where(nonzero, exponent - low, 0)
+    # Zeros add nothing: give them the lowest exponent so they do not widen the span.
+    low = int(exponent.min(where=~zero, initial=np.iinfo(exponent.dtype).max))
+    if zero.any():
+        exponent = np.where(zero, low, exponent)
+    exponent = exponent.astype(np.int64)
+    exponent -= low
     span = int(exponent.max()) + 1
     if n_groups * span <= _DENSE_LIMIT:
         key, exponents, n_keys = group * span + exponent, None, n_groups * span
@@ -134,9 +145,11 @@ def exact_group_sums(group: np.ndarray, n_groups: int, values: np.ndarray) -> li
         exponents, inverse = np.unique(exponent, return_inverse=True)
         span = len(exponents)
         key, n_keys = group * span + inverse.reshape(-1), n_groups * span
-    hi = mantissa >> _LOW_BITS
-    lo = (mantissa - (hi << _LOW_BITS)).astype(np.float64)
-    hi = hi.astype(np.float64)
+    # The mantissa's halves in float arithmetic, all exact (scalings by powers of two and a
+    # difference of integers below 2**53): numpy's integer shifts are far slower.
+    hi = np.floor(fraction * float(1 << (53 - _LOW_BITS)))
+    lo = fraction * 2.0**53
+    lo -= hi * float(1 << _LOW_BITS)
     hi_sum = np.zeros(n_keys, dtype=object)
     lo_sum = np.zeros(n_keys, dtype=object)
     for start in range(0, len(values), _CHUNK_ROWS):
@@ -161,6 +174,8 @@ def _row_terms(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, list[np.ndar
     s, t = _two_difference(y_pred, y_true)
     sign = np.sign(s)
     squared = s * s
+    fourth = squared * squared
+    cubed = squared * s
     return {
         "prediction": [y_pred],
         "target": [y_true],
@@ -168,7 +183,10 @@ def _row_terms(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, list[np.ndar
         "cross": list(_two_product(y_pred, y_true)),
         "target_squared": list(_two_product(y_true, y_true)),
         "absolute_error": [np.abs(s), sign * t],
-        "error_fourth": [squared * squared],
+        "error_cubed": [cubed],
+        "absolute_error_cubed": [np.abs(cubed)],
+        "error_fourth": [fourth],
+        "error_sixth": [fourth * squared],
     }
 
 
@@ -225,8 +243,10 @@ def count_regression(
 
     ``features``, ``codes``, ``levels`` as for ``count_groups`` (which encodes the cells);
     ``y_true`` and ``y_pred`` finite numbers. Raises ValueError (MSG_TOO_LARGE) for a
-    value that is not finite or beyond 1e150 in magnitude.
+    value that is not finite or beyond 1e50 in magnitude, and (MSG_NO_ROWS) without rows.
     """
+    if len(y_true) == 0:
+        raise ValueError(MSG_NO_ROWS)
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64) + 0.0  # -0.0 is 0.0, one tied value
     zeros = np.zeros(len(y_true), dtype=np.uint8)

@@ -32,6 +32,7 @@ from fairaudit.stats._regression_intervals import (
     mean_interval,
     rmse_interval,
     rmse_variance,
+    skew_interval,
     t_quantile,
     welch_difference,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "safe_divide",
     "score_sums_estimates",
     "sidak_confidence",
+    "skew_interval",
     "t_quantile",
     "uncertainty_to_json",
     "wald_difference",

@@ -4,20 +4,24 @@ Package-private: ``fairaudit.stats`` re-exports the public names. Every function
 plain per-group numbers (sizes, means, sample variances), which ``fairaudit.measure``
 derives from its exact sums, so nothing here sees rows except the KS test.
 
-Means (``mean_prediction``, ``mean_target``, ``mean_error``, ``mean_absolute_error``)
+Means of the target, the predictions and the signed error
     Student's t interval ``mean ± t(n-1) · s / sqrt(n)`` with the group's sample standard
     deviation ``s`` (undefined below two rows).
-Root mean squared error
-    A t interval for the mean squared error on the log scale, squared back:
-    ``exp(log m ± t(n-1) · s₂ / (m sqrt(n)))`` with ``m`` the mean of the squared errors
-    and ``s₂`` their sample standard deviation (delta method: the standard error of
-    ``log m`` is ``s₂ / (m sqrt(n))``), then the square root of both ends. Unlike the
-    chi-square interval it assumes neither normal nor unbiased errors; the log keeps it
-    positive and follows the right skew of squared errors.
+Mean absolute error and RMSE
+    Hall's (1992) skewness-corrected t interval (``skew_interval``), from the mean,
+    sample variance and third central moment, because absolute and above all squared
+    errors are right-skewed. The RMSE's interval is Hall's interval of the mean squared
+    error, square-rooted. In a scratch study of 3,000 samples of 30 squared exponential
+    errors, the plain t interval of their mean covered 75%, a log-scale t interval 79-81%,
+    a chi-square interval with Satterthwaite's degrees of freedom 79-80% and Hall's 88-91%
+    (``benchmarks/regression_coverage.py`` has the figures of the final methods). No
+    interval built on moments holds when the errors' fourth moment is infinite (Student t
+    with 3 degrees of freedom): the MSE then has no finite variance.
 Differences, group minus reference (groups are disjoint, hence independent)
     Means: Welch's t interval and test, with the Welch-Satterthwaite degrees of freedom.
-    RMSE: Wald on the delta-method variance ``s₂² / (4 n m)`` of ``sqrt(m)``
-    (``wald_difference``). Ratios: MOVER-R from the two groups' intervals.
+    RMSE: MOVER-D from the two groups' intervals, tested with a z-test on the delta-
+    method variance ``s₂² / (4 n m)`` of ``sqrt(m)`` (``wald_difference``). Ratios of
+    the non-negative metrics (MAE, RMSE): MOVER-R from the two groups' intervals.
 Distributions
     ``ks_statistic``: the two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``:
     its exact distribution when ``n_g · n_r`` is at most ``KS_EXACT_LIMIT``, else the
@@ -27,6 +31,7 @@ Distributions
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -38,6 +43,7 @@ __all__ = [
     "mean_interval",
     "rmse_interval",
     "rmse_variance",
+    "skew_interval",
     "t_quantile",
     "welch_difference",
 ]
@@ -67,22 +73,60 @@ def mean_interval(
     return np.stack([mean - half, mean + half], axis=-1)
 
 
-def rmse_interval(
-    mse: np.ndarray, variance_squared: np.ndarray, n: np.ndarray, confidence: float
+def skew_interval(
+    mean: np.ndarray,
+    variance: np.ndarray,
+    third: np.ndarray,
+    n: np.ndarray,
+    confidence: float,
 ) -> np.ndarray:
-    """Return intervals of the RMSE: the log-scale t interval of the mean squared error
-    ``mse`` (``variance_squared``: the sample variance of the squared errors), square-
-    rooted; ``[0, 0]`` when every error is 0, NaN below two rows."""
-    mse = np.asarray(mse, dtype=np.float64)
+    """Return Hall's (1992) skewness-corrected t intervals of means, shape ``(..., 2)``.
+
+    ``variance`` is the sample variance and ``third`` the third central moment (over
+    ``n``). With ``T = sqrt(n) (mean - mu) / s`` and ``a = G1 / sqrt(n)`` (``G1``: the
+    adjusted sample skewness), ``g(T) = T + a T²/3 + a² T³/27 + a/6`` is closer to normal
+    than ``T``; it is monotone, so the interval is
+    ``mean - s/sqrt(n) · g⁻¹(±t(n-1))`` with ``g⁻¹(v) = (3/a)((1 + a(v - a/6))^(1/3) - 1)``.
+    Without skewness it is the t interval. The skewness is taken as 0 below three rows
+    or when the spread is below 1e-6 of the mean (its per-row rounding would dominate).
+    NaN below two rows; the mean itself when the variance is 0.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    variance = np.asarray(variance, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
-    positive = mse > 0
-    safe_mse = np.where(positive, mse, 1.0)
-    se_log = np.sqrt(safe_divide(np.asarray(variance_squared, np.float64), n)) / safe_mse
-    half = t_quantile(confidence, n - 1) * se_log
-    low = np.where(positive, np.sqrt(safe_mse * np.exp(-half)), 0.0)
-    high = np.where(positive, np.sqrt(safe_mse * np.exp(half)), 0.0)
-    undefined = (n < 2) | np.isnan(mse)
+    biased = np.where(n >= 2, variance * (n - 1) / np.maximum(n, 1), np.nan)
+    reliable = (n >= 3) & (biased > 1e-12 * mean * mean)
+    safe_n = np.where(n >= 3, n, 3.0)
+    g1 = safe_divide(np.asarray(third, np.float64), np.where(reliable, biased, 1.0) ** 1.5)
+    adjusted = g1 * np.sqrt(safe_n * (safe_n - 1)) / (safe_n - 2)
+    a = np.where(reliable & np.isfinite(adjusted), adjusted, 0.0) / np.sqrt(safe_n)
+    q = t_quantile(confidence, n - 1)
+    scale = np.sqrt(safe_divide(variance, n))
+
+    def inverse(v: np.ndarray) -> np.ndarray:
+        small = np.abs(a) < 1e-8
+        safe_a = np.where(small, 1.0, a)
+        curved = 3 / safe_a * (np.cbrt(1 + safe_a * (v - safe_a / 6)) - 1)
+        return np.where(small, v, curved)
+
+    low = np.where(variance > 0, mean - scale * inverse(q), mean)
+    high = np.where(variance > 0, mean - scale * inverse(-q), mean)
+    undefined = (n < 2) | np.isnan(mean)
     return np.stack([np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)], -1)
+
+
+def rmse_interval(
+    mse: np.ndarray,
+    variance_squared: np.ndarray,
+    third_squared: np.ndarray,
+    n: np.ndarray,
+    confidence: float,
+) -> np.ndarray:
+    """Return intervals of the RMSE: Hall's skewness-corrected interval of the mean
+    squared error ``mse`` (``variance_squared``, ``third_squared``: the sample variance
+    and third central moment of the squared errors), clipped at 0 and square-rooted."""
+    interval = skew_interval(mse, variance_squared, third_squared, n, confidence)
+    return np.sqrt(np.maximum(interval, 0.0))
 
 
 def rmse_variance(mse: np.ndarray, variance_squared: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -131,4 +175,8 @@ def ks_test(group: np.ndarray, reference: np.ndarray) -> float:
     from scipy.stats import ks_2samp  # here, not at import: scipy.stats takes 0.5 s
 
     method = "exact" if len(group) * len(reference) <= KS_EXACT_LIMIT else "asymp"
-    return float(ks_2samp(group, reference, method=method).pvalue)
+    with warnings.catch_warnings():
+        # When the exact computation fails numerically scipy says so and falls back to the
+        # asymptotic distribution, which is what we want; the warning is not the user's.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(ks_2samp(group, reference, method=method).pvalue)
