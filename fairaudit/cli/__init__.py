@@ -4,8 +4,10 @@ Modules, in import order: ``_command`` (the one error handler: a library error's
 and exit code), ``_options`` (options shared by commands), ``_console`` (what ``run``
 prints: the summary, the mitigation outcome and the policy's failures, read from the
 result), then one module per command group (``_signing``, ``_review``, ``_history``,
-``_batch``, ``_data``) and ``_main`` (the group, ``run`` and the entry point), which registers
-the others; ``fairaudit data`` (``_data``) is registered here.
+``_batch``, ``_data``) and ``_main`` (the group, ``run`` and the command line's ``main``), which
+registers the others; ``fairaudit data`` (``_data``) is registered here, and ``main``, the
+console script, which ends the process without tearing down its modules
+(``runtime.exit_process``: 0.25-0.45 s after an audit).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from fairaudit.cli._data import (
     data_audit,
 )
 from fairaudit.cli._history import MSG_NO_HISTORY, diff, history, ledger
-from fairaudit.cli._main import cli, main
+from fairaudit.cli._main import cli
+from fairaudit.cli._main import main as _command_line
 from fairaudit.cli._options import (
     LEDGER_ENV,
     PASSPHRASE_ENV,
@@ -55,6 +58,18 @@ from fairaudit.cli._signing import (
 from fairaudit.errors import PolicyFailed
 
 cli.add_command(data_audit)  # ``fairaudit data`` (issue 18); _main registers the others
+
+
+def main() -> None:
+    """Entry point of the ``fairaudit`` console script: run the command, then end at once."""
+    from fairaudit.runtime import exit_process
+
+    try:
+        _command_line()
+    except SystemExit as exc:
+        exit_process(exc.code)
+    exit_process(0)
+
 
 __all__ = [
     "LEDGER_ENV",

@@ -294,6 +294,9 @@ def compare_mitigations(
     choice = _grouping_choice(spec, data, baseline_entry)
     if choice.reason and progress is not None:
         progress(choice.reason)
+    # Each variant is measured as soon as its method is done, while the others still fit
+    # (in the worker the run lent, ``runtime.lend_worker``).
+    measured: dict[str, dict[str, Any]] = {}
     outcomes: list[MitigationOutcome] = run_mitigations(
         _inputs(spec, data, estimator, feature_columns, score),
         list(spec.mitigations) if spec.mitigations is not None else None,
@@ -302,6 +305,7 @@ def compare_mitigations(
         jobs=spec.jobs,
         on=list(choice.columns),
         progress=progress,
+        on_outcome=lambda outcome: measured.update({outcome.method: _entry(spec, data, outcome)}),
     )
     grouping = tradeoff_grouping(spec, choice.columns)
     entries: list[dict[str, Any]] = [
@@ -320,7 +324,7 @@ def compare_mitigations(
             }
         )
     ]
-    entries.extend(_entry(spec, data, outcome) for outcome in outcomes)
+    entries.extend(measured[outcome.method] for outcome in outcomes)
     positive_rate = float(np.mean(data.y_true)) if len(data.y_true) else math.nan
     imbalanced = is_imbalanced(positive_rate)
     best = judge_entries(entries, grouping, imbalanced=imbalanced, min_rows=spec.min_group_size)

@@ -45,6 +45,21 @@ from fairaudit.mitigation._units import Unit, UnitResult
 __all__ = ["Plan", "cross_fitted_outcome", "plan_refit", "plan_threshold"]
 
 
+#: The retraining methods, longest first: the order their units are queued in, so that
+#: the worker lent to a run takes the longest first and the run's own process the rest
+#: (``runtime.run_beside``). ExponentiatedGradient under equalized odds has twice the
+#: constraints of demographic parity: 1.4 s against 0.5 s on the sample audit's 600
+#: training rows; CorrelationRemover fits once (0.04 s).
+_REFIT_ORDER = ("expgrad_equalized_odds", "expgrad_demographic_parity", "correlation_remover")
+
+
+def _longest_first(methods: Sequence[str]) -> list[str]:
+    """Return ``methods`` in ``_REFIT_ORDER`` (one not there last, in the given order)."""
+    return sorted(
+        methods, key=lambda m: _REFIT_ORDER.index(m) if m in _REFIT_ORDER else len(_REFIT_ORDER)
+    )
+
+
 def _unit_seed(seed: int, method: str, fold: int | None) -> int:
     """Return the seed of one unit: a function of the run's seed, the method and the fold."""
     return derived_seed(seed, METHODS.index(method) + 1, 0 if fold is None else fold + 1)
@@ -128,7 +143,8 @@ def plan_threshold(
 def plan_refit(
     inputs: MitigationInputs, methods: Sequence[str], columns: Sequence[str], seed: int
 ) -> Plan:
-    """Return the retraining units (one per method), trained on train, applied to eval."""
+    """Return the retraining units (one per method, longest first), trained on train,
+    applied to eval."""
     plan = Plan(tuple(columns))
     if not methods:
         return plan
@@ -141,7 +157,7 @@ def plan_refit(
     )
     train_y = np.asarray(inputs.train_y, dtype=bool)
     groups = groups_phrase(columns, len(np.unique(train_codes)))
-    for method in methods:
+    for method in _longest_first(methods):
         plan.protocols[method] = refit_protocol(
             method,
             CONSTRAINTS[method],

@@ -131,14 +131,15 @@ def _method_line(method: str, results: Sequence[UnitResult]) -> str:
 
 
 def _execute(
-    units: Sequence[Unit], workers: int | None, say: Progress
-) -> dict[tuple[str, int | None], UnitResult]:
-    """Return every unit's result, keyed by (method, fold); run in ``workers`` processes.
+    units: Sequence[Unit], workers: int | None, finished: Callable[[str, list[UnitResult]], None]
+) -> None:
+    """Run every unit in ``workers`` processes; hand each method its results when done.
 
     ``workers`` None: in this process, beside the worker the run lent (``lend_worker``),
     if any, which takes retraining units (a fold's inputs, the histogram, may be large).
-    ``say`` hears one line per method, when its last unit is done. Stopping the run (an
-    exception in ``say``, Ctrl-C, SIGTERM) terminates the workers.
+    ``finished(method, results)`` is called as soon as a method's last unit is done, with
+    its units' results (by fold), here, while the other units may still run elsewhere.
+    Stopping the run (an exception in ``finished``, Ctrl-C, SIGTERM) terminates the workers.
     """
     done: dict[tuple[str, int | None], UnitResult] = {}
     pending = Counter(unit.method for unit in units)
@@ -150,7 +151,7 @@ def _execute(
             if not pending[result.method]:
                 parts = [r for (method, _), r in done.items() if method == result.method]
                 parts.sort(key=lambda part: -1 if part.fold is None else part.fold)
-                say(_method_line(result.method, parts))
+                finished(result.method, parts)
 
     from concurrent.futures.process import BrokenProcessPool
 
@@ -173,7 +174,6 @@ def _execute(
             record(results)
         except BrokenProcessPool:
             raise MitigationError(WORKER_DIED.format(jobs=workers or 2)) from None
-    return done
 
 
 def _workers(
@@ -218,6 +218,7 @@ def run_mitigations(
     jobs: int | None = None,
     on: Sequence[str] | None = None,
     progress: Progress | None = None,
+    on_outcome: Callable[[MitigationOutcome], None] | None = None,
 ) -> list[MitigationOutcome]:
     """Return one outcome per selected method, in the order selected.
 
@@ -240,6 +241,10 @@ def run_mitigations(
         The sensitive columns whose intersection defines the groups (default: all).
     progress:
         Called with one line per method as it finishes, with the time it took.
+    on_outcome:
+        Called with each method's outcome as soon as it is known (those settled without
+        work first, then each as its last unit finishes), in this process, while other
+        methods may still run in workers: the caller can measure one while the others fit.
 
     A method that cannot apply (a model that cannot be retrained, a group too small to
     cross-fit) gets status ``failed`` and a reason; the other methods still run.
@@ -254,38 +259,42 @@ def run_mitigations(
         inputs, [m for m in chosen if m in THRESHOLD_METHODS], columns, folds, seed
     )
     refit = plan_refit(inputs, [m for m in chosen if m in REFIT_METHODS], columns, seed)
-    settled = {**threshold.settled, **refit.settled}
-    for outcome in settled.values():
+    outcomes = {**threshold.settled, **refit.settled}
+    for outcome in outcomes.values():
         if outcome.status == "failed":
             say(f"{outcome.method}: failed: {outcome.reason}")
-    # Retraining units are the longest: queue them first so the workers stay busy.
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    def finished(method: str, parts: list[UnitResult]) -> None:
+        say(_method_line(method, parts))
+        if method in THRESHOLD_METHODS:
+            assert threshold.fold_of_row is not None
+            outcome = cross_fitted_outcome(threshold.outcome(method), parts, threshold.fold_of_row)
+        else:
+            outcome = _refit_outcome(refit.outcome(method), parts[0])
+        outcomes[method] = outcome
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    # Retraining units are the longest (and the longest of them first, ``plan_refit``):
+    # queue them first so the workers stay busy.
     workers = _workers(jobs, threshold, refit, inputs)
     with ExitStack() as stack:
         if (workers or 1) > 1 and threshold.histogram is not None and threshold.units:
             folder = stack.enter_context(TemporaryDirectory(prefix="fairaudit-mitigation-"))
             threshold.histogram.spill(Path(folder))
-        done = _execute([*refit.units, *threshold.units], workers, say)
+        _execute([*refit.units, *threshold.units], workers, finished)
+    return [outcomes[method] for method in chosen]
 
-    outcomes = []
-    for method in chosen:
-        if method in settled:
-            outcomes.append(settled[method])
-        elif method in THRESHOLD_METHODS:
-            assert threshold.fold_of_row is not None
-            parts = [done[(method, fold)] for fold in range(folds)]
-            outcomes.append(
-                cross_fitted_outcome(threshold.outcome(method), parts, threshold.fold_of_row)
-            )
-        else:
-            result = done[(method, None)]
-            outcomes.append(
-                replace(
-                    refit.outcome(method),
-                    status="failed" if result.reason is not None else "ok",
-                    reason=result.reason,
-                    y_pred=result.y_pred,
-                    warnings=result.warnings,
-                    seconds=result.seconds,
-                )
-            )
-    return outcomes
+
+def _refit_outcome(shell: MitigationOutcome, result: UnitResult) -> MitigationOutcome:
+    """Return a retraining method's outcome from its one unit's result."""
+    return replace(
+        shell,
+        status="failed" if result.reason is not None else "ok",
+        reason=result.reason,
+        y_pred=result.y_pred,
+        warnings=result.warnings,
+        seconds=result.seconds,
+    )

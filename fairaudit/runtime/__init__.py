@@ -1,9 +1,11 @@
 """How a command runs: signals that stop it cleanly, worker processes that never outlive
-it (one of them started early and lent to the run's stages), and the time it records."""
+it (one of them started early and lent to the run's stages), the time it records, and how
+its process ends (at once, without tearing down its modules)."""
 
 from __future__ import annotations
 
 from fairaudit.runtime._clock import BadSourceDateEpoch, reproducible_time
+from fairaudit.runtime._exit import exit_process
 from fairaudit.runtime._lent import lend_worker, run_beside
 from fairaudit.runtime._signals import (
     INTERRUPTED,
@@ -18,6 +20,7 @@ __all__ = [
     "BadSourceDateEpoch",
     "INTERRUPTED",
     "Interrupted",
+    "exit_process",
     "in_main_thread",
     "lend_worker",
     "reproducible_time",

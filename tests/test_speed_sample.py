@@ -1,0 +1,153 @@
+"""The sample audit's speed-ups keep results and exit statuses (issue 15; no timing here).
+
+* ``runtime.exit_process``, which ends the console script without module teardown: the
+  same exit status and output as ``sys.exit``, ``atexit`` handlers still run, and the
+  normal exit when another thread still runs.
+* The retraining units are queued longest first (the lent worker takes the first).
+* ``run_mitigations(on_outcome=...)`` hands over every outcome, the same ones it returns.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from fairaudit.mitigation import METHODS, MitigationInputs, MitigationOutcome, run_mitigations
+from fairaudit.mitigation._plan import plan_refit
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    program = textwrap.dedent(code)
+    return subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "stderr"),
+    [("None", 0, ""), ("0", 0, ""), ("3", 3, ""), ("256 + 7", 7, ""), ("'bad'", 1, "bad")],
+)
+def test_exit_process_gives_sys_exit_status_and_runs_atexit(
+    code: str, status: int, stderr: str
+) -> None:
+    done = _run(
+        f"""
+        import atexit, sys
+        from fairaudit.runtime._exit import exit_process
+        atexit.register(lambda: print("atexit ran", flush=False))
+        sys.stdout.write("unflushed output")
+        exit_process({code})
+        """
+    )
+    assert done.returncode == status
+    assert done.stdout == "unflushed outputatexit ran\n"
+    assert done.stderr.strip() == stderr
+
+
+def test_exit_process_waits_for_another_running_thread() -> None:
+    done = _run(
+        """
+        import threading, time
+        from fairaudit.runtime._exit import exit_process
+        def late():
+            time.sleep(0.3)
+            print("thread finished", flush=True)
+        threading.Thread(target=late).start()
+        exit_process(5)
+        """
+    )
+    assert (done.returncode, done.stdout) == (5, "thread finished\n")
+
+
+def test_the_console_script_exits_with_the_command_status(tmp_path: Path) -> None:
+    entry = (
+        "import sys; from fairaudit.cli import main; sys.argv = ['fairaudit', *sys.argv[1:]]; "
+        "main()"
+    )
+    version = subprocess.run(
+        [sys.executable, "-c", entry, "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert version.returncode == 0 and version.stdout.startswith("fairaudit, version ")
+    usage = subprocess.run(
+        [sys.executable, "-c", entry, "no-such-command"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert usage.returncode == 2 and "No such command" in usage.stderr
+    missing = subprocess.run(
+        [sys.executable, "-c", entry, "run", "--config", str(tmp_path / "none.toml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("Error: config file ") and "Traceback" not in missing.stderr
+
+
+def _inputs(n: int = 300) -> MitigationInputs:
+    rng = np.random.default_rng(3)
+
+    def frame(rows: int) -> tuple[pd.DataFrame, np.ndarray]:
+        group = rng.choice(["a", "b"], rows)
+        x = rng.normal(size=(rows, 2)) + (group == "a")[:, None]
+        y = (x[:, 0] + rng.normal(size=rows)) > 0.5
+        return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "group": group}), y
+
+    train, train_y = frame(n)
+    evaluation, y = frame(n)
+    model = LogisticRegression().fit(train[["x1", "x2"]], train_y)
+    return MitigationInputs(
+        eval_features=evaluation[["x1", "x2"]],
+        y_true=y,
+        sensitive=evaluation[["group"]],
+        estimator=model,
+        score=model.predict_proba(evaluation[["x1", "x2"]])[:, 1],
+        train_features=train[["x1", "x2"]],
+        train_y=train_y,
+        train_sensitive=train[["group"]],
+    )
+
+
+def test_retraining_units_are_queued_longest_first() -> None:
+    methods = ["correlation_remover", "expgrad_demographic_parity", "expgrad_equalized_odds"]
+    plan = plan_refit(_inputs(), methods, ["group"], seed=0)
+    assert [unit.method for unit in plan.units] == [
+        "expgrad_equalized_odds",
+        "expgrad_demographic_parity",
+        "correlation_remover",
+    ]
+    assert set(plan.protocols) == set(methods)
+
+
+def test_every_outcome_is_handed_over_as_it_is_known() -> None:
+    inputs = _inputs()
+    heard: list[MitigationOutcome] = []
+    chosen = [*METHODS, "threshold_equalized_odds"]  # named twice: runs once
+    outcomes = run_mitigations(inputs, chosen, folds=3, jobs=1, on_outcome=heard.append)
+    assert [o.method for o in outcomes] == list(METHODS)
+    assert sorted(o.method for o in heard) == sorted(METHODS)
+    by_method = {o.method: o for o in heard}
+    for outcome in outcomes:
+        assert by_method[outcome.method] is outcome
+    plain = run_mitigations(inputs, chosen, folds=3, jobs=1)
+    for a, b in zip(plain, outcomes):
+        assert (a.method, a.status, a.reason) == (b.method, b.status, b.reason)
+        assert a.y_pred is not None and b.y_pred is not None
+        assert np.array_equal(a.y_pred, b.y_pred)
+    # Methods settled without work are handed over too (no training set: skipped).
+    untrained = MitigationInputs(
+        inputs.eval_features, inputs.y_true, inputs.sensitive, inputs.estimator, inputs.score
+    )
+    heard.clear()
+    skipped = run_mitigations(
+        untrained, ["expgrad_equalized_odds"], jobs=1, on_outcome=heard.append
+    )
+    assert heard == skipped and skipped[0].status == "skipped"
