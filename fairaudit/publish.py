@@ -24,6 +24,7 @@ from fairaudit.provenance import (
     detached_path_for,
     file_sha256,
     render_detached,
+    results_verdict,
     sign_report_bytes,
     split_trailer,
 )
@@ -171,7 +172,8 @@ def publish_data_report(
     ``report`` is ``fairaudit.databias.data_report``'s document; its ``audit`` section (id,
     name, supersedes) is filled here, the supersedes from the ledger's latest data audit of
     the same name (never a model audit's). The ledger entry's kind is ``"data"``, its data
-    SHA-256 that of the audited file, its model and verdict empty.
+    SHA-256 that of the audited file, its verdict the data policy's (``policy.verdict``, None
+    without a policy), its model empty.
     """
     from fairaudit.outputs import data_report_paths, identified, render_data_html
 
@@ -197,7 +199,7 @@ def publish_data_report(
             "kind": final["kind"],
             "audit": final["audit"],
             "lineage": {"data": final["data"]},
-            "verdict": None,
+            "verdict": results_verdict(final),
         }
         return entry, file_sha256(html_path)
 

@@ -261,3 +261,32 @@ def test_a_report_without_a_data_digest_cannot_be_checked_against_a_file(tmp_pat
     with pytest.raises(VerificationError, match="names no data digest") as raised:
         check_data_file(summary, path)
     assert raised.value.reason == "data-mismatch"
+
+
+def test_a_data_policy_s_verdict_is_signed_recorded_and_shown(
+    small_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from fairaudit.databias import data_report
+    from fairaudit.policy import evaluate_data_policy, load_policy
+    from fairaudit.provenance import key_id
+    from fairaudit.publish import publish_data_report
+
+    monkeypatch.chdir(tmp_path)
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text('[[rule]]\nmetric = "class_imbalance"\nmax = 0.000001\n')
+    source = {"path": "train.csv", "format": "csv", "sha256": "c" * 64}
+    report = data_report(pd.read_csv(small_csv), target="label", sensitive=["grp"], source=source)
+    report["policy"] = evaluate_data_policy(report, load_policy([str(policy_file)]))
+    assert report["policy"]["verdict"] == "fail"
+    key = Ed25519PrivateKey.generate()
+    published = publish_data_report(report, tmp_path / "p.html", sign_key=key)
+    (envelope,) = parse_detached(Path(f"{published.html}.intoto.jsonl").read_bytes())
+    assert decode_statement(envelope).predicate["verdict"] == "fail"
+    assert published.ledger is not None
+    (entry,) = read_entries(published.ledger)
+    assert (entry.kind, entry.verdict, entry.data_sha256) == ("data", "fail", "c" * 64)
+    summary = verify_report_file(published.html, {key_id(key.public_key()): key.public_key()})
+    assert summary.verdict == "fail"
+    assert "; policy verdict fail; audit " in summary.describe()

@@ -77,6 +77,7 @@ from fairaudit.provenance._statement import (
     STATEMENT_TYPE,
     build_predicate,
     extract_results,
+    results_verdict,
     signing_time,
 )
 from fairaudit.provenance._trailer import (
@@ -192,6 +193,7 @@ __all__ = [
     "read_reviews",
     "render_detached",
     "render_trailer",
+    "results_verdict",
     "reviews_for",
     "sign_report_bytes",
     "sign_report_file",

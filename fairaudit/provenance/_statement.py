@@ -31,6 +31,7 @@ __all__ = [
     "decode_statement",
     "extract_results",
     "predicate_type",
+    "results_verdict",
     "section",
     "signing_time",
 ]
@@ -107,6 +108,16 @@ def predicate_type(results: Mapping[str, Any]) -> str:
     return f"{PREDICATE_TYPE_PREFIX}{major if major.isdigit() else '1'}"
 
 
+def results_verdict(results: Mapping[str, Any]) -> Any:
+    """Return the policy verdict of a report's results, None without a policy.
+
+    A model audit's is its ``verdict``; a data audit's is its ``policy`` section's.
+    """
+    if results.get("kind") == DATA_KIND:
+        return section(results, "policy").get("verdict")
+    return results.get("verdict")
+
+
 def _data_audit_fields(results: Mapping[str, Any]) -> dict[str, Any]:
     """Return the predicate fields of a data audit's results: the audited file, no model."""
     audit = section(results, "audit")
@@ -125,7 +136,7 @@ def _data_audit_fields(results: Mapping[str, Any]) -> dict[str, Any]:
         "tool": {"name": "fairaudit", "version": results.get("fairaudit_version")},
         "schema_version": results.get("schema_version"),
         "headline": None,
-        "verdict": results.get("verdict"),
+        "verdict": results_verdict(results),
     }
 
 

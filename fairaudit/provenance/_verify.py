@@ -40,6 +40,7 @@ from fairaudit.provenance._statement import (
     decode_statement,
     extract_results,
     predicate_type,
+    results_verdict,
     section,
 )
 from fairaudit.provenance._trailer import (
@@ -191,9 +192,10 @@ class VerificationSummary:
         signers = ", ".join(f"{s.short_key_id} ({s.role}, {s.signed_at})" for s in self.signers)
         if self.kind == DATA_KIND:
             rows = "" if self.data_rows is None else f", {self.data_rows} rows"
+            verdict = "" if self.verdict is None else f"; policy verdict {self.verdict}"
             return (
                 f"Verified: signed by {signers}; data audit {self.model_name or 'unnamed'} of "
-                f"data sha256 {self.data_sha256 or 'unknown'}{rows}; "
+                f"data sha256 {self.data_sha256 or 'unknown'}{rows}{verdict}; "
                 f"audit {self.audit_id or 'unknown'}."
             )
         model = " ".join(str(part) for part in (self.model_name, self.model_version) if part)
@@ -383,7 +385,7 @@ def verify_report(
         audit_id=_text(audit.get("id")),
         model_name=_text(audit.get("name")),
         model_version=_text(audit.get("model_version")),
-        verdict=_text(results.get("verdict")),
+        verdict=_text(results_verdict(results)),
         body_sha256=body_sha256,
         source=source,
         kind=DATA_KIND if statements[0].predicate.get("kind") == DATA_KIND else "model",
