@@ -41,7 +41,8 @@ def _outcome_line(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     """Return one policy outcome: status, rule, grouping, groups, metric, value, bound, evidence."""
     feature = outcome.get("feature") or "(no grouping)"
     groups = " vs ".join(group_text(g) for g in outcome.get("groups") or [])
-    where = f"{feature} ({groups})" if groups else feature
+    # A data rule's outcome names its own row (group vs reference, proxy column).
+    where = outcome.get("name") or (f"{feature} ({groups})" if groups else feature)
     value = f"{rule['metric']} = {_number(outcome.get('observed'))}"
     interval = outcome.get("interval")
     if interval is not None and None not in interval:
