@@ -13,7 +13,7 @@ from typing import Any
 from fairaudit._version import __version__
 from fairaudit.data import Check
 from fairaudit.engines import EngineCounts, count_with_engine
-from fairaudit.errors import ConfigError
+from fairaudit.errors import ConfigError, DataError
 from fairaudit.measure import BinaryCounts, Measurement, resolve_direction
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult
@@ -111,6 +111,16 @@ def _run_checks(spec: AuditSpec, counted: EngineCounts) -> list[Check]:
                 "they are; run with --engine numpy on a sample to compare mitigations",
             )
         )
+    if spec.train is not None and spec.training_data and spec.model is None:
+        checks.append(
+            Check(
+                "training_data",
+                "info",
+                "no training-data section: it analyses the training set with --model only; "
+                "'fairaudit data TRAIN --target COL --sensitive COL' gives its label "
+                "disparities and proxies",
+            )
+        )
     if not counted.has_scores:
         checks.append(
             Check("scores", "info", "no scores: roc_auc and brier_score are not computed")
@@ -160,6 +170,74 @@ def _audit_section(
             for k, v in (("dataset_name", spec.dataset_name), ("dataset_type", spec.dataset_type))
             if v
         },
+    }
+
+
+#: The ``data_bias`` rows the training-data section keeps: each group's class imbalance and
+#: difference in label proportions against its reference group (for a 0/1 label the other
+#: distances restate the latter). ``fairaudit data`` on the training set gives every row.
+TRAINING_METRICS = ("class_imbalance", "difference_in_label_proportions")
+
+
+def _training_features(spec: AuditSpec, counted: EngineCounts, columns: list[str]) -> list[str]:
+    """Return the training set's columns the proxy analysis tests: the model's inputs when
+    known, else every column that has no role in the audit; sensitive features never."""
+    roles = {spec.target, *spec.sensitive, *spec.id_cols, spec.prediction_col, spec.score_col}
+    inputs = (counted.model_lineage or {}).get("feature_columns") or columns
+    return [c for c in inputs if c in columns and c not in roles]
+
+
+def _training_data(spec: AuditSpec, counted: EngineCounts, say: Progress) -> dict[str, Any] | None:
+    """Return the ``training_data`` section: ``fairaudit data``'s analysis of the training set
+    (its label rows of ``TRAINING_METRICS`` against the reference, and every proxy feature
+    without the joint model), or None without a training set, with ``training_data`` off or
+    without a model (whose inputs the proxies are; ``_run_checks`` says so)."""
+    if spec.train is None or not spec.training_data or spec.model is None:
+        return None
+    say(f"analysing the training set {spec.source_label('train')}")
+    from dataclasses import replace
+
+    from fairaudit.data import load_evaluation_data
+    from fairaudit.databias import MAX_MODEL_ROWS, PROXY_AUC_THRESHOLD, data_bias, proxy_features
+
+    options: dict[str, Any] = {
+        "target": spec.target,
+        "sensitive": list(spec.sensitive),
+        "favorable_label": spec.favorable_label or spec.positive_label,
+        "reference": dict(spec.reference),
+        "bins": {k: list(v) for k, v in spec.bins.items()},
+        "confidence": spec.confidence,
+        "n_resamples": spec.resamples,
+        "seed": spec.seed,
+    }
+    shared = {k: options[k] for k in ("sensitive", "bins", "seed")}
+    try:
+        train = load_evaluation_data(
+            replace(spec, data=spec.train, prediction_col=None, score_col=None)
+        )
+        features = _training_features(spec, counted, [str(c) for c in train.frame.columns])
+        rows = data_bias(train.frame, **options)
+        proxies = proxy_features(train.frame, features=features, joint=False, **shared)
+    except (ConfigError, DataError) as exc:
+        kind = ConfigError if isinstance(exc, ConfigError) else DataError
+        raise kind(
+            f"training set '{spec.source_label('train')}': {exc} (--no-training-data skips "
+            "its analysis)"
+        ) from None
+    kept = [r for r in rows if r["metric"] in TRAINING_METRICS and r["reference"] != "rest"]
+    return {
+        "data": train.lineage(),
+        "options": {
+            **options,
+            "features": features,
+            "proxy_threshold": PROXY_AUC_THRESHOLD,
+            "max_model_rows": MAX_MODEL_ROWS,
+            "joint_model": False,
+            "metrics": list(TRAINING_METRICS),
+        },
+        "rows_left_out": len(rows) - len(kept),
+        "data_bias": kept,
+        "proxies": proxies,
     }
 
 
@@ -224,6 +302,7 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
         measurement.add_uncertainty(
             confidence=spec.confidence, n_resamples=spec.resamples, seed=spec.seed
         )
+    training_data = _training_data(spec, counted, say)
     mitigations, mitigation_summary = _compare_mitigations(spec, counted, measurement, say)
     checks = [*counted.checks, *group_checks, *_run_checks(spec, counted)]
     return AuditResult(
@@ -251,6 +330,7 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
         mitigation_summary=mitigation_summary,
         findings=_security_findings(counted),
         summary=measurement.summary(),
+        training_data=training_data,
     )
 
 

@@ -27,7 +27,8 @@ __all__ = [
 
 #: Semantic version of the JSON format; the major version is in the signing predicate URI.
 #: 1.1.0: mitigation variants keep a summary by default (``mitigation_summary.detail``).
-SCHEMA_VERSION = "1.1.0"
+#: 1.2.0: ``training_data``, the data audit of the training set (``--train``).
+SCHEMA_VERSION = "1.2.0"
 
 #: The ``method`` of the ``mitigations`` entry that describes the audited model itself.
 BASELINE = "baseline"
@@ -77,6 +78,7 @@ class AuditResult:
     policy: dict[str, Any] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] | None = None
+    training_data: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-ready dict, in schema order."""

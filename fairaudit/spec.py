@@ -92,7 +92,8 @@ class AuditSpec:
     ``data`` is the evaluation set: a CSV or Parquet file, or a DataFrame in memory
     (pandas; polars and pyarrow tables are converted). Either ``model`` (a fitted
     classifier file, or the fitted estimator object) or ``prediction_col`` (precomputed
-    predictions) must be given. ``train`` is a file or a DataFrame too.
+    predictions) must be given. ``train`` is a file or a DataFrame too; with one,
+    ``training_data`` (on by default) adds the data audit of the training set to the result.
     """
 
     data: Path | Any
@@ -119,6 +120,7 @@ class AuditSpec:
     confidence: float = 0.95
     resamples: int = 1000
     train: Path | Any | None = None
+    training_data: bool = True
     mitigations: tuple[str, ...] | None = None
     mitigate_on: tuple[str, ...] = ()
     mitigation_folds: int = 5
@@ -423,7 +425,7 @@ def normalise_options(options: dict[str, Any], source: str, base: Path | None) -
         ):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be a whole number")
-        elif key in ("allow_unsafe_pickle", "intervals", "verbose"):
+        elif key in ("allow_unsafe_pickle", "intervals", "training_data", "verbose"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be true or false")
         elif key in ("positive_label", "favorable_label"):

@@ -215,6 +215,12 @@ def cli() -> None:
     "(ExponentiatedGradient, CorrelationRemover).",
 )
 @click.option(
+    "--training-data/--no-training-data",
+    default=None,
+    help="With --train, add the training set's label disparities and proxy features to the "
+    "report, as 'fairaudit data' measures them (default: on).",
+)
+@click.option(
     "--mitigations",
     metavar="A,B,...",
     help="Mitigations to compare (default: every one the inputs allow): "

@@ -4,7 +4,8 @@ Each problem is listed once, with an anchor (``Notice.anchor``) that the rest of
 links to: a small group's tag in a table, a data check's row, a mitigation that did not run.
 The list is built from the result's findings (the risk register: data-check warnings, small
 groups, rules that could not be evaluated, unsafe model loading), the rates that rest on
-fewer than ``min_denominator`` rows, and the mitigations that failed. Failed policy rules are
+fewer than ``min_denominator`` rows, the mitigations that failed, and the training set's
+inputs that stand in for a sensitive attribute (``training_data``). Failed policy rules are
 the verdict itself and mitigations that meet the policy belong to the mitigation section, so
 neither is repeated here.
 """
@@ -96,6 +97,31 @@ def _failed_mitigations(data: Mapping[str, Any]) -> list[Notice]:
     ]
 
 
+def _training_proxies(data: Mapping[str, Any]) -> list[Notice]:
+    """Return a warning per sensitive feature that an input of the training set stands in for
+    (its single-feature AUC at or above the threshold: ``training_data.proxies``)."""
+    notices = []
+    for i, analysis in enumerate((data.get("training_data") or {}).get("proxies") or [], 1):
+        flagged = [f for f in analysis.get("features") or [] if f.get("flagged")]
+        if not flagged:
+            continue
+        names = ", ".join(f"{f['feature']} (AUC {f['auc']:.2f})" for f in flagged[:_NAMED])
+        more = f" and {len(flagged) - _NAMED} more" if len(flagged) > _NAMED else ""
+        notices.append(
+            Notice(
+                f"n-training-proxy-{i}",
+                "proxy",
+                "warning",
+                f"In the training data, {names}{more} predict {analysis['sensitive']} at or "
+                f"above AUC {analysis['threshold']}: a model can learn "
+                f"{analysis['sensitive']} from them even with {analysis['sensitive']} left out "
+                "of its inputs.",
+                "See the training-data section; drop or justify each such input.",
+            )
+        )
+    return notices
+
+
 def build_notices(data: Mapping[str, Any]) -> list[Notice]:
     """Return the list, worst first: errors, warnings, then what could not be evaluated."""
     notices: list[Notice] = []
@@ -118,7 +144,7 @@ def build_notices(data: Mapping[str, Any]) -> list[Notice]:
             )
         )
     small = _small_denominators(data)
-    notices += _failed_mitigations(data) + ([small] if small else [])
+    notices += _failed_mitigations(data) + _training_proxies(data) + ([small] if small else [])
     order = {"bad": 0, "warn": 1, "muted": 2}
     return sorted(notices, key=lambda n: order[n.tone])  # stable: findings' order kept
 

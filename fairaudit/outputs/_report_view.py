@@ -216,6 +216,8 @@ class ReportContext:
     top_groups: int = TOP_GROUPS
     worst_order: str = "lowest selection rate"
     html_max_groups: int = HTML_MAX_GROUPS
+    #: The training-data section (``_report_training.TrainingView``), or None without one.
+    training: Any = None
 
 
 def _worst_off(data: Mapping[str, Any]) -> list[WorstOff]:
