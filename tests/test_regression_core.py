@@ -27,12 +27,14 @@ from fairaudit.measure import (
     MSG_BINARY_TOO_MANY,
     MSG_FEW_NUMERIC_VALUES,
     MSG_NO_ROWS,
+    MSG_PARTS_DIFFER,
     MSG_POSITIVE_LABEL_NOT_BINARY,
     MSG_REGRESSION_NOT_NUMERIC,
     MSG_TOO_LARGE,
     MSG_TOO_MANY_TEXT_LABELS,
     MSG_UNKNOWN_TASK,
     RegressionStatistics,
+    combine_regression_cells,
     count_regression,
     detect_task,
     disparities_vs_reference,
@@ -440,3 +442,34 @@ def test_edge_inputs() -> None:
     rows = statistics.distribution_disparities(tables[0])
     result = statistics.uncertainty(tables, rows, confidence=0.95, min_group_size=2)
     assert rows[0].value == 0 and result.disparities[0].p_value == 1.0
+
+
+def test_chunks_combine_to_the_whole_exactly() -> None:
+    frame, y, p = _synthetic(n=900)
+    features = ["group", "region"]
+    codes, levels = [], []
+    for feature in features:
+        code, names = pd.factorize(frame[feature], sort=True)
+        codes.append(code)
+        levels.append([str(v) for v in names])
+    whole = count_regression(features, codes, levels, y, p)
+    chunk = np.random.default_rng(1).integers(0, 3, len(y))
+    east = frame["region"].to_numpy() == "east"
+    chunk[east & (chunk == 2)] = 1  # chunk 2 has no east rows: the parts' cells differ
+    parts = [
+        count_regression(
+            features, [c[chunk == k] for c in codes], levels, y[chunk == k], p[chunk == k]
+        )
+        for k in range(3)
+    ]
+    combined = combine_regression_cells(parts[::-1])
+    assert combined.sums == whole.sums
+    assert np.array_equal(combined.group_counts.cells, whole.group_counts.cells)
+    assert np.array_equal(combined.sizes, whole.sizes)
+    assert np.array_equal(combined.predictions, whole.predictions)
+    assert np.array_equal(combined.starts, whole.starts)
+    assert RegressionStatistics(combined).tables({})[0] == RegressionStatistics(whole).tables({})[0]
+    other = count_regression(["group"], codes[:1], levels[:1], y, p)
+    with pytest.raises(ValueError) as error:
+        combine_regression_cells([whole, other])
+    assert str(error.value) == MSG_PARTS_DIFFER

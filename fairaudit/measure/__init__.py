@@ -33,9 +33,11 @@ from fairaudit.measure._regression_distribution import (
 )
 from fairaudit.measure._regression_sums import (
     MSG_NO_ROWS,
+    MSG_PARTS_DIFFER,
     MSG_TOO_LARGE,
     SUM_NAMES,
     RegressionCells,
+    combine_regression_cells,
     count_regression,
     exact_group_sums,
 )
@@ -101,6 +103,7 @@ __all__ = [
     "MSG_POSITIVE_LABEL_NOT_BINARY",
     "MSG_REGRESSION_NOT_NUMERIC",
     "MSG_NO_ROWS",
+    "MSG_PARTS_DIFFER",
     "MSG_TOO_LARGE",
     "MSG_TOO_MANY_TEXT_LABELS",
     "MSG_UNKNOWN_TASK",
@@ -111,6 +114,7 @@ __all__ = [
     "TASKS",
     "TargetSummary",
     "TaskDecision",
+    "combine_regression_cells",
     "count_regression",
     "decide_task",
     "detect_task",

@@ -48,9 +48,11 @@ from fairaudit.counts import GroupCounts, count_groups
 
 __all__ = [
     "MSG_NO_ROWS",
+    "MSG_PARTS_DIFFER",
     "MSG_TOO_LARGE",
     "SUM_NAMES",
     "RegressionCells",
+    "combine_regression_cells",
     "count_regression",
     "exact_group_sums",
 ]
@@ -70,6 +72,7 @@ SUM_NAMES: tuple[str, ...] = (
 )
 
 MSG_NO_ROWS = "there are no rows to measure"
+MSG_PARTS_DIFFER = "regression cells of different features or levels cannot be combined"
 MSG_TOO_LARGE = (
     "regression targets and predictions must be finite numbers below 1e50 in magnitude "
     "(powers of the errors up to the sixth are summed); found {value!r}"
@@ -269,3 +272,46 @@ def count_regression(
     starts = np.zeros(n_cells + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_cell, minlength=n_cells), out=starts[1:])
     return RegressionCells(replace(counted, row_cell=None), sums, y_pred[order], starts)
+
+
+def combine_regression_cells(parts: Sequence[RegressionCells]) -> RegressionCells:
+    """Return the RegressionCells of rows split into ``parts`` in any way (an engine's
+    chunks), exactly as if counted at once: cells are matched by their codes, sums add
+    as Fractions and each cell's sorted predictions are merged.
+
+    Every part must share the features and levels (the engine's one encoding); raises
+    ValueError (MSG_PARTS_DIFFER) otherwise, and (MSG_NO_ROWS) for no parts.
+    """
+    if not parts:
+        raise ValueError(MSG_NO_ROWS)
+    first = parts[0].group_counts
+    if any(
+        (p.group_counts.features, p.group_counts.levels) != (first.features, first.levels)
+        for p in parts
+    ):
+        raise ValueError(MSG_PARTS_DIFFER)
+    found: dict[tuple[int, ...], list[tuple[RegressionCells, int]]] = {}
+    for part in parts:
+        for c, codes in enumerate(part.group_counts.cells.tolist()):
+            found.setdefault(tuple(codes), []).append((part, c))
+    keys = sorted(found)
+    sizes = np.array([sum(int(p.sizes[c]) for p, c in found[k]) for k in keys], dtype=np.int64)
+    sums = {
+        name: tuple(sum((p.sums[name][c] for p, c in found[k]), Fraction(0)) for k in keys)
+        for name in SUM_NAMES
+    }
+    runs = []
+    for k in keys:
+        pieces = [p.predictions[p.starts[c] : p.starts[c + 1]] for p, c in found[k]]
+        runs.append(np.sort(np.concatenate(pieces), kind="stable"))
+    starts = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    counts = np.zeros((len(keys), 4), dtype=np.int64)
+    counts[:, 0] = sizes
+    group_counts = GroupCounts(
+        features=first.features,
+        levels=first.levels,
+        cells=np.array(keys, dtype=np.int64).reshape(len(keys), len(first.features)),
+        counts=counts,
+    )
+    return RegressionCells(group_counts, sums, np.concatenate(runs), starts)

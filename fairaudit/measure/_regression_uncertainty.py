@@ -121,7 +121,10 @@ def _moments(s1: Fraction, s2: Fraction, s3: Fraction | None, n: int) -> tuple[f
     return float(mean), variance, third
 
 
-def _power_sums(sums: dict[str, list[Fraction]], g: int) -> dict[str, tuple]:
+PowerSums = tuple[Fraction, Fraction, Fraction | None]
+
+
+def _power_sums(sums: dict[str, list[Fraction]], g: int) -> dict[str, PowerSums]:
     """Return each quantity's (Σx, Σx², Σx³ or None) of group ``g``."""
     p, y = sums["prediction"][g], sums["target"][g]
     sse = sums["prediction_squared"][g] - 2 * sums["cross"][g] + sums["target_squared"][g]
@@ -303,9 +306,8 @@ def _adjust(rows: Sequence[DisparityRow], p_value: np.ndarray, tested: np.ndarra
 
 def _overall_ci(statistics: RegressionSource, confidence: float) -> dict[str, tuple[float, float]]:
     """Return the intervals of the overall metrics."""
-    cells = statistics.regression_cells
-    everyone = np.zeros(len(cells.sizes), dtype=np.int64)
-    moments = group_moments([int(cells.sizes.sum())], cells.group_sums(everyone, 1))
+    n, sums = statistics.overall_sums()
+    moments = group_moments([n], sums)
     return {
         metric: (float(pair[0, 0]), float(pair[0, 1]))
         for metric, pair in group_intervals(moments, confidence).items()
