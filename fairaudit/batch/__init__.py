@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from fairaudit.batch._data import (
+    DATA_KIND,
+    MODEL_KIND,
+    DataAuditSpec,
+    data_audit,
+    data_spec_from_table,
+    load_data_policy,
+    read_population,
+)
 from fairaudit.batch._index import IndexContext, build_index_context, render_index, write_index
 from fairaudit.batch._manifest import (
     BATCH_KEYS,
@@ -28,18 +37,25 @@ __all__ = [
     "BATCH_KEYS",
     "BatchAudit",
     "BatchResult",
+    "DATA_KIND",
+    "DataAuditSpec",
     "EXIT_ERROR",
     "EXIT_OK",
     "EXIT_POLICY_FAILED",
     "INDEX_FORMAT",
     "IndexContext",
+    "MODEL_KIND",
     "Manifest",
     "OutcomeStatus",
     "SignatureStatus",
     "build_index_context",
     "check_manifest_files",
+    "data_audit",
+    "data_spec_from_table",
+    "load_data_policy",
     "load_manifest",
     "outcome_line",
+    "read_population",
     "render_index",
     "run_batch",
     "write_index",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from fairaudit.batch._data import DATA_KIND
 from fairaudit.batch._manifest import INDEX_FILES
 from fairaudit.batch._run import BatchResult, OutcomeStatus, SignatureStatus
 from fairaudit.paths import atomic_write_many
@@ -29,6 +30,7 @@ class IndexRow:
 
     index: int
     name: str
+    kind: str
     model_version: str | None
     status: OutcomeStatus
     verdict: str | None
@@ -63,7 +65,8 @@ class IndexContext:
     data_json: Any
 
 
-#: Headline metrics the index shows per grouping (the same pair ``fairaudit run`` prints).
+#: Headline metrics the index shows per grouping of a model audit (the same pair ``fairaudit
+#: run`` prints); a data audit shows its whole headline (``batch._data.data_headline``).
 INDEX_HEADLINE = ("demographic_parity_ratio", "equalized_odds_difference")
 
 
@@ -82,12 +85,15 @@ def build_index_context(batch: BatchResult) -> IndexContext:
         IndexRow(
             index=o.index,
             name=o.name,
+            kind=o.kind,
             model_version=o.model_version,
             status=o.status,
             verdict=o.verdict,
             href=_relative_href(o.report) if o.report else None,
             report=o.report,
-            headline=[h for h in o.headline if h["metric"] in INDEX_HEADLINE],
+            headline=o.headline
+            if o.kind == DATA_KIND
+            else [h for h in o.headline if h["metric"] in INDEX_HEADLINE],
             signature=o.signature,
             signature_detail=o.signature_detail,
             error=o.error,

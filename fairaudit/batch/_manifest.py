@@ -19,7 +19,15 @@ A manifest is a TOML file::
     sensitive = ["region"]
     prediction_col = "pred"
 
+    [[audit]]
+    kind = "data"                   # a data audit (fairaudit data) of a training set
+    data = "credit/train.csv"
+    target = "risk"
+    sensitive = ["sex"]
+
 Precedence, lowest first: the shared defaults, the ``config`` file, the audit's own keys.
+A ``kind = "data"`` entry takes the options of ``fairaudit data`` (``DATA_KEYS``) and of the
+shared defaults only confidence, seed and engine (``batch._data``).
 Problems the manifest alone shows (unknown keys, wrong types, inconsistent options) stop
 the batch before anything runs; problems found while auditing (a missing data file, a
 bad column) make that audit an error and the others go on.
@@ -34,6 +42,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from fairaudit.batch._data import (
+    DATA_KEYS,
+    DATA_KIND,
+    MODEL_KIND,
+    DataAuditSpec,
+    data_spec_from_table,
+)
 from fairaudit.errors import ConfigError
 from fairaudit.paths import FileRole, check_file_roles, read_toml_file, require_regular_file
 from fairaudit.spec import AuditSpec, normalise_options
@@ -53,6 +68,8 @@ INDEX_FILES = ("index.html", "index.json")
 BATCH_KEYS = ("output_dir", "sign_key", "ledger", "audit")
 #: The key of an ``[[audit]]`` table that names an audit config file.
 CONFIG_KEY = "config"
+#: The key of an ``[[audit]]`` table that says which kind of audit it is (default model).
+KIND_KEY = "kind"
 DEFAULT_OUTPUT_DIR = "reports"
 
 MSG_UNKNOWN_TOP_KEY = "manifest '{path}': unknown key {key!r}; known keys: {known}"
@@ -64,6 +81,9 @@ MSG_UNKNOWN_AUDIT_KEY = (
 MSG_BAD_PATH = "manifest '{path}': {key} must be a file path"
 MSG_AUDIT_INVALID = "manifest '{path}': audit {index} ({name}): {detail}"
 MSG_CONFIG = "manifest '{path}': audit {index} ({name}): {detail}"
+MSG_BAD_KIND = (
+    'manifest \'{path}\': audit {index} ({name}): kind must be "model" or "data", not {kind!r}'
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,7 @@ class BatchAudit:
 
     index: int
     name: str
-    spec: AuditSpec
+    spec: AuditSpec | DataAuditSpec
 
 
 @dataclass(frozen=True)
@@ -87,8 +107,10 @@ class Manifest:
     ledger: Path | None = None
 
 
-def _display_name(spec: AuditSpec) -> str:
-    """Return the name the audit will report (as run_audit chooses it)."""
+def _display_name(spec: AuditSpec | DataAuditSpec) -> str:
+    """Return the name the audit will report (as run_audit or data_audit chooses it)."""
+    if isinstance(spec, DataAuditSpec):
+        return spec.display_name
     return spec.name or (spec.model.stem if spec.model else spec.data.stem)
 
 
@@ -118,23 +140,24 @@ def _audit_options(
     index: int,
     manifest: Path,
     defaults: Mapping[str, Any],
-) -> AuditSpec:
+) -> AuditSpec | DataAuditSpec:
     label = _audit_label(table, index)
-    known = _option_keys()
+    kind = table.get(KIND_KEY, MODEL_KIND)
+    if kind not in (MODEL_KIND, DATA_KIND):
+        raise ConfigError(MSG_BAD_KIND.format(path=manifest, index=index, name=label, kind=kind))
+    known = list(DATA_KEYS) if kind == DATA_KIND else [CONFIG_KEY, *_option_keys(), KIND_KEY]
     for key in table:
-        if key != CONFIG_KEY and key not in known:
+        if key not in known:
             raise ConfigError(
                 MSG_UNKNOWN_AUDIT_KEY.format(
-                    path=manifest,
-                    index=index,
-                    name=label,
-                    key=key,
-                    known=", ".join([CONFIG_KEY, *known]),
+                    path=manifest, index=index, name=label, key=key, known=", ".join(known)
                 )
             )
     source = f"manifest '{manifest}': audit {index} ({label})"
+    if kind == DATA_KIND:
+        return data_spec_from_table(table, source, manifest.parent, defaults)
     options = dict(defaults)
-    own = {k: v for k, v in table.items() if k != CONFIG_KEY}
+    own = {k: v for k, v in table.items() if k not in (CONFIG_KEY, KIND_KEY)}
     if CONFIG_KEY in table:
         config = _path_value(table[CONFIG_KEY], f"audit {index} ({label}): config", manifest)
         try:

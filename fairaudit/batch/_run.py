@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from fairaudit.batch._data import MODEL_KIND, DataAuditSpec, audit_kind, run_data_job
 from fairaudit.batch._manifest import Manifest
 from fairaudit.errors import FairauditError, OutputError
 from fairaudit.runtime import worker_pool
@@ -74,6 +75,7 @@ class AuditOutcome:
     name: str
     model_version: str | None
     status: OutcomeStatus
+    kind: str = MODEL_KIND
     verdict: str | None = None
     audit_id: str | None = None
     report: str | None = None
@@ -90,6 +92,7 @@ class AuditOutcome:
         return {
             "index": self.index,
             "name": self.name,
+            "kind": self.kind,
             "model_version": self.model_version,
             "status": self.status,
             "verdict": self.verdict,
@@ -110,7 +113,7 @@ class _Job:
 
     index: int
     name: str
-    spec: AuditSpec
+    spec: AuditSpec | DataAuditSpec
     output_dir: Path
     key_bytes: bytes | None
     ledger: Path | None = None
@@ -122,49 +125,60 @@ def _run_job(job: _Job) -> dict[str, Any]:
     outcome: dict[str, Any] = {
         "index": job.index,
         "name": job.name,
+        "kind": audit_kind(job.spec),
         "model_version": job.spec.model_version,
     }
     try:
-        from fairaudit.pipe import run_audit
-        from fairaudit.policy import exit_code_for
         from fairaudit.provenance import LedgerError
-        from fairaudit.publish import publish_report
 
         key = None
         if job.key_bytes is not None:
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
             key = Ed25519PrivateKey.from_private_bytes(job.key_bytes)
-        result = run_audit(job.spec)
         try:
-            published = publish_report(
-                result,
-                str(job.output_dir) + os.sep,
-                sign_key=key,
-                ledger=job.ledger,
-                use_ledger=job.ledger is not None,
-            )
+            if isinstance(job.spec, DataAuditSpec):
+                fields = run_data_job(job.spec, job.index, job.output_dir, key, job.ledger)
+            else:
+                fields = _run_model_job(job, key)
         except LedgerError as exc:
             outcome.update(ledger=f"error: {exc}")
             raise FairauditError(f"the ledger entry was not written: {exc}") from exc
-        html_path, json_path = published.html, published.json
-        code = exit_code_for(result.verdict, job.spec.fail_on)
-        outcome.update(
-            status="policy_failed" if code else "passed",
-            name=result.audit["name"],
-            verdict=result.verdict,
-            audit_id=result.audit["id"],
-            report=html_path.name,
-            report_json=json_path.name,
-            headline=result.to_dict()["headline"],
-            ledger="appended" if published.ledger is not None else None,
-        )
+        outcome.update(fields)
     except FairauditError as exc:
         outcome.update(status="error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one crashing audit must not stop the batch
         outcome.update(status="error", error=f"internal error: {type(exc).__name__}: {exc}")
     outcome["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def _run_model_job(job: _Job, key: Ed25519PrivateKey | None) -> dict[str, Any]:
+    """Run one model audit and publish its report; return the outcome's fields."""
+    from fairaudit.pipe import run_audit
+    from fairaudit.policy import exit_code_for
+    from fairaudit.publish import publish_report
+
+    assert isinstance(job.spec, AuditSpec)
+    result = run_audit(job.spec)
+    published = publish_report(
+        result,
+        str(job.output_dir) + os.sep,
+        sign_key=key,
+        ledger=job.ledger,
+        use_ledger=job.ledger is not None,
+    )
+    code = exit_code_for(result.verdict, job.spec.fail_on)
+    return {
+        "status": "policy_failed" if code else "passed",
+        "name": result.audit["name"],
+        "verdict": result.verdict,
+        "audit_id": result.audit["id"],
+        "report": published.html.name,
+        "report_json": published.json.name,
+        "headline": result.to_dict()["headline"],
+        "ledger": "appended" if published.ledger is not None else None,
+    }
 
 
 def _verify(outcome: AuditOutcome, output_dir: Path, key: Ed25519PrivateKey | None) -> None:
@@ -256,6 +270,7 @@ def _run_in_workers(
                     raw = {
                         "index": job.index,
                         "name": job.name,
+                        "kind": audit_kind(job.spec),
                         "model_version": job.spec.model_version,
                         "status": "error",
                         "error": f"the worker process failed: {type(exc).__name__}: {exc}",
@@ -304,7 +319,12 @@ def run_batch(
     if workers > 1:
         # The audits are the parallelism: an audit's mitigation comparison then runs in its
         # own worker process, unless the manifest sets its jobs (results do not depend on it).
-        pending = [replace(j, spec=replace(j.spec, jobs=j.spec.jobs or 1)) for j in pending]
+        pending = [
+            replace(j, spec=replace(j.spec, jobs=j.spec.jobs or 1))
+            if isinstance(j.spec, AuditSpec)
+            else j
+            for j in pending
+        ]
     finished: dict[int, AuditOutcome] = {}
 
     def settle(raw: dict[str, Any]) -> None:

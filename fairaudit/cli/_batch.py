@@ -59,9 +59,10 @@ def batch(
 
     Each [[audit]] table takes the options of an audit config (or config = "path",
     relative to the manifest); keys at the top are shared defaults, plus output_dir,
-    sign_key and ledger. The index (index.html and index.json in the output folder)
-    lists every audit: its verdict, headline disparities, signature status and a link
-    to its report, or its error.
+    sign_key and ledger. An [[audit]] with kind = "data" is a data audit and takes the
+    options of 'fairaudit data' (docs/batch.md). The index (index.html and index.json in
+    the output folder) lists every audit: its kind, verdict, headline, signature status
+    and a link to its report, or its error.
 
     One failing audit does not stop the others. Exit status, by severity: 1 if any
     audit errored, else 3 if any failed its policy, else 0 (2 is a usage error).

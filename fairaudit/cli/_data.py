@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from fairaudit.batch._data import MSG_BAD_POPULATION, MSG_NO_POPULATION_FILE, read_population
 from fairaudit.cli._command import Command
 from fairaudit.cli._options import (
     engine_option,
@@ -17,9 +17,10 @@ from fairaudit.cli._options import (
     parse_bins,
     parse_edges,
     parse_pairs,
+    policy_option,
     sign_key_option,
 )
-from fairaudit.errors import ConfigError, OutputError
+from fairaudit.errors import OutputError
 
 __all__ = [
     "MSG_BAD_POPULATION",
@@ -30,11 +31,6 @@ __all__ = [
     "read_population",
 ]
 
-MSG_BAD_POPULATION = (
-    "population file '{path}' must be a CSV with the columns group,share and a number in "
-    "every share: {problem}"
-)
-MSG_NO_POPULATION_FILE = "population file '{path}' not found"
 MSG_DATA_OUTPUT_NOT_JSON = (
     "-o takes a .html path (the page, its JSON written beside it) or a .json path (the JSON "
     "only) for a data audit, not '{path}'"
@@ -43,29 +39,6 @@ MSG_JSON_ONLY = (
     "-o '{path}' writes the JSON only: --sign-key and --ledger need an .html page "
     "(-o data-report.html)"
 )
-
-
-def read_population(path: Path) -> dict[str, float]:
-    """Return ``{group: share}`` from a small CSV with the header ``group,share``."""
-    from fairaudit.paths import read_regular_bytes
-
-    try:
-        text = read_regular_bytes(path).decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(MSG_NO_POPULATION_FILE.format(path=path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem=exc)) from None
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"group", "share"} <= set(reader.fieldnames):
-        raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem="no such header"))
-    shares = {}
-    for line, record in enumerate(reader, start=2):
-        try:
-            shares[record["group"]] = float(record["share"])
-        except (TypeError, ValueError):
-            problem = f"line {line} has share {record['share']!r}"
-            raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem=problem)) from None
-    return shares
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
@@ -163,6 +136,16 @@ def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -
     "or .json (the JSON only).",
 )
 @click.option("--name", help="The audit's name in the ledger [default: the data file's name].")
+@policy_option(
+    help="Check the data audit against this policy's data rules (proxy_auc, label metrics, "
+    "...); repeat to layer. Exit status 3 when it fails."
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write JUnit XML, one test case per rule outcome, for CI (needs --policy).",
+)
 @ledger_option(
     "Audit ledger (SQLite) to record the page in [default: fairaudit-ledger.sqlite in the "
     "output folder]."
@@ -190,43 +173,68 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
         fairaudit data train.csv --target risk --sensitive sex --strata purpose \\
             --population sex=census.csv -o data-report.html
     """
-    from fairaudit.engines import data_report_file
-    from fairaudit.outputs import data_report_paths, identified
+    from fairaudit.batch import DataAuditSpec, data_audit, load_data_policy
     from fairaudit.paths import atomic_write_bytes
     from fairaudit.result import json_text
 
     publishing = _publishing(options, output)
-    population_files = options.pop("population")
-    _check_files(data_path, output, population_files, publishing)
-    html_path, json_path = data_report_paths(output)
-    key = _private_key(publishing["sign_key"])
-    population = {f: read_population(Path(p)) for f, p in population_files.items()}
-    report, _ = data_report_file(
-        data_path,
+    junit = options.pop("junit_path")
+    if junit is not None and not options["policy"]:
+        raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
+    spec = DataAuditSpec(
+        data=data_path,
+        name=publishing["name"],
+        population={f: Path(p) for f, p in options.pop("population").items()},
+        features=tuple(options.pop("features")),
         engine=options.pop("engine") or "auto",
-        population=population,
-        features=list(options.pop("features")) or None,
         **options,
     )
-    report = identified(report, name=publishing["name"] or data_path.name)
+    html_path, json_path = _check_files(spec, output, publishing, junit)
+    key = _private_key(publishing["sign_key"])
+    policy = load_data_policy(spec.policy)  # before any work: a broken policy fails fast
+    report = data_audit(spec, policy)
     if html_path is None:
         atomic_write_bytes(json_path, (json_text(report) + "\n").encode("utf-8"))
         click.echo(f"Wrote {json_path}")
-        return
-    from fairaudit.publish import publish_data_report
+    else:
+        from fairaudit.publish import publish_data_report
 
-    published = publish_data_report(
-        report,
-        output,
-        sign_key=key,
-        ledger=publishing["ledger_path"],
-        use_ledger=not publishing["no_ledger"],
-    )
-    click.echo(f"Wrote {published.html} and {published.json}")
-    if published.ledger is not None:
-        click.echo(f"  ledger: recorded in {published.ledger}")
-    if key is not None:
-        click.echo(f"  signed: {published.html}.intoto.jsonl written beside it")
+        published = publish_data_report(
+            report,
+            output,
+            sign_key=key,
+            ledger=publishing["ledger_path"],
+            use_ledger=not publishing["no_ledger"],
+        )
+        click.echo(f"Wrote {published.html} and {published.json}")
+        if published.ledger is not None:
+            click.echo(f"  ledger: recorded in {published.ledger}")
+        if key is not None:
+            click.echo(f"  signed: {published.html}.intoto.jsonl written beside it")
+    _verdict(json_path, junit)
+
+
+def _verdict(json_path: Path, junit: Path | None) -> None:
+    """Write the JUnit XML, print the rules that did not pass; exit 3 when the policy failed."""
+    import json
+
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    policy = report.get("policy")
+    if policy is None:
+        return
+    from fairaudit.cli._console import policy_lines
+    from fairaudit.policy import exit_code_for
+
+    if junit is not None:
+        from fairaudit.outputs import write_data_junit
+
+        write_data_junit(report, junit)
+    code = exit_code_for(policy["verdict"])
+    click.echo(f"Policy verdict: {policy['verdict']}", err=bool(code))
+    for line in policy_lines(policy):
+        click.echo(line, err=bool(code))
+    if code:
+        sys.exit(code)
 
 
 def _publishing(options: dict[str, Any], output: Path) -> dict[str, Any]:
@@ -245,9 +253,10 @@ def _publishing(options: dict[str, Any], output: Path) -> dict[str, Any]:
 
 
 def _check_files(
-    data_path: Path, output: Path, population: dict[str, str], publishing: dict[str, Any]
-) -> None:
-    """Fail before the audit on outputs that overwrite an input, or a ledger that cannot work.
+    spec: Any, output: Path, publishing: dict[str, Any], junit: Path | None
+) -> tuple[Path | None, Path]:
+    """Fail before the audit on outputs that overwrite an input, or a ledger that cannot work;
+    return the page's path (None: the JSON only) and the JSON's.
 
     A .json output is the JSON only: signing and an explicit ledger need an .html page.
     """
@@ -259,17 +268,18 @@ def _check_files(
         raise OutputError(MSG_DATA_OUTPUT_NOT_JSON.format(path=output))
     html_path, json_path = data_report_paths(output)
     sign_key, ledger = publishing["sign_key"], publishing["ledger_path"]
-    inputs = [FileRole("data", data_path)]
-    inputs += [FileRole("--population", Path(p)) for p in population.values()]
+    inputs = spec.input_files()
     if sign_key is not None:
         require_regular_file(sign_key, "signing key")
         inputs.append(FileRole("signing key", sign_key))
     outputs = [FileRole("output", json_path, "-o")]
+    if junit is not None:
+        outputs.append(FileRole("JUnit XML", junit, "--junit"))
     if html_path is None:
         if sign_key is not None or ledger is not None:
             raise OutputError(MSG_JSON_ONLY.format(path=output))
         check_file_roles(outputs, inputs)
-        return
+        return html_path, json_path
     outputs += [
         FileRole("output", html_path, "-o"),
         FileRole("signature file", Path(f"{html_path}.intoto.jsonl"), "-o"),
@@ -280,6 +290,7 @@ def _check_files(
     check_file_roles(outputs, inputs)
     if ledger is not None:
         check_ledger_appendable(ledger)
+    return html_path, json_path
 
 
 def _private_key(path: Path | None) -> Any:
