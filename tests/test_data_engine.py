@@ -94,6 +94,20 @@ def test_hostile_names_and_missing_values(hostile: dict[str, Path], fmt: str) ->
     _both(hostile[fmt], target="y y", sensitive=[QUOTE], features=[UNI, "income; --"])
 
 
+def test_a_parquet_index_is_not_a_column(tmp_path: Path) -> None:
+    """pandas makes a Parquet file's stored index the frame's index: not a feature, not a
+    column, not a missing-value column (DuckDB sees it as the column __index_level_0__)."""
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {"y": rng.integers(0, 2, 300), "g": rng.choice(["a", "b"], 300), "x": rng.normal(size=300)},
+        index=[f"r{i}" if i % 7 else None for i in range(300)],
+    )
+    frame.to_parquet(tmp_path / "indexed.parquet")
+    report = _both(tmp_path / "indexed.parquet", target="y", sensitive=["g"])
+    assert report["data"]["columns"] == 3
+    assert [f["feature"] for f in report["proxies"][0]["features"]] == ["x"]
+
+
 def test_more_rows_than_the_models_see(hostile: dict[str, Path]) -> None:
     """Above max_model_rows both engines model the same stratified sample."""
     report = _both(hostile["parquet"], target="y y", sensitive=[QUOTE], max_model_rows=300)

@@ -142,6 +142,18 @@ class _DataCounter(SqlCounter):
         return rows, levels, (label_levels, -1), (strata_levels, len(strata_levels) - 1)
 
 
+def _frame_columns(source: SqlSource, path: Path) -> list[str]:
+    """Return the columns ``read_table`` gives of the file: a Parquet file's pandas index
+    columns (``__index_level_0__``, a named index) become the frame's index, not columns."""
+    if source.format != "parquet":
+        return list(source.columns)
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).pandas_metadata or {}
+    index = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
+    return [c for c in source.columns if c not in index]
+
+
 def _check_columns(columns: Sequence[str], wanted: Sequence[str | None]) -> None:
     """Raise the numpy engine's error for the first named column the file lacks."""
     for column in wanted:
@@ -172,13 +184,10 @@ def count_data_duckdb(
     path = Path(path)
     source = duckdb_source(path, check_data_path(path))
     sensitive = tuple(sensitive)
-    _check_columns(source.columns, [*sensitive, target, strata, *(missing_columns or [])])
+    columns = _frame_columns(source, path)
+    _check_columns(columns, [*sensitive, target, strata, *(missing_columns or [])])
     default = missing_columns is None
-    missing = (
-        [c for c in source.columns if c not in sensitive]
-        if default
-        else list(missing_columns or [])
-    )
+    missing = [c for c in columns if c not in sensitive] if default else list(missing_columns or [])
     spec = _CountSpec(
         data=path,
         target=target,
@@ -275,7 +284,7 @@ def data_report_file(
     counts = count_data_duckdb(
         path, target=target, sensitive=sensitive, strata=strata, bins=bins, label_bins=label_bins
     )
-    columns = duckdb_source(path, fmt).columns
+    columns = _frame_columns(duckdb_source(path, fmt), path)
     if features is None:
         shared["features"] = [c for c in columns if c not in sensitive and c != target]
     frame, _, _ = read_table(path, columns=[*sensitive, *shared["features"]])
