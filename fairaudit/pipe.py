@@ -181,10 +181,14 @@ TRAINING_METRICS = ("class_imbalance", "difference_in_label_proportions")
 
 def _training_features(spec: AuditSpec, counted: EngineCounts, columns: list[str]) -> list[str]:
     """Return the training set's columns the proxy analysis tests: the model's inputs when
-    known, else every column that has no role in the audit; sensitive features never."""
+    known (the training set must have them), else every column that has no role in the
+    audit; sensitive features never."""
     roles = {spec.target, *spec.sensitive, *spec.id_cols, spec.prediction_col, spec.score_col}
     inputs = (counted.model_lineage or {}).get("feature_columns") or columns
-    return [c for c in inputs if c in columns and c not in roles]
+    missing = [c for c in inputs if c not in columns]
+    if missing:
+        raise DataError(f"it lacks the model's input columns: {', '.join(map(repr, missing))}")
+    return [c for c in inputs if c not in roles]
 
 
 def _training_data(spec: AuditSpec, counted: EngineCounts, say: Progress) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from fairaudit.cli import cli
 from fairaudit.databias import data_bias, proxy_features
-from fairaudit.errors import ConfigError
+from fairaudit.errors import ConfigError, DataError
 from fairaudit.outputs import render_html
 from fairaudit.pipe import TRAINING_METRICS, run_audit
 from fairaudit.result import AuditResult, load_schema
@@ -285,3 +285,46 @@ def test_section_reads_well_in_chromium(sample_audit: SampleAudit, tmp_path: Pat
                 page.close()
         finally:
             browser.close()
+
+
+def test_small_groups_one_group_and_missing_inputs(tmp_path: Path) -> None:
+    """A group of 3 rows is left out of the proxy models and named; one group leaves nothing
+    to compare; a training set without the model's inputs or labels is an error naming it."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame(
+        {"y": rng.integers(0, 2, n), "x": rng.normal(size=n), "g": rng.choice(["a", "b"], n)}
+    )
+    model = LogisticRegression().fit(frame[["x"]], frame["y"])
+
+    def audit(train: pd.DataFrame) -> AuditResult:
+        return run_audit(
+            AuditSpec(
+                data=frame,
+                model=model,
+                target="y",
+                sensitive=("g",),
+                train=train,
+                mitigations=(),
+                min_group_size=5,
+            )  # fmt: skip
+        )
+
+    tiny = frame.assign(g=np.where(np.arange(n) < 3, "c", frame["g"]))
+    result = audit(tiny)
+    assert result.training_data["proxies"][0]["groups_left_out"] == ["c"]
+    assert "groups of fewer than 5 rows left out: c" in render_html(result)
+    alone = audit(frame.assign(g="a"))
+    assert alone.training_data["data_bias"] == []
+    html = render_html(alone)
+    assert "a feature needs two groups to compare" in html and "no favourable label" not in html
+    for broken, words in (
+        (frame.drop(columns=["x"]), "it lacks the model's input columns: 'x'"),
+        (frame.assign(y=1), "fewer than two label values"),
+    ):
+        with pytest.raises(DataError) as caught:
+            audit(broken)
+        assert str(caught.value).startswith("training set 'in-memory DataFrame': ")
+        assert words in str(caught.value)

@@ -78,15 +78,15 @@ def _command(section: Mapping[str, Any]) -> str:
     return shlex.join(parts + ["-o", "data-report.html"])
 
 
-#: Options of ``fairaudit data`` that ``fairaudit run`` does not have: the data report's
-#: notes about them do not apply to the section.
-_DATA_ONLY_OPTIONS = ("--strata", "--population")
+#: The data report's notes that do not apply to the section: about options ``fairaudit run``
+#: lacks, and the missing label disparity (the section says why in its own words).
+_NOT_HERE = ("--strata", "--population", "No label-proportion")
 
 
 def _notes(view: DataReportView) -> list[str]:
-    """Return the data report's words on what could not be evaluated (undefined values,
-    groups left out of the proxy models, sampling), less those about options run lacks."""
-    return [n for n in view.not_evaluated if not any(o in n for o in _DATA_ONLY_OPTIONS)]
+    """Return, in words, what could not be evaluated: the data report's notes (undefined
+    values, groups left out of the proxy models, sampling) that apply here."""
+    return [n for n in view.not_evaluated if not any(o in n for o in _NOT_HERE)]
 
 
 def training_view(data: Mapping[str, Any]) -> TrainingView | None:
