@@ -34,6 +34,7 @@ import numpy as np
 from fairaudit.measure._metrics import DisparityRow, GroupTable
 from fairaudit.stats import (
     DisparityUncertainty,
+    Significance,
     holm_adjust,
     ks_test,
     mean_interval,
@@ -272,7 +273,7 @@ def regression_uncertainty(
         if result is None:
             out.append(None)
             continue
-        verdict = "insufficient data"
+        verdict: Significance = "insufficient data"
         if tested[j]:
             verdict = "significant" if adjusted[j] < 1 - confidence else "within noise"
         out.append(
@@ -281,7 +282,7 @@ def regression_uncertainty(
                 result[1],
                 float(p_value[j]),
                 float(adjusted[j]),
-                verdict,  # type: ignore[arg-type]
+                verdict,
             )
         )
     family = int(np.count_nonzero(tested & ~_data_rows(disparity_rows)))
