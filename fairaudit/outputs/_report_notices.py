@@ -107,15 +107,16 @@ def _training_proxies(data: Mapping[str, Any]) -> list[Notice]:
             continue
         names = ", ".join(f"{f['feature']} (AUC {f['auc']:.2f})" for f in flagged[:_NAMED])
         more = f" and {len(flagged) - _NAMED} more" if len(flagged) > _NAMED else ""
+        verb, them = ("predicts", "it") if len(flagged) == 1 else ("predict", "them")
+        name = analysis["sensitive"]
         notices.append(
             Notice(
                 f"n-training-proxy-{i}",
                 "proxy",
                 "warning",
-                f"In the training data, {names}{more} predict {analysis['sensitive']} at or "
-                f"above AUC {analysis['threshold']}: a model can learn "
-                f"{analysis['sensitive']} from them even with {analysis['sensitive']} left out "
-                "of its inputs.",
+                f"In the training data, {names}{more} {verb} {name} at or above AUC "
+                f"{analysis['threshold']}: a model can learn {name} from {them} even with "
+                f"{name} left out of its inputs.",
                 "See the training-data section; drop or justify each such input.",
             )
         )
