@@ -46,6 +46,8 @@ def _sample_options() -> dict[str, Any]:
 def _without_lineage(data: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in data.items() if k != "lineage"}
     out["audit"] = {k: v for k, v in data["audit"].items() if k != "id"}
+    if data.get("training_data"):  # its ``data``: the training set's lineage
+        out["training_data"] = {k: v for k, v in data["training_data"].items() if k != "data"}
     return out
 
 
