@@ -356,7 +356,10 @@ def three_feature_audit(tmp_path_factory: pytest.TempPathFactory) -> SampleAudit
     config.write_text(
         'name = "three-feature-synthetic"\nmodel_version = "1"\ndata = "eval.csv"\n'
         'train = "train.csv"\nmodel = "model.skops"\ntarget = "y"\n'
-        'sensitive = ["sex", "race", "age"]\nseed = 0\n[bins]\nage = [25, 45]\n',
+        # Issue 16's budget (<= 600 KB) is the model audit's: the training set's data
+        # section (issue 18) is off here. With it, this page is 620,891 B (+23 KB).
+        'sensitive = ["sex", "race", "age"]\nseed = 0\ntraining_data = false\n'
+        "[bins]\nage = [25, 45]\n",
         encoding="utf-8",
     )
     html = folder / "report.html"
