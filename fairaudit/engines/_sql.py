@@ -43,11 +43,13 @@ from fairaudit.engines._sql_scores import (
     sql_score_summary,
 )
 from fairaudit.engines._sql_source import (
+    DUCKDB,
     Dialect,
     Distinct,
     SqlRunner,
     SqlSource,
     bin_code_sql,
+    case_code_sql,
     is_float_type,
     is_numeric_type,
     nested_kind,
@@ -195,8 +197,18 @@ class SqlCounter:
             f"FROM {self.source.relation}"
         )
 
-    def _register_map(self, name: str, codes: _Codes) -> None:
-        self.runner.register(name, (codes.raw, np.asarray(codes.codes).astype(np.int64).tolist()))
+    def _lookup(self, alias: str, table: str, codes: _Codes, joins: list[str]) -> str:
+        """Return the SQL of column ``alias``'s code in ``fa_src``: a CASE expression in
+        DuckDB when the values allow it (``case_code_sql``), else the code of the map
+        table ``fa_map_<alias>``, registered now and LEFT JOINed (added to ``joins``)."""
+        values = np.asarray(codes.codes).astype(np.int64).tolist()
+        if self.dialect.name == DUCKDB.name:
+            case = case_code_sql(f"fa_src.{alias}", codes.raw, values)
+            if case is not None:
+                return case
+        self.runner.register(f"fa_map_{alias}", (codes.raw, values))
+        joins.append(f"LEFT JOIN fa_map_{alias} {table} ON fa_src.{alias} = {table}.v")
+        return f"{table}.code"
 
     def _materialize(self, name: str, select: str) -> None:
         if self.dialect.name == "spark":
@@ -371,23 +383,18 @@ class SqlCounter:
     ) -> GroupCounts:
         """Return the GroupCounts; with scores, keep the aggregate ``fa_agg`` for the sums."""
         spec = self.spec
-        self._register_map("fa_map_t", label)
-        self._register_map("fa_map_p", prediction)
-        for i, codes in maps.items():
-            self._register_map(f"fa_map_f{i}", codes)
+        joins: list[str] = []
+        y_sql = self._lookup("t", "mt", label, joins)
+        yhat_sql = self._lookup("p", "mp", prediction, joins)
         code_sql = []
-        joins = [
-            "LEFT JOIN fa_map_t mt ON fa_src.t = mt.v",
-            "LEFT JOIN fa_map_p mp ON fa_src.p = mp.v",
-        ]
         for i, column in enumerate(self.features):
             if column in spec.bins:
                 code_sql.append(f"{bin_code_sql(i, spec.bins[column], missing_code[i])} AS c{i}")
             else:
-                joins.append(f"LEFT JOIN fa_map_f{i} m{i} ON fa_src.f{i} = m{i}.v")
-                code_sql.append(f"COALESCE(m{i}.code, {missing_code[i]}) AS c{i}")
+                code = self._lookup(f"f{i}", f"m{i}", maps[i], joins)
+                code_sql.append(f"COALESCE({code}, {missing_code[i]}) AS c{i}")
         inner = (
-            f"SELECT {', '.join(code_sql)}, mt.code AS y, mp.code AS yhat"
+            f"SELECT {', '.join(code_sql)}, {y_sql} AS y, {yhat_sql} AS yhat"
             + (", sd + CAST(0 AS DOUBLE) AS s" if spec.score_col is not None else "")
             + f" FROM fa_src {' '.join(joins)} WHERE fa_src.kept"
         )

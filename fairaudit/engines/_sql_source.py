@@ -15,7 +15,9 @@ import pandas as pd
 from fairaudit.data import Check
 
 __all__ = [
+    "CASE_MAX_VALUES",
     "bin_code_sql",
+    "case_code_sql",
     "DUCKDB",
     "SPARK",
     "Dialect",
@@ -45,6 +47,34 @@ def bin_code_sql(i: int, edges: Sequence[float], missing_code: int) -> str:
         for e in edges
     )
     return f"CASE WHEN fa_src.f{i} IS NULL THEN {missing_code} ELSE {terms} END"
+
+
+#: Up to this many distinct values, DuckDB maps a column to its codes with one CASE
+#: expression instead of a LEFT JOIN with the map table: at 1M rows the counting pass's
+#: row stream took 0.07-0.08 s with CASE against 0.11-0.12 s with four joins (benchmarks).
+CASE_MAX_VALUES = 64
+_INT64_RANGE = range(-(2**63), 2**63)
+
+
+def case_code_sql(expr: str, raw: Sequence[Any], codes: Sequence[int]) -> str | None:
+    """Return ``expr``'s code as a CASE expression over ``raw`` values -> ``codes``, NULL
+    when no value is equal, as the LEFT JOIN with the map table gives; BIGINT, as the map's
+    codes are.
+
+    None (use the join) unless every value is text (without NUL) or a 64-bit integer and
+    there are at most ``CASE_MAX_VALUES`` of them: other types (floats, decimals, dates,
+    booleans) keep the join's comparison of typed values.
+    """
+    if not raw or len(raw) > CASE_MAX_VALUES:
+        return None
+    if all(type(v) is str and "\x00" not in v for v in raw):
+        literals = [sql_literal(v) for v in raw]
+    elif all(type(v) is int and v in _INT64_RANGE for v in raw):
+        literals = [str(v) for v in raw]
+    else:
+        return None
+    whens = " ".join(f"WHEN {lit} THEN {int(c)}" for lit, c in zip(literals, codes, strict=True))
+    return f"CAST(CASE {expr} {whens} END AS BIGINT)"
 
 
 def sql_ident(name: str) -> str:
