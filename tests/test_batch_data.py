@@ -305,3 +305,13 @@ def test_a_policy_without_data_rules_fails_before_any_work(
     assert result.exit_code == 1
     assert "has no rule for a data audit" in result.output
     assert "nope" not in result.output
+
+
+def test_jobs_1_and_jobs_2_write_the_same_data_reports(folder: Path) -> None:
+    manifest = str(folder / "batch.toml")
+    for jobs, out in (("1", "one"), ("2", "two")):
+        assert _batch(manifest, "--jobs", jobs, "-q", "-o", str(folder / out)).exit_code == 1
+    one, two = folder / "one", folder / "two"
+    assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
+    for path in one.iterdir():
+        assert path.read_bytes() == (two / path.name).read_bytes(), path.name
