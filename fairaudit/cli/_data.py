@@ -166,6 +166,11 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
     sensitive attribute (Cramér's V, mutual information, cross-validated AUC). Formulas:
     docs/databias.md. An .html -o writes the page and its JSON twin, signed with --sign-key
     and recorded in the ledger as 'fairaudit run' does; a .json -o writes the JSON only.
+    --engine duckdb counts out of core (the same JSON as numpy). --policy judges the data
+    against a policy's data rules.
+
+    Exit status: 0 success (the policy passed or warned, if one was given), 1 error,
+    2 usage error, 3 the policy failed (the report is still written).
 
     Example:
 
