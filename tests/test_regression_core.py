@@ -40,6 +40,7 @@ from fairaudit.measure import (
     disparities_vs_reference,
     exact_group_sums,
     ks_between_groups,
+    ks_statistic,
 )
 from fairaudit.stats import holm_adjust, mean_interval, skew_interval, welch_difference
 from fairaudit.vocabulary import INTERSECTION, REGRESSION_METRICS
@@ -473,3 +474,25 @@ def test_chunks_combine_to_the_whole_exactly() -> None:
     with pytest.raises(ValueError) as error:
         combine_regression_cells([whole, other])
     assert str(error.value) == MSG_PARTS_DIFFER
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    """Return scipy's KS statistic (its p-value's warnings on tiny samples silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(sps.ks_2samp(a, b).statistic)
+
+
+def test_ks_between_many_groups_sweeps_to_the_same_value() -> None:
+    rng = np.random.default_rng(8)
+    samples = [np.sort(rng.normal(k % 3, 1, rng.integers(1, 40)).round(1)) for k in range(300)]
+    pairwise = max(_ks(a, b) for a, b in itertools.combinations(samples[:60], 2))
+    assert ks_between_groups(samples[:60]) == pytest.approx(pairwise, rel=1e-12)  # vectors
+    vector = ks_between_groups(samples[:256])
+    swept = ks_between_groups(samples)  # 300 groups: the heap sweep
+    assert swept >= vector
+    # Every pair of 300 (44,850): ks_statistic, held to scipy's statistic above.
+    pairwise = max(
+        max(ks_statistic(a, b) for b in samples[i + 1 :]) for i, a in enumerate(samples[:-1])
+    )
+    assert swept == pytest.approx(pairwise, rel=1e-12)

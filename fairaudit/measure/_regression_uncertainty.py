@@ -216,14 +216,16 @@ def _difference_test(
 
 def _row_test(
     row: DisparityRow,
+    i: int,
     table: GroupTable,
     moments: GroupMoments,
     intervals: dict[str, np.ndarray],
     samples: list[np.ndarray] | None,
     confidence: float,
 ) -> tuple[tuple[float, float], tuple[float, float], float] | None:
-    """Return (difference interval, ratio interval, p-value) of one row, None if untested."""
-    i, r = table.groups.index(row.group), table.reference
+    """Return (difference interval, ratio interval, p-value) of one row (its group: ``i``
+    of ``table``), None if untested."""
+    r = table.reference
     nan2 = (math.nan, math.nan)
     if row.metric == "ks_statistic":
         assert samples is not None
@@ -250,6 +252,10 @@ def regression_uncertainty(
 ) -> RegressionUncertainty:
     """Return the intervals of every group metric and the tests of every disparity row."""
     by_name = {t.name: t for t in tables}
+    # Where each group is in its table (a list search per row cost 6.5 s for 41,000 rows).
+    position = {
+        (t.name, tuple(sorted(g.items()))): i for t in tables for i, g in enumerate(t.groups)
+    }
     moments = {t.name: group_moments(t.sizes.tolist(), statistics.group_sums(t)) for t in tables}
     group_ci = {name: group_intervals(m, confidence) for name, m in moments.items()}
     wants_ks = any(row.metric == "ks_statistic" for row in disparity_rows)
@@ -258,13 +264,14 @@ def regression_uncertainty(
     tested = np.zeros(len(disparity_rows), dtype=bool)
     for j, row in enumerate(disparity_rows):
         table = by_name[row.feature]
+        i = position[row.feature, tuple(sorted(row.group.items()))]
         result = _row_test(
-            row, table, moments[row.feature], group_ci[row.feature],
+            row, i, table, moments[row.feature], group_ci[row.feature],
             samples.get(row.feature), confidence,
         )  # fmt: skip
         tests.append(result)
         if result is not None:
-            sizes = table.sizes[[table.groups.index(row.group), table.reference]]
+            sizes = table.sizes[[i, table.reference]]
             p_value[j] = result[2]
             tested[j] = bool(sizes.min() >= max(min_group_size, 2)) and not math.isnan(result[2])
     adjusted = _adjust(disparity_rows, p_value, tested)
