@@ -24,11 +24,14 @@ from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_err
 
 from fairaudit.errors import ConfigError
 from fairaudit.measure import (
+    MAX_CLASSES,
     MSG_BINARY_TOO_MANY,
     MSG_FEW_NUMERIC_VALUES,
+    MSG_MULTICLASS_TOO_MANY,
     MSG_NO_ROWS,
     MSG_PARTS_DIFFER,
     MSG_POSITIVE_LABEL_NOT_BINARY,
+    MSG_POSITIVE_LABEL_WITH_TASK,
     MSG_REGRESSION_NOT_NUMERIC,
     MSG_TOO_LARGE,
     MSG_TOO_MANY_TEXT_LABELS,
@@ -360,6 +363,26 @@ def test_task_mismatch_messages_name_the_flag() -> None:
         detect_task(["a", "b", "c"], positive_label="a")
     assert str(error.value).startswith(MSG_POSITIVE_LABEL_NOT_BINARY.split("{")[0])
     assert "--task multiclass" in str(error.value) and "--favorable-label" in str(error.value)
+
+    with pytest.raises(ConfigError) as error:
+        detect_task(np.linspace(0, 1, 60), task="multiclass", column="score")
+    assert str(error.value).startswith("label column 'score' has 60 distinct numbers, not all")
+    assert str(error.value).endswith("use --task regression")
+
+    with pytest.raises(ConfigError) as error:
+        detect_task([f"c{i}" for i in range(MAX_CLASSES + 1)], task="multiclass")
+    assert str(error.value) == MSG_MULTICLASS_TOO_MANY.format(
+        column="label", n=MAX_CLASSES + 1, limit=MAX_CLASSES
+    )
+
+    with pytest.raises(ConfigError) as error:
+        detect_task(np.linspace(0, 1, 60), task="regression", positive_label="1")
+    assert str(error.value) == MSG_POSITIVE_LABEL_WITH_TASK.format(
+        task="regression", favorable_hint=""
+    )
+    with pytest.raises(ConfigError) as error:
+        detect_task(["a", "b"], task="multiclass", positive_label="a")
+    assert str(error.value).endswith("drop it (name favourable classes with --favorable-label)")
 
     with pytest.raises(ConfigError) as error:
         detect_task([1, 2], task="ranking")

@@ -38,6 +38,7 @@ __all__ = [
     "MSG_MULTICLASS_CONTINUOUS",
     "MSG_MULTICLASS_TOO_MANY",
     "MSG_POSITIVE_LABEL_NOT_BINARY",
+    "MSG_POSITIVE_LABEL_WITH_TASK",
     "MSG_REGRESSION_NOT_NUMERIC",
     "MSG_TOO_MANY_TEXT_LABELS",
     "MSG_UNKNOWN_TASK",
@@ -79,6 +80,10 @@ MSG_POSITIVE_LABEL_NOT_BINARY = (
     "--positive-label makes the audit binary, but label column {column!r} has {n} distinct "
     "values ({values}); drop --positive-label and use --task {suggested}"
     "{favorable_hint}"
+)
+MSG_POSITIVE_LABEL_WITH_TASK = (
+    "--positive-label names the positive class of a binary audit and does not apply to "
+    "--task {task}; drop it{favorable_hint}"
 )
 MSG_REGRESSION_NOT_NUMERIC = (
     "label column {column!r} is not numeric ({values}); --task regression needs a numeric "
@@ -223,12 +228,13 @@ def decide_task(
             fields["suggested"] = "binary" if n <= 2 else "multiclass"
             raise ConfigError(MSG_REGRESSION_NOT_NUMERIC.format(**fields))
         if positive_label is not None:
-            raise ConfigError(MSG_POSITIVE_LABEL_NOT_BINARY.format(**fields))
+            raise ConfigError(MSG_POSITIVE_LABEL_WITH_TASK.format(task=task, favorable_hint=""))
         return TaskDecision("regression", f"--task regression is given ({n} distinct values)")
     if task == "multiclass":
         if positive_label is not None:
-            fields.update(suggested="multiclass", favorable_hint=_FAVORABLE_HINT)
-            raise ConfigError(MSG_POSITIVE_LABEL_NOT_BINARY.format(**fields))
+            raise ConfigError(
+                MSG_POSITIVE_LABEL_WITH_TASK.format(task=task, favorable_hint=_FAVORABLE_HINT)
+            )
         if summary.kind == "numeric" and not summary.whole and n > MAX_AUTO_CLASSES:
             raise ConfigError(MSG_MULTICLASS_CONTINUOUS.format(**fields))
         if n > MAX_CLASSES:
