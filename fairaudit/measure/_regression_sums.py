@@ -17,7 +17,7 @@ For each cell: the row count ``n`` and the exact sums (as :class:`fractions.Frac
 
 Exactness
 ---------
-Every sum but the last is the *exact* real-number sum over the rows' float64 values, not
+The first six sums are *exact* real-number sums over the rows' float64 values, not
 a floating-point sum: products are split exactly into two doubles (Dekker's product,
 ``p + q = a·b``), ``|ŷ − y|`` into ``|s| + sign(s)·t`` (Knuth's two-sum, ``s + t = ŷ − y``),
 and a column of doubles is summed exactly by writing each as ``M · 2**E`` (53-bit
