@@ -24,6 +24,7 @@ from fairaudit.cli._history import diff, history, ledger
 from fairaudit.cli._options import (
     LEDGER_ENV,
     PASSPHRASE_ENV,
+    engine_option,
     jobs_option,
     mitigation_detail_option,
     no_ledger_option,
@@ -189,13 +190,7 @@ def cli() -> None:
     help="Accepted and recorded for older configs; no interval resamples any more (the "
     "headline intervals are simultaneous Wilson bounds).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "numpy", "duckdb", "spark"]),
-    help="Where the counting pass runs: numpy (in memory), duckdb (out of core, any size of "
-    "CSV/Parquet), spark (a Parquet path or spark:db.table). Default auto: numpy while the "
-    "file fits comfortably in memory, else duckdb.",
-)
+@engine_option()
 @click.option(
     "--spark-master",
     metavar="URL",
