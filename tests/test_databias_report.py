@@ -183,10 +183,11 @@ def test_diff_of_two_data_audits(small_csv, tmp_path, monkeypatch):
         assert result.exit_code == 0, result.output
     old, new = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
     found = diff_data_reports(old, new)
-    assert found["options_changed"] == ["seed"] and not found["data_changed"]
+    # --features is an option the numbers depend on: recorded, so the diff names it
+    assert found["options_changed"] == ["features", "seed"] and not found["data_changed"]
     assert all(r["change"] != 0 for r in found["rows"])  # unchanged rows are left out
     assert {p["feature"] for p in found["proxies"]} == {"zip"}
-    assert "options changed: seed" in format_data_diff(found)
+    assert "options changed: features, seed" in format_data_diff(found)
     bell = {**new, "proxies": [{**a, "sensitive": "s\x1b[2J"} for a in new["proxies"]]}
     assert "\x1b" not in format_data_diff(diff_data_reports(old, bell))  # no terminal control
     mixed = MSG_MIXED_KINDS.format(old="old", old_kind="data", new="new", new_kind="model")

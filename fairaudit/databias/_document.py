@@ -100,6 +100,7 @@ def data_report(
             "seed": seed,
             "proxy_threshold": proxy_threshold,
             "max_model_rows": max_model_rows,
+            "features": None if features is None else list(features),
         },
         "data_bias": rows,
         "proxies": proxies,

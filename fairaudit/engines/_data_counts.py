@@ -285,8 +285,9 @@ def data_report_file(
         path, target=target, sensitive=sensitive, strata=strata, bins=bins, label_bins=label_bins
     )
     columns = _frame_columns(duckdb_source(path, fmt), path)
-    if features is None:
-        shared["features"] = [c for c in columns if c not in sensitive and c != target]
-    frame, _, _ = read_table(path, columns=[*sensitive, *shared["features"]])
+    # features=None stays None in the document (as numpy records it): the frame read here
+    # holds every other column but the target, which is what None means.
+    wanted = features if features is not None else [c for c in columns if c != target]
+    frame, _, _ = read_table(path, columns=[*sensitive, *wanted])
     source.update(rows=int(counts.sizes[0].counts.sum()), columns=len(columns))
     return data_report(frame, source=source, counts=counts, **shared), chosen
