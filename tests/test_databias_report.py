@@ -193,3 +193,14 @@ def test_diff_of_two_data_audits(small_csv, tmp_path, monkeypatch):
     mixed = MSG_MIXED_KINDS.format(old="old", old_kind="data", new="new", new_kind="model")
     with pytest.raises(DiffError, match=re.escape(mixed)):
         diff_data_reports(old, {"kind": None})
+
+
+def test_a_single_group_is_not_called_a_missing_favourable_label(tmp_path, monkeypatch):
+    data = tmp_path / "one.csv"
+    data.write_text("y,s,x\n1,a,1\n0,a,2\n1,a,3\n0,a,4\n", encoding="utf-8")
+    args = [data, "--target", "y", "--sensitive", "s", "-o", "r.html", "--no-ledger"]
+    result = _run(args, tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "every sensitive feature has a single group" in page
+    assert "no favourable label" not in page

@@ -136,7 +136,12 @@ def _not_evaluated(data: Mapping[str, Any]) -> list[str]:
     notes = []
     options = data["options"]
     metrics = {r["metric"] for r in data["data_bias"]}
-    if "difference_in_label_proportions" not in metrics:
+    if "class_imbalance" not in metrics:
+        notes.append(
+            "No label or representation comparison: every sensitive feature has a single "
+            "group, so there is nothing to compare."
+        )
+    elif "difference_in_label_proportions" not in metrics:
         notes.append(
             "No label-proportion or conditional disparity: the target has no favourable label "
             "(give --favorable-label for a label other than 0/1)."
