@@ -315,3 +315,37 @@ def test_jobs_1_and_jobs_2_write_the_same_data_reports(folder: Path) -> None:
     assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
     for path in one.iterdir():
         assert path.read_bytes() == (two / path.name).read_bytes(), path.name
+
+
+NOT_EVALUABLE_POLICY = """\
+[[rule]]
+metric = "representation_ratio"
+min = 0.8
+"""
+
+
+def test_fail_on_and_not_evaluable_as_run_takes_them(folder: Path) -> None:
+    """A rule that cannot be judged (no --population) warns; --fail-on warn or
+    --not-evaluable fail make the run exit 3, on the command line and in a batch."""
+    (folder / "ne.toml").write_text(NOT_EVALUABLE_POLICY)
+    base = ["data", str(folder / "train.csv"), "--target", "label", "--sensitive", "grp"]
+    base += ["--features", "noise", "--policy", str(folder / "ne.toml")]
+    verdicts = {}
+    for extra, code in (([], 0), (["--fail-on", "warn"], 3), (["--not-evaluable", "fail"], 3)):
+        out = folder / f"ne{len(verdicts)}.json"
+        result = CliRunner().invoke(cli, [*base, *extra, "-o", str(out)])
+        assert result.exit_code == code, result.output
+        verdicts[tuple(extra)] = json.loads(out.read_text())["policy"]["verdict"]
+    assert verdicts == {
+        (): "warn",
+        ("--fail-on", "warn"): "warn",
+        ("--not-evaluable", "fail"): "fail",
+    }
+    entry = '[[audit]]\nkind = "data"\ndata = "train.csv"\ntarget = "label"\nsensitive = ["grp"]\n'
+    entry += 'features = ["noise"]\npolicy = ["ne.toml"]\n'
+    (folder / "ne-batch.toml").write_text('output_dir = "ne"\n' + entry + 'fail_on = "warn"\n')
+    result = _batch(str(folder / "ne-batch.toml"), "--jobs", "1", "-q")
+    assert result.exit_code == EXIT_POLICY_FAILED, result.output
+    (folder / "bad.toml").write_text(entry + 'fail_on = "never"\n')
+    with pytest.raises(ConfigError, match="fail_on must be 'fail' or 'warn', not 'never'"):
+        load_manifest(folder / "bad.toml")

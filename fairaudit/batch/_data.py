@@ -62,6 +62,8 @@ DATA_KEYS = (
     "seed",
     "engine",
     "policy",
+    "fail_on",
+    "not_evaluable",
 )
 #: The signed label disparities the data page's first screen ranks (its DISPARITY_METRICS,
 #: which ``fairaudit.outputs`` exports under the model report's constant of that name).
@@ -101,6 +103,8 @@ class DataAuditSpec:
     seed: int = 0
     engine: str = "auto"
     policy: tuple[str, ...] = ()
+    fail_on: str = "fail"
+    not_evaluable: str | None = None
 
     model_version = None  # as an AuditSpec's, for the batch's outcome
 
@@ -188,7 +192,11 @@ def data_audit(spec: DataAuditSpec, policy: Policy | None = None) -> dict[str, A
     if policy is not None:
         from fairaudit.policy import evaluate_data_policy
 
-        report["policy"] = evaluate_data_policy(report, policy)
+        report["policy"] = evaluate_data_policy(
+            report,
+            policy,
+            not_evaluable=spec.not_evaluable,  # type: ignore[arg-type]
+        )
     return identified(report, name=spec.display_name)
 
 
@@ -249,6 +257,11 @@ def data_spec_from_table(
     if options.get("engine", "auto") not in DATA_ENGINE_NAMES:
         problem = f"must be one of {', '.join(DATA_ENGINE_NAMES)}, not {options['engine']!r}"
         raise ConfigError(MSG_BAD_DATA_KEY.format(source=source, key="engine", problem=problem))
+    for key, allowed in (("fail_on", ("fail", "warn")), ("not_evaluable", (None, "warn", "fail"))):
+        if options.get(key, allowed[0]) not in allowed:
+            words = " or ".join(repr(a) for a in allowed if a is not None)
+            problem = f"must be {words}, not {options[key]!r}"
+            raise ConfigError(MSG_BAD_DATA_KEY.format(source=source, key=key, problem=problem))
     if not 0 < options.get("confidence", 0.95) < 1:
         raise ConfigError(
             MSG_BAD_DATA_KEY.format(
@@ -306,7 +319,7 @@ def run_data_job(
     )
     verdict = (report.get("policy") or {}).get("verdict")
     return {
-        "status": "policy_failed" if exit_code_for(verdict) else "passed",
+        "status": "policy_failed" if exit_code_for(verdict, spec.fail_on) else "passed",
         "name": spec.display_name,
         "verdict": verdict,
         "audit_id": _written_id(published.json),

@@ -141,6 +141,18 @@ def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -
     "...); repeat to layer. Exit status 3 when it fails."
 )
 @click.option(
+    "--fail-on",
+    type=click.Choice(["fail", "warn"]),
+    default="fail",
+    show_default=True,
+    help="Exit with status 3 when the policy's verdict is this bad or worse.",
+)
+@click.option(
+    "--not-evaluable",
+    type=click.Choice(["warn", "fail"]),
+    help="How rules that cannot be evaluated count in the verdict (default: the policy's, warn).",
+)
+@click.option(
     "--junit",
     "junit_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -216,10 +228,10 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
             click.echo(f"  ledger: recorded in {published.ledger}")
         if key is not None:
             click.echo(f"  signed: {published.html}.intoto.jsonl written beside it")
-    _verdict(json_path, junit)
+    _verdict(json_path, junit, spec.fail_on)
 
 
-def _verdict(json_path: Path, junit: Path | None) -> None:
+def _verdict(json_path: Path, junit: Path | None, fail_on: str) -> None:
     """Write the JUnit XML, print the rules that did not pass; exit 3 when the policy failed."""
     import json
 
@@ -233,8 +245,8 @@ def _verdict(json_path: Path, junit: Path | None) -> None:
     if junit is not None:
         from fairaudit.outputs import write_data_junit
 
-        write_data_junit(report, junit)
-    code = exit_code_for(policy["verdict"])
+        write_data_junit(report, junit, fail_on=fail_on)
+    code = exit_code_for(policy["verdict"], fail_on)
     click.echo(f"Policy verdict: {policy['verdict']}", err=bool(code))
     for line in policy_lines(policy):
         click.echo(line, err=bool(code))
