@@ -1,0 +1,265 @@
+"""Every number of a multiclass audit: what ``Measurement`` is for a binary one.
+
+:class:`MulticlassMeasurement` is built from :class:`MulticlassStatistics` (a confusion
+matrix per intersectional cell) and owns the overall values, one ``MulticlassTable`` per
+grouping, the JSON rows of ``by_group`` (metrics, ``by_class``, ``confusion``), the
+disparities against the reference group (the multiclass metrics, and every one-vs-rest
+metric of every class, tagged with ``class``), the headline metrics per class (fairlearn's
+six, one-vs-rest: equal to ``demographic_parity_difference`` etc. with
+``y_true == class`` and ``y_pred == class``), the worst class of each headline metric,
+the checks on the groups and, given a confidence, the intervals and tests
+(``_multiclass_uncertainty``). :meth:`MulticlassMeasurement.favorable_view` collapses
+the matrices to the union of one or more favourable classes and returns the binary
+``Measurement`` of that outcome, whose worse-off entries carry the four-fifths ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fairaudit.data import Check
+from fairaudit.measure._checks import group_checks, reference_checks
+from fairaudit.measure._core import BinaryCounts, Measurement
+from fairaudit.measure._direction import Direction
+from fairaudit.measure._metrics import (
+    DisparityRow,
+    disparities_vs_reference,
+    headline_exclusions,
+    headline_metrics,
+)
+from fairaudit.measure._multiclass import (
+    CLASS_METRICS,
+    MULTICLASS_METRICS,
+    MulticlassStatistics,
+    MulticlassTable,
+    favorable_codes,
+    favorable_counts,
+)
+from fairaudit.measure._multiclass_uncertainty import ClassDisparity, multiclass_uncertainty
+from fairaudit.stats import DisparityUncertainty, metric_denominators
+
+__all__ = ["MulticlassMeasurement", "worst_classes"]
+
+
+def _pair(values: np.ndarray) -> list[float | None] | None:
+    low, high = float(values[0]), float(values[1])
+    if math.isnan(low) and math.isnan(high):
+        return None
+    return [None if math.isnan(v) else v for v in (low, high)]
+
+
+def _denominators(table: MulticlassTable, class_index: int | None, metric: str) -> np.ndarray:
+    """Return each group's denominator of a metric: one-vs-rest as for binary; the smallest
+    present class for balanced_accuracy; the group's rows for accuracy and f1_macro."""
+    if class_index is not None:
+        return metric_denominators(table.by_class[class_index].counts, metric)
+    if metric == "balanced_accuracy":
+        support = table.confusion.sum(axis=2)
+        return np.where(support > 0, support, np.iinfo(np.int64).max).min(axis=1) * (
+            support.any(axis=1)
+        )
+    return table.table.sizes
+
+
+def worst_classes(headline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Return, per grouping and headline metric, the class where it is worst: the largest
+    difference or the smallest ratio among classes with a defined value (ties: the first
+    class; ``class`` None when no class has one)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in headline:
+        key = (entry["feature"], entry["metric"])
+        best = out.setdefault(key, {"feature": key[0], "metric": key[1], "class": None,
+                                    "value": math.nan})  # fmt: skip
+        value = entry["value"]
+        if math.isnan(value):
+            continue
+        worse = value < best["value"] if key[1].endswith("_ratio") else value > best["value"]
+        if best["class"] is None or worse:
+            best.update({"class": entry["class"], "value": value})
+    return list(out.values())
+
+
+class MulticlassMeasurement:
+    """Every number of one multiclass audit, computed once (see the module docstring).
+
+    Parameters are those of ``Measurement``: ``reference`` (``{feature: value}``; the
+    largest group otherwise), ``min_group_size`` (smaller groups are insufficient data,
+    never tested) and ``min_denominator`` (a rate with fewer rows behind it is
+    insufficient: listed per row, left out of the headline metrics, not tested).
+    """
+
+    def __init__(
+        self,
+        statistics: MulticlassStatistics,
+        *,
+        reference: Mapping[str, str] | None = None,
+        min_group_size: int = 30,
+        min_denominator: int = 10,
+    ) -> None:
+        self.statistics = statistics
+        self.classes = statistics.classes
+        self.wanted_reference = dict(reference or {})
+        self.min_group_size = min_group_size
+        self.min_denominator = min_denominator
+        self.overall, self.tables = statistics.tables(self.wanted_reference)
+        self.disparity_items = [
+            ClassDisparity(k, row)
+            for t in self.tables
+            for k, table, metrics in [(None, t.table, MULTICLASS_METRICS)]
+            + [(k, c, CLASS_METRICS) for k, c in enumerate(t.by_class)]
+            for row in disparities_vs_reference(table, metrics)
+        ]
+        self.by_group = [row for t in self.tables for row in self._rows(t)]
+        self.disparities = [self._disparity_json(item) for item in self.disparity_items]
+        self.headline = [entry for t in self.tables for entry in self._headline(t)]
+        self.worst_classes = worst_classes(self.headline)
+        self.uncertainty: dict[str, Any] | None = None
+
+    def _table(self, name: str) -> MulticlassTable:
+        return next(t for t in self.tables if t.name == name)
+
+    def _label(self, class_index: int | None) -> str | None:
+        return None if class_index is None else self.classes[class_index]
+
+    def _rows(self, table: MulticlassTable) -> list[dict[str, Any]]:
+        """Return the group rows with ``insufficient_metrics`` (multiclass metrics) and
+        ``insufficient_by_class`` (``{class: [one-vs-rest metrics]}``, classes with any)."""
+        rows = self.statistics.group_rows(table, self.min_group_size)
+        low = {
+            (k, m): _denominators(table, k, m) < self.min_denominator
+            for k in [None, *range(len(self.classes))]
+            for m in (MULTICLASS_METRICS if k is None else CLASS_METRICS)
+        }
+        for i, row in enumerate(rows):
+            row["insufficient_metrics"] = [m for m in MULTICLASS_METRICS if low[None, m][i]]
+            by_class = {
+                label: [m for m in CLASS_METRICS if low[k, m][i]]
+                for k, label in enumerate(self.classes)
+            }
+            row["insufficient_by_class"] = {c: ms for c, ms in by_class.items() if ms}
+        return rows
+
+    def _disparity_json(self, item: ClassDisparity) -> dict[str, Any]:
+        row: DisparityRow = item.row
+        table = self._table(row.feature)
+        denominators = _denominators(table, item.class_index, row.metric)
+        groups = table.table.groups
+        pair = (groups.index(row.group), table.table.reference)
+        return {
+            "feature": row.feature,
+            "class": self._label(item.class_index),
+            "metric": row.metric,
+            "group": row.group,
+            "reference": row.reference,
+            "value": row.value,
+            "reference_value": row.reference_value,
+            "difference": row.difference,
+            "ratio": row.ratio,
+            "insufficient_data": bool(min(denominators[list(pair)]) < self.min_denominator),
+        }
+
+    def _headline(self, table: MulticlassTable) -> list[dict[str, Any]]:
+        """Return fairlearn's six headline metrics of each class, one-vs-rest."""
+        out = []
+        for k, class_table in enumerate(table.by_class):
+            excluded = headline_exclusions(class_table, self.min_denominator)
+            for metric, value in headline_metrics(class_table, self.min_denominator).items():
+                out.append({"feature": table.name, "class": self.classes[k], "metric": metric,
+                            "value": value, "excluded": excluded[metric]})  # fmt: skip
+        return out
+
+    def overall_json(self) -> dict[str, Any]:
+        """Return the overall values (MULTICLASS_METRICS, count, by_class, confusion)."""
+        return dict(self.overall)
+
+    def checks(self) -> list[Check]:
+        """Return the checks on the groups: the reference, small, single-class, empty cells.
+
+        Raises ConfigError when a feature's named reference group has no rows.
+        """
+        n_features, n_cells, n_possible = self.statistics.cells()
+        return reference_checks(
+            self.wanted_reference, [t.table for t in self.tables]
+        ) + group_checks(self.by_group, self.min_group_size, n_possible, n_cells, n_features)
+
+    def favorable_view(self, favorable: Sequence[str], *, column: str = "label") -> Measurement:
+        """Return the binary Measurement of "label / prediction in the favourable classes"
+        (their union), with the same reference and minimums; its ``worse_off()`` gives the
+        four-fifths ratio. Raises DataError for a name that is no class."""
+        codes = favorable_codes(self.classes, favorable, column=column)
+        counts = favorable_counts(self.statistics.counts, codes)
+        label = ", ".join(self.classes[k] for k in codes)
+        return Measurement(
+            BinaryCounts(counts),
+            reference=self.wanted_reference,
+            min_group_size=self.min_group_size,
+            min_denominator=self.min_denominator,
+            direction=Direction(True, label),
+        )
+
+    def add_uncertainty(self, *, confidence: float, n_resamples: int = 1000) -> None:
+        """Compute intervals and tests and add them to the rows (``ci``, p-values, verdicts)."""
+        computed = multiclass_uncertainty(
+            self.tables,
+            self.statistics.counts.overall,
+            self.disparity_items,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            min_group_size=self.min_group_size,
+            min_denominator=self.min_denominator,
+        )
+        self._attach_group_ci(computed.group_ci)
+        for row, result in zip(self.disparities, computed.disparities, strict=True):
+            row.update(_test_json(result))
+        for entry in self.headline:
+            k = self.classes.index(entry["class"])
+            pair = computed.headline_ci[entry["feature"]][k][entry["metric"]]
+            entry["ci"] = _pair(np.asarray(pair))
+        overall = computed.overall_ci
+        self.uncertainty = {
+            "method": computed.method,
+            "family": {"size": computed.family_size},
+            "overall_ci": {
+                "metrics": {m: _pair(v) for m, v in overall["metrics"].items()},
+                "by_class": {
+                    label: {m: _pair(v[k]) for m, v in overall["by_class"].items()}
+                    for k, label in enumerate(self.classes)
+                },
+            },
+        }
+
+    def _attach_group_ci(self, group_ci: dict[str, dict[str, dict[str, np.ndarray]]]) -> None:
+        position: dict[str, int] = {}
+        for row in self.by_group:
+            i = position.get(row["feature"], 0)
+            position[row["feature"]] = i + 1
+            cis = group_ci[row["feature"]]
+            row["ci"] = {
+                "metrics": {m: _pair(v[i]) for m, v in cis["metrics"].items()},
+                "by_class": {
+                    label: {m: _pair(v[i, k]) for m, v in cis["by_class"].items()}
+                    for k, label in enumerate(self.classes)
+                },
+            }
+
+
+def _test_json(result: DisparityUncertainty | None) -> dict[str, Any]:
+    """Return a disparity's interval and test fields (all null when it has no test)."""
+    if result is None:
+        return {"ci_difference": None, "ci_ratio": None, "p_value": None,
+                "p_value_adjusted": None, "significance": None,
+                "note": "no test for this multiclass metric yet"}  # fmt: skip
+    return {
+        "ci_difference": _pair(np.asarray(result.ci_difference)),
+        "ci_ratio": _pair(np.asarray(result.ci_ratio)),
+        "p_value": None if math.isnan(result.p_value) else result.p_value,
+        "p_value_adjusted": None
+        if math.isnan(result.p_value_adjusted)
+        else result.p_value_adjusted,
+        "significance": result.significance,
+        "note": result.note,
+    }
