@@ -40,6 +40,7 @@ from fairaudit.measure._multiclass import (
     CLASS_METRICS,
     MSG_FAVORABLE_NOT_A_CLASS,
     MSG_NO_FAVORABLE_CLASS,
+    MULTICLASS_METRICS,
     MulticlassStatistics,
     favorable_counts,
     multiclass_metrics,
@@ -47,12 +48,15 @@ from fairaudit.measure._multiclass import (
 )
 from fairaudit.measure._multiclass_counts import (
     MSG_CLASS_CODE,
+    MSG_DUPLICATE_CLASSES,
+    MSG_GROUP_CODE,
     MulticlassCounts,
     count_multiclass,
     multiclass_counts_from_aggregates,
 )
 from fairaudit.measure._multiclass_measurement import MulticlassMeasurement
 from fairaudit.measure._multiclass_uncertainty import multiclass_intervals
+from fairaudit.measure._regression_sums import MSG_NO_ROWS
 from fairaudit.stats import COMPLEMENTS, DATA_METRICS, analytic_interval, holm_adjust
 from fairaudit.vocabulary import INTERSECTION
 from tests.test_metrics import DENOMINATOR, fairlearn_metrics
@@ -76,9 +80,8 @@ def _measure(features, codes, levels, classes, y, p, **kwargs) -> MulticlassMeas
 
 
 def _frame(features, codes, levels) -> pd.DataFrame:
-    return pd.DataFrame(
-        {f: np.asarray(lv, dtype=object)[c] for f, c, lv in zip(features, codes, levels)}
-    )
+    columns = zip(features, codes, levels, strict=True)
+    return pd.DataFrame({f: np.asarray(lv, dtype=object)[c] for f, c, lv in columns})
 
 
 def _group_mask(sf: pd.DataFrame, group: dict[str, str]) -> np.ndarray:
@@ -86,6 +89,11 @@ def _group_mask(sf: pd.DataFrame, group: dict[str, str]) -> np.ndarray:
     for feature, value in group.items():
         mask &= (sf[feature] == value).to_numpy()
     return mask
+
+
+def _find(entries, **keys):
+    """Return the entries whose fields equal ``keys``."""
+    return [e for e in entries if all(e[k] == v for k, v in keys.items())]
 
 
 def _same(ours: float, theirs: float) -> bool:
@@ -128,56 +136,42 @@ def assert_matches_references(
                 assert _same(row["metrics"][metric], float(theirs)), (row["group"], metric)
                 checked += 1
         chosen = k_all if fairlearn_classes is None else fairlearn_classes
-        checked += _check_one_vs_rest(m, table.name, columns, sf, y, p, chosen)
+        checked += _check_one_vs_rest(m, table, columns, sf, y, p, chosen)
     return checked
 
 
-def _check_one_vs_rest(m, name, columns, sf, y, p, chosen) -> int:
-    """Compare the chosen classes' one-vs-rest and headline metrics with fairlearn."""
+def _check_one_vs_rest(m, table, columns, sf, y, p, chosen) -> int:
+    """Compare the chosen classes' one-vs-rest and headline metrics with fairlearn (the
+    one-vs-rest counts are checked against scikit-learn's before)."""
     checked = 0
-    rows = [r for r in m.by_group if r["feature"] == name]
+    rows = [r for r in m.by_group if r["feature"] == table.name]
     for k in chosen:
         label = m.classes[k]
         yk, pk = (y == k).astype(int), (p == k).astype(int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fairlearn/sklearn warn on undefined rates
             frame = MetricFrame(
-                metrics=fairlearn_metrics(False),
-                y_true=yk,
-                y_pred=pk,
+                metrics=fairlearn_metrics(False), y_true=yk, y_pred=pk,
                 sensitive_features=sf[columns],
-            )
-        by_group = frame.by_group
-        by_group = by_group[by_group["count"].fillna(0) > 0]
+            )  # fmt: skip
+        by_group = frame.by_group[frame.by_group["count"].fillna(0) > 0]
         assert len(by_group) == len(rows)
-        for row in rows:
+        for i, row in enumerate(rows):
             key = tuple(row["group"][c] for c in columns)
             expected = by_group.loc[key if len(key) > 1 else key[0]]
-            mask = _group_mask(sf, row["group"])
-            cells = _cells(yk[mask], pk[mask])
+            cells = dict(zip(("tn", "fp", "fn", "tp"), table.by_class[k].counts[i], strict=True))
             for metric in CLASS_METRICS:
                 ours, theirs = row["by_class"][label][metric], float(expected[metric])
                 denominator = DENOMINATOR.get(metric, ())
-                if metric == "balanced_accuracy" and (
-                    cells["tp"] + cells["fn"] == 0 or cells["tn"] + cells["fp"] == 0
-                ):
-                    assert math.isnan(ours)
-                elif denominator and sum(cells[c] for c in denominator) == 0:
+                if metric == "balanced_accuracy":
+                    denominator = ("tp", "fn") if cells["tp"] + cells["fn"] == 0 else ("tn", "fp")
+                if denominator and sum(cells[c] for c in denominator) == 0:
                     assert math.isnan(ours)
                 else:
-                    assert _same(ours, theirs), (name, row["group"], label, metric, ours, theirs)
+                    assert _same(ours, theirs), (table.name, row["group"], label, metric, ours)
                 checked += 1
-        checked += _check_headline(m, name, label, columns, sf, yk, pk)
+        checked += _check_headline(m, table.name, label, columns, sf, yk, pk)
     return checked
-
-
-def _cells(yk: np.ndarray, pk: np.ndarray) -> dict[str, int]:
-    return {
-        "tp": int(((yk == 1) & (pk == 1)).sum()),
-        "fn": int(((yk == 1) & (pk == 0)).sum()),
-        "fp": int(((yk == 0) & (pk == 1)).sum()),
-        "tn": int(((yk == 0) & (pk == 0)).sum()),
-    }
 
 
 def _check_headline(m, name, label, columns, sf, yk, pk) -> int:
@@ -188,10 +182,7 @@ def _check_headline(m, name, label, columns, sf, yk, pk) -> int:
     defined = not any(math.isnan(r["by_class"][label][rate]) for r in rows for rate in rates)
     checked = 0
     for metric, function in HEADLINE_FUNCTIONS.items():
-        entry = next(
-            e for e in m.headline
-            if e["feature"] == name and e["class"] == label and e["metric"] == metric
-        )  # fmt: skip
+        (entry,) = _find(m.headline, feature=name, metric=metric, **{"class": label})
         if metric.startswith("equalized_odds") and not defined:
             continue
         with warnings.catch_warnings():
@@ -235,11 +226,8 @@ def test_injected_disparity_is_found_in_class_2_and_the_favourable_view():
     m = _measure(features, codes, levels, classes, y, p)
     sex = codes[0]
     rate = {g: float(np.mean(p[sex == g] == 2)) for g in (0, 1)}
-    entry = next(
-        e for e in m.headline
-        if e["feature"] == "sex" and e["class"] == "class 2"
-        and e["metric"] == "demographic_parity_difference"
-    )  # fmt: skip
+    class_2 = {"feature": "sex", "class": "class 2"}
+    (entry,) = _find(m.headline, metric="demographic_parity_difference", **class_2)
     assert entry["value"] == pytest.approx(abs(rate[1] - rate[0]), abs=TOL)
     assert entry["value"] > 0.1
     worst = {(w["feature"], w["metric"]): w for w in m.worst_classes}
@@ -247,16 +235,12 @@ def test_injected_disparity_is_found_in_class_2_and_the_favourable_view():
     assert worst["sex", "demographic_parity_difference"]["class"] == "class 2"
     assert worst["sex", "demographic_parity_ratio"]["class"] == "class 2"
     m.add_uncertainty(confidence=0.95)
-    row = next(
-        d for d in m.disparities
-        if d["feature"] == "sex" and d["class"] == "class 2" and d["metric"] == "selection_rate"
-    )  # fmt: skip
+    (row,) = _find(m.disparities, metric="selection_rate", **class_2)
     assert row["significance"] == "significant"
     assert row["ci_difference"][0] > 0 or row["ci_difference"][1] < 0
     # The favourable-classes view of class 2 alone: the four-fifths ratio is well below 0.8.
     view = m.favorable_view(["class 2"])
-    selection = next(w for w in view.worse_off() if w["feature"] == "sex"
-                     and w["metric"] == "selection_rate")  # fmt: skip
+    (selection,) = _find(view.worse_off(), feature="sex", metric="selection_rate")
     assert selection["group"] == {"sex": "f"}
     assert selection["ratio"] == pytest.approx(rate[0] / rate[1], abs=TOL)
     assert selection["below_band"]
@@ -266,11 +250,8 @@ def test_without_the_shift_no_class_2_parity_gap():
     features, codes, levels, classes, y, p = _synthetic(6000, 3, seed=2, shift=False)
     m = _measure(features, codes, levels, classes, y, p)
     m.add_uncertainty(confidence=0.95)
-    rows = [
-        d for d in m.disparities
-        if d["feature"] == "sex" and d["class"] == "class 2" and d["metric"] == "selection_rate"
-    ]  # fmt: skip
-    assert rows[0]["significance"] == "within noise"
+    (row,) = _find(m.disparities, feature="sex", metric="selection_rate", **{"class": "class 2"})
+    assert row["significance"] == "within noise"
 
 
 def test_favourable_union_collapses_the_matrices():
@@ -297,15 +278,9 @@ def _german_multiclass(target: str):
     categorical = [c for c in ("sex", "job", "housing", "saving_accounts",
                                "checking_account", "purpose") if c != target]  # fmt: skip
     numeric = ["credit_amount", "duration", "age", "risk"]
-    model = make_pipeline(
-        ColumnTransformer(
-            [
-                ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
-                ("num", StandardScaler(), numeric),
-            ]  # fmt: skip
-        ),
-        LogisticRegression(max_iter=2000),
-    )
+    encode = [("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+              ("num", StandardScaler(), numeric)]  # fmt: skip
+    model = make_pipeline(ColumnTransformer(encode), LogisticRegression(max_iter=2000))
     model.fit(train[categorical + numeric], train[target])
     classes = sorted(set(train[target]) | set(test[target]))
     code = {c: i for i, c in enumerate(classes)}
@@ -404,22 +379,46 @@ def test_aggregates_give_the_same_counts():
     assert np.array_equal(aggregated.confusion, counted.confusion)
 
 
-def test_bad_codes_and_favourable_names():
-    with pytest.raises(ValueError, match="class code is outside"):
-        count_multiclass(["g"], [np.array([0])], [["a"]], ["x", "y"], np.array([2]), np.array([0]))
+@pytest.mark.parametrize(
+    ("classes", "y", "message"),
+    [
+        (["x", "y"], [2], MSG_CLASS_CODE.format(limit=1, k=2)),
+        (["x"], [0.5], MSG_CLASS_CODE.format(limit=0, k=1)),
+        ([], [0], MSG_CLASS_CODE.format(limit=-1, k=0)),
+        (["x", "<i>y</i>", "<i>y</i>"], [0], MSG_DUPLICATE_CLASSES.format(label="<i>y</i>")),
+        (["x"], [], MSG_NO_ROWS),
+    ],
+)
+def test_bad_classes_and_rows_are_refused(classes, y, message):
+    codes, y = [np.zeros(len(y), dtype=int)], np.array(y)
     with pytest.raises(ValueError) as raised:
-        count_multiclass(["g"], [np.array([0])], [["a"]], ["x"], np.array([0.5]), np.array([0]))
-    assert str(raised.value) == MSG_CLASS_CODE.format(limit=0, k=1)
+        count_multiclass(["g"], codes, [["a"]], classes, y, np.zeros(len(y), dtype=int))
+    assert str(raised.value) == message
+    zero, one = np.zeros((1, 1), dtype=int), np.zeros(1, dtype=int)
+    with pytest.raises(ValueError, match=MSG_NO_ROWS):  # only a zero count: no rows
+        multiclass_counts_from_aggregates(["g"], [["a"]], ["x"], zero, one, one, one * 0)
+    with pytest.raises(ValueError, match=MSG_GROUP_CODE):
+        multiclass_counts_from_aggregates(["g"], [["a"]], ["x"], zero + 1, one, one, one + 1)
+
+
+def test_bad_favourable_names():
     features, codes, levels, classes, y, p = _synthetic(300, 3, seed=6)
     m = _measure(features, codes, levels, classes, y, p)
     with pytest.raises(DataError) as error:
         m.favorable_view(["<b>approved</b>"], column="decision")
     assert str(error.value) == MSG_FAVORABLE_NOT_A_CLASS.format(
-        label="<b>approved</b>", column="decision",
-        classes="'class 0', 'class 1', 'class 2'",
-    )  # fmt: skip
+        label="<b>approved</b>", column="decision", classes="'class 0', 'class 1', 'class 2'"
+    )
     with pytest.raises(DataError, match=MSG_NO_FAVORABLE_CLASS):
         m.favorable_view([])
+
+
+def test_one_class():
+    codes, y = [np.array([0, 0, 1, 1])], np.zeros(4, dtype=int)
+    m = _measure(["g"], codes, [["a", "b"]], ["only"], y, y, min_group_size=1, min_denominator=0)
+    assert [r["metrics"] for r in m.by_group] == [dict.fromkeys(MULTICLASS_METRICS, 1.0)] * 2
+    m.add_uncertainty(confidence=0.95)
+    assert {d["significance"] for d in m.disparities} <= {"within noise", None, "insufficient data"}
 
 
 def test_numeric_class_labels_match_favourable_text():
@@ -467,22 +466,20 @@ def test_holm_family_spans_classes_each_hypothesis_once():
     features, codes, levels, classes, y, p = _synthetic(3000, 3, seed=8)
     m = _measure(features, codes, levels, classes, y, p)
     m.add_uncertainty(confidence=0.95)
+    tested = [
+        d for d in m.disparities
+        if d["significance"] not in (None, "insufficient data") and d["metric"] not in DATA_METRICS
+    ]  # fmt: skip
+    keys = [(d["feature"], d["class"], tuple(d["group"].items()),
+             COMPLEMENTS.get(d["metric"], d["metric"])) for d in tested]  # fmt: skip
     family: dict[tuple, float] = {}
-    for d in m.disparities:
-        if d["significance"] in (None, "insufficient data") or d["metric"] in DATA_METRICS:
-            continue
-        key = (d["feature"], d["class"], tuple(d["group"].items()),
-               COMPLEMENTS.get(d["metric"], d["metric"]))  # fmt: skip
+    for key, d in zip(keys, tested, strict=True):
         family.setdefault(key, d["p_value"])
         # A complement's test is its counterpart's (its own z differs in the last bits).
         assert d["p_value"] == pytest.approx(family[key], rel=1e-9)
     assert m.uncertainty["family"]["size"] == len(family) == 8 * (3 * 8 + 1)
     adjusted = dict(zip(family, holm_adjust(list(family.values())), strict=True))
-    for d in m.disparities:
-        if d["significance"] in (None, "insufficient data") or d["metric"] in DATA_METRICS:
-            continue
-        key = (d["feature"], d["class"], tuple(d["group"].items()),
-               COMPLEMENTS.get(d["metric"], d["metric"]))  # fmt: skip
+    for key, d in zip(keys, tested, strict=True):
         assert d["p_value_adjusted"] == pytest.approx(adjusted[key], rel=1e-12)
     untested = [d for d in m.disparities if d["significance"] is None]
     assert {d["metric"] for d in untested} == {"balanced_accuracy", "f1_macro"}

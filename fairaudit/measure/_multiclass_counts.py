@@ -21,10 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fairaudit.counts import GroupCounts, count_groups
+from fairaudit.measure._regression_sums import MSG_NO_ROWS
 
 __all__ = [
     "MAX_CONFUSION_ENTRIES",
     "MSG_CLASS_CODE",
+    "MSG_DUPLICATE_CLASSES",
+    "MSG_GROUP_CODE",
     "MSG_TOO_MANY_CONFUSION_CELLS",
     "MulticlassCounts",
     "count_multiclass",
@@ -35,6 +38,8 @@ __all__ = [
 MAX_CONFUSION_ENTRIES = 1 << 25
 
 MSG_CLASS_CODE = "a class code is outside 0..{limit} (the {k} classes given)"
+MSG_GROUP_CODE = "a group code is out of range"
+MSG_DUPLICATE_CLASSES = "the class labels must be distinct; {label!r} appears twice"
 MSG_TOO_MANY_CONFUSION_CELLS = (
     "{cells:,} intersectional cells x {k} classes x {k} classes is {entries:,} confusion "
     "counts, more than {limit:,}; use fewer sensitive features, coarser --bins or fewer classes"
@@ -93,7 +98,22 @@ class MulticlassCounts:
         return GroupCounts(self.features, self.levels, self.cells, counts)
 
 
+def _check_classes(classes: Sequence[str]) -> int:
+    """Return the number of classes; ValueError if there are none or two are equal."""
+    if not classes:
+        raise ValueError(MSG_CLASS_CODE.format(limit=-1, k=0))
+    seen: set[str] = set()
+    for label in classes:
+        if label in seen:
+            raise ValueError(MSG_DUPLICATE_CLASSES.format(label=label))
+        seen.add(label)
+    return len(classes)
+
+
 def _check_size(n_cells: int, k: int) -> None:
+    """Raise ValueError without a row (MSG_NO_ROWS) or above MAX_CONFUSION_ENTRIES."""
+    if n_cells == 0:
+        raise ValueError(MSG_NO_ROWS)
     entries = n_cells * k * k
     if entries > MAX_CONFUSION_ENTRIES:
         raise ValueError(
@@ -125,12 +145,13 @@ def count_multiclass(
     """Return the confusion matrix of every intersectional cell, in one counting pass.
 
     ``features``, ``codes``, ``levels`` as for ``count_groups``; ``y_true`` and ``y_pred``
-    integer class codes ``0 <= code < len(classes)``. Raises ValueError for a code out of
-    range (MSG_CLASS_CODE) or a table above MAX_CONFUSION_ENTRIES.
+    integer class codes ``0 <= code < len(classes)``, ``classes`` distinct labels. Raises
+    ValueError for a code out of range (MSG_CLASS_CODE), repeated labels
+    (MSG_DUPLICATE_CLASSES), no rows (MSG_NO_ROWS) or a table above MAX_CONFUSION_ENTRIES.
     """
-    k = len(classes)
-    if k == 0:
-        raise ValueError(MSG_CLASS_CODE.format(limit=-1, k=0))
+    k = _check_classes(classes)
+    if len(y_true) == 0:
+        raise ValueError(MSG_NO_ROWS)
     true, pred = _class_codes(y_true, k), _class_codes(y_pred, k)
     if len(true) != len(pred):
         raise ValueError("y_true and y_pred differ in length")
@@ -167,17 +188,20 @@ def multiclass_counts_from_aggregates(
     Row ``r`` says that ``counts[r]`` rows have level codes ``cell_codes[r]`` (one column
     per feature), true class ``true_codes[r]`` and predicted class ``pred_codes[r]``; a
     combination may appear in several rows (partial aggregates add up). Rows with a zero
-    count are ignored, so cells are exactly the non-empty ones, as ``count_multiclass``.
+    count are ignored, so cells are exactly the non-empty ones, as ``count_multiclass``;
+    the same ValueErrors.
     """
-    k = len(classes)
+    k = _check_classes(classes)
     counts = np.asarray(counts, dtype=np.int64)
     keep = counts > 0
     cell_codes = np.asarray(cell_codes, dtype=np.int64).reshape(len(counts), len(features))[keep]
     true, pred = _class_codes(true_codes, k)[keep], _class_codes(pred_codes, k)[keep]
-    if len(cell_codes):
-        cells, cell_of_row = np.unique(cell_codes, axis=0, return_inverse=True)
-    else:
-        cells, cell_of_row = cell_codes, np.zeros(0, dtype=np.int64)
+    if not len(cell_codes):
+        raise ValueError(MSG_NO_ROWS)
+    sizes = np.array([len(lv) for lv in levels])
+    if cell_codes.min() < 0 or np.any(cell_codes.max(axis=0) >= sizes):
+        raise ValueError(MSG_GROUP_CODE)
+    cells, cell_of_row = np.unique(cell_codes, axis=0, return_inverse=True)
     _check_size(len(cells), k)
     confusion = np.zeros((len(cells), k, k), dtype=np.int64)
     np.add.at(confusion, (cell_of_row.reshape(-1), true, pred), counts[keep])

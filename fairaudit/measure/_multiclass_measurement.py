@@ -26,7 +26,6 @@ from fairaudit.measure._checks import group_checks, reference_checks
 from fairaudit.measure._core import BinaryCounts, Measurement
 from fairaudit.measure._direction import Direction
 from fairaudit.measure._metrics import (
-    DisparityRow,
     disparities_vs_reference,
     headline_exclusions,
     headline_metrics,
@@ -106,34 +105,32 @@ class MulticlassMeasurement:
         self.min_group_size = min_group_size
         self.min_denominator = min_denominator
         self.overall, self.tables = statistics.tables(self.wanted_reference)
-        self.disparity_items = [
-            ClassDisparity(k, row)
-            for t in self.tables
-            for k, table, metrics in [(None, t.table, MULTICLASS_METRICS)]
-            + [(k, c, CLASS_METRICS) for k, c in enumerate(t.by_class)]
-            for row in disparities_vs_reference(table, metrics)
-        ]
-        self.by_group = [row for t in self.tables for row in self._rows(t)]
-        self.disparities = [self._disparity_json(item) for item in self.disparity_items]
+        self.disparity_items: list[ClassDisparity] = []
+        self.disparities: list[dict[str, Any]] = []
+        self.by_group: list[dict[str, Any]] = []
+        for table in self.tables:
+            low = self._low_denominators(table)
+            self.by_group.extend(self._rows(table, low))
+            self._add_disparities(table, low)
         self.headline = [entry for t in self.tables for entry in self._headline(t)]
         self.worst_classes = worst_classes(self.headline)
         self.uncertainty: dict[str, Any] | None = None
 
-    def _table(self, name: str) -> MulticlassTable:
-        return next(t for t in self.tables if t.name == name)
-
-    def _label(self, class_index: int | None) -> str | None:
-        return None if class_index is None else self.classes[class_index]
-
-    def _rows(self, table: MulticlassTable) -> list[dict[str, Any]]:
-        """Return the group rows with ``insufficient_metrics`` (multiclass metrics) and
-        ``insufficient_by_class`` (``{class: [one-vs-rest metrics]}``, classes with any)."""
-        rows = self.statistics.group_rows(table, self.min_group_size)
-        low = {
+    def _low_denominators(self, table: MulticlassTable) -> dict[tuple[int | None, str], np.ndarray]:
+        """Return ``{(class code or None, metric): per group, whether its denominator is
+        below min_denominator}``."""
+        return {
             (k, m): _denominators(table, k, m) < self.min_denominator
             for k in [None, *range(len(self.classes))]
             for m in (MULTICLASS_METRICS if k is None else CLASS_METRICS)
         }
+
+    def _rows(
+        self, table: MulticlassTable, low: dict[tuple[int | None, str], np.ndarray]
+    ) -> list[dict[str, Any]]:
+        """Return the group rows with ``insufficient_metrics`` (multiclass metrics) and
+        ``insufficient_by_class`` (``{class: [one-vs-rest metrics]}``, classes with any)."""
+        rows = self.statistics.group_rows(table, self.min_group_size)
         for i, row in enumerate(rows):
             row["insufficient_metrics"] = [m for m in MULTICLASS_METRICS if low[None, m][i]]
             by_class = {
@@ -143,24 +140,32 @@ class MulticlassMeasurement:
             row["insufficient_by_class"] = {c: ms for c, ms in by_class.items() if ms}
         return rows
 
-    def _disparity_json(self, item: ClassDisparity) -> dict[str, Any]:
-        row: DisparityRow = item.row
-        table = self._table(row.feature)
-        denominators = _denominators(table, item.class_index, row.metric)
-        groups = table.table.groups
-        pair = (groups.index(row.group), table.table.reference)
-        return {
-            "feature": row.feature,
-            "class": self._label(item.class_index),
-            "metric": row.metric,
-            "group": row.group,
-            "reference": row.reference,
-            "value": row.value,
-            "reference_value": row.reference_value,
-            "difference": row.difference,
-            "ratio": row.ratio,
-            "insufficient_data": bool(min(denominators[list(pair)]) < self.min_denominator),
-        }
+    def _add_disparities(
+        self, table: MulticlassTable, low: dict[tuple[int | None, str], np.ndarray]
+    ) -> None:
+        """Add every group's disparities against the reference: the multiclass metrics
+        (class None), then each class's one-vs-rest metrics."""
+        groups, ref = table.table.groups, table.table.reference
+        others = [i for i in range(len(groups)) if i != ref]
+        parts: list[tuple[int | None, Any, tuple[str, ...]]] = [
+            (None, table.table, MULTICLASS_METRICS)
+        ]
+        parts += [(k, c, CLASS_METRICS) for k, c in enumerate(table.by_class)]
+        for k, grouping, metrics in parts:
+            # disparities_vs_reference lists each metric's non-reference groups in order.
+            for j, row in enumerate(disparities_vs_reference(grouping, metrics)):
+                i = others[j % len(others)]
+                assert row.group == groups[i]
+                self.disparity_items.append(ClassDisparity(k, row))
+                # The binary row's fields (DisparityRow's, as Measurement's JSON), with class.
+                self.disparities.append(
+                    {
+                        "feature": row.feature,
+                        "class": None if k is None else self.classes[k],
+                        **vars(row),
+                        "insufficient_data": bool(low[k, row.metric][[i, ref]].any()),
+                    }
+                )
 
     def _headline(self, table: MulticlassTable) -> list[dict[str, Any]]:
         """Return fairlearn's six headline metrics of each class, one-vs-rest."""
