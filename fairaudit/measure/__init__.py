@@ -25,6 +25,34 @@ from fairaudit.measure._metrics import (
     grouped_roc_auc,
     headline_metrics,
 )
+from fairaudit.measure._multiclass import (
+    CLASS_METRICS,
+    MSG_FAVORABLE_NOT_A_CLASS,
+    MSG_NO_FAVORABLE_CLASS,
+    MULTICLASS_METRICS,
+    MulticlassStatistics,
+    MulticlassTable,
+    favorable_codes,
+    favorable_counts,
+    multiclass_metrics,
+    one_vs_rest,
+)
+from fairaudit.measure._multiclass_counts import (
+    MAX_CONFUSION_ENTRIES,
+    MSG_CLASS_CODE,
+    MSG_DUPLICATE_CLASSES,
+    MSG_GROUP_CODE,
+    MSG_TOO_MANY_CONFUSION_CELLS,
+    MulticlassCounts,
+    count_multiclass,
+    multiclass_counts_from_aggregates,
+)
+from fairaudit.measure._multiclass_measurement import MulticlassMeasurement, worst_classes
+from fairaudit.measure._multiclass_uncertainty import (
+    ClassDisparity,
+    MulticlassUncertainty,
+    multiclass_uncertainty,
+)
 from fairaudit.measure._regression import RegressionStatistics, regression_values
 from fairaudit.measure._regression_distribution import (
     ks_between_groups,
@@ -129,4 +157,28 @@ __all__ = [
     "regression_values",
     "summarize_target",
     "wasserstein_distance",
+    # multiclass
+    "CLASS_METRICS",
+    "MSG_FAVORABLE_NOT_A_CLASS",
+    "MSG_NO_FAVORABLE_CLASS",
+    "MULTICLASS_METRICS",
+    "MulticlassStatistics",
+    "MulticlassTable",
+    "favorable_codes",
+    "favorable_counts",
+    "multiclass_metrics",
+    "one_vs_rest",
+    "MAX_CONFUSION_ENTRIES",
+    "MSG_CLASS_CODE",
+    "MSG_DUPLICATE_CLASSES",
+    "MSG_GROUP_CODE",
+    "MSG_TOO_MANY_CONFUSION_CELLS",
+    "MulticlassCounts",
+    "count_multiclass",
+    "multiclass_counts_from_aggregates",
+    "MulticlassMeasurement",
+    "worst_classes",
+    "ClassDisparity",
+    "MulticlassUncertainty",
+    "multiclass_uncertainty",
 ]
