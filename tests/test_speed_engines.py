@@ -97,3 +97,34 @@ def test_hostile_values_count_alike_in_both_engines(tmp_path: Path, fmt: str, mi
     # An empty CSV field is missing (pandas' rule, both engines); in Parquet it is text.
     assert {v for v in values if v or fmt == "parquet"} <= set(levels["group"])
     assert duckdb_counts.group_counts.overall.sum() == duckdb_counts.rows
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_many_values_and_categorical_columns_count_alike(tmp_path: Path, fmt: str) -> None:
+    rng = np.random.default_rng(5)
+    n = 3000
+    score = rng.random(n)
+    frame = pd.DataFrame(
+        {
+            "label": rng.choice([0, 1], n),
+            "pred": (score > 0.5).astype(int),
+            "score": score,
+            # more values than CASE_MAX_VALUES: the map table's join
+            "zip": rng.choice([f"z{i:03d}" for i in range(CASE_MAX_VALUES + 36)], n),
+            "grade": pd.Categorical(rng.choice(["low", "mid", "high"], n)),
+        }
+    )
+    path = tmp_path / f"many.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    spec = AuditSpec(
+        data=path,
+        target="label",
+        sensitive=("zip", "grade"),
+        prediction_col="pred",
+        score_col="score",
+        max_groups=100_000,
+    )
+    _assert_same(count_with_engine(spec, "numpy"), count_with_engine(spec, "duckdb"))
