@@ -328,3 +328,19 @@ def test_small_groups_one_group_and_missing_inputs(tmp_path: Path) -> None:
             audit(broken)
         assert str(caught.value).startswith("training set 'in-memory DataFrame': ")
         assert words in str(caught.value)
+
+
+def test_section_command_keeps_every_bin_edge_exactly(sample_result: AuditResult) -> None:
+    """The 'fairaudit data' command the section offers bins as the audit did: an edge such
+    as 1234.5678 or 2,500,000 is written in full, not rounded to 6 digits (was '1234.57')."""
+    from fairaudit.cli._options import parse_edges
+    from fairaudit.outputs._report_training import training_view
+
+    data = sample_result.to_dict()
+    edges = [25.0, 1234.5678, 2_500_000.0, 1e-7, 0.1 + 0.2]
+    data["training_data"]["options"]["bins"] = {"age": edges}
+    view = training_view(data)
+    assert view is not None
+    (given,) = [w for w in view.command.split() if w.startswith("age=")]
+    assert given == "age=25,1234.5678,2500000,1e-07,0.30000000000000004"
+    assert parse_edges(given.removeprefix("age=")) == edges

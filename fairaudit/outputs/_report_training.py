@@ -63,6 +63,12 @@ class TrainingView:
         return [p for p in self.view.proxies if p.flagged]
 
 
+def _edge_text(edge: float) -> str:
+    """Return a bin edge as the shortest text that reads back as the same number."""
+    text = repr(float(edge))
+    return text.removesuffix(".0")
+
+
 def _command(section: Mapping[str, Any]) -> str:
     """Return the ``fairaudit data`` command that gives every row of the section's analysis."""
     options = section["options"]
@@ -70,7 +76,7 @@ def _command(section: Mapping[str, Any]) -> str:
     for name in options["sensitive"]:
         parts += ["--sensitive", str(name)]
     for name, edges in options.get("bins", {}).items():
-        parts += ["--bins", f"{name}=" + ",".join(f"{e:g}" for e in edges)]
+        parts += ["--bins", f"{name}=" + ",".join(map(_edge_text, edges))]
     for name, value in options.get("reference", {}).items():
         parts += ["--reference", f"{name}={value}"]
     if options.get("favorable_label") is not None:
