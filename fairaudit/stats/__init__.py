@@ -46,6 +46,19 @@ from fairaudit.stats._score_stats import (
     score_sums_estimates,
     wald_difference,
 )
+from fairaudit.stats._sequential import (
+    Alarm,
+    WindowIntervals,
+    drift_alarm,
+    mixture_radius,
+    mixture_rho,
+    pair_sequence,
+    rate_sequence,
+    ratio_alarm,
+    span_intervals,
+    spending,
+    window_intervals,
+)
 from fairaudit.stats._significance import (
     ANALYTIC_METRICS,
     COMPLEMENTS,
@@ -68,6 +81,17 @@ from fairaudit.stats._uncertainty import (
 )
 
 __all__ = [
+    "Alarm",
+    "WindowIntervals",
+    "drift_alarm",
+    "mixture_radius",
+    "mixture_rho",
+    "pair_sequence",
+    "rate_sequence",
+    "ratio_alarm",
+    "span_intervals",
+    "spending",
+    "window_intervals",
     "ANALYTIC_METRICS",
     "COMPLEMENTS",
     "DATA_METRICS",

@@ -1,0 +1,434 @@
+"""Anytime-valid confidence sequences for rates, and the alarm rules of a fairness monitor.
+
+Package-private: ``fairaudit.stats`` re-exports the public names. Inputs are counts per
+window (``successes``, ``trials`` of each group, one entry per window, any window sizes);
+nothing here reads rows, files or state.
+
+**The boundary.** A row's outcome lies in [0, 1], so by Hoeffding's lemma it is
+sub-Gaussian with variance proxy 1/4 whatever its rate, and the sum ``S`` of
+``outcome - rate`` over ``n`` rows obeys the two-sided normal-mixture boundary of
+Robbins (1970), in the form of Howard, Ramdas, McAuliffe & Sekhon (2021, "Time-uniform,
+nonparametric, nonasymptotic confidence sequences", Ann. Statist. 49(2)), with a centred
+Gaussian mixing distribution of precision ``rho``::
+
+    |S| < sqrt((v + rho) * log((v + rho) / (rho * alpha**2))),   v = n / 4,
+
+simultaneously for every ``n`` with probability at least ``1 - alpha``: the mixture
+``sqrt(rho / (v + rho)) * exp(S**2 / (2 (v + rho)))`` of the supermartingales
+``exp(lambda S - lambda**2 v / 2)`` is a nonnegative supermartingale starting at 1, and
+Ville's inequality bounds the chance it ever reaches ``1 / alpha``. Why this and not the
+betting or beta-binomial sequences (Waudby-Smith & Ramdas 2023): it has a closed form in
+the counts, so every window of every stream costs a few array operations; it stays valid
+when the rate changes from row to row (it then covers the average rate of the rows
+counted), which the beta-binomial likelihood ratio does not; and it is tight where
+monitored selection rates sit (p(1 - p) = 0.25 at p = 0.5, 0.21 at p = 0.3). It is
+conservative for rare rates (variance 0.05 at p = 0.05, against the proxy's 0.25); an
+empirical-Bernstein or betting boundary would be sharper there. ``rho`` is tuned so the
+boundary is tightest at a chosen number of rows (:func:`mixture_rho`); any fixed ``rho``
+is valid.
+
+**Two groups.** Group 1 (the watched group) and group 2 (the reference) share one
+supermartingale: the product of the two groups' Gaussian mixtures, with sums ``S_g`` over
+each group's rows. It reaches ``1 / alpha`` only when the pair of rates leaves the
+ellipse ``sum_g (p_g - mu_g)**2 / c_g**2 <= R**2``, ``c_g = sqrt(v_g + rho_g) / n_g``,
+``R**2 = 2 log(1 / alpha) + sum_g log((v_g + rho_g) / rho_g)``. The difference
+``mu_1 - mu_2`` then lies in ``p_1 - p_2 +- R sqrt(c_1**2 + c_2**2)`` and the ratio
+``mu_1 / mu_2`` in the set of ``r`` with ``|p_1 - r p_2| <= R sqrt(c_1**2 + r**2 c_2**2)``
+(Fieller's construction): the projections of one ellipse, so the errors of the two
+groups add in quadrature, narrower than a union bound of two sequences at ``alpha / 2``
+with interval arithmetic.
+
+**Windows.** A sequence that starts at window 1 watches the rate since window 1: after
+a change at week 31 of 52 it moves by a fraction of the change and alarms late or never
+(``benchmarks/monitor_study.py`` measures it). So the monitor restarts a sequence at
+every window ``s``, each covering the rate of the rows of windows ``s .. t`` for every
+later ``t``, and gives the sequence started at the ``k``-th window the share
+``alpha_k = alpha * 6 / (pi**2 k**2)`` of the error budget (these sum to ``alpha`` over
+infinitely many windows). A union bound over starts gives the guarantee:
+
+    With probability at least 1 - alpha, at every window ever looked at, every interval
+    the monitor shows covers the true rate, difference or ratio of the rows it
+    summarises (the span of windows ``s .. t``), however many windows there are and
+    whatever their sizes. So the chance that the monitor ever raises a false alarm,
+    over the whole monitoring period, is at most alpha.
+
+"True rate" means the average of the rows' rates (the rate the rows were drawn at);
+conditional on the trial counts, which rows fall in which window and group. An alarm
+says "over windows ``s .. t`` the ratio of the pooled rates is below the bound": with
+stable group shares that is a row-weighted average of the windows' own ratios. Several
+groups watched at once need their own split of ``alpha`` (e.g. ``alpha / m`` each).
+
+**Rules.** :func:`ratio_alarm` fires at the first window where some span's interval for
+the ratio lies wholly outside ``[bound, 1 / bound]`` (fairlearn's min / max ratio below
+``bound``). :func:`drift_alarm` fires when a span's interval lies more than
+``tolerance`` away from the baseline's interval: the baseline (counts, e.g. the first
+windows or the pre-release audit) gets ``alpha / 2`` and the monitor ``alpha / 2``, so
+both uncertainties are counted; a baseline given as a bare number is taken as exact and
+the monitor gets all of ``alpha``. :func:`window_intervals` gives the ordinary
+per-window Wilson / Newcombe / MOVER-R intervals (``fairaudit.stats``' own), which are
+valid for one look each and alarm far too often when looked at every window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from fairaudit.stats._intervals import mover_difference, mover_ratio, wilson_interval
+from fairaudit.stats._rates import safe_divide
+
+__all__ = [
+    "Alarm",
+    "WindowIntervals",
+    "drift_alarm",
+    "mixture_radius",
+    "mixture_rho",
+    "pair_sequence",
+    "rate_sequence",
+    "ratio_alarm",
+    "span_intervals",
+    "spending",
+    "window_intervals",
+]
+
+#: Hoeffding's lemma: an outcome in [0, 1] is sub-Gaussian with variance proxy 1/4.
+VARIANCE_PROXY = 0.25
+
+BAD_ALPHA = "alpha must lie strictly between 0 and 1"
+BAD_BASELINE = "a fixed baseline must be a finite number"
+BAD_BOUND = "bound must lie strictly between 0 and 1"
+BAD_CONFIDENCE = "confidence must lie strictly between 0 and 1"
+BAD_COUNTS = "counts must be finite whole numbers with 0 <= successes <= trials"
+BAD_LENGTHS = "successes and trials of both groups need one entry per window, equally many"
+BAD_SPAN = "max_span must be a positive whole number"
+BAD_TOLERANCE = "tolerance must be a finite number >= 0"
+
+Measure = Literal["ratio", "difference"]
+#: Two groups' counts per window: ``(successes1, trials1, successes2, trials2)``, four
+#: equally long 1-D sequences (or a ``(4, T)`` array); group 1 is the watched group.
+PairCounts = Sequence[np.ndarray | Sequence[float]] | np.ndarray
+
+
+def spending(k: np.ndarray | int, alpha: float) -> np.ndarray:
+    """Return the error share ``alpha * 6 / (pi**2 k**2)`` of the ``k``-th look (k >= 1).
+
+    The shares sum to ``alpha`` over k = 1, 2, ... (Basel: sum 1 / k**2 = pi**2 / 6).
+    """
+    k = np.asarray(k, dtype=np.float64)
+    return alpha * 6.0 / (math.pi**2 * k * k)
+
+
+def mixture_rho(trials: np.ndarray | float, alpha: np.ndarray | float) -> np.ndarray:
+    """Return the ``rho`` that makes the boundary tightest at ``trials`` rows.
+
+    Minimising ``(v + rho) (2L + log((v + rho) / rho))`` over ``rho`` (``L = log(1 /
+    alpha)``, ``v = trials / 4``) gives ``y = 1 + 2L + log y`` for ``y = (v + rho) /
+    rho``, solved here by fixed-point iteration (a contraction for ``y > 1``).
+    """
+    v = VARIANCE_PROXY * np.maximum(np.asarray(trials, dtype=np.float64), 1.0)
+    twice_l = 2.0 * np.log(1.0 / np.asarray(alpha, dtype=np.float64))
+    y = 1.0 + twice_l
+    for _ in range(60):
+        y = 1.0 + twice_l + np.log(y)
+    return v / (y - 1.0)
+
+
+def mixture_radius(
+    trials: np.ndarray | float, alpha: np.ndarray | float, rho: np.ndarray | float
+) -> np.ndarray:
+    """Return the boundary on ``|sum of (outcome - rate)|`` after ``trials`` rows.
+
+    ``sqrt((v + rho) log((v + rho) / (rho alpha**2)))`` with ``v = trials / 4``: crossed
+    at any time with probability at most ``alpha``.
+    """
+    v = VARIANCE_PROXY * np.asarray(trials, dtype=np.float64)
+    rho = np.asarray(rho, dtype=np.float64)
+    return np.sqrt((v + rho) * np.log((v + rho) / (rho * np.asarray(alpha) ** 2)))
+
+
+def _counts(*arrays: np.ndarray | list) -> list[np.ndarray]:
+    """Return the count arrays as float64, after checking shapes and values."""
+    out = [np.asarray(a, dtype=np.float64) for a in arrays]
+    if any(a.ndim != 1 for a in out) or len({a.shape for a in out}) != 1:
+        raise ValueError(BAD_LENGTHS)
+    for successes, trials in zip(out[::2], out[1::2], strict=True):
+        if not (
+            np.all(np.isfinite(trials))
+            and np.all(np.isfinite(successes))
+            and np.all(successes == np.round(successes))
+            and np.all(trials == np.round(trials))
+            and np.all(successes >= 0)
+            and np.all(successes <= trials)
+        ):
+            raise ValueError(BAD_COUNTS)
+    return out
+
+
+def _pair_counts(counts: PairCounts) -> list[np.ndarray]:
+    """Return the four count arrays of two groups, checked (see :func:`_counts`)."""
+    if len(counts) != 4:
+        raise ValueError(BAD_LENGTHS)
+    return _counts(*counts)
+
+
+def _first_rho(trials: np.ndarray, alpha: float) -> float:
+    """Return ``rho`` tuned to the first non-empty window's trials (1 row if none)."""
+    return float(mixture_rho(trials[trials > 0][0] if np.any(trials > 0) else 1.0, alpha))
+
+
+def _check_alpha(alpha: float) -> None:
+    """Raise ``ValueError(BAD_ALPHA)`` unless ``0 < alpha < 1``."""
+    if not (isinstance(alpha, int | float) and 0.0 < alpha < 1.0):
+        raise ValueError(BAD_ALPHA)
+
+
+def rate_sequence(
+    successes: np.ndarray | list,
+    trials: np.ndarray | list,
+    *,
+    alpha: float = 0.05,
+    rho: float | None = None,
+) -> np.ndarray:
+    """Return the confidence sequence for the rate since window 1, shape ``(T, 2)``.
+
+    Row ``t`` bounds the average rate of all rows of windows ``1 .. t``; all rows hold at
+    once with probability ``>= 1 - alpha``. ``[0, 1]`` while no row has been counted.
+    ``rho`` defaults to the value tuned to the first window's trials.
+    """
+    _check_alpha(alpha)
+    x, n = _counts(successes, trials)
+    if rho is None:
+        rho = _first_rho(n, alpha)
+    cx, cn = np.cumsum(x), np.cumsum(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(cn > 0, cx / np.where(cn > 0, cn, 1.0), 0.5)
+        half = np.where(cn > 0, mixture_radius(cn, alpha, rho) / np.where(cn > 0, cn, 1.0), 1)
+    return np.stack([np.clip(rate - half, 0, 1), np.clip(rate + half, 0, 1)], axis=-1)
+
+
+def _pair_interval(
+    counts: list[np.ndarray], alpha: np.ndarray, rho: tuple[np.ndarray, np.ndarray], measure: str
+) -> np.ndarray:
+    """Return the ellipse's interval for ``measure`` of two groups' counts, ``(..., 2)``.
+
+    Difference: ``p1 - p2 +- R sqrt(c1**2 + c2**2)``, clipped to [-1, 1]. Ratio: the
+    roots of ``(p1 - r p2)**2 = R**2 (c1**2 + r**2 c2**2)``; ``[0, inf]`` when the
+    reference's rate is not yet bounded away from 0 (or a group has no rows).
+    """
+    x1, n1, x2, n2 = counts
+    empty = (n1 <= 0) | (n2 <= 0)
+    n1s, n2s = np.where(empty, 1.0, n1), np.where(empty, 1.0, n2)
+    p1, p2 = x1 / n1s, x2 / n2s
+    v1, v2 = VARIANCE_PROXY * n1s, VARIANCE_PROXY * n2s
+    r2 = 2 * np.log(1 / alpha) + np.log((v1 + rho[0]) / rho[0]) + np.log((v2 + rho[1]) / rho[1])
+    c1sq, c2sq = (v1 + rho[0]) / n1s**2, (v2 + rho[1]) / n2s**2
+    if measure == "difference":
+        half = np.sqrt(r2 * (c1sq + c2sq))
+        low, high = np.clip(p1 - p2 - half, -1, 1), np.clip(p1 - p2 + half, -1, 1)
+        return np.stack([np.where(empty, -1.0, low), np.where(empty, 1.0, high)], axis=-1)
+    a, b, c = p2 * p2 - r2 * c2sq, p1 * p2, p1 * p1 - r2 * c1sq
+    bounded = (a > 0) & ~empty
+    safe_a = np.where(bounded, a, 1.0)
+    root = np.sqrt(np.maximum(b * b - safe_a * c, 0.0))
+    # The smaller root written as c / (b + root): stable when a is small.
+    low = np.where(c > 0, safe_divide(c, b + root), 0.0)
+    high = (b + root) / safe_a
+    return np.stack([np.where(bounded, low, 0.0), np.where(bounded, high, np.inf)], axis=-1)
+
+
+def pair_sequence(
+    counts: PairCounts,
+    *,
+    measure: Measure = "ratio",
+    alpha: float = 0.05,
+    rho: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Return the confidence sequence for ``rate1 / rate2`` (or ``-``) since window 1.
+
+    Shape ``(T, 2)``; row ``t`` bounds the ratio (``measure="ratio"``) or difference of
+    the two groups' average rates over windows ``1 .. t``, all rows at once with
+    probability ``>= 1 - alpha``. ``rho`` defaults to values tuned to each group's first
+    non-empty window.
+    """
+    _check_alpha(alpha)
+    x1, n1, x2, n2 = _pair_counts(counts)
+    if rho is None:
+        rho = (_first_rho(n1, alpha), _first_rho(n2, alpha))
+    cumulative = [np.cumsum(a) for a in (x1, n1, x2, n2)]
+    pair_rho = (np.float64(rho[0]), np.float64(rho[1]))
+    return _pair_interval(cumulative, np.float64(alpha), pair_rho, measure)
+
+
+def span_intervals(
+    counts: PairCounts,
+    *,
+    alpha: float = 0.05,
+    measure: Measure = "ratio",
+    max_span: int | None = None,
+) -> np.ndarray:
+    """Return the monitor's intervals of every span of windows, shape ``(T, S, 2)``.
+
+    Entry ``[t, j]`` bounds ``measure`` over the rows of windows ``t - j .. t`` (0-based),
+    from the sequence started at window ``s = t - j`` with error share
+    ``spending(s + 1, alpha)`` and ``rho`` tuned to twice window ``s``'s trials; NaN where the
+    span would start before window 0 or is longer than ``max_span`` (``S``). Column 0 is
+    each window on its own. All entries hold at once with probability ``>= 1 - alpha``.
+    """
+    _check_alpha(alpha)
+    counts = _pair_counts(counts)
+    if max_span is not None and not (isinstance(max_span, int) and max_span >= 1):
+        raise ValueError(BAD_SPAN)
+    windows = len(counts[0])
+    spans = windows if max_span is None else min(max_span, windows)
+    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in counts]
+    starts = np.arange(windows)
+    shares = spending(starts + 1, alpha)
+    # Tuned to two windows of window s's size: a step change the size of the issue's
+    # (ratio 1.0 -> 0.7, 5,000 rows a week) is mostly caught on a span of 2-3 windows.
+    rho = (mixture_rho(2 * counts[1], shares), mixture_rho(2 * counts[3], shares))
+    out = np.full((windows, spans, 2), np.nan)
+    for j in range(spans):
+        s = starts[: windows - j]
+        spanned = [total[s + j + 1] - total[s] for total in sums]
+        out[j:, j] = _pair_interval(spanned, shares[s], (rho[0][s], rho[1][s]), measure)
+    return out
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """The first alarm of a rule: where it fired and on what evidence.
+
+    ``window`` is the 0-based window at which it fires, ``start`` the first window of the
+    span whose interval ``(low, high)`` crossed ``bound`` (the policy bound, or for drift
+    the baseline interval's edge moved by the tolerance), ``rule`` the rule's name.
+    """
+
+    rule: str
+    window: int
+    start: int
+    low: float
+    high: float
+    bound: float
+
+
+def _first_alarm(spans: np.ndarray, fired: np.ndarray, rule: str, bounds: tuple) -> Alarm | None:
+    """Return the first window where ``fired[t, j]`` holds, with its most decisive span.
+
+    ``bounds`` = (below, above): a span fires low (``high < below``) or high (``low >
+    above``); the span reported is the one furthest beyond its bound.
+    """
+    rows = np.flatnonzero(fired.any(axis=1))
+    if len(rows) == 0:
+        return None
+    t = int(rows[0])
+    below, above = bounds
+    low, high = spans[t, :, 0], spans[t, :, 1]
+    margin = np.where(fired[t], np.fmax(below - high, low - above), -np.inf)
+    j = int(np.nanargmax(margin))
+    side = below if high[j] < below else above
+    return Alarm(rule, t, t - j, float(low[j]), float(high[j]), float(side))
+
+
+def ratio_alarm(
+    counts: PairCounts,
+    *,
+    bound: float = 0.8,
+    alpha: float = 0.05,
+    max_span: int | None = None,
+) -> Alarm | None:
+    """Return the first alarm of the rule "min / max selection-rate ratio >= ``bound``".
+
+    Fires at the first window where some span's interval for ``rate1 / rate2`` lies
+    wholly below ``bound`` or wholly above ``1 / bound``. With probability ``>= 1 -
+    alpha`` it never fires while the pooled ratio of every span stays within the bounds.
+    """
+    if not (isinstance(bound, int | float) and 0.0 < bound < 1.0):
+        raise ValueError(BAD_BOUND)
+    spans = span_intervals(counts, alpha=alpha, measure="ratio", max_span=max_span)
+    with np.errstate(invalid="ignore"):
+        fired = (spans[..., 1] < bound) | (spans[..., 0] > 1 / bound)
+    return _first_alarm(spans, fired, "ratio", (bound, 1 / bound))
+
+
+def drift_alarm(
+    counts: PairCounts,
+    *,
+    baseline: Sequence[int] | float,
+    tolerance: float,
+    alpha: float = 0.05,
+    measure: Measure = "ratio",
+    max_span: int | None = None,
+) -> Alarm | None:
+    """Return the first alarm of the rule "``measure`` moved more than ``tolerance``".
+
+    ``baseline`` is either the baseline's counts ``(successes1, trials1, successes2,
+    trials2)`` (e.g. summed over the first windows, which the caller then leaves out of
+    the monitored windows), bounded by the same ellipse at ``alpha / 2``, the monitor
+    spending the other half; or a bare number taken as exact (the monitor spends all of
+    ``alpha``). Fires when a span's interval lies more than ``tolerance`` below the
+    baseline interval's low end or above its high end.
+    """
+    _check_alpha(alpha)
+    if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(BAD_TOLERANCE)
+    if not isinstance(baseline, int | float):
+        base = _pair_counts([[value] for value in baseline])
+        share = np.float64(alpha / 2)
+        rho = (mixture_rho(base[1], share), mixture_rho(base[3], share))
+        base_low, base_high = _pair_interval(base, share, rho, measure)[0]
+        alpha = alpha / 2
+    elif math.isfinite(baseline):
+        base_low = base_high = float(baseline)
+    else:
+        raise ValueError(BAD_BASELINE)
+    spans = span_intervals(counts, alpha=alpha, measure=measure, max_span=max_span)
+    below, above = base_low - tolerance, base_high + tolerance
+    with np.errstate(invalid="ignore"):
+        fired = (spans[..., 1] < below) | (spans[..., 0] > above)
+    return _first_alarm(spans, fired, f"{measure} drift", (below, above))
+
+
+@dataclass(frozen=True)
+class WindowIntervals:
+    """Ordinary per-window estimates and intervals, each valid for one look only.
+
+    Rates with Wilson intervals, the difference with Newcombe's (MOVER) interval and the
+    ratio with MOVER-R, as the audit computes them; arrays of shape ``(T,)`` and
+    ``(T, 2)``; NaN where a group has no rows (or, for the ratio, no successes in group 2).
+    """
+
+    rate1: np.ndarray
+    rate2: np.ndarray
+    difference: np.ndarray
+    ratio: np.ndarray
+    rate1_ci: np.ndarray
+    rate2_ci: np.ndarray
+    difference_ci: np.ndarray
+    ratio_ci: np.ndarray
+
+
+def window_intervals(
+    counts: PairCounts,
+    *,
+    confidence: float = 0.95,
+) -> WindowIntervals:
+    """Return each window's own estimates and ``confidence`` intervals (the naive view)."""
+    if not (isinstance(confidence, int | float) and 0.0 < confidence < 1.0):
+        raise ValueError(BAD_CONFIDENCE)
+    x1, n1, x2, n2 = _pair_counts(counts)
+    p1, p2 = safe_divide(x1, n1), safe_divide(x2, n2)
+    w1, w2 = wilson_interval(x1, n1, confidence), wilson_interval(x2, n2, confidence)
+    return WindowIntervals(
+        rate1=p1,
+        rate2=p2,
+        difference=p1 - p2,
+        ratio=safe_divide(p1, p2),
+        rate1_ci=w1,
+        rate2_ci=w2,
+        difference_ci=mover_difference(p1, w1, p2, w2),
+        ratio_ci=mover_ratio(p1, w1, p2, w2),
+    )
