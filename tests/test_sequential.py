@@ -89,8 +89,11 @@ def test_rate_sequence_is_the_closed_form_on_cumulative_counts() -> None:
         assert got[t] == pytest.approx([cx / cn - half, cx / cn + half])
 
 
-def ellipse_extremes(p1, n1, p2, n2, alpha, rho1, rho2):
-    """Return (min, max) of mu1 - mu2 and of mu1 / mu2 over the ellipse's boundary."""
+def ellipse_extremes(p1, n1, p2, n2, alpha, rho1, rho2, positive=False):
+    """Return (min, max) of mu1 - mu2 and of mu1 / mu2 over the ellipse's boundary.
+
+    With ``positive``, only the ratio's extremes over the part where mu2 > 0.
+    """
     v1, v2 = n1 / 4, n2 / 4
     r = math.sqrt(
         2 * math.log(1 / alpha) + math.log((v1 + rho1) / rho1) + math.log((v2 + rho2) / rho2)
@@ -98,10 +101,15 @@ def ellipse_extremes(p1, n1, p2, n2, alpha, rho1, rho2):
     theta = np.linspace(0, 2 * math.pi, 2_000_001)
     mu1 = p1 + r * math.sqrt(v1 + rho1) / n1 * np.cos(theta)
     mu2 = p2 + r * math.sqrt(v2 + rho2) / n2 * np.sin(theta)
+    if positive:
+        ratio = (mu1 / mu2)[mu2 > 0]
+        return ratio.min(), ratio.max()
     return (mu1 - mu2).min(), (mu1 - mu2).max(), (mu1 / mu2).min(), (mu1 / mu2).max()
 
 
-@pytest.mark.parametrize(("x1", "n1", "x2", "n2"), [(700, 2000, 1500, 3000), (40, 90, 70, 110)])
+@pytest.mark.parametrize(
+    ("x1", "n1", "x2", "n2"), [(700, 2000, 1500, 3000), (40, 90, 70, 110), (60, 100, 3, 40)]
+)
 def test_difference_and_ratio_are_projections_of_one_ellipse(x1, n1, x2, n2) -> None:
     rho = (11.0, 17.0)
     d_low, d_high, r_low, r_high = ellipse_extremes(x1 / n1, n1, x2 / n2, n2, ALPHA, *rho)
@@ -109,7 +117,11 @@ def test_difference_and_ratio_are_projections_of_one_ellipse(x1, n1, x2, n2) -> 
     difference = pair_sequence(counts, measure="difference", alpha=ALPHA, rho=rho)[0]
     ratio = pair_sequence(counts, alpha=ALPHA, rho=rho)[0]
     assert difference == pytest.approx([d_low, d_high], abs=1e-9)
-    assert ratio == pytest.approx([r_low, r_high], rel=1e-6)
+    if r_low > 0:  # the ellipse lies in mu2 > 0
+        assert ratio == pytest.approx([r_low, r_high], rel=1e-6)
+    else:  # it crosses mu2 = 0: mu1 / mu2 is unbounded above; its low end over mu2 > 0
+        positive = (d_low, d_high, *ellipse_extremes(x1 / n1, n1, x2 / n2, n2, ALPHA, *rho, True))
+        assert ratio[1] == math.inf and ratio[0] == pytest.approx(positive[2], rel=1e-5)
 
 
 def test_window_intervals_are_the_audits_wilson_newcombe_and_mover_r() -> None:
@@ -241,6 +253,21 @@ def test_empty_windows_all_successes_and_tiny_windows() -> None:
     assert np.isnan(naive.rate1[0]) and np.isnan(naive.ratio_ci[1]).all()
 
 
+def test_a_reference_rate_of_zero_still_alarms_the_other_way() -> None:
+    """min / max = 0 / 0.5: the ratio rate1 / rate2 is unbounded above, and that alarms."""
+    counts = ([2500] * 3, [5000] * 3, [0] * 3, [5000] * 3)
+    interval = pair_sequence(counts)[0]
+    assert interval[1] == math.inf and interval[0] > 10
+    alarm = ratio_alarm(counts)
+    assert alarm is not None and alarm.window == 0 and alarm.bound == pytest.approx(1.25)
+
+
+def test_empty_stream_has_no_intervals_and_no_alarm() -> None:
+    assert rate_sequence([], []).shape == (0, 2)
+    assert span_intervals(([], [], [], [])).shape == (0, 0, 2)
+    assert ratio_alarm(([], [], [], [])) is None
+
+
 def test_all_successes_and_no_successes_stay_inside_the_unit_interval() -> None:
     cs = rate_sequence([50, 50], [50, 50])
     assert np.all(cs[:, 1] == 1.0) and np.all(cs[:, 0] > 0.7)
@@ -263,6 +290,7 @@ def test_max_span_limits_the_lookback() -> None:
         (lambda: rate_sequence([1, 2], [2]), seq.BAD_LENGTHS),
         (lambda: rate_sequence([[1]], [[2]]), seq.BAD_LENGTHS),
         (lambda: rate_sequence([3], [2]), seq.BAD_COUNTS),
+        (lambda: rate_sequence(["a"], [2]), seq.BAD_COUNTS),
         (lambda: rate_sequence([-1], [2]), seq.BAD_COUNTS),
         (lambda: rate_sequence([0.5], [2]), seq.BAD_COUNTS),
         (lambda: rate_sequence([1], [float("nan")]), seq.BAD_COUNTS),

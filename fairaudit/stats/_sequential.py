@@ -152,7 +152,10 @@ def mixture_radius(
 
 def _counts(*arrays: np.ndarray | list) -> list[np.ndarray]:
     """Return the count arrays as float64, after checking shapes and values."""
-    out = [np.asarray(a, dtype=np.float64) for a in arrays]
+    try:
+        out = [np.asarray(a, dtype=np.float64) for a in arrays]
+    except (TypeError, ValueError):
+        raise ValueError(BAD_COUNTS) from None
     if any(a.ndim != 1 for a in out) or len({a.shape for a in out}) != 1:
         raise ValueError(BAD_LENGTHS)
     for successes, trials in zip(out[::2], out[1::2], strict=True):
@@ -216,8 +219,9 @@ def _pair_interval(
     """Return the ellipse's interval for ``measure`` of two groups' counts, ``(..., 2)``.
 
     Difference: ``p1 - p2 +- R sqrt(c1**2 + c2**2)``, clipped to [-1, 1]. Ratio: the
-    roots of ``(p1 - r p2)**2 = R**2 (c1**2 + r**2 c2**2)``; ``[0, inf]`` when the
-    reference's rate is not yet bounded away from 0 (or a group has no rows).
+    roots of ``(p1 - r p2)**2 = R**2 (c1**2 + r**2 c2**2)`` (low end clipped at 0); the
+    high end is ``inf`` while the reference's rate is not bounded away from 0, and the
+    interval is ``[0, inf]`` when a group has no rows.
     """
     x1, n1, x2, n2 = counts
     empty = (n1 <= 0) | (n2 <= 0)
@@ -231,13 +235,13 @@ def _pair_interval(
         low, high = np.clip(p1 - p2 - half, -1, 1), np.clip(p1 - p2 + half, -1, 1)
         return np.stack([np.where(empty, -1.0, low), np.where(empty, 1.0, high)], axis=-1)
     a, b, c = p2 * p2 - r2 * c2sq, p1 * p2, p1 * p1 - r2 * c1sq
-    bounded = (a > 0) & ~empty
-    safe_a = np.where(bounded, a, 1.0)
-    root = np.sqrt(np.maximum(b * b - safe_a * c, 0.0))
-    # The smaller root written as c / (b + root): stable when a is small.
+    root = np.sqrt(np.maximum(b * b - a * c, 0.0))
+    # The smaller non-negative root as c / (b + root): the same root as (b - root) / a,
+    # stable when a is near 0, and still the set's low end when a <= 0 (then the set is
+    # [low, inf): the reference's rate may be 0, so the ratio has no upper bound).
     low = np.where(c > 0, safe_divide(c, b + root), 0.0)
-    high = (b + root) / safe_a
-    return np.stack([np.where(bounded, low, 0.0), np.where(bounded, high, np.inf)], axis=-1)
+    high = np.where(a > 0, safe_divide(b + root, np.where(a > 0, a, 1.0)), np.inf)
+    return np.stack([np.where(empty, 0.0, low), np.where(empty, np.inf, high)], axis=-1)
 
 
 def pair_sequence(
