@@ -533,3 +533,37 @@ def test_fairaudit_data_errors(tmp_path, monkeypatch, extra, message):
         args[2:4] = []
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == message
+
+
+def test_proxy_auc_when_the_sample_leaves_out_the_first_group():
+    """A stratified sample (max_rows) can leave a small group out altogether; the fold AUCs
+    read the model's columns by its classes, so b against c is scored as b against c (the
+    first fast path scored class 1's column as if it were class 2's: AUC 0.114, not 0.886)."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    sex = np.where(rng.random(n) < 0.5, "b", "c")
+    sex[:6] = "a"  # 6 rows: modelled in full, none of them in a 300-row sample
+    frame = pd.DataFrame(
+        {"sex": sex, "x": np.where(sex == "c", rng.normal(2, 1, n), rng.normal(0, 1, n))}
+    )
+    [sampled] = proxy_features(frame, sensitive=["sex"], max_rows=300, joint=False)
+    assert sampled["sampled"] and sampled["groups_left_out"] == []
+    [x] = sampled["features"]
+    # Two groups, c the second: ROC AUC of P(c) as scikit-learn's cross_val_score gives it.
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.tree import DecisionTreeClassifier
+
+    from fairaudit.databias._proxy import _sample
+
+    codes = np.unique(sex, return_inverse=True)[1]
+    kept = _sample(codes, 300, 0)
+    assert kept is not None and set(codes[kept]) == {1, 2}
+    expected = cross_val_score(
+        DecisionTreeClassifier(max_depth=3, random_state=0),
+        frame["x"].to_numpy()[kept, None],
+        codes[kept],
+        cv=StratifiedKFold(5, shuffle=True, random_state=0),
+        scoring="roc_auc",
+    )
+    assert x["auc"] == float(np.mean(expected)) and x["auc"] > 0.8
+    assert x["auc_folds"] == [min(expected), max(expected)]

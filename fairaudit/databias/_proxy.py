@@ -154,14 +154,24 @@ def _cv_auc(
     rows = (lambda i: x.iloc[i]) if hasattr(x, "iloc") else (lambda i: x[i])
     out = []
     for train, test in folds:
-        proba = model.fit(rows(train), y[train]).predict_proba(rows(test))
-        truth = y[test]
-        if proba.shape[1] == 2:
-            out.append(_binary_auc(truth == 1, proba[:, 1]))
-        else:
-            per_class = [_binary_auc(truth == k, proba[:, k]) for k in range(proba.shape[1])]
-            out.append(float(np.average(per_class)))
+        fitted = model.fit(rows(train), y[train])
+        out.append(_fold_auc(fitted.classes_, y[test], fitted.predict_proba(rows(test))))
     return out
+
+
+def _fold_auc(classes: np.ndarray, truth: np.ndarray, proba: np.ndarray) -> float:
+    """Return one fold's AUC from the probabilities of the model's ``classes`` (its columns).
+
+    The columns are the classes the model was fitted on, which need not be ``0..K-1``: a
+    sample (``max_rows``) can leave a small group out. NaN, as ``cross_val_score`` scores a
+    fold whose scorer fails, when the fold's labels are not exactly those classes.
+    """
+    if not np.array_equal(np.unique(truth), classes):
+        return math.nan
+    if len(classes) == 2:
+        return _binary_auc(truth == classes[1], proba[:, 1])
+    per_class = [_binary_auc(truth == c, proba[:, j]) for j, c in enumerate(classes)]
+    return float(np.average(per_class))
 
 
 def _joint_input(frame: pd.DataFrame, features: Sequence[str]) -> tuple[pd.DataFrame, list[bool]]:
