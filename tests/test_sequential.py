@@ -205,9 +205,17 @@ def test_step_change_is_caught_within_four_windows() -> None:
     path = np.where(np.arange(WEEKS) < 30, 1.0, 0.7)
     weeks = []
     for _ in range(50):
-        alarm = ratio_alarm(weekly(rng, path), bound=0.8)
+        stream = weekly(rng, path)
+        weekly_counts = np.stack(stream, axis=1)
+        alarm = ratio_alarm(stream, bound=0.8)
         assert alarm is not None and alarm.rule == "ratio"
         assert alarm.high < 0.8 and alarm.start >= 29  # its span is (nearly) all post-change
+        rows = slice(alarm.start, alarm.window + 1)
+        counts = weekly_counts[rows]
+        assert alarm.estimate == pytest.approx(
+            (counts[:, 0].sum() / counts[:, 1].sum()) / (counts[:, 2].sum() / counts[:, 3].sum())
+        )
+        assert alarm.low <= alarm.estimate <= alarm.high
         weeks.append(alarm.window + 1)
     assert min(weeks) >= 31
     assert np.mean(np.array(weeks) <= 34) >= 0.9
@@ -225,6 +233,7 @@ def test_drift_of_the_step_is_caught_and_names_its_span() -> None:
     assert fixed is None  # the difference fell to -0.15: within 0.2 of an exact 0
     moved = drift_alarm(rest, baseline=0.0, tolerance=0.1, measure="difference")
     assert moved is not None and moved.bound == pytest.approx(-0.1)
+    assert moved.rule == "difference drift" and moved.low <= moved.estimate <= moved.high
 
 
 def test_cumulative_sequence_reacts_too_slowly_for_a_late_change() -> None:

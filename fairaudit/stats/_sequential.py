@@ -308,18 +308,22 @@ class Alarm:
 
     ``window`` is the 0-based window at which it fires, ``start`` the first window of the
     span whose interval ``(low, high)`` crossed ``bound`` (the policy bound, or for drift
-    the baseline interval's edge moved by the tolerance), ``rule`` the rule's name.
+    the baseline interval's edge moved by the tolerance), ``estimate`` the span's point
+    value (ratio or difference of the pooled rates), ``rule`` the rule's name.
     """
 
     rule: str
     window: int
     start: int
+    estimate: float
     low: float
     high: float
     bound: float
 
 
-def _first_alarm(spans: np.ndarray, fired: np.ndarray, rule: str, bounds: tuple) -> Alarm | None:
+def _first_alarm(
+    counts: PairCounts, spans: np.ndarray, fired: np.ndarray, rule: str, bounds: tuple
+) -> Alarm | None:
     """Return the first window where ``fired[t, j]`` holds, with its most decisive span.
 
     ``bounds`` = (below, above): a span fires low (``high < below``) or high (``low >
@@ -333,8 +337,11 @@ def _first_alarm(spans: np.ndarray, fired: np.ndarray, rule: str, bounds: tuple)
     low, high = spans[t, :, 0], spans[t, :, 1]
     margin = np.where(fired[t], np.fmax(below - high, low - above), -np.inf)
     j = int(np.nanargmax(margin))
+    x1, n1, x2, n2 = (float(np.sum(np.asarray(a)[t - j : t + 1])) for a in counts)
+    p1, p2 = x1 / n1, x2 / n2  # both groups have rows: an empty one never fires
+    estimate = p1 - p2 if rule.startswith("difference") else (p1 / p2 if p2 > 0 else math.inf)
     side = below if high[j] < below else above
-    return Alarm(rule, t, t - j, float(low[j]), float(high[j]), float(side))
+    return Alarm(rule, t, t - j, estimate, float(low[j]), float(high[j]), float(side))
 
 
 def ratio_alarm(
@@ -355,7 +362,7 @@ def ratio_alarm(
     spans = span_intervals(counts, alpha=alpha, measure="ratio", max_span=max_span)
     with np.errstate(invalid="ignore"):
         fired = (spans[..., 1] < bound) | (spans[..., 0] > 1 / bound)
-    return _first_alarm(spans, fired, "ratio", (bound, 1 / bound))
+    return _first_alarm(counts, spans, fired, "ratio", (bound, 1 / bound))
 
 
 def drift_alarm(
@@ -393,7 +400,7 @@ def drift_alarm(
     below, above = base_low - tolerance, base_high + tolerance
     with np.errstate(invalid="ignore"):
         fired = (spans[..., 1] < below) | (spans[..., 0] > above)
-    return _first_alarm(spans, fired, f"{measure} drift", (below, above))
+    return _first_alarm(counts, spans, fired, f"{measure} drift", (below, above))
 
 
 @dataclass(frozen=True)
