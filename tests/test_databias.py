@@ -26,10 +26,12 @@ from fairaudit.databias import (
     GroupedCounts,
     conditional_demographic_disparity,
     data_bias,
+    data_report,
     proxy_features,
     rows_from_counts,
 )
 from fairaudit.errors import ConfigError
+from fairaudit.outputs import identified
 
 GERMAN = Path(__file__).resolve().parent.parent / "sample_data" / "german_train.csv"
 Z95 = 1.959963984540054
@@ -535,35 +537,52 @@ def test_fairaudit_data_errors(tmp_path, monkeypatch, extra, message):
     assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == message
 
 
-def test_proxy_auc_when_the_sample_leaves_out_the_first_group():
-    """A stratified sample (max_rows) can leave a small group out altogether; the fold AUCs
-    read the model's columns by its classes, so b against c is scored as b against c (the
-    first fast path scored class 1's column as if it were class 2's: AUC 0.114, not 0.886)."""
-    rng = np.random.default_rng(0)
-    n = 20_000
-    sex = np.where(rng.random(n) < 0.5, "b", "c")
-    sex[:6] = "a"  # 6 rows: modelled in full, none of them in a 300-row sample
-    frame = pd.DataFrame(
-        {"sex": sex, "x": np.where(sex == "c", rng.normal(2, 1, n), rng.normal(0, 1, n))}
-    )
-    [sampled] = proxy_features(frame, sensitive=["sex"], max_rows=300, joint=False)
-    assert sampled["sampled"] and sampled["groups_left_out"] == []
-    [x] = sampled["features"]
-    # Two groups, c the second: ROC AUC of P(c) as scikit-learn's cross_val_score gives it.
+def test_proxy_fold_auc_reads_the_models_classes():
+    """Each fold's AUC reads the model's probability columns by its ``classes_``: with
+    labels 1 and 2 (a group absent from the rows modelled), column 1 is class 2's. The first
+    fast path took column k as class k and scored P(2) against 'label is 1': AUC 0.114 for a
+    proxy whose AUC is 0.886 (20,000 rows, a 6-row group, a 300-row sample)."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.tree import DecisionTreeClassifier
 
+    from fairaudit.databias._proxy import _cv_auc, _folds
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(1, 3, 300)  # classes 1 and 2
+    x = (np.where(y == 2, rng.normal(2, 1, 300), rng.normal(0, 1, 300)))[:, None]
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0)
+    ours = _cv_auc(tree, x, y, _folds(y, 0))
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    assert ours == list(cross_val_score(tree, x, y, cv=cv, scoring="roc_auc"))
+    assert min(ours) > 0.75
+    y3 = np.where(rng.random(300) < 0.3, 3, y)  # classes 1, 2 and 3: macro one-vs-rest
+    ours = _cv_auc(tree, x, y3, _folds(y3, 0))
+    assert ours == list(cross_val_score(tree, x, y3, cv=cv, scoring="roc_auc_ovr"))
+
+
+def test_proxy_sample_keeps_five_rows_of_every_group():
+    """A group of 40 rows in 20,000 gets 0-1 rows of a 300-row stratified sample; the sample
+    is topped up to 5 rows of it, so every fold has the group and the AUC is defined (it was
+    NaN, and the data report's content id then failed: 'nan is not representable in JCS')."""
+    rng = np.random.default_rng(1)
+    n = 20_000
+    group = np.where(rng.random(n) < 0.5, "b", "c").astype(object)
+    group[:40] = "z"
+    x = np.where(group == "c", rng.normal(2, 1, n), rng.normal(0, 1, n))
+    frame = pd.DataFrame({"sex": group, "x": x, "label": rng.integers(0, 2, n)})
+    [result] = proxy_features(frame, sensitive=["sex"], exclude=["label"], max_rows=300)
+    assert result["sampled"] and 300 <= result["rows_modelled"] <= 305
+    assert result["groups_left_out"] == []
+    assert all(math.isfinite(v) for f in result["features"] for v in [f["auc"], *f["auc_folds"]])
+    assert math.isfinite(result["joint"]["auc"])
     from fairaudit.databias._proxy import _sample
 
-    codes = np.unique(sex, return_inverse=True)[1]
+    codes = np.unique(group, return_inverse=True)[1]
     kept = _sample(codes, 300, 0)
-    assert kept is not None and set(codes[kept]) == {1, 2}
-    expected = cross_val_score(
-        DecisionTreeClassifier(max_depth=3, random_state=0),
-        frame["x"].to_numpy()[kept, None],
-        codes[kept],
-        cv=StratifiedKFold(5, shuffle=True, random_state=0),
-        scoring="roc_auc",
+    assert kept is not None and np.bincount(codes[kept]).min() == 5
+    assert len(np.unique(kept)) == len(kept)
+    source = {"path": "thin.csv", "format": "csv", "sha256": "0" * 64}
+    report = data_report(
+        frame, target="label", sensitive=["sex"], max_model_rows=300, source=source
     )
-    assert x["auc"] == float(np.mean(expected)) and x["auc"] > 0.8
-    assert x["auc_folds"] == [min(expected), max(expected)]
+    assert identified(report, name="thin")["audit"]["id"]

@@ -109,14 +109,20 @@ def _category_codes(values: pd.Series, cap: int) -> np.ndarray:
 
 
 def _sample(target: np.ndarray, max_rows: int, seed: int) -> np.ndarray | None:
-    """Return a stratified sample of row indices, or None when every row fits."""
+    """Return a stratified sample of about ``max_rows`` row indices, with at least ``FOLDS``
+    of each group, or None when every row fits."""
     if len(target) <= max_rows:
         return None
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(len(target))
-    kept, _ = train_test_split(rows, train_size=max_rows, stratify=target, random_state=seed)
-    return np.sort(kept)
+    kept, rest = train_test_split(rows, train_size=max_rows, stratify=target, random_state=seed)
+    # A group the sample thins below FOLDS rows (every group has FOLDS rows or more) would
+    # leave a fold without it, and every fold AUC undefined: top it up from the rows left
+    # out (shuffled by the split), so each group reaches FOLDS rows.
+    short = FOLDS - np.bincount(target[kept], minlength=int(target.max()) + 1)
+    extra = [rest[target[rest] == g][: short[g]] for g in np.flatnonzero(short > 0)]
+    return np.sort(np.concatenate([kept, *extra]))
 
 
 def _folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
