@@ -26,6 +26,7 @@ Alarm weeks are 1-based: the change happens in week 31 and "within 4 windows" me
 alarm by week 34. The ramp's true ratio is first below 0.8 in week 35 (0.75). Usage::
 
     PYTHONPATH=. python benchmarks/monitor_study.py [--streams 1000] [--split 0.6] [--seed 20]
+        [--rate 0.5]
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ def ratio_path(kind: str) -> np.ndarray:
     return path
 
 
-def stream(rng: np.random.Generator, ratio: np.ndarray, share: float) -> Counts:
-    """Return one stream's weekly counts (watched group first), reference rate 0.5."""
+def stream(rng: np.random.Generator, ratio: np.ndarray, share: float, rate: float) -> Counts:
+    """Return one stream's weekly counts (watched group first), reference rate ``rate``."""
     n1 = np.full(WEEKS, round(ROWS * (1 - share)))
     n2 = np.full(WEEKS, ROWS - n1[0])
-    return rng.binomial(n1, 0.5 * ratio), n1, rng.binomial(n2, 0.5), n2
+    return rng.binomial(n1, rate * ratio), n1, rng.binomial(n2, rate), n2
 
 
 def first_week(fired: np.ndarray) -> int | None:
@@ -115,10 +116,10 @@ def drift_rules(tolerance: float) -> dict[str, Callable[[Counts], int | None]]:
     return {"anytime (this work)": anytime, "naive 95% interval per week": naive}
 
 
-def run(rules: dict, kind: str, streams: int, share: float, seed: int) -> dict[str, list]:
-    """Return each rule's alarm weeks over ``streams`` streams of scenario ``kind``."""
+def run(rules: dict, kind: str, args: argparse.Namespace, seed: int) -> dict[str, list]:
+    """Return each rule's alarm weeks over ``args.streams`` streams of scenario ``kind``."""
     rng = np.random.default_rng(seed)
-    data = [stream(rng, ratio_path(kind), share) for _ in range(streams)]
+    data = [stream(rng, ratio_path(kind), args.split, args.rate) for _ in range(args.streams)]
     return {name: [rule(c) for c in data] for name, rule in rules.items()}
 
 
@@ -131,13 +132,13 @@ def delay_cells(weeks: list) -> str:
     early = np.mean([w is not None and w <= CHANGE for w in weeks])
     late = [w if w is not None else 10**6 for w in weeks if w is None or w > CHANGE]
     if not late or min(late) == 10**6:
-        return "never" + (f"; {early:.0%} alarmed before wk 31" if early else "")
+        return "never" + (f"; {early:.1%} alarmed before wk 31" if early else "")
     caught = [w for w in late if w < 10**6]
     median = np.median(late)
     text = "never" if median >= 10**6 else f"wk {median:g}"
     text += f" ({np.mean(np.array(late) <= CHANGE + 4):.1%} by wk 34, latest {max(caught)}"
     text += f", {len(late) - len(caught)} never)" if len(caught) < len(late) else ")"
-    return text + (f"; {early:.0%} alarmed before wk 31" if early else "")
+    return text + (f"; {early:.1%} alarmed before wk 31" if early else "")
 
 
 def false_cells(weeks: list) -> str:
@@ -151,12 +152,14 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--split", type=float, default=0.6, help="reference group's share")
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=0.5, help="reference selection rate")
     args = parser.parse_args()
     start = time.perf_counter()
     n1 = round(ROWS * (1 - args.split))
     print(
         f"{args.streams} streams per scenario, {WEEKS} weeks of {ROWS} rows "
-        f"({n1} watched / {ROWS - n1} reference), alpha = {ALPHA}, seed {args.seed}\n"
+        f"({n1} watched / {ROWS - n1} reference), reference selection rate {args.rate}, "
+        f"alpha = {ALPHA}, seed {args.seed}\n"
     )
     print(
         "Rule: min/max selection-rate ratio >= 0.8. Cells: median alarm week (share of "
@@ -168,7 +171,7 @@ def main() -> None:
     )
     print("| --- | --- | --- | --- | --- |")
     results = {
-        k: run(ratio_rules(), k, args.streams, args.split, args.seed + i)
+        k: run(ratio_rules(), k, args, args.seed + i)
         for i, k in enumerate(("step", "ramp", "none", "bound"))
     }
     for name in ratio_rules():
@@ -182,8 +185,8 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for tolerance in (0.0, 0.1):
         rules = drift_rules(tolerance)
-        step = run(rules, "step", args.streams, args.split, args.seed + 10)
-        none = run(rules, "none", args.streams, args.split, args.seed + 11)
+        step = run(rules, "step", args, args.seed + 10)
+        none = run(rules, "none", args, args.seed + 11)
         for name in rules:
             print(
                 f"| {name} | {tolerance} | {delay_cells(step[name])} | {false_cells(none[name])} |"
