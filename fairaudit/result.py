@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "BASELINE",
     "SCHEMA_VERSION",
+    "TASK_SCHEMA_VERSION",
     "AuditResult",
     "json_text",
     "jsonable",
@@ -28,7 +29,12 @@ __all__ = [
 #: Semantic version of the JSON format; the major version is in the signing predicate URI.
 #: 1.1.0: mitigation variants keep a summary by default (``mitigation_summary.detail``).
 #: 1.2.0: ``training_data``, the data audit of the training set (``--train``).
+#: A result states the first version that describes it: a binary audit's shape is that of
+#: 1.2.0, so it still says 1.2.0 (its bytes and id are unchanged by later minor versions).
 SCHEMA_VERSION = "1.2.0"
+#: 1.3.0: regression audits (``audit.task``; regression group metrics, KS and Wasserstein
+#: disparities, bounded-group-loss headline). The schema file's version.
+TASK_SCHEMA_VERSION = "1.3.0"
 
 #: The ``method`` of the ``mitigations`` entry that describes the audited model itself.
 BASELINE = "baseline"

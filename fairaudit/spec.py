@@ -127,6 +127,7 @@ class AuditSpec:
     mitigation_detail: MitigationDetail = "summary"
     jobs: int | None = None
     engine: Literal["auto", "numpy", "duckdb", "spark"] = "auto"
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     spark_master: str | None = None
     verbose: bool = False
     policy: tuple[str, ...] = ()
@@ -249,6 +250,10 @@ class AuditSpec:
             raise ConfigError(
                 f"unknown engine {self.engine!r}; choose one of numpy, duckdb, spark, auto"
             )
+        if self.task not in ("auto", "binary", "multiclass", "regression"):
+            raise ConfigError(
+                f"unknown task {self.task!r}; use --task auto, binary, multiclass or regression"
+            )
         if self.fail_on not in ("fail", "warn"):
             raise ConfigError(f"fail_on must be 'fail' or 'warn', not {self.fail_on!r}")
         if self.not_evaluable not in (None, "warn", "fail"):
@@ -294,6 +299,8 @@ class AuditSpec:
         for f in fields(self):
             if f.name in ("jobs", "max_groups", "spark_master", "verbose"):
                 continue  # they change no number: keep audit ids equal
+            if f.name == "task" and self.task == "auto":
+                continue  # audit.task says what auto decided; binary ids stay as they were
             value = getattr(self, f.name)
             if f.name in _PATH_KEYS and in_memory(value):
                 value = self.source_label(f.name)

@@ -96,7 +96,7 @@ def audit(
     progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Result:
-    """Audit a classifier in memory; return its :class:`~fairaudit.api.Result`.
+    """Audit a classifier or regression model in memory; return its :class:`~fairaudit.api.Result`.
 
     Two ways in:
 
@@ -108,7 +108,10 @@ def audit(
       Series or a DataFrame of sensitive features, as fairlearn's ``MetricFrame`` takes
       them (a Series keeps its name, unnamed features are ``sensitive_feature_0``, ...).
 
-    Every other :class:`~fairaudit.spec.AuditSpec` option is a keyword (``bins``,
+    ``task="regression"`` (or the default ``auto`` on a numeric target with more than 50
+    values) audits a regression model on its errors and prediction distributions
+    (docs/regression.md). Every other :class:`~fairaudit.spec.AuditSpec` option is a
+    keyword (``bins``,
     ``policy``, ``train``, ``reference``, ``mitigations``, ``seed``, ...). Problems raise a
     :class:`~fairaudit.errors.FairauditError` with a one-line message; nothing is printed.
     """

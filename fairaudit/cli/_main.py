@@ -101,6 +101,14 @@ def cli() -> None:
     "'approved'). Default: the positive label. When it is the other class, a positive "
     "prediction is adverse: who is worse off and the four-fifths ratio follow it.",
 )
+@click.option(
+    "--task",
+    type=click.Choice(["auto", "binary", "multiclass", "regression"]),
+    help="What the model predicts. Default auto: binary for a label with two values (or "
+    "with --positive-label), multiclass for 3-50 classes, regression for a numeric label "
+    "with more than 50 values. Regression audits run on the numpy engine; multiclass "
+    "audits are not built yet.",
+)
 @click.option("--sensitive", multiple=True, help="Sensitive feature column (repeatable).")
 @click.option(
     "--model",

@@ -59,6 +59,8 @@ from fairaudit.measure._regression_distribution import (
     ks_statistic,
     wasserstein_distance,
 )
+from fairaudit.measure._regression_input import MSG_NOT_NUMBERS, RegressionInput, regression_input
+from fairaudit.measure._regression_measurement import MSG_CONSTANT_TARGET, RegressionMeasurement
 from fairaudit.measure._regression_sums import (
     MSG_NO_ROWS,
     MSG_PARTS_DIFFER,
@@ -95,6 +97,16 @@ from fairaudit.measure._task import (
     detect_task,
     summarize_target,
 )
+from fairaudit.measure._task_gate import (
+    MSG_MULTICLASS_NOT_BUILT,
+    MSG_REGRESSION_ENGINE,
+    MSG_REGRESSION_FAVORABLE,
+    MSG_REGRESSION_MITIGATION,
+    MSG_REGRESSION_POLICY,
+    refuse_unbuilt,
+    regression_checks,
+    task_after_failure,
+)
 
 __all__ = [
     "ADVERSE",
@@ -123,6 +135,19 @@ __all__ = [
     "reference_checks",
     # regression and task detection
     "GroupMoments",
+    "MSG_CONSTANT_TARGET",
+    "MSG_MULTICLASS_NOT_BUILT",
+    "MSG_REGRESSION_ENGINE",
+    "MSG_REGRESSION_FAVORABLE",
+    "MSG_REGRESSION_MITIGATION",
+    "MSG_REGRESSION_POLICY",
+    "refuse_unbuilt",
+    "regression_checks",
+    "task_after_failure",
+    "MSG_NOT_NUMBERS",
+    "RegressionInput",
+    "RegressionMeasurement",
+    "regression_input",
     "MAX_AUTO_CLASSES",
     "MAX_CLASSES",
     "MSG_BINARY_TOO_MANY",

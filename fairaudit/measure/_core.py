@@ -50,7 +50,13 @@ from fairaudit.vocabulary import CONFUSION_METRICS, RATIO_BAND, SCORE_METRICS
 if TYPE_CHECKING:
     from fairaudit.counts import ScoreSummary
 
-__all__ = ["WORSE_OFF_METRICS", "BinaryCounts", "GroupStatistics", "Measurement"]
+__all__ = [
+    "WORSE_OFF_METRICS",
+    "BinaryCounts",
+    "GroupStatistics",
+    "Measurement",
+    "uncertainty_section",
+]
 
 #: The metrics whose lowest group is "worse off" when a positive prediction is the
 #: favourable outcome (the default), in the order the report lists them.
@@ -187,6 +193,35 @@ def _json_number(value: Any) -> float | None:
     return float(value) if _is_number(value) and math.isfinite(value) else None
 
 
+def uncertainty_section(
+    disparities: Sequence[Mapping[str, Any]], uncertainty: Mapping[str, Any] | None, note: str = ""
+) -> dict[str, Any] | None:
+    """Return the ``uncertainty`` section of rows and computed intervals (``note``: said of
+    the untested disparities); None without intervals."""
+    if uncertainty is None:
+        return None
+    verdicts = [d["significance"] for d in disparities]
+    significant = verdicts.count("significant")
+    tested = significant + verdicts.count("within noise")
+    insufficient = verdicts.count("insufficient data")
+    method = uncertainty["method"]
+    confidence = method["confidence"]
+    return {
+        **method,
+        "overall_ci": uncertainty["overall_ci"],
+        "significant": significant,
+        "tested": tested,
+        "insufficient": insufficient,
+        "summary": (
+            f"{significant} of {tested} tested disparities are significant at "
+            f"{1 - confidence:.2g} after {method.get('correction', 'holm').title()} "
+            f"correction; {insufficient} involve a group too small "
+            f"or a value undefined and were not tested{note}. Intervals are "
+            f"{confidence:.0%} confidence intervals."
+        ),
+    }
+
+
 class Measurement:
     """Every number of one audit (or one mitigated variant), computed once.
 
@@ -306,28 +341,7 @@ class Measurement:
 
     def uncertainty_section(self) -> dict[str, Any] | None:
         """Return the AuditResult's ``uncertainty`` section (None without intervals)."""
-        if self.uncertainty is None:
-            return None
-        verdicts = [d["significance"] for d in self.disparities]
-        significant = verdicts.count("significant")
-        tested = significant + verdicts.count("within noise")
-        insufficient = verdicts.count("insufficient data")
-        method = self.uncertainty["method"]
-        confidence = method["confidence"]
-        return {
-            **method,
-            "overall_ci": self.uncertainty["overall_ci"],
-            "significant": significant,
-            "tested": tested,
-            "insufficient": insufficient,
-            "summary": (
-                f"{significant} of {tested} tested disparities are significant at "
-                f"{1 - confidence:.2g} after {method.get('correction', 'holm').title()} "
-                f"correction; {insufficient} involve a group too small "
-                f"or a value undefined and were not tested. Intervals are "
-                f"{confidence:.0%} confidence intervals."
-            ),
-        }
+        return uncertainty_section(self.disparities, self.uncertainty)
 
     def entry(self, *, compact: bool = False) -> dict[str, Any]:
         """Return the numbers of one entry of the mitigation comparison.

@@ -218,6 +218,8 @@ class ReportContext:
     html_max_groups: int = HTML_MAX_GROUPS
     #: The training-data section (``_report_training.TrainingView``), or None without one.
     training: Any = None
+    #: A regression audit's sections (``_report_regression.RegressionView``), else None.
+    regression: Any = None
 
 
 def _worst_off(data: Mapping[str, Any]) -> list[WorstOff]:

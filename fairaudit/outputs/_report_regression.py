@@ -1,0 +1,249 @@
+"""The report's view of a regression audit (``audit.task`` is ``regression``).
+
+The page says first what was measured and what stands out (the disparities significant
+after Holm's adjustment), then the headline per grouping (the largest KS distance
+between two groups' prediction distributions, the worst group's MAE and RMSE over the
+overall), then per grouping: a chart of each group's MAE ratio to the reference (with
+its MOVER-R interval) and of its prediction distribution's KS distance from the
+reference's, the error table (count, mean prediction, mean target, mean error, MAE,
+RMSE, r2, with intervals) and the disparity table. What is not built yet for regression
+(BoundedGroupLoss mitigation, policy rules) is said, not left out. Only the result's JSON
+form is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from fairaudit.display import display_text
+from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
+from fairaudit.outputs._report_groups import TOP_GROUPS
+from fairaudit.outputs._report_view import ReportContext, Verdict, group_label
+from fairaudit.vocabulary import (
+    HTML_MAX_GROUPS,
+    INTERSECTION,
+    RATIO_BAND,
+    REGRESSION_DEFINITIONS,
+    REGRESSION_HEADLINE_METRICS,
+    REGRESSION_METRICS,
+)
+
+__all__ = [
+    "NOT_BUILT",
+    "RegressionGrouping",
+    "RegressionView",
+    "regression_context",
+    "regression_view",
+]
+
+#: What a regression audit does not do yet, said on the page.
+NOT_BUILT = (
+    "BoundedGroupLoss mitigation for regression is not built yet: no mitigation comparison "
+    "ran (threshold post-processing does not apply to regression).",
+    "Policy rules on regression metrics are not built yet: this report has no verdict.",
+    "r2 and wasserstein_distance have no interval or test yet.",
+)
+
+#: Metrics of the error table, in order.
+ERROR_METRICS = tuple(m for m in REGRESSION_METRICS if m != "count")
+#: Disparities named among the findings when significant (mean_target describes the data).
+_FINDING_METRICS = (
+    "ks_statistic",
+    "mean_error",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "mean_prediction",
+)
+
+
+@dataclass
+class RegressionGrouping:
+    """What the page shows for one grouping of a regression audit.
+
+    ``rows`` are the groups shown (at most ``HTML_MAX_GROUPS``, reference first, then by
+    MAE, highest first); ``omitted`` the groups only in the JSON; ``disparities`` the
+    shown groups' disparity rows, one list per group.
+    """
+
+    name: str
+    anchor: str
+    title: str
+    reference: str
+    rows: list[dict[str, Any]]
+    disparities: list[list[dict[str, Any]]]
+    headline: dict[str, dict[str, Any]]
+    charts: list[Chart]
+    omitted: int = 0
+
+    @property
+    def disparity_count(self) -> int:
+        """Return the number of disparity rows shown."""
+        return sum(len(rows) for rows in self.disparities)
+
+
+@dataclass
+class RegressionView:
+    """The regression sections: what was measured, the findings, each grouping."""
+
+    measured: str
+    findings: list[str]
+    groupings: list[RegressionGrouping]
+    error_metrics: tuple[str, ...] = ERROR_METRICS
+    not_built: tuple[str, ...] = NOT_BUILT
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _mae(row: Mapping[str, Any]) -> float:
+    value = row["metrics"].get("mean_absolute_error")
+    return -1.0 if value is None else float(value)
+
+
+def _charts(name: str, drawn: list[dict[str, Any]], disparities: list[dict[str, Any]],
+            reference: str, of_all: str) -> list[Chart]:  # fmt: skip
+    """Return the grouping's charts: MAE ratio to the reference, then KS distance."""
+    keys = [tuple(r["group"].items()) for r in drawn if not r["reference"]]
+    by_metric = {
+        (d["metric"], tuple(d["group"].items())): d
+        for d in disparities
+        if d["metric"] in ("mean_absolute_error", "ks_statistic")
+    }
+    mae = [
+        by_metric[("mean_absolute_error", k)]
+        for k in keys
+        if ("mean_absolute_error", k) in by_metric
+    ]
+    ks = [by_metric[("ks_statistic", k)] for k in keys if ("ks_statistic", k) in by_metric]
+    labels = [display_text(group_label(d["group"])) for d in mae]
+    ratio = disparity_chart(
+        display_text(f"Mean absolute error, ratio to the reference ({name}{of_all})"),
+        labels,
+        [d["ratio"] for d in mae],
+        display_text(reference),
+        [d.get("ci_ratio") for d in mae] if any(d.get("ci_ratio") for d in mae) else None,
+        RATIO_BAND,
+    )
+    distance = metrics_chart(
+        display_text(f"Prediction distribution: KS distance from the reference ({name}{of_all})"),
+        [display_text(group_label(d["group"])) for d in ks],
+        ["ks_statistic"],
+        [[d["value"] for d in ks]],
+        words=("Group", "a group's KS distance", "confidence interval"),
+    )
+    return [ratio, distance]
+
+
+def _grouping(data: Mapping[str, Any], name: str, index: int) -> RegressionGrouping:
+    """Return what the page shows for grouping ``name``."""
+    audit = data["audit"]
+    rows = [r for r in data["metrics"]["by_group"] if r["feature"] == name]
+    ordered = sorted(rows, key=lambda r: (not r["reference"], -_mae(r)))
+    shown = ordered[:HTML_MAX_GROUPS]
+    drawn = ordered[: TOP_GROUPS + 1]
+    of_all = (
+        f", the {len(drawn)} of {len(rows)} groups with the highest MAE"
+        if len(rows) > len(drawn)
+        else ""
+    )
+    disparities = [d for d in data["disparities"] if d["feature"] == name]
+    per_group: dict[tuple, list[dict[str, Any]]] = {
+        tuple(r["group"].items()): [] for r in shown if not r["reference"]
+    }
+    for d in disparities:
+        per_group.get(tuple(d["group"].items()), []).append(d)
+    reference = group_label(audit["reference"][name])
+    title = (
+        "Intersection of " + " × ".join(audit["sensitive_features"])
+        if name == INTERSECTION
+        else f"Sensitive feature: {name}"
+    )
+    return RegressionGrouping(
+        name=name,
+        anchor=f"grouping-{index}",
+        title=title,
+        reference=reference,
+        rows=shown,
+        disparities=[v for v in per_group.values() if v],
+        headline={h["metric"]: h for h in data["headline"] if h["feature"] == name},
+        charts=_charts(name, drawn, disparities, reference, of_all),
+        omitted=len(rows) - len(shown),
+    )
+
+
+def _findings(data: Mapping[str, Any]) -> list[str]:
+    """Return one sentence per grouping with disparities significant after Holm."""
+    out = []
+    for name in data["audit"]["groupings"]:
+        hits = [
+            d
+            for d in data["disparities"]
+            if d["feature"] == name
+            and d.get("significance") == "significant"
+            and d["metric"] in _FINDING_METRICS
+        ]
+        if not hits:
+            continue
+        parts = [
+            f"{group_label(d['group'])}: {d['metric'].replace('_', ' ')} "
+            f"{d['value']:.3g} vs {d['reference_value']:.3g}"
+            if d["metric"] != "ks_statistic"
+            else f"{group_label(d['group'])}: KS distance {d['value']:.3f}"
+            for d in hits[:6]
+        ]
+        more = f" and {len(hits) - 6} more" if len(hits) > 6 else ""
+        out.append(
+            f"{name} (reference {group_label(data['audit']['reference'][name])}): "
+            + "; ".join(parts)
+            + more
+        )
+    return out
+
+
+def regression_view(data: Mapping[str, Any]) -> RegressionView:
+    """Return the regression sections of the report of ``data`` (a result's JSON form)."""
+    audit = data["audit"]
+    features = ", ".join(audit["sensitive_features"])
+    intersection = " and their intersection" if len(audit["sensitive_features"]) > 1 else ""
+    rows = data["lineage"]["data"]["rows"]
+    measured = (
+        f"Regression audit ({audit.get('task_reason', 'task: regression')}): on {rows:,} rows, "
+        f"each group's prediction errors (mean error, MAE, RMSE, r2) and prediction "
+        f"distribution (Kolmogorov–Smirnov and Wasserstein distances) are compared with its "
+        f"reference group, by {features}{intersection}."
+    )
+    warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
+    return RegressionView(
+        measured=measured,
+        findings=_findings(data),
+        groupings=[_grouping(data, n, i) for i, n in enumerate(audit["groupings"], 1)],
+        warnings=warnings,
+    )
+
+
+def regression_context(data: dict[str, Any], data_json: Markup) -> ReportContext:
+    """Return the template context of a regression result's JSON form (``regression``
+    set; the binary parts empty)."""
+    audit = data["audit"]
+    view = regression_view(data)
+    warned = {c["id"]: "attention" for c in view.warnings}
+    model, version = audit["name"], audit["model_version"]
+    return ReportContext(
+        title=f"Fairness audit: {model}" + (f" {version}" if version else ""),
+        result=data,
+        metric_names=[m for m in data["metrics"]["names"] if m != "count"],
+        key_metrics=ERROR_METRICS,
+        groupings=view.groupings,  # type: ignore[arg-type]  # the nav reads name and anchor
+        notices=[],
+        anchors={"insufficient_data": "attention", "single_class": "attention", **warned},
+        worst_off=[],
+        definitions=dict(REGRESSION_DEFINITIONS),
+        headline_names=REGRESSION_HEADLINE_METRICS,
+        ratio_band=RATIO_BAND,
+        data_json=data_json,
+        verdict=Verdict("none", "regression", view.measured, "", []),
+        has_intervals=data.get("uncertainty") is not None,
+        regression=view,
+    )
