@@ -286,6 +286,16 @@ def test_auto_detection_and_mismatch_errors(diabetes: tuple, audit_cli: Any) -> 
     )
 
 
+def test_task_from_the_config_file(diabetes: tuple, audit_cli: Any) -> None:
+    base = (diabetes[0], "--target", "target", "--prediction-col", "pred")
+    run = audit_cli(*base, config='task = "regression"')
+    run.assert_ok()
+    assert run.json()["audit"]["task_reason"] == "--task regression is given (214 distinct values)"
+    audit_cli(*base, config='task = "ordinal"').assert_error(
+        "unknown task 'ordinal'; use --task auto, binary, multiclass or regression"
+    )
+
+
 def test_multiclass_is_detected_but_not_audited(audit_cli: Any, write_csv: Any) -> None:
     rows = [(("low", "mid", "high")[i % 3], ("low", "mid", "high")[i % 2], ("a", "b")[i % 2])
             for i in range(60)]  # fmt: skip
@@ -356,3 +366,46 @@ def test_schema_describes_regression_and_rejects_a_wrong_shape() -> None:
     broken = json.loads(json.dumps(data))
     broken["headline"][0]["metric"] = "demographic_parity_ratio"
     assert list(validator.iter_errors(broken))
+
+
+# -------------------------------------------------------------------------------------------
+# The page in a browser (skips without Playwright, Chromium or axe-core, as test_browser)
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+_AXE_RUN = """async () => {
+    const r = await axe.run(document, {resultTypes: ['violations']});
+    return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => ({id: v.id, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+def test_regression_report_in_chromium(diabetes: tuple, audit_cli: Any, tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists() or not AXE.exists():
+        pytest.skip("Chromium or axe-core is not installed")
+    path, model, _ = diabetes
+    run = audit_cli(path, "--target", "target", "--model", model, sensitive=["sex", "age_band"])
+    run.assert_ok()
+    own = run.html_path.resolve().as_uri()
+    problems: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        for width in (1280, 390):
+            context = browser.new_context(bypass_csp=True, viewport={"width": width, "height": 900})
+            page = context.new_page()
+            page.route("**/*", lambda r: r.continue_() if r.request.url == own else (
+                problems.append(r.request.url), r.abort()))  # fmt: skip
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("dialog", lambda d: (problems.append(d.message), d.dismiss()))
+            page.goto(own, wait_until="load")
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            page.screenshot(path=str(tmp_path / f"regression-{width}.png"), full_page=True)
+            # Wide tables scroll in their own boxes: the page itself never scrolls sideways.
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            assert page.locator("table").count() >= 7
+            page.evaluate(AXE.read_text(encoding="utf-8"))
+            assert page.evaluate(_AXE_RUN) == []
+            assert problems == []
+            context.close()
+        browser.close()

@@ -173,32 +173,32 @@ def _grouping(data: Mapping[str, Any], name: str, index: int) -> RegressionGroup
     )
 
 
-def _findings(data: Mapping[str, Any]) -> list[str]:
-    """Return one sentence per grouping with disparities significant after Holm."""
+def _finding(d: Mapping[str, Any]) -> str:
+    """Return one significant disparity in words, e.g. ``mean error 9.51 vs -8.38``."""
+    if d["metric"] == "ks_statistic":
+        return f"KS distance {d['value']:.3f}"
+    return f"{d['metric'].replace('_', ' ')} {d['value']:.3g} vs {d['reference_value']:.3g}"
+
+
+def _findings(data: Mapping[str, Any], shown: int = 6) -> list[str]:
+    """Return one line per grouping with disparities significant after Holm: each group's
+    significant metrics against the reference's (the first ``shown`` groups)."""
     out = []
     for name in data["audit"]["groupings"]:
-        hits = [
-            d
-            for d in data["disparities"]
-            if d["feature"] == name
-            and d.get("significance") == "significant"
-            and d["metric"] in _FINDING_METRICS
-        ]
-        if not hits:
+        by_group: dict[str, list[str]] = {}
+        for d in data["disparities"]:
+            if (
+                d["feature"] == name
+                and d.get("significance") == "significant"
+                and d["metric"] in _FINDING_METRICS
+            ):
+                by_group.setdefault(group_label(d["group"]), []).append(_finding(d))
+        if not by_group:
             continue
-        parts = [
-            f"{group_label(d['group'])}: {d['metric'].replace('_', ' ')} "
-            f"{d['value']:.3g} vs {d['reference_value']:.3g}"
-            if d["metric"] != "ks_statistic"
-            else f"{group_label(d['group'])}: KS distance {d['value']:.3f}"
-            for d in hits[:6]
-        ]
-        more = f" and {len(hits) - 6} more" if len(hits) > 6 else ""
-        out.append(
-            f"{name} (reference {group_label(data['audit']['reference'][name])}): "
-            + "; ".join(parts)
-            + more
-        )
+        parts = [f"{group} — {', '.join(found)}" for group, found in by_group.items()]
+        more = f"; and {len(parts) - shown} more groups" if len(parts) > shown else ""
+        reference = group_label(data["audit"]["reference"][name])
+        out.append(f"{name} (against {reference}): " + "; ".join(parts[:shown]) + more)
     return out
 
 
