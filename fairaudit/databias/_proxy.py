@@ -61,6 +61,9 @@ FOLDS = 5
 #: model (gradient boosting takes at most 254); the rarest share the last one beyond that.
 ONE_HOT_LEVELS = 32
 JOINT_LEVELS = 250
+#: The largest size a number keeps in the proxy models' input: the trees take float32, and
+#: scikit-learn sums a column in float32 (1e30 x 3.4e8 rows still fits).
+_LARGEST = 1e30
 
 
 def cramers_v(table: np.ndarray) -> float:
@@ -75,6 +78,13 @@ def cramers_v(table: np.ndarray) -> float:
     return math.sqrt(chi2 / (n * (min(table.shape) - 1)))
 
 
+def _in_range(values: pd.Series) -> pd.Series:
+    """Return the numbers as float64, those beyond ±``_LARGEST`` (infinities) clipped to it:
+    the trees take float32 input and refuse what does not fit, and an infinity turns
+    quantile edges into NaN. Missing values stay missing; other values are unchanged."""
+    return values.astype(np.float64).clip(-_LARGEST, _LARGEST)
+
+
 def _is_numeric(values: pd.Series) -> bool:
     return values.dtype.kind in "iuf" and values.nunique() > NUMERIC_BINS
 
@@ -82,7 +92,7 @@ def _is_numeric(values: pd.Series) -> bool:
 def _levels(values: pd.Series) -> np.ndarray:
     """Return level codes: quantile bins of a many-valued numeric column, else its values."""
     if _is_numeric(values):
-        binned = pd.qcut(values, NUMERIC_BINS, labels=False, duplicates="drop")
+        binned = pd.qcut(_in_range(values), NUMERIC_BINS, labels=False, duplicates="drop")
         return np.where(binned.isna(), -1, binned).astype(np.int64) + 1
     return pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
 
@@ -90,7 +100,7 @@ def _levels(values: pd.Series) -> np.ndarray:
 def _design(values: pd.Series) -> Any:
     """Return the single-feature model input: the numbers, or a one-hot encoding."""
     if _is_numeric(values) or values.dtype.kind == "b":
-        numeric = values.astype(np.float64)
+        numeric = _in_range(values)
         return numeric.fillna(numeric.median()).to_numpy()[:, None]
     codes = _category_codes(values, ONE_HOT_LEVELS)
     return np.eye(codes.max() + 1, dtype=np.float32)[codes]
@@ -185,9 +195,7 @@ def _joint_input(frame: pd.DataFrame, features: Sequence[str]) -> tuple[pd.DataF
     for name in features:
         values = frame[name]
         numeric = values.dtype.kind in "iufb"
-        columns[name] = (
-            values.astype(np.float64) if numeric else _category_codes(values, JOINT_LEVELS)
-        )
+        columns[name] = _in_range(values) if numeric else _category_codes(values, JOINT_LEVELS)
         categorical.append(not numeric)
     return pd.DataFrame(columns), categorical
 
