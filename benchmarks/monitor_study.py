@@ -12,6 +12,7 @@ Rules compared, all judging "min / max selection-rate ratio >= 0.8" every week:
 
 * ``anytime``: ``fairaudit.stats.ratio_alarm`` (restarted confidence sequences with the
   error budget spent over starts, alpha = 0.05);
+* ``anytime, 52-week horizon``: the same with ``horizon=52`` (alpha / 52 per start);
 * ``cumulative CS``: the confidence sequence since week 1 (``pair_sequence``) wholly
   outside [0.8, 1.25];
 * ``naive interval``: the week's own 95% MOVER-R (Wilson) interval wholly outside
@@ -81,12 +82,17 @@ def ratio_rules() -> dict[str, Callable[[Counts], int | None]]:
         alarm = ratio_alarm(c, bound=BOUND, alpha=ALPHA)
         return None if alarm is None else alarm.window + 1
 
+    def horizon(c: Counts) -> int | None:
+        alarm = ratio_alarm(c, bound=BOUND, alpha=ALPHA, horizon=WEEKS)
+        return None if alarm is None else alarm.window + 1
+
     def naive_point(c: Counts) -> int | None:
         ratio = window_intervals(c).ratio
         return first_week(np.minimum(ratio, 1 / ratio) < BOUND)
 
     return {
         "anytime (this work)": anytime,
+        "anytime, 52-week horizon declared": horizon,
         "cumulative CS since week 1": lambda c: first_week(outside(pair_sequence(c))),
         "naive 95% interval per week": lambda c: first_week(outside(window_intervals(c).ratio_ci)),
         "naive point estimate per week": naive_point,

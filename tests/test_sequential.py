@@ -200,6 +200,20 @@ def test_drift_rule_holds_its_level_with_a_counted_baseline() -> None:
 # --- power on the scenario -------------------------------------------------------
 
 
+def test_a_declared_horizon_spends_alpha_evenly_and_refuses_more_windows() -> None:
+    shares = spending(np.arange(1, 60), ALPHA, horizon=52)
+    assert shares[:52] == pytest.approx(np.full(52, ALPHA / 52)) and shares[52:].sum() == 0
+    assert shares.sum() == pytest.approx(ALPHA)
+    rng = np.random.default_rng(6)
+    alarms = sum(ratio_alarm(weekly(rng, 0.8), horizon=52) is not None for _ in range(STREAMS))
+    assert alarms / STREAMS <= ALPHA + MARGIN
+    path = np.where(np.arange(WEEKS) < 30, 1.0, 0.7)
+    weeks = [ratio_alarm(weekly(rng, path), horizon=52).window + 1 for _ in range(20)]
+    assert 31 <= min(weeks) and max(weeks) <= 34
+    with pytest.raises(ValueError, match="horizon"):
+        ratio_alarm(weekly(rng, 1.0), horizon=51)
+
+
 def test_step_change_is_caught_within_four_windows() -> None:
     rng = np.random.default_rng(20)
     path = np.where(np.arange(WEEKS) < 30, 1.0, 0.7)
@@ -308,6 +322,8 @@ def test_max_span_limits_the_lookback() -> None:
         (lambda: pair_sequence(([1], [2], [1])), seq.BAD_LENGTHS),
         (lambda: ratio_alarm(([1], [2], [1], [2]), bound=1.0), seq.BAD_BOUND),
         (lambda: ratio_alarm(([1], [2], [1], [2]), max_span=0), seq.BAD_SPAN),
+        (lambda: ratio_alarm(([1], [2], [1], [2]), horizon=0), seq.BAD_HORIZON),
+        (lambda: ratio_alarm(([1, 1], [2, 2], [1, 1], [2, 2]), horizon=1), seq.SPENT_HORIZON),
         (lambda: drift_alarm(([1], [2], [1], [2]), baseline=1.0, tolerance=-1), seq.BAD_TOLERANCE),
         (
             lambda: drift_alarm(([1], [2], [1], [2]), baseline=(3, 2, 1, 2), tolerance=0),

@@ -44,7 +44,10 @@ a change at week 31 of 52 it moves by a fraction of the change and alarms late o
 every window ``s``, each covering the rate of the rows of windows ``s .. t`` for every
 later ``t``, and gives the sequence started at the ``k``-th window the share
 ``alpha_k = alpha * 6 / (pi**2 k**2)`` of the error budget (these sum to ``alpha`` over
-infinitely many windows). A union bound over starts gives the guarantee:
+infinitely many windows). A team that fixes in advance the most windows a monitoring
+period will have (``horizon``, e.g. 52 weeks) may spend ``alpha / horizon`` per start
+instead: narrower intervals late in the period, and no looks beyond it. A union bound
+over starts gives the guarantee:
 
     With probability at least 1 - alpha, at every window ever looked at, every interval
     the monitor shows covers the true rate, difference or ratio of the rows it
@@ -105,6 +108,11 @@ BAD_CONFIDENCE = "confidence must lie strictly between 0 and 1"
 BAD_COUNTS = "counts must be finite whole numbers with 0 <= successes <= trials"
 BAD_LENGTHS = "successes and trials of both groups need one entry per window, equally many"
 BAD_SPAN = "max_span must be a positive whole number"
+BAD_HORIZON = "horizon must be a positive whole number"
+SPENT_HORIZON = (
+    "more windows than the declared horizon: its error budget is spent; "
+    "start a new monitoring period"
+)
 BAD_TOLERANCE = "tolerance must be a finite number >= 0"
 
 Measure = Literal["ratio", "difference"]
@@ -113,12 +121,16 @@ Measure = Literal["ratio", "difference"]
 PairCounts = Sequence[np.ndarray | Sequence[float]] | np.ndarray
 
 
-def spending(k: np.ndarray | int, alpha: float) -> np.ndarray:
-    """Return the error share ``alpha * 6 / (pi**2 k**2)`` of the ``k``-th look (k >= 1).
+def spending(k: np.ndarray | int, alpha: float, horizon: int | None = None) -> np.ndarray:
+    """Return the error share of the sequence started at the ``k``-th window (k >= 1).
 
-    The shares sum to ``alpha`` over k = 1, 2, ... (Basel: sum 1 / k**2 = pi**2 / 6).
+    ``alpha * 6 / (pi**2 k**2)``: the shares sum to ``alpha`` over k = 1, 2, ... (Basel:
+    sum 1 / k**2 = pi**2 / 6), so looks may go on for ever. With a ``horizon`` declared
+    in advance, ``alpha / horizon`` each for k <= horizon (and nothing after).
     """
     k = np.asarray(k, dtype=np.float64)
+    if horizon is not None:
+        return np.where(k <= horizon, alpha / horizon, 0.0)
     return alpha * 6.0 / (math.pi**2 * k * k)
 
 
@@ -273,24 +285,32 @@ def span_intervals(
     alpha: float = 0.05,
     measure: Measure = "ratio",
     max_span: int | None = None,
+    horizon: int | None = None,
 ) -> np.ndarray:
     """Return the monitor's intervals of every span of windows, shape ``(T, S, 2)``.
 
     Entry ``[t, j]`` bounds ``measure`` over the rows of windows ``t - j .. t`` (0-based),
     from the sequence started at window ``s = t - j`` with error share
-    ``spending(s + 1, alpha)`` and ``rho`` tuned to twice window ``s``'s trials; NaN where the
-    span would start before window 0 or is longer than ``max_span`` (``S``). Column 0 is
-    each window on its own. All entries hold at once with probability ``>= 1 - alpha``.
+    ``spending(s + 1, alpha, horizon)`` and ``rho`` tuned to twice window ``s``'s trials;
+    NaN where the span would start before window 0 or is longer than ``max_span``
+    (``S``). Column 0 is each window on its own. All entries hold at once with
+    probability ``>= 1 - alpha``. A ``horizon`` (the most windows this monitoring period
+    will ever have, fixed before the first look) buys narrower intervals; a stream longer
+    than it is refused.
     """
     _check_alpha(alpha)
     counts = _pair_counts(counts)
     if max_span is not None and not (isinstance(max_span, int) and max_span >= 1):
         raise ValueError(BAD_SPAN)
+    if horizon is not None and not (isinstance(horizon, int) and horizon >= 1):
+        raise ValueError(BAD_HORIZON)
     windows = len(counts[0])
+    if horizon is not None and windows > horizon:
+        raise ValueError(SPENT_HORIZON)
     spans = windows if max_span is None else min(max_span, windows)
     sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in counts]
     starts = np.arange(windows)
-    shares = spending(starts + 1, alpha)
+    shares = spending(starts + 1, alpha, horizon)
     # Tuned to two windows of window s's size: a step change the size of the issue's
     # (ratio 1.0 -> 0.7, 5,000 rows a week) is mostly caught on a span of 2-3 windows.
     rho = (mixture_rho(2 * counts[1], shares), mixture_rho(2 * counts[3], shares))
@@ -350,6 +370,7 @@ def ratio_alarm(
     bound: float = 0.8,
     alpha: float = 0.05,
     max_span: int | None = None,
+    horizon: int | None = None,
 ) -> Alarm | None:
     """Return the first alarm of the rule "min / max selection-rate ratio >= ``bound``".
 
@@ -359,7 +380,7 @@ def ratio_alarm(
     """
     if not (isinstance(bound, int | float) and 0.0 < bound < 1.0):
         raise ValueError(BAD_BOUND)
-    spans = span_intervals(counts, alpha=alpha, measure="ratio", max_span=max_span)
+    spans = span_intervals(counts, alpha=alpha, measure="ratio", max_span=max_span, horizon=horizon)
     with np.errstate(invalid="ignore"):
         fired = (spans[..., 1] < bound) | (spans[..., 0] > 1 / bound)
     return _first_alarm(counts, spans, fired, "ratio", (bound, 1 / bound))
@@ -373,6 +394,7 @@ def drift_alarm(
     alpha: float = 0.05,
     measure: Measure = "ratio",
     max_span: int | None = None,
+    horizon: int | None = None,
 ) -> Alarm | None:
     """Return the first alarm of the rule "``measure`` moved more than ``tolerance``".
 
@@ -396,7 +418,7 @@ def drift_alarm(
         base_low = base_high = float(baseline)
     else:
         raise ValueError(BAD_BASELINE)
-    spans = span_intervals(counts, alpha=alpha, measure=measure, max_span=max_span)
+    spans = span_intervals(counts, alpha=alpha, measure=measure, max_span=max_span, horizon=horizon)
     below, above = base_low - tolerance, base_high + tolerance
     with np.errstate(invalid="ignore"):
         fired = (spans[..., 1] < below) | (spans[..., 0] > above)
