@@ -75,7 +75,8 @@ valid for one look each and alarm far too often when looked at every window.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -197,7 +198,7 @@ def _first_rho(trials: np.ndarray, alpha: float) -> float:
 
 def _check_alpha(alpha: float) -> None:
     """Raise ``ValueError(BAD_ALPHA)`` unless ``0 < alpha < 1``."""
-    if not (isinstance(alpha, int | float) and 0.0 < alpha < 1.0):
+    if not (isinstance(alpha, numbers.Real) and 0.0 < alpha < 1.0):
         raise ValueError(BAD_ALPHA)
 
 
@@ -279,6 +280,38 @@ def pair_sequence(
     return _pair_interval(cumulative, np.float64(alpha), pair_rho, measure)
 
 
+def _span_checks(
+    counts: PairCounts, alpha: float, max_span: int | None, horizon: int | None
+) -> list[np.ndarray]:
+    """Return the checked count arrays; raise the one-line errors of the span options."""
+    _check_alpha(alpha)
+    checked = _pair_counts(counts)
+    if max_span is not None and not (isinstance(max_span, int) and max_span >= 1):
+        raise ValueError(BAD_SPAN)
+    if horizon is not None and not (isinstance(horizon, int) and horizon >= 1):
+        raise ValueError(BAD_HORIZON)
+    if horizon is not None and len(checked[0]) > horizon:
+        raise ValueError(SPENT_HORIZON)
+    return checked
+
+
+def _span_columns(
+    counts: list[np.ndarray], alpha: float, measure: str, spans: int, horizon: int | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(j, intervals)``: the spans of ``j + 1`` windows ending at windows ``j ..``."""
+    windows = len(counts[0])
+    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in counts]
+    starts = np.arange(windows)
+    shares = spending(starts + 1, alpha, horizon)
+    # Tuned to two windows of window s's size: a step change the size of the issue's
+    # (ratio 1.0 -> 0.7, 5,000 rows a week) is mostly caught on a span of 2-3 windows.
+    rho = (mixture_rho(2 * counts[1], shares), mixture_rho(2 * counts[3], shares))
+    for j in range(spans):
+        s = starts[: windows - j]
+        spanned = [total[s + j + 1] - total[s] for total in sums]
+        yield j, _pair_interval(spanned, shares[s], (rho[0][s], rho[1][s]), measure)
+
+
 def span_intervals(
     counts: PairCounts,
     *,
@@ -296,29 +329,15 @@ def span_intervals(
     (``S``). Column 0 is each window on its own. All entries hold at once with
     probability ``>= 1 - alpha``. A ``horizon`` (the most windows this monitoring period
     will ever have, fixed before the first look) buys narrower intervals; a stream longer
-    than it is refused.
+    than it is refused. The array holds ``T * S * 2`` floats: pass ``max_span`` for long
+    histories (the alarm rules scan spans without keeping them).
     """
-    _check_alpha(alpha)
-    counts = _pair_counts(counts)
-    if max_span is not None and not (isinstance(max_span, int) and max_span >= 1):
-        raise ValueError(BAD_SPAN)
-    if horizon is not None and not (isinstance(horizon, int) and horizon >= 1):
-        raise ValueError(BAD_HORIZON)
-    windows = len(counts[0])
-    if horizon is not None and windows > horizon:
-        raise ValueError(SPENT_HORIZON)
+    checked = _span_checks(counts, alpha, max_span, horizon)
+    windows = len(checked[0])
     spans = windows if max_span is None else min(max_span, windows)
-    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in counts]
-    starts = np.arange(windows)
-    shares = spending(starts + 1, alpha, horizon)
-    # Tuned to two windows of window s's size: a step change the size of the issue's
-    # (ratio 1.0 -> 0.7, 5,000 rows a week) is mostly caught on a span of 2-3 windows.
-    rho = (mixture_rho(2 * counts[1], shares), mixture_rho(2 * counts[3], shares))
     out = np.full((windows, spans, 2), np.nan)
-    for j in range(spans):
-        s = starts[: windows - j]
-        spanned = [total[s + j + 1] - total[s] for total in sums]
-        out[j:, j] = _pair_interval(spanned, shares[s], (rho[0][s], rho[1][s]), measure)
+    for j, column in _span_columns(checked, alpha, measure, spans, horizon):
+        out[j:, j] = column
     return out
 
 
@@ -342,26 +361,40 @@ class Alarm:
 
 
 def _first_alarm(
-    counts: PairCounts, spans: np.ndarray, fired: np.ndarray, rule: str, bounds: tuple
+    counts: PairCounts,
+    options: tuple[float, str, int | None, int | None],
+    rule: str,
+    bounds: tuple[float, float],
 ) -> Alarm | None:
-    """Return the first window where ``fired[t, j]`` holds, with its most decisive span.
+    """Return the first window where some span lies below ``bounds[0]`` or above ``[1]``.
 
-    ``bounds`` = (below, above): a span fires low (``high < below``) or high (``low >
-    above``); the span reported is the one furthest beyond its bound.
+    ``options`` = (alpha, measure, max_span, horizon) of the spans. The span reported is
+    the one furthest beyond its bound; spans are scanned column by column, so memory
+    stays proportional to the number of windows.
     """
-    rows = np.flatnonzero(fired.any(axis=1))
-    if len(rows) == 0:
-        return None
-    t = int(rows[0])
+    alpha, measure, max_span, horizon = options
+    checked = _span_checks(counts, alpha, max_span, horizon)
+    windows = len(checked[0])
+    spans = windows if max_span is None else min(max_span, windows)
     below, above = bounds
-    low, high = spans[t, :, 0], spans[t, :, 1]
-    margin = np.where(fired[t], np.fmax(below - high, low - above), -np.inf)
-    j = int(np.nanargmax(margin))
-    x1, n1, x2, n2 = (float(np.sum(np.asarray(a)[t - j : t + 1])) for a in counts)
+    best, best_j = np.full(windows, -np.inf), np.zeros(windows, dtype=np.int64)
+    best_interval = np.full((windows, 2), np.nan)
+    for j, column in _span_columns(checked, alpha, measure, spans, horizon):
+        with np.errstate(invalid="ignore"):
+            margin = np.fmax(below - column[:, 1], column[:, 0] - above)  # > 0: fired
+            better = np.flatnonzero(margin > best[j:])
+        best[better + j], best_j[better + j] = margin[better], j
+        best_interval[better + j] = column[better]
+    fired = np.flatnonzero(best > 0)
+    if len(fired) == 0:
+        return None
+    t = int(fired[0])
+    j, (low, high) = int(best_j[t]), best_interval[t]
+    x1, n1, x2, n2 = (float(a[t - j : t + 1].sum()) for a in checked)
     p1, p2 = x1 / n1, x2 / n2  # both groups have rows: an empty one never fires
-    estimate = p1 - p2 if rule.startswith("difference") else (p1 / p2 if p2 > 0 else math.inf)
-    side = below if high[j] < below else above
-    return Alarm(rule, t, t - j, estimate, float(low[j]), float(high[j]), float(side))
+    estimate = p1 - p2 if measure == "difference" else (p1 / p2 if p2 > 0 else math.inf)
+    side = below if high < below else above
+    return Alarm(rule, t, t - j, estimate, float(low), float(high), float(side))
 
 
 def ratio_alarm(
@@ -378,12 +411,10 @@ def ratio_alarm(
     wholly below ``bound`` or wholly above ``1 / bound``. With probability ``>= 1 -
     alpha`` it never fires while the pooled ratio of every span stays within the bounds.
     """
-    if not (isinstance(bound, int | float) and 0.0 < bound < 1.0):
+    if not (isinstance(bound, numbers.Real) and 0.0 < bound < 1.0):
         raise ValueError(BAD_BOUND)
-    spans = span_intervals(counts, alpha=alpha, measure="ratio", max_span=max_span, horizon=horizon)
-    with np.errstate(invalid="ignore"):
-        fired = (spans[..., 1] < bound) | (spans[..., 0] > 1 / bound)
-    return _first_alarm(counts, spans, fired, "ratio", (bound, 1 / bound))
+    options = (alpha, "ratio", max_span, horizon)
+    return _first_alarm(counts, options, "ratio", (bound, 1 / bound))
 
 
 def drift_alarm(
@@ -406,9 +437,9 @@ def drift_alarm(
     baseline interval's low end or above its high end.
     """
     _check_alpha(alpha)
-    if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
+    if not (isinstance(tolerance, numbers.Real) and math.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(BAD_TOLERANCE)
-    if not isinstance(baseline, int | float):
+    if not isinstance(baseline, numbers.Real):
         base = _pair_counts([[value] for value in baseline])
         share = np.float64(alpha / 2)
         rho = (mixture_rho(base[1], share), mixture_rho(base[3], share))
@@ -418,11 +449,9 @@ def drift_alarm(
         base_low = base_high = float(baseline)
     else:
         raise ValueError(BAD_BASELINE)
-    spans = span_intervals(counts, alpha=alpha, measure=measure, max_span=max_span, horizon=horizon)
-    below, above = base_low - tolerance, base_high + tolerance
-    with np.errstate(invalid="ignore"):
-        fired = (spans[..., 1] < below) | (spans[..., 0] > above)
-    return _first_alarm(counts, spans, fired, f"{measure} drift", (below, above))
+    options = (alpha, measure, max_span, horizon)
+    bounds = (float(base_low) - tolerance, float(base_high) + tolerance)
+    return _first_alarm(counts, options, f"{measure} drift", bounds)
 
 
 @dataclass(frozen=True)
@@ -450,7 +479,7 @@ def window_intervals(
     confidence: float = 0.95,
 ) -> WindowIntervals:
     """Return each window's own estimates and ``confidence`` intervals (the naive view)."""
-    if not (isinstance(confidence, int | float) and 0.0 < confidence < 1.0):
+    if not (isinstance(confidence, numbers.Real) and 0.0 < confidence < 1.0):
         raise ValueError(BAD_CONFIDENCE)
     x1, n1, x2, n2 = _pair_counts(counts)
     p1, p2 = safe_divide(x1, n1), safe_divide(x2, n2)
