@@ -604,3 +604,19 @@ def test_proxy_numbers_beyond_float32_and_infinities():
     assert by_name["wild"]["auc"] == by_name["tame"]["auc"] > 0.8
     assert by_name["wild"]["cramers_v"] == by_name["tame"]["cramers_v"]
     assert math.isfinite(result["joint"]["auc"])
+
+
+def test_proxy_feature_with_no_value():
+    """A numeric column with no value at all (an empty CSV column) tells nothing about the
+    attribute: AUC 0.5 alone, and the joint model is fitted without failing (gradient
+    boosting could not bin it: 'window shape cannot be larger than input array shape')."""
+    rng = np.random.default_rng(3)
+    n = 400
+    sex = rng.choice(["f", "m"], n)
+    frame = pd.DataFrame(
+        {"sex": sex, "empty": np.full(n, np.nan), "x": (sex == "m") + rng.normal(0, 1, n)}
+    )
+    [result] = proxy_features(frame, sensitive=["sex"])
+    empty = next(f for f in result["features"] if f["feature"] == "empty")
+    assert empty["auc"] == 0.5 and empty["cramers_v"] == 0.0
+    assert 0.6 < result["joint"]["auc"] < 0.9

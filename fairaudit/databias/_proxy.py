@@ -195,7 +195,13 @@ def _joint_input(frame: pd.DataFrame, features: Sequence[str]) -> tuple[pd.DataF
     for name in features:
         values = frame[name]
         numeric = values.dtype.kind in "iufb"
-        columns[name] = _in_range(values) if numeric else _category_codes(values, JOINT_LEVELS)
+        if numeric:
+            # A column with no value says nothing; gradient boosting cannot bin it (a
+            # traceback: 'window shape cannot be larger than input array shape').
+            number = _in_range(values)
+            columns[name] = number if number.notna().any() else number.fillna(0.0)
+        else:
+            columns[name] = _category_codes(values, JOINT_LEVELS)
         categorical.append(not numeric)
     return pd.DataFrame(columns), categorical
 
