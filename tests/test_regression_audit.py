@@ -331,6 +331,9 @@ def test_other_engines_policy_and_favorable_label_are_refused(
     audit_cli(*base, "--task", "regression", "--engine", "duckdb").assert_error(
         MSG_REGRESSION_ENGINE.format(engine="duckdb")
     )
+    audit_cli(*base, "--task", "regression", "--engine", "spark").assert_error(
+        MSG_REGRESSION_ENGINE.format(engine="spark")
+    )
     # auto: the binary DuckDB audit refuses the label, detection names the task, then refuses.
     audit_cli(*base, "--engine", "duckdb").assert_error(
         MSG_REGRESSION_ENGINE.format(engine="duckdb")
