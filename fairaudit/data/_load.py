@@ -116,8 +116,12 @@ def hashed_columns(spec: AuditSpec, columns: list[str]) -> tuple[str, ...]:
     return tuple(c for c in columns if c in set(named))
 
 
-def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
-    """Return the evaluation data with labels and sensitive groups encoded and checked."""
+def load_evaluation_data(spec: AuditSpec, *, binary: bool = True) -> EvaluationData:
+    """Return the evaluation data with labels and sensitive groups encoded and checked.
+
+    ``binary=False`` (a regression audit) keeps the label column's values as they are in
+    ``y_true`` (no positive class, no label-classes check): the caller checks them.
+    """
     name = spec.source_label("data")
     path = None if in_memory(spec.data) else Path(spec.data)
     if path is None:
@@ -134,9 +138,12 @@ def load_evaluation_data(spec: AuditSpec) -> EvaluationData:
     if rows < rows_read:  # missing sensitive values dropped
         frame = frame.loc[~frame[list(spec.sensitive)].isna().any(axis=1)].reset_index(drop=True)
 
-    y_true = binarize(frame[spec.target], spec.positive_label, column=spec.target, role="label")
-    label_values = tuple(value_text(v) for v in pd.unique(frame[spec.target]))
-    checks.append(label_check(spec, int(y_true.sum()), int((~y_true).sum()), label_values))
+    if binary:
+        y_true = binarize(frame[spec.target], spec.positive_label, column=spec.target, role="label")
+        label_values = tuple(value_text(v) for v in pd.unique(frame[spec.target]))
+        checks.append(label_check(spec, int(y_true.sum()), int((~y_true).sum()), label_values))
+    else:
+        y_true, label_values = frame[spec.target].to_numpy(), ()
     sensitive = [
         encode_sensitive(frame[column], column=column, edges=spec.bins.get(column))
         for column in spec.sensitive
