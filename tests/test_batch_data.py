@@ -14,6 +14,8 @@ from click.testing import CliRunner, Result
 from fairaudit.batch import (
     EXIT_ERROR,
     EXIT_POLICY_FAILED,
+    MSG_BAD_EDGES,
+    MSG_NOT_SENSITIVE,
     DataAuditSpec,
     data_audit,
     load_manifest,
@@ -199,6 +201,9 @@ def _key(folder: Path) -> Any:
         ("proxy_threshold = 2", "proxy_threshold must be a number from 0.5 to 1"),
         ("strata = 1", "strata must be a column name"),
         ("confidence = 1.5", "confidence must be between 0 and 1"),
+        ('reference = { zip = "A" }', "--reference names 'zip', which is not a sensitive feature"),
+        ("bins = { noise = [0.0] }", "--bins names 'noise', which is not a sensitive feature"),
+        ("label_bins = [1, 0]", "--label-bins must be increasing finite numbers"),
     ],
 )
 def test_a_bad_data_entry_names_the_audit_and_key(folder: Path, entry: str, message: str) -> None:
@@ -349,3 +354,33 @@ def test_fail_on_and_not_evaluable_as_run_takes_them(folder: Path) -> None:
     (folder / "bad.toml").write_text(entry + 'fail_on = "never"\n')
     with pytest.raises(ConfigError, match="fail_on must be 'fail' or 'warn', not 'never'"):
         load_manifest(folder / "bad.toml")
+
+
+SENSITIVE = "grp, region"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--bins", "region=2,1"], MSG_BAD_EDGES.format(option="--bins region", edges="2,1")),
+        (["--bins", "region=nan"], MSG_BAD_EDGES.format(option="--bins region", edges="nan")),
+        (
+            ["--reference", "zip=A"],
+            MSG_NOT_SENSITIVE.format(option="--reference", feature="zip", sensitive=SENSITIVE),
+        ),
+        (
+            ["--bins", "noise=0"],
+            MSG_NOT_SENSITIVE.format(option="--bins", feature="noise", sensitive=SENSITIVE),
+        ),
+    ],
+)
+def test_fairaudit_data_refuses_options_of_no_sensitive_feature_and_bad_edges(
+    folder: Path, options: list[str], message: str
+) -> None:
+    """Decreasing edges made groups such as '[2, 1)', a NaN edge a traceback (the content
+    id), and a --reference or --bins of another column was silently ignored."""
+    args = ["data", str(folder / "train.csv"), "--target", "label", "--sensitive", "grp"]
+    args += ["--sensitive", "region", *options, "-o", str(folder / "d.json")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and result.output == f"Error: {message}\n"
+    assert not (folder / "d.json").exists()

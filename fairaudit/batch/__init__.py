@@ -5,6 +5,8 @@ from __future__ import annotations
 from fairaudit.batch._data import (
     DATA_KIND,
     MODEL_KIND,
+    MSG_BAD_EDGES,
+    MSG_NOT_SENSITIVE,
     DataAuditSpec,
     data_audit,
     data_spec_from_table,
@@ -45,6 +47,8 @@ __all__ = [
     "INDEX_FORMAT",
     "IndexContext",
     "MODEL_KIND",
+    "MSG_BAD_EDGES",
+    "MSG_NOT_SENSITIVE",
     "Manifest",
     "OutcomeStatus",
     "SignatureStatus",

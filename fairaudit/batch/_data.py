@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,9 @@ __all__ = [
     "DATA_KEYS",
     "DATA_KIND",
     "MODEL_KIND",
+    "MSG_BAD_EDGES",
     "MSG_BAD_POPULATION",
+    "MSG_NOT_SENSITIVE",
     "MSG_NO_POPULATION_FILE",
     "DataAuditSpec",
     "audit_kind",
@@ -81,6 +84,8 @@ MSG_BAD_POPULATION = (
 )
 MSG_NO_POPULATION_FILE = "population file '{path}' not found"
 MSG_BAD_DATA_KEY = "{source}: {key} {problem}"
+MSG_NOT_SENSITIVE = "{option} names {feature!r}, which is not a sensitive feature ({sensitive})"
+MSG_BAD_EDGES = "{option} must be increasing finite numbers, e.g. 25,40; not {edges}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,30 @@ class DataAuditSpec:
     not_evaluable: str | None = None
 
     model_version = None  # as an AuditSpec's, for the batch's outcome
+
+    def __post_init__(self) -> None:
+        """Refuse, before any work, a reference, bins or population of a feature that is
+        not sensitive, and bin edges that do not increase (they made groups such as
+        '[40, 25)'; a NaN edge failed the report's content id with a traceback)."""
+        named = [("--reference", f) for f in self.reference]
+        named += [("--bins", f) for f in self.bins]
+        named += [("--population", f) for f in self.population]
+        for option, feature in named:
+            if feature not in self.sensitive:
+                sensitive = ", ".join(self.sensitive)
+                raise ConfigError(
+                    MSG_NOT_SENSITIVE.format(option=option, feature=feature, sensitive=sensitive)
+                )
+        edges = [(f"--bins {f}", e) for f, e in self.bins.items()]
+        edges += [("--label-bins", self.label_bins)] if self.label_bins is not None else []
+        for option, values in edges:
+            if (
+                not values
+                or not all(math.isfinite(e) for e in values)
+                or any(b <= a for a, b in zip(values, values[1:], strict=False))
+            ):
+                shown = ",".join(f"{e:g}" for e in values) or "none"
+                raise ConfigError(MSG_BAD_EDGES.format(option=option, edges=shown))
 
     @property
     def display_name(self) -> str:
@@ -268,7 +297,10 @@ def data_spec_from_table(
                 source=source, key="confidence", problem="must be between 0 and 1"
             )
         )
-    return DataAuditSpec(**options)
+    try:
+        return DataAuditSpec(**options)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def data_headline(report: Mapping[str, Any]) -> list[dict[str, Any]]:
