@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +153,42 @@ def test_every_outcome_is_handed_over_as_it_is_known() -> None:
         untrained, ["expgrad_equalized_odds"], jobs=1, on_outcome=heard.append
     )
     assert heard == skipped and skipped[0].status == "skipped"
+
+
+def _square_after_marker(item: tuple[int, str]) -> tuple[int, int]:
+    """Square ``value``: the shared item (3) marks that it started, then takes 1 s; a local
+    item waits for that mark, so that this process is left waiting for the worker."""
+    value, marker = item
+    if value == 3:
+        Path(marker).touch()
+        time.sleep(1.0)
+    else:
+        deadline = time.monotonic() + 60
+        while not Path(marker).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    return os.getpid(), value * value
+
+
+@pytest.mark.parametrize("lent", [True, False])
+def test_while_waiting_runs_its_tasks_once_when_only_the_worker_is_left(
+    lent: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import fairaudit.runtime._lent as lent_module
+    from fairaudit.runtime import lend_worker, run_beside, while_waiting
+
+    monkeypatch.setattr(lent_module, "_idle_core", lambda: lent)
+    ran: list[str] = []
+
+    def failing() -> None:
+        ran.append("failing")
+        raise RuntimeError("dropped: the work is done again where it is needed")
+
+    marker = str(tmp_path / "started")
+    local, shared = [(1, marker), (2, marker)], [(3, marker)]
+    with lend_worker(["time"]), while_waiting(lambda: ran.append("task"), failing):
+        results = list(run_beside(_square_after_marker, local, shared))
+    assert sorted(value for _, value in results) == [1, 4, 9]
+    # With a worker, it took the shared item and this process had only the wait left: the
+    # tasks ran, once each. Without one there was nothing to wait for: they did not run.
+    assert any(pid != os.getpid() for pid, _ in results) is lent
+    assert ran == (["task", "failing"] if lent else [])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fairaudit.runtime._clock import BadSourceDateEpoch, reproducible_time
 from fairaudit.runtime._exit import exit_process
-from fairaudit.runtime._lent import lend_worker, run_beside
+from fairaudit.runtime._lent import lend_worker, run_beside, while_waiting
 from fairaudit.runtime._signals import (
     INTERRUPTED,
     Interrupted,
@@ -28,5 +28,6 @@ __all__ = [
     "signals_deferred",
     "stop_on_signals",
     "worker_pool",
+    "while_waiting",
     "worker_results",
 ]

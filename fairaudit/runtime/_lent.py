@@ -27,7 +27,7 @@ from fairaudit.runtime._workers import _finished, _terminate, worker_pool
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-__all__ = ["lend_worker", "run_beside"]
+__all__ = ["lend_worker", "run_beside", "while_waiting"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -42,6 +42,38 @@ class _Lent:
 
 #: The worker lent to the current block (``lend_worker``), if any.
 _LENT: ContextVar[_Lent | None] = ContextVar("fairaudit_lent_worker", default=None)
+#: What this process may do while it waits for the lent worker (``while_waiting``).
+_WAITING: ContextVar[list[Callable[[], object]] | None] = ContextVar(
+    "fairaudit_while_waiting", default=None
+)
+
+
+@contextmanager
+def while_waiting(*tasks: Callable[[], object]) -> Iterator[None]:
+    """Let ``run_beside`` inside the block run ``tasks``, each at most once, when this
+    process has nothing left to do but wait for the lent worker: work for later stages,
+    such as compiling the report's templates while the worker still fits a model.
+
+    A task's exception is dropped: the work it prepares is done again where it is needed,
+    and fails there if it fails. Without a lent worker, or with nothing to wait for, the
+    tasks do not run.
+    """
+    token = _WAITING.set([*(_WAITING.get() or []), *tasks])
+    try:
+        yield
+    finally:
+        _WAITING.reset(token)
+
+
+def _run_waiting_tasks() -> None:
+    """Run (and forget) the tasks of ``while_waiting``, dropping their exceptions."""
+    tasks = _WAITING.get()
+    while tasks:
+        task = tasks.pop(0)
+        try:
+            task()
+        except Exception:  # noqa: BLE001 - see while_waiting
+            pass
 
 
 def _idle_core() -> bool:
@@ -138,4 +170,6 @@ def run_beside(
     finally:
         stop.set_result(None)
         feeder.join()
+    if not all(future.done() for future in sent):
+        _run_waiting_tasks()  # nothing left here but to wait for the worker
     yield from _finished(lent.pool, sent)
