@@ -323,6 +323,9 @@ def test_max_span_limits_the_lookback() -> None:
         (lambda: ratio_alarm(([1], [2], [1], [2]), bound=1.0), seq.BAD_BOUND),
         (lambda: ratio_alarm(([1], [2], [1], [2]), max_span=0), seq.BAD_SPAN),
         (lambda: ratio_alarm(([1], [2], [1], [2]), horizon=0), seq.BAD_HORIZON),
+        (lambda: span_intervals(([1], [2], [1], [2]), measure="odds"), seq.BAD_MEASURE),
+        (lambda: pair_sequence(([1], [2], [1], [2]), rho=(1.0, 0.0)), seq.BAD_RHO),
+        (lambda: rate_sequence([1], [2], rho=float("inf")), seq.BAD_RHO),
         (lambda: ratio_alarm(([1, 1], [2, 2], [1, 1], [2, 2]), horizon=1), seq.SPENT_HORIZON),
         (lambda: drift_alarm(([1], [2], [1], [2]), baseline=1.0, tolerance=-1), seq.BAD_TOLERANCE),
         (

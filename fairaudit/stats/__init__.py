@@ -47,16 +47,18 @@ from fairaudit.stats._score_stats import (
     wald_difference,
 )
 from fairaudit.stats._sequential import (
-    Alarm,
-    WindowIntervals,
-    drift_alarm,
     mixture_radius,
     mixture_rho,
     pair_sequence,
     rate_sequence,
-    ratio_alarm,
     span_intervals,
     spending,
+)
+from fairaudit.stats._sequential_alarms import (
+    Alarm,
+    WindowIntervals,
+    drift_alarm,
+    ratio_alarm,
     window_intervals,
 )
 from fairaudit.stats._significance import (

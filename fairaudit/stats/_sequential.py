@@ -29,9 +29,10 @@ is valid.
 
 **Two groups.** Group 1 (the watched group) and group 2 (the reference) share one
 supermartingale: the product of the two groups' Gaussian mixtures, with sums ``S_g`` over
-each group's rows. It reaches ``1 / alpha`` only when the pair of rates leaves the
-ellipse ``sum_g (p_g - mu_g)**2 / c_g**2 <= R**2``, ``c_g = sqrt(v_g + rho_g) / n_g``,
-``R**2 = 2 log(1 / alpha) + sum_g log((v_g + rho_g) / rho_g)``. The difference
+each group's rows. The true pair of rates ``(mu_1, mu_2)`` can leave the ellipse
+``sum_g (p_g - mu_g)**2 / c_g**2 <= R**2`` only when that supermartingale has reached
+``1 / alpha`` (``p_g`` the observed rate, ``c_g = sqrt(v_g + rho_g) / n_g``,
+``R**2 = 2 log(1 / alpha) + sum_g log((v_g + rho_g) / rho_g)``). The difference
 ``mu_1 - mu_2`` then lies in ``p_1 - p_2 +- R sqrt(c_1**2 + c_2**2)`` and the ratio
 ``mu_1 / mu_2`` in the set of ``r`` with ``|p_1 - r p_2| <= R sqrt(c_1**2 + r**2 c_2**2)``
 (Fieller's construction): the projections of one ellipse, so the errors of the two
@@ -51,9 +52,10 @@ over starts gives the guarantee:
 
     With probability at least 1 - alpha, at every window ever looked at, every interval
     the monitor shows covers the true rate, difference or ratio of the rows it
-    summarises (the span of windows ``s .. t``), however many windows there are and
-    whatever their sizes. So the chance that the monitor ever raises a false alarm,
-    over the whole monitoring period, is at most alpha.
+    summarises (the span of windows ``s .. t``), however many windows there are (up to
+    the horizon, if one was declared) and whatever their sizes. So the chance that the
+    monitor ever raises a false alarm, over the whole monitoring period, is at most
+    alpha.
 
 "True rate" means the average of the rows' rates (the rate the rows were drawn at);
 conditional on the trial counts, which rows fall in which window and group. An alarm
@@ -61,15 +63,8 @@ says "over windows ``s .. t`` the ratio of the pooled rates is below the bound":
 stable group shares that is a row-weighted average of the windows' own ratios. Several
 groups watched at once need their own split of ``alpha`` (e.g. ``alpha / m`` each).
 
-**Rules.** :func:`ratio_alarm` fires at the first window where some span's interval for
-the ratio lies wholly outside ``[bound, 1 / bound]`` (fairlearn's min / max ratio below
-``bound``). :func:`drift_alarm` fires when a span's interval lies more than
-``tolerance`` away from the baseline's interval: the baseline (counts, e.g. the first
-windows or the pre-release audit) gets ``alpha / 2`` and the monitor ``alpha / 2``, so
-both uncertainties are counted; a baseline given as a bare number is taken as exact and
-the monitor gets all of ``alpha``. :func:`window_intervals` gives the ordinary
-per-window Wilson / Newcombe / MOVER-R intervals (``fairaudit.stats``' own), which are
-valid for one look each and alarm far too often when looked at every window.
+The alarm rules built on these intervals, and the ordinary per-window intervals they are
+compared with, are in ``fairaudit.stats._sequential_alarms``.
 """
 
 from __future__ import annotations
@@ -77,26 +72,19 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from fairaudit.stats._intervals import mover_difference, mover_ratio, wilson_interval
 from fairaudit.stats._rates import safe_divide
 
 __all__ = [
-    "Alarm",
-    "WindowIntervals",
-    "drift_alarm",
     "mixture_radius",
     "mixture_rho",
     "pair_sequence",
     "rate_sequence",
-    "ratio_alarm",
     "span_intervals",
     "spending",
-    "window_intervals",
 ]
 
 #: Hoeffding's lemma: an outcome in [0, 1] is sub-Gaussian with variance proxy 1/4.
@@ -107,6 +95,8 @@ BAD_BASELINE = "a fixed baseline must be a finite number"
 BAD_BOUND = "bound must lie strictly between 0 and 1"
 BAD_CONFIDENCE = "confidence must lie strictly between 0 and 1"
 BAD_COUNTS = "counts must be finite whole numbers with 0 <= successes <= trials"
+BAD_MEASURE = "measure must be 'ratio' or 'difference'"
+BAD_RHO = "rho must be a finite number > 0"
 BAD_LENGTHS = "successes and trials of both groups need one entry per window, equally many"
 BAD_SPAN = "max_span must be a positive whole number"
 BAD_HORIZON = "horizon must be a positive whole number"
@@ -184,7 +174,7 @@ def _counts(*arrays: np.ndarray | list) -> list[np.ndarray]:
     return out
 
 
-def _pair_counts(counts: PairCounts) -> list[np.ndarray]:
+def pair_counts(counts: PairCounts) -> list[np.ndarray]:
     """Return the four count arrays of two groups, checked (see :func:`_counts`)."""
     if len(counts) != 4:
         raise ValueError(BAD_LENGTHS)
@@ -196,10 +186,19 @@ def _first_rho(trials: np.ndarray, alpha: float) -> float:
     return float(mixture_rho(trials[trials > 0][0] if np.any(trials > 0) else 1.0, alpha))
 
 
-def _check_alpha(alpha: float) -> None:
+def check_alpha(alpha: float) -> None:
     """Raise ``ValueError(BAD_ALPHA)`` unless ``0 < alpha < 1``."""
     if not (isinstance(alpha, numbers.Real) and 0.0 < alpha < 1.0):
         raise ValueError(BAD_ALPHA)
+
+
+def _check_options(measure: str, rho: Sequence[float] | float | None = None) -> None:
+    """Raise the one-line errors of a bad ``measure`` or ``rho``."""
+    if measure not in ("ratio", "difference"):
+        raise ValueError(BAD_MEASURE)
+    values = [] if rho is None else [rho] if isinstance(rho, numbers.Real) else list(rho)
+    if not all(isinstance(v, numbers.Real) and 0 < v < math.inf for v in values):
+        raise ValueError(BAD_RHO)
 
 
 def rate_sequence(
@@ -215,7 +214,8 @@ def rate_sequence(
     once with probability ``>= 1 - alpha``. ``[0, 1]`` while no row has been counted.
     ``rho`` defaults to the value tuned to the first window's trials.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
+    _check_options("ratio", rho)
     x, n = _counts(successes, trials)
     if rho is None:
         rho = _first_rho(n, alpha)
@@ -226,7 +226,7 @@ def rate_sequence(
     return np.stack([np.clip(rate - half, 0, 1), np.clip(rate + half, 0, 1)], axis=-1)
 
 
-def _pair_interval(
+def pair_interval(
     counts: list[np.ndarray], alpha: np.ndarray, rho: tuple[np.ndarray, np.ndarray], measure: str
 ) -> np.ndarray:
     """Return the ellipse's interval for ``measure`` of two groups' counts, ``(..., 2)``.
@@ -271,21 +271,23 @@ def pair_sequence(
     probability ``>= 1 - alpha``. ``rho`` defaults to values tuned to each group's first
     non-empty window.
     """
-    _check_alpha(alpha)
-    x1, n1, x2, n2 = _pair_counts(counts)
+    check_alpha(alpha)
+    _check_options(measure, rho)
+    x1, n1, x2, n2 = pair_counts(counts)
     if rho is None:
         rho = (_first_rho(n1, alpha), _first_rho(n2, alpha))
     cumulative = [np.cumsum(a) for a in (x1, n1, x2, n2)]
     pair_rho = (np.float64(rho[0]), np.float64(rho[1]))
-    return _pair_interval(cumulative, np.float64(alpha), pair_rho, measure)
+    return pair_interval(cumulative, np.float64(alpha), pair_rho, measure)
 
 
-def _span_checks(
-    counts: PairCounts, alpha: float, max_span: int | None, horizon: int | None
+def span_checks(
+    counts: PairCounts, alpha: float, measure: str, max_span: int | None, horizon: int | None
 ) -> list[np.ndarray]:
     """Return the checked count arrays; raise the one-line errors of the span options."""
-    _check_alpha(alpha)
-    checked = _pair_counts(counts)
+    check_alpha(alpha)
+    _check_options(measure)
+    checked = pair_counts(counts)
     if max_span is not None and not (isinstance(max_span, int) and max_span >= 1):
         raise ValueError(BAD_SPAN)
     if horizon is not None and not (isinstance(horizon, int) and horizon >= 1):
@@ -295,7 +297,7 @@ def _span_checks(
     return checked
 
 
-def _span_columns(
+def span_columns(
     counts: list[np.ndarray], alpha: float, measure: str, spans: int, horizon: int | None
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(j, intervals)``: the spans of ``j + 1`` windows ending at windows ``j ..``."""
@@ -309,7 +311,7 @@ def _span_columns(
     for j in range(spans):
         s = starts[: windows - j]
         spanned = [total[s + j + 1] - total[s] for total in sums]
-        yield j, _pair_interval(spanned, shares[s], (rho[0][s], rho[1][s]), measure)
+        yield j, pair_interval(spanned, shares[s], (rho[0][s], rho[1][s]), measure)
 
 
 def span_intervals(
@@ -332,165 +334,10 @@ def span_intervals(
     than it is refused. The array holds ``T * S * 2`` floats: pass ``max_span`` for long
     histories (the alarm rules scan spans without keeping them).
     """
-    checked = _span_checks(counts, alpha, max_span, horizon)
+    checked = span_checks(counts, alpha, measure, max_span, horizon)
     windows = len(checked[0])
     spans = windows if max_span is None else min(max_span, windows)
     out = np.full((windows, spans, 2), np.nan)
-    for j, column in _span_columns(checked, alpha, measure, spans, horizon):
+    for j, column in span_columns(checked, alpha, measure, spans, horizon):
         out[j:, j] = column
     return out
-
-
-@dataclass(frozen=True)
-class Alarm:
-    """The first alarm of a rule: where it fired and on what evidence.
-
-    ``window`` is the 0-based window at which it fires, ``start`` the first window of the
-    span whose interval ``(low, high)`` crossed ``bound`` (the policy bound, or for drift
-    the baseline interval's edge moved by the tolerance), ``estimate`` the span's point
-    value (ratio or difference of the pooled rates), ``rule`` the rule's name.
-    """
-
-    rule: str
-    window: int
-    start: int
-    estimate: float
-    low: float
-    high: float
-    bound: float
-
-
-def _first_alarm(
-    counts: PairCounts,
-    options: tuple[float, str, int | None, int | None],
-    rule: str,
-    bounds: tuple[float, float],
-) -> Alarm | None:
-    """Return the first window where some span lies below ``bounds[0]`` or above ``[1]``.
-
-    ``options`` = (alpha, measure, max_span, horizon) of the spans. The span reported is
-    the one furthest beyond its bound; spans are scanned column by column, so memory
-    stays proportional to the number of windows.
-    """
-    alpha, measure, max_span, horizon = options
-    checked = _span_checks(counts, alpha, max_span, horizon)
-    windows = len(checked[0])
-    spans = windows if max_span is None else min(max_span, windows)
-    below, above = bounds
-    best, best_j = np.full(windows, -np.inf), np.zeros(windows, dtype=np.int64)
-    best_interval = np.full((windows, 2), np.nan)
-    for j, column in _span_columns(checked, alpha, measure, spans, horizon):
-        with np.errstate(invalid="ignore"):
-            margin = np.fmax(below - column[:, 1], column[:, 0] - above)  # > 0: fired
-            better = np.flatnonzero(margin > best[j:])
-        best[better + j], best_j[better + j] = margin[better], j
-        best_interval[better + j] = column[better]
-    fired = np.flatnonzero(best > 0)
-    if len(fired) == 0:
-        return None
-    t = int(fired[0])
-    j, (low, high) = int(best_j[t]), best_interval[t]
-    x1, n1, x2, n2 = (float(a[t - j : t + 1].sum()) for a in checked)
-    p1, p2 = x1 / n1, x2 / n2  # both groups have rows: an empty one never fires
-    estimate = p1 - p2 if measure == "difference" else (p1 / p2 if p2 > 0 else math.inf)
-    side = below if high < below else above
-    return Alarm(rule, t, t - j, estimate, float(low), float(high), float(side))
-
-
-def ratio_alarm(
-    counts: PairCounts,
-    *,
-    bound: float = 0.8,
-    alpha: float = 0.05,
-    max_span: int | None = None,
-    horizon: int | None = None,
-) -> Alarm | None:
-    """Return the first alarm of the rule "min / max selection-rate ratio >= ``bound``".
-
-    Fires at the first window where some span's interval for ``rate1 / rate2`` lies
-    wholly below ``bound`` or wholly above ``1 / bound``. With probability ``>= 1 -
-    alpha`` it never fires while the pooled ratio of every span stays within the bounds.
-    """
-    if not (isinstance(bound, numbers.Real) and 0.0 < bound < 1.0):
-        raise ValueError(BAD_BOUND)
-    options = (alpha, "ratio", max_span, horizon)
-    return _first_alarm(counts, options, "ratio", (bound, 1 / bound))
-
-
-def drift_alarm(
-    counts: PairCounts,
-    *,
-    baseline: Sequence[int] | float,
-    tolerance: float,
-    alpha: float = 0.05,
-    measure: Measure = "ratio",
-    max_span: int | None = None,
-    horizon: int | None = None,
-) -> Alarm | None:
-    """Return the first alarm of the rule "``measure`` moved more than ``tolerance``".
-
-    ``baseline`` is either the baseline's counts ``(successes1, trials1, successes2,
-    trials2)`` (e.g. summed over the first windows, which the caller then leaves out of
-    the monitored windows), bounded by the same ellipse at ``alpha / 2``, the monitor
-    spending the other half; or a bare number taken as exact (the monitor spends all of
-    ``alpha``). Fires when a span's interval lies more than ``tolerance`` below the
-    baseline interval's low end or above its high end.
-    """
-    _check_alpha(alpha)
-    if not (isinstance(tolerance, numbers.Real) and math.isfinite(tolerance) and tolerance >= 0):
-        raise ValueError(BAD_TOLERANCE)
-    if not isinstance(baseline, numbers.Real):
-        base = _pair_counts([[value] for value in baseline])
-        share = np.float64(alpha / 2)
-        rho = (mixture_rho(base[1], share), mixture_rho(base[3], share))
-        base_low, base_high = _pair_interval(base, share, rho, measure)[0]
-        alpha = alpha / 2
-    elif math.isfinite(baseline):
-        base_low = base_high = float(baseline)
-    else:
-        raise ValueError(BAD_BASELINE)
-    options = (alpha, measure, max_span, horizon)
-    bounds = (float(base_low) - tolerance, float(base_high) + tolerance)
-    return _first_alarm(counts, options, f"{measure} drift", bounds)
-
-
-@dataclass(frozen=True)
-class WindowIntervals:
-    """Ordinary per-window estimates and intervals, each valid for one look only.
-
-    Rates with Wilson intervals, the difference with Newcombe's (MOVER) interval and the
-    ratio with MOVER-R, as the audit computes them; arrays of shape ``(T,)`` and
-    ``(T, 2)``; NaN where a group has no rows (or, for the ratio, no successes in group 2).
-    """
-
-    rate1: np.ndarray
-    rate2: np.ndarray
-    difference: np.ndarray
-    ratio: np.ndarray
-    rate1_ci: np.ndarray
-    rate2_ci: np.ndarray
-    difference_ci: np.ndarray
-    ratio_ci: np.ndarray
-
-
-def window_intervals(
-    counts: PairCounts,
-    *,
-    confidence: float = 0.95,
-) -> WindowIntervals:
-    """Return each window's own estimates and ``confidence`` intervals (the naive view)."""
-    if not (isinstance(confidence, numbers.Real) and 0.0 < confidence < 1.0):
-        raise ValueError(BAD_CONFIDENCE)
-    x1, n1, x2, n2 = _pair_counts(counts)
-    p1, p2 = safe_divide(x1, n1), safe_divide(x2, n2)
-    w1, w2 = wilson_interval(x1, n1, confidence), wilson_interval(x2, n2, confidence)
-    return WindowIntervals(
-        rate1=p1,
-        rate2=p2,
-        difference=p1 - p2,
-        ratio=safe_divide(p1, p2),
-        rate1_ci=w1,
-        rate2_ci=w2,
-        difference_ci=mover_difference(p1, w1, p2, w2),
-        ratio_ci=mover_ratio(p1, w1, p2, w2),
-    )
