@@ -160,6 +160,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--rate", type=float, default=0.5, help="reference selection rate")
     args = parser.parse_args()
+    if args.streams < 1 or not 0 < args.split < 1 or not 0 < args.rate <= 1:
+        parser.error("need --streams >= 1, 0 < --split < 1 and 0 < --rate <= 1")
     start = time.perf_counter()
     n1 = round(ROWS * (1 - args.split))
     print(
