@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from fairaudit.errors import ConfigError
 from fairaudit.paths import FileRole
@@ -42,8 +42,8 @@ __all__ = [
     "read_population",
 ]
 
-DATA_KIND = "data"
-MODEL_KIND = "model"
+DATA_KIND: Final = "data"
+MODEL_KIND: Final = "model"
 #: Engines of a data audit (``fairaudit.engines.DATA_ENGINES``, not imported: it loads pandas).
 DATA_ENGINE_NAMES = ("auto", "numpy", "duckdb")
 #: Keys of a ``kind = "data"`` manifest entry: the options of ``fairaudit data``.

@@ -136,9 +136,9 @@ def _entries_json(entries: list[Any]) -> str:
 
 
 def _history_table(entries: list[Any], *, names: bool = False) -> str:
-    header = ("seq", "kind", "name", "created", "version", "verdict", "audit", "data", "model")
-    header = (*header, "report", "signer")
-    rows = [header]
+    header: tuple[str, ...] = ("seq", "kind", "name", "created", "version", "verdict")
+    header = (*header, "audit", "data", "model", "report", "signer")
+    rows: list[tuple[Any, ...]] = [header]
     previous: dict[tuple[str, str | None], Any] = {}
     for e in entries:
         data = (e.data_sha256 or "-")[:12]

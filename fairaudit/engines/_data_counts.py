@@ -276,7 +276,7 @@ def data_report_file(
     fmt = check_data_path(path)
     chosen = choose_data_engine(path, engine)
     source: dict[str, Any] = {"path": str(path), "format": fmt, "sha256": file_sha256(path)}
-    shared = dict(target=target, sensitive=sensitive, strata=strata, bins=bins)
+    shared: dict[str, Any] = dict(target=target, sensitive=sensitive, strata=strata, bins=bins)
     shared.update(label_bins=label_bins, features=features, **options)
     if chosen == "numpy":
         frame, _, _ = read_table(path)
