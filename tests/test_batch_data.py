@@ -15,7 +15,9 @@ from fairaudit.batch import (
     EXIT_ERROR,
     EXIT_POLICY_FAILED,
     MSG_BAD_EDGES,
+    MSG_NAMED_TWICE,
     MSG_NOT_SENSITIVE,
+    MSG_TWO_ROLES,
     DataAuditSpec,
     data_audit,
     load_manifest,
@@ -384,3 +386,31 @@ def test_fairaudit_data_refuses_options_of_no_sensitive_feature_and_bad_edges(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1 and result.output == f"Error: {message}\n"
     assert not (folder / "d.json").exists()
+
+
+def _two_roles(column: str, first: str, second: str) -> str:
+    return MSG_TWO_ROLES.format(column=column, first=first, second=second)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--sensitive", "grp"], MSG_NAMED_TWICE.format(option="--sensitive", column="grp")),
+        (["--features", "zip"] * 2, MSG_NAMED_TWICE.format(option="--features", column="zip")),
+        (["--sensitive", "label"], _two_roles("label", "--target", "--sensitive")),
+        (["--strata", "grp"], _two_roles("grp", "--sensitive", "--strata")),
+        (["--features", "label"], _two_roles("label", "--target", "--features")),
+    ],
+)  # fmt: skip
+def test_fairaudit_data_refuses_a_column_named_twice_or_in_two_roles(
+    folder: Path, options: list[str], message: str
+) -> None:
+    """A sensitive feature named twice made an intersection of it with itself, the target
+    as a sensitive feature or proxy candidate a meaningless audit, and a repeated --features
+    a traceback (gradient boosting's categorical mask had one entry too many)."""
+    args = ["data", str(folder / "train.csv"), "--target", "label", "--sensitive", "grp"]
+    result = CliRunner().invoke(cli, [*args, *options, "-o", str(folder / "d.json")])
+    assert result.exit_code == 1 and result.output == f"Error: {message}\n"
+    # A strata column may also be a proxy candidate, as it is when --features is not given.
+    ok = [*args, "--strata", "region", "--features", "region", "-o", str(folder / "d.json")]
+    assert CliRunner().invoke(cli, ok).exit_code == 0

@@ -30,7 +30,9 @@ __all__ = [
     "MODEL_KIND",
     "MSG_BAD_EDGES",
     "MSG_BAD_POPULATION",
+    "MSG_NAMED_TWICE",
     "MSG_NOT_SENSITIVE",
+    "MSG_TWO_ROLES",
     "MSG_NO_POPULATION_FILE",
     "DataAuditSpec",
     "audit_kind",
@@ -86,6 +88,10 @@ MSG_NO_POPULATION_FILE = "population file '{path}' not found"
 MSG_BAD_DATA_KEY = "{source}: {key} {problem}"
 MSG_NOT_SENSITIVE = "{option} names {feature!r}, which is not a sensitive feature ({sensitive})"
 MSG_BAD_EDGES = "{option} must be increasing finite numbers, e.g. 25,40; not {edges}"
+MSG_NAMED_TWICE = "{option} names {column!r} twice: name each column once"
+MSG_TWO_ROLES = (
+    "column {column!r} is given two roles ({first} and {second}); each column has one role"
+)
 
 
 @dataclass(frozen=True)
@@ -114,9 +120,12 @@ class DataAuditSpec:
     model_version = None  # as an AuditSpec's, for the batch's outcome
 
     def __post_init__(self) -> None:
-        """Refuse, before any work, a reference, bins or population of a feature that is
-        not sensitive, and bin edges that do not increase (they made groups such as
-        '[40, 25)'; a NaN edge failed the report's content id with a traceback)."""
+        """Refuse, before any work, a column named twice or in two roles (a sensitive
+        feature named twice made an intersection of it with itself; a repeated --features a
+        traceback), a reference, bins or population of a feature that is not sensitive, and
+        bin edges that do not increase (they made groups such as '[40, 25)'; a NaN edge
+        failed the report's content id with a traceback)."""
+        self._check_roles()
         named = [("--reference", f) for f in self.reference]
         named += [("--bins", f) for f in self.bins]
         named += [("--population", f) for f in self.population]
@@ -137,6 +146,13 @@ class DataAuditSpec:
                 shown = ",".join(f"{e:g}" for e in values) or "none"
                 raise ConfigError(MSG_BAD_EDGES.format(option=option, edges=shown))
 
+    def _check_roles(self) -> None:
+        """Raise ConfigError for a column named twice, or given two roles."""
+        fixed = [("--target", self.target), *(("--sensitive", c) for c in self.sensitive)]
+        _check_unique([*fixed, *([("--strata", self.strata)] if self.strata else [])])
+        # A strata column may also be a --features one (by default every other column is).
+        _check_unique([*fixed, *(("--features", c) for c in self.features)])
+
     @property
     def display_name(self) -> str:
         """Return the audit's name: ``name``, else the data file's name."""
@@ -150,6 +166,20 @@ class DataAuditSpec:
             FileRole("policy file", Path(p)) for p in self.policy if not p.startswith("preset:")
         ]
         return files
+
+
+def _check_unique(roles: list[tuple[str, str]]) -> None:
+    """Raise ConfigError for a column that ``roles`` (option, column) names twice."""
+    seen: dict[str, str] = {}
+    for option, column in roles:
+        if column in seen:
+            first = seen[column]
+            raise ConfigError(
+                MSG_NAMED_TWICE.format(option=option, column=column)
+                if first == option
+                else MSG_TWO_ROLES.format(column=column, first=first, second=option)
+            )
+        seen[column] = option
 
 
 def audit_kind(spec: Any) -> str:
