@@ -77,7 +77,10 @@ def read_regular_bytes(path: str | os.PathLike[str]) -> bytes:
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise OSError(errno.EISDIR, "a directory, not a file", os.fspath(path))
+        if not stat.S_ISREG(mode):
             raise OSError(errno.EINVAL, NOT_REGULAR, os.fspath(path))
         with os.fdopen(fd, "rb", closefd=False) as handle:
             return handle.read()

@@ -414,3 +414,20 @@ def test_fairaudit_data_refuses_a_column_named_twice_or_in_two_roles(
     # A strata column may also be a proxy candidate, as it is when --features is not given.
     ok = [*args, "--strata", "region", "--features", "region", "-o", str(folder / "d.json")]
     assert CliRunner().invoke(cli, ok).exit_code == 0
+
+
+def test_fairaudit_data_names_a_folder_given_as_a_policy_or_population(folder: Path) -> None:
+    """A folder was 'not a regular file (a device, FIFO or socket)', and the population
+    message carried Python's '[Errno 22] ...' text."""
+    (folder / "shares").mkdir()
+    args = ["data", str(folder / "train.csv"), "--target", "label", "--sensitive", "grp"]
+    args += ["-o", str(folder / "d.json")]
+    result = CliRunner().invoke(cli, [*args, "--policy", str(folder / "shares")])
+    assert result.exit_code == 1
+    assert (
+        result.output
+        == f"Error: cannot read policy file {folder / 'shares'}: a directory, not a file\n"
+    )
+    result = CliRunner().invoke(cli, [*args, "--population", f"grp={folder / 'shares'}"])
+    assert result.exit_code == 1 and result.output.endswith(": a directory, not a file\n")
+    assert "Errno" not in result.output and not (folder / "d.json").exists()

@@ -196,7 +196,8 @@ def read_population(path: Path) -> dict[str, float]:
     except FileNotFoundError:
         raise ConfigError(MSG_NO_POPULATION_FILE.format(path=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem=exc)) from None
+        problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem=problem)) from None
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not {"group", "share"} <= set(reader.fieldnames):
         raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem="no such header"))
