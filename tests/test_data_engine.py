@@ -108,6 +108,21 @@ def test_a_parquet_index_is_not_a_column(tmp_path: Path) -> None:
     assert [f["feature"] for f in report["proxies"][0]["features"]] == ["x"]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_line_break_inside_a_quoted_field(tmp_path: Path, newline: str) -> None:
+    """A CSV value may hold a line break in quotes (RFC 4180), which pandas reads; DuckDB's
+    parallel reader refused it ('cannot read data file ...: CSV Error on Line: 2'), so
+    --engine duckdb failed where numpy worked. The serial reader is the fallback, as for
+    the model audit (count_duckdb)."""
+    rng = np.random.default_rng(4)
+    values = ["a", "b", f'"two{newline}lines"']
+    rows = [f"{rng.integers(0, 2)},{values[i % 3]},{i}" for i in range(200)]
+    (tmp_path / "quoted.csv").write_bytes(newline.join(["y,g,x", *rows, ""]).encode())
+    report = _both(tmp_path / "quoted.csv", target="y", sensitive=["g"])
+    groups = {r["group"]["g"] for r in report["data_bias"] if r.get("group")}
+    assert len(groups) == 3 and any(g.startswith("two") and "lines" in g for g in groups)
+
+
 def test_more_rows_than_the_models_see(hostile: dict[str, Path]) -> None:
     """Above max_model_rows both engines model the same stratified sample."""
     report = _both(hostile["parquet"], target="y y", sensitive=[QUOTE], max_model_rows=300)

@@ -182,7 +182,8 @@ def count_data_duckdb(
     import duckdb
 
     path = Path(path)
-    source = duckdb_source(path, check_data_path(path))
+    fmt = check_data_path(path)
+    source = duckdb_source(path, fmt)
     sensitive = tuple(sensitive)
     columns = _frame_columns(source, path)
     _check_columns(columns, [*sensitive, target, strata, *(missing_columns or [])])
@@ -195,14 +196,20 @@ def count_data_duckdb(
         prediction_col=strata or target,
         bins={k: tuple(float(e) for e in v) for k, v in (bins or {}).items()},
     )
-    with duckdb_connection(memory_limit, temp_directory, threads) as con:
-        counter = _DataCounter(spec, source, duckdb_runner(con), missing)
-        try:
-            rows, levels, (label_levels, _), (strata_levels, _) = counter.cells(
-                strata is not None, label_bins
-            )
-        except duckdb.Error as exc:
-            raise translate_duckdb_error(exc, path) from None
+    for parallel in (True, False):
+        with duckdb_connection(memory_limit, temp_directory, threads) as con:
+            counter = _DataCounter(spec, source, duckdb_runner(con), missing)
+            try:
+                rows, levels, (label_levels, _), (strata_levels, _) = counter.cells(
+                    strata is not None, label_bins
+                )
+                break
+            except duckdb.Error as exc:
+                # As count_duckdb: DuckDB's parallel CSV reader refuses a line break inside
+                # a quoted field, which pandas reads; the serial reader reads it as pandas.
+                if not (parallel and fmt == "csv" and "CSV Error" in str(exc)):
+                    raise translate_duckdb_error(exc, path) from None
+                source = duckdb_source(path, fmt, parallel=False)
     table = np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)
     n_keys = 1 + (strata is not None) + len(sensitive)
     y, codes, n = table[:, 0], table[:, n_keys - len(sensitive) : n_keys], table[:, n_keys]
