@@ -431,3 +431,13 @@ def test_fairaudit_data_names_a_folder_given_as_a_policy_or_population(folder: P
     result = CliRunner().invoke(cli, [*args, "--population", f"grp={folder / 'shares'}"])
     assert result.exit_code == 1 and result.output.endswith(": a directory, not a file\n")
     assert "Errno" not in result.output and not (folder / "d.json").exists()
+
+
+def test_a_population_file_naming_a_group_twice(folder: Path) -> None:
+    """The later line replaced the earlier one silently; the file is refused instead."""
+    _write_csv(folder / "shares.csv", ["group", "share"], [["plain", 0.3], ["plain", 0.6]])
+    args = ["data", str(folder / "train.csv"), "--target", "label", "--sensitive", "grp"]
+    args += ["--population", f"grp={folder / 'shares.csv'}", "-o", str(folder / "d.json")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.output.endswith(": line 3 repeats the group 'plain'\n")

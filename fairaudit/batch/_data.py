@@ -203,6 +203,9 @@ def read_population(path: Path) -> dict[str, float]:
         raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem="no such header"))
     shares = {}
     for line, record in enumerate(reader, start=2):
+        if record["group"] in shares:  # the later line silently replaced the earlier
+            problem = f"line {line} repeats the group {record['group']!r}"
+            raise ConfigError(MSG_BAD_POPULATION.format(path=path, problem=problem))
         try:
             shares[record["group"]] = float(record["share"])
         except (TypeError, ValueError):
