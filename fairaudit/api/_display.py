@@ -8,6 +8,7 @@ from typing import Any
 
 from fairaudit.display import display_text, terminal_text, worse_off_entries, worse_off_text
 from fairaudit.outputs import group_label, metrics_chart, template_environment
+from fairaudit.outputs._card_source import is_regression, regression_headline_texts
 from fairaudit.result import BASELINE
 
 __all__ = ["card_context", "render_card", "render_markdown"]
@@ -21,6 +22,12 @@ _VERDICTS = {
 _WORSE_OFF_SHOWN = 5
 _SEE_ALL = " result.mitigations lists every variant."
 NO_WORSE_OFF = "No group's favourable rate is below the ratio band."
+#: A regression result's headline lines stand where a binary one lists who is worse off.
+REGRESSION_TITLE = "Largest gaps (regression)"
+NO_REGRESSION_HEADLINE = "No grouping has two groups large enough to compare."
+REGRESSION_MITIGATION = (
+    "No mitigation comparison: BoundedGroupLoss mitigation for regression is not built yet."
+)
 
 
 def _failed_rules(data: Mapping[str, Any]) -> list[str]:
@@ -30,26 +37,36 @@ def _failed_rules(data: Mapping[str, Any]) -> list[str]:
 
 def _chart_grouping(data: Mapping[str, Any]) -> str:
     """Return the grouping the card's chart shows: the first whose favourable rate is below
-    the band, else the first with a worse-off group, else the first."""
+    the band, else the first with a worse-off group, else the first (for a regression
+    result, the grouping with the worst MAE ratio)."""
+    if is_regression(data):
+        ratios = [
+            h for h in data["headline"]
+            if h["metric"] == "max_group_mae_ratio" and h.get("value") is not None
+        ]  # fmt: skip
+        if ratios:
+            return str(max(ratios, key=lambda h: float(h["value"]))["feature"])
     summary = data.get("summary")
     worse = worse_off_entries(summary) or (summary or {}).get("worse_off") or []
     return str(worse[0]["feature"]) if worse else str(data["audit"]["groupings"][0])
 
 
 def _chart(data: Mapping[str, Any]) -> Any:
-    """Return the card's one chart: selection rate by group of one grouping, with intervals."""
+    """Return the card's one chart: selection rate (regression: MAE) by group of one
+    grouping, with intervals."""
     grouping = _chart_grouping(data)
     rows = [r for r in data["metrics"]["by_group"] if r["feature"] == grouping]
     if not rows:
         return None
+    metric = "mean_absolute_error" if is_regression(data) else "selection_rate"
     labels = [group_label(r["group"]) for r in rows]
-    values = [[r["metrics"].get("selection_rate") for r in rows]]
-    intervals = [[((r.get("ci") or {}).get("selection_rate")) for r in rows]]
+    values = [[r["metrics"].get(metric) for r in rows]]
+    intervals = [[((r.get("ci") or {}).get(metric)) for r in rows]]
     reference = next((label for label, r in zip(labels, rows) if r.get("reference")), None)
     return metrics_chart(
-        f"Selection rate by {grouping}",
+        f"{metric.replace('_', ' ').capitalize()} by {grouping}",
         labels,
-        ["selection_rate"],
+        [metric],
         values,
         intervals if any(ci for ci in intervals[0]) else None,
         reference=reference,
@@ -58,6 +75,8 @@ def _chart(data: Mapping[str, Any]) -> Any:
 
 def _mitigation_text(data: Mapping[str, Any]) -> str:
     summary = data.get("mitigation_summary")
+    if not summary and is_regression(data):
+        return REGRESSION_MITIGATION
     if not summary:
         return (
             "No mitigation comparison in this result "
@@ -87,8 +106,11 @@ def _headline_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 def card_context(data: Mapping[str, Any]) -> dict[str, Any]:
     """Return what the notebook card shows, read from an audit result's JSON."""
     verdict = data.get("verdict")
+    regression = is_regression(data)
     entries = worse_off_entries(data.get("summary"))
     worse = [display_text(worse_off_text(e)) for e in entries[:_WORSE_OFF_SHOWN]]
+    if regression:
+        worse = [display_text(text) for text in regression_headline_texts(data)]
     confidence = (data.get("uncertainty") or {}).get("confidence")
     return {
         "name": data["audit"].get("name"),
@@ -99,7 +121,9 @@ def card_context(data: Mapping[str, Any]) -> dict[str, Any]:
         "rows": data["lineage"]["data"].get("rows"),
         "features": data["audit"]["sensitive_features"],
         "worse_off": worse,
-        "no_worse_off": NO_WORSE_OFF,
+        "worse_off_title": REGRESSION_TITLE if regression else "Who is worse off",
+        "worse_off_prefix": "" if regression else "worse off: ",
+        "no_worse_off": NO_REGRESSION_HEADLINE if regression else NO_WORSE_OFF,
         "groupings": data["audit"]["groupings"],
         "headline": _headline_rows(data),
         "confidence": f"{confidence:.0%}" if isinstance(confidence, float) else "",
@@ -144,7 +168,8 @@ def render_markdown(data: Mapping[str, Any], *, plain: bool = False) -> str:
     if card["failed_rules"]:
         lines[0] += f" (failed rules: {_md(', '.join(card['failed_rules']))})"
     lines += ["", f"{card['rows']} rows; by {_md(', '.join(card['features']))}.", ""]
-    lines += [f"- worse off: {_md(w)}" for w in card["worse_off"]] or [NO_WORSE_OFF]
+    prefix = card["worse_off_prefix"]
+    lines += [f"- {prefix}{_md(w)}" for w in card["worse_off"]] or [card["no_worse_off"]]
     groupings = card["groupings"]
     lines += ["", "| metric | " + " | ".join(_md(g) for g in groupings) + " |"]
     lines.append("| --- |" + " --- |" * len(groupings))

@@ -108,13 +108,19 @@ def disparities_frame(data: Mapping[str, Any]) -> pd.DataFrame:
 
 def headline_frame(data: Mapping[str, Any]) -> pd.DataFrame:
     """Return the headline metrics (fairlearn's ``*_difference``/``*_ratio`` over groups),
-    one row per grouping and metric, with their intervals."""
+    one row per grouping and metric, with their intervals; ``group`` names a regression
+    headline's worst group."""
     rows = []
+    # A regression result's headline names the worst group (MAE and RMSE ratios).
+    named = any(entry.get("group") for entry in data["headline"])
     for entry in data["headline"]:
         row = {"grouping": entry["feature"], "metric": entry["metric"], "value": entry["value"]}
         _interval(row, entry.get("ci"), "value")
+        if named:
+            row["group"] = group_text(entry["group"]) if entry.get("group") else None
         rows.append(row)
-    return pd.DataFrame(rows, columns=["grouping", "metric", "value", "value_low", "value_high"])
+    columns = ["grouping", "metric", "value", "value_low", "value_high"]
+    return pd.DataFrame(rows, columns=columns + (["group"] if named else []))
 
 
 def worse_off_frame(data: Mapping[str, Any]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fairaudit.display import group_text, terminal_text, worse_off_entries, worse_off_text
+from fairaudit.outputs._card_source import is_regression, regression_headline_texts
 
 __all__ = [
     "MAX_POLICY_LINES",
@@ -150,8 +151,9 @@ def mitigation_lines(data: Mapping[str, Any]) -> list[str]:
 def run_summary(data: Mapping[str, Any], html: Path, json: Path, ledger: Path | None) -> str:
     """Return what ``fairaudit run`` prints on success.
 
-    The files written and the ledger that recorded them, the headline metrics, who is worse
-    off, the mitigation outcome and the count of data-check warnings.
+    The files written and the ledger that recorded them, the headline metrics (a regression
+    audit's per grouping, the worst group named), who is worse off, the mitigation outcome
+    and the count of data-check warnings.
     """
     lines = [f"Wrote {html} and {json}"]
     if ledger is not None:
@@ -169,6 +171,8 @@ def run_summary(data: Mapping[str, Any], html: Path, json: Path, ledger: Path | 
             ratio = _number(four_fifths[h["feature"]])
             lines.append(f"  {h['feature']}: favorable_rate_ratio (not flagged) = {ratio}")
     lines += [f"  worse off: {worse_off_text(e)}" for e in worse_off_entries(data.get("summary"))]
+    if is_regression(data):  # the largest KS and the worst MAE/RMSE ratio, groups named
+        lines += [f"  {text}" for text in regression_headline_texts(data)]
     lines += mitigation_lines(data)
     warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
     if warnings:

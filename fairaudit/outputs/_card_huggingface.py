@@ -15,9 +15,15 @@ from typing import Any
 
 from fairaudit.display import BIDI_CONTROLS
 from fairaudit.outputs._card_markdown import line_ending, update_markdown_card
-from fairaudit.outputs._card_source import CardError, ReportReference, dataset_identity
+from fairaudit.outputs._card_source import (
+    CardError,
+    ReportReference,
+    dataset_identity,
+    is_regression,
+)
 
 __all__ = [
+    "HF_REGRESSION_TASK",
     "HF_TASK",
     "MSG_FLOW_INDEX",
     "YAML_BEGIN",
@@ -31,6 +37,8 @@ YAML_END = "# fairaudit:end"
 _YAML_BEGIN_PREFIX = "# fairaudit:begin"
 #: The model-index task type (Hugging Face task ids).
 HF_TASK = "tabular-classification"
+#: The task of a regression audit's result (issue 17).
+HF_REGRESSION_TASK = "tabular-regression"
 
 MSG_NO_FRONT_MATTER_END = "{path}: the YAML front matter opened with '---' is never closed"
 MSG_FLOW_INDEX = (
@@ -73,8 +81,9 @@ def _yaml_number(value: float) -> str:
 def model_index_lines(data: Mapping[str, Any]) -> list[str]:
     """Return fairaudit's ``model-index`` list item (markers included), at indentation 0.
 
-    One result (task ``tabular-classification`` on the evaluation data) with one metric per
-    headline metric and grouping; undefined (null) values are left out.
+    One result (task ``tabular-classification``, or ``tabular-regression``, on the
+    evaluation data) with one metric per headline metric and grouping; undefined (null)
+    values are left out.
     """
     audit = data["audit"]
     dataset, dataset_type = dataset_identity(data)
@@ -86,7 +95,7 @@ def model_index_lines(data: Mapping[str, Any]) -> list[str]:
         f"- name: {_yaml_string(name)}",
         "  results:",
         "  - task:",
-        f"      type: {HF_TASK}",
+        f"      type: {HF_REGRESSION_TASK if is_regression(data) else HF_TASK}",
         "    dataset:",
         f"      name: {_yaml_string(dataset)}",
         f"      type: {_yaml_string(dataset_type)}",

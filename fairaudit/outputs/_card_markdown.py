@@ -14,10 +14,12 @@ from typing import Any
 
 from fairaudit.display import display_text, group_text, worse_off_entries, worse_off_text
 from fairaudit.outputs._card_source import (
-    CARD_METRICS,
     CardError,
     ReportReference,
+    card_metrics,
     dataset_identity,
+    is_regression,
+    regression_headline_texts,
 )
 from fairaudit.outputs._text import bound_text
 
@@ -105,8 +107,7 @@ def _factors(data: Mapping[str, Any]) -> list[str]:
 
 def _group_tables(data: Mapping[str, Any]) -> list[str]:
     audit = data["audit"]
-    names = data["metrics"].get("names") or []
-    metrics = [m for m in CARD_METRICS if m in names]
+    metrics = card_metrics(data)
     by_group = data["metrics"].get("by_group") or []
     confidence = (data.get("uncertainty") or {}).get("confidence")
     lines = ["### Results by group", ""]
@@ -126,6 +127,7 @@ def _group_tables(data: Mapping[str, Any]) -> list[str]:
                     ("reference", "reference"),
                     ("insufficient_data", "insufficient data"),
                     ("single_class", "one class"),
+                    ("constant_target", "constant target"),
                 )
                 if row.get(flag)
             ]
@@ -140,7 +142,24 @@ def _group_tables(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _regression_disparities(data: Mapping[str, Any]) -> list[str]:
+    """Return a regression audit's headline: each grouping's largest KS distance and worst
+    MAE and RMSE ratios, the worst group named."""
+    return [
+        "### Disparities",
+        "",
+        "Per grouping: the largest Kolmogorov-Smirnov distance between two groups' prediction "
+        "distributions (0 when alike), and the worst group's MAE and RMSE over the overall "
+        "value (bounded group loss; 1 when no group's error exceeds the overall).",
+        "",
+        *(f"- {_md(text)}" for text in regression_headline_texts(data)),
+        "",
+    ]
+
+
 def _disparities(data: Mapping[str, Any]) -> list[str]:
+    if is_regression(data):
+        return _regression_disparities(data)
     headline = data.get("headline") or []
     metrics: list[str] = []
     for h in headline:

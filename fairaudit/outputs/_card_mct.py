@@ -10,7 +10,7 @@ from typing import Any
 
 from fairaudit.display import group_text
 from fairaudit.outputs._card_markdown import mitigation_texts
-from fairaudit.outputs._card_source import CARD_METRICS, dataset_identity
+from fairaudit.outputs._card_source import card_metrics, dataset_identity
 
 __all__ = ["MCT_SCHEMA_VERSION", "mct_card", "mct_schema_path"]
 
@@ -36,8 +36,7 @@ def _metric(kind: str, value: Any, slice_name: str, ci: Any) -> dict[str, Any] |
 def _performance(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return the overall, per-group and headline metrics that are defined, with intervals."""
     metrics_section = data["metrics"]
-    names = metrics_section.get("names") or []
-    metrics = [m for m in CARD_METRICS if m in names]
+    metrics = card_metrics(data)
     overall_ci = (data.get("uncertainty") or {}).get("overall_ci") or {}
     performance: list[dict[str, Any] | None] = []
     overall = metrics_section.get("overall") or {}
@@ -101,7 +100,7 @@ def _considerations(data: Mapping[str, Any]) -> dict[str, Any]:
 def mct_card(data: Mapping[str, Any]) -> dict[str, Any]:
     """Return a Model Card Toolkit (schema v0.0.2) document for the audit result.
 
-    ``performance_metrics`` holds the overall and per-group values of ``CARD_METRICS``
+    ``performance_metrics`` holds the overall and per-group values of ``card_metrics`` (the task's)
     (slice ``overall`` or e.g. ``sex=female``) and the headline disparities (slice: the
     grouping), each with its confidence interval when the audit computed one.
     """

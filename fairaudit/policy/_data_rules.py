@@ -19,7 +19,7 @@ section's ``not_applicable``, never judged, never passed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from fairaudit.policy._judge import (
     PolicyEvaluation,
     RuleEvaluation,
     judge,
+    judge_size,
     resolve_not_evaluable,
     split_rules,
     verdict_of,
@@ -118,16 +119,6 @@ class DataOutcome(Outcome):
         }
 
 
-def _size_interval(interval: Sequence[float]) -> tuple[float, float]:
-    """Return the interval of ``|x|`` for ``x`` in ``interval``."""
-    low, high = float(interval[0]), float(interval[1])
-    if low >= 0:
-        return low, high
-    if high <= 0:
-        return -high, -low
-    return 0.0, max(-low, high)
-
-
 def _number(value: Any) -> float | None:
     """Return a JSON number as a float; None (undefined) for null or NaN."""
     if value is None or isinstance(value, bool):
@@ -152,17 +143,14 @@ def _row_outcome(rule: Rule, row: Mapping[str, Any]) -> DataOutcome:
     """Judge one ``data_bias`` row."""
     value = _number(row.get("value"))
     interval = _as_pair(row.get("ci"))
-    signed = rule.metric in DATA_SIGNED_METRICS
-    observed = None if value is None else (abs(value) if signed else value)
-    if signed and interval is not None:
-        interval = _size_interval(interval)
     missing = REASON_NO_ROW_INTERVAL.format(evidence=rule.evidence)
-    status, reason = judge(rule, observed, interval, interval_reason=missing)
-    if signed and status != NOT_EVALUABLE:
-        if rule.evidence == "point":
-            reason = f"|{value:.4g}| = {reason}"
-        else:
-            reason = reason.replace("interval", "the interval of |value|", 1)
+    if rule.metric in DATA_SIGNED_METRICS:
+        observed, interval, status, reason = judge_size(
+            rule, value, interval, interval_reason=missing
+        )
+    else:
+        observed = value
+        status, reason = judge(rule, observed, interval, interval_reason=missing)
     return DataOutcome(
         feature=row["feature"],
         groups=(),

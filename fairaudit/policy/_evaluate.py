@@ -14,6 +14,7 @@ from fairaudit.policy._judge import (
     PolicyEvaluation,
     RuleEvaluation,
     judge,
+    judge_size,
     resolve_not_evaluable,
     split_rules,
     verdict_of,
@@ -25,7 +26,13 @@ from fairaudit.policy._model import (
     NOT_EVALUABLE,
     NotEvaluable,
     Policy,
+    PolicyError,
     Rule,
+)
+from fairaudit.policy._regression_rules import (
+    REASON_NO_DISTANCE_INTERVAL,
+    reference_reading,
+    regression_between_outcome,
 )
 from fairaudit.policy._variant import mitigation_disparities
 from fairaudit.policy._view import (
@@ -64,6 +71,11 @@ REASON_RESTRICTED = (
 )
 REASON_NO_BETWEEN_INTERVAL = (
     "evidence = 'interval', but there is no interval for a between-groups {metric}"
+)
+
+MSG_MULTICLASS_RULES = (
+    "policy rules on multiclass metrics are not built yet: this policy cannot judge a "
+    "multiclass audit's result"
 )
 
 # Headline metrics that are a between-groups comparison of one group metric.
@@ -202,8 +214,12 @@ def _favorable_interval(
 
 
 def _reference_outcomes(rule: Rule, view: View, feature: str, minimum: int) -> list[Outcome]:
-    """Evaluate a group-metric rule against the reference group: one outcome per group."""
-    rows = view.disparities.get((feature, rule.base_metric))
+    """Evaluate a group-metric rule against the reference group: one outcome per group.
+
+    Where each row's number is: ``reference_reading`` (a regression distance's ``value``, a
+    signed regression difference judged by its size)."""
+    metric, key, ci_key, size = reference_reading(rule)
+    rows = view.disparities.get((feature, metric))
     if not rows:
         return [
             Outcome(
@@ -212,15 +228,14 @@ def _reference_outcomes(rule: Rule, view: View, feature: str, minimum: int) -> l
                 None,
                 None,
                 NOT_EVALUABLE,
-                REASON_NO_METRIC.format(metric=rule.base_metric, feature=feature),
+                REASON_NO_METRIC.format(metric=metric, feature=feature),
             )  # fmt: skip
         ]
     outcomes = []
     sizes = view.sizes.get(feature, {})
-    ci_key = f"ci_{rule.kind}"
     for row in rows:
         group, reference = dict(row["group"]), dict(row["reference"])
-        observed = row.get(rule.kind)
+        observed = row.get(key)
         small = [
             k for k in (group_key(group), group_key(reference)) if sizes.get(k, minimum) < minimum
         ]
@@ -230,9 +245,17 @@ def _reference_outcomes(rule: Rule, view: View, feature: str, minimum: int) -> l
                 Outcome(feature, (group, reference), observed, None, NOT_EVALUABLE, reason)
             )
             continue
-        interval = as_interval(row.get(ci_key))
-        missing = REASON_NO_INTERVALS if ci_key not in row else REASON_NO_INTERVAL
-        status, reason = judge(rule, observed, interval, interval_reason=missing)
+        interval = as_interval(row.get(ci_key)) if ci_key else None
+        if ci_key is None:
+            missing = REASON_NO_DISTANCE_INTERVAL.format(metric=metric)
+        else:
+            missing = REASON_NO_INTERVALS if ci_key not in row else REASON_NO_INTERVAL
+        if size:
+            observed, interval, status, reason = judge_size(
+                rule, observed, interval, interval_reason=missing
+            )
+        else:
+            status, reason = judge(rule, observed, interval, interval_reason=missing)
         outcomes.append(Outcome(feature, (group, reference), observed, interval, status, reason))
     return outcomes
 
@@ -249,6 +272,8 @@ def _evaluate_rule(rule: Rule, view: View) -> RuleEvaluation:
             outcomes.append(Outcome(feature, (), None, None, NOT_EVALUABLE, reason))
         elif rule.metric in FAVORABLE_METRICS:
             outcomes.append(_favorable_outcome(rule, view, feature, minimum))
+        elif rule.applies_to == "regression" and rule.compare == "between_groups":
+            outcomes.append(regression_between_outcome(rule, view, feature, minimum))
         elif rule.compare == "between_groups":
             outcomes.append(_between_outcome(rule, view, feature, minimum))
         else:
@@ -270,10 +295,15 @@ def evaluate_policy(
     outcomes; either way they are never a pass. Each entry of ``result["mitigations"]`` with
     status ``ok`` (or none) and ``headline`` or ``disparities`` is judged too, on its own
     numbers (its disparity rows as stored, or derived from its groups' counts:
-    ``mitigation_disparities``); group sizes come from the audit's ``by_group``.
+    ``mitigation_disparities``); group sizes come from the audit's ``by_group``. A
+    regression audit's result (``audit.task``) is judged by the policy's regression rules
+    (``_regression_rules``), a binary one by its model rules; the others cannot apply.
     """
     mode = resolve_not_evaluable(policy, not_evaluable)
-    applies, others = split_rules(policy, "model")
+    task = (result.get("audit") or {}).get("task")
+    if task == "multiclass":
+        raise PolicyError(MSG_MULTICLASS_RULES)
+    applies, others = split_rules(policy, "regression" if task == "regression" else "model")
     view = build_view(result)
     rules = tuple(_evaluate_rule(rule, view) for rule in applies)
     mitigations = []

@@ -30,6 +30,9 @@ MSG_NO_RULES_FOR = (
     "audits, so it would pass this report without checking anything"
 )
 
+#: How messages name the kinds of audit a rule is for.
+_KIND_NAMES = {"model": "binary model", "data": "data", "regression": "regression"}
+
 # Reasons for a not-evaluable outcome (shown in the report, JUnit and findings).
 REASON_UNDEFINED = "the value is undefined (a zero denominator)"
 REASON_NO_INTERVAL = "evidence = 'interval', but the confidence interval is undefined"
@@ -192,6 +195,38 @@ def judge(
     return rule.severity, f"{text} is not wholly {rule.bound_text()}"
 
 
+def size_interval(interval: tuple[float, float]) -> tuple[float, float]:
+    """Return the interval of ``|x|`` for ``x`` in ``interval``."""
+    low, high = float(interval[0]), float(interval[1])
+    if low >= 0:
+        return low, high
+    if high <= 0:
+        return -high, -low
+    return 0.0, max(-low, high)
+
+
+def judge_size(
+    rule: Rule,
+    value: float | None,
+    interval: tuple[float, float] | None,
+    *,
+    interval_reason: str | None,
+) -> tuple[float | None, tuple[float, float] | None, Status, str]:
+    """Judge a signed value by its size ``|value|`` (and the interval of ``|value|``).
+
+    Return the number judged, its interval, the status and the reason, which says that the
+    size was judged (``|-0.12| = 0.12 is not <= 0.1``)."""
+    observed = None if value is None else abs(value)
+    interval = None if interval is None else size_interval(interval)
+    status, reason = judge(rule, observed, interval, interval_reason=interval_reason)
+    if status != NOT_EVALUABLE and value is not None:
+        if rule.evidence == "point":
+            reason = f"|{value:.4g}| = {reason}"
+        else:
+            reason = reason.replace("interval", "the interval of |value|", 1)
+    return observed, interval, status, reason
+
+
 def worst_status(outcomes: Iterable[Outcome]) -> Status:
     """Return the worst status of ``outcomes``: fail, warn, not evaluable, then pass."""
     statuses = {o.status for o in outcomes}
@@ -213,7 +248,7 @@ def split_rules(policy: Policy, kind: ReportKind) -> tuple[tuple[Rule, ...], tup
                 sources=", ".join(layer.source for layer in policy.layers),
                 kind=kind,
                 ids=", ".join(r.id for r in others),
-                other=others[0].applies_to,
+                other=_KIND_NAMES.get(others[0].applies_to, others[0].applies_to),
             )
         )
     return applies, others

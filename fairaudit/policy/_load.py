@@ -15,12 +15,13 @@ from fairaudit.paths import parse_toml, read_regular_bytes
 from fairaudit.policy._model import (
     BETWEEN_GROUPS_METRICS,
     DATA_RULE_COMPARES,
-    DATA_RULE_METRICS,
     EVIDENCE_ORDER,
     GROUP_METRICS,
     PRESET_PREFIX,
     PRESETS,
+    REGRESSION_RULE_COMPARES,
     RULE_METRICS,
+    TASK_RULE_COMPARES,
     Approvals,
     NotEvaluable,
     Policy,
@@ -57,7 +58,8 @@ MSG_UNKNOWN_KEY = "{source}: rule {rule}: unknown key {key!r}; allowed keys: {al
 MSG_BAD_METRIC = (
     "{source}: rule {rule}: key 'metric': unknown metric {value!r}; use a between-groups metric "
     "({headline}) or <group metric>_difference / <group metric>_ratio with a group metric "
-    "among: {group}; or, for a data audit: " + ", ".join(DATA_RULE_COMPARES)
+    "among: {group}; or, for a data audit: " + ", ".join(DATA_RULE_COMPARES) + "; or, for a "
+    "regression audit: " + ", ".join(REGRESSION_RULE_COMPARES)
 )
 MSG_BAD_SEVERITY = "{source}: rule {rule}: key 'severity' must be 'fail' or 'warn', not {value!r}"
 MSG_BAD_EVIDENCE = (
@@ -68,7 +70,7 @@ MSG_BEYOND_MODEL = (
     "rule takes 'point' or 'interval'"
 )
 MSG_DATA_COMPARE = (
-    "{source}: rule {rule}: key 'compare': {metric!r} is a data-audit metric whose rows "
+    "{source}: rule {rule}: key 'compare': {metric!r} is a {kind}-audit metric whose rows "
     "compare with: {allowed}; not {value!r}"
 )
 MSG_DATA_GROUP_SIZE = (
@@ -186,8 +188,8 @@ def _label(entry: Mapping[str, Any], index: int) -> str:
 
 def default_compare(metric: str) -> str:
     """Return the comparison a rule on ``metric`` makes when it names none."""
-    if metric in DATA_RULE_COMPARES:
-        return DATA_RULE_COMPARES[metric][0]
+    if metric in TASK_RULE_COMPARES:
+        return TASK_RULE_COMPARES[metric][0]
     return "between_groups" if metric in BETWEEN_GROUPS_METRICS else "reference"
 
 
@@ -223,7 +225,7 @@ def _validate_entry(entry: Mapping[str, Any], *, source: str, rule: str) -> dict
     for key in ("metric", "feature", "description"):
         if key in entry and not (isinstance(entry[key], str) and entry[key]):
             raise bad(key, "non-empty text")
-    if "metric" in entry and entry["metric"] not in RULE_METRICS | DATA_RULE_METRICS:
+    if "metric" in entry and entry["metric"] not in RULE_METRICS | TASK_RULE_COMPARES.keys():
         raise PolicyError(
             MSG_BAD_METRIC.format(
                 source=source,
@@ -263,19 +265,20 @@ def _validate_entry(entry: Mapping[str, Any], *, source: str, rule: str) -> dict
 def _check_kind(rule: Rule, *, source: str, rule_label: str) -> None:
     """Raise PolicyError if the rule's keys do not fit the kind of report its metric is in."""
     label = {"source": source, "rule": rule_label}
-    if rule.applies_to == "model":
-        if rule.compare not in ("reference", "between_groups"):
-            raise PolicyError(MSG_BAD_COMPARE.format(**label, value=rule.compare))
+    if rule.applies_to == "model" and rule.compare not in ("reference", "between_groups"):
+        raise PolicyError(MSG_BAD_COMPARE.format(**label, value=rule.compare))
+    allowed = TASK_RULE_COMPARES.get(rule.metric, ("reference", "between_groups"))
+    if rule.compare not in allowed:
+        text = ", ".join(allowed)
+        raise PolicyError(
+            MSG_DATA_COMPARE.format(
+                **label, kind=rule.applies_to, metric=rule.metric, allowed=text, value=rule.compare
+            )
+        )
+    if rule.applies_to != "data":  # model and regression rules: judged on a result's rows
         if rule.evidence == "beyond":
             raise PolicyError(MSG_BEYOND_MODEL.format(**label))
         return
-    allowed = DATA_RULE_COMPARES[rule.metric]
-    if rule.compare not in allowed:
-        raise PolicyError(
-            MSG_DATA_COMPARE.format(
-                **label, metric=rule.metric, allowed=", ".join(allowed), value=rule.compare
-            )
-        )
     if rule.min_group_size is not None:
         raise PolicyError(MSG_DATA_GROUP_SIZE.format(**label))
 
@@ -371,7 +374,7 @@ def _override(earlier: Rule, checked: Mapping[str, Any], *, source: str, rule_la
             MSG_HEADLINE_COMPARE.format(source=source, rule=rule_label, metric=metric)
         )
     if "metric" in changes and "compare" not in changes:
-        allowed = DATA_RULE_COMPARES.get(metric, ("reference", "between_groups"))
+        allowed = TASK_RULE_COMPARES.get(metric, ("reference", "between_groups"))
         kept = metric not in BETWEEN_GROUPS_METRICS and earlier.compare in allowed
         changes["compare"] = earlier.compare if kept else default_compare(metric)
     locked_by = earlier.locked_by

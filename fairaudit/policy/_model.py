@@ -6,12 +6,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fairaudit.errors import ConfigError
-from fairaudit.vocabulary import CONFUSION_METRICS, HEADLINE_METRICS, SCORE_METRICS
+from fairaudit.vocabulary import (
+    CONFUSION_METRICS,
+    HEADLINE_METRICS,
+    REGRESSION_DISTRIBUTION_METRICS,
+    REGRESSION_HEADLINE_METRICS,
+    SCORE_METRICS,
+)
 
 Severity = Literal["fail", "warn"]
 Evidence = Literal["point", "interval", "beyond"]
 Compare = Literal["reference", "between_groups", "rest", "population", "proxy"]
-ReportKind = Literal["model", "data"]
+ReportKind = Literal["model", "data", "regression"]
 Status = Literal["pass", "warn", "fail", "not evaluable"]
 Verdict = Literal["pass", "warn", "fail"]
 NotEvaluable = Literal["warn", "fail"]
@@ -76,9 +82,32 @@ DATA_SIGNED_METRICS: tuple[str, ...] = (
     "conditional_demographic_disparity",
     "missing_share_difference",
 )
+#: Regression-audit metrics (issue 17) a rule may name, with the comparisons they make (the
+#: first is the default): the headline's between-groups values (the largest KS distance
+#: between two groups, the worst group's MAE and RMSE over the overall), each group's KS and
+#: Wasserstein distance from the reference, and differences (ratios for the non-negative
+#: MAE and RMSE) of the group metrics against the reference.
+REGRESSION_RULE_COMPARES: dict[str, tuple[str, ...]] = {
+    "ks_statistic": ("between_groups", "reference"),
+    **{m: ("between_groups",) for m in REGRESSION_HEADLINE_METRICS if m != "ks_statistic"},
+    **{m: ("reference",) for m in REGRESSION_DISTRIBUTION_METRICS if m != "ks_statistic"},
+    **{
+        f"{m}_difference": ("reference",)
+        for m in ("mean_prediction", "mean_error", "mean_absolute_error")
+        + ("root_mean_squared_error", "r2")
+    },
+    "mean_absolute_error_ratio": ("reference",),
+    "root_mean_squared_error_ratio": ("reference",),
+}
+REGRESSION_RULE_METRICS: frozenset[str] = frozenset(REGRESSION_RULE_COMPARES)
+#: Signed regression differences whose sign only says which way the model errs or shifts
+#: (over- or under-prediction): a rule bounds their size, ``|difference|`` (and its interval).
+REGRESSION_SIGNED_METRICS: tuple[str, ...] = ("mean_prediction_difference", "mean_error_difference")
+#: The comparisons a data- or regression-audit metric makes (model-audit metrics: either).
+TASK_RULE_COMPARES: dict[str, tuple[str, ...]] = {**DATA_RULE_COMPARES, **REGRESSION_RULE_COMPARES}
 #: Evidence from the most lenient to the strictest (a locked rule may only move right).
 EVIDENCE_ORDER: tuple[str, ...] = ("beyond", "point", "interval")
-REPORT_KINDS: tuple[str, ...] = ("model", "data")
+REPORT_KINDS: tuple[str, ...] = ("model", "data", "regression")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -134,8 +163,11 @@ class Rule:
 
     @property
     def applies_to(self) -> ReportKind:
-        """Return the kind of report the rule's metric is in: ``model`` or ``data``."""
-        return "data" if self.metric in DATA_RULE_METRICS else "model"
+        """Return the kind of report the rule's metric is in: ``model`` (a binary model's
+        audit), ``data`` or ``regression``."""
+        if self.metric in DATA_RULE_METRICS:
+            return "data"
+        return "regression" if self.metric in REGRESSION_RULE_METRICS else "model"
 
     @property
     def is_headline(self) -> bool:

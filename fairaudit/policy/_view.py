@@ -37,6 +37,8 @@ class View:
     headline: dict[tuple[str, str], Mapping[str, Any]]
     positive_favorable: bool = True
     worse_off: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    #: The metrics over every row (``metrics.overall``): a regression rule's denominator.
+    overall: Mapping[str, Any] = field(default_factory=dict)
 
 
 def build_view(
@@ -58,6 +60,7 @@ def build_view(
         values={},
         disparities={},
         headline={},
+        overall=(result.get("metrics") or {}).get("overall") or {},
     )
     for row in by_group:
         key = group_key(row["group"])
