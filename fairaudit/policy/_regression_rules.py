@@ -32,6 +32,7 @@ from fairaudit.vocabulary import REGRESSION_DISTRIBUTION_METRICS
 
 __all__ = [
     "REASON_KS_MINIMUM",
+    "REASON_KS_TOO_FEW",
     "REASON_NO_DISTANCE_INTERVAL",
     "REASON_NO_HEADLINE",
     "REASON_NO_HEADLINE_INTERVAL",
@@ -53,6 +54,9 @@ REASON_NO_HEADLINE_INTERVAL = (
 REASON_NO_DISTANCE_INTERVAL = (
     "evidence = 'interval', but a regression audit's {metric} against the reference has no "
     "interval (only a test)"
+)
+REASON_KS_TOO_FEW = (
+    "fewer than two groups with at least {minimum} rows: no KS distance between groups"
 )
 REASON_NO_OVERALL = "the overall {metric} is undefined or 0, so no ratio to it is defined"
 REASON_TOO_FEW_GROUPS = "no group with at least {minimum} rows and a defined {metric}"
@@ -93,6 +97,9 @@ def regression_between_outcome(rule: Rule, view: View, feature: str, minimum: in
             reason = REASON_KS_MINIMUM.format(audit=view.min_group_size, rule=minimum)
             return Outcome(feature, (), None, None, NOT_EVALUABLE, reason, excluded)
         observed = entry.get("value")
+        if observed is None:
+            reason = REASON_KS_TOO_FEW.format(minimum=minimum)
+            return Outcome(feature, (), None, None, NOT_EVALUABLE, reason, excluded)
         groups: tuple[dict[str, str], ...] = ()
     else:
         base = _LOSS_BASE[rule.metric]
