@@ -31,7 +31,9 @@ __all__ = [
     "display_text",
     "group_text",
     "is_adverse",
+    "is_regression",
     "ratio_name",
+    "regression_headline_texts",
     "terminal_json",
     "terminal_text",
     "worse_off_entries",
@@ -163,3 +165,36 @@ def worse_off_text(entry: Mapping[str, Any]) -> str:
         f"({'flagged more often; ' if is_adverse(entry) else ''}"
         f"{ratio_name(entry)} {_number(entry['ratio'])})"
     )
+
+
+_REGRESSION_HEADLINE = {
+    "ks_statistic": "largest KS distance between two groups' predictions",
+    "max_group_mae_ratio": "worst group's MAE over the overall MAE",
+    "max_group_rmse_ratio": "worst group's RMSE over the overall RMSE",
+}
+
+
+def is_regression(data: Mapping[str, Any]) -> bool:
+    """Return whether ``data`` is a regression audit's result (``audit.task``)."""
+    return (data.get("audit") or {}).get("task") == "regression"
+
+
+def regression_headline_texts(data: Mapping[str, Any]) -> list[str]:
+    """Return one plain sentence per regression headline entry, the worst group named, e.g.
+    ``sex: worst group's MAE over the overall MAE = 1.028 (sex=female)``. Unescaped: the
+    caller escapes for its medium (terminal, Markdown, HTML)."""
+    texts = []
+    for entry in data.get("headline") or []:
+        phrase = _REGRESSION_HEADLINE.get(str(entry.get("metric")))
+        if phrase is None:
+            continue
+        value = entry.get("value")
+        text = f"{entry['feature']}: {phrase} = "
+        text += "undefined" if value is None else f"{float(value):.3f}"
+        if entry.get("group"):
+            text += f" ({group_text(entry['group'])})"
+        left_out = [group_text(e["group"]) for e in entry.get("excluded") or []]
+        if left_out:
+            text += "; left out (too few rows): " + "; ".join(left_out)
+        texts.append(text)
+    return texts

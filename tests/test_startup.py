@@ -66,6 +66,13 @@ def test_version_imports_no_heavy_library() -> None:
     assert _imported(code) == []
 
 
+def test_the_cli_does_not_load_the_renderers() -> None:
+    """jinja2 and the outputs package (0.14 s) load with the commands that render, not for
+    --version: console helpers read the JSON through fairaudit.display."""
+    renderers = ("jinja2", "fairaudit.outputs")
+    assert _imported("import fairaudit.cli", modules=renderers) == []
+
+
 def test_version_does_not_load_the_signing_code() -> None:
     """cryptography loads with the commands that sign or verify, not for --version or --help."""
     signing = ("cryptography", "fairaudit.provenance")

@@ -6,9 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fairaudit.display import display_text, terminal_text, worse_off_entries, worse_off_text
+from fairaudit.display import (
+    display_text,
+    is_regression,
+    regression_headline_texts,
+    terminal_text,
+    worse_off_entries,
+    worse_off_text,
+)
 from fairaudit.outputs import group_label, metrics_chart, template_environment
-from fairaudit.outputs._card_source import is_regression, regression_headline_texts
 from fairaudit.result import BASELINE
 
 __all__ = ["card_context", "render_card", "render_markdown"]

@@ -11,8 +11,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fairaudit.display import group_text, terminal_text, worse_off_entries, worse_off_text
-from fairaudit.outputs._card_source import is_regression, regression_headline_texts
+from fairaudit.display import (
+    group_text,
+    is_regression,
+    regression_headline_texts,
+    terminal_text,
+    worse_off_entries,
+    worse_off_text,
+)
 
 __all__ = [
     "MAX_POLICY_LINES",

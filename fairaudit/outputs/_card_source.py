@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fairaudit.display import group_text
+from fairaudit.display import is_regression, regression_headline_texts
 from fairaudit.errors import FairauditError
 from fairaudit.paths import read_regular_bytes
 
@@ -37,12 +37,6 @@ CARD_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "
 #: The same for a regression audit (issue 17): the group's errors.
 REGRESSION_CARD_METRICS = ("mean_absolute_error", "root_mean_squared_error", "r2", "mean_error")
 #: How a regression headline metric reads in a sentence, per grouping.
-_REGRESSION_HEADLINE = {
-    "ks_statistic": "largest KS distance between two groups' predictions",
-    "max_group_mae_ratio": "worst group's MAE over the overall MAE",
-    "max_group_rmse_ratio": "worst group's RMSE over the overall RMSE",
-}
-
 MSG_REPORT_NOT_FOUND = "report file '{path}' not found"
 MSG_REPORT_UNREADABLE = "cannot read '{path}': {detail}"
 MSG_NOT_JSON = "'{path}' is not a fairaudit report.json: {detail}"
@@ -67,37 +61,11 @@ class ReportReference:
     malformed: bool = False
 
 
-def is_regression(data: Mapping[str, Any]) -> bool:
-    """Return whether ``data`` is a regression audit's result (``audit.task``)."""
-    return (data.get("audit") or {}).get("task") == "regression"
-
-
 def card_metrics(data: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the per-group metrics a card tabulates for this result's task, those it has."""
     names = (data.get("metrics") or {}).get("names") or []
     wanted = REGRESSION_CARD_METRICS if is_regression(data) else CARD_METRICS
     return tuple(m for m in wanted if m in names)
-
-
-def regression_headline_texts(data: Mapping[str, Any]) -> list[str]:
-    """Return one plain sentence per regression headline entry, the worst group named, e.g.
-    ``sex: worst group's MAE over the overall MAE = 1.028 (sex=female)``. Unescaped: the
-    caller escapes for its medium (terminal, Markdown, HTML)."""
-    texts = []
-    for entry in data.get("headline") or []:
-        phrase = _REGRESSION_HEADLINE.get(str(entry.get("metric")))
-        if phrase is None:
-            continue
-        value = entry.get("value")
-        text = f"{entry['feature']}: {phrase} = "
-        text += "undefined" if value is None else f"{float(value):.3f}"
-        if entry.get("group"):
-            text += f" ({group_text(entry['group'])})"
-        left_out = [group_text(e["group"]) for e in entry.get("excluded") or []]
-        if left_out:
-            text += "; left out (too few rows): " + "; ".join(left_out)
-        texts.append(text)
-    return texts
 
 
 def read_card_input(path: Path) -> bytes:
