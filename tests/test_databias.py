@@ -620,3 +620,19 @@ def test_proxy_feature_with_no_value():
     empty = next(f for f in result["features"] if f["feature"] == "empty")
     assert empty["auc"] == 0.5 and empty["cramers_v"] == 0.0
     assert 0.6 < result["joint"]["auc"] < 0.9
+
+
+def test_favorable_label_read_as_the_model_audit_reads_labels():
+    """'1.0' and 'true' name the label 1 (True), as fairaudit run's --favorable-label does:
+    'fairaudit run --favorable-label 1.0 --train ...' failed on its training set ("the
+    favourable label '1.0' is not a value of the target: 0, 1")."""
+    frame = pd.read_csv(GERMAN)
+    rows = data_bias(frame, target="risk", sensitive=["sex"], favorable_label="1")
+    for given in ("1.0", "true", " 1 "):
+        assert data_bias(frame, target="risk", sensitive=["sex"], favorable_label=given) == rows
+    frame["good"] = frame["risk"] == 1
+    rows = data_bias(frame, target="good", sensitive=["sex"], favorable_label="True")
+    assert data_bias(frame, target="good", sensitive=["sex"], favorable_label="true") == rows
+    with pytest.raises(ConfigError) as caught:
+        data_bias(frame, target="risk", sensitive=["sex"], favorable_label="yes")
+    assert str(caught.value) == MSG_NO_FAVORABLE.format(label="yes", values="0, 1")

@@ -21,6 +21,7 @@ from fairaudit.databias._label import label_rows
 from fairaudit.databias._representation import missing_rows, representation_rows
 from fairaudit.databias._tables import DataCounts, GroupedCounts, count_data
 from fairaudit.errors import ConfigError
+from fairaudit.measure import same_label
 from fairaudit.stats import holm_adjust
 from fairaudit.vocabulary import BAD_CONFIDENCE, INTERSECTION
 
@@ -63,9 +64,14 @@ def _favorable_index(levels: list[str], favorable: Any) -> int | None:
                 return levels.index(yes)
         return None
     text = str(favorable)
-    if text not in levels:
+    if text in levels:
+        return levels.index(text)
+    # As the model audit reads a label: '1.0' and 'true' name the label 1 (or True), so
+    # 'fairaudit run --favorable-label 1.0 --train' measures its training set too.
+    same = [i for i, level in enumerate(levels) if same_label(text, level)]
+    if not same:
         raise ConfigError(MSG_NO_FAVORABLE.format(label=text, values=", ".join(levels)))
-    return levels.index(text)
+    return same[0]
 
 
 def _known(sizes: list[GroupedCounts], feature: str) -> GroupedCounts:
