@@ -48,7 +48,8 @@ MSG_TOO_MANY_LEVELS = (
 )
 MSG_MISSING_GROUP_CLASH = (
     "sensitive column {column!r} has both missing values and the value "
-    "{group!r}; rename that value, or use --missing-sensitive drop"
+    "{group!r}; rename that value (or, in 'fairaudit run', drop the rows with "
+    "--missing-sensitive drop)"
 )
 
 
