@@ -2,75 +2,42 @@
 
 from __future__ import annotations
 
-import platform
-import sys
-from collections.abc import Callable
 from contextlib import nullcontext
-from importlib import metadata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from fairaudit._audit_parts import (
+    TASK_AUDITS,
+    Progress,
+    audit_section,
+    audit_timestamp,
+    measured,
+    unsafe_model_checks,
+)
 from fairaudit._version import __version__
-from fairaudit.data import Check, EvaluationData
+from fairaudit.data import Check
 from fairaudit.engines import EngineCounts, count_with_engine
 from fairaudit.errors import ConfigError, DataError
 from fairaudit.measure import (
     BinaryCounts,
     Measurement,
-    RegressionInput,
-    RegressionMeasurement,
-    RegressionStatistics,
     TaskDecision,
-    count_regression,
-    detect_task,
     refuse_unbuilt,
-    regression_checks,
-    regression_input,
     resolve_direction,
     task_after_failure,
 )
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
-from fairaudit.result import SCHEMA_VERSION, TASK_SCHEMA_VERSION, AuditResult
-from fairaudit.runtime import BadSourceDateEpoch, lend_worker, reproducible_time
+from fairaudit.result import SCHEMA_VERSION, AuditResult
+from fairaudit.runtime import lend_worker
 from fairaudit.spec import AuditSpec
 
 __all__ = ["audit_timestamp", "run_audit"]
 
-_KEY_PACKAGES = (
-    "fairlearn",
-    "scikit-learn",
-    "pandas",
-    "numpy",
-    "scipy",
-    "skops",
-    "jinja2",
-    "click",
-    "cryptography",
+MSG_ONE_FAVORABLE = (
+    "--favorable-label is given more than once, but the label is binary: a binary audit "
+    "has one favourable label"
 )
-
-Progress = Callable[[str], None]
-
-
-def audit_timestamp() -> str:
-    """Return the audit time as UTC ISO-8601; SOURCE_DATE_EPOCH fixes it for reproducible runs."""
-    try:
-        return reproducible_time()
-    except BadSourceDateEpoch as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _environment() -> dict[str, Any]:
-    packages: dict[str, str | None] = {}
-    for name in _KEY_PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
-    return {
-        "python": platform.python_version(),
-        "implementation": sys.implementation.name,
-        "packages": packages,
-    }
 
 
 def _compare_mitigations(
@@ -103,23 +70,9 @@ def _compare_mitigations(
     )
 
 
-def _unsafe_model_checks(model_lineage: dict[str, Any] | None) -> list[Check]:
-    """Return the warning that the model was unpickled, or nothing."""
-    if model_lineage is None or not model_lineage["unsafe_pickle"]:
-        return []
-    return [
-        Check(
-            "unsafe_model",
-            "warning",
-            f"the model was loaded from a pickle file ('{model_lineage['file_name']}') "
-            "with --allow-unsafe-pickle: loading it could run arbitrary code",
-        )
-    ]
-
-
 def _run_checks(spec: AuditSpec, counted: EngineCounts) -> list[Check]:
     """Return the checks on the run itself: an unsafe model, no mitigation, no scores."""
-    checks = _unsafe_model_checks(counted.model_lineage)
+    checks = unsafe_model_checks(counted.model_lineage)
     if counted.data is None and spec.mitigations is None:
         checks.append(
             Check(
@@ -150,54 +103,6 @@ def _run_checks(spec: AuditSpec, counted: EngineCounts) -> list[Check]:
     return checks
 
 
-def _security_findings(model_lineage: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Return the findings that hold whatever the policy: an unsafe pickle was loaded."""
-    if model_lineage is None or not model_lineage["unsafe_pickle"]:
-        return []
-    return [
-        {
-            "kind": "security",
-            "severity": "warning",
-            "message": "model loaded with unsafe pickle deserialization",
-            "next_step": "save the model with skops.io.dump and audit the .skops file",
-        }
-    ]
-
-
-def _audit_section(
-    spec: AuditSpec,
-    features: list[str],
-    measurement: Measurement | RegressionMeasurement,
-    task: dict[str, Any],
-) -> dict[str, Any]:
-    """Return the AuditResult's ``audit`` section (its ``id`` is filled in last); ``task``:
-    the binary audit's direction, or a regression audit's ``task`` and ``task_reason``."""
-    section = {
-        "id": "",
-        "name": spec.default_name(),
-        "model_version": spec.model_version,
-        "created_at": audit_timestamp(),
-        "seed": spec.seed,
-        "supersedes": None,
-        "sensitive_features": features,
-        "groupings": measurement.groupings,
-        "reference": measurement.reference_groups(),
-        "min_group_size": spec.min_group_size,
-        "min_denominator": spec.min_denominator,
-        **task,
-        "owner": spec.owner,
-        "intended_use": spec.intended_use,
-        **{
-            k: v
-            for k, v in (("dataset_name", spec.dataset_name), ("dataset_type", spec.dataset_type))
-            if v
-        },
-    }
-    if "task" in task:
-        del section["min_denominator"]  # a count of a rate's denominator: binary only
-    return section
-
-
 #: The ``data_bias`` rows the training-data section keeps: each group's class imbalance and
 #: difference in label proportions against its reference group (for a 0/1 label the other
 #: distances restate the latter). ``fairaudit data`` on the training set gives every row.
@@ -224,8 +129,6 @@ def _training_data(spec: AuditSpec, counted: EngineCounts, say: Progress) -> dic
     if spec.train is None or not spec.training_data or spec.model is None:
         return None
     say(f"analysing the training set {spec.source_label('train')}")
-    from dataclasses import replace
-
     from fairaudit.data import load_evaluation_data
     from fairaudit.databias import MAX_MODEL_ROWS, PROXY_AUC_THRESHOLD, data_bias, proxy_features
 
@@ -308,7 +211,7 @@ def run_audit(
         refuse_unbuilt(spec, TaskDecision(spec.task, f"--task {spec.task} is given"))
     say = progress or (lambda message: None)
     with lend_worker(_RETRAINING_MODULES) if lend else nullcontext():
-        result = _audit_regression(spec, say) if spec.task == "regression" else _audit(spec, say)
+        result = TASK_AUDITS.get(spec.task, _audit)(spec, say)
     _apply_policy(result, policy, spec)
     result.audit["id"] = result.content_id()
     return result
@@ -327,7 +230,11 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
         if decision is None or decision.task == "binary":
             raise
         refuse_unbuilt(spec, decision)
-        return _audit_regression(spec, say)
+        return TASK_AUDITS[decision.task](spec, say)
+    if spec.favorable_label is not None and not isinstance(spec.favorable_label, str):
+        if len(spec.favorable_label) != 1:
+            raise ConfigError(MSG_ONE_FAVORABLE)
+        spec = replace(spec, favorable_label=spec.favorable_label[0])
     say("computing metrics")
     # Score metrics come from the engine's exact sufficient statistics, never from rows.
     measurement = Measurement(
@@ -351,13 +258,13 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
     return AuditResult(
         schema_version=SCHEMA_VERSION,
         tool={"name": "fairaudit", "version": __version__},
-        audit=_audit_section(
+        audit=audit_section(
             spec,
             list(counted.group_counts.features),
             measurement,
             measurement.direction.to_json(),
         ),
-        **_measured(
+        **measured(
             spec,
             measurement,
             checks,
@@ -370,105 +277,6 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
         mitigation_summary=mitigation_summary,
         training_data=training_data,
     )
-
-
-def _count_regression(
-    spec: AuditSpec, say: Progress
-) -> tuple[TaskDecision, EvaluationData, RegressionInput, RegressionStatistics]:
-    """Return the task decision, the data, its targets and predictions and their exact
-    per-cell statistics (the numpy engine's reading, done here until engines count
-    regression)."""
-    from fairaudit.data import load_evaluation_data
-    from fairaudit.engines import check_reference
-    from fairaudit.measure import check_rows_group_limit
-
-    say(f"reading {spec.source_label('data')}")
-    data = load_evaluation_data(spec, binary=False)
-    decision = detect_task(
-        data.y_true, task=spec.task, positive_label=spec.positive_label, column=spec.target
-    )
-    refuse_unbuilt(spec, decision)
-    if decision.task != "regression":  # auto that the binary audit refused for another reason
-        raise ConfigError(f"the label is {decision.task} ({decision.reason}); use --task binary")
-    features = tuple(f.name for f in data.sensitive)
-    levels = tuple(f.levels for f in data.sensitive)
-    check_reference(spec, features, levels)
-    check_rows_group_limit(spec, data)
-    say("predicting" if spec.model is not None else "reading predictions")
-    numbers = regression_input(spec, data)
-    say("counting")
-    try:
-        cells = count_regression(
-            features, [f.codes for f in data.sensitive], levels, numbers.y_true, numbers.y_pred
-        )
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
-    return decision, data, numbers, RegressionStatistics(cells)
-
-
-def _audit_regression(spec: AuditSpec, say: Progress) -> AuditResult:
-    """Return the AuditResult of a regression audit of ``spec`` (numpy engine), without its
-    policy and id."""
-    decision, data, numbers, statistics = _count_regression(spec, say)
-    say("computing metrics")
-    measurement = RegressionMeasurement(
-        statistics, reference=spec.reference, min_group_size=spec.min_group_size
-    )
-    group_checks = measurement.checks()
-    if spec.intervals:
-        say(f"computing {spec.confidence:.0%} intervals and tests")
-        measurement.add_uncertainty(confidence=spec.confidence)
-    checks = [*data.checks, decision.check(), *group_checks]
-    checks += _unsafe_model_checks(numbers.model_lineage) + regression_checks(spec)
-    task = {"task": decision.task, "task_reason": decision.reason}
-    return AuditResult(
-        schema_version=TASK_SCHEMA_VERSION,
-        tool={"name": "fairaudit", "version": __version__},
-        audit=_audit_section(spec, [f.name for f in data.sensitive], measurement, task),
-        **_measured(
-            spec,
-            measurement,
-            checks,
-            data.lineage(),
-            "numpy",
-            numbers.model_lineage,
-            numbers.source,
-        ),  # fmt: skip
-    )
-
-
-def _measured(
-    spec: AuditSpec,
-    measurement: Measurement | RegressionMeasurement,
-    checks: list[Check],
-    data: dict[str, Any],
-    engine: str,
-    model: dict[str, Any] | None,
-    predictions: dict[str, Any],
-) -> dict[str, Any]:
-    """Return the AuditResult's fields that every task fills alike: lineage, checks,
-    metrics, disparities, headline, uncertainty, findings and summary."""
-    return {
-        "lineage": {
-            "data": data,
-            "engine": engine,
-            "model": model,
-            "predictions": predictions,
-            "environment": _environment(),
-            "config": spec.effective_config(),
-        },
-        "data_checks": [{"id": c.id, "status": c.status, "message": c.message} for c in checks],
-        "metrics": {
-            "names": ["count", *measurement.metric_names],
-            "overall": measurement.overall_json(),
-            "by_group": measurement.by_group,
-        },
-        "disparities": measurement.disparities,
-        "headline": measurement.headline,
-        "uncertainty": measurement.uncertainty_section(),
-        "findings": _security_findings(model),
-        "summary": measurement.summary(),
-    }
 
 
 def _apply_policy(result: AuditResult, policy: Policy | None, spec: AuditSpec) -> None:

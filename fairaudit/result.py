@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "BASELINE",
     "SCHEMA_VERSION",
+    "MULTICLASS_SCHEMA_VERSION",
     "TASK_SCHEMA_VERSION",
     "AuditResult",
     "json_text",
@@ -35,6 +36,10 @@ SCHEMA_VERSION = "1.2.0"
 #: 1.3.0: regression audits (``audit.task``; regression group metrics, KS and Wasserstein
 #: disparities, bounded-group-loss headline). The schema file's version.
 TASK_SCHEMA_VERSION = "1.3.0"
+#: 1.4.0: multiclass audits (``audit.classes``; ``by_class`` and ``confusion`` in the group
+#: rows, ``class`` in disparities and headline, ``summary.worst_classes`` and
+#: ``summary.favorable_view``). The schema file's version.
+MULTICLASS_SCHEMA_VERSION = "1.4.0"
 
 #: The ``method`` of the ``mitigations`` entry that describes the audited model itself.
 BASELINE = "baseline"

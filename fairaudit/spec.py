@@ -103,7 +103,8 @@ class AuditSpec:
     prediction_col: str | None = None
     score_col: str | None = None
     positive_label: str | None = None
-    favorable_label: str | None = None
+    #: One label value; a multiclass audit may name several favourable classes (a tuple).
+    favorable_label: str | tuple[str, ...] | None = None
     id_cols: tuple[str, ...] = ()
     features: tuple[str, ...] | None = None
     bins: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
@@ -435,6 +436,8 @@ def normalise_options(options: dict[str, Any], source: str, base: Path | None) -
         elif key in ("allow_unsafe_pickle", "intervals", "training_data", "verbose"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: {key} must be true or false")
+        elif key == "favorable_label" and isinstance(value, list | tuple):
+            value = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in value)
         elif key in ("positive_label", "favorable_label"):
             value = str(value).lower() if isinstance(value, bool) else str(value)
         elif not isinstance(value, str):

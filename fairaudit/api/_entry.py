@@ -110,9 +110,11 @@ def audit(
 
     ``task="regression"`` (or the default ``auto`` on a numeric target with more than 50
     values) audits a regression model on its errors and prediction distributions
-    (docs/regression.md). Every other :class:`~fairaudit.spec.AuditSpec` option is a
-    keyword (``bins``,
-    ``policy``, ``train``, ``reference``, ``mitigations``, ``seed``, ...). Problems raise a
+    (docs/regression.md); ``task="multiclass"`` (or ``auto`` on 3-50 text or whole-number
+    labels) audits a multiclass classifier per class, one-vs-rest, and
+    ``favorable_label=("a", "b")`` names favourable classes (docs/multiclass.md). Every
+    other :class:`~fairaudit.spec.AuditSpec` option is a keyword (``bins``, ``policy``,
+    ``train``, ``reference``, ``mitigations``, ``seed``, ...). Problems raise a
     :class:`~fairaudit.errors.FairauditError` with a one-line message; nothing is printed.
     """
     unknown = sorted(set(options) - _OPTIONS)

@@ -97,17 +97,19 @@ def cli() -> None:
 )
 @click.option(
     "--favorable-label",
+    multiple=True,
     help="The label value that is good for the person (e.g. 0 for 'will not reoffend', or "
     "'approved'). Default: the positive label. When it is the other class, a positive "
-    "prediction is adverse: who is worse off and the four-fifths ratio follow it.",
+    "prediction is adverse: who is worse off and the four-fifths ratio follow it. "
+    "Multiclass: repeat it to name several favourable classes; their union is the "
+    "favourable outcome of the four-fifths view.",
 )
 @click.option(
     "--task",
     type=click.Choice(["auto", "binary", "multiclass", "regression"]),
     help="What the model predicts. Default auto: binary for a label with two values (or "
     "with --positive-label), multiclass for 3-50 classes, regression for a numeric label "
-    "with more than 50 values. Regression audits run on the numpy engine; multiclass "
-    "audits are not built yet.",
+    "with more than 50 values. Regression and multiclass audits run on the numpy engine.",
 )
 @click.option("--sensitive", multiple=True, help="Sensitive feature column (repeatable).")
 @click.option(
@@ -374,6 +376,10 @@ def run(
 def _spec_options(data: Path | None, options: dict[str, Any]) -> dict[str, Any]:
     """Return the command-line options as ``load_config`` takes them."""
     options["reference"] = parse_pairs(options["reference"], "--reference")
+    favorable = options["favorable_label"]  # one value: a str, as before; several: a tuple
+    options["favorable_label"] = (
+        (favorable[0] if len(favorable) == 1 else favorable) if favorable else None
+    )
     options["bins"] = parse_bins(options["bins"])
     if options.pop("no_mitigation"):
         options["mitigations"] = []

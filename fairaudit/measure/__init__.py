@@ -47,6 +47,13 @@ from fairaudit.measure._multiclass_counts import (
     count_multiclass,
     multiclass_counts_from_aggregates,
 )
+from fairaudit.measure._multiclass_input import (
+    MSG_MISSING_CLASS,
+    MSG_TOO_MANY_PREDICTED,
+    MulticlassInput,
+    favorable_classes,
+    multiclass_input,
+)
 from fairaudit.measure._multiclass_measurement import MulticlassMeasurement, worst_classes
 from fairaudit.measure._multiclass_uncertainty import (
     ClassDisparity,
@@ -98,11 +105,14 @@ from fairaudit.measure._task import (
     summarize_target,
 )
 from fairaudit.measure._task_gate import (
-    MSG_MULTICLASS_NOT_BUILT,
+    MSG_MULTICLASS_ENGINE,
+    MSG_MULTICLASS_MITIGATION,
+    MSG_MULTICLASS_POLICY,
     MSG_REGRESSION_ENGINE,
     MSG_REGRESSION_FAVORABLE,
     MSG_REGRESSION_MITIGATION,
     MSG_REGRESSION_POLICY,
+    multiclass_checks,
     refuse_unbuilt,
     regression_checks,
     task_after_failure,
@@ -136,7 +146,15 @@ __all__ = [
     # regression and task detection
     "GroupMoments",
     "MSG_CONSTANT_TARGET",
-    "MSG_MULTICLASS_NOT_BUILT",
+    "MSG_MULTICLASS_ENGINE",
+    "MSG_MULTICLASS_MITIGATION",
+    "MSG_MULTICLASS_POLICY",
+    "MSG_MISSING_CLASS",
+    "MSG_TOO_MANY_PREDICTED",
+    "MulticlassInput",
+    "favorable_classes",
+    "multiclass_checks",
+    "multiclass_input",
     "MSG_REGRESSION_ENGINE",
     "MSG_REGRESSION_FAVORABLE",
     "MSG_REGRESSION_MITIGATION",

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from fairaudit.data import Check
+from fairaudit.display import group_text
 from fairaudit.measure._checks import group_checks, reference_checks
-from fairaudit.measure._core import BinaryCounts, Measurement
+from fairaudit.measure._core import BinaryCounts, Measurement, uncertainty_section
 from fairaudit.measure._direction import Direction
 from fairaudit.measure._metrics import (
     disparities_vs_reference,
@@ -40,8 +41,21 @@ from fairaudit.measure._multiclass import (
 )
 from fairaudit.measure._multiclass_uncertainty import ClassDisparity, multiclass_uncertainty
 from fairaudit.stats import DisparityUncertainty, metric_denominators
+from fairaudit.vocabulary import RATIO_BAND
 
-__all__ = ["MulticlassMeasurement", "worst_classes"]
+__all__ = ["MSG_ABSENT_CLASSES", "MulticlassMeasurement", "worst_classes"]
+
+#: The Holm family's description in the ``uncertainty`` section.
+_FAMILY = (
+    "every tested one-vs-rest disparity of every class and every accuracy disparity against "
+    "the reference group, across groupings and classes; base_rate (a property of the data) "
+    "is tested on its own"
+)
+
+MSG_ABSENT_CLASSES = (
+    "{n} group{s} {have} no row labelled with some class, so that class's one-vs-rest "
+    "true_positive_rate and false_negative_rate are undefined (null) there: {names}"
+)
 
 
 def _pair(values: np.ndarray) -> list[float | None] | None:
@@ -90,6 +104,9 @@ class MulticlassMeasurement:
     never tested) and ``min_denominator`` (a rate with fewer rows behind it is
     insufficient: listed per row, left out of the headline metrics, not tested).
     """
+
+    task = "multiclass"
+    metric_names: tuple[str, ...] = MULTICLASS_METRICS
 
     def __init__(
         self,
@@ -177,6 +194,47 @@ class MulticlassMeasurement:
                             "value": value, "excluded": excluded[metric]})  # fmt: skip
         return out
 
+    @property
+    def groupings(self) -> list[str]:
+        """Return the groupings' names: each feature, then the intersection (if any)."""
+        return [t.name for t in self.tables]
+
+    def reference_groups(self) -> dict[str, dict[str, str]]:
+        """Return ``{grouping: reference group}``."""
+        return {t.name: t.table.groups[t.table.reference] for t in self.tables}
+
+    def uncertainty_section(self) -> dict[str, Any] | None:
+        """Return the AuditResult's ``uncertainty`` section (None without intervals)."""
+        if self.uncertainty is None:
+            return None
+        computed = {
+            "method": {**self.uncertainty["method"], "family": self.uncertainty["family"]},
+            "overall_ci": self.uncertainty["overall_ci"],
+        }
+        note = "; balanced_accuracy and f1_macro disparities have no test yet"
+        return uncertainty_section(self.disparities, computed, note)
+
+    def summary(self, favorable: Sequence[str] = (), *, column: str = "label") -> dict[str, Any]:
+        """Return the AuditResult's ``summary``: the worst class of each headline metric
+        and, given favourable classes, the binary view of their union (its headline and
+        worse-off groups, with the four-fifths ratio). ``worse_off`` (the binary banner's
+        entries) stays empty: a multiclass audit names no single favourable outcome."""
+        out: dict[str, Any] = {
+            "ratio_band": list(RATIO_BAND),
+            "worse_off": [],
+            "worst_classes": self.worst_classes,
+            "favorable_view": None,
+        }
+        if favorable:
+            view = self.favorable_view(favorable, column=column)
+            out["favorable_view"] = {
+                "classes": [c for c in self.classes if c in set(favorable)],
+                "worse_off": view.worse_off(),
+                "headline": view.headline,
+                "disparities": [d for d in view.disparities if d["metric"] == "selection_rate"],
+            }
+        return out
+
     def overall_json(self) -> dict[str, Any]:
         """Return the overall values (MULTICLASS_METRICS, count, by_class, confusion)."""
         return dict(self.overall)
@@ -187,9 +245,21 @@ class MulticlassMeasurement:
         Raises ConfigError when a feature's named reference group has no rows.
         """
         n_features, n_cells, n_possible = self.statistics.cells()
-        return reference_checks(
+        checks = reference_checks(
             self.wanted_reference, [t.table for t in self.tables]
         ) + group_checks(self.by_group, self.min_group_size, n_possible, n_cells, n_features)
+        absent = [r for r in self.by_group if r["absent_classes"] and not r["single_class"]]
+        if absent:
+            shown = "; ".join(
+                f"{group_text(r['group'])} ({', '.join(map(repr, r['absent_classes']))})"
+                for r in absent[:20]
+            ) + ("; ..." if len(absent) > 20 else "")
+            n = len(absent)
+            message = MSG_ABSENT_CLASSES.format(
+                n=n, s="" if n == 1 else "s", have="has" if n == 1 else "have", names=shown
+            )
+            checks.append(Check("absent_classes", "warning", message))
+        return checks
 
     def favorable_view(self, favorable: Sequence[str], *, column: str = "label") -> Measurement:
         """Return the binary Measurement of "label / prediction in the favourable classes"
@@ -227,7 +297,7 @@ class MulticlassMeasurement:
         overall = computed.overall_ci
         self.uncertainty = {
             "method": computed.method,
-            "family": {"size": computed.family_size},
+            "family": {"size": computed.family_size, "description": _FAMILY},
             "overall_ci": {
                 "metrics": {m: _pair(v) for m, v in overall["metrics"].items()},
                 "by_class": {

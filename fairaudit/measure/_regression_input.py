@@ -20,7 +20,7 @@ from fairaudit.data import EvaluationData, shorten, value_text
 from fairaudit.errors import DataError, ModelError
 from fairaudit.spec import AuditSpec
 
-__all__ = ["MSG_NOT_NUMBERS", "RegressionInput", "regression_input"]
+__all__ = ["MSG_NOT_NUMBERS", "RegressionInput", "raw_predictions", "regression_input"]
 
 MSG_NOT_NUMBERS = (
     "{source} has {n} value{s} that {are} not {what} ({values}); a regression audit needs "
@@ -97,15 +97,23 @@ def _model_predictions(spec: AuditSpec, data: EvaluationData) -> tuple[Any, dict
     return predicted.labels, lineage
 
 
+def raw_predictions(
+    spec: AuditSpec, data: EvaluationData
+) -> tuple[Any, str, dict[str, Any], dict[str, Any] | None]:
+    """Return the predictions as given (``--prediction-col`` or the model's ``predict``),
+    how to name them in an error, the result's ``lineage.predictions`` and
+    ``lineage.model`` (None for a column)."""
+    if spec.model is None:
+        assert spec.prediction_col is not None
+        source = {"source": "column", "column": spec.prediction_col, "score": None}
+        name = f"prediction column {spec.prediction_col!r}"
+        return data.frame[spec.prediction_col], name, source, None
+    raw, lineage = _model_predictions(spec, data)
+    return raw, "the model's predictions", {"source": "model", "score": None}, lineage
+
+
 def regression_input(spec: AuditSpec, data: EvaluationData) -> RegressionInput:
     """Return the target and predictions of ``data`` as float64 (see the module docstring)."""
     y_true = _numbers(data.y_true, f"label column {spec.target!r}")
-    if spec.model is None:
-        assert spec.prediction_col is not None
-        column = data.frame[spec.prediction_col]
-        y_pred = _numbers(column, f"prediction column {spec.prediction_col!r}")
-        source = {"source": "column", "column": spec.prediction_col, "score": None}
-        return RegressionInput(y_true, y_pred, source, None)
-    raw, lineage = _model_predictions(spec, data)
-    y_pred = _numbers(raw, "the model's predictions")
-    return RegressionInput(y_true, y_pred, {"source": "model", "score": None}, lineage)
+    raw, name, source, lineage = raw_predictions(spec, data)
+    return RegressionInput(y_true, _numbers(raw, name), source, lineage)

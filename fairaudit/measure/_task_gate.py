@@ -1,10 +1,10 @@
 """What the audit of each task can do yet, decided before the work (issue 17).
 
 ``refuse_unbuilt`` refuses, with one line, what a regression or multiclass audit cannot do
-yet (multiclass audits at all; regression on DuckDB or Spark, with a policy, or with
-``--favorable-label``); ``task_after_failure`` reads the label column alone when the binary
-audit refused the label, and decides the task (``auto``) or names the flag to use;
-``regression_checks`` are the report's notes on what a regression audit leaves out.
+yet (either on DuckDB or Spark or with a policy; regression with ``--favorable-label``);
+``task_after_failure`` reads the label column alone when the binary audit refused the
+label, and decides the task (``auto``) or names the flag to use; ``regression_checks`` and
+``multiclass_checks`` are the report's notes on what such an audit leaves out.
 """
 
 from __future__ import annotations
@@ -18,20 +18,29 @@ from fairaudit.measure._task import TaskDecision, decide_task, summarize_target
 from fairaudit.spec import AuditSpec
 
 __all__ = [
-    "MSG_MULTICLASS_NOT_BUILT",
+    "MSG_MULTICLASS_ENGINE",
+    "MSG_MULTICLASS_MITIGATION",
+    "MSG_MULTICLASS_POLICY",
     "MSG_REGRESSION_ENGINE",
     "MSG_REGRESSION_FAVORABLE",
     "MSG_REGRESSION_MITIGATION",
     "MSG_REGRESSION_POLICY",
+    "multiclass_checks",
     "refuse_unbuilt",
     "regression_checks",
     "task_after_failure",
 ]
 
-MSG_MULTICLASS_NOT_BUILT = (
-    "multiclass audits are not built yet ({reason}): the measurement core exists "
-    "(fairaudit.measure.MulticlassMeasurement) but fairaudit run does not wire it; audit a "
-    "binary view of the label (a 0/1 column) meanwhile"
+MSG_MULTICLASS_ENGINE = (
+    "multiclass audits run on the numpy engine for now; use --engine numpy (not {engine})"
+)
+MSG_MULTICLASS_POLICY = (
+    "policy rules on multiclass metrics are not built yet; run the multiclass audit "
+    "without --policy"
+)
+MSG_MULTICLASS_MITIGATION = (
+    "fairlearn has no mitigation for multiclass classifiers (its reductions and threshold "
+    "optimizer are binary): no mitigation comparison ran"
 )
 MSG_REGRESSION_ENGINE = (
     "regression audits run on the numpy engine for now; use --engine numpy (not {engine})"
@@ -52,13 +61,16 @@ MSG_REGRESSION_MITIGATION = (
 def refuse_unbuilt(spec: AuditSpec, decision: TaskDecision) -> None:
     """Raise ConfigError for what a task's audit cannot do yet (before any work)."""
     if decision.task == "multiclass":
-        raise ConfigError(MSG_MULTICLASS_NOT_BUILT.format(reason=decision.reason))
+        if spec.engine not in ("auto", "numpy"):
+            raise ConfigError(MSG_MULTICLASS_ENGINE.format(engine=spec.engine))
+        if spec.policy:
+            raise ConfigError(MSG_MULTICLASS_POLICY)
+        return
     if decision.task != "regression":
         return
     if spec.engine not in ("auto", "numpy"):
         raise ConfigError(MSG_REGRESSION_ENGINE.format(engine=spec.engine))
-    if spec.policy:
-        raise ConfigError(MSG_REGRESSION_POLICY)
+    # --policy: judged by the policy's regression rules (fairaudit.policy, issue 17).
     if spec.favorable_label is not None:
         raise ConfigError(MSG_REGRESSION_FAVORABLE)
 
@@ -90,13 +102,23 @@ def task_after_failure(spec: AuditSpec) -> TaskDecision | None:
 
 def regression_checks(spec: AuditSpec) -> list[Check]:
     """Return the checks on what a regression audit does not do yet."""
-    checks = [Check("mitigation", "info", MSG_REGRESSION_MITIGATION)]
+    return _left_out(spec, "regression", MSG_REGRESSION_MITIGATION)
+
+
+def multiclass_checks(spec: AuditSpec) -> list[Check]:
+    """Return the checks on what a multiclass audit does not do: mitigation (none in
+    fairlearn), the training-data section."""
+    return _left_out(spec, "multiclass", MSG_MULTICLASS_MITIGATION)
+
+
+def _left_out(spec: AuditSpec, task: str, mitigation: str) -> list[Check]:
+    checks = [Check("mitigation", "info", mitigation)]
     if spec.train is not None and spec.training_data:
         checks.append(
             Check(
                 "training_data",
                 "info",
-                "no training-data section: the data audit of a regression target is not built yet",
+                f"no training-data section: the data audit of a {task} target is not built yet",
             )
         )
     return checks

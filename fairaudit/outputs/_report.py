@@ -21,6 +21,7 @@ from markupsafe import Markup
 from fairaudit.display import display_text
 from fairaudit.errors import OutputError
 from fairaudit.outputs._report_groups import TOP_GROUPS
+from fairaudit.outputs._report_multiclass import multiclass_context
 from fairaudit.outputs._report_regression import regression_context
 from fairaudit.outputs._report_training import training_view
 from fairaudit.outputs._report_view import (
@@ -154,6 +155,8 @@ def build_context(result: AuditResult) -> ReportContext:
     data = result.to_dict()
     if data["audit"].get("task") == "regression":
         return regression_context(data, embedded_json(data))
+    if data["audit"].get("task") == "multiclass":
+        return multiclass_context(data, embedded_json(data))
     context = view_context(data, embedded_json(data))
     context.training = training_view(data)
     return context

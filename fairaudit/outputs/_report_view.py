@@ -39,6 +39,7 @@ __all__ = [
     "WorstOff",
     "group_label",
     "key_metrics",
+    "task_context",
     "view_context",
 ]
 
@@ -220,6 +221,8 @@ class ReportContext:
     training: Any = None
     #: A regression audit's sections (``_report_regression.RegressionView``), else None.
     regression: Any = None
+    #: A multiclass audit's sections (``_report_multiclass.MulticlassView``), else None.
+    multiclass: Any = None
 
 
 def _worst_off(data: Mapping[str, Any]) -> list[WorstOff]:
@@ -447,4 +450,39 @@ def view_context(data: dict[str, Any], data_json: Markup) -> ReportContext:
         worst_order=(
             "highest selection rate (flagged most often)" if adverse else "lowest selection rate"
         ),
+    )
+
+
+def task_context(
+    data: dict[str, Any],
+    data_json: Markup,
+    *,
+    task: str,
+    view: Any,
+    key_metrics: tuple[str, ...],
+    definitions: Mapping[str, str],
+    headline_names: tuple[str, ...],
+) -> ReportContext:
+    """Return the template context of a regression or multiclass result's JSON form: the
+    task's ``view`` (with ``measured``, ``groupings`` and ``warnings``) under ``task``, the
+    binary parts empty."""
+    audit = data["audit"]
+    warned = {c["id"]: "attention" for c in view.warnings}
+    model, version = audit["name"], audit["model_version"]
+    return ReportContext(
+        title=f"Fairness audit: {model}" + (f" {version}" if version else ""),
+        result=data,
+        metric_names=[m for m in data["metrics"]["names"] if m != "count"],
+        key_metrics=key_metrics,
+        groupings=view.groupings,  # the nav reads name and anchor
+        notices=[],
+        anchors={"insufficient_data": "attention", "single_class": "attention", **warned},
+        worst_off=[],
+        definitions=dict(definitions),
+        headline_names=headline_names,
+        ratio_band=RATIO_BAND,
+        data_json=data_json,
+        verdict=Verdict("none", task, view.measured, "", []),
+        has_intervals=data.get("uncertainty") is not None,
+        **{task: view},
     )
