@@ -51,15 +51,24 @@ class MulticlassInput:
     model_lineage: dict[str, Any] | None
 
 
-def _texts(values: Any, source: str) -> np.ndarray:
-    """Return the values as class text; raise DataError for a missing one."""
+def _texts(values: Any, source: str) -> tuple[np.ndarray, list[str]]:
+    """Return each row's index into the distinct values and those values as class text
+    (read once per distinct value); raise DataError for a missing one."""
     series = pd.Series(values).reset_index(drop=True)
     missing = series.isna()
     if missing.any():
         n = int(missing.sum())
         raise DataError(MSG_MISSING_CLASS.format(source=source, n=n, s="" if n == 1 else "s"))
-    return np.array([value_text(v).lower() if isinstance(v, bool | np.bool_) else value_text(v)
-                     for v in series], dtype=object)  # fmt: skip
+    if series.dtype == object and series.map(type).nunique() > 1:
+        # 1, 1.0 and True hash alike: read mixed types value by value.
+        series = pd.Series([_text(v) for v in series], dtype=object)
+    codes, uniques = pd.factorize(series)
+    return codes, [_text(v) for v in uniques]
+
+
+def _text(value: Any) -> str:
+    """Return a class as text as the user writes it (1.0 is '1', True is 'true')."""
+    return value_text(value).lower() if isinstance(value, bool | np.bool_) else value_text(value)
 
 
 def _order(classes: set[str]) -> tuple[str, ...]:
@@ -72,20 +81,20 @@ def _order(classes: set[str]) -> tuple[str, ...]:
 
 def multiclass_input(spec: AuditSpec, data: EvaluationData) -> MulticlassInput:
     """Return labels and predictions of ``data`` as class codes (see the module docstring)."""
-    y_true = _texts(data.y_true, f"label column {spec.target!r}")
+    true_index, true_texts = _texts(data.y_true, f"label column {spec.target!r}")
     raw, name, source, lineage = raw_predictions(spec, data)
-    y_pred = _texts(raw, name)
-    classes = _order(set(y_true) | set(y_pred))
+    pred_index, pred_texts = _texts(raw, name)
+    classes = _order(set(true_texts) | set(pred_texts))
     if len(classes) > MAX_CLASSES:
-        extra = sorted(set(y_pred) - set(y_true))
+        extra = sorted(set(pred_texts) - set(true_texts))
         raise DataError(
             MSG_TOO_MANY_PREDICTED.format(
                 n=len(classes), limit=MAX_CLASSES, values=shorten(extra[:8])
             )
         )
     code = {c: i for i, c in enumerate(classes)}
-    true = np.fromiter((code[v] for v in y_true), dtype=np.int64, count=len(y_true))
-    pred = np.fromiter((code[v] for v in y_pred), dtype=np.int64, count=len(y_pred))
+    true = np.array([code[t] for t in true_texts], dtype=np.int64)[true_index]
+    pred = np.array([code[t] for t in pred_texts], dtype=np.int64)[pred_index]
     return MulticlassInput(true, pred, classes, source, lineage)
 
 
