@@ -277,7 +277,7 @@ def audit_multiclass(spec: AuditSpec, say: Progress) -> AuditResult:
     checks += unsafe_model_checks(labels.model_lineage) + multiclass_checks(spec)
     task = {"task": decision.task, "task_reason": decision.reason,
             "classes": list(labels.classes), "favorable_classes": list(favorable)}  # fmt: skip
-    section = audit_section(spec, list(features), measurement, task)  # type: ignore[arg-type]
+    section = audit_section(spec, list(features), measurement, task)
     section["min_denominator"] = spec.min_denominator  # one-vs-rest rates have denominators
     return AuditResult(
         schema_version=MULTICLASS_SCHEMA_VERSION,
@@ -288,7 +288,7 @@ def audit_multiclass(spec: AuditSpec, say: Progress) -> AuditResult:
             measurement,
             checks,
             data.lineage(),
-            "numpy",  # type: ignore[arg-type]
+            "numpy",
             labels.model_lineage,
             labels.source,
         )

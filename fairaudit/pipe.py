@@ -231,10 +231,12 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
             raise
         refuse_unbuilt(spec, decision)
         return TASK_AUDITS[decision.task](spec, say)
-    if spec.favorable_label is not None and not isinstance(spec.favorable_label, str):
-        if len(spec.favorable_label) != 1:
+    favorable = spec.favorable_label
+    if favorable is not None and not isinstance(favorable, str):
+        if len(favorable) != 1:
             raise ConfigError(MSG_ONE_FAVORABLE)
-        spec = replace(spec, favorable_label=spec.favorable_label[0])
+        favorable = favorable[0]
+        spec = replace(spec, favorable_label=favorable)
     say("computing metrics")
     # Score metrics come from the engine's exact sufficient statistics, never from rows.
     measurement = Measurement(
@@ -243,7 +245,7 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
         min_group_size=spec.min_group_size,
         min_denominator=spec.min_denominator,
         direction=resolve_direction(
-            spec.favorable_label, spec.positive_label, counted.label_values, column=spec.target
+            favorable, spec.positive_label, counted.label_values, column=spec.target
         ),
     )
     group_checks = measurement.checks()  # a named reference group without rows fails here
