@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -196,8 +196,10 @@ def _check_options(measure: str, rho: Sequence[float] | float | None = None) -> 
     """Raise the one-line errors of a bad ``measure`` or ``rho``."""
     if measure not in ("ratio", "difference"):
         raise ValueError(BAD_MEASURE)
-    values = [] if rho is None else [rho] if isinstance(rho, numbers.Real) else list(rho)
-    if not all(isinstance(v, numbers.Real) and 0 < v < math.inf for v in values):
+    values: list[Any] = (
+        [] if rho is None else [rho] if isinstance(rho, numbers.Real) else list(rho)  # type: ignore[arg-type]
+    )
+    if not all(isinstance(v, numbers.Real) and 0 < float(v) < math.inf for v in values):
         raise ValueError(BAD_RHO)
 
 
@@ -227,7 +229,10 @@ def rate_sequence(
 
 
 def pair_interval(
-    counts: list[np.ndarray], alpha: np.ndarray, rho: tuple[np.ndarray, np.ndarray], measure: str
+    counts: list[np.ndarray],
+    alpha: np.ndarray | np.floating,
+    rho: tuple[np.ndarray, np.ndarray] | tuple[np.floating, np.floating],
+    measure: str,
 ) -> np.ndarray:
     """Return the ellipse's interval for ``measure`` of two groups' counts, ``(..., 2)``.
 
