@@ -245,6 +245,15 @@ def test_favorable_label_repeated_on_the_command_line(audit_cli: Any, tmp_path: 
     assert data["summary"]["favorable_view"]["classes"] == ["approve", "review"]
     assert data["lineage"]["config"]["favorable_label"] == ["approve", "review"]
     assert 'id="favorable"' in run.html()
+    # The console names each headline's class, and the favourable view's worse-off groups.
+    out = run.result.output
+    for h in data["headline"]:
+        if h["metric"] == "demographic_parity_ratio":
+            assert f"group, class {h['class']}: demographic_parity_ratio = " in out
+    below = [e for e in data["summary"]["favorable_view"]["worse_off"] if e["below_band"]]
+    assert below  # the injected disparity puts a group below the band
+    for entry in below:
+        assert "worse off (favourable: approve, review): " in out and f"{entry['ratio']:.3f}" in out
     # A class that is not one: one line.
     bad = audit_cli(path, "--target", "y", "--prediction-col", "pred", "--favorable-label",
                     "approved", sensitive=["group"])  # fmt: skip

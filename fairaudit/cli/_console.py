@@ -172,11 +172,19 @@ def run_summary(data: Mapping[str, Any], html: Path, json: Path, ledger: Path | 
     }
     for h in data["headline"]:
         if h["metric"] in ("demographic_parity_ratio", "equalized_odds_difference"):
-            lines.append(f"  {h['feature']}: {h['metric']} = {_number(h['value'])}")
+            # a multiclass headline is one-vs-rest, one entry per class
+            where = (
+                h["feature"] if h.get("class") is None else f"{h['feature']}, class {h['class']}"
+            )
+            lines.append(f"  {where}: {h['metric']} = {_number(h['value'])}")
         if h["metric"] == "demographic_parity_ratio" and h["feature"] in four_fifths:
             ratio = _number(four_fifths[h["feature"]])
             lines.append(f"  {h['feature']}: favorable_rate_ratio (not flagged) = {ratio}")
     lines += [f"  worse off: {worse_off_text(e)}" for e in worse_off_entries(data.get("summary"))]
+    view = (data.get("summary") or {}).get("favorable_view")
+    if view:  # multiclass: the union of the favourable classes, as a binary outcome
+        said = f"worse off (favourable: {', '.join(map(str, view.get('classes') or []))})"
+        lines += [f"  {said}: {worse_off_text(e)}" for e in worse_off_entries(view)]
     if is_regression(data):  # the largest KS and the worst MAE/RMSE ratio, groups named
         lines += [f"  {text}" for text in regression_headline_texts(data)]
     lines += mitigation_lines(data)
