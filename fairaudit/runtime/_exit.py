@@ -40,7 +40,7 @@ def exit_process(code: object) -> NoReturn:
     main_thread = threading.main_thread()
     others = [t for t in threading.enumerate() if t is not main_thread and not t.daemon]
     if status is None or others or threading.current_thread() is not main_thread:
-        sys.exit(code)
+        raise SystemExit(code)  # what sys.exit(code) raises, for any code
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
