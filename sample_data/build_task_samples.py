@@ -1,6 +1,7 @@
 """Build the regression and multiclass samples beside the German credit one (issue 17).
 
-Run from the repository root (deterministic: fixed splits and solvers)::
+Run from the repository root (deterministic: fixed splits and solvers; the .skops files
+are zip archives whose timestamps change, the models in them do not)::
 
     python sample_data/build_task_samples.py
 
