@@ -31,6 +31,7 @@ __all__ = [
     "MSG_BAD_JSON",
     "MSG_NOT_FOUND",
     "MSG_SCHEMA_MAJOR",
+    "MSG_TASKS",
     "DiffError",
     "diff_results",
     "load_results",
@@ -46,6 +47,9 @@ MSG_BAD_FIELD = "The {side} result's {where} {problem}."
 MSG_SCHEMA_MAJOR = (
     "Cannot compare results of schema {old} and {new}: their major versions differ; "
     "re-run the older audit with this fairaudit."
+)
+MSG_TASKS = (
+    "Cannot compare a {old} audit with a {new} audit: a diff compares two audits of the same task."
 )
 MSG_BAD_THRESHOLD = "The threshold must be a finite number >= 0, got {value!r}."
 
@@ -178,6 +182,12 @@ class _Numbers:
 
 
 def _collect(reader: _Reader) -> _Numbers:
+    """Read every comparable number of one result (binary, regression or multiclass).
+
+    A multiclass result's numbers carry their class: headline and disparity rows by their
+    ``class`` field, and the one-vs-rest metrics in ``by_class`` (overall and per group)
+    beside the accuracy metrics; confusion matrices are counts and are not compared.
+    """
     data = reader.data
     numbers = _Numbers()
     audit = reader.optional_mapping(data.get("audit"), "audit")
@@ -189,31 +199,25 @@ def _collect(reader: _Reader) -> _Numbers:
     numbers.references = {
         str(k): reader.group(v, f"audit.reference.{k}") for k, v in references.items()
     }
-
     for where, row in reader.rows(data.get("headline"), "headline"):
-        feature = str(row.get("feature"))
-        metric = str(row.get("metric"))
-        template = MetricChange("headline", feature, None, metric, "value", None, None)
+        feature, metric, klass = str(row.get("feature")), str(row.get("metric")), _class(row)
+        template = MetricChange("headline", feature, None, metric, "value", None, None, klass=klass)
         value = reader.number(row.get("value"), f"{where}.value")
         numbers.add(
-            ("headline", feature, metric), template, value, reader.interval(row.get("ci"), where)
-        )
-
-    metrics = reader.optional_mapping(data.get("metrics"), "metrics")
-    overall = reader.optional_mapping(metrics.get("overall"), "metrics.overall")
-    uncertainty = reader.optional_mapping(data.get("uncertainty"), "uncertainty")
-    overall_ci = reader.optional_mapping(uncertainty.get("overall_ci"), "uncertainty.overall_ci")
-    for metric, value in overall.items():
-        if metric == "count":
-            continue
-        template = MetricChange("overall", None, None, metric, "value", None, None)
-        numbers.add(
-            ("overall", metric),
+            ("headline", feature, klass, metric),
             template,
-            reader.number(value, f"metrics.overall.{metric}"),
-            reader.interval(overall_ci.get(metric), f"uncertainty.overall_ci.{metric}"),
+            value,
+            reader.interval(row.get("ci"), where),
         )
-
+    metrics = reader.optional_mapping(data.get("metrics"), "metrics")
+    multiclass = audit.get("task") == "multiclass"
+    uncertainty = reader.optional_mapping(data.get("uncertainty"), "uncertainty")
+    overall = reader.optional_mapping(metrics.get("overall"), "metrics.overall")
+    overall_ci = reader.optional_mapping(uncertainty.get("overall_ci"), "uncertainty.overall_ci")
+    paths = ("metrics.overall", "uncertainty.overall_ci")
+    _collect_metrics(
+        reader, numbers, ("overall", None, None), paths, (overall, overall_ci), multiclass
+    )
     for where, row in reader.rows(metrics.get("by_group"), "metrics.by_group"):
         feature = str(row.get("feature"))
         group = reader.group(row.get("group"), f"{where}.group")
@@ -223,33 +227,87 @@ def _collect(reader: _Reader) -> _Numbers:
             group,
             count if isinstance(count, int) and not isinstance(count, bool) else None,
         )
-        values = reader.mapping(row.get("metrics"), f"{where}.metrics")
+        values = dict(reader.mapping(row.get("metrics"), f"{where}.metrics"))
+        if multiclass:
+            values["by_class"] = row.get("by_class")
         cis = reader.optional_mapping(row.get("ci"), f"{where}.ci")
-        for metric, value in values.items():
-            template = MetricChange("group", feature, group, metric, "value", None, None)
+        paths = (f"{where}.metrics", f"{where}.ci")
+        _collect_metrics(
+            reader, numbers, ("group", feature, group), paths, (values, cis), multiclass
+        )
+    _collect_disparities(reader, numbers)
+    return numbers
+
+
+def _class(row: Mapping[str, Any]) -> str | None:
+    """Return a multiclass row's class label as text (None for binary and regression rows)."""
+    klass = row.get("class")
+    return None if klass is None else str(klass)
+
+
+def _collect_metrics(
+    reader: _Reader,
+    numbers: _Numbers,
+    where: tuple[Section, str | None, dict[str, str] | None],
+    paths: tuple[str, str],
+    found: tuple[Mapping[str, Any], Mapping[str, Any]],
+    multiclass: bool,
+) -> None:
+    """Add one row's metrics (overall or a group's); a multiclass row's ``by_class`` too.
+
+    ``paths`` name the values and their intervals in the result (for error messages),
+    ``found`` holds them.
+    """
+    section, feature, group = where
+    path, ci_path = paths
+    values, cis = found
+    key: _Key = ("overall",) if group is None else ("group", feature, _group_key(group))
+    by_class = reader.optional_mapping(values.get("by_class"), f"{path}.by_class")
+    class_cis: Mapping[str, Any] = {}
+    if multiclass:
+        class_cis = reader.optional_mapping(cis.get("by_class"), f"{ci_path}.by_class")
+        cis = reader.optional_mapping(cis.get("metrics"), f"{ci_path}.metrics")
+    rows: list[tuple[str | None, Mapping[str, Any], Mapping[str, Any]]] = [(None, values, cis)]
+    for klass, class_values in by_class.items():
+        ci = reader.optional_mapping(class_cis.get(klass), f"{ci_path}.by_class.{klass}")
+        rows.append((str(klass), reader.mapping(class_values, f"{path}.by_class"), ci))
+    for klass, row, row_cis in rows:
+        for metric, value in row.items():
+            if metric in ("count", "by_class", "confusion"):
+                continue
+            template = MetricChange(
+                section, feature, group, metric, "value", None, None, klass=klass
+            )
             numbers.add(
-                ("group", feature, _group_key(group), metric),
+                (*key, klass, metric),
                 template,
-                reader.number(value, f"{where}.metrics.{metric}"),
-                reader.interval(cis.get(metric), f"{where}.ci.{metric}"),
+                reader.number(value, f"{path}.{metric}"),
+                reader.interval(row_cis.get(metric), f"{ci_path}.{metric}"),
             )
 
-    for where, row in reader.rows(data.get("disparities"), "disparities"):
-        feature = str(row.get("feature"))
-        metric = str(row.get("metric"))
+
+def _collect_disparities(reader: _Reader, numbers: _Numbers) -> None:
+    for where, row in reader.rows(reader.data.get("disparities"), "disparities"):
+        feature, metric, klass = str(row.get("feature")), str(row.get("metric")), _class(row)
         group = reader.group(row.get("group"), f"{where}.group")
         reference = reader.group(row.get("reference"), f"{where}.reference")
         for measure in ("difference", "ratio"):
             template = MetricChange(
-                "disparity", feature, group, metric, measure, None, None, reference=reference
-            )
+                "disparity", feature, group, metric, measure, None, None, reference=reference,
+                klass=klass,
+            )  # fmt: skip
             numbers.add(
-                ("disparity", feature, _group_key(group), metric, measure),
+                ("disparity", feature, _group_key(group), klass, metric, measure),
                 template,
                 reader.number(row.get(measure), f"{where}.{measure}"),
                 reader.interval(row.get(f"ci_{measure}"), f"{where}.ci_{measure}"),
             )
-    return numbers
+
+
+def _task(reader: _Reader) -> str:
+    """Return the result's task: ``audit.task``, binary when absent (results before 1.3)."""
+    audit = reader.optional_mapping(reader.data.get("audit"), "audit")
+    return reader.text(audit.get("task"), "audit.task") or "binary"
 
 
 def _major(version: object) -> str:
@@ -288,6 +346,9 @@ def diff_results(
                 new=new_reader.data.get("schema_version"),
             )
         )
+    tasks = [_task(reader) for reader in (old_reader, new_reader)]
+    if tasks[0] != tasks[1]:
+        raise DiffError(MSG_TASKS.format(old=tasks[0], new=tasks[1]))
     before, after = _collect(old_reader), _collect(new_reader)
     result = AuditDiff(old=old_reader.ref(), new=new_reader.ref(), threshold=float(threshold))
 
@@ -311,6 +372,7 @@ def diff_results(
                 old_ci,
                 new_ci,
                 template.reference,
+                template.klass,
             )
         )
     # Headline first, then overall, groups, disparities; within each, the new report's order.

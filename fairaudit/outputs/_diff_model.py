@@ -88,6 +88,7 @@ class MetricChange:
     old_ci: Interval | None = None
     new_ci: Interval | None = None
     reference: dict[str, str] | None = None
+    klass: str | None = None  # a multiclass result's class (one-vs-rest); None otherwise
 
     @property
     def delta(self) -> float | None:
@@ -120,12 +121,14 @@ class MetricChange:
 
     @property
     def quantity(self) -> str:
-        """Return the metric name with its measure, e.g. ``selection_rate ratio``."""
-        return self.metric if self.measure == "value" else f"{self.metric} {self.measure}"
+        """Return the metric name with its measure, e.g. ``selection_rate ratio``, and a
+        multiclass number's class, e.g. ``class own: selection_rate ratio``."""
+        name = self.metric if self.klass is None else f"class {self.klass}: {self.metric}"
+        return name if self.measure == "value" else f"{name} {self.measure}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the change as a JSON-ready dict."""
-        return {
+        """Return the change as a JSON-ready dict (``class`` only for a multiclass number)."""
+        out: dict[str, Any] = {
             "section": self.section,
             "feature": self.feature,
             "group": self.group,
@@ -140,6 +143,9 @@ class MetricChange:
             "status": self.status,
             "beyond_intervals": self.status == "beyond intervals",
         }
+        if self.klass is not None:
+            out["class"] = self.klass
+        return out
 
 
 @dataclass(frozen=True)
