@@ -112,9 +112,17 @@ def test_multiclass_diff_compares_per_class(multiclass: tuple[dict, dict], tmp_p
                 if (h["class"], h["metric"], h["feature"]) == key
             )
             assert c["new"] == want
-    run = CliRunner().invoke(diff_command, list(_write(tmp_path, multiclass)))
+    view = [c for c in changes if c.get("favorable_view")]
+    assert {(c["section"], c["class"]) for c in view} == {("headline", "own"), ("disparity", "own")}
+    dp = next(c for c in view if c["metric"] == "demographic_parity_difference")
+    assert dp["new"] == next(
+        h["value"] for h in new["summary"]["favorable_view"]["headline"]
+        if h["feature"] == "sex" and h["metric"] == "demographic_parity_difference"
+    )  # fmt: skip
+    run = CliRunner().invoke(diff_command, [*_write(tmp_path, multiclass), "--all"])
     assert run.exit_code == 0, run.output
     assert "class rent: selection_rate" in run.output
+    assert "favourable classes own: demographic_parity_difference" in run.output
     assert "not a number" not in run.output
 
 

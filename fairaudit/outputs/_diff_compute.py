@@ -21,6 +21,7 @@ from fairaudit.outputs._diff_model import (
     AuditRef,
     GroupChange,
     Interval,
+    Measure,
     MetricChange,
     Section,
 )
@@ -199,16 +200,7 @@ def _collect(reader: _Reader) -> _Numbers:
     numbers.references = {
         str(k): reader.group(v, f"audit.reference.{k}") for k, v in references.items()
     }
-    for where, row in reader.rows(data.get("headline"), "headline"):
-        feature, metric, klass = str(row.get("feature")), str(row.get("metric")), _class(row)
-        template = MetricChange("headline", feature, None, metric, "value", None, None, klass=klass)
-        value = reader.number(row.get("value"), f"{where}.value")
-        numbers.add(
-            ("headline", feature, klass, metric),
-            template,
-            value,
-            reader.interval(row.get("ci"), where),
-        )
+    _collect_rows(reader, numbers, "headline", (data.get("headline"), "headline"), None)
     metrics = reader.optional_mapping(data.get("metrics"), "metrics")
     multiclass = audit.get("task") == "multiclass"
     uncertainty = reader.optional_mapping(data.get("uncertainty"), "uncertainty")
@@ -235,8 +227,64 @@ def _collect(reader: _Reader) -> _Numbers:
         _collect_metrics(
             reader, numbers, ("group", feature, group), paths, (values, cis), multiclass
         )
-    _collect_disparities(reader, numbers)
+    _collect_rows(reader, numbers, "disparity", (data.get("disparities"), "disparities"), None)
+    if multiclass:
+        _collect_favorable_view(reader, numbers)
     return numbers
+
+
+def _collect_favorable_view(reader: _Reader, numbers: _Numbers) -> None:
+    """Add a multiclass result's favourable-outcome view: its headline and disparities."""
+    summary = reader.optional_mapping(reader.data.get("summary"), "summary")
+    path = "summary.favorable_view"
+    view = reader.optional_mapping(summary.get("favorable_view"), path)
+    classes = view.get("classes")
+    if not view or not isinstance(classes, list):
+        return
+    name = ", ".join(str(c) for c in classes)
+    _collect_rows(reader, numbers, "headline", (view.get("headline"), f"{path}.headline"), name)
+    found = (view.get("disparities"), f"{path}.disparities")
+    _collect_rows(reader, numbers, "disparity", found, name)
+
+
+def _collect_rows(
+    reader: _Reader,
+    numbers: _Numbers,
+    section: Section,
+    found: tuple[object, str],
+    view: str | None,
+) -> None:
+    """Add headline or disparity rows (``found``: the rows and their path in the result);
+    ``view`` names the favourable classes when the rows are a favourable view's."""
+    rows, path = found
+    for where, row in reader.rows(rows, path):
+        feature, metric = str(row.get("feature")), str(row.get("metric"))
+        klass = view if view is not None else _class(row)
+        group, reference = None, None
+        if section == "disparity":
+            group = reader.group(row.get("group"), f"{where}.group")
+            reference = reader.group(row.get("reference"), f"{where}.reference")
+        measures: tuple[Measure, ...] = ("value",) if group is None else ("difference", "ratio")
+        for measure in measures:
+            template = MetricChange(
+                section, feature, group, metric, measure, None, None, reference=reference,
+                klass=klass, favorable=view is not None,
+            )  # fmt: skip
+            ci = "ci" if measure == "value" else f"ci_{measure}"
+            numbers.add(
+                (
+                    section,
+                    feature,
+                    _group_key(group or {}),
+                    view is not None,
+                    klass,
+                    metric,
+                    measure,
+                ),
+                template,
+                reader.number(row.get(measure), f"{where}.{measure}"),
+                reader.interval(row.get(ci), f"{where}.{ci}"),
+            )
 
 
 def _class(row: Mapping[str, Any]) -> str | None:
@@ -262,15 +310,22 @@ def _collect_metrics(
     path, ci_path = paths
     values, cis = found
     key: _Key = ("overall",) if group is None else ("group", feature, _group_key(group))
-    by_class = reader.optional_mapping(values.get("by_class"), f"{path}.by_class")
+    class_path = f"{path.removesuffix('.metrics')}.by_class"
+    by_class = reader.optional_mapping(values.get("by_class"), class_path)
     class_cis: Mapping[str, Any] = {}
     if multiclass:
         class_cis = reader.optional_mapping(cis.get("by_class"), f"{ci_path}.by_class")
         cis = reader.optional_mapping(cis.get("metrics"), f"{ci_path}.metrics")
     rows: list[tuple[str | None, Mapping[str, Any], Mapping[str, Any]]] = [(None, values, cis)]
-    for klass, class_values in by_class.items():
-        ci = reader.optional_mapping(class_cis.get(klass), f"{ci_path}.by_class.{klass}")
-        rows.append((str(klass), reader.mapping(class_values, f"{path}.by_class"), ci))
+    for label, class_values in by_class.items():
+        ci = reader.optional_mapping(class_cis.get(label), f"{ci_path}.by_class.{label}")
+        rows.append(
+            (
+                str(label),
+                reader.mapping(class_values, f"{class_path}.{label}"),
+                ci,
+            )
+        )
     for klass, row, row_cis in rows:
         for metric, value in row.items():
             if metric in ("count", "by_class", "confusion"):
@@ -283,24 +338,6 @@ def _collect_metrics(
                 template,
                 reader.number(value, f"{path}.{metric}"),
                 reader.interval(row_cis.get(metric), f"{ci_path}.{metric}"),
-            )
-
-
-def _collect_disparities(reader: _Reader, numbers: _Numbers) -> None:
-    for where, row in reader.rows(reader.data.get("disparities"), "disparities"):
-        feature, metric, klass = str(row.get("feature")), str(row.get("metric")), _class(row)
-        group = reader.group(row.get("group"), f"{where}.group")
-        reference = reader.group(row.get("reference"), f"{where}.reference")
-        for measure in ("difference", "ratio"):
-            template = MetricChange(
-                "disparity", feature, group, metric, measure, None, None, reference=reference,
-                klass=klass,
-            )  # fmt: skip
-            numbers.add(
-                ("disparity", feature, _group_key(group), klass, metric, measure),
-                template,
-                reader.number(row.get(measure), f"{where}.{measure}"),
-                reader.interval(row.get(f"ci_{measure}"), f"{where}.ci_{measure}"),
             )
 
 
@@ -373,6 +410,7 @@ def diff_results(
                 new_ci,
                 template.reference,
                 template.klass,
+                template.favorable,
             )
         )
     # Headline first, then overall, groups, disparities; within each, the new report's order.

@@ -89,6 +89,7 @@ class MetricChange:
     new_ci: Interval | None = None
     reference: dict[str, str] | None = None
     klass: str | None = None  # a multiclass result's class (one-vs-rest); None otherwise
+    favorable: bool = False  # klass names the favourable classes of the favourable view
 
     @property
     def delta(self) -> float | None:
@@ -122,12 +123,16 @@ class MetricChange:
     @property
     def quantity(self) -> str:
         """Return the metric name with its measure, e.g. ``selection_rate ratio``, and a
-        multiclass number's class, e.g. ``class own: selection_rate ratio``."""
-        name = self.metric if self.klass is None else f"class {self.klass}: {self.metric}"
+        multiclass number's class, e.g. ``class own: selection_rate ratio`` (``favourable
+        classes own, rent: ...`` for the favourable-outcome view's numbers)."""
+        kind = "favourable classes" if self.favorable else "class"
+        name = self.metric if self.klass is None else f"{kind} {self.klass}: {self.metric}"
         return name if self.measure == "value" else f"{name} {self.measure}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the change as a JSON-ready dict (``class`` only for a multiclass number)."""
+        """Return the change as a JSON-ready dict (``class`` only for a multiclass number, and
+        ``favorable_view`` true for the favourable-outcome view's, where ``class`` lists the
+        favourable classes)."""
         out: dict[str, Any] = {
             "section": self.section,
             "feature": self.feature,
@@ -145,6 +150,7 @@ class MetricChange:
         }
         if self.klass is not None:
             out["class"] = self.klass
+            out["favorable_view"] = self.favorable
         return out
 
 
