@@ -76,6 +76,10 @@ def test_regression_diff_lists_group_metrics_disparities_and_headline(
     assert ("disparity", "ks_statistic") in moved
     assert ("headline", "ks_statistic") in moved
     assert all("class" not in c for c in found["changes"])
+    assert (
+        "The worst group of sex by max_group_mae_ratio changed from sex=1 to sex=2."
+        in found["notes"]
+    )
     beyond = [c for c in found["changes"] if c["beyond_intervals"]]
     assert any(c["metric"] == "mean_prediction" and c["group"] == {"sex": "2"} for c in beyond)
     run = CliRunner().invoke(

@@ -176,6 +176,7 @@ class _Numbers:
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], GroupChange] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
     references: dict[str, dict[str, str]] = field(default_factory=dict)
+    worst: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # regression
 
     def add(self, key: _Key, template: MetricChange, value: float | None, ci: Interval | None):
         self.points[key] = (value, ci)
@@ -260,6 +261,8 @@ def _collect_rows(
     for where, row in reader.rows(rows, path):
         feature, metric = str(row.get("feature")), str(row.get("metric"))
         klass = view if view is not None else _class(row)
+        if section == "headline" and isinstance(row.get("group"), Mapping):
+            numbers.worst[(feature, metric)] = reader.group(row.get("group"), f"{where}.group")
         group, reference = None, None
         if section == "disparity":
             group = reader.group(row.get("group"), f"{where}.group")
@@ -425,6 +428,13 @@ def diff_results(
         if previous is not None and _group_key(previous) != _group_key(reference):
             result.reference_changes.append({"feature": feature, "old": previous, "new": reference})
     result.notes = _notes(result)
+    for (feature, metric), group in after.worst.items():
+        previous = before.worst.get((feature, metric))
+        if previous is not None and _group_key(previous) != _group_key(group):
+            result.notes.append(
+                f"The worst group of {feature} by {metric} changed from "
+                f"{group_text(previous)} to {group_text(group)}."
+            )
     return result
 
 
