@@ -47,6 +47,7 @@ __all__ = [
     "load_model",
     "memory_model",
     "predict",
+    "refuse_reserved_inputs",
     "trusted_model_types",
 ]
 
@@ -222,6 +223,21 @@ def memory_model(estimator: Any) -> LoadedModel:
     return LoadedModel(estimator, None, "memory", digest, False)
 
 
+def refuse_reserved_inputs(estimator: Any, spec: AuditSpec) -> None:
+    """Raise ModelError when the model takes the target or an id column as an input.
+
+    A sensitive feature may be an input (the audit measures what the model does with it).
+    """
+    reserved = [
+        c for c in getattr(estimator, "feature_names_in_", ()) if c in (spec.target, *spec.id_cols)
+    ]
+    if reserved:
+        raise ModelError(
+            f"the model takes {', '.join(map(repr, map(str, reserved)))} as input, which this "
+            "audit declares as the target or an id column; labels and ids are never model inputs"
+        )
+
+
 def feature_columns(
     estimator: Any,
     columns: Sequence[str],
@@ -366,16 +382,7 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
         if isinstance(spec.model, Path)
         else memory_model(spec.model)
     )
-    reserved = [
-        c
-        for c in getattr(loaded.estimator, "feature_names_in_", ())
-        if c in (spec.target, *spec.id_cols)
-    ]
-    if reserved:
-        raise ModelError(
-            f"the model takes {', '.join(map(repr, map(str, reserved)))} as input, which this "
-            "audit declares as the target or an id column; labels and ids are never model inputs"
-        )
+    refuse_reserved_inputs(loaded.estimator, spec)
     excluded = [spec.target, *spec.sensitive, *spec.id_cols]
     columns = feature_columns(
         loaded.estimator,

@@ -412,3 +412,23 @@ def test_regression_report_in_chromium(diabetes: tuple, audit_cli: Any, tmp_path
             assert problems == []
             context.close()
         browser.close()
+
+
+def test_a_model_may_take_a_sensitive_feature_but_not_the_target() -> None:
+    """As for a binary model: the audit measures what the model does with a sensitive input;
+    the target (or an id column) as an input is refused in one line."""
+    from fairaudit.errors import ModelError
+
+    frame = _synthetic()
+    frame["x"] = frame["y"] + np.random.default_rng(1).normal(0, 3, len(frame))
+    frame["is_b"] = (frame["group"] == "b").astype(float)
+    uses_group = LinearRegression().fit(frame[["x", "is_b"]], frame["y"])
+    data = fairaudit.audit(frame, target="y", sensitive="is_b", model=uses_group).to_dict()
+    assert data["audit"]["task"] == "regression"
+    expected = uses_group.predict(frame[["x", "is_b"]])
+    assert data["metrics"]["overall"]["mean_prediction"] == pytest.approx(
+        expected.mean(), rel=1e-12
+    )
+    uses_target = LinearRegression().fit(frame[["x", "y"]], frame["y"])
+    with pytest.raises(ModelError, match="the model takes 'y' as input"):
+        fairaudit.audit(frame, target="y", sensitive="group", model=uses_target, task="regression")

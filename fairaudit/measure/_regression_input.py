@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fairaudit.data import EvaluationData, shorten, value_text
-from fairaudit.errors import DataError, ModelError
+from fairaudit.errors import DataError
 from fairaudit.spec import AuditSpec
 
 __all__ = ["MSG_NOT_NUMBERS", "RegressionInput", "raw_predictions", "regression_input"]
@@ -60,7 +60,13 @@ def _numbers(values: Any, source: str) -> np.ndarray:
 
 def _model_predictions(spec: AuditSpec, data: EvaluationData) -> tuple[Any, dict[str, Any]]:
     """Return the model's predictions and the result's ``lineage.model``."""
-    from fairaudit.models import feature_columns, load_model, memory_model, predict
+    from fairaudit.models import (
+        feature_columns,
+        load_model,
+        memory_model,
+        predict,
+        refuse_reserved_inputs,
+    )
 
     loaded = (
         load_model(
@@ -69,13 +75,8 @@ def _model_predictions(spec: AuditSpec, data: EvaluationData) -> tuple[Any, dict
         if isinstance(spec.model, Path)
         else memory_model(spec.model)
     )
+    refuse_reserved_inputs(loaded.estimator, spec)  # a sensitive feature may be an input
     excluded = [spec.target, *spec.sensitive, *spec.id_cols]
-    reserved = [c for c in getattr(loaded.estimator, "feature_names_in_", ()) if c in excluded]
-    if reserved:
-        raise ModelError(
-            f"the model takes {', '.join(map(repr, map(str, reserved)))} as input, which this "
-            "audit declares as the target, a sensitive feature or an id column"
-        )
     columns = feature_columns(
         loaded.estimator,
         [str(c) for c in data.frame.columns],
