@@ -46,6 +46,7 @@ __all__ = [
     "is_never_trusted",
     "load_model",
     "memory_model",
+    "model_predictions",
     "predict",
     "refuse_reserved_inputs",
     "trusted_model_types",
@@ -352,6 +353,45 @@ class AuditPredictions:
     feature_columns: list[str] = field(default_factory=list)
 
 
+def model_predictions(
+    spec: AuditSpec, data: EvaluationData, positive_label: str | None = None
+) -> tuple[Predictions, dict[str, Any], Any]:
+    """Load ``spec.model`` (or take the estimator in memory), predict on the evaluation data
+    and return the predictions, the result's ``lineage.model`` (every task alike; its
+    ``feature_columns`` are the columns fed to the model) and the estimator."""
+    assert spec.model is not None
+    loaded = (
+        load_model(
+            spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
+        )
+        if isinstance(spec.model, Path)
+        else memory_model(spec.model)
+    )
+    refuse_reserved_inputs(loaded.estimator, spec)  # a sensitive feature may be an input
+    columns = feature_columns(
+        loaded.estimator,
+        list(data.frame.columns),
+        excluded=[spec.target, *spec.sensitive, *spec.id_cols],
+        explicit=spec.features,
+        data_name=data.name,
+    )
+    result = predict(loaded, data.frame, columns, positive_label)
+    label = spec.source_label("model")
+    lineage = {
+        "path": loaded.path.as_posix() if loaded.path is not None else label,
+        "file_name": loaded.path.name if loaded.path is not None else label,
+        "sha256": loaded.sha256,
+        "format": loaded.format,
+        "type": type(loaded.estimator).__name__,
+        "unsafe_pickle": loaded.unsafe_pickle,
+        "feature_columns": columns,
+    }
+    if loaded.path is None:
+        lineage["class"] = _class_name(loaded.estimator)
+        lineage["params"] = _estimator_params(loaded.estimator)
+    return result, lineage, loaded.estimator
+
+
 def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions:
     """Return the predictions to audit: from the model, or from the data's columns."""
     frame = data.frame
@@ -375,23 +415,7 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
         source = {"source": "column", "column": spec.prediction_col, "score": spec.score_col}
         return AuditPredictions(y_pred, score, is_probability, source, None)
 
-    loaded = (
-        load_model(
-            spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
-        )
-        if isinstance(spec.model, Path)
-        else memory_model(spec.model)
-    )
-    refuse_reserved_inputs(loaded.estimator, spec)
-    excluded = [spec.target, *spec.sensitive, *spec.id_cols]
-    columns = feature_columns(
-        loaded.estimator,
-        list(frame.columns),
-        excluded=excluded,
-        explicit=spec.features,
-        data_name=data.name,
-    )
-    result = predict(loaded, frame, columns, spec.positive_label)
+    result, model_lineage, estimator = model_predictions(spec, data, spec.positive_label)
     check_prediction_values(
         result.labels, data.label_values, spec.positive_label, "the model's predictions"
     )
@@ -402,19 +426,6 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
         role="prediction",
         source="the model's predictions",
     )
-    label = spec.source_label("model")
-    model_lineage = {
-        "path": loaded.path.as_posix() if loaded.path is not None else label,
-        "file_name": loaded.path.name if loaded.path is not None else label,
-        "sha256": loaded.sha256,
-        "format": loaded.format,
-        "type": type(loaded.estimator).__name__,
-        "unsafe_pickle": loaded.unsafe_pickle,
-        "feature_columns": columns,
-    }
-    if loaded.path is None:
-        model_lineage["class"] = _class_name(loaded.estimator)
-        model_lineage["params"] = _estimator_params(loaded.estimator)
     source = {"source": "model", "score": result.score_source}
     return AuditPredictions(
         y_pred,
@@ -422,6 +433,6 @@ def audit_predictions(spec: AuditSpec, data: EvaluationData) -> AuditPredictions
         result.score_is_probability,
         source,
         model_lineage,
-        loaded.estimator,
-        list(columns),
+        estimator,
+        list(model_lineage["feature_columns"]),
     )

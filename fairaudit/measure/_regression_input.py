@@ -10,7 +10,6 @@ DataError) and the predictions come from ``--prediction-col`` or from the model'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,41 +59,9 @@ def _numbers(values: Any, source: str) -> np.ndarray:
 
 def _model_predictions(spec: AuditSpec, data: EvaluationData) -> tuple[Any, dict[str, Any]]:
     """Return the model's predictions and the result's ``lineage.model``."""
-    from fairaudit.models import (
-        feature_columns,
-        load_model,
-        memory_model,
-        predict,
-        refuse_reserved_inputs,
-    )
+    from fairaudit.models import model_predictions
 
-    loaded = (
-        load_model(
-            spec.model, trust_types=spec.trust_types, allow_unsafe_pickle=spec.allow_unsafe_pickle
-        )
-        if isinstance(spec.model, Path)
-        else memory_model(spec.model)
-    )
-    refuse_reserved_inputs(loaded.estimator, spec)  # a sensitive feature may be an input
-    excluded = [spec.target, *spec.sensitive, *spec.id_cols]
-    columns = feature_columns(
-        loaded.estimator,
-        [str(c) for c in data.frame.columns],
-        excluded=excluded,
-        explicit=spec.features,
-        data_name=data.name,
-    )
-    predicted = predict(loaded, data.frame, columns, None)
-    label = spec.source_label("model")
-    lineage = {
-        "path": loaded.path.as_posix() if loaded.path is not None else label,
-        "file_name": loaded.path.name if loaded.path is not None else label,
-        "sha256": loaded.sha256,
-        "format": loaded.format,
-        "type": type(loaded.estimator).__name__,
-        "unsafe_pickle": loaded.unsafe_pickle,
-        "feature_columns": columns,
-    }
+    predicted, lineage, _ = model_predictions(spec, data)
     return predicted.labels, lineage
 
 
