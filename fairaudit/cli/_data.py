@@ -19,6 +19,7 @@ from fairaudit.cli._options import (
     parse_pairs,
     policy_option,
     sign_key_option,
+    verdict_options,
 )
 from fairaudit.errors import OutputError
 
@@ -140,18 +141,7 @@ def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -
     help="Check the data audit against this policy's data rules (proxy_auc, label metrics, "
     "...); repeat to layer. Exit status 3 when it fails."
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(["fail", "warn"]),
-    default="fail",
-    show_default=True,
-    help="Exit with status 3 when the policy's verdict is this bad or worse.",
-)
-@click.option(
-    "--not-evaluable",
-    type=click.Choice(["warn", "fail"]),
-    help="How rules that cannot be evaluated count in the verdict (default: the policy's, warn).",
-)
+@verdict_options
 @click.option(
     "--junit",
     "junit_path",
@@ -204,6 +194,7 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
         population={f: Path(p) for f, p in options.pop("population").items()},
         features=tuple(options.pop("features")),
         engine=options.pop("engine") or "auto",
+        fail_on=options.pop("fail_on") or "fail",
         **options,
     )
     html_path, json_path = _check_files(spec, output, publishing, junit)

@@ -33,6 +33,7 @@ from fairaudit.cli._options import (
     passphrase_from,
     quiet_option,
     sign_key_option,
+    verdict_options,
 )
 from fairaudit.cli._review import review
 from fairaudit.cli._signing import keygen, sign, verify
@@ -257,16 +258,7 @@ def cli() -> None:
     help="Check the audit against this policy; repeat to layer (later files may only "
     "tighten locked rules). Exit status 3 when it fails.",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(["fail", "warn"]),
-    help="Exit with status 3 when the verdict is this bad or worse (default: fail).",
-)
-@click.option(
-    "--not-evaluable",
-    type=click.Choice(["warn", "fail"]),
-    help="How rules that cannot be evaluated count in the verdict (default: the policy's, warn).",
-)
+@verdict_options
 @click.option(
     "--junit",
     "junit_path",

@@ -18,6 +18,7 @@ __all__ = [
     "PASSPHRASE_ENV",
     "SIGNING_KEY_ENV",
     "engine_option",
+    "verdict_options",
     "jobs_option",
     "json_option",
     "ledger_option",
@@ -160,6 +161,22 @@ def policy_option(command: F | None = None, *, help: str | None = None) -> Any:
         "Exit status 3 if they are missing.",
     )
     return option if command is None else option(command)
+
+
+def verdict_options(command: F) -> F:
+    """Add ``--fail-on`` and ``--not-evaluable`` (how a policy's verdict becomes the exit
+    status), as ``fail_on`` and ``not_evaluable``; unset, each is None (the default)."""
+    command = click.option(
+        "--not-evaluable",
+        type=click.Choice(["warn", "fail"]),
+        help="How rules that cannot be evaluated count in the verdict (default: the policy's, "
+        "warn).",
+    )(command)
+    return click.option(
+        "--fail-on",
+        type=click.Choice(["fail", "warn"]),
+        help="Exit with status 3 when the verdict is this bad or worse (default: fail).",
+    )(command)
 
 
 def json_option(help: str) -> Decorator[Any]:
