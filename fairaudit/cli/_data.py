@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from fairaudit.batch._data import MSG_BAD_POPULATION, MSG_NO_POPULATION_FILE, read_population
+from fairaudit.batch import MSG_BAD_POPULATION, MSG_NO_POPULATION_FILE, read_population
 from fairaudit.cli._command import Command
 from fairaudit.cli._options import (
     engine_option,
