@@ -205,6 +205,58 @@ def _read_task_data(
     return decision, data, features, levels
 
 
+#: The mitigation check's message when the BoundedGroupLoss comparison ran.
+_RAN = (
+    "BoundedGroupLoss mitigation ran (ExponentiatedGradient on the training set, absolute "
+    "and square loss; threshold post-processing does not apply to regression)"
+)
+
+
+def _regression_numbers(measurement: RegressionMeasurement) -> dict[str, Any]:
+    """Return a mitigations entry's numbers: overall MAE and RMSE, the headline ratios."""
+    overall = measurement.overall_json()
+    keep = ("max_group_mae_ratio", "max_group_rmse_ratio")
+    return {
+        "metrics": {
+            "overall": {k: overall[k] for k in ("mean_absolute_error", "root_mean_squared_error")}
+        },
+        "headline": [
+            {k: h[k] for k in ("feature", "metric", "value", "group")}
+            for h in measurement.headline
+            if h["metric"] in keep
+        ],
+    }
+
+
+def _regression_mitigations(
+    spec: AuditSpec, data: EvaluationData, numbers: Any, measurement: Any, say: Progress
+) -> list[dict[str, Any]] | None:
+    """Return the BoundedGroupLoss comparison's entries, or None when it does not run
+    (no --train, no model, or --no-mitigation)."""
+    if spec.train is None or spec.model is None or spec.mitigations == ():
+        return None
+    from fairaudit.mitigation import regression_mitigations
+
+    features = [f.name for f in data.sensitive]
+    codes, levels = [f.codes for f in data.sensitive], [f.levels for f in data.sensitive]
+
+    def measure(y_pred: Any) -> dict[str, Any]:
+        cells = count_regression(features, codes, levels, numbers.y_true, y_pred)
+        return _regression_numbers(
+            RegressionMeasurement(
+                RegressionStatistics(cells),
+                reference=spec.reference,
+                min_group_size=spec.min_group_size,
+            )
+        )
+
+    say("comparing mitigations")
+    columns = list(numbers.model_lineage["feature_columns"])
+    return regression_mitigations(
+        spec, data.frame, columns, _regression_numbers(measurement), measure
+    )
+
+
 def audit_regression(spec: AuditSpec, say: Progress) -> AuditResult:
     """Return the AuditResult of a regression audit of ``spec`` (numpy engine), without its
     policy and id."""
@@ -225,10 +277,15 @@ def audit_regression(spec: AuditSpec, say: Progress) -> AuditResult:
     if spec.intervals:
         say(f"computing {spec.confidence:.0%} intervals and tests")
         measurement.add_uncertainty(confidence=spec.confidence)
+    mitigations = _regression_mitigations(spec, data, numbers, measurement, say)
     checks = [*data.checks, decision.check(), *group_checks]
-    checks += unsafe_model_checks(numbers.model_lineage) + regression_checks(spec)
+    checks += unsafe_model_checks(numbers.model_lineage) + [
+        c if c.id != "mitigation" or mitigations is None else Check("mitigation", "info", _RAN)
+        for c in regression_checks(spec)
+    ]
     task = {"task": decision.task, "task_reason": decision.reason}
     return AuditResult(
+        mitigations=mitigations,
         schema_version=TASK_SCHEMA_VERSION,
         tool={"name": "fairaudit", "version": __version__},
         audit=audit_section(spec, [f.name for f in data.sensitive], measurement, task),

@@ -47,6 +47,7 @@ from fairaudit.mitigation._outcome import (
     available_methods,
 )
 from fairaudit.mitigation._protocol import WORKER_DIED, run_mitigations
+from fairaudit.mitigation._regression import regression_mitigations
 from fairaudit.mitigation._thresholds import (
     DEGENERATE_LABELS,
     GroupThresholds,
@@ -133,6 +134,7 @@ __all__ = [
     "predict_thresholds",
     "refit_protocol",
     "run_mitigations",
+    "regression_mitigations",
     "run_unit",
     "score_histogram",
     "smallest_class_cell",

@@ -1,0 +1,88 @@
+"""BoundedGroupLoss mitigation of a regression audit (issue 17): ExponentiatedGradient on
+--train, measured on the evaluation set; its predictions equal a direct fairlearn fit."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pandas as pd
+from fairlearn.reductions import AbsoluteLoss, BoundedGroupLoss, ExponentiatedGradient, SquareLoss
+from sklearn.linear_model import LinearRegression
+
+import fairaudit
+from fairaudit.mitigation._regression import upper_bound
+from fairaudit.result import load_schema
+
+
+def _frame(n: int, seed: int) -> pd.DataFrame:
+    """Group b's errors are larger: its target has a curve the linear model misses."""
+    rng = np.random.default_rng(seed)
+    g = rng.choice(["a", "b"], n, p=[0.7, 0.3])
+    x = rng.normal(size=n)
+    noise = np.where(g == "b", 3.0, 1.0) * rng.normal(size=n)
+    y = 2 * x + np.where(g == "b", 1.5 * x**2, 0) + noise + 200
+    return pd.DataFrame({"x": x, "group": g, "y": y})
+
+
+TRAIN, EVAL = _frame(600, 1), _frame(400, 2)
+MODEL = LinearRegression().fit(TRAIN[["x"]], TRAIN["y"])
+
+
+def _audit(**options: Any) -> dict[str, Any]:
+    return fairaudit.audit(
+        EVAL, model=MODEL, target="y", sensitive="group", task="regression", **options
+    ).to_dict()
+
+
+def _ratio(entry: dict[str, Any]) -> float:
+    return next(h["value"] for h in entry["headline"] if h["metric"] == "max_group_mae_ratio")
+
+
+def test_variants_lower_the_worst_group_mae_ratio_and_equal_fairlearn() -> None:
+    data = _audit(train=TRAIN)
+    jsonschema.validate(data, load_schema())
+    baseline, absolute, square = data["mitigations"]
+    assert baseline["method"] == "baseline"
+    assert [absolute["constraint"], square["constraint"]] == [
+        "bounded_group_loss_absolute",
+        "bounded_group_loss_square",
+    ]
+    assert absolute["status"] == square["status"] == "ok", (absolute["reason"], square["reason"])
+    assert (
+        baseline["metrics"]["overall"]["mean_absolute_error"]
+        == data["metrics"]["overall"]["mean_absolute_error"]
+    )
+    for entry in (absolute, square):
+        assert _ratio(entry) < _ratio(baseline)
+    mitigation = next(c for c in data["data_checks"] if c["id"] == "mitigation")
+    assert "not built" not in mitigation["message"]
+    # the oracle: fairlearn directly, same loss, bound, groups and seed
+    y, x, groups = TRAIN["y"].to_numpy(), TRAIN[["x"]], TRAIN["group"].to_numpy()
+    for entry, kind in ((absolute, AbsoluteLoss), (square, SquareLoss)):
+        loss = kind(float(y.min()), float(y.max()))
+        bound = upper_bound(loss, y, MODEL.predict(x), groups)
+        assert bound == entry["upper_bound"]
+        with warnings.catch_warnings():  # fairlearn 0.15's use of deprecated pandas
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            direct = ExponentiatedGradient(
+                LinearRegression(), constraints=BoundedGroupLoss(loss, upper_bound=bound)
+            ).fit(x, y, sensitive_features=groups)
+            pred = direct.predict(EVAL[["x"]], random_state=0)
+        error = pred - EVAL["y"].to_numpy()
+        overall = entry["metrics"]["overall"]
+        assert abs(float(np.mean(np.abs(error))) - overall["mean_absolute_error"]) < 1e-9
+        assert abs(float(np.sqrt(np.mean(error**2))) - overall["root_mean_squared_error"]) < 1e-9
+
+
+def test_no_mitigation_and_no_train_leave_it_out() -> None:
+    off = _audit(train=TRAIN, mitigations=())
+    plain = _audit()
+    for data in (off, plain):
+        jsonschema.validate(data, load_schema())
+        assert data["mitigations"] is None
+        mitigation = next(c for c in data["data_checks"] if c["id"] == "mitigation")
+        assert "not built yet" in mitigation["message"]
