@@ -86,3 +86,39 @@ def test_no_mitigation_and_no_train_leave_it_out() -> None:
         assert data["mitigations"] is None
         mitigation = next(c for c in data["data_checks"] if c["id"] == "mitigation")
         assert "not built yet" in mitigation["message"]
+
+
+def test_pipeline_is_refit_and_a_model_without_weights_fails_with_its_reason() -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), LinearRegression()).fit(TRAIN[["x"]], TRAIN["y"])
+    knn = KNeighborsRegressor().fit(TRAIN[["x"]], TRAIN["y"])
+    for model, status in ((pipe, "ok"), (knn, "failed")):
+        data = fairaudit.audit(
+            EVAL, model=model, target="y", sensitive="group", task="regression", train=TRAIN
+        ).to_dict()
+        jsonschema.validate(data, load_schema())
+        assert [e["status"] for e in data["mitigations"][1:]] == [status, status]
+        if status == "failed":
+            assert "sample_weight" in data["mitigations"][1]["reason"]
+
+
+def test_report_shows_the_table_escaped_instead_of_the_notice(tmp_path: Any) -> None:
+    hostile = {"a": "<script>x</script>", "b": "b&'\""}
+    train, data = (f.assign(group=f["group"].map(hostile)) for f in (TRAIN, EVAL))
+    result = fairaudit.audit(
+        data, model=MODEL, target="y", sensitive="group", task="regression", train=train
+    )
+    result.save(tmp_path / "report.html", use_ledger=False)
+    page = (tmp_path / "report.html").read_text()
+    assert "Mitigation: what BoundedGroupLoss would cost" in page
+    assert "bounded group loss square" in page
+    assert "BoundedGroupLoss mitigation for regression is not built yet" not in page
+    assert "<script>x" not in page and "b&amp;" in page
+    plain = fairaudit.audit(data, model=MODEL, target="y", sensitive="group", task="regression")
+    plain.save(tmp_path / "plain.html", use_ledger=False)
+    text = (tmp_path / "plain.html").read_text()
+    assert "BoundedGroupLoss mitigation for regression is not built yet" in text
+    assert "Mitigation: what BoundedGroupLoss would cost" not in text

@@ -81,16 +81,26 @@ def _training(
 
 
 def _variant(
-    name: str, estimator: Any, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray
+    name: str, estimator: Any, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray, seed: int
 ) -> tuple[Any, float]:
-    """Return the ExponentiatedGradient fitted under BoundedGroupLoss with loss ``name``."""
+    """Return the ExponentiatedGradient fitted under BoundedGroupLoss with loss ``name`` and
+    its upper bound; a clone's random states left unset get ``seed``, and a Pipeline's
+    final step receives the sample weights."""
     from fairlearn.reductions import BoundedGroupLoss, ExponentiatedGradient
     from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    from fairaudit.mitigation._methods import _seed_unset_random_states
 
     loss = _loss(name, float(y.min()), float(y.max()))
     bound = upper_bound(loss, y, np.asarray(estimator.predict(x), dtype=np.float64), groups)
+    refit = clone(estimator)
+    _seed_unset_random_states(refit, seed)
+    weight = (
+        f"{refit.steps[-1][0]}__sample_weight" if isinstance(refit, Pipeline) else "sample_weight"
+    )
     fitted = ExponentiatedGradient(
-        clone(estimator), constraints=BoundedGroupLoss(loss, upper_bound=bound)
+        refit, constraints=BoundedGroupLoss(loss, upper_bound=bound), sample_weight_name=weight
     )
     fitted.fit(x, y, sensitive_features=groups)
     return fitted, bound
@@ -122,7 +132,7 @@ def regression_mitigations(
             with warnings.catch_warnings():  # fairlearn 0.15's use of deprecated pandas
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                fitted, bound = _variant(name, estimator, train[columns], y, groups)
+                fitted, bound = _variant(name, estimator, train[columns], y, groups, spec.seed)
                 pred = fitted.predict(x_eval, random_state=spec.seed).astype(np.float64)
         except Exception as exc:  # noqa: BLE001 - any refit failure is the variant's status
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
