@@ -105,7 +105,7 @@ def test_notebook_forms_show_the_regression_headline(result: tuple) -> None:
     assert NO_WORSE_OFF not in markdown and "worse off:" not in markdown
     mae = _headline(data, "intersection", "max_group_mae_ratio")
     assert f"worst group's MAE over the overall MAE = {mae['value']:.3f}" in markdown
-    assert "BoundedGroupLoss mitigation for regression is not built yet" in markdown
+    assert "No mitigation comparison ran: BoundedGroupLoss mitigation" in markdown
     html = notebook._repr_html_()
     assert "Largest gaps (regression)" in html and "Mean absolute error by" in html
     assert "<script>alert" not in html and "\x1b" not in html and "\u202e" not in html

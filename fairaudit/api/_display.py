@@ -14,6 +14,7 @@ from fairaudit.display import (
     worse_off_entries,
     worse_off_text,
 )
+from fairaudit.measure import MSG_REGRESSION_MITIGATION
 from fairaudit.outputs import group_label, metrics_chart, template_environment
 from fairaudit.result import BASELINE
 
@@ -31,9 +32,7 @@ NO_WORSE_OFF = "No group's favourable rate is below the ratio band."
 #: A regression result's headline lines stand where a binary one lists who is worse off.
 REGRESSION_TITLE = "Largest gaps (regression)"
 NO_REGRESSION_HEADLINE = "No grouping has two groups large enough to compare."
-REGRESSION_MITIGATION = (
-    "No mitigation comparison: BoundedGroupLoss mitigation for regression is not built yet."
-)
+REGRESSION_MITIGATION = MSG_REGRESSION_MITIGATION + "."
 
 
 def _failed_rules(data: Mapping[str, Any]) -> list[str]:
@@ -79,10 +78,32 @@ def _chart(data: Mapping[str, Any]) -> Any:
     )
 
 
+def _overall_mae(entry: Mapping[str, Any]) -> float | None:
+    value = ((entry.get("metrics") or {}).get("overall") or {}).get("mean_absolute_error")
+    return None if value is None else float(value)
+
+
+def _regression_mitigation_text(entries: Any) -> str:
+    """Return what the BoundedGroupLoss comparison found: each variant's overall MAE against
+    the audited model's, or why none ran."""
+    if not entries:
+        return REGRESSION_MITIGATION
+    parts = []
+    for entry in entries:
+        name = entry.get("constraint") or "the audited model"
+        if entry.get("status") != "ok":
+            parts.append(f"{name}: failed ({entry.get('reason')})")
+        elif _overall_mae(entry) is not None:
+            parts.append(f"{name}: MAE {_overall_mae(entry):.3f}")
+        else:
+            parts.append(f"{name}: ran")
+    return "BoundedGroupLoss comparison: " + "; ".join(parts) + "." + _SEE_ALL
+
+
 def _mitigation_text(data: Mapping[str, Any]) -> str:
     summary = data.get("mitigation_summary")
     if not summary and is_regression(data):
-        return REGRESSION_MITIGATION
+        return _regression_mitigation_text(data.get("mitigations"))
     if not summary:
         return (
             "No mitigation comparison in this result "

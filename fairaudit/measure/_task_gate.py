@@ -53,8 +53,9 @@ MSG_REGRESSION_FAVORABLE = (
     "--favorable-label names a favourable class and does not apply to a regression audit; drop it"
 )
 MSG_REGRESSION_MITIGATION = (
-    "BoundedGroupLoss mitigation for regression is not built yet: no mitigation "
-    "comparison ran (threshold post-processing does not apply to regression)"
+    "No mitigation comparison ran: BoundedGroupLoss mitigation (fairlearn's "
+    "ExponentiatedGradient) needs a training set (--train) and a model, and --no-mitigation "
+    "turns it off; threshold post-processing does not apply to regression"
 )
 
 

@@ -166,7 +166,7 @@ def final_step_name(estimator: Any) -> tuple[str, bool]:
     return f"the model ({type(estimator).__name__})", False
 
 
-def _seed_unset_random_states(estimator: Any, seed: int) -> None:
+def seed_unset_random_states(estimator: Any, seed: int) -> None:
     """Give every ``random_state`` parameter left at None the run's seed (set ones are kept)."""
     if estimator is None or not hasattr(estimator, "get_params"):
         return
@@ -229,8 +229,8 @@ def _refit_inputs(
     preprocessing, final, final_name = _split_model(estimator)
     if needs_sample_weight and not has_fit_parameter(final, "sample_weight"):
         raise RefitError(NO_SAMPLE_WEIGHT.format(name=final_name))
-    _seed_unset_random_states(preprocessing, seed)
-    _seed_unset_random_states(final, seed)
+    seed_unset_random_states(preprocessing, seed)
+    seed_unset_random_states(final, seed)
     labels = train_y.astype(np.int8)
     train_inputs, eval_inputs = _prepared_features(
         preprocessing, train_features, labels, eval_features

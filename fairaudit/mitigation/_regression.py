@@ -90,12 +90,12 @@ def _variant(
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
 
-    from fairaudit.mitigation._methods import _seed_unset_random_states
+    from fairaudit.mitigation._methods import seed_unset_random_states
 
     loss = _loss(name, float(y.min()), float(y.max()))
     bound = upper_bound(loss, y, np.asarray(estimator.predict(x), dtype=np.float64), groups)
     refit = clone(estimator)
-    _seed_unset_random_states(refit, seed)
+    seed_unset_random_states(refit, seed)
     weight = (
         f"{refit.steps[-1][0]}__sample_weight" if isinstance(refit, Pipeline) else "sample_weight"
     )

@@ -22,6 +22,7 @@ from typing import Any
 from markupsafe import Markup
 
 from fairaudit.display import display_text
+from fairaudit.measure import MSG_REGRESSION_MITIGATION
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS
 from fairaudit.outputs._report_view import ReportContext, Verdict, group_label
@@ -44,9 +45,7 @@ __all__ = [
 
 #: What a regression audit does not do yet, said on the page.
 NOT_BUILT = (
-    "BoundedGroupLoss mitigation for regression is not built yet: no mitigation comparison "
-    "ran (threshold post-processing does not apply to regression).",
-    "Policy rules on regression metrics are not built yet: this report has no verdict.",
+    MSG_REGRESSION_MITIGATION + ".",
     "r2 and wasserstein_distance have no interval or test yet.",
 )
 
