@@ -25,7 +25,7 @@ from fairaudit.display import display_text
 from fairaudit.measure import MSG_REGRESSION_MITIGATION
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS
-from fairaudit.outputs._report_view import ReportContext, Verdict, group_label
+from fairaudit.outputs._report_view import ReportContext, group_label, task_context
 from fairaudit.vocabulary import (
     HTML_MAX_GROUPS,
     INTERSECTION,
@@ -259,24 +259,12 @@ def regression_view(data: Mapping[str, Any]) -> RegressionView:
 def regression_context(data: dict[str, Any], data_json: Markup) -> ReportContext:
     """Return the template context of a regression result's JSON form (``regression``
     set; the binary parts empty)."""
-    audit = data["audit"]
-    view = regression_view(data)
-    warned = {c["id"]: "attention" for c in view.warnings}
-    model, version = audit["name"], audit["model_version"]
-    return ReportContext(
-        title=f"Fairness audit: {model}" + (f" {version}" if version else ""),
-        result=data,
-        metric_names=[m for m in data["metrics"]["names"] if m != "count"],
+    return task_context(
+        data,
+        data_json,
+        task="regression",
+        view=regression_view(data),
         key_metrics=ERROR_METRICS,
-        groupings=view.groupings,  # type: ignore[arg-type]  # the nav reads name and anchor
-        notices=[],
-        anchors={"insufficient_data": "attention", "single_class": "attention", **warned},
-        worst_off=[],
-        definitions=dict(REGRESSION_DEFINITIONS),
+        definitions=REGRESSION_DEFINITIONS,
         headline_names=REGRESSION_HEADLINE_METRICS,
-        ratio_band=RATIO_BAND,
-        data_json=data_json,
-        verdict=Verdict("none", "regression", view.measured, "", []),
-        has_intervals=data.get("uncertainty") is not None,
-        regression=view,
     )
