@@ -19,8 +19,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from fairaudit.outputs._report_view import ReportContext, group_label, task_context
-from fairaudit.vocabulary import HTML_MAX_GROUPS, INTERSECTION
+from fairaudit.outputs._report_view import ReportContext, group_label, grouping_title, task_context
+from fairaudit.vocabulary import HTML_MAX_GROUPS
 
 __all__ = [
     "MULTICLASS_NOT_BUILT",
@@ -134,11 +134,7 @@ def _grouping(data: Mapping[str, Any], name: str, index: int) -> MulticlassGroup
         {"class": label, **{h["metric"]: h for h in entries if h["class"] == label}}
         for label in audit["classes"]
     ]
-    title = (
-        "Intersection of " + " × ".join(audit["sensitive_features"])
-        if name == INTERSECTION
-        else f"Sensitive feature: {name}"
-    )
+    title = grouping_title(audit, name)
     return MulticlassGrouping(
         name=name,
         anchor=f"grouping-{index}",

@@ -25,7 +25,7 @@ from fairaudit.display import display_text
 from fairaudit.measure import MSG_REGRESSION_MITIGATION
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS
-from fairaudit.outputs._report_view import ReportContext, group_label, task_context
+from fairaudit.outputs._report_view import ReportContext, group_label, grouping_title, task_context
 from fairaudit.vocabulary import (
     HTML_MAX_GROUPS,
     INTERSECTION,
@@ -184,11 +184,7 @@ def _grouping(data: Mapping[str, Any], name: str, index: int) -> RegressionGroup
     for d in disparities:
         per_group.get(tuple(d["group"].items()), []).append(d)
     reference = group_label(audit["reference"][name])
-    title = (
-        "Intersection of " + " × ".join(audit["sensitive_features"])
-        if name == INTERSECTION
-        else f"Sensitive feature: {name}"
-    )
+    title = grouping_title(audit, name)
     return RegressionGrouping(
         name=name,
         anchor=f"grouping-{index}",

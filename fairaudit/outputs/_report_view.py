@@ -31,6 +31,7 @@ from fairaudit.vocabulary import (
 )
 
 __all__ = [
+    "grouping_title",
     "CHART_METRICS",
     "DISPARITY_METRICS",
     "GroupingView",
@@ -70,6 +71,14 @@ def group_label(group: Mapping[str, Any]) -> str:
     because binned values such as ``[25, 40)`` contain commas.
     """
     return " · ".join(f"{k}: {v}" for k, v in group.items())
+
+
+def grouping_title(audit: Mapping[str, Any], name: str) -> str:
+    """Return a grouping's section title: the sensitive feature, or what the intersection
+    crosses."""
+    if name == INTERSECTION:
+        return "Intersection of " + " × ".join(audit["sensitive_features"])
+    return f"Sensitive feature: {name}"
 
 
 def key_metrics(data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -368,11 +377,7 @@ def _grouping_view(
     audit = data["audit"]
     rows = [r for r in data["metrics"]["by_group"] if r["feature"] == name]
     reference = group_label(audit["reference"][name])
-    title = (
-        "Intersection of " + " × ".join(audit["sensitive_features"])
-        if name == INTERSECTION
-        else f"Sensitive feature: {name}"
-    )
+    title = grouping_title(audit, name)
     disparities = [d for d in data["disparities"] if d["feature"] == name]
     split = split_groups(rows, adverse=adverse)
     shown = split.top + split.rest
