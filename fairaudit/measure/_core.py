@@ -25,6 +25,7 @@ from fairaudit.counts import CELLS, GroupCounts
 from fairaudit.data import Check
 from fairaudit.measure._checks import group_checks, reference_checks
 from fairaudit.measure._direction import Direction
+from fairaudit.measure._groupings import GroupingNames
 from fairaudit.measure._metrics import (
     DisparityRow,
     GroupTable,
@@ -222,7 +223,7 @@ def uncertainty_section(
     }
 
 
-class Measurement:
+class Measurement(GroupingNames):
     """Every number of one audit (or one mitigated variant), computed once.
 
     Parameters
@@ -305,15 +306,6 @@ class Measurement:
         table = next(t for t in self.tables if t.name == row.feature)
         indices = (table.groups.index(row.group), table.reference)
         return not all(self._sufficient_at(table, row.metric, i) for i in indices)
-
-    @property
-    def groupings(self) -> list[str]:
-        """Return the groupings' names: each feature, then the intersection (if any)."""
-        return [t.name for t in self.tables]
-
-    def reference_groups(self) -> dict[str, dict[str, str]]:
-        """Return ``{grouping: reference group}``."""
-        return {t.name: t.groups[t.reference] for t in self.tables}
 
     def overall_json(self) -> dict[str, Any]:
         """Return the overall metrics with ``count`` as an integer."""

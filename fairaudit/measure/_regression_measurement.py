@@ -21,6 +21,7 @@ from fairaudit.data import Check
 from fairaudit.display import group_text
 from fairaudit.measure._checks import group_checks, reference_checks
 from fairaudit.measure._core import uncertainty_section
+from fairaudit.measure._groupings import GroupingNames
 from fairaudit.measure._metrics import DisparityRow, disparities_vs_reference
 from fairaudit.measure._regression import RegressionStatistics
 from fairaudit.stats import attach_to_rows
@@ -59,7 +60,7 @@ def _pair(values: Any) -> list[float | None] | None:
     return None if low is None and high is None else [low, high]
 
 
-class RegressionMeasurement:
+class RegressionMeasurement(GroupingNames):
     """Every number of one regression audit, computed once (see the module docstring)."""
 
     task = "regression"
@@ -114,15 +115,6 @@ class RegressionMeasurement:
             for row in self.disparity_rows
         ]
         self.uncertainty: dict[str, Any] | None = None
-
-    @property
-    def groupings(self) -> list[str]:
-        """Return the groupings' names: each feature, then the intersection (if any)."""
-        return [t.name for t in self.tables]
-
-    def reference_groups(self) -> dict[str, dict[str, str]]:
-        """Return ``{grouping: reference group}``."""
-        return {t.name: t.groups[t.reference] for t in self.tables}
 
     def overall_json(self) -> dict[str, Any]:
         """Return the overall metrics with ``count`` as an integer (null: undefined)."""
