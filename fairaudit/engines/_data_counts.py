@@ -36,10 +36,9 @@ from fairaudit.databias import (
 )
 from fairaudit.engines._api import UNKNOWN_ENGINE, choose_engine
 from fairaudit.engines._duckdb import (
-    duckdb_connection,
     duckdb_runner,
     duckdb_source,
-    translate_duckdb_error,
+    with_serial_retry,
 )
 from fairaudit.engines._sql import SqlCounter
 from fairaudit.engines._sql_source import DUCKDB, SqlRunner, SqlSource, bin_code_sql
@@ -179,7 +178,6 @@ def count_data_duckdb(
     Equal to ``count_data(read_table(path)[0], ...)`` with the same options: the same
     groups in the same order, label classes, strata and missing counts.
     """
-    import duckdb
 
     path = Path(path)
     fmt = check_data_path(path)
@@ -196,20 +194,16 @@ def count_data_duckdb(
         prediction_col=strata or target,
         bins={k: tuple(float(e) for e in v) for k, v in (bins or {}).items()},
     )
-    for parallel in (True, False):
-        with duckdb_connection(memory_limit, temp_directory, threads) as con:
-            counter = _DataCounter(spec, source, duckdb_runner(con), missing)
-            try:
-                rows, levels, (label_levels, _), (strata_levels, _) = counter.cells(
-                    strata is not None, label_bins
-                )
-                break
-            except duckdb.Error as exc:
-                # As count_duckdb: DuckDB's parallel CSV reader refuses a line break inside
-                # a quoted field, which pandas reads; the serial reader reads it as pandas.
-                if not (parallel and fmt == "csv" and "CSV Error" in str(exc)):
-                    raise translate_duckdb_error(exc, path) from None
-                source = duckdb_source(path, fmt, parallel=False)
+    rows, levels, (label_levels, _), (strata_levels, _) = with_serial_retry(
+        path,
+        fmt,
+        lambda source, con: _DataCounter(spec, source, duckdb_runner(con), missing).cells(
+            strata is not None, label_bins
+        ),
+        memory_limit=memory_limit,
+        temp_directory=temp_directory,
+        threads=threads,
+    )
     table = np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)
     n_keys = 1 + (strata is not None) + len(sensitive)
     y, codes, n = table[:, 0], table[:, n_keys - len(sensitive) : n_keys], table[:, n_keys]

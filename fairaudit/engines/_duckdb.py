@@ -22,9 +22,9 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fairaudit.data import (
     MSG_CANNOT_READ,
@@ -42,12 +42,15 @@ from fairaudit.engines._types import EngineCounts, memory_bytes
 from fairaudit.errors import ConfigError, DataError
 from fairaudit.spec import AuditSpec
 
+T = TypeVar("T")
+
 __all__ = [
     "count_duckdb",
     "duckdb_connection",
     "duckdb_runner",
     "duckdb_source",
     "translate_duckdb_error",
+    "with_serial_retry",
 ]
 
 #: Rows per Arrow batch of the score-sorted stream.
@@ -61,7 +64,7 @@ MSG_TOKENIZING = (
 
 def duckdb_source(path: Path, fmt: str, *, parallel: bool = True) -> SqlSource:
     """Return the SqlSource of a CSV or Parquet file; ``parallel=False`` reads a CSV file
-    with DuckDB's serial reader (see ``count_duckdb``)."""
+    with DuckDB's serial reader (see ``with_serial_retry``)."""
     display = str(path)
     location = sql_literal(str(path))
     if fmt == "csv":
@@ -153,6 +156,32 @@ def translate_duckdb_error(exc: Exception, path: Path) -> DataError:
     return DataError(MSG_CANNOT_READ.format(path=path, reason=error_first_line(exc)))
 
 
+def with_serial_retry(
+    path: Path,
+    fmt: str,
+    attempt: Callable[[SqlSource, Any], T],
+    *,
+    memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+    threads: int | None = None,
+) -> T:
+    """Return ``attempt(source, connection)`` on a fresh DuckDB connection, DuckDB errors
+    translated. DuckDB's parallel CSV reader refuses a line break inside a quoted field when
+    short rows are padded (null_padding), which pandas reads: such a CSV is read again with
+    the serial reader, which reads it as pandas does."""
+    import duckdb
+
+    for parallel in (True, False):
+        source = duckdb_source(path, fmt, parallel=parallel)
+        with duckdb_connection(memory_limit, temp_directory, threads) as con:
+            try:
+                return attempt(source, con)
+            except duckdb.Error as exc:
+                if not (parallel and fmt == "csv" and "CSV Error" in str(exc)):
+                    raise translate_duckdb_error(exc, path) from None
+    raise AssertionError("unreachable: the serial attempt returns or raises")
+
+
 def count_duckdb(
     spec: AuditSpec,
     *,
@@ -171,7 +200,7 @@ def count_duckdb(
         DuckDB worker threads (default: all cores).
     """
     try:
-        import duckdb
+        import duckdb  # noqa: F401 - only to say what to install when it is missing
     except ImportError:  # pragma: no cover - duckdb is a dependency of the extra
         raise ConfigError(
             "the duckdb engine needs the duckdb package: pip install duckdb"
@@ -182,19 +211,14 @@ def count_duckdb(
         )
     path = Path(spec.data)
     fmt = check_data_path(path)
-    for parallel in (True, False):
-        source = duckdb_source(path, fmt, parallel=parallel)
-        with duckdb_connection(memory_limit, temp_directory, threads) as con:
-            counter = SqlCounter(spec, source, DUCKDB, duckdb_runner(con))
-            try:
-                result = counter.run()
-                break
-            except duckdb.Error as exc:
-                # DuckDB's parallel CSV reader refuses a line break inside a quoted field
-                # when short rows are padded (null_padding), which pandas reads: read the
-                # file again with the serial reader, which reads it as pandas does.
-                if not (parallel and fmt == "csv" and "CSV Error" in str(exc)):
-                    raise translate_duckdb_error(exc, path) from None
+    result = with_serial_retry(
+        path,
+        fmt,
+        lambda source, con: SqlCounter(spec, source, DUCKDB, duckdb_runner(con)).run(),
+        memory_limit=memory_limit,
+        temp_directory=temp_directory,
+        threads=threads,
+    )
     sha = file_sha256(path)
     result.lineage_data["sha256"] = sha
     result.lineage_data["path"] = path.as_posix()
