@@ -52,6 +52,10 @@ _FAMILY = (
     "is tested on its own"
 )
 
+#: The favourable view's disparity rows kept in the summary: its selection rate and true
+#: positive rate against the reference (policy rules on the favourable outcome read them).
+_FAVORABLE_RATES = ("selection_rate", "true_positive_rate")
+
 MSG_ABSENT_CLASSES = (
     "{n} group{s} {have} no row labelled with some class, so that class's one-vs-rest "
     "true_positive_rate and false_negative_rate are undefined (null) there: {names}"
@@ -231,7 +235,8 @@ class MulticlassMeasurement:
                 "classes": [c for c in self.classes if c in set(favorable)],
                 "worse_off": view.worse_off(),
                 "headline": view.headline,
-                "disparities": [d for d in view.disparities if d["metric"] == "selection_rate"],
+                # The favourable rates policy rules judge (favorable_rate_*, _opportunity_*).
+                "disparities": [d for d in view.disparities if d["metric"] in _FAVORABLE_RATES],
             }
         return out
 

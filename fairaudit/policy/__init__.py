@@ -16,7 +16,12 @@ makes it ``fail``), and it is listed in the findings.
 
 from __future__ import annotations
 
-from fairaudit.policy._approvals import ApprovalStatus, check_approvals, review_extra
+from fairaudit.policy._approvals import (
+    MSG_APPROVALS_LOOSENED,
+    ApprovalStatus,
+    check_approvals,
+    review_extra,
+)
 from fairaudit.policy._data_rules import (
     DataOutcome,
     data_policy_section,
@@ -43,7 +48,6 @@ from fairaudit.policy._judge import (
     split_rules,
 )
 from fairaudit.policy._load import (
-    MSG_APPROVALS_LOOSENED,
     MSG_BAD_METRIC,
     MSG_BAD_SEVERITY,
     MSG_BAD_TOML,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 from fairaudit.display import group_text
@@ -26,8 +27,12 @@ from fairaudit.policy._model import (
     NOT_EVALUABLE,
     NotEvaluable,
     Policy,
-    PolicyError,
     Rule,
+)
+from fairaudit.policy._multiclass_rules import (
+    REASON_NO_FAVORABLE_CLASSES,
+    MulticlassViews,
+    multiclass_views,
 )
 from fairaudit.policy._regression_rules import (
     REASON_NO_DISTANCE_INTERVAL,
@@ -71,11 +76,6 @@ REASON_RESTRICTED = (
 )
 REASON_NO_BETWEEN_INTERVAL = (
     "evidence = 'interval', but there is no interval for a between-groups {metric}"
-)
-
-MSG_MULTICLASS_RULES = (
-    "policy rules on multiclass metrics are not built yet: this policy cannot judge a "
-    "multiclass audit's result"
 )
 
 # Headline metrics that are a between-groups comparison of one group metric.
@@ -250,6 +250,7 @@ def _reference_outcomes(rule: Rule, view: View, feature: str, minimum: int) -> l
             missing = REASON_NO_DISTANCE_INTERVAL.format(metric=metric)
         else:
             missing = REASON_NO_INTERVALS if ci_key not in row else REASON_NO_INTERVAL
+            missing = row.get("interval_reason") or missing  # a multiclass metric's own
         if size:
             observed, interval, status, reason = judge_size(
                 rule, observed, interval, interval_reason=missing
@@ -283,6 +284,20 @@ def _evaluate_rule(rule: Rule, view: View) -> RuleEvaluation:
     return RuleEvaluation(rule, tuple(outcomes), worst_status(outcomes))
 
 
+def _evaluate_multiclass(rule: Rule, views: MulticlassViews) -> RuleEvaluation:
+    """Judge a rule on a multiclass result: on each class's view it applies to, each
+    outcome tagged with its class (``_multiclass_rules``)."""
+    outcomes: list[Outcome] = []
+    for label, view in views.judged(rule):
+        if view is None:
+            reason = REASON_NO_FAVORABLE_CLASSES.format(metric=rule.metric)
+            outcomes.append(Outcome(rule.feature, (), None, None, NOT_EVALUABLE, reason))
+            continue
+        judged = _evaluate_rule(rule, view).outcomes
+        outcomes.extend(replace(o, class_label=label) for o in judged)
+    return RuleEvaluation(rule, tuple(outcomes), worst_status(outcomes))
+
+
 def evaluate_policy(
     policy: Policy,
     result: Mapping[str, Any],
@@ -297,12 +312,16 @@ def evaluate_policy(
     numbers (its disparity rows as stored, or derived from its groups' counts:
     ``mitigation_disparities``); group sizes come from the audit's ``by_group``. A
     regression audit's result (``audit.task``) is judged by the policy's regression rules
-    (``_regression_rules``), a binary one by its model rules; the others cannot apply.
+    (``_regression_rules``), a multiclass one by its model and multiclass rules, per class
+    (``_multiclass_rules``), a binary one by its model rules; the others cannot apply.
     """
     mode = resolve_not_evaluable(policy, not_evaluable)
     task = (result.get("audit") or {}).get("task")
     if task == "multiclass":
-        raise PolicyError(MSG_MULTICLASS_RULES)
+        applies, others = split_rules(policy, "multiclass")
+        views = multiclass_views(result)
+        judged = tuple(_evaluate_multiclass(rule, views) for rule in applies)
+        return PolicyEvaluation(policy, judged, verdict_of(judged, mode), mode, (), others)
     applies, others = split_rules(policy, "regression" if task == "regression" else "model")
     view = build_view(result)
     rules = tuple(_evaluate_rule(rule, view) for rule in applies)

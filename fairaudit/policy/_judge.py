@@ -31,7 +31,14 @@ MSG_NO_RULES_FOR = (
 )
 
 #: How messages name the kinds of audit a rule is for.
-_KIND_NAMES = {"model": "binary model", "data": "data", "regression": "regression"}
+_KIND_NAMES = {
+    "model": "binary model",
+    "data": "data",
+    "regression": "regression",
+    "multiclass": "multiclass",
+}
+#: The kinds of rule a kind of audit is judged by (a multiclass audit: the model rules too).
+_JUDGED_BY: dict[str, tuple[str, ...]] = {"multiclass": ("model", "multiclass")}
 
 # Reasons for a not-evaluable outcome (shown in the report, JUnit and findings).
 REASON_UNDEFINED = "the value is undefined (a zero denominator)"
@@ -51,6 +58,8 @@ class Outcome:
 
     ``groups`` are the groups compared: ``[group, reference]`` or ``[lowest, highest]``;
     ``excluded`` are groups left out of a between-groups value for having too few rows.
+    ``class_label``: the class of a multiclass audit whose one-vs-rest numbers were judged
+    (None: a binary audit's, or a multiclass metric such as ``accuracy``).
     """
 
     feature: str | None
@@ -60,11 +69,15 @@ class Outcome:
     status: Status
     reason: str
     excluded: tuple[dict[str, str], ...] = ()
+    class_label: str | None = None
 
     @property
     def name(self) -> str:
-        """Return a short, stable name such as ``sex: sex=female vs sex=male``."""
+        """Return a short, stable name such as ``sex: sex=female vs sex=male`` (``class
+        rent: sex: ...`` for one class of a multiclass audit)."""
         feature = self.feature if self.feature is not None else "(no feature)"
+        if self.class_label is not None:
+            feature = f"class {self.class_label}: {feature}"
         if not self.groups:
             return feature
         joiner = " vs " if len(self.groups) == 2 else ", "
@@ -80,7 +93,7 @@ class Outcome:
             "interval": list(self.interval) if self.interval is not None else None,
             "status": self.status,
             "reason": self.reason,
-        }
+        } | ({} if self.class_label is None else {"class": self.class_label})
 
 
 @dataclass(frozen=True)
@@ -240,8 +253,9 @@ def split_rules(policy: Policy, kind: ReportKind) -> tuple[tuple[Rule, ...], tup
     A policy with rules, none of them for this kind, is a PolicyError: it would pass the
     report without checking anything.
     """
-    applies = tuple(r for r in policy.rules if r.applies_to == kind)
-    others = tuple(r for r in policy.rules if r.applies_to != kind)
+    kinds = _JUDGED_BY.get(kind, (kind,))
+    applies = tuple(r for r in policy.rules if r.applies_to in kinds)
+    others = tuple(r for r in policy.rules if r.applies_to not in kinds)
     if others and not applies:
         raise PolicyError(
             MSG_NO_RULES_FOR.format(

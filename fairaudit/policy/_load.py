@@ -10,13 +10,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fairaudit.errors import SigningError
 from fairaudit.paths import parse_toml, read_regular_bytes
+from fairaudit.policy._approvals import (
+    MSG_BAD_SETTING,
+    MSG_UNKNOWN_TOP_KEY,
+    merge_approvals,
+)
 from fairaudit.policy._model import (
     BETWEEN_GROUPS_METRICS,
     DATA_RULE_COMPARES,
     EVIDENCE_ORDER,
+    FAVORABLE_METRICS,
     GROUP_METRICS,
+    MULTICLASS_RULE_METRICS,
     PRESET_PREFIX,
     PRESETS,
     REGRESSION_RULE_COMPARES,
@@ -43,23 +49,22 @@ _RULE_KEYS = (
     "locked",
     "description",
     "remove",
+    "class",
 )
 _TOP_KEYS = ("name", "description", "not_evaluable", "rule", "approvals")
-_APPROVAL_KEYS = ("required", "reviewers")
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]*")
-_KEY_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 # Messages: every one names the file and, where there is one, the rule and the key.
 MSG_UNREADABLE = "cannot read policy file {source}: {detail}"
 MSG_BAD_TOML = "policy file {source} is not valid TOML: {detail}"
 MSG_UNKNOWN_PRESET = "unknown policy preset {name!r}; the presets are: {presets}"
-MSG_UNKNOWN_TOP_KEY = "{source}: unknown key {key!r}; allowed keys: {allowed}"
 MSG_UNKNOWN_KEY = "{source}: rule {rule}: unknown key {key!r}; allowed keys: {allowed}"
 MSG_BAD_METRIC = (
     "{source}: rule {rule}: key 'metric': unknown metric {value!r}; use a between-groups metric "
     "({headline}) or <group metric>_difference / <group metric>_ratio with a group metric "
     "among: {group}; or, for a data audit: " + ", ".join(DATA_RULE_COMPARES) + "; or, for a "
-    "regression audit: " + ", ".join(REGRESSION_RULE_COMPARES)
+    "regression audit: " + ", ".join(REGRESSION_RULE_COMPARES) + "; or, for a multiclass audit, "
+    "also: " + ", ".join(sorted(MULTICLASS_RULE_METRICS)) + " (and class = ... on a model metric)"
 )
 MSG_BAD_SEVERITY = "{source}: rule {rule}: key 'severity' must be 'fail' or 'warn', not {value!r}"
 MSG_BAD_EVIDENCE = (
@@ -86,7 +91,18 @@ MSG_HEADLINE_COMPARE = (
     'between groups; remove compare = "reference"'
 )
 MSG_BAD_TYPE = "{source}: rule {rule}: key {key!r} must be {expected}, not {value!r}"
-MSG_BAD_SETTING = "{source}: key {key!r} must be {expected}, not {value!r}"
+MSG_CLASS_KIND = (
+    "{source}: rule {rule}: key 'class' is for multiclass rules; {metric!r} is a "
+    "{kind}-audit metric"
+)
+MSG_CLASS_FAVORABLE = (
+    "{source}: rule {rule}: key 'class': {metric!r} judges the union of the favourable "
+    "classes (--favorable-label), not one class; remove 'class'"
+)
+MSG_CLASS_MACRO = (
+    "{source}: rule {rule}: key 'class': f1_macro is a mean over the classes, not one "
+    "class's metric; use f1_difference or f1_ratio for one class's F1"
+)
 MSG_MIN_GT_MAX = "{source}: rule {rule}: 'min' ({min}) is greater than 'max' ({max})"
 MSG_NO_BOUND = "{source}: rule {rule}: give 'min' and/or 'max'"
 MSG_NO_METRIC = (
@@ -104,13 +120,6 @@ MSG_LOCKED_CHANGED = (
     "{source}: rule {rule}: key {key!r} changes {old} to {new}, but {locked_by} locked this rule"
 )
 MSG_LOCKED_REMOVED = "{source}: rule {rule}: removes a rule that {locked_by} locked"
-MSG_APPROVALS_LOOSENED = (
-    "{source}: [approvals] key {key!r} loosens what {earlier} requires ({detail})"
-)
-MSG_BAD_REVIEWER = (
-    "{source}: [approvals] key 'reviewers': {value!r} is neither a 64-digit hex key id nor "
-    "a readable public key file ({detail})"
-)
 
 
 # --------------------------------------------------------------------------- loading
@@ -174,7 +183,7 @@ def load_policy(sources: Sequence[str]) -> Policy:
         for index, entry in enumerate(entries, start=1):
             _apply_rule_entry(rules, entry, source=source, index=index, seen=seen)
         if "approvals" in document:
-            approvals = _merge_approvals(approvals, document["approvals"], source, path)
+            approvals = merge_approvals(approvals, document["approvals"], source, path)
     return Policy(tuple(layers), tuple(rules.values()), approvals, not_evaluable)
 
 
@@ -193,10 +202,14 @@ def default_compare(metric: str) -> str:
     return "between_groups" if metric in BETWEEN_GROUPS_METRICS else "reference"
 
 
-def _derived_id(metric: str, compare: str, feature: str | None) -> str:
+def _derived_id(
+    metric: str, compare: str, feature: str | None, classes: tuple[str, ...] | None
+) -> str:
     parts = [metric]
     if compare != default_compare(metric) and metric not in BETWEEN_GROUPS_METRICS:
         parts.append(compare)
+    if classes is not None:
+        parts.append("class=" + ",".join(classes))
     if feature is not None:
         parts.append(feature)
     return ":".join(parts)
@@ -246,6 +259,9 @@ def _validate_entry(entry: Mapping[str, Any], *, source: str, rule: str) -> dict
     for key in ("locked", "remove"):
         if key in entry and not isinstance(entry[key], bool):
             raise bad(key, "true or false")
+    if "class" in entry:
+        del checked["class"]
+        checked["classes"] = _classes(entry["class"], bad)
     size = entry.get("min_group_size")
     if "min_group_size" in entry and (
         isinstance(size, bool) or not isinstance(size, int) or size < 0
@@ -262,9 +278,31 @@ def _validate_entry(entry: Mapping[str, Any], *, source: str, rule: str) -> dict
     return checked
 
 
+def _classes(value: Any, bad: Any) -> tuple[str, ...]:
+    """Return a rule's ``class`` (a class label, or a list of them) as text; a whole number
+    names the class it prints as (``class = 2`` is class ``"2"``)."""
+    values = value if isinstance(value, list) else [value]
+    texts = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, str | int) or v == "":
+            raise bad("class", "a class label (text or a whole number) or a non-empty list of them")
+        texts.append(str(v))
+    if not texts:
+        raise bad("class", "a class label (text or a whole number) or a non-empty list of them")
+    return tuple(dict.fromkeys(texts))
+
+
 def _check_kind(rule: Rule, *, source: str, rule_label: str) -> None:
     """Raise PolicyError if the rule's keys do not fit the kind of report its metric is in."""
     label = {"source": source, "rule": rule_label}
+    if rule.classes is not None:
+        if rule.metric in TASK_RULE_COMPARES:
+            kind = "data" if rule.metric in DATA_RULE_COMPARES else "regression"
+            raise PolicyError(MSG_CLASS_KIND.format(**label, metric=rule.metric, kind=kind))
+        if rule.metric in FAVORABLE_METRICS:
+            raise PolicyError(MSG_CLASS_FAVORABLE.format(**label, metric=rule.metric))
+        if rule.metric in MULTICLASS_RULE_METRICS:
+            raise PolicyError(MSG_CLASS_MACRO.format(**label))
     if rule.applies_to == "model" and rule.compare not in ("reference", "between_groups"):
         raise PolicyError(MSG_BAD_COMPARE.format(**label, value=rule.compare))
     allowed = TASK_RULE_COMPARES.get(rule.metric, ("reference", "between_groups"))
@@ -293,7 +331,7 @@ def _apply_rule_entry(
     if rule_id is None and "metric" in checked:
         metric = checked["metric"]
         compare = checked.get("compare", default_compare(metric))
-        rule_id = _derived_id(metric, compare, checked.get("feature"))
+        rule_id = _derived_id(metric, compare, checked.get("feature"), checked.get("classes"))
     if rule_id is None:
         raise PolicyError(MSG_NO_METRIC.format(source=source, rule=rule_label))
     rule_label = repr(rule_id)
@@ -360,6 +398,7 @@ def _new_rule(rule_id: str, checked: Mapping[str, Any], *, source: str, rule_lab
         description=checked.get("description", ""),
         layer=source,
         locked_by=source if locked else None,
+        classes=checked.get("classes"),
     )
 
 
@@ -405,9 +444,10 @@ def _check_tightens(
             )
         )
 
-    for key in ("metric", "feature", "compare"):
+    for key in ("metric", "feature", "compare", "classes"):
         if key in checked and checked[key] != getattr(earlier, key):
-            raise fail(MSG_LOCKED_CHANGED, key, getattr(earlier, key), checked[key])
+            shown = "class" if key == "classes" else key
+            raise fail(MSG_LOCKED_CHANGED, shown, getattr(earlier, key), checked[key])
     looser = {
         "min": lambda old, new: old is not None and new < old,
         "max": lambda old, new: old is not None and new > old,
@@ -420,77 +460,3 @@ def _check_tightens(
     for key, is_looser in looser.items():
         if key in checked and is_looser(getattr(earlier, key), checked[key]):
             raise fail(MSG_LOCKED_LOOSENED, key, getattr(earlier, key), checked[key])
-
-
-def _reviewer_key_id(value: Any, *, source: str, base: Path) -> str:
-    if isinstance(value, str) and _KEY_ID_PATTERN.fullmatch(value.lower()):
-        return value.lower()
-    if not isinstance(value, str) or not value:
-        raise PolicyError(MSG_BAD_REVIEWER.format(source=source, value=value, detail="not text"))
-    from fairaudit.provenance import key_id, load_public_key
-
-    path = Path(value) if Path(value).is_absolute() else base / value
-    try:
-        return key_id(load_public_key(path))
-    except SigningError as e:
-        raise PolicyError(MSG_BAD_REVIEWER.format(source=source, value=value, detail=e)) from None
-
-
-def _merge_approvals(earlier: Approvals | None, table: Any, source: str, path: Path) -> Approvals:
-    """Return the approvals after one layer's ``[approvals]``; later layers may only tighten."""
-    if not isinstance(table, dict):
-        raise PolicyError(
-            MSG_BAD_SETTING.format(source=source, key="approvals", expected="a table", value=table)
-        )
-    for key in table:
-        if key not in _APPROVAL_KEYS:
-            raise PolicyError(
-                MSG_UNKNOWN_TOP_KEY.format(
-                    source=source, key=f"approvals.{key}", allowed=", ".join(_APPROVAL_KEYS)
-                )
-            )
-    required = table.get("required", earlier.required if earlier else 1)
-    if isinstance(required, bool) or not isinstance(required, int) or required < 0:
-        raise PolicyError(
-            MSG_BAD_SETTING.format(
-                source=source,
-                key="approvals.required",
-                expected="a whole number >= 0",
-                value=required,
-            )
-        )
-    listed = table.get("reviewers")
-    if listed is None:
-        reviewers = earlier.reviewers if earlier else ()
-    elif not isinstance(listed, list):
-        raise PolicyError(
-            MSG_BAD_SETTING.format(
-                source=source, key="approvals.reviewers", expected="a list", value=listed
-            )
-        )
-    else:
-        base = path.parent if not source.startswith(PRESET_PREFIX) else Path(".")
-        reviewers = tuple(
-            dict.fromkeys(_reviewer_key_id(v, source=source, base=base) for v in listed)
-        )
-    if earlier is not None:
-        if required < earlier.required:
-            raise PolicyError(
-                MSG_APPROVALS_LOOSENED.format(
-                    source=source,
-                    key="required",
-                    earlier=earlier.source,
-                    detail=f"{required} < {earlier.required}",
-                )
-            )
-        added = [r for r in reviewers if earlier.reviewers and r not in earlier.reviewers]
-        if added:
-            raise PolicyError(
-                MSG_APPROVALS_LOOSENED.format(
-                    source=source,
-                    key="reviewers",
-                    earlier=earlier.source,
-                    detail=f"adds key {added[0][:16]}",
-                )
-            )
-    return Approvals(required, reviewers, source)

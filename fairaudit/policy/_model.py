@@ -17,7 +17,7 @@ from fairaudit.vocabulary import (
 Severity = Literal["fail", "warn"]
 Evidence = Literal["point", "interval", "beyond"]
 Compare = Literal["reference", "between_groups", "rest", "population", "proxy"]
-ReportKind = Literal["model", "data", "regression"]
+ReportKind = Literal["model", "data", "regression", "multiclass"]
 Status = Literal["pass", "warn", "fail", "not evaluable"]
 Verdict = Literal["pass", "warn", "fail"]
 NotEvaluable = Literal["warn", "fail"]
@@ -28,6 +28,13 @@ NOT_EVALUABLE: Literal["not evaluable"] = "not evaluable"
 
 #: Group metrics a ``<metric>_difference`` / ``<metric>_ratio`` rule may name.
 GROUP_METRICS: tuple[str, ...] = (*(m for m in CONFUSION_METRICS if m != "count"), *SCORE_METRICS)
+#: Multiclass group metrics a ``<metric>_difference`` / ``<metric>_ratio`` rule may name
+#: besides the binary ones (``accuracy`` and ``balanced_accuracy`` are both: without
+#: ``class`` they are the multiclass metric, with it the class's one-vs-rest one).
+MULTICLASS_GROUP_METRICS: tuple[str, ...] = ("f1_macro",)
+MULTICLASS_RULE_METRICS: frozenset[str] = frozenset(
+    f"{m}_{kind}" for m in MULTICLASS_GROUP_METRICS for kind in ("difference", "ratio")
+)
 #: Rates of the favourable outcome, which follow ``favorable_label``: ``favorable_rate`` is
 #: the selection rate (1 - selection rate when a positive prediction is adverse),
 #: ``favorable_opportunity`` the rate among people whose label is the favourable one (the
@@ -50,6 +57,7 @@ RULE_METRICS: frozenset[str] = frozenset(
     (
         *BETWEEN_GROUPS_METRICS,
         *(f"{m}_{kind}" for m in GROUP_METRICS for kind in ("difference", "ratio")),
+        *MULTICLASS_RULE_METRICS,
     )
 )
 
@@ -105,9 +113,12 @@ REGRESSION_RULE_METRICS: frozenset[str] = frozenset(REGRESSION_RULE_COMPARES)
 REGRESSION_SIGNED_METRICS: tuple[str, ...] = ("mean_prediction_difference", "mean_error_difference")
 #: The comparisons a data- or regression-audit metric makes (model-audit metrics: either).
 TASK_RULE_COMPARES: dict[str, tuple[str, ...]] = {**DATA_RULE_COMPARES, **REGRESSION_RULE_COMPARES}
+#: Metrics whose rule without ``class`` judges the multiclass group metric (one value per
+#: group), not every class's one-vs-rest metric.
+MULTICLASS_WHOLE_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro")
 #: Evidence from the most lenient to the strictest (a locked rule may only move right).
 EVIDENCE_ORDER: tuple[str, ...] = ("beyond", "point", "interval")
-REPORT_KINDS: tuple[str, ...] = ("model", "data", "regression")
+REPORT_KINDS: tuple[str, ...] = ("model", "data", "regression", "multiclass")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -143,7 +154,10 @@ class Rule:
 
     ``layer`` is the source that defined the rule, ``modified_by`` the later sources that
     changed it, and ``locked_by`` the source that locked it (None while unlocked).
-    ``min_group_size`` None means the audit's own minimum.
+    ``min_group_size`` None means the audit's own minimum. ``classes`` (a multiclass
+    rule's ``class = ...``) names the classes whose one-vs-rest metric it bounds; None:
+    every class (or, for ``accuracy``, ``balanced_accuracy`` and ``f1_macro``, the
+    multiclass metric).
     """
 
     id: str
@@ -160,14 +174,20 @@ class Rule:
     layer: str
     modified_by: tuple[str, ...] = ()
     locked_by: str | None = None
+    classes: tuple[str, ...] | None = None
 
     @property
     def applies_to(self) -> ReportKind:
         """Return the kind of report the rule's metric is in: ``model`` (a binary model's
-        audit), ``data`` or ``regression``."""
+        audit, and a multiclass one's), ``data``, ``regression`` or ``multiclass`` (a rule
+        with ``class``, or on ``f1_macro``: for multiclass audits only)."""
         if self.metric in DATA_RULE_METRICS:
             return "data"
-        return "regression" if self.metric in REGRESSION_RULE_METRICS else "model"
+        if self.metric in REGRESSION_RULE_METRICS:
+            return "regression"
+        if self.classes is not None or self.metric in MULTICLASS_RULE_METRICS:
+            return "multiclass"
+        return "model"
 
     @property
     def is_headline(self) -> bool:
@@ -205,7 +225,7 @@ class Rule:
             "description": self.description,
             "layer": self.layer,
             "modified_by": list(self.modified_by),
-        }
+        } | ({} if self.classes is None else {"class": list(self.classes)})
 
 
 @dataclass(frozen=True)
