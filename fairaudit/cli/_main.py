@@ -119,7 +119,22 @@ def cli() -> None:
     help="Model file (.skops; .joblib/.pkl only with --allow-unsafe-pickle).",
 )
 @click.option("--prediction-col", help="Column of precomputed predictions (instead of --model).")
-@click.option("--score-col", help="Column of precomputed scores (with --prediction-col).")
+@click.option(
+    "--score-col",
+    multiple=True,
+    help="Column of precomputed scores (with --prediction-col). Multiclass: CLASS=COL, "
+    "repeated once per class (split at the first '='); one value is a column name, as for "
+    "a binary audit, unless --task multiclass is given.",
+)
+@click.option(
+    "--favorable-above",
+    type=float,
+    metavar="T",
+    help="Regression: a prediction above T (strictly) is the favourable outcome; adds each "
+    "group's share above T and the binary metrics of that derived outcome.",
+)
+@click.option("--favorable-below", type=float, metavar="T", help="As --favorable-above, for "
+              "a prediction below T (strictly), e.g. a risk score.")  # fmt: skip
 @click.option(
     "--id-col",
     "id_cols",
@@ -373,6 +388,8 @@ def _spec_options(data: Path | None, options: dict[str, Any]) -> dict[str, Any]:
         (favorable[0] if len(favorable) == 1 else favorable) if favorable else None
     )
     options["bins"] = parse_bins(options["bins"])
+    scores = options["score_col"]  # one value: a column name, as before; several: CLASS=COL
+    options["score_col"] = (scores[0] if len(scores) == 1 else scores) if scores else None
     if options.pop("no_mitigation"):
         options["mitigations"] = []
     elif options["mitigations"] is not None:

@@ -3,23 +3,54 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from fairaudit.errors import ConfigError
 from fairaudit.paths import FileRole, read_toml_file
+from fairaudit.spec._values import (
+    ADDED_LATER,
+    MEMORY_DATA,
+    MSG_CLASS_SCORES_TASK,
+    MSG_ONE_SCORE_MULTICLASS,
+    MSG_SCORE_CLASS_TWICE,
+    MSG_SCORE_COLUMN_TWICE,
+    MSG_SCORE_PAIR,
+    MSG_SCORES_TWICE,
+    MSG_THRESHOLD_AND_LABEL,
+    MSG_THRESHOLD_BOTH,
+    MSG_THRESHOLD_FINITE,
+    MSG_THRESHOLD_TASK,
+    PATH_KEYS,
+    FavorableThreshold,
+    as_frame,
+    as_model,
+    as_number,
+    class_score_pairs,
+    in_memory,
+    names,
+    normalise_value,
+)
 from fairaudit.vocabulary import BAD_CONFIDENCE, BAD_RESAMPLES, MAX_GROUPS
 
 __all__ = [
     "MITIGATION_DETAILS",
+    "MSG_CLASS_SCORES_TASK",
+    "MSG_ONE_SCORE_MULTICLASS",
+    "MSG_SCORE_CLASS_TWICE",
+    "MSG_SCORE_COLUMN_TWICE",
+    "MSG_SCORE_PAIR",
+    "MSG_THRESHOLD_BOTH",
+    "MSG_THRESHOLD_FINITE",
+    "MSG_THRESHOLD_TASK",
     "AuditSpec",
+    "FavorableThreshold",
     "MissingSensitive",
     "MEMORY_DATA",
     "MitigationDetail",
+    "class_score_pairs",
     "in_memory",
     "load_config",
     "normalise_options",
@@ -32,57 +63,6 @@ MitigationDetail = Literal["summary", "full"]
 #: metrics per group, overall and headline numbers) or ``full`` (also its disparity table
 #: and every group's intervals).
 MITIGATION_DETAILS: tuple[MitigationDetail, ...] = ("summary", "full")
-
-# Keys that name files: relative paths in a config file are relative to that file.
-_PATH_KEYS = ("data", "model", "train")
-
-#: How messages and lineage name a table passed in memory instead of a file.
-MEMORY_DATA = "in-memory DataFrame"
-
-
-def in_memory(value: Any) -> bool:
-    """Return whether ``value`` (an AuditSpec's data, model or train) is an object in memory."""
-    return value is not None and not isinstance(value, Path)
-
-
-def _as_frame(value: Any, key: str) -> Any:
-    """Return ``value`` as a path, or as a pandas DataFrame (polars and pyarrow converted)."""
-    if isinstance(value, str | os.PathLike):
-        return Path(value)
-    pandas = sys.modules.get("pandas")  # a pandas DataFrame implies pandas is imported
-    if pandas is not None and isinstance(value, pandas.DataFrame):
-        return value
-    if callable(getattr(value, "to_pandas", None)) and hasattr(value, "columns"):
-        try:
-            converted = value.to_pandas()  # a polars DataFrame or a pyarrow Table
-        except Exception as exc:
-            raise ConfigError(
-                f"{key}: cannot convert the {type(value).__name__} to pandas: {exc}"
-            ) from None
-        pandas = sys.modules.get("pandas")
-        if pandas is not None and isinstance(converted, pandas.DataFrame):
-            return converted
-    raise ConfigError(
-        f"{key} must be a file path or a DataFrame (pandas, polars or pyarrow), "
-        f"not {type(value).__name__}"
-    )
-
-
-def _as_model(value: Any) -> Any:
-    """Return ``value`` as a path, or the fitted estimator itself (it must have predict)."""
-    if isinstance(value, str | os.PathLike):
-        return Path(value)
-    if not callable(getattr(value, "predict", None)):
-        raise ConfigError(
-            f"model must be a file path or a fitted estimator with predict(), "
-            f"not {type(value).__name__}"
-        )
-    return value
-
-
-def _names(value: str | Sequence[str]) -> tuple[str, ...]:
-    """Return a name or a sequence of names as a tuple (a plain string is one name)."""
-    return (value,) if isinstance(value, str) else tuple(value)
 
 
 @dataclass(frozen=True)
@@ -139,24 +119,48 @@ class AuditSpec:
     dataset_name: str | None = None
     dataset_type: str | None = None
     max_groups: int = MAX_GROUPS
+    #: Multiclass scores: ``(class label, score column)`` pairs (``--score-col CLASS=COL``).
+    class_scores: tuple[tuple[str, str], ...] = ()
+    #: Regression: a prediction above (or below) this is the favourable outcome.
+    favorable_above: float | None = None
+    favorable_below: float | None = None
 
     def __post_init__(self) -> None:
         # Accept plain strings and lists from Python callers; store one canonical form.
         coerce = object.__setattr__
-        coerce(self, "data", _as_frame(self.data, "data"))
+        coerce(self, "data", as_frame(self.data, "data"))
         if self.model is not None:
-            coerce(self, "model", _as_model(self.model))
+            coerce(self, "model", as_model(self.model))
         if self.train is not None:
-            coerce(self, "train", _as_frame(self.train, "train"))
+            coerce(self, "train", as_frame(self.train, "train"))
         if self.mitigations is not None:
-            coerce(self, "mitigations", _names(self.mitigations))
+            coerce(self, "mitigations", names(self.mitigations))
         for name in ("mitigate_on", "sensitive", "id_cols", "trust_types", "policy"):
-            coerce(self, name, _names(getattr(self, name)))
+            coerce(self, name, names(getattr(self, name)))
         if self.features is not None:
             coerce(self, "features", tuple(self.features))
         coerce(self, "bins", {k: tuple(float(e) for e in v) for k, v in self.bins.items()})
         coerce(self, "reference", {str(k): str(v) for k, v in self.reference.items()})
+        self._read_scores()
+        for name in ("favorable_above", "favorable_below"):
+            if getattr(self, name) is not None:
+                coerce(self, name, as_number(getattr(self, name), name))
         self.validate()
+
+    def _read_scores(self) -> None:
+        """Store ``score_col`` as given, or as ``class_scores`` (see :func:`class_score_pairs`)
+        when it is a table or several values, or one ``CLASS=COL`` with ``task="multiclass"``."""
+        coerce = object.__setattr__
+        score = self.score_col
+        if score is not None and self.class_scores:
+            raise ConfigError(MSG_SCORES_TWICE)
+        if score is not None and (
+            not isinstance(score, str) or (self.task == "multiclass" and "=" in score)
+        ):
+            coerce(self, "class_scores", score)
+            coerce(self, "score_col", None)
+        if self.class_scores:
+            coerce(self, "class_scores", class_score_pairs(self.class_scores))
 
     def validate(self) -> None:
         """Raise ConfigError for an inconsistent combination of options."""
@@ -176,6 +180,7 @@ class AuditSpec:
             ("--sensitive", self.sensitive),
             ("--prediction-col", (self.prediction_col,) if self.prediction_col else ()),
             ("--score-col", (self.score_col,) if self.score_col else ()),
+            ("--score-col", tuple(column for _, column in self.class_scores)),
             ("--id-col", self.id_cols),
         ):
             for column in columns:
@@ -210,7 +215,7 @@ class AuditSpec:
             )
         if self.model is not None and self.prediction_col is not None:
             raise ConfigError("pass either --model or --prediction-col, not both")
-        if self.model is not None and self.score_col is not None:
+        if self.model is not None and (self.score_col is not None or self.class_scores):
             raise ConfigError(
                 "--score-col goes with --prediction-col; with --model the scores come "
                 "from the model"
@@ -270,6 +275,42 @@ class AuditSpec:
             raise ConfigError("min_group_size must be a whole number of at least 1")
         if self.max_groups < 1:
             raise ConfigError("max_groups must be a whole number of at least 1")
+        threshold = self.favorable_threshold  # checks that it is finite and given once
+        if threshold is not None and self.favorable_label is not None:
+            raise ConfigError(MSG_THRESHOLD_AND_LABEL.format(flag=threshold.flag))
+        # The task is known now when it is given, or when --positive-label makes it binary.
+        known = self.positive_label is not None and self.task == "auto"
+        if self.task != "auto" or known:
+            self.check_task("binary" if known else self.task)
+
+    @property
+    def favorable_threshold(self) -> FavorableThreshold | None:
+        """Return the regression audit's favourable threshold, or None when none is given."""
+        pairs: tuple[tuple[float | None, Literal["above", "below"]], ...] = (
+            (self.favorable_above, "above"),
+            (self.favorable_below, "below"),
+        )
+        given = [FavorableThreshold(value, side) for value, side in pairs if value is not None]
+        if len(given) > 1:
+            raise ConfigError(MSG_THRESHOLD_BOTH)
+        for threshold in given:
+            if not math.isfinite(threshold.value):
+                raise ConfigError(
+                    MSG_THRESHOLD_FINITE.format(flag=threshold.flag, value=threshold.value)
+                )
+        return given[0] if given else None
+
+    def check_task(self, task: str) -> None:
+        """Raise ConfigError for an option the audit's task (given or decided) does not take:
+        a favourable threshold outside regression, class scores outside multiclass, one
+        plain score column in a multiclass audit."""
+        threshold = self.favorable_threshold
+        if threshold is not None and task != "regression":
+            raise ConfigError(MSG_THRESHOLD_TASK.format(flag=threshold.flag, task=task))
+        if self.class_scores and task != "multiclass":
+            raise ConfigError(MSG_CLASS_SCORES_TASK.format(task=task))
+        if self.score_col is not None and task == "multiclass":
+            raise ConfigError(MSG_ONE_SCORE_MULTICLASS.format(column=self.score_col))
 
     def _check_features(self) -> None:
         """Reference groups and bins name sensitive features; bin edges increase."""
@@ -303,7 +344,11 @@ class AuditSpec:
             if f.name == "task" and self.task == "auto":
                 continue  # audit.task says what auto decided; binary ids stay as they were
             value = getattr(self, f.name)
-            if f.name in _PATH_KEYS and in_memory(value):
+            if f.name in ADDED_LATER and value in (None, ()):
+                continue  # not given: audit ids stay as they were before the option existed
+            if f.name == "class_scores":
+                value = dict(value)
+            if f.name in PATH_KEYS and in_memory(value):
                 value = self.source_label(f.name)
             elif isinstance(value, Path):
                 value = value.as_posix()
@@ -356,14 +401,6 @@ class AuditSpec:
 _FIELD_NAMES = {f.name for f in fields(AuditSpec)}
 
 
-def _as_tuple_of_str(key: str, value: Any, source: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ConfigError(f"{source}: {key} must be a string or a list of strings")
-
-
 def normalise_options(options: dict[str, Any], source: str, base: Path | None) -> dict[str, Any]:
     """Return options with the types AuditSpec wants; raise ConfigError naming the key."""
     out: dict[str, Any] = {}
@@ -375,74 +412,7 @@ def normalise_options(options: dict[str, Any], source: str, base: Path | None) -
             )
         if value is None:
             continue
-        if key in _PATH_KEYS:
-            if not isinstance(value, str | Path):
-                raise ConfigError(f"{source}: {key} must be a file path")
-            path = Path(value)
-            if str(value).startswith("spark:"):
-                pass  # a Spark table name, not a file
-            elif base is not None and not path.is_absolute():
-                path = base / path
-            value = path
-        elif key in ("sensitive", "id_cols", "features", "trust_types", "mitigate_on"):
-            value = _as_tuple_of_str(key, value, source)
-        elif key == "policy":
-            # preset:NAME stays as it is; a file path is relative to the config file.
-            value = tuple(
-                p
-                if p.startswith("preset:") or base is None or Path(p).is_absolute()
-                else (base / p).as_posix()
-                for p in _as_tuple_of_str(key, value, source)
-            )
-        elif key == "bins":
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{source}: bins must be a table, e.g. [bins] age = [25, 40]")
-            bins = {}
-            for feature, edges in value.items():
-                if not isinstance(edges, list) or not all(
-                    isinstance(e, int | float) and not isinstance(e, bool) for e in edges
-                ):
-                    raise ConfigError(
-                        f"{source}: bins for {feature!r} must be a list of numbers, "
-                        f"e.g. {feature} = [25, 40, 60]"
-                    )
-                bins[str(feature)] = tuple(float(e) for e in edges)
-            value = bins
-        elif key == "reference":
-            if not isinstance(value, Mapping):
-                raise ConfigError(
-                    f"{source}: reference must be a table, e.g. [reference] sex = 'male'"
-                )
-            value = {str(k): str(v) for k, v in value.items()}
-        elif key == "confidence":
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ConfigError(f"{source}: confidence must be a number such as 0.95")
-            value = float(value)
-        elif key == "mitigations":
-            value = _as_tuple_of_str(key, value, source)
-        elif key == "jobs":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(f"{source}: jobs must be a whole number")
-        elif key in (
-            "min_group_size",
-            "min_denominator",
-            "seed",
-            "resamples",
-            "mitigation_folds",
-            "max_groups",
-        ):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(f"{source}: {key} must be a whole number")
-        elif key in ("allow_unsafe_pickle", "intervals", "training_data", "verbose"):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{source}: {key} must be true or false")
-        elif key == "favorable_label" and isinstance(value, list | tuple):
-            value = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in value)
-        elif key in ("positive_label", "favorable_label"):
-            value = str(value).lower() if isinstance(value, bool) else str(value)
-        elif not isinstance(value, str):
-            raise ConfigError(f"{source}: {key} must be a string")
-        out[key] = value
+        out[key] = normalise_value(key, value, source, base)
     return out
 
 
@@ -457,7 +427,11 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         raw, _ = read_toml_file(path, "config file")
         options.update(normalise_options(raw, f"config file '{path}'", Path(path).parent))
     given = {k: v for k, v in (overrides or {}).items() if v is not None and v != () and v != {}}
-    options.update(normalise_options(given, "command line", None))
+    given = normalise_options(given, "command line", None)
+    if {"score_col", "class_scores"} & set(given):  # both name the scores: a flag replaces both
+        for key in ("score_col", "class_scores"):
+            options.pop(key, None)
+    options.update(given)
     missing = [k for k in ("data", "target") if k not in options]
     if missing:
         what = {
