@@ -17,13 +17,14 @@ pre-authentication encoding of the same canonical JSON, payload type ``ENTRY_PAY
 and a head hash kept elsewhere (``verify_ledger(..., expect_head=...)`` fails unless that
 hash is still in the chain, which also catches a truncated ledger).
 
-Each audit entry has a kind: ``"model"`` (``fairaudit run``) or ``"data"`` (``fairaudit
-data``). A model entry's hashed document is the one format 1 always had, so entries written
-before kinds existed (which read as model audits) keep their hashes; any other kind adds
-``"kind"`` to the document, so changing an entry's kind breaks its hash. The ``kind`` column,
-and schema version 3, come with the first entry of another kind than ``"model"``: a ledger of
-model audits only stays readable by an older fairaudit, and one holding data audits is
-refused by it (instead of its data entries being reported as edited).
+Each audit entry has a kind: ``"model"`` (``fairaudit run``), ``"data"`` (``fairaudit
+data``) or ``"monitor"`` (``fairaudit monitor``). A model entry's hashed document is the one
+format 1 always had, so entries written before kinds existed (which read as model audits)
+keep their hashes; any other kind adds ``"kind"`` to the document, so changing an entry's
+kind breaks its hash. The ``kind`` column, and schema version 3, come with the first entry
+of another kind than ``"model"``: a ledger of model audits only stays readable by an older
+fairaudit, and one holding data audits is refused by it (instead of its data entries being
+reported as edited).
 
 Reviews recorded by ``fairaudit review`` are entries of the same chain, kept in their own
 table (``_reviews``): one ``seq`` numbering, each entry citing the hash of
@@ -118,9 +119,10 @@ ENTRY_FIELDS = (
     "recorded_at",
     "key_id",
 )
-#: The kinds of audit entry: a model audit (``fairaudit run``) and a data audit
-#: (``fairaudit data``). An entry without a recorded kind is a model audit.
-ENTRY_KINDS = ("model", "data")
+#: The kinds of audit entry (``fairaudit run``, ``data``, ``monitor``); none recorded: model.
+#: A monitor entry brings the kind column (version 3) as a data entry does; its kind is in
+#: its hashed document, so a fairaudit knowing only model and data still verifies it.
+ENTRY_KINDS = ("model", "data", "monitor")
 
 #: Total time an append keeps retrying a busy (locked) ledger before giving up.
 WRITE_DEADLINE_SECONDS = 60.0

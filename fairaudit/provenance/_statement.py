@@ -5,7 +5,8 @@ name and the SHA-256 of the body; its predicate (``build_predicate``) repeats th
 the results embedded in the report, the signer's role and time, and, for a countersignature,
 the SHA-256 of every earlier envelope. A model audit's predicate names the model and the
 evaluation data; a data audit's (``fairaudit data``, predicate ``kind`` ``"data"``) names the
-audited data file and no model. See docs/signing.md.
+audited data file and no model; a monitor run's (``fairaudit monitor``, ``kind``
+``"monitor"``) names its latest window's file and no model. See docs/signing.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "RESULTS_FIELDS",
     "STATEMENT_TYPE",
     "DATA_KIND",
+    "MONITOR_KIND",
     "Statement",
     "build_predicate",
     "decode_statement",
@@ -58,6 +60,8 @@ RESULTS_FIELDS = (
 )
 #: The ``kind`` of a data audit's results and predicate (``fairaudit data``).
 DATA_KIND = "data"
+#: The ``kind`` of a monitor run's results and predicate (``fairaudit monitor``).
+MONITOR_KIND = "monitor"
 #: The predicate fields fairaudit sets; ``extra`` fields may not replace them.
 RESERVED_FIELDS = frozenset((*RESULTS_FIELDS, "role", "signed_at", "countersigns"))
 _RESULTS_SCRIPT = re.compile(
@@ -111,7 +115,8 @@ def predicate_type(results: Mapping[str, Any]) -> str:
 def results_verdict(results: Mapping[str, Any]) -> Any:
     """Return the policy verdict of a report's results, None without a policy.
 
-    A model audit's is its ``verdict``; a data audit's is its ``policy`` section's.
+    A model audit's (and a monitor run's) is its ``verdict``; a data audit's is its
+    ``policy`` section's.
     """
     if results.get("kind") == DATA_KIND:
         return section(results, "policy").get("verdict")
@@ -119,21 +124,27 @@ def results_verdict(results: Mapping[str, Any]) -> Any:
 
 
 def _data_audit_fields(results: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the predicate fields of a data audit's results: the audited file, no model."""
+    """Return the predicate fields of a data audit's or a monitor run's results: the file
+    they read (a monitor run's latest window), no model."""
     audit = section(results, "audit")
-    data = section(results, "data")
+    if results.get("kind") == MONITOR_KIND:
+        kind, data = MONITOR_KIND, section(section(results, "lineage"), "data")
+        seed, version = None, section(results, "tool").get("version")
+    else:
+        kind, data = DATA_KIND, section(results, "data")
+        seed, version = section(results, "options").get("seed"), results.get("fairaudit_version")
     return {
-        "kind": DATA_KIND,
+        "kind": kind,
         "audit": {
             "id": audit.get("id"),
             "name": audit.get("name"),
             "created_at": audit.get("created_at"),
-            "seed": section(results, "options").get("seed"),
+            "seed": seed,
             "supersedes": audit.get("supersedes"),
         },
         "model": None,
         "data": {"sha256": data.get("sha256"), "rows": data.get("rows")},
-        "tool": {"name": "fairaudit", "version": results.get("fairaudit_version")},
+        "tool": {"name": "fairaudit", "version": version},
         "schema_version": results.get("schema_version"),
         "headline": None,
         "verdict": results_verdict(results),
@@ -190,7 +201,7 @@ def build_predicate(
     of that kind, naming the audited file's SHA-256 and row count. ``extra`` fields (e.g. a
     review decision) are merged in; they may not replace a field fairaudit sets.
     """
-    is_data = results.get("kind") == DATA_KIND
+    is_data = results.get("kind") in (DATA_KIND, MONITOR_KIND)
     predicate = _data_audit_fields(results) if is_data else _model_audit_fields(results)
     predicate.update(role=role, signed_at=signed_at)
     if extra:

@@ -32,6 +32,7 @@ from fairaudit.provenance._keys import SHORT_KEY_ID
 from fairaudit.provenance._ledger import file_sha256
 from fairaudit.provenance._statement import (
     DATA_KIND,
+    MONITOR_KIND,
     MSG_NO_RESULTS,
     RESERVED_FIELDS,
     RESULTS_FIELDS,
@@ -190,11 +191,12 @@ class VerificationSummary:
         """Return the one-line summary ``fairaudit verify`` prints first (then each
         signer's line, :meth:`Signer.describe`)."""
         signers = ", ".join(f"{s.short_key_id} ({s.role}, {s.signed_at})" for s in self.signers)
-        if self.kind == DATA_KIND:
+        if self.kind in (DATA_KIND, MONITOR_KIND):
             rows = "" if self.data_rows is None else f", {self.data_rows} rows"
             verdict = "" if self.verdict is None else f"; policy verdict {self.verdict}"
+            what = "data audit" if self.kind == DATA_KIND else "monitor run"
             return (
-                f"Verified: signed by {signers}; data audit {self.model_name or 'unnamed'} of "
+                f"Verified: signed by {signers}; {what} {self.model_name or 'unnamed'} of "
                 f"data sha256 {self.data_sha256 or 'unknown'}{rows}{verdict}; "
                 f"audit {self.audit_id or 'unknown'}."
             )
@@ -347,6 +349,11 @@ def _signers(
     return signers
 
 
+def _kind(value: Any) -> str:
+    """Return the kind a signed predicate names: data, monitor, else model."""
+    return value if value in (DATA_KIND, MONITOR_KIND) else "model"
+
+
 def verify_report(
     html: bytes,
     trusted_keys: Mapping[str, Ed25519PublicKey],
@@ -388,7 +395,7 @@ def verify_report(
         verdict=_text(results_verdict(results)),
         body_sha256=body_sha256,
         source=source,
-        kind=DATA_KIND if statements[0].predicate.get("kind") == DATA_KIND else "model",
+        kind=_kind(statements[0].predicate.get("kind")),
         data_sha256=_text(signed_data.get("sha256")),
         data_rows=rows if isinstance(rows, int) and not isinstance(rows, bool) else None,
     )

@@ -1,0 +1,210 @@
+"""``fairaudit monitor``: add one window of scored data to a monitor and judge every window."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fairaudit.cli._command import Command
+from fairaudit.cli._data import _private_key
+from fairaudit.cli._options import (
+    engine_option,
+    ledger_option,
+    no_ledger_option,
+    sign_key_option,
+    trusted_keys_options,
+)
+from fairaudit.errors import OutputError
+
+__all__ = ["MSG_NO_TRUSTED_KEY", "monitor"]
+
+MSG_NO_TRUSTED_KEY = (
+    "the baseline must be verified before use: give its signer's public key with --key "
+    "(or --keys-dir)"
+)
+#: The default state file, beside the ledger (fairaudit.monitor.STATE_FILE_NAME; not
+#: imported here, so that ``import fairaudit.cli`` stays light).
+STATE_FILE_NAME = "fairaudit-monitor.sqlite"
+_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
+
+
+@click.command("monitor", cls=Command)
+@click.argument("data_path", metavar="WINDOW", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--baseline",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The signed pre-release audit (report.html, or its report.json twin): its options "
+    "count every window and its counts are the drift baseline.",
+)
+@trusted_keys_options
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"The monitor's state file (SQLite) [default: {STATE_FILE_NAME} beside the output].",
+)
+@click.option(
+    "--window-label", metavar="LABEL", help="This window's name [default: the file's name stem]."
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    type=click.Choice(_METRICS),
+    help="A rate to watch (repeatable) [default: all three, or the policy's].",
+)
+@click.option(
+    "--ratio-min",
+    type=float,
+    help="Window rule: a group's rate / the reference's must stay in [R, 1/R] [default: 0.8].",
+)
+@click.option(
+    "--drift",
+    type=float,
+    help="Drift rule: alarm when that ratio moves more than this from the baseline's.",
+)
+@click.option(
+    "--alpha", type=float, help="Chance of any false alarm over the whole period [default: 0.05]."
+)
+@click.option(
+    "--horizon",
+    type=int,
+    help="The most windows this monitoring period will have (fixed in advance).",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A policy file whose [monitor] table sets the rules (options given here override it).",
+)
+@engine_option(spark=False)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the monitor page (.html; its JSON is written beside it).",
+)
+@click.option("--name", help="The monitor's name in the ledger [default: the baseline's name].")
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write JUnit XML, one test case per watched group and rate.",
+)
+@ledger_option(
+    "Audit ledger (SQLite) to record the run in [default: fairaudit-ledger.sqlite in the "
+    "output folder]."
+)
+@no_ledger_option("Do not record the run in a ledger.")
+@sign_key_option(
+    "Ed25519 private key (PEM) to sign the page with "
+    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
+)
+def monitor(data_path: Path, output: Path, **options: Any) -> None:
+    """Add one window of scored data to a fairness monitor and alarm honestly.
+
+    WINDOW is one window's file (a day's or a week's scored rows, CSV or Parquet). It is
+    audited with the options of the signed --baseline report (verified against --key
+    first), its per-group counts are stored in the --state file, and every window stored
+    so far is judged: each group's selection rate (and true and false positive rate)
+    over the reference group's, with anytime-valid confidence sequences, so the chance of
+    any false alarm over the whole monitoring period stays below --alpha however often
+    the monitor runs. A file already counted is not counted again. Method:
+    docs/monitoring.md.
+
+    Exit status: 0 no alarm, 1 error, 2 usage error, 3 an alarm fired (the page is still
+    written).
+
+    Example:
+
+    \b
+        fairaudit monitor scored-2026-w05.csv --baseline report.html --key auditor.pub \\
+            --state monitor.sqlite --ratio-min 0.8 --drift 0.1 -o monitor.html
+    """
+    from fairaudit.monitor import alarm_line, run_monitor, settings_from
+
+    if not options["key_paths"] and not options["key_dirs"]:
+        raise click.UsageError(MSG_NO_TRUSTED_KEY)
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise OutputError(f"-o takes the monitor page's .html path, not '{output}'")
+    settings = settings_from(
+        options["policy_path"],
+        {
+            "metrics": options["metrics"],
+            "ratio_min": options["ratio_min"],
+            "drift": options["drift"],
+            "alpha": options["alpha"],
+            "horizon": options["horizon"],
+        },
+    )
+    state, ledger = _check_files(data_path, output, options)
+    run = run_monitor(
+        data_path,
+        baseline=options["baseline"],
+        trusted_keys=_trusted(options),
+        state=state,
+        output=output,
+        settings=settings,
+        label=options["window_label"],
+        name=options["name"],
+        engine=options["engine"] or "auto",
+        sign_key=_private_key(options["sign_key"]),
+        ledger=ledger,
+        junit=options["junit_path"],
+    )
+    document = run.document
+    counted = "counted" if run.added else "already counted; nothing added or written"
+    click.echo(f"Window {run.label}: {counted} ({len(document['windows'])} windows in {state})")
+    if run.added:
+        click.echo(f"Wrote {output} and {output.with_suffix('.json')}")
+        if ledger is not None:
+            click.echo(f"  ledger: recorded in {ledger}")
+    for alarm in document["alarms"]:
+        click.echo(alarm_line(alarm), err=True)
+    if document["alarms"]:
+        sys.exit(3)
+    click.echo("No alarm.")
+
+
+def _trusted(options: dict[str, Any]) -> Any:
+    from fairaudit.provenance import load_trusted_keys
+
+    return load_trusted_keys(options["key_paths"], options["key_dirs"])
+
+
+def _check_files(data: Path, output: Path, options: dict[str, Any]) -> tuple[Path, Path | None]:
+    """Return the state file and ledger to use, once no output would overwrite an input."""
+    from fairaudit.paths import FileRole, check_file_roles, require_regular_file
+    from fairaudit.publish import check_ledger_appendable, ledger_path_for
+
+    require_regular_file(data, "window data")
+    state = options["state_path"] or output.parent / STATE_FILE_NAME
+    baseline = options["baseline"]
+    inputs = [FileRole("window data", data), FileRole("baseline", baseline)]
+    inputs += [FileRole("baseline page", baseline.with_suffix(".html"))]
+    inputs += [FileRole("trusted key", k) for k in options["key_paths"]]
+    if options["policy_path"] is not None:
+        inputs.append(FileRole("policy", options["policy_path"]))
+    if options["sign_key"] is not None:
+        require_regular_file(options["sign_key"], "signing key")
+        inputs.append(FileRole("signing key", options["sign_key"]))
+    ledger = None if options["no_ledger"] else ledger_path_for(output, options["ledger_path"])
+    outputs = [
+        FileRole("output", output, "-o"),
+        FileRole("output", output.with_suffix(".json"), "-o"),
+        FileRole("signature file", Path(f"{output}.intoto.jsonl"), "-o"),
+        FileRole("state file", state, "--state"),
+    ]
+    if options["junit_path"] is not None:
+        outputs.append(FileRole("JUnit XML", options["junit_path"], "--junit"))
+    if ledger is not None:
+        outputs.append(FileRole("ledger", ledger, "--ledger"))
+    check_file_roles(outputs, inputs)
+    if ledger is not None:
+        check_ledger_appendable(ledger)
+    return state, ledger

@@ -1,0 +1,210 @@
+"""The monitor's judgement: every watched rate of every group against its reference, per window.
+
+For each grouping (a sensitive feature or the intersection), each group other than the
+grouping's reference group (the baseline's), and each watched rate (selection rate, true
+and false positive rate), the windows' counts form one two-group stream. Two rules judge
+it with the anytime-valid intervals of ``fairaudit.stats`` (``ratio_alarm``,
+``drift_alarm``): the *window rule* (the group's rate over the reference's lies outside
+``[ratio_min, 1 / ratio_min]``) and, with a tolerance, the *drift rule* (that ratio moved
+more than the tolerance from the baseline's). The error budget ``alpha`` is split equally
+over every (grouping, group, rate, rule) test (Bonferroni), so the chance of any false
+alarm anywhere in the report, over the whole monitoring period, stays at most ``alpha``.
+
+Beside them each window gets its ordinary 95% intervals (Wilson for rates, MOVER-R for the
+ratio), labelled as valid for one look only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fairaudit.errors import ConfigError
+from fairaudit.monitor._settings import METRICS, MonitorSettings
+from fairaudit.monitor._window import group_key, group_label
+
+__all__ = ["analyse"]
+
+
+def _num(value: Any) -> float | None:
+    """Return a finite float, or None (JSON has no NaN or infinity)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _pair(value: np.ndarray) -> list[float | None]:
+    return [_num(value[0]), _num(value[1])]
+
+
+def _rates(counts: Sequence[Mapping[str, Any]], key: str, metric: str) -> tuple[int, int]:
+    """Return (successes, trials) of ``metric`` for the group ``key`` in one window's counts."""
+    numerator, denominator = METRICS[metric]
+    for row in counts:
+        if group_key(row["grouping"], row["group"]) == key:
+            return sum(row[k] for k in numerator), sum(row[k] for k in denominator)
+    return 0, 0
+
+
+def _groups(
+    windows: Sequence[Any], baseline: Sequence[Mapping[str, Any]], groupings: Sequence[str]
+) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """Return each grouping's groups (key, values), in order of first appearance."""
+    found: dict[str, dict[str, dict[str, str]]] = {g: {} for g in groupings}
+    for counts in [baseline, *(w.counts for w in windows)]:
+        for row in counts:
+            found.setdefault(row["grouping"], {})
+            found[row["grouping"]].setdefault(
+                group_key(row["grouping"], row["group"]), row["group"]
+            )
+    return {g: list(groups.items()) for g, groups in found.items()}
+
+
+def _tests(
+    groups: Mapping[str, list[tuple[str, dict[str, str]]]],
+    references: Mapping[str, Mapping[str, Any]],
+) -> list[tuple[str, str, dict[str, str], str]]:
+    """Return (grouping, group key, group, reference key) of every watched pair."""
+    pairs = []
+    for grouping, members in groups.items():
+        reference = references.get(grouping)
+        if reference is None:
+            continue
+        ref_key = group_key(grouping, reference)
+        pairs += [(grouping, key, group, ref_key) for key, group in members if key != ref_key]
+    return pairs
+
+
+def _series(
+    windows: Sequence[Any],
+    pair: tuple[str, str, dict[str, str], str],
+    metric: str,
+    baseline: Sequence[Mapping[str, Any]],
+) -> tuple[list[np.ndarray], tuple[int, int, int, int]]:
+    """Return the pair's count arrays over the windows and its baseline counts."""
+    _, key, _, ref_key = pair
+    per_window = [
+        (*_rates(w.counts, key, metric), *_rates(w.counts, ref_key, metric)) for w in windows
+    ]
+    arrays = [np.array([row[i] for row in per_window], dtype=np.float64) for i in range(4)]
+    base = (*_rates(baseline, key, metric), *_rates(baseline, ref_key, metric))
+    return arrays, base
+
+
+def _alarm_json(alarm: Any, windows: Sequence[Any], head: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **head,
+        "rule": "window ratio" if alarm.rule == "ratio" else "drift",
+        "window": windows[alarm.window].label,
+        "window_seq": alarm.window + 1,
+        "span_start": windows[alarm.start].label,
+        "estimate": _num(alarm.estimate),
+        "low": _num(alarm.low),
+        "high": _num(alarm.high),
+        "bound": _num(alarm.bound),
+    }
+
+
+def _judge(
+    counts: list[np.ndarray],
+    base: tuple[int, int, int, int],
+    settings: MonitorSettings,
+    share: float,
+) -> list[Any]:
+    """Return the alarms (window rule, then drift rule) of one pair's stream."""
+    from fairaudit.stats import drift_alarm, ratio_alarm
+
+    horizon = settings.horizon
+    found = [ratio_alarm(counts, bound=settings.ratio_min, alpha=share, horizon=horizon)]
+    if settings.drift is not None and base[1] > 0 and base[3] > 0 and base[2] > 0:
+        found.append(
+            drift_alarm(
+                counts, baseline=base, tolerance=settings.drift, alpha=share, horizon=horizon
+            )
+        )
+    return [a for a in found if a is not None]
+
+
+def _window_rows(
+    windows: Sequence[Any], counts: list[np.ndarray], settings: MonitorSettings, share: float
+) -> list[dict[str, Any]]:
+    """Return each window's rates, ratio, naive 95% and anytime-valid intervals."""
+    from fairaudit.stats import span_intervals, window_intervals
+
+    naive = window_intervals(counts)
+    anytime = span_intervals(counts, alpha=share, max_span=1, horizon=settings.horizon)[:, 0]
+    rows = []
+    for t, window in enumerate(windows):
+        rows.append(
+            {
+                "window": window.label,
+                "successes": int(counts[0][t]),
+                "trials": int(counts[1][t]),
+                "reference_successes": int(counts[2][t]),
+                "reference_trials": int(counts[3][t]),
+                "rate": _num(naive.rate1[t]),
+                "rate_ci_95": _pair(naive.rate1_ci[t]),
+                "reference_rate": _num(naive.rate2[t]),
+                "reference_rate_ci_95": _pair(naive.rate2_ci[t]),
+                "ratio": _num(naive.ratio[t]),
+                "ratio_ci_95": _pair(naive.ratio_ci[t]),
+                "ratio_anytime": _pair(anytime[t]),
+            }
+        )
+    return rows
+
+
+def analyse(
+    windows: Sequence[Any],
+    baseline: Sequence[Mapping[str, Any]],
+    references: Mapping[str, Mapping[str, Any]],
+    groupings: Sequence[str],
+    settings: MonitorSettings,
+) -> dict[str, Any]:
+    """Return the report's ``tests``, ``alarms`` and ``series`` for the stored ``windows``."""
+    pairs = _tests(_groups(windows, baseline, groupings), references)
+    rules = 2 if settings.drift is not None else 1
+    tests = max(1, len(pairs) * len(settings.metrics) * rules)
+    share = settings.alpha / tests
+    series, alarms = [], []
+    for pair in pairs:
+        grouping, _, group, ref_key = pair
+        reference = dict(references[grouping])
+        for metric in settings.metrics:
+            counts, base = _series(windows, pair, metric, baseline)
+            head = {
+                "grouping": grouping,
+                "group": group,
+                "group_label": group_label(group),
+                "reference": reference,
+                "reference_label": group_label(reference),
+                "metric": metric,
+            }
+            try:
+                found = _judge(counts, base, settings, share) if windows else []
+                rows = _window_rows(windows, counts, settings, share) if windows else []
+            except ValueError as e:  # a spent horizon: one line, not a traceback
+                raise ConfigError(f"monitor: {e}") from None
+            pair_alarms = [_alarm_json(a, windows, head) for a in found]
+            alarms += pair_alarms
+            base_ratio = (
+                (base[0] / base[1]) / (base[2] / base[3]) if min(base[1:]) > 0 and base[2] else None
+            )
+            series.append(
+                {
+                    **head,
+                    "baseline": {
+                        "successes": base[0],
+                        "trials": base[1],
+                        "reference_successes": base[2],
+                        "reference_trials": base[3],
+                        "ratio": None if base_ratio is None else _num(base_ratio),
+                    },
+                    "windows": rows,
+                    "alarms": pair_alarms,
+                }
+            )
+    alarms.sort(key=lambda a: (a["window_seq"], a["grouping"], a["group_label"], a["metric"]))
+    return {"tests": tests, "alpha_per_test": share, "alarms": alarms, "series": series}

@@ -1,0 +1,156 @@
+"""The monitor's baseline: a signed pre-release audit, verified, and the options it was run with.
+
+The baseline is the page ``fairaudit run`` wrote and signed (or its JSON twin, whose page
+beside it is verified and must embed the same results). Its signatures are checked
+against trusted public keys before anything in it is used; a report they do not verify is
+refused. From it the monitor takes (1) the audit options (target, sensitive features,
+prediction column or model, favourable label, bins, reference groups, minimum sizes), so
+every window is counted exactly as the baseline was, and (2) each group's confusion
+counts, against which drift is judged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fairaudit.errors import ConfigError, VerificationError
+
+__all__ = ["Baseline", "baseline_counts", "load_baseline", "window_spec"]
+
+MSG_JSON_MISMATCH = (
+    "baseline '{path}' is not the JSON twin of its signed page '{page}' (their results "
+    "differ); pass the page itself"
+)
+MSG_NOT_BINARY = (
+    "baseline '{path}' is not a binary classification audit (kind {kind!r}, task {task!r}); "
+    "the monitor watches binary audits"
+)
+MSG_NO_CONFIG = "baseline '{path}' does not record its audit options (lineage.config)"
+MSG_MODEL_CHANGED = (
+    "the baseline's model file '{model}' is missing or has changed since the baseline audit "
+    "(SHA-256 {actual} instead of {signed}); monitor the model the baseline audited"
+)
+
+#: The audit options a window takes over from the baseline (lineage.config keys).
+_SPEC_KEYS = (
+    "target",
+    "prediction_col",
+    "score_col",
+    "positive_label",
+    "favorable_label",
+    "id_cols",
+    "features",
+    "missing_sensitive",
+    "min_group_size",
+    "min_denominator",
+    "allow_unsafe_pickle",
+    "trust_types",
+    "seed",
+)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A verified baseline: its results, where it is, its page's SHA-256, who signed it."""
+
+    path: Path
+    results: dict[str, Any]
+    page_sha256: str
+    signers: tuple[str, ...]
+
+    @property
+    def audit_id(self) -> str:
+        return str(self.results.get("audit", {}).get("id"))
+
+    def references(self) -> dict[str, dict[str, Any]]:
+        """Return each grouping's reference group (a dict of feature values), as audited."""
+        reference = self.results.get("audit", {}).get("reference") or {}
+        return {str(k): dict(v) for k, v in reference.items() if isinstance(v, Mapping)}
+
+
+def load_baseline(path: Path, trusted_keys: Mapping[str, Any]) -> Baseline:
+    """Return the baseline at ``path`` once its signatures verify; VerificationError if not."""
+    from fairaudit.paths import read_regular_bytes
+    from fairaudit.provenance import extract_results, file_sha256, split_trailer, verify_report_file
+
+    page = path.with_suffix(".html") if path.suffix.lower() == ".json" else path
+    if not page.is_file():
+        raise VerificationError(
+            f"baseline page not found: '{page}' (the signed report)", reason="unreadable"
+        )
+    summary = verify_report_file(page, trusted_keys)
+    results = extract_results(split_trailer(read_regular_bytes(page))[0])
+    if page != path:
+        try:
+            twin = json.loads(read_regular_bytes(path).decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise VerificationError(
+                f"cannot read the baseline '{path}': {e}", reason="unreadable"
+            ) from None
+        if twin != results:
+            raise VerificationError(
+                MSG_JSON_MISMATCH.format(path=path, page=page), reason="statement-mismatch"
+            )
+    kind = results.get("kind") or "model"
+    task = results.get("audit", {}).get("task", "binary")
+    if kind != "model" or task not in (None, "binary"):
+        raise ConfigError(MSG_NOT_BINARY.format(path=path, kind=kind, task=task))
+    if not isinstance(results.get("lineage", {}).get("config"), Mapping):
+        raise ConfigError(MSG_NO_CONFIG.format(path=path))
+    return Baseline(page, results, file_sha256(page), summary.key_ids)
+
+
+def window_spec(baseline: Baseline, data: Path, engine: str) -> Any:
+    """Return the AuditSpec that counts ``data`` as the baseline counted its data."""
+    from fairaudit.spec import AuditSpec
+
+    config = baseline.results["lineage"]["config"]
+    options: dict[str, Any] = {k: config[k] for k in _SPEC_KEYS if config.get(k) is not None}
+    for key in ("id_cols", "trust_types"):
+        options[key] = tuple(options.get(key, ()))
+    if "features" in options:
+        options["features"] = tuple(options["features"])
+    reference = {}
+    for feature, group in baseline.references().items():
+        if feature in group and len(group) == 1:
+            reference[feature] = str(group[feature])
+    model = config.get("model")
+    if model is not None:
+        _check_model(baseline, Path(model))
+    return AuditSpec(
+        data=data,
+        sensitive=tuple(config.get("sensitive") or ()),
+        model=None if model is None else Path(model),
+        bins={k: tuple(v) for k, v in (config.get("bins") or {}).items()},
+        reference=reference,
+        name=baseline.results.get("audit", {}).get("name"),
+        intervals=False,
+        mitigations=(),
+        training_data=False,
+        engine=engine,  # type: ignore[arg-type]
+        task="binary",
+        **options,
+    )
+
+
+def _check_model(baseline: Baseline, model: Path) -> None:
+    """Raise ConfigError unless ``model`` is the very file the baseline audited."""
+    from fairaudit.provenance import file_sha256
+
+    signed = baseline.results.get("lineage", {}).get("model", {}) or {}
+    actual = file_sha256(model) if model.is_file() else "missing"
+    if actual != signed.get("sha256"):
+        raise ConfigError(
+            MSG_MODEL_CHANGED.format(model=model, actual=actual[:12], signed=str(signed)[:12])
+        )
+
+
+def baseline_counts(baseline: Baseline) -> list[dict[str, Any]]:
+    """Return the baseline's per-group counts, as a window's (see ``_window.group_counts``)."""
+    from fairaudit.monitor._window import group_counts
+
+    return group_counts(baseline.results)

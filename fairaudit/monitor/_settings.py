@@ -1,0 +1,103 @@
+"""What a monitor watches and how strictly: command-line options or a policy's ``[monitor]`` table.
+
+A policy file may carry, besides its ``[[rule]]`` tables, one ``[monitor]`` table::
+
+    [monitor]
+    metrics = ["selection_rate", "true_positive_rate"]   # default: the three below
+    ratio_min = 0.8     # window rule: a group's rate / the reference's stays in [0.8, 1 / 0.8]
+    drift = 0.1         # drift rule: that ratio moves at most 0.1 from the baseline's
+    alpha = 0.05        # the chance of any false alarm over the whole monitoring period
+    horizon = 52        # optional: the most windows this monitoring period will have
+
+Options given on the command line override the table's values.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fairaudit.errors import ConfigError
+
+__all__ = ["METRICS", "MonitorSettings", "read_monitor_table", "settings_from"]
+
+#: The rates a monitor can watch: (numerator counts, denominator counts) of the confusion.
+METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "selection_rate": (("tp", "fp"), ("tp", "fp", "fn", "tn")),
+    "true_positive_rate": (("tp",), ("tp", "fn")),
+    "false_positive_rate": (("fp",), ("fp", "tn")),
+}
+_KEYS = ("metrics", "ratio_min", "drift", "alpha", "horizon")
+MSG_BAD = "{source}: [monitor] {key} must be {expected}, got {value!r}"
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The monitored rates and the two rules' parameters (see the module docstring)."""
+
+    metrics: tuple[str, ...] = tuple(METRICS)
+    ratio_min: float = 0.8
+    drift: float | None = None
+    alpha: float = 0.05
+    horizon: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metrics": list(self.metrics),
+            "ratio_min": self.ratio_min,
+            "drift": self.drift,
+            "alpha": self.alpha,
+            "horizon": self.horizon,
+        }
+
+
+def _check(key: str, value: Any, source: str) -> Any:
+    """Return ``value`` for ``key`` once valid; ConfigError naming ``source`` if not."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    checks: dict[str, tuple[bool, str]] = {
+        "ratio_min": (number and 0 < value < 1, "a number strictly between 0 and 1"),
+        "alpha": (number and 0 < value < 1, "a number strictly between 0 and 1"),
+        "drift": (number and math.isfinite(value) and value >= 0, "a number >= 0"),
+        "horizon": (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            "a whole number >= 1",
+        ),
+        "metrics": (
+            isinstance(value, list | tuple) and bool(value) and all(m in METRICS for m in value),
+            "a non-empty list of " + ", ".join(METRICS),
+        ),
+    }
+    ok, expected = checks[key]
+    if not ok:
+        raise ConfigError(MSG_BAD.format(source=source, key=key, expected=expected, value=value))
+    return tuple(dict.fromkeys(value)) if key == "metrics" else value
+
+
+def read_monitor_table(path: Path) -> dict[str, Any]:
+    """Return the checked ``[monitor]`` table of a policy file ({} if it has none)."""
+    from fairaudit.paths import read_toml_file
+
+    document, _ = read_toml_file(path, "policy file")
+    table = document.get("monitor", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"policy file {path}: [monitor] must be a table")
+    unknown = sorted(set(table) - set(_KEYS))
+    if unknown:
+        allowed = ", ".join(_KEYS)
+        raise ConfigError(
+            f"policy file {path}: unknown [monitor] key {unknown[0]!r} (allowed: {allowed})"
+        )
+    return {key: _check(key, value, f"policy file {path}") for key, value in table.items()}
+
+
+def settings_from(policy: Path | None, overrides: Mapping[str, Any]) -> MonitorSettings:
+    """Return the settings: defaults, then the policy's ``[monitor]`` table, then ``overrides``."""
+    values = read_monitor_table(policy) if policy is not None else {}
+    for key, value in overrides.items():
+        if value is not None and value != ():
+            values[key] = _check(key, value, "--" + key.replace("_", "-"))
+    return MonitorSettings(**values)

@@ -1,0 +1,264 @@
+"""The monitor's state file: each window's per-group counts, hash-chained, in one SQLite file.
+
+A monitor run adds one window (one data file) to the state and rebuilds its report from
+every window stored, so a run never reads the rows of earlier windows again. The file
+holds:
+
+* ``meta``: the format, schema version and the *binding* (the baseline report's audit id
+  and the audit options every window is counted with). A state file answers for one
+  baseline and one set of options; a run with another is refused.
+* ``windows``: one row per window: its label, the SHA-256 and row count of its file and
+  the per-group confusion counts, with ``previous_hash`` and ``entry_hash`` as in the
+  ledger. The first window's ``previous_hash`` is the hash of the binding, so editing the
+  binding, a count, or deleting or reordering a window breaks the chain, which every
+  open verifies before anything is read or appended.
+
+Writes are atomic: a window is inserted in one ``BEGIN IMMEDIATE`` transaction that stays
+open while the caller writes the report (``append_window``'s ``then``); if that fails or
+the process dies, SQLite rolls the insert back and the state is as before the run. A
+window whose file digest is already stored is not counted again (the run is idempotent);
+a known label with another file's digest is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import rfc8785
+
+from fairaudit.errors import FairauditError
+from fairaudit.runtime import reproducible_time
+
+__all__ = [
+    "STATE_FILE_NAME",
+    "StateError",
+    "StoredWindow",
+    "append_window",
+    "binding_hash",
+    "read_windows",
+]
+
+#: The default state file, in the output folder (beside the ledger).
+STATE_FILE_NAME = "fairaudit-monitor.sqlite"
+STATE_FORMAT = "fairaudit-monitor-state/v1"
+SCHEMA_VERSION = "1"
+BUSY_SECONDS = 30.0
+
+MSG_NOT_STATE = "{path} is not a fairaudit monitor state file ({detail}); choose another --state"
+MSG_BROKEN = (
+    "the monitor state {path} fails verification at window {seq}: {detail}; it was edited "
+    "or damaged (restore it from a backup, or start a new state file)"
+)
+MSG_OTHER_BINDING = (
+    "the monitor state {path} was started with another {what}; monitor with the same "
+    "baseline and options, or start a new --state file"
+)
+MSG_LABEL_TAKEN = (
+    "window '{label}' is already counted in {path} from another file (SHA-256 {digest}...); "
+    "give this window another --window-label"
+)
+MSG_NEWER = "{path} is a monitor state of schema {found}; this fairaudit reads {supported}"
+
+_CREATE = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE windows (
+        seq INTEGER PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE,
+        file_sha256 TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        counts TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        previous_hash TEXT NOT NULL,
+        entry_hash TEXT NOT NULL
+    )""",
+)
+_COLUMNS = "seq, label, file_sha256, rows, counts, recorded_at, previous_hash, entry_hash"
+
+_T = TypeVar("_T")
+
+
+class StateError(FairauditError):
+    """The state file cannot be used: not a state file, broken chain, other baseline."""
+
+
+@dataclass(frozen=True)
+class StoredWindow:
+    """One counted window: its place, label, file and per-group counts (``counts``)."""
+
+    seq: int
+    label: str
+    file_sha256: str
+    rows: int
+    counts: list[dict[str, Any]]
+    recorded_at: str
+
+
+def binding_hash(binding: Mapping[str, Any]) -> str:
+    """Return the SHA-256 of the binding's canonical JSON (the first window's previous hash)."""
+    return hashlib.sha256(rfc8785.dumps({"format": STATE_FORMAT, **binding})).hexdigest()
+
+
+def _entry_hash(window: StoredWindow, previous_hash: str) -> str:
+    document = {
+        "format": STATE_FORMAT,
+        "seq": window.seq,
+        "previous_hash": previous_hash,
+        "label": window.label,
+        "file_sha256": window.file_sha256,
+        "rows": window.rows,
+        "counts": window.counts,
+        "recorded_at": window.recorded_at,
+    }
+    return hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+
+
+def _check_format(connection: sqlite3.Connection, path: Path) -> bool:
+    """Return False for an empty database (a new state); raise unless it is a state file."""
+    try:
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+    except sqlite3.DatabaseError as e:
+        raise StateError(MSG_NOT_STATE.format(path=path, detail=e)) from None
+    if not tables:
+        return False
+    if tables != {"meta", "windows"}:
+        raise StateError(MSG_NOT_STATE.format(path=path, detail="it has other tables"))
+    meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+    if meta.get("format") != STATE_FORMAT:
+        raise StateError(MSG_NOT_STATE.format(path=path, detail="its format is not recorded"))
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise StateError(
+            MSG_NEWER.format(path=path, found=meta.get("schema_version"), supported=SCHEMA_VERSION)
+        )
+    return True
+
+
+def _verified(connection: sqlite3.Connection, path: Path, binding: Mapping[str, Any]) -> list:
+    """Return the stored windows after checking the binding and every hash of the chain."""
+    meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+    try:
+        stored = json.loads(meta.get("binding", ""))
+    except ValueError:
+        stored = None
+    previous = binding_hash(stored) if isinstance(stored, dict) else ""
+    windows = []
+    rows = connection.execute(f"SELECT {_COLUMNS} FROM windows ORDER BY seq").fetchall()
+    for expected_seq, row in enumerate(rows, start=1):
+        try:
+            window = StoredWindow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+        except (TypeError, ValueError):
+            detail = "unreadable counts"
+            raise StateError(MSG_BROKEN.format(path=path, seq=row[0], detail=detail)) from None
+        if row[0] != expected_seq or row[6] != previous or _entry_hash(window, previous) != row[7]:
+            raise StateError(MSG_BROKEN.format(path=path, seq=row[0], detail="hash mismatch"))
+        previous = row[7]
+        windows.append(window)
+    if not isinstance(stored, dict):
+        raise StateError(MSG_BROKEN.format(path=path, seq=0, detail="unreadable binding"))
+    for what in sorted(set(stored) | set(binding)):
+        if stored.get(what) != binding.get(what):
+            raise StateError(MSG_OTHER_BINDING.format(path=path, what=what.replace("_", " ")))
+    return windows
+
+
+@contextmanager
+def _transaction(path: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
+    """Yield a connection inside one transaction (IMMEDIATE for writers); roll back on error."""
+    if not write and not path.is_file():
+        raise StateError(f"monitor state not found: {path}")
+    try:
+        connection = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
+    except sqlite3.Error as e:
+        raise StateError(f"cannot open the monitor state {path}: {e}") from None
+    try:
+        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        yield connection
+        connection.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        raise StateError(MSG_NOT_STATE.format(path=path, detail=e)) from None
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        connection.close()
+
+
+def read_windows(path: str | os.PathLike[str], binding: Mapping[str, Any]) -> list[StoredWindow]:
+    """Return the verified windows of an existing state file (no write)."""
+    state = Path(path)
+    with _transaction(state, write=False) as connection:
+        if not _check_format(connection, state):
+            return []
+        return _verified(connection, state, binding)
+
+
+def append_window(
+    path: str | os.PathLike[str],
+    binding: Mapping[str, Any],
+    window: Mapping[str, Any],
+    then: Callable[[list[StoredWindow], bool], _T],
+) -> _T:
+    """Add ``window`` (label, file_sha256, rows, counts) unless its file is already counted.
+
+    ``then(windows, added)`` runs inside the transaction with every window (the new one
+    last, if added); the insert commits only if it returns. A file already counted under
+    the same label changes nothing (``added`` False); under another label, it is still not
+    counted twice (``added`` False: the label is the first one's).
+    """
+    state = Path(path)
+    if state.exists() and not state.is_file():
+        raise StateError(MSG_NOT_STATE.format(path=state, detail="it is not a regular file"))
+    with _transaction(state, write=True) as connection:
+        if not _check_format(connection, state):
+            for statement in _CREATE:
+                connection.execute(statement)
+            meta = {
+                "format": STATE_FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "binding": json.dumps(dict(binding), sort_keys=True),
+            }
+            connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+        windows = _verified(connection, state, binding)
+        if any(w.file_sha256 == window["file_sha256"] for w in windows):
+            return then(windows, False)
+        for w in windows:
+            if w.label == window["label"]:
+                digest = w.file_sha256[:12]
+                raise StateError(MSG_LABEL_TAKEN.format(label=w.label, path=state, digest=digest))
+        previous = _last_hash(connection, binding)
+        new = StoredWindow(
+            len(windows) + 1,
+            str(window["label"]),
+            str(window["file_sha256"]),
+            int(window["rows"]),
+            list(window["counts"]),
+            reproducible_time(),
+        )
+        connection.execute(
+            f"INSERT INTO windows ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.seq,
+                new.label,
+                new.file_sha256,
+                new.rows,
+                json.dumps(new.counts, sort_keys=True),
+                new.recorded_at,
+                previous,
+                _entry_hash(new, previous),
+            ),
+        )
+        return then([*windows, new], True)
+
+
+def _last_hash(connection: sqlite3.Connection, binding: Mapping[str, Any]) -> str:
+    row = connection.execute("SELECT entry_hash FROM windows ORDER BY seq DESC LIMIT 1").fetchone()
+    return str(row[0]) if row else binding_hash(binding)

@@ -1,0 +1,391 @@
+"""``fairaudit monitor``: a signed baseline, one window per run, honest alarms, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from fairaudit.cli import cli
+
+ROWS = 5000
+
+
+def invoke(*args: Any) -> Any:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def window(
+    path: Path,
+    rng: np.random.Generator,
+    *,
+    ratio: float = 1.0,
+    rows: int = ROWS,
+    groups: tuple[str, ...] = ("f", "m"),
+    shares: tuple[float, ...] = (0.4, 0.6),
+    watched: str = "f",
+) -> Path:
+    """Write one window: label, pred, sex; ``watched``'s selection rate is 0.5 * ratio."""
+    sex = rng.choice(list(groups), rows, p=list(shares))
+    rate = np.where(sex == watched, 0.5 * ratio, 0.5)
+    frame = pd.DataFrame(
+        {"label": rng.binomial(1, 0.5, rows), "pred": rng.binomial(1, rate), "sex": sex}
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A key pair and a signed baseline audit of a scored file (two groups, no disparity)."""
+    root = tmp_path_factory.mktemp("baseline")
+    assert invoke("keygen", "-o", root / "keys", "--name", "aud").exit_code == 0
+    data = window(root / "base.csv", np.random.default_rng(1))
+    result = invoke(
+        "run",
+        data,
+        "--target",
+        "label",
+        "--prediction-col",
+        "pred",
+        "--sensitive",
+        "sex",
+        "--no-mitigation",
+        "--no-ledger",
+        "--sign-key",
+        root / "keys/aud.key",
+        "-o",
+        root / "report.html",
+    )
+    assert result.exit_code == 0, result.output
+    return {
+        "page": root / "report.html",
+        "json": root / "report.json",
+        "pub": root / "keys/aud.pub",
+        "key": root / "keys/aud.key",
+        "root": root,
+    }
+
+
+def monitor(signed: dict[str, Path], data: Path, out: Path, *extra: Any) -> Any:
+    return invoke(
+        "monitor",
+        data,
+        "--baseline",
+        signed["page"],
+        "--key",
+        signed["pub"],
+        "-o",
+        out / "monitor.html",
+        *extra,
+    )
+
+
+def stream(
+    signed: dict[str, Path], tmp_path: Path, ratios: list[float], seed: int, *extra: Any
+) -> list[int]:
+    rng = np.random.default_rng(seed)
+    codes = []
+    for week, ratio in enumerate(ratios, start=1):
+        data = window(tmp_path / f"week{week:02d}.csv", rng, ratio=ratio)
+        result = monitor(signed, data, tmp_path, *extra)
+        assert result.exit_code in (0, 3), result.output
+        codes.append(result.exit_code)
+    return codes
+
+
+def test_a_step_change_at_week_31_alarms_within_4_windows_and_exits_3(
+    signed, tmp_path: Path
+) -> None:
+    codes = stream(signed, tmp_path, [1.0] * 30 + [0.7] * 22, 7, "--no-ledger")
+    first = codes.index(3) + 1
+    assert 31 <= first <= 34, first
+    assert all(c == 3 for c in codes[first - 1 :])  # an alarm stays until a new period starts
+    document = json.loads((tmp_path / "monitor.json").read_text())
+    alarm = document["alarms"][0]
+    assert alarm["metric"] == "selection_rate" and alarm["group"] == {"sex": "f"}
+    assert alarm["high"] < 0.8 and alarm["window"] == f"week{first:02d}"
+    assert len(document["windows"]) == 52
+
+
+def test_a_null_stream_raises_no_alarm_in_52_looks(signed, tmp_path: Path) -> None:
+    codes = stream(signed, tmp_path, [1.0] * 52, 8, "--no-ledger", "--drift", "0.1")
+    assert codes == [0] * 52
+    document = json.loads((tmp_path / "monitor.json").read_text())
+    assert document["alarms"] == [] and document["verdict"] == "pass"
+    assert document["settings"]["tests"] == 6  # 1 pair x 3 rates x 2 rules
+    assert document["settings"]["alpha_per_test"] == pytest.approx(0.05 / 6)
+
+
+def test_a_rerun_over_a_counted_file_changes_nothing(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    files = [window(tmp_path / f"w{i}.csv", rng) for i in range(3)]
+    for data in files:
+        assert monitor(signed, data, tmp_path).exit_code == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".csv"}
+    result = monitor(signed, files[1], tmp_path, "--window-label", "again")
+    assert result.exit_code == 0 and "already counted" in result.output
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".csv"}
+    assert after == before
+
+
+def test_incremental_runs_rebuild_the_same_json(signed, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    rng = np.random.default_rng(4)
+    files = [window(tmp_path / f"w{i}.csv", rng) for i in range(3)]
+    for out in ("a", "b"):
+        (tmp_path / out).mkdir()
+    for data in files:
+        assert monitor(signed, data, tmp_path / "a", "--no-ledger").exit_code == 0
+    for data in files:  # a second monitor: same windows, same order
+        assert monitor(signed, data, tmp_path / "b", "--no-ledger").exit_code == 0
+    assert (tmp_path / "a/monitor.json").read_bytes() == (tmp_path / "b/monitor.json").read_bytes()
+
+
+def test_a_tampered_baseline_is_refused_in_one_line(signed, tmp_path: Path) -> None:
+    page = signed["page"].read_bytes()
+    forged = tmp_path / "report.html"
+    forged.write_bytes(page.replace(b'"tp":', b'"tp":1', 1))  # one confusion count edited
+    assert forged.read_bytes() != page
+    (tmp_path / "report.html.intoto.jsonl").write_bytes(
+        Path(f"{signed['page']}.intoto.jsonl").read_bytes()
+    )
+    data = window(tmp_path / "w.csv", np.random.default_rng(5))
+    result = invoke(
+        "monitor", data, "--baseline", forged, "--key", signed["pub"], "-o", tmp_path / "m.html"
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert (
+        not (tmp_path / "m.html").exists() and not (tmp_path / "fairaudit-monitor.sqlite").exists()
+    )
+
+
+def test_a_baseline_json_that_is_not_its_page_s_twin_is_refused(signed, tmp_path: Path) -> None:
+    for suffix in (".html", ".html.intoto.jsonl"):
+        (tmp_path / f"report{suffix}").write_bytes(
+            Path(f"{signed['root']}/report{suffix}").read_bytes()
+        )
+    twin = json.loads(signed["json"].read_text())
+    twin["metrics"]["by_group"][0]["confusion"]["tp"] += 100
+    (tmp_path / "report.json").write_text(json.dumps(twin))
+    data = window(tmp_path / "w.csv", np.random.default_rng(5))
+    result = invoke(
+        "monitor",
+        data,
+        "--baseline",
+        tmp_path / "report.json",
+        "--key",
+        signed["pub"],
+        "-o",
+        tmp_path / "m.html",
+    )
+    assert result.exit_code == 1 and "JSON twin" in result.output
+
+
+def test_the_baseline_needs_a_trusted_key(signed, tmp_path: Path) -> None:
+    data = window(tmp_path / "w.csv", np.random.default_rng(5))
+    result = invoke("monitor", data, "--baseline", signed["page"], "-o", tmp_path / "m.html")
+    assert result.exit_code == 2 and "verified before use" in result.output
+
+
+@pytest.mark.parametrize("which", ["window", "baseline", "ledger"])
+def test_a_state_file_pointed_at_an_input_or_a_ledger_is_refused(
+    signed, tmp_path: Path, which: str
+) -> None:
+    data = window(tmp_path / "w.csv", np.random.default_rng(6))
+    assert monitor(signed, data, tmp_path).exit_code == 0  # makes a ledger beside the page
+    target = {
+        "window": data,
+        "baseline": signed["page"],
+        "ledger": tmp_path / "fairaudit-ledger.sqlite",
+    }[which]
+    before = target.read_bytes()
+    other = window(tmp_path / "w2.csv", np.random.default_rng(7))
+    result = monitor(signed, other, tmp_path, "--state", target)
+    assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
+    assert "Traceback" not in result.output and target.read_bytes() == before
+
+
+def test_an_interrupted_run_leaves_the_state_as_it_was(signed, tmp_path: Path, monkeypatch) -> None:
+    rng = np.random.default_rng(9)
+    first, second = window(tmp_path / "w1.csv", rng), window(tmp_path / "w2.csv", rng)
+    assert monitor(signed, first, tmp_path).exit_code == 0
+    state = tmp_path / "fairaudit-monitor.sqlite"
+    before = state.read_bytes()
+    import fairaudit.monitor._report as report
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # the process stops while the page is being written
+
+    monkeypatch.setattr(report, "publish_monitor", fail)
+    assert monitor(signed, second, tmp_path).exit_code == 1  # click: Aborted!
+    assert state.read_bytes() == before
+    monkeypatch.undo()
+    result = monitor(signed, second, tmp_path)
+    assert result.exit_code == 0 and "2 windows" in result.output
+
+
+def test_an_edited_state_fails_verification(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(10)
+    assert monitor(signed, window(tmp_path / "w1.csv", rng), tmp_path).exit_code == 0
+    state = tmp_path / "fairaudit-monitor.sqlite"
+    with sqlite3.connect(state) as connection:
+        counts = json.loads(connection.execute("SELECT counts FROM windows").fetchone()[0])
+        counts[0]["fp"] += 50
+        connection.execute("UPDATE windows SET counts = ?", (json.dumps(counts),))
+    result = monitor(signed, window(tmp_path / "w2.csv", rng), tmp_path)
+    assert result.exit_code == 1 and "fails verification at window 1" in result.output
+
+
+def test_other_rules_on_the_same_state_are_refused(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    assert monitor(signed, window(tmp_path / "w1.csv", rng), tmp_path).exit_code == 0
+    result = monitor(signed, window(tmp_path / "w2.csv", rng), tmp_path, "--alpha", "0.2")
+    assert result.exit_code == 1 and "started with another settings" in result.output
+
+
+def test_a_label_counted_from_another_file_is_refused(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    assert (
+        monitor(signed, window(tmp_path / "w1.csv", rng), tmp_path, "--window-label", "x").exit_code
+        == 0
+    )
+    result = monitor(signed, window(tmp_path / "w2.csv", rng), tmp_path, "--window-label", "x")
+    assert result.exit_code == 1 and "already counted" in result.output
+
+
+def test_tiny_windows_and_empty_groups_do_not_alarm(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    tiny = window(tmp_path / "tiny.csv", rng, rows=3, groups=("f", "m"), shares=(0.5, 0.5))
+    only_m = window(tmp_path / "only_m.csv", rng, rows=200, groups=("m",), shares=(1.0,))
+    for data in (tiny, only_m):
+        result = monitor(signed, data, tmp_path, "--drift", "0")
+        assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "monitor.json").read_text())
+    rows = document["series"][0]["windows"]
+    assert (
+        rows[1]["trials"] == 0 and rows[1]["rate"] is None and rows[1]["ratio_anytime"][1] is None
+    )
+
+
+def test_more_than_two_groups_name_the_group_that_drifts(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(14)
+    groups, shares = ("f", "m", "x"), (0.3, 0.4, 0.3)
+    for week in range(1, 9):
+        ratio = 1.0 if week < 4 else 0.6
+        data = window(
+            tmp_path / f"w{week}.csv", rng, groups=groups, shares=shares, watched="x", ratio=ratio
+        )
+        result = monitor(signed, data, tmp_path, "--no-ledger", "--metric", "selection_rate")
+    assert result.exit_code == 3
+    document = json.loads((tmp_path / "monitor.json").read_text())
+    assert {a["group_label"] for a in document["alarms"]} == {"sex=x"}
+    assert "sex=x vs sex=m, selection_rate" in result.output
+
+
+def test_the_run_is_a_signed_monitor_entry_in_the_ledger(signed, tmp_path: Path) -> None:
+    from fairaudit.provenance import read_entries, verify_ledger
+
+    result = monitor(
+        signed,
+        window(tmp_path / "w.csv", np.random.default_rng(15)),
+        tmp_path,
+        "--sign-key",
+        signed["key"],
+        "--junit",
+        tmp_path / "m.xml",
+    )
+    assert result.exit_code == 0, result.output
+    assert invoke("verify", tmp_path / "monitor.html", "--key", signed["pub"]).exit_code == 0
+    entries = read_entries(tmp_path / "fairaudit-ledger.sqlite", kind="monitor")
+    document = json.loads((tmp_path / "monitor.json").read_text())
+    assert [e.audit_id for e in entries] == [document["audit"]["id"]]
+    assert entries[0].kind == "monitor" and entries[0].verdict == "pass"
+    assert verify_ledger(tmp_path / "fairaudit-ledger.sqlite").ok
+    assert b'failures="0"' in (tmp_path / "m.xml").read_bytes()
+
+
+def test_a_legacy_ledger_takes_a_monitor_entry_and_still_verifies(signed, tmp_path: Path) -> None:
+    import shutil
+
+    from fairaudit.provenance import read_entries, verify_ledger
+
+    ledger = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parent / "data/legacy-ledger-v1.sqlite", ledger)
+    data = window(tmp_path / "w.csv", np.random.default_rng(16))
+    assert monitor(signed, data, tmp_path, "--ledger", ledger).exit_code == 0
+    assert verify_ledger(ledger).ok
+    assert [e.kind for e in read_entries(ledger)][-1] == "monitor"
+
+
+def test_hostile_group_names_are_escaped(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(17)
+    data = window(
+        tmp_path / "w.csv", rng, groups=("m", "<script>alert(1)</script>"), shares=(0.6, 0.4)
+    )
+    result = monitor(signed, data, tmp_path)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "monitor.html").read_text()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_the_policy_monitor_table_sets_the_rules(signed, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[monitor]\nmetrics = ["selection_rate"]\nratio_min = 0.9\ndrift = 0.05\nhorizon = 52\n'
+    )
+    result = monitor(
+        signed, window(tmp_path / "w.csv", np.random.default_rng(18)), tmp_path, "--policy", policy
+    )
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "monitor.json").read_text())["settings"]
+    assert settings["metrics"] == ["selection_rate"] and settings["ratio_min"] == 0.9
+    assert settings["horizon"] == 52 and settings["tests"] == 2
+    policy.write_text("[monitor]\nratio_mn = 0.9\n")
+    result = monitor(
+        signed, window(tmp_path / "w2.csv", np.random.default_rng(18)), tmp_path, "--policy", policy
+    )
+    assert result.exit_code == 1 and "unknown [monitor] key 'ratio_mn'" in result.output
+
+
+def test_window_rates_equal_fairlearn_metricframe(signed, tmp_path: Path) -> None:
+    from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
+
+    data = window(tmp_path / "w.csv", np.random.default_rng(19), ratio=0.8)
+    assert monitor(signed, data, tmp_path).exit_code == 0
+    frame = pd.read_csv(data)
+    expected = MetricFrame(
+        metrics={"selection_rate": selection_rate, "true_positive_rate": true_positive_rate},
+        y_true=frame["label"],
+        y_pred=frame["pred"],
+        sensitive_features=frame["sex"],
+    ).by_group
+    for entry in json.loads((tmp_path / "monitor.json").read_text())["series"]:
+        if entry["metric"] in expected.columns:
+            row = entry["windows"][0]
+            assert row["rate"] == pytest.approx(expected.loc["f", entry["metric"]], abs=1e-12)
+            assert row["reference_rate"] == pytest.approx(
+                expected.loc["m", entry["metric"]], abs=1e-12
+            )
+
+
+def test_numpy_and_duckdb_windows_agree(signed, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("duckdb")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    data = window(tmp_path / "w.csv", np.random.default_rng(20))
+    for engine in ("numpy", "duckdb"):
+        (tmp_path / engine).mkdir()
+        assert (
+            monitor(signed, data, tmp_path / engine, "--engine", engine, "--no-ledger").exit_code
+            == 0
+        )
+    numpy_json = json.loads((tmp_path / "numpy/monitor.json").read_text())
+    duckdb_json = json.loads((tmp_path / "duckdb/monitor.json").read_text())
+    assert numpy_json["series"] == duckdb_json["series"]
