@@ -19,6 +19,7 @@ __all__ = [
     "IndexContext",
     "IndexRow",
     "build_index_context",
+    "headline_texts",
     "render_index",
     "write_index",
 ]
@@ -31,12 +32,14 @@ class IndexRow:
     index: int
     name: str
     kind: str
+    task: str | None
     model_version: str | None
     status: OutcomeStatus
     verdict: str | None
     href: str | None
     report: str | None
     headline: list[dict[str, Any]]
+    headline_texts: list[str]
     signature: SignatureStatus
     signature_detail: str | None
     error: str | None
@@ -68,6 +71,49 @@ class IndexContext:
 #: Headline metrics the index shows per grouping of a model audit (the same pair ``fairaudit
 #: run`` prints); a data audit shows its whole headline (``batch._data.data_headline``).
 INDEX_HEADLINE = ("demographic_parity_ratio", "equalized_odds_difference")
+#: A regression audit's headline on the index (issue 17), per grouping, as it reads there.
+INDEX_REGRESSION_HEADLINE = {
+    "ks_statistic": "largest KS distance",
+    "max_group_mae_ratio": "worst group's MAE over the overall",
+}
+
+
+def _number(value: Any) -> str:
+    """Return a headline value as the page's ``num(3)`` filter writes it."""
+    return "undefined" if value is None else f"{float(value):.3f}"
+
+
+def _regression_texts(headline: list[dict[str, Any]]) -> list[str]:
+    """Return each grouping's KS distance and worst MAE ratio (the worst group named)."""
+    from fairaudit.display import group_text
+
+    texts = []
+    for h in headline:
+        phrase = INDEX_REGRESSION_HEADLINE.get(h["metric"])
+        if phrase is not None:
+            text = f"{h['feature']}: {phrase} {_number(h.get('value'))}"
+            texts.append(text + (f" ({group_text(h['group'])})" if h.get("group") else ""))
+    return texts
+
+
+def _multiclass_texts(worst_classes: list[dict[str, Any]]) -> list[str]:
+    """Return each grouping's headline pair at its worst class (``summary.worst_classes``)."""
+    return [
+        f"{w['feature']}: {w['metric'].replace('_', ' ')} {_number(w.get('value'))} "
+        f"(worst class {w['class']})"
+        for w in worst_classes
+        if w["metric"] in INDEX_HEADLINE
+    ]
+
+
+def headline_texts(outcome: Any) -> list[str]:
+    """Return the index page's headline lines of a regression or multiclass audit (issue 17);
+    empty for the others, whose headline the page writes from ``IndexRow.headline``."""
+    if outcome.task == "regression":
+        return _regression_texts(outcome.headline)
+    if outcome.task == "multiclass":
+        return _multiclass_texts(outcome.worst_classes)
+    return []
 
 
 def _relative_href(name: str) -> str:
@@ -86,6 +132,7 @@ def build_index_context(batch: BatchResult) -> IndexContext:
             index=o.index,
             name=o.name,
             kind=o.kind,
+            task=o.task,
             model_version=o.model_version,
             status=o.status,
             verdict=o.verdict,
@@ -94,6 +141,7 @@ def build_index_context(batch: BatchResult) -> IndexContext:
             headline=o.headline
             if o.kind == DATA_KIND
             else [h for h in o.headline if h["metric"] in INDEX_HEADLINE],
+            headline_texts=headline_texts(o),
             signature=o.signature,
             signature_detail=o.signature_detail,
             error=o.error,

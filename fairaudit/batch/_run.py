@@ -67,7 +67,10 @@ class AuditOutcome:
     ``status`` is ``passed`` (no policy, or the policy passed), ``policy_failed`` (the
     report was written; the verdict failed under the audit's ``fail_on``) or ``error``
     (``error`` holds the one-line message; no report unless the failure came later).
-    ``seconds`` is the wall time of the audit; it is left out of the index files so that
+    ``task`` is a model audit's task (``binary``, ``regression`` or ``multiclass``: the
+    result's, or the spec's when it errs before a result and the task was given), None for a
+    data audit; ``worst_classes`` a multiclass result's ``summary.worst_classes`` (else
+    empty). ``seconds`` is the wall time of the audit; it is left out of the index files so that
     they are reproducible.
     """
 
@@ -76,11 +79,13 @@ class AuditOutcome:
     model_version: str | None
     status: OutcomeStatus
     kind: str = MODEL_KIND
+    task: str | None = None
     verdict: str | None = None
     audit_id: str | None = None
     report: str | None = None
     report_json: str | None = None
     headline: list[dict[str, Any]] = field(default_factory=list)
+    worst_classes: list[dict[str, Any]] = field(default_factory=list)
     signature: SignatureStatus = "unsigned"
     signature_detail: str | None = None
     ledger: str | None = None
@@ -93,6 +98,7 @@ class AuditOutcome:
             "index": self.index,
             "name": self.name,
             "kind": self.kind,
+            "task": self.task,
             "model_version": self.model_version,
             "status": self.status,
             "verdict": self.verdict,
@@ -100,6 +106,7 @@ class AuditOutcome:
             "report": self.report,
             "report_json": self.report_json,
             "headline": self.headline,
+            "worst_classes": self.worst_classes,
             "signature": self.signature,
             "signature_detail": self.signature_detail,
             "ledger": self.ledger,
@@ -128,6 +135,8 @@ def _run_job(job: _Job) -> dict[str, Any]:
         "kind": audit_kind(job.spec),
         "model_version": job.spec.model_version,
     }
+    if isinstance(job.spec, AuditSpec) and job.spec.task != "auto":
+        outcome["task"] = job.spec.task  # known before the audit runs (kept if it errs)
     try:
         from fairaudit.provenance import LedgerError
 
@@ -169,6 +178,7 @@ def _run_model_job(job: _Job, key: Ed25519PrivateKey | None) -> dict[str, Any]:
         use_ledger=job.ledger is not None,
     )
     code = exit_code_for(result.verdict, job.spec.fail_on)
+    data = result.to_dict()
     return {
         "status": "policy_failed" if code else "passed",
         "name": result.audit["name"],
@@ -176,7 +186,9 @@ def _run_model_job(job: _Job, key: Ed25519PrivateKey | None) -> dict[str, Any]:
         "audit_id": result.audit["id"],
         "report": published.html.name,
         "report_json": published.json.name,
-        "headline": result.to_dict()["headline"],
+        "task": data["audit"].get("task") or "binary",  # a binary result names no task
+        "headline": data["headline"],
+        "worst_classes": (data.get("summary") or {}).get("worst_classes") or [],
         "ledger": "appended" if published.ledger is not None else None,
     }
 

@@ -19,6 +19,7 @@ from fairaudit.outputs._card_source import (
     CardError,
     ReportReference,
     dataset_identity,
+    headline_slice,
     is_regression,
 )
 
@@ -107,7 +108,7 @@ def model_index_lines(data: Mapping[str, Any]) -> list[str]:
         if value is None or not math.isfinite(float(value)):
             continue
         metrics += 1
-        label = f"{h['metric']} ({h['feature']})"
+        label = f"{h['metric']} ({headline_slice(h)})"
         lines += [
             f"    - type: {_yaml_string(h['metric'])}",
             f"      value: {_yaml_number(value)}",

@@ -18,7 +18,10 @@ from fairaudit.outputs._card_source import (
     ReportReference,
     card_metrics,
     dataset_identity,
+    headline_slice,
+    is_multiclass,
     is_regression,
+    metric_cis,
     regression_headline_texts,
 )
 from fairaudit.outputs._text import bound_text
@@ -131,7 +134,7 @@ def _group_tables(data: Mapping[str, Any]) -> list[str]:
                 )
                 if row.get(flag)
             ]
-            cis = row.get("ci") or {}
+            cis = metric_cis(data, row.get("ci"))
             cells = [_with_ci(row["metrics"].get(m), cis.get(m)) for m in metrics]
             lines.append(
                 f"| {_md(group_text(row['group']))} | {_num(row.get('count'))} | "
@@ -157,44 +160,72 @@ def _regression_disparities(data: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _worst_classes(data: Mapping[str, Any]) -> list[str]:
+    """Return a multiclass audit's worst class of each grouping and metric (its summary's)."""
+    worst = (data.get("summary") or {}).get("worst_classes") or []
+    if not worst:
+        return []
+    lines = ["", "The worst class of each grouping and metric:", ""]
+    return lines + [
+        f"- {_md(w['feature'])}: {_label(w['metric'])} {_num(w.get('value'))} "
+        f"(class {_md(w['class'])})"
+        for w in worst
+    ]
+
+
 def _disparities(data: Mapping[str, Any]) -> list[str]:
+    """Return the headline per grouping (a multiclass audit's one row per grouping and
+    class, one-vs-rest, then its worst classes)."""
     if is_regression(data):
         return _regression_disparities(data)
     headline = data.get("headline") or []
-    metrics: list[str] = []
-    for h in headline:
-        if h["metric"] not in metrics:
-            metrics.append(h["metric"])
-    lines = [
-        "### Disparities",
-        "",
-        "Between the best- and worst-off group of each grouping, as fairlearn computes them "
-        "(differences are 0 and ratios 1 when every group is treated alike).",
-        "",
-        "| grouping | " + " | ".join(_label(m) for m in metrics) + " |",
-        "| --- | " + " | ".join("---:" for _ in metrics) + " |",
-    ]
+    metrics = list(dict.fromkeys(h["metric"] for h in headline))
+    per_class = is_multiclass(data)
+    between = (
+        "between the best- and worst-off group of each grouping, as fairlearn computes them "
+        "(differences are 0 and ratios 1 when every group is treated alike)."
+    )
+    intro = between[0].upper() + between[1:]
+    if per_class:
+        intro = (
+            f"One-vs-rest, class by class (a prediction of the class against any other), {between}"
+        )
+    lines = ["### Disparities", "", intro, ""]
+    lines += [
+        "| grouping | " + ("class | " if per_class else "")
+        + " | ".join(_label(m) for m in metrics) + " |",
+        "| --- | " + ("--- | " if per_class else "") + " | ".join("---:" for _ in metrics) + " |",
+    ]  # fmt: skip
     for grouping in data["audit"].get("groupings") or []:
-        values = {h["metric"]: h for h in headline if h["feature"] == grouping}
-        cells = [
-            _with_ci(values[m].get("value"), values[m].get("ci")) if m in values else ""
-            for m in metrics
-        ]
-        lines.append(f"| {_md(grouping)} | " + " | ".join(cells) + " |")
+        entries = [h for h in headline if h["feature"] == grouping]
+        for label in list(dict.fromkeys(h.get("class") for h in entries)) or [None]:
+            values = {h["metric"]: h for h in entries if h.get("class") == label}
+            cells = [
+                _with_ci(values[m].get("value"), values[m].get("ci")) if m in values else ""
+                for m in metrics
+            ]
+            key = f"| {_md(grouping)} | " + (f"{_md(label)} | " if per_class else "")
+            lines.append(key + " | ".join(cells) + " |")
+    if per_class:
+        lines += _worst_classes(data)
     lines.append("")
     return lines
 
 
 def _worse_off(data: Mapping[str, Any]) -> list[str]:
     """Return the groups the report's banner names as worse off (from ``summary``)."""
-    entries = worse_off_entries(data.get("summary"))
+    summary = data.get("summary") or {}
+    view = summary.get("favorable_view") or {}  # a multiclass audit's favourable classes
+    entries = worse_off_entries(view if is_multiclass(data) else summary)
     if not entries:
         return []
-    low = (data.get("summary") or {}).get("ratio_band", [0.8])[0]
+    low = summary.get("ratio_band", [0.8])[0]
     lines = ["### Who is worse off", ""]
+    outcome = "the favourable outcome"
+    if is_multiclass(data):
+        outcome += f" (a prediction of {', '.join(_md(c) for c in view.get('classes') or [])})"
     lines.append(
-        f"Groups whose rate of the favourable outcome is below {_num(low, 2)} times the "
-        "best-off group's:"
+        f"Groups whose rate of {outcome} is below {_num(low, 2)} times the best-off group's:"
     )
     lines.append("")
     lines.extend(f"- {_md(worse_off_text(e))}" for e in entries)
@@ -219,12 +250,15 @@ def _verdict(data: Mapping[str, Any]) -> list[str]:
     lines.append("| --- | --- | --- | --- |")
     for rule in policy.get("rules") or []:
         feature = f" ({_md(rule['feature'])})" if rule.get("feature") else ""
+        if rule.get("class") is not None:  # a multiclass rule on one class (issue 17)
+            feature += f" (class {_md(rule['class'])})"
         lines.append(
             f"| {_md(rule.get('id', ''))} | {_md(rule.get('metric', ''))}{feature} | "
             f"{bound_text(rule.get('bound') or {})} | {_md(rule.get('status', ''))} |"
         )
     failed = [
-        f"{_md(rule.get('id', ''))} on {_md(o.get('feature', ''))}: {_md(o.get('reason', ''))}"
+        f"{_md(rule.get('id', ''))} on {_md(headline_slice(o) if o.get('feature') else '')}: "
+        f"{_md(o.get('reason', ''))}"
         for rule in policy.get("rules") or []
         for o in rule.get("outcomes") or []
         if o.get("status") in ("fail", "warn", "not evaluable", "not_evaluable")
@@ -321,6 +355,11 @@ def fairness_section(data: Mapping[str, Any], reference: ReportReference | None)
         f"- Evaluation data: {_md(dataset_identity(data)[0])} "
         f"({_num(data_lineage.get('rows'))} rows, SHA-256 `{data_lineage.get('sha256', '')}`)",
     ]
+    if audit.get("task"):  # a regression or multiclass audit (a binary result names none)
+        task = _md(audit["task"])
+        if audit.get("classes"):
+            task += " (classes " + ", ".join(_md(c) for c in audit["classes"]) + ")"
+        lines.append(f"- Task: {task}")
     if audit.get("owner"):
         lines.append(f"- Owner: {_md(audit['owner'])}")
     if audit.get("intended_use"):

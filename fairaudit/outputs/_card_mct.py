@@ -10,7 +10,12 @@ from typing import Any
 
 from fairaudit.display import group_text
 from fairaudit.outputs._card_markdown import mitigation_texts
-from fairaudit.outputs._card_source import card_metrics, dataset_identity
+from fairaudit.outputs._card_source import (
+    card_metrics,
+    dataset_identity,
+    headline_slice,
+    metric_cis,
+)
 
 __all__ = ["MCT_SCHEMA_VERSION", "mct_card", "mct_schema_path"]
 
@@ -37,16 +42,16 @@ def _performance(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return the overall, per-group and headline metrics that are defined, with intervals."""
     metrics_section = data["metrics"]
     metrics = card_metrics(data)
-    overall_ci = (data.get("uncertainty") or {}).get("overall_ci") or {}
+    overall_ci = metric_cis(data, (data.get("uncertainty") or {}).get("overall_ci"))
     performance: list[dict[str, Any] | None] = []
     overall = metrics_section.get("overall") or {}
     performance += [_metric(m, overall.get(m), "overall", overall_ci.get(m)) for m in metrics]
     for row in metrics_section.get("by_group") or []:
-        cis = row.get("ci") or {}
+        cis = metric_cis(data, row.get("ci"))
         slice_name = group_text(row["group"])
         performance += [_metric(m, row["metrics"].get(m), slice_name, cis.get(m)) for m in metrics]
     for h in data.get("headline") or []:
-        performance.append(_metric(h["metric"], h.get("value"), h["feature"], h.get("ci")))
+        performance.append(_metric(h["metric"], h.get("value"), headline_slice(h), h.get("ci")))
     return [p for p in performance if p]
 
 

@@ -30,13 +30,18 @@ __all__ = [
     "report_reference",
     "card_metrics",
     "is_regression",
+    "is_multiclass",
+    "headline_slice",
+    "metric_cis",
 ]
 
 #: Per-group metrics the cards tabulate (with their intervals).
 CARD_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
 #: The same for a regression audit (issue 17): the group's errors.
 REGRESSION_CARD_METRICS = ("mean_absolute_error", "root_mean_squared_error", "r2", "mean_error")
-#: How a regression headline metric reads in a sentence, per grouping.
+#: The same for a multiclass audit (issue 17): the group's accuracy figures (its one-vs-rest
+#: rates are per class, in the report).
+MULTICLASS_CARD_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
 MSG_REPORT_NOT_FOUND = "report file '{path}' not found"
 MSG_REPORT_UNREADABLE = "cannot read '{path}': {detail}"
 MSG_NOT_JSON = "'{path}' is not a fairaudit report.json: {detail}"
@@ -61,11 +66,33 @@ class ReportReference:
     malformed: bool = False
 
 
+def is_multiclass(data: Mapping[str, Any]) -> bool:
+    """Return whether ``data`` is a multiclass audit's result (``audit.task``)."""
+    return (data.get("audit") or {}).get("task") == "multiclass"
+
+
 def card_metrics(data: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the per-group metrics a card tabulates for this result's task, those it has."""
     names = (data.get("metrics") or {}).get("names") or []
     wanted = REGRESSION_CARD_METRICS if is_regression(data) else CARD_METRICS
+    if is_multiclass(data):
+        wanted = MULTICLASS_CARD_METRICS
     return tuple(m for m in wanted if m in names)
+
+
+def metric_cis(data: Mapping[str, Any], cis: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Return a group row's (or the overall) intervals by metric: a multiclass row keeps its
+    group metrics' under ``metrics`` (and its per-class ones under ``by_class``)."""
+    cis = cis or {}
+    return (cis.get("metrics") or {}) if is_multiclass(data) else cis
+
+
+def headline_slice(entry: Mapping[str, Any]) -> str:
+    """Return what a headline entry is measured on: its grouping and, for a multiclass
+    result's one-vs-rest entries, its class (``sex, class own``)."""
+    if entry.get("class") is None:
+        return str(entry["feature"])
+    return f"{entry['feature']}, class {entry['class']}"
 
 
 def read_card_input(path: Path) -> bytes:

@@ -45,8 +45,18 @@ def _xml(text: str) -> str:
     return display_text(_NOT_XML.sub("\ufffd", text))
 
 
+def _class_of(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> Any:
+    """Return the class a multiclass rule's outcome judges (one-vs-rest), else None."""
+    label = outcome.get("class")
+    return rule.get("class") if label is None else label
+
+
 def _case_name(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     feature = outcome["feature"] if outcome["feature"] is not None else "(no feature)"
+    # A multiclass rule is judged class by class: the class names the case.
+    label = _class_of(rule, outcome)
+    if label is not None:
+        feature = f"{feature}, class {label}"
     if rule["compare"] == "between_groups" or not outcome["groups"]:
         return f"{feature} (between groups)" if outcome["groups"] else feature
     return f"{feature}: {group_text(outcome['groups'][0])}"
@@ -63,6 +73,8 @@ def _details(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
         f"status: {outcome['status']}",
         f"reason: {outcome['reason']}",
     ]
+    if _class_of(rule, outcome) is not None:
+        lines.append(f"class: {_class_of(rule, outcome)}")
     if outcome.get("excluded"):
         left_out = "; ".join(group_text(g) for g in outcome["excluded"])
         lines.append(f"left out (too few rows): {left_out}")
