@@ -251,14 +251,66 @@ def test_other_rules_on_the_same_state_are_refused(signed, tmp_path: Path) -> No
     assert result.exit_code == 1 and "started with another settings" in result.output
 
 
-def test_a_label_counted_from_another_file_is_refused(signed, tmp_path: Path) -> None:
+def test_two_files_feeding_one_window_add_up(signed, tmp_path: Path) -> None:
     rng = np.random.default_rng(12)
-    assert (
-        monitor(signed, window(tmp_path / "w1.csv", rng), tmp_path, "--window-label", "x").exit_code
-        == 0
+    halves = [window(tmp_path / f"d{i}.csv", rng, rows=2500) for i in range(2)]
+    for half in halves:
+        assert monitor(signed, half, tmp_path, "--window-label", "w1").exit_code == 0
+    document = json.loads((tmp_path / "monitor.json").read_text())
+    assert [w["label"] for w in document["windows"]] == ["w1"]
+    assert document["windows"][0]["rows"] == 5000 and len(document["windows"][0]["files"]) == 2
+    frames = pd.concat([pd.read_csv(h) for h in halves])
+    selected = frames[frames.sex == "f"].pred.sum()
+    row = next(s for s in document["series"] if s["metric"] == "selection_rate")["windows"][0]
+    assert row["successes"] == selected and row["trials"] == (frames.sex == "f").sum()
+
+
+def log(path: Path, rng: np.random.Generator, weeks: int, change: int) -> Path:
+    """Write a log of ``weeks`` ISO weeks from Monday 2026-01-05; ratio 0.7 from ``change``."""
+    rows = 4000 * weeks
+    seconds = np.sort(rng.integers(0, weeks * 7 * 86400, rows))
+    week = seconds // (7 * 86400) + 1
+    sex = rng.choice(["f", "m"], rows, p=[0.4, 0.6])
+    rate = np.where((sex == "f") & (week >= change), 0.35, 0.5)
+    stamps = pd.Timestamp("2026-01-05") + pd.to_timedelta(seconds, unit="s")
+    frame = pd.DataFrame(
+        {
+            "ts": stamps.astype(str),
+            "label": rng.binomial(1, 0.5, rows),
+            "pred": rng.binomial(1, rate),
+            "sex": sex,
+        }
     )
-    result = monitor(signed, window(tmp_path / "w2.csv", rng), tmp_path, "--window-label", "x")
-    assert result.exit_code == 1 and "already counted" in result.output
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_log_cut_by_week_equals_its_parts_counted_day_by_day(signed, tmp_path: Path) -> None:
+    whole = log(tmp_path / "log.csv", np.random.default_rng(21), weeks=10, change=7)
+    (tmp_path / "one").mkdir()
+    result = monitor(signed, whole, tmp_path / "one", "--time-col", "ts", "--window", "week")
+    assert result.exit_code == 3 and "ALARM window 2026-W" in result.output
+    frame = pd.read_csv(whole)
+    (tmp_path / "parts").mkdir()
+    for day, rows in frame.groupby(frame.ts.str[:10]):  # daily files; weeks fed by 7 files
+        part = tmp_path / f"parts/{day}.csv"
+        rows.to_csv(part, index=False)
+        monitor(signed, part, tmp_path / "parts", "--time-col", "ts", "--window", "week")
+    one = json.loads((tmp_path / "one/monitor.json").read_text())
+    parts = json.loads((tmp_path / "parts/monitor.json").read_text())
+    assert [w["label"] for w in one["windows"]] == [f"2026-W{k:02d}" for k in range(2, 12)]
+    for key in ("series", "alarms"):
+        assert one[key] == parts[key]
+    assert one["alarms"][0]["window_seq"] in range(7, 11)  # weeks 7-10 of the log
+
+
+def test_a_bad_window_option_is_one_line(signed, tmp_path: Path) -> None:
+    data = window(tmp_path / "w.csv", np.random.default_rng(22))
+    result = monitor(signed, data, tmp_path, "--time-col", "ts", "--window", "fortnight")
+    assert result.exit_code == 1 and result.output.startswith("Error: --window takes")
+    assert monitor(signed, data, tmp_path, "--window", "week").exit_code == 2
+    result = monitor(signed, data, tmp_path, "--time-col", "sex", "--window", "week")
+    assert result.exit_code == 1 and "not dates or times" in result.output
 
 
 def test_tiny_windows_and_empty_groups_do_not_alarm(signed, tmp_path: Path) -> None:

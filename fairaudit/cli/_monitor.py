@@ -32,7 +32,7 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
 
 
 @click.command("monitor", cls=Command)
-@click.argument("data_path", metavar="WINDOW", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--baseline",
     required=True,
@@ -48,7 +48,22 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
     help=f"The monitor's state file (SQLite) [default: {STATE_FILE_NAME} beside the output].",
 )
 @click.option(
-    "--window-label", metavar="LABEL", help="This window's name [default: the file's name stem]."
+    "--window-label",
+    metavar="LABEL",
+    help="The window this file's rows belong to [default: the file's name stem]; several "
+    "files may feed one window (their counts add).",
+)
+@click.option(
+    "--time-col",
+    metavar="COL",
+    help="Cut the file (a log) into windows by this date/time column (with --window).",
+)
+@click.option(
+    "--window",
+    "window_size",
+    metavar="day|week|month|N-rows",
+    help="The windows of --time-col: calendar day, ISO week or month (UTC), or N rows in "
+    "file order.",
 )
 @click.option(
     "--metric",
@@ -108,14 +123,14 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
 def monitor(data_path: Path, output: Path, **options: Any) -> None:
     """Add one window of scored data to a fairness monitor and alarm honestly.
 
-    WINDOW is one window's file (a day's or a week's scored rows, CSV or Parquet). It is
-    audited with the options of the signed --baseline report (verified against --key
-    first), its per-group counts are stored in the --state file, and every window stored
-    so far is judged: each group's selection rate (and true and false positive rate)
-    over the reference group's, with anytime-valid confidence sequences, so the chance of
-    any false alarm over the whole monitoring period stays below --alpha however often
-    the monitor runs. A file already counted is not counted again. Method:
-    docs/monitoring.md.
+    DATA is one window's file (a day's or a week's scored rows, CSV or Parquet), or a log
+    cut into windows with --time-col and --window. It is audited with the options of the
+    signed --baseline report (verified against --key first), its per-group counts are
+    stored in the --state file, and every window stored so far is judged: each group's
+    selection rate (and true and false positive rate) over the reference group's, with
+    anytime-valid confidence sequences, so the chance of any false alarm over the whole
+    monitoring period stays below --alpha however often the monitor runs. A file already
+    counted is not counted again. Method: docs/monitoring.md.
 
     Exit status: 0 no alarm, 1 error, 2 usage error, 3 an alarm fired (the page is still
     written).
@@ -142,24 +157,26 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
             "horizon": options["horizon"],
         },
     )
+    source = _source(data_path, options)
     state, ledger = _check_files(data_path, output, options)
     run = run_monitor(
-        data_path,
+        source,
         baseline=options["baseline"],
         trusted_keys=_trusted(options),
         state=state,
         output=output,
         settings=settings,
-        label=options["window_label"],
         name=options["name"],
-        engine=options["engine"] or "auto",
         sign_key=_private_key(options["sign_key"]),
         ledger=ledger,
         junit=options["junit_path"],
     )
     document = run.document
     counted = "counted" if run.added else "already counted; nothing added or written"
-    click.echo(f"Window {run.label}: {counted} ({len(document['windows'])} windows in {state})")
+    labels = ", ".join(run.labels) or "no rows"
+    click.echo(
+        f"{data_path.name} ({labels}): {counted}; {len(document['windows'])} windows in {state}"
+    )
     if run.added:
         click.echo(f"Wrote {output} and {output.with_suffix('.json')}")
         if ledger is not None:
@@ -169,6 +186,26 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
     if document["alarms"]:
         sys.exit(3)
     click.echo("No alarm.")
+
+
+def _source(data: Path, options: dict[str, Any]) -> Any:
+    """Return the run's WindowSource; usage errors for --time-col and --window apart."""
+    from fairaudit.monitor import WindowSource, parse_window
+
+    time_col, size = options["time_col"], options["window_size"]
+    if (time_col is None) != (size is None):
+        raise click.UsageError("--time-col and --window go together")
+    if time_col is not None and options["window_label"] is not None:
+        raise click.UsageError(
+            "--window-label names a whole file's window; drop it with --time-col"
+        )
+    return WindowSource(
+        data,
+        label=options["window_label"],
+        time_col=time_col,
+        window=None if size is None else parse_window(size),
+        engine=options["engine"] or "auto",
+    )
 
 
 def _trusted(options: dict[str, Any]) -> Any:

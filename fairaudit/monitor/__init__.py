@@ -12,9 +12,10 @@ order). Method and guarantee: docs/monitoring.md.
 from __future__ import annotations
 
 from fairaudit.monitor._report import MONITOR_SCHEMA_VERSION, alarm_line
-from fairaudit.monitor._run import MonitorRun, run_monitor
+from fairaudit.monitor._run import MonitorRun, WindowSource, run_monitor
 from fairaudit.monitor._settings import METRICS, MonitorSettings, settings_from
 from fairaudit.monitor._state import STATE_FILE_NAME, StateError
+from fairaudit.monitor._window import parse_window
 
 __all__ = [
     "METRICS",
@@ -23,7 +24,9 @@ __all__ = [
     "MonitorRun",
     "MonitorSettings",
     "StateError",
+    "WindowSource",
     "alarm_line",
+    "parse_window",
     "run_monitor",
     "settings_from",
 ]

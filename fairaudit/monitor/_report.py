@@ -27,13 +27,16 @@ def monitor_document(
     settings: Any,
     windows: Sequence[Any],
     analysis: Mapping[str, Any],
+    read: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Return the run's JSON document (without its id and supersedes, set when published)."""
+    """Return the run's JSON document (without its id and supersedes, set when published).
+
+    ``read`` is the file this run read (sha256, rows, file_name): the signed lineage.
+    """
     from fairaudit._version import __version__
     from fairaudit.monitor._baseline import baseline_counts
     from fairaudit.runtime import reproducible_time
 
-    latest = windows[-1]
     audit = baseline.results.get("audit", {})
     return {
         "kind": "monitor",
@@ -52,16 +55,13 @@ def monitor_document(
             "tests": analysis["tests"],
             "alpha_per_test": analysis["alpha_per_test"],
         },
-        "lineage": {
-            "data": {"sha256": latest.file_sha256, "rows": latest.rows, "window": latest.label},
-            "model": None,
-        },
+        "lineage": {"data": dict(read), "model": None},
         "windows": [
             {
                 "seq": w.seq,
                 "label": w.label,
-                "file_sha256": w.file_sha256,
                 "rows": w.rows,
+                "files": list(w.files),
                 "recorded_at": w.recorded_at,
             }
             for w in windows

@@ -7,17 +7,18 @@ holds:
 * ``meta``: the format, schema version and the *binding* (the baseline report's audit id
   and the audit options every window is counted with). A state file answers for one
   baseline and one set of options; a run with another is refused.
-* ``windows``: one row per window: its label, the SHA-256 and row count of its file and
-  the per-group confusion counts, with ``previous_hash`` and ``entry_hash`` as in the
-  ledger. The first window's ``previous_hash`` is the hash of the binding, so editing the
-  binding, a count, or deleting or reordering a window breaks the chain, which every
-  open verifies before anything is read or appended.
+* ``windows``: one row per window and file that fed it (a *chunk*): the window's label,
+  the SHA-256 of the file and the chunk's row count and per-group confusion counts, with
+  ``previous_hash`` and ``entry_hash`` as in the ledger. Counts are additive: a window fed
+  by several files (a weekly window from daily files) is the sum of its chunks. The first
+  chunk's ``previous_hash`` is the hash of the binding, so editing the binding or a
+  count, or deleting or reordering a chunk, breaks the chain, which every open verifies
+  before anything is read or appended.
 
 Writes are atomic: a window is inserted in one ``BEGIN IMMEDIATE`` transaction that stays
 open while the caller writes the report (``append_window``'s ``then``); if that fails or
 the process dies, SQLite rolls the insert back and the state is as before the run. A
-window whose file digest is already stored is not counted again (the run is idempotent);
-a known label with another file's digest is refused.
+file whose digest is already stored is not counted again (the run is idempotent).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ __all__ = [
     "STATE_FILE_NAME",
     "StateError",
     "StoredWindow",
-    "append_window",
+    "append_chunks",
     "binding_hash",
     "read_windows",
 ]
@@ -61,17 +62,13 @@ MSG_OTHER_BINDING = (
     "the monitor state {path} was started with another {what}; monitor with the same "
     "baseline and options, or start a new --state file"
 )
-MSG_LABEL_TAKEN = (
-    "window '{label}' is already counted in {path} from another file (SHA-256 {digest}...); "
-    "give this window another --window-label"
-)
 MSG_NEWER = "{path} is a monitor state of schema {found}; this fairaudit reads {supported}"
 
 _CREATE = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE windows (
         seq INTEGER PRIMARY KEY,
-        label TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL,
         file_sha256 TEXT NOT NULL,
         rows INTEGER NOT NULL,
         counts TEXT NOT NULL,
@@ -91,7 +88,7 @@ class StateError(FairauditError):
 
 @dataclass(frozen=True)
 class StoredWindow:
-    """One counted window: its place, label, file and per-group counts (``counts``)."""
+    """One counted chunk: its place, window label, file and per-group counts (``counts``)."""
 
     seq: int
     label: str
@@ -201,18 +198,17 @@ def read_windows(path: str | os.PathLike[str], binding: Mapping[str, Any]) -> li
         return _verified(connection, state, binding)
 
 
-def append_window(
+def append_chunks(
     path: str | os.PathLike[str],
     binding: Mapping[str, Any],
-    window: Mapping[str, Any],
+    chunks: Sequence[Mapping[str, Any]],
     then: Callable[[list[StoredWindow], bool], _T],
 ) -> _T:
-    """Add ``window`` (label, file_sha256, rows, counts) unless its file is already counted.
+    """Add ``chunks`` (label, file_sha256, rows, counts; one file) unless it is counted.
 
-    ``then(windows, added)`` runs inside the transaction with every window (the new one
-    last, if added); the insert commits only if it returns. A file already counted under
-    the same label changes nothing (``added`` False); under another label, it is still not
-    counted twice (``added`` False: the label is the first one's).
+    ``then(chunks, added)`` runs inside the transaction with every stored chunk (the new
+    ones last, if added); the inserts commit only if it returns. A file already counted
+    (its SHA-256 stored, whatever the labels) changes nothing (``added`` False).
     """
     state = Path(path)
     if state.exists() and not state.is_file():
@@ -228,35 +224,26 @@ def append_window(
             }
             connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
         windows = _verified(connection, state, binding)
-        if any(w.file_sha256 == window["file_sha256"] for w in windows):
+        if any(w.file_sha256 == chunks[0]["file_sha256"] for w in windows):
             return then(windows, False)
-        for w in windows:
-            if w.label == window["label"]:
-                digest = w.file_sha256[:12]
-                raise StateError(MSG_LABEL_TAKEN.format(label=w.label, path=state, digest=digest))
-        previous = _last_hash(connection, binding)
-        new = StoredWindow(
-            len(windows) + 1,
-            str(window["label"]),
-            str(window["file_sha256"]),
-            int(window["rows"]),
-            list(window["counts"]),
-            reproducible_time(),
-        )
-        connection.execute(
-            f"INSERT INTO windows ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                new.seq,
-                new.label,
-                new.file_sha256,
-                new.rows,
-                json.dumps(new.counts, sort_keys=True),
-                new.recorded_at,
-                previous,
-                _entry_hash(new, previous),
-            ),
-        )
-        return then([*windows, new], True)
+        added = []
+        for chunk in chunks:
+            previous = _last_hash(connection, binding)
+            new = StoredWindow(
+                len(windows) + len(added) + 1,
+                str(chunk["label"]),
+                str(chunk["file_sha256"]),
+                int(chunk["rows"]),
+                list(chunk["counts"]),
+                reproducible_time(),
+            )
+            row = (new.seq, new.label, new.file_sha256, new.rows, json.dumps(new.counts))
+            connection.execute(
+                f"INSERT INTO windows ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, new.recorded_at, previous, _entry_hash(new, previous)),
+            )
+            added.append(new)
+        return then([*windows, *added], True)
 
 
 def _last_hash(connection: sqlite3.Connection, binding: Mapping[str, Any]) -> str:

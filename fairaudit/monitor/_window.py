@@ -1,21 +1,64 @@
-"""One window of a monitor: its file audited with the baseline's options, reduced to counts.
+"""Windows of a monitor: files (or a log's time windows) audited with the baseline's options.
 
-The window's rows go through the same audit as ``fairaudit run`` (the numpy or DuckDB
+A window's rows go through the same audit as ``fairaudit run`` (the numpy or DuckDB
 engine, the same checks, the same measurement), without intervals or mitigation; what the
 monitor keeps of the result is each group's confusion counts, which are additive, so the
-report can be rebuilt from the stored counts of every window.
+report can be rebuilt from the stored counts and a window may be fed by several files.
+
+A file is one window (labelled by ``--window-label`` or its name), or, with ``--time-col``
+and ``--window``, a log cut into calendar windows (``day``: ``2026-01-05``, ``week``: the
+ISO week ``2026-W02``, ``month``: ``2026-01``) or into windows of N rows in file order
+(``N-rows``: ``<file>#1``, ``<file>#2``, ...). A log's windows are audited in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COUNT_KEYS", "audit_window", "group_counts", "group_key", "group_label"]
+from fairaudit.errors import ConfigError
+
+__all__ = [
+    "COUNT_KEYS",
+    "Window",
+    "audit_file",
+    "group_counts",
+    "group_key",
+    "group_label",
+    "merge_chunks",
+    "parse_window",
+]
 
 #: The confusion counts kept per group and window.
 COUNT_KEYS = ("tp", "fp", "fn", "tn")
+CALENDAR = ("day", "week", "month")
+MSG_BAD_WINDOW = "--window takes day, week, month or N-rows (e.g. 5000-rows), not {value!r}"
+MSG_BAD_TIME = "the time column {column!r} has {count} value(s) that are not dates or times"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window as the monitor judges it: the sum of its chunks' counts."""
+
+    seq: int
+    label: str
+    rows: int
+    files: tuple[str, ...]
+    counts: list[dict[str, Any]]
+    recorded_at: str
+
+
+def parse_window(value: str) -> str | int:
+    """Return ``day``/``week``/``month`` or the N of ``N-rows``; ConfigError if neither."""
+    if value in CALENDAR:
+        return value
+    number = value[: -len("-rows")] if value.endswith("-rows") else ""
+    if number.isdigit() and int(number) > 0:
+        return int(number)
+    raise ConfigError(MSG_BAD_WINDOW.format(value=value))
 
 
 def group_key(grouping: str, group: Mapping[str, Any]) -> str:
@@ -39,19 +82,85 @@ def group_counts(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def audit_window(spec: Any) -> dict[str, Any]:
-    """Return the window's record: file SHA-256, rows, and per-group counts (``counts``).
-
-    ``spec`` is ``_baseline.window_spec``'s AuditSpec for the window's file.
-    """
+def _counted(spec: Any) -> tuple[int, list[dict[str, Any]]]:
     from fairaudit.pipe import run_audit
 
     result = run_audit(spec).to_dict()
-    data = result["lineage"]["data"]
-    return {
-        "file_sha256": str(data["sha256"]),
-        "file_name": Path(str(data.get("file_name") or spec.data)).name,
-        "rows": int(data.get("rows") or 0),
-        "counts": group_counts(result),
-        "groupings": list(result["audit"].get("groupings") or []),
-    }
+    return int(result["lineage"]["data"].get("rows") or 0), group_counts(result)
+
+
+def audit_file(
+    spec: Any, digest: str, label: str, time_col: str | None = None, window: str | int | None = None
+) -> list[dict[str, Any]]:
+    """Return the chunks of one file: ``label`` for the whole file, or its log windows.
+
+    ``spec`` is ``_baseline.window_spec``'s AuditSpec for the file.
+    """
+    if time_col is None or window is None:
+        rows, counts = _counted(spec)
+        return [{"label": label, "file_sha256": digest, "rows": rows, "counts": counts}]
+    chunks = []
+    for name, frame in _cut(spec.data, time_col, window, label):
+        rows, counts = _counted(replace(spec, data=frame, engine="numpy"))
+        chunks.append({"label": name, "file_sha256": digest, "rows": rows, "counts": counts})
+    return chunks
+
+
+def _cut(path: Path, time_col: str, window: str | int, stem: str) -> list[tuple[str, Any]]:
+    """Return ``(label, rows)`` of each window of the log, in time (or file) order."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    if time_col not in frame.columns:
+        raise ConfigError(f"the time column {time_col!r} is not in {path.name}")
+    if isinstance(window, int):
+        starts = range(0, len(frame), window)
+        return [(f"{stem}#{i + 1}", frame.iloc[s : s + window]) for i, s in enumerate(starts)]
+    with warnings.catch_warnings():  # "could not infer format": each value parsed alone
+        warnings.simplefilter("ignore", UserWarning)
+        times = pd.to_datetime(frame[time_col], errors="coerce", utc=True)
+    bad = int(times.isna().sum())
+    if bad:
+        raise ConfigError(MSG_BAD_TIME.format(column=time_col, count=bad))
+    if window == "day":
+        labels = times.dt.strftime("%Y-%m-%d")
+    elif window == "month":
+        labels = times.dt.strftime("%Y-%m")
+    else:
+        iso = times.dt.isocalendar()
+        labels = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    frame = frame.drop(columns=[time_col]).assign(_window=labels.to_numpy())
+    return [
+        (str(name), rows.drop(columns=["_window"]))
+        for name, rows in frame.groupby("_window", sort=True)
+    ]
+
+
+def merge_chunks(chunks: Sequence[Any]) -> list[Window]:
+    """Return the windows (labels in order of first appearance) with their chunks summed."""
+    merged: dict[str, dict[str, Any]] = {}
+    for chunk in chunks:
+        window = merged.setdefault(
+            chunk.label, {"rows": 0, "files": [], "counts": {}, "recorded_at": chunk.recorded_at}
+        )
+        window["rows"] += chunk.rows
+        window["files"].append(chunk.file_sha256)
+        window["recorded_at"] = chunk.recorded_at
+        for row in chunk.counts:
+            key = group_key(row["grouping"], row["group"])
+            total = window["counts"].setdefault(
+                key,
+                {
+                    "grouping": row["grouping"],
+                    "group": row["group"],
+                    **dict.fromkeys(COUNT_KEYS, 0),
+                },
+            )
+            for name in COUNT_KEYS:
+                total[name] += row[name]
+    return [
+        Window(
+            i + 1, label, w["rows"], tuple(w["files"]), list(w["counts"].values()), w["recorded_at"]
+        )
+        for i, (label, w) in enumerate(merged.items())
+    ]
