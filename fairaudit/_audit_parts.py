@@ -1,7 +1,8 @@
 """The AuditResult's parts that every task's audit fills alike (the time, the environment,
 the ``audit`` section, lineage, checks on an unsafe model, the measured sections) and the
-audits of the tasks other than binary (issue 17), on the numpy engine: read the evaluation
-set with its label as it is, decide the task, count, measure, assemble (``TASK_AUDITS``)."""
+audits of the tasks other than binary (issue 17), on any engine
+(``engines.count_task_with_engine``): decide the task from the label, count, measure,
+assemble (``TASK_AUDITS``)."""
 
 from __future__ import annotations
 
@@ -9,30 +10,36 @@ import platform
 import sys
 from collections.abc import Callable
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fairaudit._version import __version__
 from fairaudit.data import Check, EvaluationData
-from fairaudit.errors import ConfigError, DataError
+from fairaudit.errors import ConfigError
 from fairaudit.measure import (
     MulticlassMeasurement,
     MulticlassStatistics,
     RegressionMeasurement,
     RegressionStatistics,
+    TargetSummary,
     TaskDecision,
-    count_multiclass,
     count_regression,
-    detect_task,
+    decide_task,
     favorable_classes,
     multiclass_checks,
-    multiclass_input,
     refuse_unbuilt,
     regression_checks,
-    regression_input,
 )
-from fairaudit.result import MULTICLASS_SCHEMA_VERSION, TASK_SCHEMA_VERSION, AuditResult
+from fairaudit.result import (  # H3 wiring: FAVORABLE_OUTCOME_SCHEMA_VERSION
+    FAVORABLE_OUTCOME_SCHEMA_VERSION,
+    MULTICLASS_SCHEMA_VERSION,
+    TASK_SCHEMA_VERSION,
+    AuditResult,
+)
 from fairaudit.runtime import BadSourceDateEpoch, reproducible_time
 from fairaudit.spec import AuditSpec
+
+if TYPE_CHECKING:
+    from fairaudit.engines import TaskCounts
 
 __all__ = [
     "TASK_AUDITS",
@@ -179,30 +186,39 @@ def measured(
     }
 
 
-def _read_task_data(
-    spec: AuditSpec, say: Progress, task: str
-) -> tuple[TaskDecision, EvaluationData, tuple[str, ...], tuple]:
-    """Return the task decision, the evaluation data, its features and their levels, for a
-    regression or multiclass audit (the numpy engine's reading, done here until engines
-    count these tasks); a label of another task is a one-line error."""
-    from fairaudit.data import load_evaluation_data
-    from fairaudit.engines import check_reference
-    from fairaudit.measure import check_rows_group_limit
+#: A label of another task than the audit's (``auto`` that the binary audit refused for
+#: another reason than its label).
+MSG_OTHER_TASK = "the label is {task} ({reason}); use --task binary"
 
-    say(f"reading {spec.source_label('data')}")
-    data = load_evaluation_data(spec, binary=False)
-    decision = detect_task(
-        data.y_true, task=spec.task, positive_label=spec.positive_label, column=spec.target
+
+def _decider(spec: AuditSpec, task: str) -> Callable[[TargetSummary], TaskDecision]:
+    """Return the rule every engine applies to the label's summary: the task it decides
+    (or its one-line mismatch error), what that task cannot do, and another task refused."""
+
+    def decide(summary: TargetSummary) -> TaskDecision:
+        decision = decide_task(
+            summary, task=spec.task, positive_label=spec.positive_label, column=spec.target
+        )
+        refuse_unbuilt(spec, decision)
+        spec.check_task(decision.task)  # H3 wiring (issue 17): options of another task
+        if decision.task != task:
+            raise ConfigError(MSG_OTHER_TASK.format(task=decision.task, reason=decision.reason))
+        return decision
+
+    return decide
+
+
+def _count_task(spec: AuditSpec, say: Progress, task: str) -> TaskCounts:
+    """Return the counts of a regression or multiclass audit on the engine ``spec`` asks
+    for (``auto``: numpy unless the file is large next to the memory)."""
+    from fairaudit.engines import count_task_with_engine
+
+    return count_task_with_engine(
+        spec,
+        spec.engine,
+        decide=_decider(spec, task),
+        progress=say,
     )
-    refuse_unbuilt(spec, decision)
-    if decision.task != task:  # auto that the binary audit refused for another reason
-        raise ConfigError(f"the label is {decision.task} ({decision.reason}); use --task binary")
-    features = tuple(f.name for f in data.sensitive)
-    levels = tuple(f.levels for f in data.sensitive)
-    check_reference(spec, features, levels)
-    check_rows_group_limit(spec, data)
-    say("predicting" if spec.model is not None else "reading predictions")
-    return decision, data, features, levels
 
 
 #: The mitigation check's message when the BoundedGroupLoss comparison ran.
@@ -258,66 +274,68 @@ def _regression_mitigations(
 
 
 def audit_regression(spec: AuditSpec, say: Progress) -> AuditResult:
-    """Return the AuditResult of a regression audit of ``spec`` (numpy engine), without its
+    """Return the AuditResult of a regression audit of ``spec`` (on any engine), without its
     policy and id."""
-    decision, data, features, levels = _read_task_data(spec, say, "regression")
-    numbers = regression_input(spec, data)
-    say("counting")
-    try:
-        cells = count_regression(
-            features, [f.codes for f in data.sensitive], levels, numbers.y_true, numbers.y_pred
-        )
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
+    counted = _count_task(spec, say, "regression")
+    assert counted.regression is not None
     say("computing metrics")
     measurement = RegressionMeasurement(
-        RegressionStatistics(cells), reference=spec.reference, min_group_size=spec.min_group_size
+        RegressionStatistics(counted.regression),
+        reference=spec.reference,
+        min_group_size=spec.min_group_size,
     )
     group_checks = measurement.checks()
     if spec.intervals:
         say(f"computing {spec.confidence:.0%} intervals and tests")
         measurement.add_uncertainty(confidence=spec.confidence)
-    mitigations = _regression_mitigations(spec, data, numbers, measurement, say)
-    checks = [*data.checks, decision.check(), *group_checks]
-    checks += unsafe_model_checks(numbers.model_lineage) + [
+    # H3 wiring (issue 17): --favorable-above/-below T: the derived binary view
+    from fairaudit.measure._regression_threshold import favorable_outcome
+
+    outcome = favorable_outcome(counted.regression, spec)
+    mitigations = None
+    if counted.data is not None:  # the numpy engine: the rows a mitigation refits on
+        mitigations = _regression_mitigations(spec, counted.data, counted.numbers, measurement, say)
+    checks = [*counted.checks, counted.decision.check(), *group_checks]
+    checks += outcome.checks if outcome else []  # H3 wiring
+    checks += unsafe_model_checks(counted.model_lineage) + [
         c if c.id != "mitigation" or mitigations is None else Check("mitigation", "info", _RAN)
         for c in regression_checks(spec)
     ]
-    task = {"task": decision.task, "task_reason": decision.reason}
+    task = {"task": counted.decision.task, "task_reason": counted.decision.reason}
+    features = list(counted.regression.group_counts.features)
     return AuditResult(
         mitigations=mitigations,
-        schema_version=TASK_SCHEMA_VERSION,
+        schema_version=FAVORABLE_OUTCOME_SCHEMA_VERSION if outcome else TASK_SCHEMA_VERSION,
         tool={"name": "fairaudit", "version": __version__},
-        audit=audit_section(spec, [f.name for f in data.sensitive], measurement, task),
+        audit=audit_section(spec, features, measurement, task),
         **measured(
             spec,
             measurement,
             checks,
-            data.lineage(),
-            "numpy",
-            numbers.model_lineage,
-            numbers.source,
+            counted.lineage_data,
+            counted.engine,
+            counted.model_lineage,
+            counted.prediction_source,
+        )
+        | (  # H3 wiring: summary.favorable_outcome
+            {"summary": {**measurement.summary(), "favorable_outcome": outcome.section}}
+            if outcome
+            else {}
         ),  # fmt: skip
     )
 
 
 def audit_multiclass(spec: AuditSpec, say: Progress) -> AuditResult:
-    """Return the AuditResult of a multiclass audit of ``spec`` (numpy engine), without its
+    """Return the AuditResult of a multiclass audit of ``spec`` (on any engine), without its
     policy and id; ``--favorable-label`` (once or more) adds the binary view of the union."""
-    decision, data, features, levels = _read_task_data(spec, say, "multiclass")
+    counted = _count_task(spec, say, "multiclass")
+    counts = counted.multiclass
+    assert counts is not None
     favorable = favorable_classes(spec.favorable_label)
-    labels = multiclass_input(spec, data)
-    say("counting")
-    try:
-        counts = count_multiclass(
-            features, [f.codes for f in data.sensitive], levels, labels.classes,
-            labels.y_true, labels.y_pred,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
     say("computing metrics")
     measurement = MulticlassMeasurement(
-        MulticlassStatistics(counts),
+        # H4 (issue 17): per-class scores (numpy engine) give one-vs-rest roc_auc by class
+        MulticlassStatistics(counts, getattr(counted.numbers, "scores", None)),
         reference=spec.reference,
         min_group_size=spec.min_group_size,
         min_denominator=spec.min_denominator,
@@ -330,11 +348,12 @@ def audit_multiclass(spec: AuditSpec, say: Progress) -> AuditResult:
         for row in measurement.disparities:  # no test exists (f1_macro, balanced_accuracy)
             if row["significance"] is None:
                 row["significance"] = "not tested"
-    checks = [*data.checks, decision.check(), *group_checks]
-    checks += unsafe_model_checks(labels.model_lineage) + multiclass_checks(spec)
+    checks = [*counted.checks, counted.decision.check(), *group_checks]
+    checks += unsafe_model_checks(counted.model_lineage) + multiclass_checks(spec)
+    decision = counted.decision
     task = {"task": decision.task, "task_reason": decision.reason,
-            "classes": list(labels.classes), "favorable_classes": list(favorable)}  # fmt: skip
-    section = audit_section(spec, list(features), measurement, task)
+            "classes": list(counts.classes), "favorable_classes": list(favorable)}  # fmt: skip
+    section = audit_section(spec, list(counts.features), measurement, task)
     section["min_denominator"] = spec.min_denominator  # one-vs-rest rates have denominators
     return AuditResult(
         schema_version=MULTICLASS_SCHEMA_VERSION,
@@ -344,10 +363,10 @@ def audit_multiclass(spec: AuditSpec, say: Progress) -> AuditResult:
             spec,
             measurement,
             checks,
-            data.lineage(),
-            "numpy",
-            labels.model_lineage,
-            labels.source,
+            counted.lineage_data,
+            counted.engine,
+            counted.model_lineage,
+            counted.prediction_source,
         )
         | {"summary": summary},  # fmt: skip
     )

@@ -31,7 +31,6 @@ from fairaudit.errors import ConfigError
 from fairaudit.measure import (
     MSG_BINARY_TOO_MANY,
     MSG_FEW_NUMERIC_VALUES,
-    MSG_REGRESSION_ENGINE,
     MSG_REGRESSION_MITIGATION,
     MSG_REGRESSION_NOT_NUMERIC,
 )
@@ -320,21 +319,10 @@ def test_binary_audits_keep_their_shape() -> None:
 # What is refused for now
 
 
-def test_other_engines_policy_and_favorable_label_are_refused(
-    diabetes: tuple, audit_cli: Any
-) -> None:
+def test_binary_policy_and_favorable_label_are_refused(diabetes: tuple, audit_cli: Any) -> None:
+    # The DuckDB and Spark engines run regression audits: tests/test_task_engines.py.
     path = diabetes[0]
     base = (path, "--target", "target", "--prediction-col", "pred")
-    audit_cli(*base, "--task", "regression", "--engine", "duckdb").assert_error(
-        MSG_REGRESSION_ENGINE.format(engine="duckdb")
-    )
-    audit_cli(*base, "--task", "regression", "--engine", "spark").assert_error(
-        MSG_REGRESSION_ENGINE.format(engine="spark")
-    )
-    # auto: the binary DuckDB audit refuses the label, detection names the task, then refuses.
-    audit_cli(*base, "--engine", "duckdb").assert_error(
-        MSG_REGRESSION_ENGINE.format(engine="duckdb")
-    )
     # --policy is judged by the policy's regression rules: a binary-only one is refused.
     audit_cli(*base, "--policy", "preset:four-fifths").assert_error(
         "policy preset:four-fifths has no rule for a regression audit", prefix=True

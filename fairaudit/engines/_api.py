@@ -6,18 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from fairaudit.engines._task_counts import Decide, TaskCounts
 from fairaudit.engines._types import SPARK_TABLE_PREFIX, EngineCounts, Progress, memory_bytes
 from fairaudit.errors import ConfigError
 from fairaudit.measure import check_group_limit
 from fairaudit.spec import AuditSpec
 
 __all__ = [
+    "CLASS_SCORES_NEED_NUMPY",
     "ENGINES",
     "IN_MEMORY_ENGINE",
     "NEEDS_PREDICTIONS",
     "UNKNOWN_ENGINE",
     "EngineName",
     "choose_engine",
+    "count_task_with_engine",
     "count_with_engine",
 ]
 
@@ -33,6 +36,10 @@ UNKNOWN_ENGINE = "unknown engine {engine!r}; choose one of numpy, duckdb, spark,
 IN_MEMORY_ENGINE = (
     "the {engine} engine reads files or tables; a DataFrame in memory is audited by the "
     "numpy engine (engine='numpy' or 'auto')"
+)
+CLASS_SCORES_NEED_NUMPY = (
+    "per-class scores (--score-col CLASS=COL) are read by the numpy engine; use --engine "
+    "numpy (not {engine}) or leave the scores out"
 )
 NEEDS_PREDICTIONS = (
     "the {engine} engine audits precomputed predictions: pass --prediction-col COL "
@@ -113,4 +120,47 @@ def count_with_engine(
 
         counted = count_spark(spec, **options)
     check_group_limit(spec, counted.group_counts)
+    return counted
+
+
+def count_task_with_engine(
+    spec: AuditSpec,
+    engine: EngineName,
+    *,
+    decide: Decide,
+    progress: Progress | None = None,
+    **options: Any,
+) -> TaskCounts:
+    """Return the counts and checks of a regression or multiclass audit of ``spec``.
+
+    ``decide`` turns the label's ``TargetSummary`` into the audit's task, or raises the
+    one-line mismatch error; every engine calls it with the same summary. ``engine`` and
+    ``options`` as for ``count_with_engine``: the checks, the task and its reason and the
+    counts are the same whichever engine runs (only the numpy engine scores a model).
+    """
+    from functools import partial
+
+    from fairaudit.engines._sql_tasks import TaskSqlCounter
+
+    say = progress or (lambda message: None)
+    chosen = choose_engine(spec, engine)
+    if chosen != "numpy" and spec.model is not None:
+        raise ConfigError(NEEDS_PREDICTIONS.format(engine=chosen))
+    if chosen == "numpy":
+        from fairaudit.engines._task_numpy import count_task_numpy
+
+        return count_task_numpy(spec, say, decide)
+    if spec.class_scores:
+        raise ConfigError(CLASS_SCORES_NEED_NUMPY.format(engine=chosen))
+    say(f"counting {spec.data} with {chosen}")
+    counter = partial(TaskSqlCounter, decide=decide)
+    if chosen == "duckdb":
+        from fairaudit.engines._duckdb import count_duckdb
+
+        counted: Any = count_duckdb(spec, counter=counter, **options)
+    else:
+        from fairaudit.engines._spark import count_spark
+
+        counted = count_spark(spec, counter=counter, **options)
+    assert isinstance(counted, TaskCounts)
     return counted

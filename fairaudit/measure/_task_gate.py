@@ -1,7 +1,7 @@
 """What the audit of each task can do yet, decided before the work (issue 17).
 
 ``refuse_unbuilt`` refuses, with one line, what a regression or multiclass audit cannot do
-yet (either on DuckDB or Spark or with a policy; regression with ``--favorable-label``);
+(regression with ``--favorable-label``); every engine runs both tasks;
 ``task_after_failure`` reads the label column alone when the binary audit refused the
 label, and decides the task (``auto``) or names the flag to use; ``regression_checks`` and
 ``multiclass_checks`` are the report's notes on what such an audit leaves out.
@@ -18,10 +18,8 @@ from fairaudit.measure._task import TaskDecision, decide_task, summarize_target
 from fairaudit.spec import AuditSpec
 
 __all__ = [
-    "MSG_MULTICLASS_ENGINE",
     "MSG_MULTICLASS_MITIGATION",
     "MSG_MULTICLASS_POLICY",
-    "MSG_REGRESSION_ENGINE",
     "MSG_REGRESSION_FAVORABLE",
     "MSG_REGRESSION_MITIGATION",
     "MSG_REGRESSION_POLICY",
@@ -31,9 +29,6 @@ __all__ = [
     "task_after_failure",
 ]
 
-MSG_MULTICLASS_ENGINE = (
-    "multiclass audits run on the numpy engine for now; use --engine numpy (not {engine})"
-)
 MSG_MULTICLASS_POLICY = (
     "policy rules on multiclass metrics are not built yet; run the multiclass audit "
     "without --policy"
@@ -41,9 +36,6 @@ MSG_MULTICLASS_POLICY = (
 MSG_MULTICLASS_MITIGATION = (
     "fairlearn has no mitigation for multiclass classifiers (its reductions and threshold "
     "optimizer are binary): no mitigation comparison ran"
-)
-MSG_REGRESSION_ENGINE = (
-    "regression audits run on the numpy engine for now; use --engine numpy (not {engine})"
 )
 MSG_REGRESSION_POLICY = (
     "policy rules on regression metrics are not built yet; run the regression audit "
@@ -61,18 +53,9 @@ MSG_REGRESSION_MITIGATION = (
 
 def refuse_unbuilt(spec: AuditSpec, decision: TaskDecision) -> None:
     """Raise ConfigError for what a task's audit cannot do yet (before any work)."""
-    if decision.task == "multiclass":
-        if spec.engine not in ("auto", "numpy"):
-            raise ConfigError(MSG_MULTICLASS_ENGINE.format(engine=spec.engine))
-        if spec.policy:
-            raise ConfigError(MSG_MULTICLASS_POLICY)
-        return
-    if decision.task != "regression":
-        return
-    if spec.engine not in ("auto", "numpy"):
-        raise ConfigError(MSG_REGRESSION_ENGINE.format(engine=spec.engine))
-    # --policy: judged by the policy's regression rules (fairaudit.policy, issue 17).
-    if spec.favorable_label is not None:
+    # Every engine runs both tasks. H4 (issue 17): --policy is judged by the policy's
+    # multiclass rules (class = ...); a regression audit's by its regression rules.
+    if decision.task == "regression" and spec.favorable_label is not None:
         raise ConfigError(MSG_REGRESSION_FAVORABLE)
 
 

@@ -1,0 +1,318 @@
+"""Regression and multiclass audits on the DuckDB and Spark engines (issue 17): the same
+JSON as the numpy engine but for ``lineage.engine`` (and the ``engine`` setting and the id
+that covers it), the same checks, task decisions and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairaudit.errors import FairauditError
+from fairaudit.measure import MSG_MULTICLASS_CONTINUOUS
+from fairaudit.pipe import run_audit
+from fairaudit.spec import AuditSpec
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+QUOTE = "ra'ce\"; DROP TABLE x; --"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+
+
+def _json(spec: AuditSpec, engine: str, **options: Any) -> dict:
+    """Return the audit's JSON without what names the engine (lineage, config, id)."""
+    result = run_audit(AuditSpec(**{**spec.__dict__, "engine": engine}), **options)
+    data = json.loads(result.to_json())
+    assert data["lineage"].pop("engine") == engine
+    assert data["lineage"]["config"].pop("engine", engine) == engine
+    data["audit"].pop("id")
+    return data
+
+
+def _same(spec: AuditSpec) -> dict:
+    """Return the numpy engine's JSON after asserting DuckDB's is identical."""
+    expected = _json(spec, "numpy")
+    assert _json(spec, "duckdb") == expected
+    return expected
+
+
+def _error(spec: AuditSpec, engine: str) -> str:
+    with pytest.raises(FairauditError) as info:
+        run_audit(AuditSpec(**{**spec.__dict__, "engine": engine}))
+    return f"{type(info.value).__name__}: {info.value}"
+
+
+def _same_error(spec: AuditSpec) -> str:
+    message = _error(spec, "numpy")
+    assert _error(spec, "duckdb") == message
+    return message
+
+
+def _write(frame: pd.DataFrame, folder: Path, name: str) -> dict[str, Path]:
+    paths = {"csv": folder / f"{name}.csv", "parquet": folder / f"{name}.parquet"}
+    frame.to_csv(paths["csv"], index=False)
+    frame.to_parquet(paths["parquet"], index=False)
+    return paths
+
+
+def _spec(path: Path, **overrides: Any) -> AuditSpec:
+    fields: dict[str, Any] = {
+        "data": path,
+        "target": "y",
+        "prediction_col": "pred",
+        "sensitive": ("group",),
+        "min_group_size": 5,
+    }
+    return AuditSpec(**{**fields, **overrides})
+
+
+def _load_model(path: Path) -> Any:
+    import skops.io as sio
+
+    return sio.load(path, trusted=sio.get_untrusted_types(file=path))
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
+    """The regression and multiclass samples with their models' predictions as a column."""
+    folder = tmp_path_factory.mktemp("samples")
+    out = {}
+    for name, model, data in (
+        ("regression", "regression/diabetes_model.skops", "regression/diabetes_eval.csv"),
+        ("multiclass", "multiclass/housing_model.skops", "german_eval.csv"),
+    ):
+        estimator = _load_model(SAMPLE / model)
+        frame = pd.read_csv(SAMPLE / data)
+        frame["pred"] = estimator.predict(frame[list(estimator.feature_names_in_)])
+        out[name] = _write(frame, folder, name)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_regression_sample_is_identical_on_duckdb(samples: dict, fmt: str) -> None:
+    spec = AuditSpec(
+        data=samples["regression"][fmt], target="target", prediction_col="pred",
+        sensitive=("sex", "age"), bins={"age": (40.0, 55.0)}, min_group_size=30,
+    )  # fmt: skip
+    data = _same(spec)
+    assert data["audit"]["task"] == "regression" and data["metrics"]["overall"]["count"] == 177
+    assert _same(AuditSpec(**{**spec.__dict__, "task": "regression", "intervals": False}))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_multiclass_sample_is_identical_on_duckdb(samples: dict, fmt: str) -> None:
+    spec = AuditSpec(
+        data=samples["multiclass"][fmt], target="housing", prediction_col="pred",
+        sensitive=("sex", "age"), bins={"age": (25.0, 40.0)}, min_group_size=30,
+        favorable_label=("own",),
+    )  # fmt: skip
+    data = _same(spec)
+    assert data["audit"]["classes"] == ["free", "own", "rent"]
+    assert data["metrics"]["overall"]["count"] == 400
+
+
+def _regression_frame(n: int = 600, seed: int = 3) -> pd.DataFrame:
+    """Group b is over-predicted by 5 on average; predictions rounded (ties)."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])
+    y = np.round(rng.normal(50, 10, n), 2)
+    pred = np.round(y + rng.normal(0, 3, n) + np.where(group == "b", 5.0, 0.0))
+    return pd.DataFrame({"group": group, "region": rng.choice(["n", "s"], n), "y": y, "pred": pred})
+
+
+def test_known_disparity_ties_and_many_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _write(_regression_frame(), tmp_path, "reg")
+    for path in paths.values():
+        spec = _spec(path, sensitive=("group", "region"))
+        expected = _same(spec)
+        mean_error = {
+            r["group"]["group"]: r["metrics"]["mean_error"]
+            for r in expected["metrics"]["by_group"]
+            if r["feature"] == "group"
+        }
+        assert 4 < mean_error["b"] - mean_error["a"] < 6
+        # Rows counted 7 at a time and merged give the same JSON.
+        monkeypatch.setattr("fairaudit.engines._sql_tasks.CHUNK_ROWS", 7)
+        assert _json(spec, "duckdb") == expected
+        monkeypatch.undo()
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+
+
+def test_group_of_one_row_and_missing_sensitive_values(tmp_path: Path) -> None:
+    frame = _regression_frame(200)
+    frame.loc[0, "group"] = "alone"
+    frame.loc[[5, 9, 11], "region"] = None
+    for path in _write(frame, tmp_path, "small").values():
+        for missing in ("group", "drop"):
+            spec = _spec(path, sensitive=("group", "region"), missing_sensitive=missing)
+            data = _same(spec)
+            assert any(
+                r["group"].get("group") == "alone" and r["count"] == 1
+                for r in data["metrics"]["by_group"]
+            )
+        message = _same_error(_spec(path, sensitive=("region",)))
+        assert "missing" in message
+
+
+def test_missing_and_bad_values_are_the_same_errors(tmp_path: Path) -> None:
+    base = _regression_frame(120)
+    cases = {
+        "missing_target": base.assign(y=base["y"].where(base.index != 4)),
+        "text_prediction": base.assign(pred=base["pred"].astype(str).where(base.index != 7, "n/a")),
+        "huge_prediction": base.assign(pred=base["pred"].where(base.index != 8, 1e60)),
+        "infinite_target": base.assign(y=base["y"].where(base.index != 2, np.inf)),
+    }
+    expected = {
+        "missing_target": "target column 'y' has 1 missing values",
+        "text_prediction": "prediction column 'pred' has 1 value that is not a finite "
+        "number ('n/a')",
+        "huge_prediction": "prediction column 'pred' has 1 value that is not a finite number",
+        "infinite_target": "label column 'y' has 1 value that is not a finite number ('inf')",
+    }
+    for name, frame in cases.items():
+        for path in _write(frame, tmp_path, name).values():
+            message = _same_error(_spec(path, task="regression"))
+            assert message.startswith("DataError: " + expected[name]), message
+
+
+def test_hostile_names_and_values(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            QUOTE: rng.choice(["x'y", 'q"; --', "<b>z</b>", "plain"], n),
+            "y; --": rng.normal(0, 1, n).round(3),
+            "p'red": rng.normal(0, 1, n).round(1),
+            'cls"': rng.choice(["a'; DROP", 'b"', "c"], n),
+            "hat": rng.choice(["a'; DROP", 'b"', "c"], n),
+        }
+    )
+    for path in _write(frame, tmp_path, "hostile").values():
+        regression = _same(_spec(path, target="y; --", prediction_col="p'red", sensitive=(QUOTE,)))
+        assert regression["audit"]["task"] == "regression"
+        multiclass = _same(_spec(path, target='cls"', prediction_col="hat", sensitive=(QUOTE,)))
+        assert multiclass["audit"]["classes"] == ["a'; DROP", 'b"', "c"]
+
+
+def test_multiclass_labels_typed_as_pandas_types_them(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    n = 400
+    y = rng.integers(0, 4, n)
+    pred = np.where(rng.random(n) < 0.7, y, rng.integers(0, 5, n))  # class 4: predicted only
+    frame = pd.DataFrame({"group": rng.choice(["u", "v"], n), "y": y, "pred": pred})
+    for path in _write(frame, tmp_path, "ints").values():
+        assert _same(_spec(path))["audit"]["classes"] == ["0", "1", "2", "3", "4"]
+    text = tmp_path / "mixed.csv"  # "1" and "1.0" in a float column are one class
+    lines = ["group,y,pred"] + [
+        f"{g},{v},{'1.0' if v == 1 else v}" for g, v in zip("uvuvuvuv", [0, 1, 2, 1, 0, 2, 1, 0])
+    ]
+    text.write_text("\n".join(lines) + "\n")
+    assert _same(_spec(text, min_group_size=1))["audit"]["classes"] == ["0", "1", "2"]
+
+
+def test_task_detection_and_its_errors_are_the_same(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    n = 500
+    group = rng.choice(["a", "b"], n)
+    # 60 distinct whole numbers: auto takes them as a regression target.
+    sixty = pd.DataFrame(
+        {"group": group, "y": rng.integers(0, 60, n), "pred": rng.integers(0, 60, n)}
+    )
+    sixty.loc[:59, "y"] = np.arange(60)
+    for path in _write(sixty, tmp_path, "sixty").values():
+        data = _same(_spec(path))
+        assert data["audit"]["task"] == "regression"
+        assert (
+            data["audit"]["task_reason"] == "a numeric label with 60 distinct values (more than 50)"
+        )
+    # A float target with 3 distinct values: the mismatch error names the flags.
+    three = pd.DataFrame({"group": group, "y": rng.choice([0.5, 1.5, 2.25], n), "pred": 1.5})
+    for path in _write(three, tmp_path, "three").values():
+        assert "--task regression" in _same_error(_spec(path))
+        for task in ("multiclass", "regression"):
+            assert _same(_spec(path, task=task))["audit"]["task"] == task
+    many = pd.DataFrame({"group": group, "y": rng.normal(0, 1, n), "pred": 0.0})
+    for path in _write(many, tmp_path, "many").values():
+        message = _same_error(_spec(path, task="multiclass"))
+        assert message.startswith("ConfigError: " + MSG_MULTICLASS_CONTINUOUS.split("{")[0])
+        assert "use --task" in _same_error(_spec(path, task="binary"))
+    text = pd.DataFrame({"group": group, "y": rng.choice(["lo", "mid", "hi"], n), "pred": "lo"})
+    for path in _write(text, tmp_path, "text").values():
+        assert "not numeric" in _same_error(_spec(path, task="regression"))
+
+
+def test_one_valued_target_and_empty_file(tmp_path: Path) -> None:
+    frame = _regression_frame(100).assign(y=7.0)
+    for path in _write(frame, tmp_path, "one").values():
+        data = _same(_spec(path, task="regression"))
+        assert data["metrics"]["overall"]["r2"] is None
+    empty = tmp_path / "empty.csv"
+    empty.write_text("group,y,pred\n")
+    for task in ("regression", "multiclass"):
+        assert "no rows" in _same_error(_spec(empty, task=task))
+
+
+def test_model_and_class_scores_are_refused_on_duckdb(samples: dict) -> None:
+    from fairaudit.engines import CLASS_SCORES_NEED_NUMPY, NEEDS_PREDICTIONS
+
+    spec = AuditSpec(
+        data=samples["regression"]["parquet"], target="target", sensitive=("sex",),
+        model=SAMPLE / "regression" / "diabetes_model.skops", task="regression",
+        engine="duckdb",
+    )  # fmt: skip
+    assert _error(spec, "duckdb") == "ConfigError: " + NEEDS_PREDICTIONS.format(engine="duckdb")
+    scores = AuditSpec(
+        data=samples["multiclass"]["parquet"], target="housing", prediction_col="pred",
+        sensitive=("sex",), task="multiclass", score_col=("own=credit_amount",),
+    )  # fmt: skip
+    message = CLASS_SCORES_NEED_NUMPY.format(engine="duckdb")
+    assert _error(scores, "duckdb") == "ConfigError: " + message
+
+
+# -------------------------------------------------------------------------------------------
+# Spark: one regression and one multiclass audit on local[2] (slow: a JVM)
+
+
+@pytest.fixture(scope="module")
+def spark():  # type: ignore[no-untyped-def]
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("fairaudit-tests-tasks")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def test_spark_regression_and_multiclass_match_numpy(
+    samples: dict, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine runs on the active session (the fixture's); rows counted 50 at a time.
+    monkeypatch.setattr("fairaudit.engines._sql_tasks.CHUNK_ROWS", 50)
+    frame = _regression_frame(300).rename(columns={"group": QUOTE})
+    frame.loc[[3, 4], "region"] = None
+    path = tmp_path / "reg.parquet"
+    frame.to_parquet(path, index=False)
+    spec = _spec(path, sensitive=(QUOTE, "region"), missing_sensitive="group")
+    assert _json(spec, "spark") == _json(spec, "numpy")
+    multiclass = AuditSpec(
+        data=samples["multiclass"]["parquet"], target="housing", prediction_col="pred",
+        sensitive=("sex", "age"), bins={"age": (25.0, 40.0)}, min_group_size=30,
+    )  # fmt: skip
+    assert _json(multiclass, "spark") == _json(multiclass, "numpy")
