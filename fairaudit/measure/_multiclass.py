@@ -19,6 +19,13 @@ columns: predicted class), ``n = ΣC``, ``support_k = Σ_p C[k, p]`` (rows whose
 
 Undefined values (an empty group) are NaN, ``null`` in JSON.
 
+With per-class scores (:class:`ClassScores`: the model's ``predict_proba`` or
+``--score-col CLASS=COL``), each class's ``roc_auc`` is the one-vs-rest ROC AUC of the
+group's rows, ``y = (label == class)`` ranked by that class's score, computed by the binary
+audit's DeLong code (``stats.delong_auc``: midrank placements, ties count one half), so it
+equals scikit-learn's ``roc_auc_score`` on the group's rows. It is undefined (null) in a
+group without a row of the class or without a row of another class.
+
 Per class ``k``, one-vs-rest: the 2 x 2 counts of "label is k" against "prediction is k"
 (``one_vs_rest``) fed to the binary metric definitions (``fairaudit.stats
 .confusion_metrics``), so each value equals fairlearn's ``MetricFrame`` with
@@ -32,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -41,11 +49,12 @@ from fairaudit.errors import DataError
 from fairaudit.measure._direction import same_label
 from fairaudit.measure._metrics import GroupTable, build_tables
 from fairaudit.measure._multiclass_counts import MulticlassCounts
-from fairaudit.stats import confusion_metrics, safe_divide
+from fairaudit.stats import confusion_metrics, delong_auc, safe_divide
 from fairaudit.vocabulary import CONFUSION_METRICS
 
 __all__ = [
     "CLASS_METRICS",
+    "ClassScores",
     "MSG_FAVORABLE_NOT_A_CLASS",
     "MSG_NO_FAVORABLE_CLASS",
     "MULTICLASS_METRICS",
@@ -137,6 +146,53 @@ def favorable_counts(counts: MulticlassCounts, favorable: Sequence[int]) -> Grou
     return GroupCounts(counts.features, counts.levels, counts.cells, binary)
 
 
+#: One class's ROC AUC over the groups of a grouping: the AUC, its DeLong variance, the
+#: positives and negatives (``stats.delong_auc``), each ``(m,)``.
+AucParts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class ClassScores:
+    """Per-class scores of every row, for one-vs-rest ROC AUC.
+
+    ``row_cell``: each row's intersectional cell (an index into the counts' ``cells``);
+    ``y_true``: each row's class code; ``scores (n, K)``: the score of each class (in
+    class-code order), a column of NaN where ``scored[k]`` is False (no score for that
+    class); ``source``: ``predict_proba``, ``decision_function`` or ``columns``;
+    ``notes``: what the report says about the scores (rows not summing to 1, classes
+    without a score).
+    """
+
+    row_cell: np.ndarray
+    y_true: np.ndarray
+    scores: np.ndarray
+    scored: tuple[bool, ...]
+    source: str
+    notes: tuple[str, ...] = ()
+
+    @cached_property
+    def _orders(self) -> list[np.ndarray | None]:
+        """Each scored class's rows sorted by its score: the one sort, shared by groupings."""
+        return [
+            np.argsort(self.scores[:, k], kind="stable") if scored else None
+            for k, scored in enumerate(self.scored)
+        ]
+
+    def auc(self, cell_group: np.ndarray, n_groups: int) -> list[AucParts | None]:
+        """Return each class's AucParts over groups made of cells (cell -> group); None
+        for a class without scores."""
+        group = np.asarray(cell_group, dtype=np.int64)[self.row_cell]
+        out: list[AucParts | None] = []
+        for k, order in enumerate(self._orders):
+            positive = self.y_true == k
+            out.append(
+                None
+                if order is None
+                else delong_auc(group, n_groups, positive, self.scores[:, k], by_score=order)
+            )
+        return out
+
+
 @dataclass(frozen=True)
 class MulticlassTable:
     """One grouping of a multiclass audit.
@@ -144,12 +200,14 @@ class MulticlassTable:
     ``table``: the groups (``build_tables``' layout and reference), ``counts`` the group
     sizes ``(m, 1)``, ``values`` MULTICLASS_METRICS; ``confusion``: ``(m, K, K)``;
     ``by_class[k]``: class k's one-vs-rest ``GroupTable`` (same groups and reference,
-    ``counts (m, 4)``, the binary confusion metrics as ``values``).
+    ``counts (m, 4)``, the binary confusion metrics as ``values``, and ``roc_auc`` with
+    scores); ``auc[k]``: class k's AucParts (None: no scores for it, or none at all).
     """
 
     table: GroupTable
     confusion: np.ndarray
     by_class: tuple[GroupTable, ...]
+    auc: tuple[AucParts | None, ...] = ()
 
     @property
     def name(self) -> str:
@@ -163,9 +221,22 @@ def _json_value(value: float) -> float | None:
 
 @dataclass(frozen=True)
 class MulticlassStatistics:
-    """A multiclass model's statistics: a confusion matrix per intersectional cell."""
+    """A multiclass model's statistics: a confusion matrix per intersectional cell, and
+    the rows' per-class scores when there are any (``roc_auc`` by class)."""
 
     counts: MulticlassCounts
+    scores: ClassScores | None = None
+
+    @property
+    def class_metrics(self) -> tuple[str, ...]:
+        """Return the one-vs-rest metrics of each class: CLASS_METRICS, and ``roc_auc``
+        with scores."""
+        return CLASS_METRICS + (("roc_auc",) if self.scores is not None else ())
+
+    def _auc(self, cell_group: np.ndarray, n_groups: int) -> tuple[AucParts | None, ...]:
+        if self.scores is None:
+            return ()
+        return tuple(self.scores.auc(cell_group, n_groups))
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -182,11 +253,14 @@ class MulticlassStatistics:
         sizes = confusion.sum(axis=(1, 2))[:, None]
         table = replace(laid_out, counts=sizes, values=multiclass_metrics(confusion))
         ovr = one_vs_rest(confusion)
+        auc = self._auc(laid_out.cell_group, m)
         by_class = tuple(
             replace(laid_out, counts=ovr[:, k], values=confusion_metrics(ovr[:, k]))
             for k in range(len(self.classes))
         )
-        return MulticlassTable(table, confusion, by_class)
+        for k, parts in enumerate(auc):
+            by_class[k].values["roc_auc"] = np.full(m, np.nan) if parts is None else parts[0]
+        return MulticlassTable(table, confusion, by_class, auc)
 
     def tables(
         self, reference: Mapping[str, str] | None = None
@@ -203,12 +277,19 @@ class MulticlassStatistics:
         }
         overall["count"] = int(overall_matrix.sum())
         ovr = confusion_metrics(one_vs_rest(overall_matrix)[0])
+        if self.scores is not None:
+            parts = self.overall_auc()
+            ovr["roc_auc"] = np.array([np.nan if p is None else p[0][0] for p in parts])
         overall["by_class"] = {
-            label: {m: float(ovr[m][k]) for m in CLASS_METRICS}
+            label: {m: float(ovr[m][k]) for m in self.class_metrics}
             for k, label in enumerate(self.classes)
         }
         overall["confusion"] = self.counts.overall.tolist()
         return overall, [self._table(t) for t in laid_out]
+
+    def overall_auc(self) -> tuple[AucParts | None, ...]:
+        """Return each class's AucParts over all rows (one group), () without scores."""
+        return self._auc(np.zeros(len(self.counts.cells), dtype=np.int64), 1)
 
     def group_rows(self, table: MulticlassTable, min_group_size: int) -> list[dict[str, Any]]:
         """Return each group's JSON row: size, metrics, ``by_class``, ``confusion`` and flags.
@@ -223,7 +304,7 @@ class MulticlassStatistics:
         support = table.confusion.sum(axis=2)
         for i, group in enumerate(t.groups):
             by_class = {
-                label: {m: float(table.by_class[k].values[m][i]) for m in CLASS_METRICS}
+                label: {m: float(table.by_class[k].values[m][i]) for m in self.class_metrics}
                 for k, label in enumerate(self.classes)
             }
             rows.append(

@@ -32,7 +32,6 @@ from fairaudit.measure._metrics import (
     headline_metrics,
 )
 from fairaudit.measure._multiclass import (
-    CLASS_METRICS,
     MULTICLASS_METRICS,
     MulticlassStatistics,
     MulticlassTable,
@@ -43,7 +42,7 @@ from fairaudit.measure._multiclass_uncertainty import ClassDisparity, multiclass
 from fairaudit.stats import DisparityUncertainty, metric_denominators
 from fairaudit.vocabulary import RATIO_BAND
 
-__all__ = ["MSG_ABSENT_CLASSES", "MulticlassMeasurement", "worst_classes"]
+__all__ = ["MSG_ABSENT_CLASSES", "MSG_UNDEFINED_AUC", "MulticlassMeasurement", "worst_classes"]
 
 #: The Holm family's description in the ``uncertainty`` section.
 _FAMILY = (
@@ -60,6 +59,19 @@ MSG_ABSENT_CLASSES = (
     "{n} group{s} {have} no row labelled with some class, so that class's one-vs-rest "
     "true_positive_rate and false_negative_rate are undefined (null) there: {names}"
 )
+
+
+MSG_UNDEFINED_AUC = (
+    "roc_auc is undefined (null) for {n} group and class pair(s): one-vs-rest AUC needs "
+    "rows of the class and rows of other classes in the group: {names}"
+)
+
+
+def _auc_reason(row: Mapping[str, Any], label: str) -> str:
+    """Return why a group's one-vs-rest AUC of class ``label`` is undefined."""
+    if label in row["absent_classes"]:
+        return "no row of the class"
+    return "every row is of the class"
 
 
 def _pair(values: np.ndarray) -> list[float | None] | None:
@@ -143,7 +155,7 @@ class MulticlassMeasurement:
         return {
             (k, m): _denominators(table, k, m) < self.min_denominator
             for k in [None, *range(len(self.classes))]
-            for m in (MULTICLASS_METRICS if k is None else CLASS_METRICS)
+            for m in (MULTICLASS_METRICS if k is None else self.statistics.class_metrics)
         }
 
     def _rows(
@@ -155,7 +167,7 @@ class MulticlassMeasurement:
         for i, row in enumerate(rows):
             row["insufficient_metrics"] = [m for m in MULTICLASS_METRICS if low[None, m][i]]
             by_class = {
-                label: [m for m in CLASS_METRICS if low[k, m][i]]
+                label: [m for m in self.statistics.class_metrics if low[k, m][i]]
                 for k, label in enumerate(self.classes)
             }
             row["insufficient_by_class"] = {c: ms for c, ms in by_class.items() if ms}
@@ -171,7 +183,8 @@ class MulticlassMeasurement:
         parts: list[tuple[int | None, Any, tuple[str, ...]]] = [
             (None, table.table, MULTICLASS_METRICS)
         ]
-        parts += [(k, c, CLASS_METRICS) for k, c in enumerate(table.by_class)]
+        metrics = self.statistics.class_metrics
+        parts += [(k, c, metrics) for k, c in enumerate(table.by_class)]
         for k, grouping, metrics in parts:
             # disparities_vs_reference lists each metric's non-reference groups in order.
             for j, row in enumerate(disparities_vs_reference(grouping, metrics)):
@@ -264,6 +277,27 @@ class MulticlassMeasurement:
                 n=n, s="" if n == 1 else "s", have="has" if n == 1 else "have", names=shown
             )
             checks.append(Check("absent_classes", "warning", message))
+        return checks + self._score_checks()
+
+    def _score_checks(self) -> list[Check]:
+        """Return the notes on the class scores and where a class's roc_auc is undefined."""
+        scores = self.statistics.scores
+        if scores is None:
+            return []
+        checks = [Check("class_scores", "info", note) for note in scores.notes]
+        undefined = [
+            (row, label)
+            for row in self.by_group
+            for k, label in enumerate(self.classes)
+            if scores.scored[k] and math.isnan(row["by_class"][label]["roc_auc"])
+        ]
+        if undefined:
+            shown = "; ".join(
+                f"{group_text(row['group'])}: {label!r} ({_auc_reason(row, label)})"
+                for row, label in undefined[:20]
+            ) + ("; ..." if len(undefined) > 20 else "")
+            message = MSG_UNDEFINED_AUC.format(n=len(undefined), names=shown)
+            checks.append(Check("undefined_roc_auc", "warning", message))
         return checks
 
     def favorable_view(self, favorable: Sequence[str], *, column: str = "label") -> Measurement:
@@ -291,6 +325,7 @@ class MulticlassMeasurement:
             n_resamples=n_resamples,
             min_group_size=self.min_group_size,
             min_denominator=self.min_denominator,
+            overall_auc=self.statistics.overall_auc(),
         )
         self._attach_group_ci(computed.group_ci)
         for row, result in zip(self.disparities, computed.disparities, strict=True):

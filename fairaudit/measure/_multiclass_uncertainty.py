@@ -22,6 +22,11 @@ One call to ``disparity_uncertainty`` covers every class of every grouping, each
 table under its own key, so Holm's adjustment runs over one family spanning the classes:
 one hypothesis per (grouping, class, group, reference, metric), an exact complement (FNR,
 TNR, FDR, FOR) sharing its counterpart's, ``base_rate`` outside the family.
+
+With per-class scores, each class's one-vs-rest ``roc_auc`` gets the binary audit's
+logit-DeLong interval per group (``stats.auc_estimate``), its difference from the
+reference a Wald interval and z-test on the DeLong variances, its ratio MOVER-R; those
+tests join the same Holm family.
 """
 
 from __future__ import annotations
@@ -33,11 +38,18 @@ from typing import Any
 import numpy as np
 
 from fairaudit.measure._metrics import DisparityRow, GroupTable
-from fairaudit.measure._multiclass import MulticlassTable, multiclass_metrics, one_vs_rest
+from fairaudit.measure._multiclass import (
+    AucParts,
+    MulticlassTable,
+    multiclass_metrics,
+    one_vs_rest,
+)
 from fairaudit.stats import (
     ANALYTIC_METRICS,
     DisparityUncertainty,
+    ScoreEstimate,
     analytic_interval,
+    auc_estimate,
     check_options,
     confusion_metrics,
     disparity_uncertainty,
@@ -86,6 +98,18 @@ METHOD: dict[str, Any] = {
         "f1_macro": None,
     },
 }
+
+
+def _with_auc(method: dict[str, Any]) -> dict[str, Any]:
+    """Return the method with what the per-class ROC AUC's intervals and tests are."""
+    return {
+        **method,
+        "description": method["description"] + " Per-class ROC AUC (one-vs-rest, from the "
+        "class scores): logit-DeLong intervals, Wald differences and z-tests on the DeLong "
+        "variances, MOVER-R ratios, in the same Holm family.",
+        "intervals": {**method["intervals"], "roc_auc": "delong-logit (one-vs-rest)"},
+        "tests": {**method["tests"], "roc_auc": "z (delong variances)"},
+    }
 
 
 @dataclass(frozen=True)
@@ -180,19 +204,35 @@ def _accuracy_counts(confusion: np.ndarray) -> np.ndarray:
     return np.stack([zeros, wrong, zeros, correct], axis=1)
 
 
+def _auc_estimates(auc: Sequence[AucParts | None], confidence: float) -> list[ScoreEstimate | None]:
+    """Return each class's logit-DeLong estimate over the groups (None: no scores)."""
+    return [None if parts is None else auc_estimate(*parts, confidence) for parts in auc]
+
+
+def _auc_intervals(estimates: Sequence[ScoreEstimate | None], n_groups: int) -> np.ndarray:
+    """Return ``(n_groups, K, 2)`` AUC intervals, NaN for a class without scores."""
+    nan = np.full((n_groups, 2), np.nan)
+    return np.stack([nan if e is None else e.interval for e in estimates], axis=1)
+
+
 def _keyed_tables(
     tables: Sequence[MulticlassTable], confidence: float
-) -> tuple[list[_Keyed], list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
+) -> tuple[list[_Keyed], list[dict[str, np.ndarray]], list[dict[str, np.ndarray]], list[dict]]:
     """Return every (grouping, class) table and each grouping's accuracy table under
-    their own keys, with their point values and group intervals."""
-    keyed, points, intervals = [], [], []
+    their own keys, with their point values, group intervals and score estimates."""
+    keyed, points, intervals, scores = [], [], [], []
     for t, table in enumerate(tables):
         base: GroupTable = table.table
+        estimates = _auc_estimates(table.auc, confidence)
         for k, class_table in enumerate(table.by_class):
             keyed.append(_Keyed(f"{t}:{k}", base.groups, class_table.counts, base.reference,
                                 base.cell_group))  # fmt: skip
             points.append(class_table.values)
             intervals.append(class_intervals(class_table.counts, confidence))
+            estimate = estimates[k] if estimates else None
+            scores.append({} if estimate is None else {"roc_auc": estimate})
+            if estimate is not None:
+                intervals[-1]["roc_auc"] = estimate.interval
         accuracy = _accuracy_counts(table.confusion)
         keyed.append(_Keyed(f"{t}:accuracy", base.groups, accuracy, base.reference,
                             base.cell_group))  # fmt: skip
@@ -200,7 +240,17 @@ def _keyed_tables(
         intervals.append(
             {"accuracy": multiclass_intervals(table.confusion, confidence)["accuracy"]}
         )
-    return keyed, points, intervals
+        scores.append({})
+    return keyed, points, intervals, scores
+
+
+def _class_ci(table: MulticlassTable, confidence: float) -> dict[str, np.ndarray]:
+    """Return ``{metric: (m, K, 2)}`` intervals of every class's one-vs-rest metrics."""
+    out = class_intervals(one_vs_rest(table.confusion), confidence)
+    if table.auc:
+        m = len(table.table.groups)
+        out["roc_auc"] = _auc_intervals(_auc_estimates(table.auc, confidence), m)
+    return out
 
 
 def _key(tables: Sequence[MulticlassTable], item: ClassDisparity) -> str:
@@ -217,15 +267,17 @@ def multiclass_uncertainty(
     n_resamples: int = 1000,
     min_group_size: int,
     min_denominator: int = 0,
+    overall_auc: Sequence[AucParts | None] = (),
 ) -> MulticlassUncertainty:
     """Return the intervals and tests of every group metric, disparity and headline metric.
 
     A disparity is tested when both groups have ``min_group_size`` rows and both rates
     ``min_denominator`` rows in their denominators (as for binary); the multiclass
-    balanced_accuracy and f1_macro disparities are not tested (None).
+    balanced_accuracy and f1_macro disparities are not tested (None). ``overall_auc``:
+    each class's AucParts over all rows, with scores.
     """
     check_options(confidence, n_resamples)
-    keyed, points, intervals = _keyed_tables(tables, confidence)
+    keyed, points, intervals, scores = _keyed_tables(tables, confidence)
     testable = [
         j for j, d in enumerate(disparities)
         if d.class_index is not None or d.row.metric in _TESTED_GROUP_METRICS
@@ -237,7 +289,7 @@ def multiclass_uncertainty(
         [k.counts for k in keyed],
         points,
         intervals,
-        [{} for _ in keyed],
+        scores,
         confidence=confidence,
         min_group_size=min_group_size,
         min_denominator=min_denominator,
@@ -246,16 +298,21 @@ def multiclass_uncertainty(
     for j, result in zip(testable, tested, strict=True):
         results[j] = result
     overall = np.asarray(overall_confusion)[None]
+    overall_by_class = class_intervals(one_vs_rest(overall)[0], confidence)
+    method = {**METHOD, "confidence": confidence, "min_group_size": min_group_size}
+    if overall_auc:
+        overall_by_class["roc_auc"] = _auc_intervals(_auc_estimates(overall_auc, confidence), 1)[0]
+        method = _with_auc(method)
     return MulticlassUncertainty(
-        method={**METHOD, "confidence": confidence, "min_group_size": min_group_size},
+        method=method,
         overall_ci={
             "metrics": {m: v[0] for m, v in multiclass_intervals(overall, confidence).items()},
-            "by_class": class_intervals(one_vs_rest(overall)[0], confidence),
+            "by_class": overall_by_class,
         },
         group_ci={
             table.name: {
                 "metrics": multiclass_intervals(table.confusion, confidence),
-                "by_class": class_intervals(one_vs_rest(table.confusion), confidence),
+                "by_class": _class_ci(table, confidence),
             }
             for table in tables
         },

@@ -320,8 +320,8 @@ def evaluate_policy(
     if task == "multiclass":
         applies, others = split_rules(policy, "multiclass")
         views = multiclass_views(result)
-        judged = tuple(_evaluate_multiclass(rule, views) for rule in applies)
-        return PolicyEvaluation(policy, judged, verdict_of(judged, mode), mode, (), others)
+        evaluated = tuple(_evaluate_multiclass(rule, views) for rule in applies)
+        return PolicyEvaluation(policy, evaluated, verdict_of(evaluated, mode), mode, (), others)
     applies, others = split_rules(policy, "regression" if task == "regression" else "model")
     view = build_view(result)
     rules = tuple(_evaluate_rule(rule, view) for rule in applies)
