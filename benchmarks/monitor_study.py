@@ -28,6 +28,11 @@ alarm by week 34. The ramp's true ratio is first below 0.8 in week 35 (0.75). Us
 
     PYTHONPATH=. python benchmarks/monitor_study.py [--streams 1000] [--split 0.6] [--seed 20]
         [--rate 0.5]
+    PYTHONPATH=. python benchmarks/monitor_study.py --command --streams 100 [--horizon 52]
+
+``--command`` runs the third part only: ``fairaudit monitor``'s own judgement
+(``fairaudit.monitor._analysis.analyse``) on per-group confusion counts, with its default
+rules, against the naive per-week 95% intervals of the same checks.
 """
 
 from __future__ import annotations
@@ -152,6 +157,86 @@ def false_cells(weeks: list) -> str:
     return f"{np.mean([w is not None for w in weeks]):.1%}"
 
 
+def confusion(rng: np.random.Generator, rows: int, share: float, rate: float, ratio: float) -> list:
+    """Return one window's per-group confusion counts as ``fairaudit monitor`` stores them.
+
+    Labels are 1 with probability 0.5; predictions are independent of labels, so the
+    selection, true positive and false positive rates of a group are all its rate.
+    """
+    out = []
+    for group, n, r in (("f", round(rows * (1 - share)), rate * ratio), ("m", None, rate)):
+        n = rows - round(rows * (1 - share)) if n is None else n
+        positives = int(rng.binomial(n, 0.5))
+        tp, fp = int(rng.binomial(positives, r)), int(rng.binomial(n - positives, r))
+        counts = {"tp": tp, "fn": positives - tp, "fp": fp, "tn": n - positives - fp}
+        out.append({"grouping": "sex", "group": {"sex": group}, **counts})
+    return out
+
+
+def command_part(args: argparse.Namespace) -> None:
+    """Print the alarm weeks of the command's own rules on per-group confusion counts.
+
+    ``fairaudit monitor``'s defaults: three rates (selection, TPR, FPR), the window rule
+    (ratio within [0.8, 1.25]) and the drift rule (tolerance 0.1 from a 5,000-row
+    baseline audit), alpha = 0.05 split over the 6 tests; against the naive rule that
+    fires when any of the same 6 checks fails on a week's own 95% interval.
+    """
+    from types import SimpleNamespace
+
+    from fairaudit.monitor._analysis import analyse
+    from fairaudit.monitor._settings import MonitorSettings
+
+    settings = MonitorSettings(drift=0.1, horizon=args.horizon)
+    references = {"sex": {"sex": "m"}}
+    horizon = f", horizon {args.horizon}" if args.horizon else ""
+    print(
+        "\nThe command's rules (3 rates x window ratio + drift 0.1 vs a 5,000-row baseline"
+        f"{horizon}), {args.streams} streams each:\n"
+    )
+    print("| rule | step 1.0 -> 0.7 at wk 31 | false alarms, ratio 1.0 | false alarms, ratio 0.8 |")
+    print("| --- | --- | --- | --- |")
+    cells: dict[str, list[str]] = {"fairaudit monitor": [], "naive 95% interval each week": []}
+    for i, kind in enumerate(("step", "none", "bound")):
+        rng = np.random.default_rng(args.seed + 30 + i)
+        path = ratio_path(kind)
+        weeks: dict[str, list] = {name: [] for name in cells}
+        for _ in range(args.streams):
+            base = confusion(rng, ROWS, args.split, args.rate, path[0])
+            windows = [
+                SimpleNamespace(
+                    label=f"w{t + 1}", counts=confusion(rng, ROWS, args.split, args.rate, path[t])
+                )
+                for t in range(WEEKS)
+            ]
+            found = analyse(windows, base, references, ["sex"], settings)
+            seqs = [a["window_seq"] for a in found["alarms"]]
+            weeks["fairaudit monitor"].append(min(seqs) if seqs else None)
+            weeks["naive 95% interval each week"].append(naive_week(found["series"], settings))
+        for name, found_weeks in weeks.items():
+            cells[name].append(
+                delay_cells(found_weeks) if kind == "step" else false_cells(found_weeks)
+            )
+    for name, row in cells.items():
+        print(f"| {name} | {' | '.join(row)} |")
+
+
+def naive_week(series: list, settings: object) -> int | None:
+    """Return the first week where a week's own 95% ratio interval breaks a rule, or None."""
+    first = None
+    for entry in series:
+        base = entry["baseline"]["ratio"]
+        for t, row in enumerate(entry["windows"]):
+            low, high = row["ratio_ci_95"]
+            if low is None or high is None:
+                continue
+            broken = high < 0.8 or low > 1.25
+            broken |= base is not None and (high < base - 0.1 or low > base + 0.1)
+            if broken:
+                first = t + 1 if first is None else min(first, t + 1)
+                break
+    return first
+
+
 def main() -> None:
     """Run both parts of the study and print markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -159,10 +244,16 @@ def main() -> None:
     parser.add_argument("--split", type=float, default=0.6, help="reference group's share")
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--rate", type=float, default=0.5, help="reference selection rate")
+    parser.add_argument("--command", action="store_true", help="only the command's rules")
+    parser.add_argument("--horizon", type=int, help="the command's declared horizon (weeks)")
     args = parser.parse_args()
     if args.streams < 1 or not 0 < args.split < 1 or not 0 < args.rate <= 1:
         parser.error("need --streams >= 1, 0 < --split < 1 and 0 < --rate <= 1")
     start = time.perf_counter()
+    if args.command:
+        command_part(args)
+        print(f"\n({time.perf_counter() - start:.1f} s)")
+        return
     n1 = round(ROWS * (1 - args.split))
     print(
         f"{args.streams} streams per scenario, {WEEKS} weeks of {ROWS} rows "
