@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "BASELINE",
+    "FAVORABLE_OUTCOME_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "MULTICLASS_SCHEMA_VERSION",
     "TASK_SCHEMA_VERSION",
@@ -40,6 +41,9 @@ TASK_SCHEMA_VERSION = "1.3.0"
 #: rows, ``class`` in disparities and headline, ``summary.worst_classes`` and
 #: ``summary.favorable_view``). The schema file's version.
 MULTICLASS_SCHEMA_VERSION = "1.4.0"
+#: 1.5.0: a regression audit's favourable-outcome view (``--favorable-above``/``-below``:
+#: ``summary.favorable_outcome``). Regression results without it still say 1.3.0.
+FAVORABLE_OUTCOME_SCHEMA_VERSION = "1.5.0"
 
 #: The ``method`` of the ``mitigations`` entry that describes the audited model itself.
 BASELINE = "baseline"

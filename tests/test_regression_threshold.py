@@ -10,9 +10,30 @@ import math
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import numpy as np
+import pandas as pd
 import pytest
+from fairlearn.metrics import (
+    MetricFrame,
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equalized_odds_difference,
+    equalized_odds_ratio,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
 
+import fairaudit
 from fairaudit.errors import ConfigError
+from fairaudit.measure._regression_sums import (
+    RegressionCells,
+    combine_regression_cells,
+    count_regression,
+)
+from fairaudit.measure._regression_threshold import MSG_ONE_OUTCOME
+from fairaudit.result import FAVORABLE_OUTCOME_SCHEMA_VERSION, TASK_SCHEMA_VERSION, load_schema
 from fairaudit.spec import (
     MSG_CLASS_SCORES_TASK,
     MSG_ONE_SCORE_MULTICLASS,
@@ -25,7 +46,8 @@ from fairaudit.spec import (
     FavorableThreshold,
     load_config,
 )
-from tests.conftest import AuditRun
+from tests.conftest import SCORED_ROWS, AuditRun
+from tests.test_regression_audit import HOSTILE, diabetes  # noqa: F401, F811 (a fixture)
 from tests.test_spec import _spec  # data d.csv, target y, sensitive sex, prediction_col pred
 
 
@@ -201,13 +223,15 @@ def test_class_scores_from_the_config_file(tmp_path: Path) -> None:
     )
 
 
-def test_class_scores_on_the_command_line(audit_cli: Any, scored_csv: Path) -> None:
-    run: AuditRun = audit_cli(scored_csv, "--target", "y", "--prediction-col", "pred",
+def test_class_scores_on_the_command_line(audit_cli: Any, write_csv: Any) -> None:
+    rows = [(*row, 0.5, 0.5) for row in SCORED_ROWS]
+    scored = write_csv("scored.csv", ["y", "pred", "sex", "p1", "p0"], rows)
+    run: AuditRun = audit_cli(scored, "--target", "y", "--prediction-col", "pred",
                               "--score-col", "1=p1", "--score-col", "0=p0")  # fmt: skip
     run.assert_error(MSG_CLASS_SCORES_TASK.format(task="binary"))
-    run = audit_cli(scored_csv, "--target", "y", "--prediction-col", "pred",
-                    "--score-col", "a=p", "--score-col", "b=p")  # fmt: skip
-    run.assert_error(MSG_SCORE_COLUMN_TWICE.format(name="p"))
+    run = audit_cli(scored, "--target", "y", "--prediction-col", "pred",
+                    "--score-col", "a=p1", "--score-col", "b=p1")  # fmt: skip
+    run.assert_error(MSG_SCORE_COLUMN_TWICE.format(name="p1"))
 
 
 def test_a_score_flag_replaces_the_config_files_scores(tmp_path: Path) -> None:
@@ -215,3 +239,258 @@ def test_a_score_flag_replaces_the_config_files_scores(tmp_path: Path) -> None:
     assert load_config(config).class_scores == (("a", "pa"), ("b", "pb"))
     spec = load_config(config, {"score_col": "s"})  # one plain flag: a binary score column
     assert (spec.score_col, spec.class_scores) == ("s", ())
+
+
+# --- the derived outcome: counts ---------------------------------------------------------
+
+
+def _cells(y: Any, p: Any, group: Any, threshold: Any = None) -> RegressionCells:
+    codes, levels = np.unique(np.asarray(group), return_inverse=True)
+    return count_regression(["g"], [levels], [tuple(codes)], np.asarray(y, float),
+                            np.asarray(p, float), threshold=threshold)  # fmt: skip
+
+
+def test_count_regression_keeps_the_confusion_of_the_derived_outcome() -> None:
+    y = [1.0, 5.0, 5.0, 9.0, 2.0, 7.0]
+    p = [6.0, 5.0, 8.0, 1.0, 5.0, 9.0]  # two predictions equal T = 5: not favourable
+    group = ["a", "a", "a", "a", "b", "b"]
+    cells = _cells(y, p, group, FavorableThreshold(5.0, "above"))
+    assert cells.favorable is not None
+    # a: (y>5, p>5) = (F,T) fp, (F,F) tn, (F,T) fp, (T,F) fn; b: (F,F) tn, (T,T) tp
+    assert cells.favorable.counts.tolist() == [[1, 2, 1, 0], [1, 0, 0, 1]]
+    assert cells.sizes.tolist() == [4, 2]  # the regression's cells are as without it
+    assert cells.group_counts.counts.tolist() == _cells(y, p, group).group_counts.counts.tolist()
+    assert _cells(y, p, group).favorable is None
+    below = _cells(y, p, group, FavorableThreshold(5.0, "below")).favorable
+    assert below is not None  # a: (T,F) fn, (F,F) tn, (F,F) tn, (F,T) fp; b: (T,F) fn, (F,F)
+    assert below.counts.tolist() == [[2, 1, 1, 0], [1, 0, 1, 0]]
+
+
+def test_chunks_combine_to_the_whole() -> None:
+    rng = np.random.default_rng(3)
+    y, p = rng.normal(0, 1, 500).round(1), rng.normal(0, 1, 500).round(1)  # many ties at T
+    group = rng.choice(["a", "b", "c"], 500)
+    threshold = FavorableThreshold(0.0, "above")
+    whole = _cells(y, p, group, threshold)
+    cut = [0, 7, 180, 181, 500]
+    codes, levels = np.unique(group, return_inverse=True)
+    parts = [
+        count_regression(["g"], [levels[a:b]], [tuple(codes)], y[a:b], p[a:b], threshold=threshold)
+        for a, b in zip(cut, cut[1:])
+    ]
+    combined = combine_regression_cells(parts)
+    assert combined.favorable is not None and whole.favorable is not None
+    assert combined.favorable.counts.tolist() == whole.favorable.counts.tolist()
+    assert combined.favorable.cells.tolist() == whole.favorable.cells.tolist()
+    assert combined.sums == whole.sums
+    plain = count_regression(["g"], [levels[:7]], [tuple(codes)], y[:7], p[:7])
+    with pytest.raises(ValueError, match="cannot be combined"):
+        combine_regression_cells([parts[0], plain])
+
+
+# --- the derived outcome: metrics equal fairlearn's ---------------------------------------
+
+TOL = 1e-12
+
+
+def _derived(values: np.ndarray, threshold: float, direction: str) -> np.ndarray:
+    return (values > threshold if direction == "above" else values < threshold).astype(int)
+
+
+def _assert_matches_fairlearn(section: dict[str, Any], frame: pd.DataFrame, target: str,
+                              pred: str, features: list[str]) -> None:  # fmt: skip
+    """Every derived rate and headline metric equals fairlearn's on (y > T, ŷ > T)."""
+    threshold, direction = section["threshold"], section["direction"]
+    y = _derived(frame[target].to_numpy(float), threshold, direction)
+    p = _derived(frame[pred].to_numpy(float), threshold, direction)
+    metrics = {
+        "selection_rate": selection_rate,
+        "true_positive_rate": true_positive_rate,
+        "false_positive_rate": false_positive_rate,
+        "base_rate": lambda t, q: float(np.mean(t)),
+        "accuracy": lambda t, q: float(np.mean(t == q)),
+    }
+    groupings = [[f] for f in features] + ([features] if len(features) > 1 else [])
+    for columns in groupings:
+        name = columns[0] if len(columns) == 1 else "intersection"
+        sensitive = frame[columns] if len(columns) > 1 else frame[columns[0]]
+        mf = MetricFrame(metrics=metrics, y_true=y, y_pred=p, sensitive_features=sensitive)
+        rows = {
+            tuple(r["group"].values()): r
+            for r in section["metrics"]["by_group"]
+            if r["feature"] == name
+        }
+        assert len(rows) == len(mf.by_group)
+        for key, expected in mf.by_group.iterrows():
+            row = rows[tuple(str(k) for k in (key if isinstance(key, tuple) else (key,)))]
+            for metric, value in expected.items():
+                assert row["metrics"][metric] == pytest.approx(value, abs=TOL), (name, key, metric)
+        headline = {h["metric"]: h["value"] for h in section["headline"] if h["feature"] == name}
+        for metric, function in (
+            ("demographic_parity_difference", demographic_parity_difference),
+            ("demographic_parity_ratio", demographic_parity_ratio),
+            ("equalized_odds_difference", equalized_odds_difference),
+            ("equalized_odds_ratio", equalized_odds_ratio),
+        ):
+            expected = function(y, p, sensitive_features=sensitive)
+            assert headline[metric] == pytest.approx(expected, abs=TOL), (name, metric)
+    for metric, value in mf.overall.items():
+        assert section["metrics"]["overall"][metric] == pytest.approx(value, abs=TOL)
+
+
+def test_diabetes_derived_outcome_matches_fairlearn(diabetes: tuple, audit_cli: Any) -> None:  # noqa: F811
+    path, _, frame = diabetes  # test_regression_audit's: predictions in 'pred'
+    run: AuditRun = audit_cli(path, "--target", "target", "--prediction-col", "pred",
+                              "--favorable-above", "150", "--min-denominator", "0",
+                              sensitive=["sex", "age_band"])  # fmt: skip
+    run.assert_ok()
+    data = run.json()
+    assert data["schema_version"] == FAVORABLE_OUTCOME_SCHEMA_VERSION == "1.5.0"
+    jsonschema.Draft202012Validator(load_schema()).validate(data)
+    section = data["summary"]["favorable_outcome"]
+    assert (section["threshold"], section["direction"]) == (150.0, "above")
+    assert section["outcome"] == "prediction > 150" and section["label"] == "target > 150"
+    _assert_matches_fairlearn(section, frame, "target", "pred", ["sex", "age_band"])
+    # The regression sections are those of the audit without a threshold.
+    plain = audit_cli(path, "--target", "target", "--prediction-col", "pred",
+                      "--min-denominator", "0", sensitive=["sex", "age_band"])  # fmt: skip
+    plain.assert_ok()
+    before = plain.json()
+    assert before["schema_version"] == TASK_SCHEMA_VERSION
+    assert "favorable_outcome" not in before["summary"]
+    for key in ("metrics", "disparities", "headline", "uncertainty"):
+        assert data[key] == before[key]
+    predicted = int((frame["pred"] > 150).sum())
+    (check,) = [c for c in data["data_checks"] if c["id"] == "favorable_outcome"]
+    assert (
+        f"{predicted} ({predicted / len(frame):.1%}) of {len(frame)} predictions"
+        in (check["message"])
+    )
+    page = run.html()
+    assert "Derived outcome: prediction &gt; 150" in page
+    assert "binary metrics of a derived outcome, not of the model's errors" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+
+
+def _synthetic(n: int = 4000, seed: int = 1) -> pd.DataFrame:
+    """Group b's predictions are 15 lower than its targets; a's are unbiased: b is less
+    often predicted above 110 although its targets are distributed as a's."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b"], n)
+    y = rng.normal(100, 20, n)
+    pred = y + rng.normal(0, 5, n) - np.where(group == "b", 15.0, 0.0)
+    return pd.DataFrame({"y": y, "pred": pred, "group": group})
+
+
+def _audit(frame: pd.DataFrame, **options: Any) -> dict[str, Any]:
+    return fairaudit.audit(
+        frame, target="y", sensitive="group", prediction_col="pred", **options
+    ).to_dict()
+
+
+def test_known_disparity_is_found_and_equals_fairlearn() -> None:
+    frame = _synthetic()
+    data = _audit(frame, favorable_above=110)
+    section = data["summary"]["favorable_outcome"]
+    _assert_matches_fairlearn(section, frame, "y", "pred", ["group"])
+    rows = {r["group"]["group"]: r["metrics"] for r in section["metrics"]["by_group"]}
+    # Targets alike (base rates within noise); b's share of favourable predictions far lower.
+    assert rows["a"]["base_rate"] == pytest.approx(rows["b"]["base_rate"], abs=0.04)
+    assert rows["b"]["selection_rate"] < 0.6 * rows["a"]["selection_rate"]
+    (worst,) = [w for w in section["worse_off"] if w["metric"] == "selection_rate"]
+    assert worst["group"] == {"group": "b"} and worst["below_band"] is True
+    selection = next(d for d in section["disparities"] if d["metric"] == "selection_rate")
+    assert selection["significance"] == "significant"
+    jsonschema.Draft202012Validator(load_schema()).validate(data)
+    # A risk score: below T is favourable; b, predicted low, is now the better off.
+    below = _audit(frame, favorable_below=90)["summary"]["favorable_outcome"]
+    _assert_matches_fairlearn(below, frame, "y", "pred", ["group"])
+    (worst,) = [w for w in below["worse_off"] if w["metric"] == "selection_rate"]
+    assert worst["group"] == {"group": "a"}
+
+
+# --- attacks: one class, ties, groups with nothing favourable -----------------------------
+
+
+def _rows(section: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["group"]["group"]: r for r in section["metrics"]["by_group"]}
+
+
+def test_a_threshold_below_every_value_gives_one_class() -> None:
+    frame = _synthetic(n=400)
+    data = _audit(frame, favorable_above=-1e6)
+    section = data["summary"]["favorable_outcome"]
+    rows = _rows(section)
+    for row in rows.values():
+        assert row["metrics"]["selection_rate"] == 1.0 and row["metrics"]["base_rate"] == 1.0
+        assert row["metrics"]["true_positive_rate"] == 1.0
+        # No unfavourable target: the false positive rate is undefined, null and not 0.
+        assert row["metrics"]["false_positive_rate"] is None
+        assert row["single_class"] is True
+    assert section["metrics"]["overall"]["false_positive_rate"] is None
+    headline = {h["metric"]: h["value"] for h in section["headline"]}
+    assert headline["demographic_parity_difference"] == 0.0
+    assert headline["demographic_parity_ratio"] == 1.0
+    assert headline["equalized_odds_difference"] is None  # FPR undefined everywhere
+    one = [c for c in data["data_checks"] if c["id"] == "favorable_outcome_one_class"]
+    assert [c["message"] for c in one] == [
+        MSG_ONE_OUTCOME.format(what=f"every {noun} is", side="above", value="-1e+06")
+        for noun in ("prediction", "target")
+    ]
+    (single,) = [c for c in data["data_checks"] if c["id"] == "favorable_outcome_single_class"]
+    assert single["message"].startswith("favourable outcome (derived): 2 groups have targets")
+    jsonschema.Draft202012Validator(load_schema()).validate(data)
+    # Above every value: nothing is favourable; selection rate 0 is a defined rate.
+    none = _audit(frame, favorable_above=1e6)["summary"]["favorable_outcome"]
+    for row in _rows(none).values():
+        assert row["metrics"]["selection_rate"] == 0.0
+        assert row["metrics"]["true_positive_rate"] is None
+        assert row["metrics"]["precision"] is None
+    ratio = next(h for h in none["headline"] if h["metric"] == "demographic_parity_ratio")
+    assert ratio["value"] is None  # 0 / 0
+    assert [w for w in none["worse_off"] if w["metric"] == "selection_rate"][0]["ratio"] is None
+
+
+def test_a_prediction_equal_to_the_threshold_is_not_favourable() -> None:
+    frame = pd.DataFrame(
+        {
+            "y": np.arange(200, dtype=float),
+            "pred": [100.0] * 120 + [101.0] * 40 + [99.0] * 40,  # 120 tied at T
+            "group": ["a", "b"] * 100,
+        }
+    )
+    above = _rows(_audit(frame, favorable_above=100)["summary"]["favorable_outcome"])
+    assert above["a"]["confusion"]["fp"] + above["a"]["confusion"]["tp"] == 20  # only 101s
+    below = _rows(_audit(frame, favorable_below=100)["summary"]["favorable_outcome"])
+    assert below["a"]["confusion"]["fp"] + below["a"]["confusion"]["tp"] == 20  # only 99s
+    # T = 100 itself is not a favourable target either: y = 100 counts as unfavourable.
+    total = sum(r["confusion"]["fn"] + r["confusion"]["tp"] for r in above.values())
+    assert total == 99  # 101..199
+
+
+def test_a_group_with_no_favourable_target_has_undefined_rates() -> None:
+    frame = _synthetic(n=600)
+    frame.loc[frame["group"] == "b", "y"] = 50.0  # b's targets all below T
+    section = _audit(frame, favorable_above=110)["summary"]["favorable_outcome"]
+    rows = _rows(section)
+    assert rows["b"]["metrics"]["base_rate"] == 0.0
+    assert rows["b"]["metrics"]["true_positive_rate"] is None
+    assert rows["b"]["metrics"]["false_negative_rate"] is None
+    assert rows["a"]["metrics"]["true_positive_rate"] is not None
+    (tpr,) = [d for d in section["disparities"] if d["metric"] == "true_positive_rate"]
+    side = "value" if tpr["group"] == {"group": "b"} else "reference_value"
+    assert tpr[side] is None and tpr["difference"] is None
+    assert tpr["significance"] == "insufficient data"
+    # Equalized odds leaves b out (its TPR has no rows behind it) and says so.
+    odds = next(h for h in section["headline"] if h["metric"] == "equalized_odds_difference")
+    assert {"group": {"group": "b"}, "metric": "true_positive_rate", "denominator": 0} in (
+        odds["excluded"]
+    )
+
+
+def test_without_intervals_the_view_has_none() -> None:
+    section = _audit(_synthetic(n=400), favorable_above=110, intervals=False)["summary"][
+        "favorable_outcome"
+    ]
+    assert section["uncertainty"] is None
+    assert all("ci" not in r for r in section["metrics"]["by_group"])

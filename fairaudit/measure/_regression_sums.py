@@ -31,6 +31,15 @@ when it becomes a float. The higher powers of the error only shape the intervals
 variance and skewness): each row's term is rounded as every engine rounds it (IEEE
 double, ``s*s*s``, ``(s*s)*(s*s)``, ``((s*s)*(s*s))*(s*s)``), then summed exactly.
 
+Favourable outcome
+------------------
+With a threshold (``--favorable-above T``/``--favorable-below T``) each cell also keeps the
+confusion counts of the derived binary outcome, ``favorable``: label = target favourable,
+prediction = prediction favourable, where favourable means strictly above ``T`` (or
+strictly below): a value equal to ``T`` is not favourable. The counts use the binary
+encoding (``tn, fp, fn, tp``), so the binary measurement reads them as it reads a
+classifier's (``measure._regression_threshold``).
+
 Limits: values beyond 1e50 in magnitude are refused (so the sixth power of an error stays
 finite and Dekker's split exact); products of values below 2**-500 may lose the bits
 that fall below the smallest double (an absolute error under 2**-1074 per row).
@@ -41,6 +50,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import Protocol
 
 import numpy as np
 
@@ -52,9 +62,11 @@ __all__ = [
     "MSG_TOO_LARGE",
     "SUM_NAMES",
     "RegressionCells",
+    "Threshold",
     "combine_regression_cells",
     "count_regression",
     "exact_group_sums",
+    "favorable_outcome",
 ]
 
 #: The exact sums each cell keeps, in order.
@@ -88,6 +100,25 @@ _CHUNK_ROWS = 1 << 26
 # Dense (group x exponent) bins up to this many; beyond, exponents are compressed.
 _DENSE_LIMIT = 1 << 24
 _SPLITTER = float((1 << 27) + 1)
+
+
+class Threshold(Protocol):
+    """A favourable threshold (``fairaudit.spec.FavorableThreshold``)."""
+
+    @property
+    def value(self) -> float: ...
+
+    @property
+    def direction(self) -> str: ...
+
+
+def favorable_outcome(values: np.ndarray, threshold: Threshold) -> np.ndarray:
+    """Return whether each value is favourable: strictly above the threshold's value
+    (``direction="above"``) or strictly below it; a value equal to it is not."""
+    values = np.asarray(values, dtype=np.float64)
+    if threshold.direction == "above":
+        return values > threshold.value
+    return values < threshold.value
 
 
 def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,12 +238,16 @@ class RegressionCells:
     predictions, starts:
         Every row's prediction, sorted within its cell, cell after cell; cell ``c``'s are
         ``predictions[starts[c]:starts[c + 1]]`` (for the distribution disparities).
+    favorable:
+        With a threshold: the binary confusion counts (``tn, fp, fn, tp``) of (target
+        favourable, prediction favourable) for the same cells, in the same order; else None.
     """
 
     group_counts: GroupCounts
     sums: dict[str, tuple[Fraction, ...]]
     predictions: np.ndarray
     starts: np.ndarray
+    favorable: GroupCounts | None = None
 
     @property
     def sizes(self) -> np.ndarray:
@@ -241,20 +276,30 @@ def count_regression(
     levels: Sequence[Sequence[str]],
     y_true: np.ndarray,
     y_pred: np.ndarray,
+    *,
+    threshold: Threshold | None = None,
 ) -> RegressionCells:
     """Return the RegressionCells of row-level targets and predictions, in one pass.
 
     ``features``, ``codes``, ``levels`` as for ``count_groups`` (which encodes the cells);
-    ``y_true`` and ``y_pred`` finite numbers. Raises ValueError (MSG_TOO_LARGE) for a
-    value that is not finite or beyond 1e50 in magnitude, and (MSG_NO_ROWS) without rows.
+    ``y_true`` and ``y_pred`` finite numbers; with a ``threshold``, the cells' ``favorable``
+    confusion counts too. Raises ValueError (MSG_TOO_LARGE) for a value that is not finite
+    or beyond 1e50 in magnitude, and (MSG_NO_ROWS) without rows.
     """
     if len(y_true) == 0:
         raise ValueError(MSG_NO_ROWS)
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64) + 0.0  # -0.0 is 0.0, one tied value
-    zeros = np.zeros(len(y_true), dtype=np.uint8)
-    counted = count_groups(features, codes, levels, zeros, zeros, with_row_cells=True)
+    labels = [np.zeros(len(y_true), dtype=np.uint8)] * 2
+    if threshold is not None:
+        labels = [
+            favorable_outcome(values, threshold).view(np.uint8) for values in (y_true, y_pred)
+        ]
+    counted = count_groups(features, codes, levels, *labels, with_row_cells=True)
     assert counted.row_cell is not None
+    favorable = replace(counted, row_cell=None) if threshold is not None else None
+    sizes = counted.counts.sum(axis=1)
+    counted = replace(counted, counts=_all_in_first_column(sizes))
     row_cell = np.asarray(counted.row_cell, dtype=np.int64)
     n_cells = len(counted.cells)
     sums = {
@@ -271,7 +316,15 @@ def count_regression(
     order = by_value[np.argsort(row_cell[by_value].astype(narrow), kind="stable")]
     starts = np.zeros(n_cells + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_cell, minlength=n_cells), out=starts[1:])
-    return RegressionCells(replace(counted, row_cell=None), sums, y_pred[order], starts)
+    return RegressionCells(replace(counted, row_cell=None), sums, y_pred[order], starts, favorable)
+
+
+def _all_in_first_column(sizes: np.ndarray) -> np.ndarray:
+    """Return ``(n, 4)`` counts with every row of a cell in column 0 (``tn``), so marginal
+    sizes sum as binary counts do."""
+    counts = np.zeros((len(sizes), 4), dtype=np.int64)
+    counts[:, 0] = sizes
+    return counts
 
 
 def combine_regression_cells(parts: Sequence[RegressionCells]) -> RegressionCells:
@@ -280,7 +333,8 @@ def combine_regression_cells(parts: Sequence[RegressionCells]) -> RegressionCell
     as Fractions and each cell's sorted predictions are merged.
 
     Every part must share the features and levels (the engine's one encoding); raises
-    ValueError (MSG_PARTS_DIFFER) otherwise, and (MSG_NO_ROWS) for no parts.
+    ValueError (MSG_PARTS_DIFFER) otherwise (or when some parts have ``favorable`` counts
+    and others not), and (MSG_NO_ROWS) for no parts.
     """
     if not parts:
         raise ValueError(MSG_NO_ROWS)
@@ -289,6 +343,8 @@ def combine_regression_cells(parts: Sequence[RegressionCells]) -> RegressionCell
         (p.group_counts.features, p.group_counts.levels) != (first.features, first.levels)
         for p in parts
     ):
+        raise ValueError(MSG_PARTS_DIFFER)
+    if len({p.favorable is None for p in parts}) > 1:
         raise ValueError(MSG_PARTS_DIFFER)
     found: dict[tuple[int, ...], list[tuple[RegressionCells, int]]] = {}
     for part in parts:
@@ -306,12 +362,13 @@ def combine_regression_cells(parts: Sequence[RegressionCells]) -> RegressionCell
         runs.append(np.sort(np.concatenate(pieces), kind="stable"))
     starts = np.zeros(len(keys) + 1, dtype=np.int64)
     np.cumsum(sizes, out=starts[1:])
-    counts = np.zeros((len(keys), 4), dtype=np.int64)
-    counts[:, 0] = sizes
-    group_counts = GroupCounts(
-        features=first.features,
-        levels=first.levels,
-        cells=np.array(keys, dtype=np.int64).reshape(len(keys), len(first.features)),
-        counts=counts,
-    )
-    return RegressionCells(group_counts, sums, np.concatenate(runs), starts)
+    cells = np.array(keys, dtype=np.int64).reshape(len(keys), len(first.features))
+    group_counts = GroupCounts(first.features, first.levels, cells, _all_in_first_column(sizes))
+    favorable = None
+    if parts[0].favorable is not None:
+        confusion = np.array(
+            [sum(p.favorable.counts[c] for p, c in found[k]) for k in keys],  # type: ignore[union-attr]
+            dtype=np.int64,
+        ).reshape(len(keys), 4)
+        favorable = replace(group_counts, counts=confusion)
+    return RegressionCells(group_counts, sums, np.concatenate(runs), starts, favorable)

@@ -10,7 +10,10 @@ RMSE, r2, with intervals) and the disparity table. With a BoundedGroupLoss compa
 (``mitigations``: --train and a model) a table of what each variant would cost (overall MAE
 and RMSE, the worst group's MAE and RMSE ratio on the grouping mitigated); without one the
 page says it did not run. What is not built yet for regression (policy rules) is said,
-not left out. Only the result's JSON form is read.
+not left out. With a favourable threshold (``summary.favorable_outcome``), a section labelled
+"derived outcome" gives the binary view: the four-fifths ratio of the share of favourable
+predictions, fairlearn's headline metrics and each group's rates of that outcome. Only the
+result's JSON form is read.
 """
 
 from __future__ import annotations
@@ -36,9 +39,13 @@ from fairaudit.vocabulary import (
 )
 
 __all__ = [
+    "FAVORABLE_RATES",
     "NOT_BUILT",
+    "FavorableGrouping",
+    "FavorableView",
     "RegressionGrouping",
     "RegressionView",
+    "favorable_view",
     "regression_context",
     "regression_view",
 ]
@@ -86,6 +93,79 @@ class RegressionGrouping:
         return sum(len(rows) for rows in self.disparities)
 
 
+#: The derived outcome's rates in its by-group table, in order.
+FAVORABLE_RATES = (
+    "selection_rate",
+    "base_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "precision",
+)
+#: Its headline metrics (fairlearn's), in order.
+_FAVORABLE_HEADLINE = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+)
+
+
+@dataclass
+class FavorableGrouping:
+    """One grouping of the favourable-outcome view: its headline entries by metric and its
+    group rows (reference first, then by selection rate, lowest first; at most
+    ``HTML_MAX_GROUPS``, ``omitted`` more in the JSON)."""
+
+    name: str
+    headline: dict[str, dict[str, Any]]
+    rows: list[dict[str, Any]]
+    omitted: int = 0
+
+
+@dataclass
+class FavorableView:
+    """The favourable-outcome view of ``summary.favorable_outcome``: what the derived
+    outcome and label are, the worse-off entries (four-fifths), each grouping."""
+
+    outcome: str
+    label: str
+    threshold: float
+    direction: str
+    worse_off: list[dict[str, Any]]
+    groupings: list[FavorableGrouping]
+    uncertainty: str | None
+    rates: tuple[str, ...] = FAVORABLE_RATES
+    headline_metrics: tuple[str, ...] = _FAVORABLE_HEADLINE
+
+
+def _selection(row: Mapping[str, Any]) -> float:
+    value = row["metrics"].get("selection_rate")
+    return 2.0 if value is None else float(value)
+
+
+def favorable_view(data: Mapping[str, Any]) -> FavorableView | None:
+    """Return the favourable-outcome view of ``data``, or None without a threshold."""
+    section = (data.get("summary") or {}).get("favorable_outcome")
+    if not section:
+        return None
+    groupings = []
+    for name in data["audit"]["groupings"]:
+        rows = [r for r in section["metrics"]["by_group"] if r["feature"] == name]
+        ordered = sorted(rows, key=lambda r: (not r["reference"], _selection(r)))
+        headline = {h["metric"]: h for h in section["headline"] if h["feature"] == name}
+        shown = ordered[:HTML_MAX_GROUPS]
+        groupings.append(FavorableGrouping(name, headline, shown, len(rows) - len(shown)))
+    return FavorableView(
+        outcome=section["outcome"],
+        label=section["label"],
+        threshold=section["threshold"],
+        direction=section["direction"],
+        worse_off=section["worse_off"],
+        groupings=groupings,
+        uncertainty=(section.get("uncertainty") or {}).get("summary"),
+    )
+
+
 @dataclass
 class RegressionView:
     """The regression sections: what was measured, the findings, each grouping."""
@@ -98,6 +178,7 @@ class RegressionView:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     mitigation_grouping: str | None = None
     mitigations: list[dict[str, Any]] = field(default_factory=list)
+    favorable: FavorableView | None = None
 
 
 def _mitigation_rows(data: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -162,7 +243,14 @@ def _charts(name: str, drawn: list[dict[str, Any]], disparities: list[dict[str, 
         [[d["value"] for d in ks]],
         words=("Group", "a group's KS distance", "confidence interval"),
     )
-    return [ratio, distance]
+    # issue 17 (H5) wiring: each group's prediction ECDF, when the rows have their quantiles
+    from fairaudit.outputs._chart_ecdf import ecdf_chart, ecdf_groups
+
+    ecdf = ecdf_chart(
+        display_text(f"Prediction distribution: empirical CDF per group ({name}{of_all})"),
+        ecdf_groups(drawn, disparities, group_label),
+    )
+    return [ratio, distance] + ([ecdf] if ecdf is not None else [])
 
 
 def _grouping(data: Mapping[str, Any], name: str, index: int) -> RegressionGrouping:
@@ -249,6 +337,7 @@ def regression_view(data: Mapping[str, Any]) -> RegressionView:
         not_built=NOT_BUILT[1:] if mitigations else NOT_BUILT,
         mitigation_grouping=grouping,
         mitigations=mitigations,
+        favorable=favorable_view(data),
     )
 
 
