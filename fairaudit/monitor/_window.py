@@ -13,6 +13,7 @@ ISO week ``2026-W02``, ``month``: ``2026-01``) or into windows of N rows in file
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -63,7 +64,7 @@ def parse_window(value: str) -> str | int:
 
 def group_key(grouping: str, group: Mapping[str, Any]) -> str:
     """Return the text that identifies a group of a grouping (its values, in feature order)."""
-    return f"{grouping}|" + "|".join(f"{k}={group[k]}" for k in sorted(group))
+    return json.dumps([grouping, sorted((str(k), str(v)) for k, v in group.items())])
 
 
 def group_label(group: Mapping[str, Any]) -> str:
