@@ -210,6 +210,13 @@ def test_presets_judge_the_favourable_view(
     assert abs(four.observed - min(rates) / max(rates)) < TOL and four.class_label is None
     opportunity = next(o for o in judged["equal-opportunity"].outcomes if o.feature == "group")
     assert abs(opportunity.observed - (max(tpr) - min(tpr))) < TOL
+    # The favourable view has the binary audit's intervals: interval evidence works.
+    strict = _rules(result, tmp_path, '[[rule]]\nid = "ff"\nmetric = "favorable_rate_ratio"\n'
+                    'min = 0.5\nevidence = "interval"\nfeature = "group"\n')  # fmt: skip
+    (outcome,) = strict["ff"].outcomes
+    entry = next(w for w in result["summary"]["favorable_view"]["worse_off"]
+                 if w["feature"] == "group" and w["metric"] == "selection_rate")  # fmt: skip
+    assert outcome.interval == tuple(entry["ci_ratio_between"]) and outcome.status == "pass"
     # equalized-odds is a headline rule: every class, one-vs-rest.
     assert {o.class_label for o in judged["equalized-odds"].outcomes} == set(CLASSES)
     # Without favourable classes the favourable rules are not evaluable, and say why.

@@ -148,6 +148,9 @@ class MulticlassMeasurement:
         self.headline = [entry for t in self.tables for entry in self._headline(t)]
         self.worst_classes = worst_classes(self.headline)
         self.uncertainty: dict[str, Any] | None = None
+        # The favourable view and the summary holding it (intervals added in place).
+        self._favorable: Measurement | None = None
+        self._summary: dict[str, Any] | None = None
 
     def _low_denominators(self, table: MulticlassTable) -> dict[tuple[int | None, str], np.ndarray]:
         """Return ``{(class code or None, metric): per group, whether its denominator is
@@ -235,7 +238,8 @@ class MulticlassMeasurement:
         """Return the AuditResult's ``summary``: the worst class of each headline metric
         and, given favourable classes, the binary view of their union (its headline and
         worse-off groups, with the four-fifths ratio). ``worse_off`` (the binary banner's
-        entries) stays empty: a multiclass audit names no single favourable outcome."""
+        entries) stays empty: a multiclass audit names no single favourable outcome.
+        ``add_uncertainty`` afterwards adds the view's intervals to this same dict."""
         out: dict[str, Any] = {
             "ratio_band": list(RATIO_BAND),
             "worse_off": [],
@@ -246,11 +250,10 @@ class MulticlassMeasurement:
             view = self.favorable_view(favorable, column=column)
             out["favorable_view"] = {
                 "classes": [c for c in self.classes if c in set(favorable)],
-                "worse_off": view.worse_off(),
-                "headline": view.headline,
-                # The favourable rates policy rules judge (favorable_rate_*, _opportunity_*).
-                "disparities": [d for d in view.disparities if d["metric"] in _FAVORABLE_RATES],
+                **_favorable_numbers(view),
             }
+            self._favorable = view
+        self._summary = out
         return out
 
     def overall_json(self) -> dict[str, Any]:
@@ -330,6 +333,11 @@ class MulticlassMeasurement:
         self._attach_group_ci(computed.group_ci)
         for row, result in zip(self.disparities, computed.disparities, strict=True):
             row.update(_test_json(result))
+        if self._favorable is not None and self._summary is not None:
+            # The favourable view's intervals (its four-fifths ratio's, for policy evidence),
+            # in the summary the caller already holds.
+            self._favorable.add_uncertainty(confidence=confidence, n_resamples=n_resamples, seed=0)
+            self._summary["favorable_view"].update(_favorable_numbers(self._favorable))
         for entry in self.headline:
             k = self.classes.index(entry["class"])
             pair = computed.headline_ci[entry["feature"]][k][entry["metric"]]
@@ -360,6 +368,16 @@ class MulticlassMeasurement:
                     for k, label in enumerate(self.classes)
                 },
             }
+
+
+def _favorable_numbers(view: Measurement) -> dict[str, Any]:
+    """Return the favourable view's ``worse_off``, ``headline`` and the disparities of the
+    rates policy rules judge (``favorable_rate_*``, ``favorable_opportunity_*``)."""
+    return {
+        "worse_off": view.worse_off(),
+        "headline": view.headline,
+        "disparities": [d for d in view.disparities if d["metric"] in _FAVORABLE_RATES],
+    }
 
 
 def _test_json(result: DisparityUncertainty | None) -> dict[str, Any]:
