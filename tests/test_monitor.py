@@ -100,6 +100,19 @@ def stream(
     return codes
 
 
+def valid(document: dict[str, Any]) -> dict[str, Any]:
+    """Return ``document`` once it follows the monitor report's JSON schema."""
+    import jsonschema
+
+    from fairaudit.monitor import MONITOR_SCHEMA_VERSION, monitor_schema_path
+
+    schema = json.loads(monitor_schema_path().read_text())
+    assert schema["$id"].endswith("/" + MONITOR_SCHEMA_VERSION)
+    assert document["schema_version"] == MONITOR_SCHEMA_VERSION
+    jsonschema.Draft202012Validator(schema).validate(document)
+    return document
+
+
 def test_a_step_change_at_week_31_alarms_within_4_windows_and_exits_3(
     signed, tmp_path: Path
 ) -> None:
@@ -107,7 +120,7 @@ def test_a_step_change_at_week_31_alarms_within_4_windows_and_exits_3(
     first = codes.index(3) + 1
     assert 31 <= first <= 34, first
     assert all(c == 3 for c in codes[first - 1 :])  # an alarm stays until a new period starts
-    document = json.loads((tmp_path / "monitor.json").read_text())
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
     alarm = document["alarms"][0]
     assert alarm["metric"] == "selection_rate" and alarm["group"] == {"sex": "f"}
     assert alarm["high"] < 0.8 and alarm["window"] == f"week{first:02d}"
@@ -117,7 +130,7 @@ def test_a_step_change_at_week_31_alarms_within_4_windows_and_exits_3(
 def test_a_null_stream_raises_no_alarm_in_52_looks(signed, tmp_path: Path) -> None:
     codes = stream(signed, tmp_path, [1.0] * 52, 8, "--no-ledger", "--drift", "0.1")
     assert codes == [0] * 52
-    document = json.loads((tmp_path / "monitor.json").read_text())
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
     assert document["alarms"] == [] and document["verdict"] == "pass"
     assert document["settings"]["tests"] == 6  # 1 pair x 3 rates x 2 rules
     assert document["settings"]["alpha_per_test"] == pytest.approx(0.05 / 6)
@@ -256,7 +269,7 @@ def test_two_files_feeding_one_window_add_up(signed, tmp_path: Path) -> None:
     halves = [window(tmp_path / f"d{i}.csv", rng, rows=2500) for i in range(2)]
     for half in halves:
         assert monitor(signed, half, tmp_path, "--window-label", "w1").exit_code == 0
-    document = json.loads((tmp_path / "monitor.json").read_text())
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
     assert [w["label"] for w in document["windows"]] == ["w1"]
     assert document["windows"][0]["rows"] == 5000 and len(document["windows"][0]["files"]) == 2
     frames = pd.concat([pd.read_csv(h) for h in halves])
@@ -320,7 +333,7 @@ def test_tiny_windows_and_empty_groups_do_not_alarm(signed, tmp_path: Path) -> N
     for data in (tiny, only_m):
         result = monitor(signed, data, tmp_path, "--drift", "0")
         assert result.exit_code == 0, result.output
-    document = json.loads((tmp_path / "monitor.json").read_text())
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
     rows = document["series"][0]["windows"]
     assert (
         rows[1]["trials"] == 0 and rows[1]["rate"] is None and rows[1]["ratio_anytime"][1] is None
@@ -337,7 +350,7 @@ def test_more_than_two_groups_name_the_group_that_drifts(signed, tmp_path: Path)
         )
         result = monitor(signed, data, tmp_path, "--no-ledger", "--metric", "selection_rate")
     assert result.exit_code == 3
-    document = json.loads((tmp_path / "monitor.json").read_text())
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
     assert {a["group_label"] for a in document["alarms"]} == {"sex=x"}
     assert "sex=x vs sex=m, selection_rate" in result.output
 
@@ -357,7 +370,7 @@ def test_the_run_is_a_signed_monitor_entry_in_the_ledger(signed, tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert invoke("verify", tmp_path / "monitor.html", "--key", signed["pub"]).exit_code == 0
     entries = read_entries(tmp_path / "fairaudit-ledger.sqlite", kind="monitor")
-    document = json.loads((tmp_path / "monitor.json").read_text())
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
     assert [e.audit_id for e in entries] == [document["audit"]["id"]]
     assert entries[0].kind == "monitor" and entries[0].verdict == "pass"
     assert verify_ledger(tmp_path / "fairaudit-ledger.sqlite").ok

@@ -16,9 +16,21 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["MONITOR_SCHEMA_VERSION", "monitor_document", "publish_monitor", "write_monitor_junit"]
+__all__ = [
+    "MONITOR_SCHEMA_VERSION",
+    "monitor_document",
+    "monitor_schema_path",
+    "publish_monitor",
+    "write_monitor_junit",
+]
 
+#: The version of ``monitor-report.schema.json`` (beside this module) the document follows.
 MONITOR_SCHEMA_VERSION = "1.0.0"
+
+
+def monitor_schema_path() -> Path:
+    """Return the path of the JSON schema of the monitor document."""
+    return Path(__file__).resolve().parent / "monitor-report.schema.json"
 
 
 def monitor_document(
