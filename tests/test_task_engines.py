@@ -316,3 +316,76 @@ def test_spark_regression_and_multiclass_match_numpy(
         sensitive=("sex", "age"), bins={"age": (25.0, 40.0)}, min_group_size=30,
     )  # fmt: skip
     assert _json(multiclass, "spark") == _json(multiclass, "numpy")
+
+
+def test_column_types_are_read_as_pandas_reads_them(tmp_path: Path) -> None:
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    n = 300
+    group = rng.choice(["a", "b"], n)
+    tables = {
+        "float32 predictions, whole-number target": {
+            "y": pa.array(rng.integers(0, 200, n)),
+            "pred": pa.array(rng.normal(100, 50, n).astype(np.float32)),
+        },
+        "numbers as text": {
+            "y": pa.array([str(v) for v in np.round(rng.normal(0, 1, n), 3)]),
+            "pred": pa.array(rng.normal(0, 1, n)),
+        },
+        "decimals": {
+            "y": pa.array(
+                [decimal.Decimal(str(round(v, 2))) for v in rng.normal(0, 100, n)],
+                pa.decimal128(10, 2),
+            ),
+            "pred": pa.array(rng.normal(0, 1, n)),
+        },
+        "dictionary classes": {
+            "y": pa.array(rng.choice(["x", "y", "z"], n)).dictionary_encode(),
+            "pred": pa.array(rng.choice(["x", "y", "z", "w"], n)).dictionary_encode(),
+        },
+    }
+    for j, columns in enumerate(tables.values()):
+        path = tmp_path / f"t{j}.parquet"
+        pq.write_table(pa.table({"group": pa.array(group), **columns}), path)
+        _same(_spec(path))
+    booleans = tmp_path / "bool.parquet"
+    pq.write_table(
+        pa.table({"group": group, "y": rng.normal(0, 1, n), "pred": rng.random(n) < 0.5}),
+        booleans,
+    )
+    assert "300 values that are not finite numbers" in _same_error(
+        _spec(booleans, task="regression")
+    )
+    # Text CSV numbers with spaces and exponents: parsed by pandas, the same bits.
+    text = tmp_path / "exp.csv"
+    rows = zip(group, rng.normal(0, 1, n), rng.normal(0, 1, n), strict=True)
+    text.write_text("group,y,pred\n" + "".join(f"{g}, {y:.6e} ,{float(p)!r}\n" for g, y, p in rows))
+    _same(_spec(text))
+
+
+def test_binned_groups_group_limit_and_favorable_threshold(tmp_path: Path) -> None:
+    frame = _regression_frame(300).assign(age=np.arange(300) % 70 + 18.0)
+    frame.loc[[1, 2], "age"] = None
+    paths = _write(frame.assign(pred=frame["pred"].astype(str).where(frame.index != 5, "n/a")),
+                   tmp_path, "binned")  # fmt: skip
+    for path in paths.values():
+        for missing in ("group", "drop"):
+            spec = _spec(
+                path, sensitive=("group", "age"), bins={"age": (30.0, 50.0)},
+                missing_sensitive=missing, task="regression",
+            )  # fmt: skip
+            assert "not a finite number ('n/a')" in _same_error(spec)
+            # Too many groups is said first, as numpy says it, before any value is read.
+            limited = AuditSpec(**{**spec.__dict__, "max_groups": 2})
+            assert "more than the limit of 2" in _same_error(limited)
+    for path in _write(frame, tmp_path, "fixed").values():
+        spec = _spec(
+            path, sensitive=("group", "age"), bins={"age": (30.0, 50.0)}, missing_sensitive="group"
+        )
+        _same(spec)
+        outcome = _same(AuditSpec(**{**spec.__dict__, "favorable_above": 50.0}))
+        assert outcome["summary"]["favorable_outcome"] is not None

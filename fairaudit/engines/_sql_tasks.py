@@ -18,6 +18,7 @@ numpy engine's. Then:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,10 +130,10 @@ class TaskSqlCounter(SqlCounter):
         code_sql = self._cell_code_sql(maps, missing_code, joins)
         counted: dict[str, Any] = {}
         if decision.task == "regression":
+            self._check_group_limit(code_sql, joins, levels)
             counted["regression"] = self._count_regression(
                 code_sql, joins, levels, distinct, summaries
             )
-            check_group_limit(spec, counted["regression"].group_counts)
         else:
             counted["multiclass"] = self._count_multiclass(code_sql, joins, levels, distinct)
         return TaskCounts(
@@ -220,6 +221,26 @@ class TaskSqlCounter(SqlCounter):
                 out.append(f"COALESCE({code}, {missing_code[i]}) AS c{i}")
         return out
 
+    def _check_group_limit(
+        self, code_sql: list[str], joins: list[str], levels: tuple[tuple[str, ...], ...]
+    ) -> None:
+        """Raise the numpy engine's DataError, before any value is read, when the rows form
+        more groups than ``--max-groups``; costs nothing when every possible cell fits."""
+        if math.prod(len(names) for names in levels) <= self.spec.max_groups:
+            return
+        keys = ", ".join(f"c{i}" for i in range(len(self.features)))
+        rows = self.runner.rows(
+            f"SELECT DISTINCT {keys} FROM (SELECT {', '.join(code_sql)} FROM fa_src "
+            f"{' '.join(joins)} WHERE fa_src.kept) q"
+        )
+        self._group_limit(np.array(rows, dtype=np.int64).reshape(len(rows), -1), levels)
+
+    def _group_limit(self, cells: np.ndarray, levels: tuple[tuple[str, ...], ...]) -> None:
+        """Raise DataError if the distinct ``cells`` form more groups than allowed."""
+        unique = np.unique(cells, axis=0) if len(cells) else cells
+        layout = np.zeros((len(unique), 4), dtype=np.int64)
+        check_group_limit(self.spec, GroupCounts(self.features, levels, unique, layout))
+
     def _count_regression(
         self,
         code_sql: list[str],
@@ -284,9 +305,7 @@ class TaskSqlCounter(SqlCounter):
         )
         rows = self.runner.rows(f"SELECT {keys}, count(*) FROM ({inner}) q GROUP BY {keys}")
         cells = np.array([r[:n] for r in rows], dtype=np.int64).reshape(len(rows), n)
-        unique_cells = np.unique(cells, axis=0) if len(rows) else cells
-        layout = np.zeros((len(unique_cells), 4), dtype=np.int64)
-        check_group_limit(self.spec, GroupCounts(self.features, levels, unique_cells, layout))
+        self._group_limit(cells, levels)
         # The distinct (label, prediction) pairs, with their raw values.
         pairs = {(self._key(r[n]), self._key(r[n + 1])): (r[n], r[n + 1]) for r in rows}
         pair_of = {key: j for j, key in enumerate(pairs)}
