@@ -151,6 +151,7 @@ class MulticlassMeasurement:
         # The favourable view and the summary holding it (intervals added in place).
         self._favorable: Measurement | None = None
         self._summary: dict[str, Any] | None = None
+        self._options: dict[str, Any] | None = None  # add_uncertainty's, once it ran
 
     def _low_denominators(self, table: MulticlassTable) -> dict[tuple[int | None, str], np.ndarray]:
         """Return ``{(class code or None, metric): per group, whether its denominator is
@@ -248,6 +249,8 @@ class MulticlassMeasurement:
         }
         if favorable:
             view = self.favorable_view(favorable, column=column)
+            if self._options is not None:  # intervals already computed: the view's too
+                view.add_uncertainty(**self._options)
             out["favorable_view"] = {
                 "classes": [c for c in self.classes if c in set(favorable)],
                 **_favorable_numbers(view),
@@ -333,10 +336,11 @@ class MulticlassMeasurement:
         self._attach_group_ci(computed.group_ci)
         for row, result in zip(self.disparities, computed.disparities, strict=True):
             row.update(_test_json(result))
+        self._options = {"confidence": confidence, "n_resamples": n_resamples, "seed": 0}
         if self._favorable is not None and self._summary is not None:
             # The favourable view's intervals (its four-fifths ratio's, for policy evidence),
             # in the summary the caller already holds.
-            self._favorable.add_uncertainty(confidence=confidence, n_resamples=n_resamples, seed=0)
+            self._favorable.add_uncertainty(**self._options)
             self._summary["favorable_view"].update(_favorable_numbers(self._favorable))
         for entry in self.headline:
             k = self.classes.index(entry["class"])
