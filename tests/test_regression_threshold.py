@@ -47,7 +47,13 @@ from fairaudit.spec import (
     load_config,
 )
 from tests.conftest import SCORED_ROWS, AuditRun
-from tests.test_regression_audit import HOSTILE, diabetes  # noqa: F401, F811 (a fixture)
+from tests.test_regression_audit import (  # noqa: F401 (diabetes: a fixture)
+    _AXE_RUN,
+    AXE,
+    CHROMIUM,
+    HOSTILE,
+    diabetes,
+)
 from tests.test_spec import _spec  # data d.csv, target y, sensitive sex, prediction_col pred
 
 
@@ -494,3 +500,46 @@ def test_without_intervals_the_view_has_none() -> None:
     ]
     assert section["uncertainty"] is None
     assert all("ci" not in r for r in section["metrics"]["by_group"])
+
+
+def test_duckdb_counts_the_derived_outcome_as_numpy_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("duckdb")
+    frame = _synthetic(n=300)
+    frame["group"] = frame["group"].map({"a": HOSTILE, "b": "b"})
+    path = tmp_path / "scored.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr("fairaudit.engines._sql_tasks.CHUNK_ROWS", 7)  # many chunks
+    results = [
+        _audit(path, engine=engine, favorable_below=95)["summary"]["favorable_outcome"]
+        for engine in ("numpy", "duckdb")
+    ]
+    assert results[0] == results[1]
+
+
+def test_the_section_in_chromium(diabetes: tuple, audit_cli: Any, tmp_path: Path) -> None:  # noqa: F811
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists() or not AXE.exists():
+        pytest.skip("Chromium or axe-core is not installed")
+    run: AuditRun = audit_cli(diabetes[0], "--target", "target", "--prediction-col", "pred",
+                              "--favorable-above", "150",
+                              sensitive=["sex", "age_band"])  # fmt: skip
+    run.assert_ok()
+    own = run.html_path.resolve().as_uri()
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        for width in (1280, 390):
+            page = browser.new_page(bypass_csp=True, viewport={"width": width, "height": 900})
+            page.route("**/*", lambda r: r.continue_() if r.request.url == own else r.abort())
+            page.goto(own, wait_until="load")
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            section = page.locator("#favorable-outcome")
+            assert section.locator("h2").inner_text() == "Derived outcome: prediction > 150"
+            assert section.locator("table").count() == 2 + 3  # four-fifths, headline, groupings
+            section.screenshot(path=str(tmp_path / f"favorable-{width}.png"))
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.evaluate(AXE.read_text(encoding="utf-8"))
+            assert page.evaluate(_AXE_RUN) == []
+            page.close()
+        browser.close()

@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from fairaudit.display import display_text
 from fairaudit.measure import MSG_REGRESSION_MITIGATION
+from fairaudit.measure._regression_threshold import number_text
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS
 from fairaudit.outputs._report_view import ReportContext, group_label, grouping_title, task_context
@@ -129,7 +130,7 @@ class FavorableView:
 
     outcome: str
     label: str
-    threshold: float
+    threshold: str
     direction: str
     worse_off: list[dict[str, Any]]
     groupings: list[FavorableGrouping]
@@ -158,7 +159,7 @@ def favorable_view(data: Mapping[str, Any]) -> FavorableView | None:
     return FavorableView(
         outcome=section["outcome"],
         label=section["label"],
-        threshold=section["threshold"],
+        threshold=number_text(section["threshold"]),
         direction=section["direction"],
         worse_off=section["worse_off"],
         groupings=groupings,
