@@ -56,18 +56,18 @@ def quantile_summary(values: np.ndarray, steps: int = 40) -> list[float]:
     return [float(ordered[i]) for i in indices]
 
 
-def write_hostile_regression(folder: Path, seed: int = 3, rows: int = 800) -> Path:
+def write_hostile_regression(folder: Path, worst: int = 0, rows: int = 800) -> Path:
     """Write a regression CSV (target, precomputed prediction, two sensitive columns) whose
-    group names are hostile; the groups' errors and predictions differ, the script-named
-    group's the most."""
-    rng = random.Random(seed)
+    group names are hostile; the groups' errors and predictions differ, group ``HOSTILE[worst]``'s
+    the most (the script-named group's by default)."""
+    rng = random.Random(3)
     path = folder / "hostile-regression.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["y", "pred", "g", "r"])
         for i in range(rows):
             y = rng.gauss(100, 20) + (i % 4) * 5
-            pred = y + rng.gauss((3 - i % 4) * 4, 15)
+            pred = y + rng.gauss((3 - (i - worst) % 4) * 4, 15)
             writer.writerow([round(y, 3), round(pred, 3), HOSTILE[i % 4], "ab"[i % 3 == 0]])
     return path
 

@@ -245,26 +245,26 @@ def _legend(drawn: Sequence[EcdfGroup], widest: EcdfGroup | None) -> Markup:
 
 
 def _table(groups: Sequence[EcdfGroup]) -> Markup:
-    """Return the numbers behind the chart: each group's rows, range, median and KS."""
+    """Return the numbers behind the chart: each group's KS distance from the reference (first,
+    so that a phone shows it beside the name), rows, smallest, median and largest prediction."""
     rows = []
     for g in groups:
         q = g.quantiles
-        median = q[round((len(q) - 1) / 2)]
-        ks = Markup("reference") if g.reference else (
-            Markup("{}").format(figure_text(g.ks)) if finite(g.ks) else Markup("undefined")
-        )  # fmt: skip
+        if g.reference:
+            ks = Markup("reference")
+        else:
+            ks = Markup("{}").format(figure_text(g.ks)) if finite(g.ks) else Markup("undefined")
+        cells = (figure_text(q[0]), figure_text(q[round((len(q) - 1) / 2)]), figure_text(q[-1]))
         rows.append(
             Markup(
-                '<tr><th scope="row">{}</th><td>{:,}</td><td>{}</td><td>{}</td><td>{}</td>'
+                '<tr><th scope="row">{}</th><td>{}</td><td>{:,}</td><td>{}</td><td>{}</td>'
                 "<td>{}</td></tr>"
-            ).format(
-                g.name, g.count, figure_text(q[0]), figure_text(median), figure_text(q[-1]), ks
-            )  # fmt: skip
+            ).format(g.name, ks, g.count, *cells)
         )
     return Markup(
         '<table class="ecdf-table"><thead><tr><th scope="col" class="text">Group</th>'
-        '<th scope="col">rows</th><th scope="col">smallest</th><th scope="col">median</th>'
-        '<th scope="col">largest</th><th scope="col">KS distance from the reference</th>'
+        '<th scope="col">KS distance from the reference</th><th scope="col">rows</th>'
+        '<th scope="col">smallest</th><th scope="col">median</th><th scope="col">largest</th>'
         "</tr></thead><tbody>{}</tbody></table>"
     ).format(Markup("").join(rows))
 
