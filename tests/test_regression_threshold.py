@@ -87,6 +87,7 @@ def test_threshold_is_read_and_recorded_only_when_given() -> None:
     assert not {"favorable_above", "favorable_below", "class_scores"} & set(plain)
     # A threshold changes the audit's options, so its id; zero is a threshold too.
     assert _spec(favorable_above=0).effective_config()["favorable_above"] == 0.0
+    assert str(_spec(favorable_above=-0.0).favorable_above) == "0.0"  # one zero, one audit id
 
 
 def test_threshold_misuse_is_one_line() -> None:

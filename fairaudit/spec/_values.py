@@ -155,10 +155,10 @@ def as_model(value: Any) -> Any:
 
 
 def as_number(value: Any, key: str) -> float:
-    """Return ``value`` (an int or a float, not a bool) as a float."""
+    """Return ``value`` (an int or a float, not a bool) as a float (-0.0 as 0.0)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise ConfigError(f"{key} must be a number, not {value!r}")
-    return float(value)
+    return float(value) + 0.0
 
 
 def names(value: str | Sequence[str]) -> tuple[str, ...]:
