@@ -161,6 +161,24 @@ def test_incremental_runs_rebuild_the_same_json(signed, tmp_path: Path, monkeypa
     assert (tmp_path / "a/monitor.json").read_bytes() == (tmp_path / "b/monitor.json").read_bytes()
 
 
+def test_drift_from_the_first_windows_ignores_a_gap_the_audit_did_not_have(
+    signed, tmp_path
+) -> None:
+    ratios = [0.7] * 12  # a steady 0.7 from the start: far from the audit's 1.0, not drifting
+    quiet = ("--no-ledger", "--ratio-min", "0.5", "--drift", "0.1")
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "first").mkdir()
+    codes = stream(signed, tmp_path / "audit", ratios, 23, *quiet)
+    assert codes[-1] == 3
+    document = valid(json.loads((tmp_path / "audit/monitor.json").read_text()))
+    assert {a["rule"] for a in document["alarms"]} == {"drift"}
+    codes = stream(signed, tmp_path / "first", ratios, 23, *quiet, "--baseline-windows", "4")
+    assert codes == [0] * 12
+    document = valid(json.loads((tmp_path / "first/monitor.json").read_text()))
+    assert document["series"][0]["baseline"]["source"] == "windows 1-4"
+    assert document["settings"]["baseline_windows"] == 4
+
+
 def test_a_tampered_baseline_is_refused_in_one_line(signed, tmp_path: Path) -> None:
     page = signed["page"].read_bytes()
     forged = tmp_path / "report.html"

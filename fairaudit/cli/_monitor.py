@@ -91,6 +91,12 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
     help="The most windows this monitoring period will have (fixed in advance).",
 )
 @click.option(
+    "--baseline-windows",
+    type=int,
+    metavar="N",
+    help="Judge drift against the first N windows instead of the baseline audit's counts.",
+)
+@click.option(
     "--policy",
     "policy_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -155,6 +161,7 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
             "drift": options["drift"],
             "alpha": options["alpha"],
             "horizon": options["horizon"],
+            "baseline_windows": options["baseline_windows"],
         },
     )
     source = _source(data_path, options)

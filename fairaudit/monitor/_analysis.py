@@ -6,9 +6,11 @@ and false positive rate), the windows' counts form one two-group stream. Two rul
 it with the anytime-valid intervals of ``fairaudit.stats`` (``ratio_alarm``,
 ``drift_alarm``): the *window rule* (the group's rate over the reference's lies outside
 ``[ratio_min, 1 / ratio_min]``) and, with a tolerance, the *drift rule* (that ratio moved
-more than the tolerance from the baseline's). The error budget ``alpha`` is split equally
-over every (grouping, group, rate, rule) test (Bonferroni), so the chance of any false
-alarm anywhere in the report, over the whole monitoring period, stays at most ``alpha``.
+more than the tolerance from the baseline's: the signed audit's counts, or with
+``baseline_windows`` N the first N windows', the drift rule then watching the rest). The
+error budget ``alpha`` is split equally over every (grouping, group, rate, rule) test
+(Bonferroni), so the chance of any false alarm anywhere in the report, over the whole
+monitoring period, stays at most ``alpha``.
 
 Beside them each window gets its ordinary 95% intervals (Wilson for rates, MOVER-R for the
 ratio), labelled as valid for one look only.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -113,18 +116,36 @@ def _judge(
     settings: MonitorSettings,
     share: float,
 ) -> list[Any]:
-    """Return the alarms (window rule, then drift rule) of one pair's stream."""
+    """Return the alarms (window rule, then drift rule) of one pair's stream.
+
+    With ``baseline_windows`` N, the drift rule watches the windows after the first N
+    (their counts are the baseline) and says nothing before window N + 1.
+    """
     from fairaudit.stats import drift_alarm, ratio_alarm
 
     horizon = settings.horizon
     found = [ratio_alarm(counts, bound=settings.ratio_min, alpha=share, horizon=horizon)]
-    if settings.drift is not None and base[1] > 0 and base[3] > 0 and base[2] > 0:
-        found.append(
-            drift_alarm(
-                counts, baseline=base, tolerance=settings.drift, alpha=share, horizon=horizon
-            )
+    skip = settings.baseline_windows or 0
+    if settings.drift is not None and min(base[1:]) > 0 and len(counts[0]) > skip:
+        watched = [c[skip:] for c in counts]
+        drift = drift_alarm(
+            watched, baseline=base, tolerance=settings.drift, alpha=share, horizon=horizon
         )
+        if drift is not None:
+            found.append(replace(drift, window=drift.window + skip, start=drift.start + skip))
     return [a for a in found if a is not None]
+
+
+def _window_baseline(
+    counts: list[np.ndarray], base: tuple[int, int, int, int], settings: MonitorSettings
+) -> tuple[tuple[int, int, int, int], str]:
+    """Return the drift baseline's counts and where they come from (the audit or windows)."""
+    n = settings.baseline_windows
+    if n is None:
+        return base, "audit"
+    if len(counts[0]) < n:  # not yet: no drift judgement until the N windows are in
+        return (0, 0, 0, 0), f"windows 1-{n} (not complete)"
+    return tuple(int(c[:n].sum()) for c in counts), f"windows 1-{n}"  # type: ignore[return-value]
 
 
 def _window_rows(
@@ -173,7 +194,8 @@ def analyse(
         grouping, _, group, ref_key = pair
         reference = dict(references[grouping])
         for metric in settings.metrics:
-            counts, base = _series(windows, pair, metric, baseline)
+            counts, audit_base = _series(windows, pair, metric, baseline)
+            base, source = _window_baseline(counts, audit_base, settings)
             head = {
                 "grouping": grouping,
                 "group": group,
@@ -201,6 +223,7 @@ def analyse(
                         "reference_successes": base[2],
                         "reference_trials": base[3],
                         "ratio": None if base_ratio is None else _num(base_ratio),
+                        "source": source,
                     },
                     "windows": rows,
                     "alarms": pair_alarms,

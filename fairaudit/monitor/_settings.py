@@ -8,6 +8,7 @@ A policy file may carry, besides its ``[[rule]]`` tables, one ``[monitor]`` tabl
     drift = 0.1         # drift rule: that ratio moves at most 0.1 from the baseline's
     alpha = 0.05        # the chance of any false alarm over the whole monitoring period
     horizon = 52        # optional: the most windows this monitoring period will have
+    baseline_windows = 4  # optional: drift from the first 4 windows, not the audit
 
 Options given on the command line override the table's values.
 """
@@ -31,7 +32,7 @@ METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "true_positive_rate": (("tp",), ("tp", "fn")),
     "false_positive_rate": (("fp",), ("fp", "tn")),
 }
-_KEYS = ("metrics", "ratio_min", "drift", "alpha", "horizon")
+_KEYS = ("metrics", "ratio_min", "drift", "alpha", "horizon", "baseline_windows")
 MSG_BAD = "{source}: [monitor] {key} must be {expected}, got {value!r}"
 
 
@@ -44,9 +45,11 @@ class MonitorSettings:
     drift: float | None = None
     alpha: float = 0.05
     horizon: int | None = None
+    baseline_windows: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "baseline_windows": self.baseline_windows,
             "metrics": list(self.metrics),
             "ratio_min": self.ratio_min,
             "drift": self.drift,
@@ -58,14 +61,13 @@ class MonitorSettings:
 def _check(key: str, value: Any, source: str) -> Any:
     """Return ``value`` for ``key`` once valid; ConfigError naming ``source`` if not."""
     number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    whole = isinstance(value, int) and not isinstance(value, bool)
     checks: dict[str, tuple[bool, str]] = {
         "ratio_min": (number and 0 < value < 1, "a number strictly between 0 and 1"),
         "alpha": (number and 0 < value < 1, "a number strictly between 0 and 1"),
         "drift": (number and math.isfinite(value) and value >= 0, "a number >= 0"),
-        "horizon": (
-            isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-            "a whole number >= 1",
-        ),
+        "horizon": (whole and value >= 1, "a whole number >= 1"),
+        "baseline_windows": (whole and value >= 1, "a whole number >= 1"),
         "metrics": (
             isinstance(value, list | tuple) and bool(value) and all(m in METRICS for m in value),
             "a non-empty list of " + ", ".join(METRICS),
