@@ -68,15 +68,19 @@ class NumericColumn:
     n_bad: int
 
 
-def numeric_summary_sql(alias: str) -> list[str]:
+def numeric_summary_sql(alias: str, *, label: bool) -> list[str]:
     """Return the aggregates of a numeric column ``alias`` of ``fa_src`` (kept rows) that
-    make its NumericColumn, in order."""
+    make its NumericColumn, in order; the distinct numbers and their wholeness only for the
+    label (``label``: the task detection's summary), else zeros."""
     x = f"CAST({alias} AS DOUBLE)"
+    bad = f"count(*) FILTER (WHERE NOT (abs({x}) < {MAGNITUDE_LIMIT!r}))"
+    if not label:
+        return ["0", "0", bad]
     return [
         # + 0.0: -0.0 is 0.0, one number (as np.unique takes it).
-        f"count(DISTINCT {x} + CAST(0 AS DOUBLE)) FILTER (WHERE kept)",
-        f"count(*) FILTER (WHERE kept AND abs({x}) < {_ALL_WHOLE!r} AND {x} <> floor({x}))",
-        f"count(*) FILTER (WHERE kept AND NOT (abs({x}) < {MAGNITUDE_LIMIT!r}))",
+        f"count(DISTINCT {x} + CAST(0 AS DOUBLE))",
+        f"count(*) FILTER (WHERE abs({x}) < {_ALL_WHOLE!r} AND {x} <> floor({x}))",
+        bad,
     ]
 
 

@@ -167,13 +167,21 @@ class TaskSqlCounter(SqlCounter):
         """Return the NumericColumn of each numeric column, from one aggregate query."""
         if not aliases:
             return {}
-        aggs = [sql for a in aliases for sql in numeric_summary_sql(a)]
-        row = self.runner.rows(f"SELECT {', '.join(aggs)} FROM fa_src")[0]
+        aggs = [sql for a in aliases for sql in numeric_summary_sql(a, label=a == "t")]
+        row = self.runner.rows(f"SELECT {', '.join(aggs)} FROM fa_src WHERE kept")[0]
         return {a: numeric_column(tuple(row[3 * j : 3 * j + 3])) for j, a in enumerate(aliases)}
 
     def _first_values(self, alias: str, where: str = "TRUE", limit: int = 8) -> list[Any]:
-        """Return the first ``limit`` distinct values of a kept column, in file order."""
+        """Return the first ``limit`` distinct values of a kept column, in file order: from
+        the first rows (a top-N by row number), else from every distinct value."""
         assert self.source.row_number is not None  # numeric columns: Parquet or Spark
+        head = 32 * limit
+        rows = self.runner.rows(
+            f"SELECT {alias} FROM fa_src WHERE kept AND ({where}) ORDER BY rn LIMIT {head}"
+        )
+        first = list({self._key(r[0]): r[0] for r in rows}.values())
+        if len(first) >= limit or len(rows) < head:
+            return first[:limit]
         return [
             r[0]
             for r in self.runner.rows(
