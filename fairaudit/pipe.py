@@ -231,6 +231,7 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
             raise
         refuse_unbuilt(spec, decision)
         return TASK_AUDITS[decision.task](spec, say)
+    spec.check_task("binary")  # H3 wiring (issue 17): --favorable-above, --score-col CLASS=COL
     favorable = spec.favorable_label
     if favorable is not None and not isinstance(favorable, str):
         if len(favorable) != 1:

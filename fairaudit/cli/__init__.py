@@ -58,6 +58,10 @@ from fairaudit.cli._signing import (
 from fairaudit.errors import PolicyFailed
 
 cli.add_command(data_audit)  # ``fairaudit data`` (issue 18); _main registers the others
+# monitor wiring (issue 20, H6): ``fairaudit monitor``
+from fairaudit.cli._monitor import monitor  # noqa: E402
+
+cli.add_command(monitor)
 
 
 def main() -> None:

@@ -50,6 +50,8 @@ def _outcome_line(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     groups = " vs ".join(group_text(g) for g in outcome.get("groups") or [])
     # A data rule's outcome names its own row (group vs reference, proxy column).
     where = outcome.get("name") or (f"{feature} ({groups})" if groups else feature)
+    if outcome.get("class") is not None:  # H4 (issue 17): a multiclass outcome's class
+        where = f"class {outcome['class']}, {where}"
     value = f"{rule['metric']} = {_number(outcome.get('observed'))}"
     interval = outcome.get("interval")
     if interval is not None and None not in interval:

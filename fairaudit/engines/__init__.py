@@ -19,12 +19,14 @@ values) that each engine computes where the data is.
 
 from __future__ import annotations
 
-from fairaudit.engines._api import (
+from fairaudit.engines._api import (  # H1 wiring (issue 17): count_task_with_engine
+    CLASS_SCORES_NEED_NUMPY,
     ENGINES,
     NEEDS_PREDICTIONS,
     UNKNOWN_ENGINE,
     EngineName,
     choose_engine,
+    count_task_with_engine,
     count_with_engine,
 )
 from fairaudit.engines._data_counts import (
@@ -34,6 +36,7 @@ from fairaudit.engines._data_counts import (
     count_data_with_engine,
     data_report_file,
 )
+from fairaudit.engines._task_counts import TaskCounts  # H1 wiring (issue 17)
 from fairaudit.engines._types import (
     REFERENCE_NOT_FOUND,
     SPARK_TABLE_PREFIX,
@@ -43,11 +46,13 @@ from fairaudit.engines._types import (
 )
 
 __all__ = [
+    "CLASS_SCORES_NEED_NUMPY",
     "DATA_ENGINES",
     "ENGINES",
     "NEEDS_PREDICTIONS",
     "REFERENCE_NOT_FOUND",
     "SPARK_TABLE_PREFIX",
+    "TaskCounts",
     "UNKNOWN_ENGINE",
     "EngineCounts",
     "EngineName",
@@ -57,6 +62,7 @@ __all__ = [
     "choose_engine",
     "count_data_duckdb",
     "count_data_with_engine",
+    "count_task_with_engine",
     "count_with_engine",
     "data_report_file",
 ]

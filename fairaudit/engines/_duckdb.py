@@ -188,8 +188,10 @@ def count_duckdb(
     memory_limit: str | None = None,
     temp_directory: str | Path | None = None,
     threads: int | None = None,
+    counter: Callable[..., Any] = SqlCounter,
 ) -> EngineCounts:
-    """Return the EngineCounts of ``spec``'s CSV or Parquet file, aggregated by DuckDB.
+    """Return the EngineCounts of ``spec``'s CSV or Parquet file, aggregated by DuckDB
+    (``counter``: the pass to run, ``SqlCounter``; H1 wiring (issue 17): a task's counter).
 
     Parameters
     ----------
@@ -214,7 +216,7 @@ def count_duckdb(
     result = with_serial_retry(
         path,
         fmt,
-        lambda source, con: SqlCounter(spec, source, DUCKDB, duckdb_runner(con)).run(),
+        lambda source, con: counter(spec, source, DUCKDB, duckdb_runner(con)).run(),
         memory_limit=memory_limit,
         temp_directory=temp_directory,
         threads=threads,

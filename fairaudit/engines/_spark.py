@@ -19,7 +19,7 @@ import re
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +138,11 @@ def _prepare_local_workers(spark: Any) -> None:
             context.pythonExec = sys.executable
 
 
-def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
-    """Return the EngineCounts of ``spec``'s Parquet file or Spark table, counted by Spark."""
+def count_spark(
+    spec: AuditSpec, *, session: Any = None, counter: Callable[..., Any] = SqlCounter
+) -> EngineCounts:
+    """Return the EngineCounts of ``spec``'s Parquet file or Spark table, counted by Spark
+    (``counter``: the pass to run, ``SqlCounter``; H1 wiring (issue 17): a task's counter)."""
     try:
         with _pandas_warning_ignored():
             from pyspark.errors import PySparkException
@@ -210,7 +213,7 @@ def count_spark(spec: AuditSpec, *, session: Any = None) -> EngineCounts:
         grouped=grouped,
     )
     try:
-        result = SqlCounter(spec, source, SPARK, runner).run()
+        result = counter(spec, source, SPARK, runner).run()
     except PySparkException as exc:
         raise DataError(f"cannot read '{display}': {str(exc).splitlines()[0]}") from None
     finally:

@@ -105,10 +105,8 @@ from fairaudit.measure._task import (
     summarize_target,
 )
 from fairaudit.measure._task_gate import (
-    MSG_MULTICLASS_ENGINE,
     MSG_MULTICLASS_MITIGATION,
     MSG_MULTICLASS_POLICY,
-    MSG_REGRESSION_ENGINE,
     MSG_REGRESSION_FAVORABLE,
     MSG_REGRESSION_MITIGATION,
     MSG_REGRESSION_POLICY,
@@ -146,7 +144,6 @@ __all__ = [
     # regression and task detection
     "GroupMoments",
     "MSG_CONSTANT_TARGET",
-    "MSG_MULTICLASS_ENGINE",
     "MSG_MULTICLASS_MITIGATION",
     "MSG_MULTICLASS_POLICY",
     "MSG_MISSING_CLASS",
@@ -155,7 +152,6 @@ __all__ = [
     "favorable_classes",
     "multiclass_checks",
     "multiclass_input",
-    "MSG_REGRESSION_ENGINE",
     "MSG_REGRESSION_FAVORABLE",
     "MSG_REGRESSION_MITIGATION",
     "MSG_REGRESSION_POLICY",
