@@ -20,7 +20,8 @@ import pytest
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
 import fairaudit
-from fairaudit.policy import PolicyError, evaluate_policy, load_policy
+from fairaudit.policy import PolicyError, build_findings, evaluate_policy, load_policy
+from fairaudit.policy._findings import NEXT_STEP_FAVORABLE, NEXT_STEP_NOT_BUILT
 from fairaudit.policy._multiclass_rules import (
     MSG_UNKNOWN_CLASS,
     REASON_NO_FAVORABLE_CLASSES,
@@ -189,6 +190,13 @@ min = 0.1
     assert {o.reason for o in f1.outcomes} == {
         REASON_NO_MULTICLASS_INTERVAL.format(metric="f1_macro")
     }
+    evaluation = evaluate_policy(load_policy([_policy(tmp_path,
+                                 '[[rule]]\nmetric = "f1_macro_difference"\nmax = 0.5\n'
+                                 'evidence = "interval"\n', "f1.toml")]), result)  # fmt: skip
+    steps = {
+        f["next_step"] for f in build_findings(result, evaluation) if f["kind"] == "not_evaluable"
+    }
+    assert steps == {NEXT_STEP_NOT_BUILT}
     values = [r["metrics"]["balanced_accuracy"] for r in result["metrics"]["by_group"]
               if r["feature"] == "group"]  # fmt: skip
     (bal, *_) = rules["bal"].outcomes
@@ -226,6 +234,8 @@ def test_presets_judge_the_favourable_view(
     (outcome,) = evaluation.rules[0].outcomes
     assert outcome.status == "not evaluable" and evaluation.verdict == "warn"
     assert outcome.reason == REASON_NO_FAVORABLE_CLASSES.format(metric="favorable_rate_ratio")
+    (finding,) = [f for f in build_findings(plain, evaluation) if f["kind"] == "not_evaluable"]
+    assert finding["next_step"] == NEXT_STEP_FAVORABLE
 
 
 def test_class_errors(result: dict[str, Any], tmp_path: Path) -> None:

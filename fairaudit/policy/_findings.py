@@ -33,6 +33,11 @@ NEXT_STEP_SMALL = (
 )
 NEXT_STEP_NO_INTERVAL = 'Run the audit with confidence intervals, or use evidence = "point".'
 NEXT_STEP_NO_FEATURE = "Audit with this sensitive feature, or remove the rule in a policy layer."
+NEXT_STEP_NOT_BUILT = 'Use evidence = "point" for this metric: its interval is not built yet.'
+NEXT_STEP_FAVORABLE = (
+    "Audit with --favorable-label naming the favourable classes, or remove the rule in a "
+    "policy layer."
+)
 NEXT_STEP_UNDEFINED = (
     "The value has a zero denominator (e.g. no positives in a group): collect data with "
     "both classes in every group."
@@ -53,6 +58,10 @@ _VERB = {"fail": "failed", "warn": "warns"}
 def _next_step_not_evaluable(reason: str) -> str:
     if "min_group_size" in reason or "fewer than two groups" in reason:
         return NEXT_STEP_SMALL
+    if "--favorable-label" in reason:  # a multiclass audit without favourable classes
+        return NEXT_STEP_FAVORABLE
+    if "has no interval yet" in reason:
+        return NEXT_STEP_NOT_BUILT
     if "interval" in reason:
         return NEXT_STEP_NO_INTERVAL
     if "has no grouping" in reason or "has no " in reason:
