@@ -283,6 +283,10 @@ def test_kinds_do_not_cross(result: dict[str, Any], tmp_path: Path) -> None:
                                            "max = 1\n", "r.toml")])  # fmt: skip
     with pytest.raises(PolicyError, match="no rule for a multiclass audit.*regression audits"):
         evaluate_policy(regression_only, result)
+    # A malformed result without classes is never a silent pass.
+    classless = {**result, "audit": {**result["audit"], "classes": []}}
+    evaluation = evaluate_policy(load_policy(["preset:equalized-odds"]), classless)
+    assert evaluation.verdict == "warn" and evaluation.rules[0].status == "not evaluable"
     # A binary audit's policy JSON is unchanged: no class key on its rules or outcomes.
     section = evaluate_policy(load_policy(["preset:four-fifths"]), binary).to_dict()
     assert "class" not in section["rules"][0]

@@ -30,6 +30,7 @@ from fairaudit.policy._model import (
     Rule,
 )
 from fairaudit.policy._multiclass_rules import (
+    REASON_NO_CLASSES,
     REASON_NO_FAVORABLE_CLASSES,
     MulticlassViews,
     multiclass_views,
@@ -295,6 +296,8 @@ def _evaluate_multiclass(rule: Rule, views: MulticlassViews) -> RuleEvaluation:
             continue
         judged = _evaluate_rule(rule, view).outcomes
         outcomes.extend(replace(o, class_label=label) for o in judged)
+    if not outcomes:  # a result that lists no classes: never a silent pass
+        outcomes.append(Outcome(None, (), None, None, NOT_EVALUABLE, REASON_NO_CLASSES))
     return RuleEvaluation(rule, tuple(outcomes), worst_status(outcomes))
 
 

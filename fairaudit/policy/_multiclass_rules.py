@@ -35,6 +35,7 @@ from fairaudit.policy._view import View, build_view
 
 __all__ = [
     "MSG_UNKNOWN_CLASS",
+    "REASON_NO_CLASSES",
     "REASON_NO_FAVORABLE_CLASSES",
     "REASON_NO_MULTICLASS_INTERVAL",
     "MulticlassViews",
@@ -51,6 +52,7 @@ REASON_NO_MULTICLASS_INTERVAL = (
 )
 #: The multiclass group metrics whose disparities have no interval yet.
 _UNTESTED = ("balanced_accuracy", "f1_macro")
+REASON_NO_CLASSES = "the multiclass result lists no classes (audit.classes)"
 REASON_NO_FAVORABLE_CLASSES = (
     "{metric} judges the union of the favourable classes, and the audit names none: "
     "audit with --favorable-label CLASS (once per favourable class)"
