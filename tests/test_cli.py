@@ -200,7 +200,7 @@ def test_two_sensitive_features_and_their_intersection(audit_cli: RunCli, write_
 def test_unknown_config_key(audit_cli: RunCli, scored_csv: Path) -> None:
     run = audit_cli(scored_csv, *PRED, config='colour = "red"')
     known = ", ".join(sorted(f.name for f in dataclasses.fields(AuditSpec)))
-    assert "allow_unsafe_pickle, bins, confidence, data," in known
+    assert "allow_unsafe_pickle, bins, class_scores, confidence, data," in known
     run.assert_error(
         f"config file '{run.config_path}': unknown option 'colour'; known options: {known}"
     )
