@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from scipy import stats
 
 from fairaudit.cli import cli
+from fairaudit.cli._history import report_summary
 from fairaudit.outputs import export_card, junit_xml, mct_schema_path, render_html
 from fairaudit.outputs._chart_ecdf import (
     ECDF_MAX_GROUPS,
@@ -80,7 +81,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (folder / "regression-policy.toml").write_text(REGRESSION_POLICY, encoding="utf-8")
     manifest = folder / "audits.toml"
     manifest.write_text(
-        "seed = 0\n"
+        'seed = 0\nledger = "reports/fairaudit-ledger.sqlite"\n'  # beside the reports
         f"[[audit]]\nconfig = {json.dumps(str(SAMPLE / 'regression' / 'audit.toml'))}\n"
         'policy = ["regression-policy.toml"]\n'
         f"[[audit]]\nconfig = {json.dumps(str(SAMPLE / 'multiclass' / 'audit.toml'))}\n"
@@ -146,6 +147,74 @@ def test_batch_index_escapes_hostile_group_names(batch: dict[str, Any]) -> None:
     assert "<script>alert(1)</script>" not in html
     assert "<b>south</b>" not in html
     assert "(g=&lt;script&gt;alert(1)&lt;/script&gt;)" in html  # the worst MAE group, as text
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+def test_history_shows_each_audits_task_and_worst_headline(batch: dict[str, Any]) -> None:
+    ledger = batch["folder"] / "fairaudit-ledger.sqlite"
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["ledger", "list", str(ledger)])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].split()[-2:] == ["task", "headline"]
+    regression = batch["reports"]["diabetes-linear-regression"]
+    ks = max(h["value"] for h in regression["headline"] if h["metric"] == "ks_statistic")
+    assert lines[1].endswith(f"regression  KS {ks:.3f} (age)")
+    multiclass = batch["reports"]["german-credit-housing"]
+    worst = min(
+        (h for h in multiclass["headline"] if h["metric"] == "demographic_parity_ratio"),
+        key=lambda h: h["value"],
+    )
+    where = f"{worst['feature']}, class {worst['class']}"
+    assert lines[2].endswith(f"multiclass  DP ratio {worst['value']:.3f} ({where})")
+    shown = runner.invoke(cli, ["history", "hostile-regression", "--ledger", str(ledger), "--json"])
+    assert shown.exit_code == 0, shown.output
+    (entry,) = json.loads(shown.output)
+    assert entry["task"] == "regression" and entry["headline"]["metric"] == "ks_statistic"
+
+
+def test_history_shows_no_task_for_a_changed_or_missing_report(
+    batch: dict[str, Any], tmp_path: Path
+) -> None:
+    """Only a report whose bytes are those the ledger recorded is read."""
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(batch["folder"], folder)
+    audit = next(a for a in batch["index"]["audits"] if a["name"] == "german-credit-housing")
+    with (folder / audit["report"]).open("a", encoding="utf-8") as page:
+        page.write("<!-- edited -->")
+    (folder / next(a["report_json"] for a in batch["index"]["audits"]
+                   if a["name"] == "hostile-regression")).unlink()  # fmt: skip
+    result = CliRunner().invoke(cli, ["ledger", "list", str(folder / "fairaudit-ledger.sqlite")])
+    assert result.exit_code == 0, result.output
+    rows = result.output.splitlines()[1:]
+    assert rows[0].split()[-4] == "regression"  # the regression sample is still found
+    assert rows[1].split()[-2:] == ["-", "-"] and rows[2].split()[-2:] == ["-", "-"]
+
+
+def test_report_summary_of_each_task() -> None:
+    binary = {
+        "audit": {"id": "a"},
+        "headline": [
+            {"feature": "sex", "metric": "demographic_parity_ratio", "value": 0.9},
+            {"feature": "age", "metric": "demographic_parity_ratio", "value": 0.7},
+            {"feature": "age", "metric": "equalized_odds_difference", "value": 0.1},
+            {"feature": "x", "metric": "demographic_parity_ratio", "value": None},
+        ],
+    }
+    assert report_summary(binary)["text"] == "DP ratio 0.700 (age)"
+    assert report_summary(binary)["task"] == "binary"
+    assert report_summary({"audit": {"task": "regression"}, "headline": []}) == {
+        "task": "regression",
+        "headline": None,
+        "text": "-",
+    }
+    odd = {"audit": {"task": "multiclass"}, "headline": [{"metric": "demographic_parity_ratio",
+           "value": "0.5"}, "junk"]}  # fmt: skip
+    assert report_summary(odd)["headline"] is None
 
 
 # --- cards ------------------------------------------------------------------------------

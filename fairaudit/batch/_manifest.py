@@ -262,8 +262,13 @@ def check_manifest_files(manifest: Manifest) -> None:
     outputs = []
     if manifest.output_dir.is_dir():  # a folder about to be created holds no input
         outputs += [FileRole("index", manifest.output_dir / n, "-o") for n in INDEX_FILES]
-    if manifest.ledger is not None:
-        outputs.append(FileRole("ledger", manifest.ledger, "--ledger"))
+    # A ledger beside the reports (where `fairaudit history` finds them) in an output folder
+    # about to be created is new: nothing to check yet.
+    ledger = manifest.ledger
+    if ledger is not None and not manifest.output_dir.exists():
+        ledger = None if ledger.parent.resolve() == manifest.output_dir.resolve() else ledger
+    if ledger is not None:
+        outputs.append(FileRole("ledger", ledger, "--ledger"))
     check_file_roles(outputs, inputs)
-    if manifest.ledger is not None:
-        check_ledger_appendable(manifest.ledger)
+    if ledger is not None:
+        check_ledger_appendable(ledger)

@@ -19,6 +19,13 @@ MSG_NO_HISTORY = "No audits named {name!r} in {path}; names recorded: {known}."
 MSG_NO_KIND_HISTORY = "No {kind} audits named {name!r} in {path}; {kind} audits recorded: {known}."
 MSG_HISTORY_UNVERIFIED = "Warning: the ledger does not verify. {problem}"
 KINDS = ("model", "data")  # = provenance.ENTRY_KINDS, without importing it at start-up
+#: The number a history shows of each task's audit (issue 17), from its report's headline:
+#: the metric, which value across groupings (and classes) is the worst, and its short name.
+HISTORY_HEADLINE = {
+    "binary": ("demographic_parity_ratio", min, "DP ratio"),
+    "multiclass": ("demographic_parity_ratio", min, "DP ratio"),
+    "regression": ("ks_statistic", max, "KS"),
+}
 
 
 def kind_option(what: str) -> Any:
@@ -124,20 +131,85 @@ def ledger_list(path: Path, kind: str | None, as_json: bool) -> None:
     from fairaudit.provenance import read_entries
 
     entries = read_entries(path, kind)
+    found = report_summaries(path.parent, entries)
     if as_json:
-        click.echo(_entries_json(entries))
+        click.echo(_entries_json(entries, found))
     else:
-        click.echo(_history_table(entries, names=True))
+        click.echo(_history_table(entries, names=True, found=found))
 
 
-def _entries_json(entries: list[Any]) -> str:
-    """Return the entries as a JSON list; a value SQLite holds as a blob (an edit) as its repr."""
-    return json.dumps([e.to_dict() for e in entries], indent=2, default=repr)
+def report_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """Return a model audit's task and its worst headline value (``HISTORY_HEADLINE``):
+    ``{"task", "headline": {"metric", "value", "feature", "class"} | None, "text"}``."""
+    task = str((data.get("audit") or {}).get("task") or "binary")
+    metric, worst, label = HISTORY_HEADLINE.get(task, ("", min, ""))
+    numbers = [
+        h
+        for h in data.get("headline") or []
+        if isinstance(h, dict)
+        and h.get("metric") == metric
+        and isinstance(h.get("value"), int | float)
+        and not isinstance(h.get("value"), bool)
+    ]
+    if not numbers:
+        return {"task": task, "headline": None, "text": "-"}
+    h = worst(numbers, key=lambda h: h["value"])
+    where = str(h.get("feature"))
+    if h.get("class") is not None:
+        where += f", class {h['class']}"
+    headline = {k: h.get(k) for k in ("metric", "value", "feature", "class")}
+    return {"task": task, "headline": headline, "text": f"{label} {h['value']:.3f} ({where})"}
 
 
-def _history_table(entries: list[Any], *, names: bool = False) -> str:
+def report_summaries(folder: Path, entries: list[Any]) -> dict[str, dict[str, Any]]:
+    """Return ``{audit id: report_summary}`` for the model audits whose report is in
+    ``folder`` (where a ledger sits by default): an ``.html`` file whose SHA-256 is the
+    entry's ``report_sha256``, and its ``.json`` twin of the same audit id. A report signed,
+    reviewed or moved since is not found; its entry shows no task."""
+    from fairaudit.provenance import file_sha256
+
+    wanted = {e.report_sha256: e for e in entries if e.kind == "model"}
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        pages = sorted(folder.glob("*.html")) if wanted else []
+    except OSError:
+        return found
+    for page in pages:
+        try:
+            entry = wanted.get(file_sha256(page))
+            if entry is None:
+                continue
+            data = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and (data.get("audit") or {}).get("id") == entry.audit_id:
+            found[entry.audit_id] = report_summary(data)
+    return found
+
+
+def _entries_json(entries: list[Any], found: dict[str, dict[str, Any]] | None = None) -> str:
+    """Return the entries as a JSON list, each with its report's ``task`` and ``headline``
+    (null when the report was not found); a value SQLite holds as a blob (an edit) as its
+    repr."""
+    found = found or {}
+    listed = []
+    for e in entries:
+        summary = found.get(e.audit_id) or {}
+        listed.append(
+            {**e.to_dict(), "task": summary.get("task"), "headline": summary.get("headline")}
+        )
+    return json.dumps(listed, indent=2, default=repr)
+
+
+def _history_table(
+    entries: list[Any], *, names: bool = False, found: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """Return the entries as a table; with ``found`` (``report_summaries``), the task and
+    headline columns of the entries whose report was found."""
     header: tuple[str, ...] = ("seq", "kind", "name", "created", "version", "verdict")
     header = (*header, "audit", "data", "model", "report", "signer")
+    if found:
+        header = (*header, "task", "headline")
     rows: list[tuple[Any, ...]] = [header]
     previous: dict[tuple[str, str | None], Any] = {}
     for e in entries:
@@ -164,6 +236,9 @@ def _history_table(entries: list[Any], *, names: bool = False) -> str:
                 (e.key_id or "-")[:16],
             )
         )
+        if found:  # issue 17: the task and its headline number, from the report
+            summary = found.get(e.audit_id) or {}
+            rows[-1] = (*rows[-1], summary.get("task") or "-", summary.get("text") or "-")
         previous[(e.kind, e.model_name)] = e
     if not names:  # a history is of one name
         rows = [row[:2] + row[3:] for row in rows]
@@ -203,10 +278,11 @@ def history(name: str, ledger_path: Path, kind: str | None, as_json: bool) -> No
     if not report.ok:
         problem = terminal_text(report.problems[0].message)
         click.echo(MSG_HISTORY_UNVERIFIED.format(problem=problem), err=True)
+    found = report_summaries(ledger_path.parent, entries)
     if as_json:
-        click.echo(_entries_json(entries))
+        click.echo(_entries_json(entries, found))
     else:
-        click.echo(_history_table(entries))
+        click.echo(_history_table(entries, found=found))
 
 
 @click.command("diff", cls=Command)
