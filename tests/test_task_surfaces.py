@@ -45,6 +45,16 @@ max = 1.05
 metric = "ks_statistic"
 max = 0.3
 """
+MULTICLASS_POLICY = """\
+[[rule]]
+metric = "demographic_parity_ratio"
+class = "own"
+min = 0.5
+
+[[rule]]
+metric = "equalized_odds_difference"
+max = 0.2
+"""
 
 
 def quantile_summary(values: np.ndarray, steps: int = 40) -> list[float]:
@@ -79,12 +89,14 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("surfaces")
     data = write_hostile_regression(folder)
     (folder / "regression-policy.toml").write_text(REGRESSION_POLICY, encoding="utf-8")
+    (folder / "multiclass-policy.toml").write_text(MULTICLASS_POLICY, encoding="utf-8")
     manifest = folder / "audits.toml"
     manifest.write_text(
         'seed = 0\nledger = "reports/fairaudit-ledger.sqlite"\n'  # beside the reports
         f"[[audit]]\nconfig = {json.dumps(str(SAMPLE / 'regression' / 'audit.toml'))}\n"
         'policy = ["regression-policy.toml"]\n'
         f"[[audit]]\nconfig = {json.dumps(str(SAMPLE / 'multiclass' / 'audit.toml'))}\n"
+        'policy = ["multiclass-policy.toml"]\n'
         f'[[audit]]\nname = "hostile-regression"\ndata = {json.dumps(str(data))}\n'
         'target = "y"\nprediction_col = "pred"\nsensitive = ["g", "r"]\ntask = "regression"\n',
         encoding="utf-8",
@@ -117,7 +129,7 @@ def test_batch_index_names_each_audits_task_and_headline(batch: dict[str, Any]) 
     regression = audits["diabetes-linear-regression"]
     multiclass = audits["german-credit-housing"]
     assert regression["task"] == "regression" and regression["status"] == "policy_failed"
-    assert multiclass["task"] == "multiclass" and multiclass["status"] == "passed"
+    assert multiclass["task"] == "multiclass" and multiclass["status"] == "policy_failed"
     assert audits["hostile-regression"]["task"] == "regression"
     # the index JSON holds the result's headline and a multiclass result's worst classes
     report = batch["reports"]["diabetes-linear-regression"]
@@ -250,6 +262,8 @@ def test_multiclass_card_has_one_row_per_class_and_the_worst_class(
     low, high = female["ci"]["metrics"]["accuracy"]
     assert f"{female['metrics']['accuracy']:.4f} [{low:.3f}, {high:.3f}]" in text
     assert "(class free)" in text  # the worst class of each grouping and metric
+    # the policy's rule on one class says which
+    assert "| demographic\\_parity\\_ratio (class own) | >= 0.5 | pass |" in text
     # who is worse off: the favourable classes' view
     assert "(a prediction of own)" in text
 
@@ -312,6 +326,24 @@ def test_junit_cli_on_a_hostile_regression_audit(batch: dict[str, Any], tmp_path
     assert "g (between groups)" in names and "intersection" in names
 
 
+def test_multiclass_junit_names_each_class(batch: dict[str, Any]) -> None:
+    data = batch["reports"]["german-credit-housing"]
+    root = ET.fromstring(junit_xml(data["policy"], summary=data["summary"]))
+    cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    own = "fairaudit.policy.demographic_parity_ratio:class=own"
+    assert {name for classname, name in cases if classname == own} == {
+        f"{g}, class own (between groups)" for g in ("sex", "age", "intersection")
+    }
+    per_class = {
+        name for classname, name in cases if classname.endswith("equalized_odds_difference")
+    }
+    assert {n.split(" (")[0] for n in per_class} == {
+        f"{g}, class {c}" for g in ("sex", "age", "intersection") for c in ("free", "own", "rent")
+    }
+    failed = [c for c in cases.values() if c.find("failure") is not None]
+    assert failed and all("class: " in (c.find("failure").text or "") for c in failed)
+
+
 def test_junit_names_the_class_of_a_multiclass_rule() -> None:
     """A rule judged one-vs-rest on one class (policy ``class =``) names its class."""
     policy = {
@@ -323,7 +355,7 @@ def test_junit_names_the_class_of_a_multiclass_rule() -> None:
                 "id": "demographic_parity_ratio",
                 "metric": "demographic_parity_ratio",
                 "compare": "between_groups",
-                "class": "own",
+                "class": ["own"],
                 "bound": {"min": 0.8},
                 "evidence": "point",
                 "layer": "p.toml",

@@ -250,8 +250,10 @@ def _verdict(data: Mapping[str, Any]) -> list[str]:
     lines.append("| --- | --- | --- | --- |")
     for rule in policy.get("rules") or []:
         feature = f" ({_md(rule['feature'])})" if rule.get("feature") else ""
-        if rule.get("class") is not None:  # a multiclass rule on one class (issue 17)
-            feature += f" (class {_md(rule['class'])})"
+        classes = rule.get("class")  # a multiclass rule's classes (issue 17), a list
+        if classes is not None:
+            named = ", ".join(map(str, classes)) if isinstance(classes, list) else classes
+            feature += f" (class {_md(named)})"
         lines.append(
             f"| {_md(rule.get('id', ''))} | {_md(rule.get('metric', ''))}{feature} | "
             f"{bound_text(rule.get('bound') or {})} | {_md(rule.get('status', ''))} |"

@@ -48,7 +48,9 @@ def _xml(text: str) -> str:
 def _class_of(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> Any:
     """Return the class a multiclass rule's outcome judges (one-vs-rest), else None."""
     label = outcome.get("class")
-    return rule.get("class") if label is None else label
+    label = rule.get("class") if label is None else label
+    # a rule names its classes as a list (``class = "own"`` or ``["own", "rent"]``)
+    return ", ".join(map(str, label)) if isinstance(label, list) else label
 
 
 def _case_name(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
