@@ -214,6 +214,20 @@ def test_a_declared_horizon_spends_alpha_evenly_and_refuses_more_windows() -> No
         ratio_alarm(weekly(rng, 1.0), horizon=51)
 
 
+def test_tuning_to_fixed_trials_keeps_the_level_and_checks_its_shape() -> None:
+    rng = np.random.default_rng(24)
+    counts = weekly(rng, 1.0)
+    default = span_intervals(counts, max_span=3)
+    own = span_intervals(counts, max_span=3, tune=(counts[1], counts[3]))
+    np.testing.assert_array_equal(default, own)  # the default tunes to each window's trials
+    fixed = (np.full(WEEKS, 2000.0), np.full(WEEKS, 3000.0))
+    alarms = sum(ratio_alarm(weekly(rng, 0.8), tune=fixed) is not None for _ in range(STREAMS))
+    assert alarms / STREAMS <= ALPHA + MARGIN
+    for bad in [(np.ones(3), np.ones(WEEKS)), (np.full(WEEKS, -1.0), np.ones(WEEKS)), (1, 2, 3)]:
+        with pytest.raises(ValueError, match="tune needs"):
+            ratio_alarm(counts, tune=bad)
+
+
 def test_step_change_is_caught_within_four_windows() -> None:
     rng = np.random.default_rng(20)
     path = np.where(np.arange(WEEKS) < 30, 1.0, 0.7)

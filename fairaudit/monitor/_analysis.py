@@ -85,15 +85,24 @@ def _series(
     pair: tuple[str, str, dict[str, str], str],
     metric: str,
     baseline: Sequence[Mapping[str, Any]],
-) -> tuple[list[np.ndarray], tuple[int, int, int, int]]:
-    """Return the pair's count arrays over the windows and its baseline counts."""
+) -> tuple[list[np.ndarray], tuple[int, int, int, int], list[np.ndarray]]:
+    """Return the pair's count arrays over the windows, its baseline counts, and the trials
+    its confidence sequences are tuned to.
+
+    The tuning is the signed baseline audit's trials of each group (the reference's for a
+    group the audit did not see), the same for every window: fixed before the first look,
+    so a window that grows between looks (daily files feeding a week) keeps one sequence,
+    and counting a log in one run or day by day gives the same intervals.
+    """
     _, key, _, ref_key = pair
     per_window = [
         (*_rates(w.counts, key, metric), *_rates(w.counts, ref_key, metric)) for w in windows
     ]
     arrays = [np.array([row[i] for row in per_window], dtype=np.float64) for i in range(4)]
     base = (*_rates(baseline, key, metric), *_rates(baseline, ref_key, metric))
-    return arrays, base
+    tuned = (base[1] or base[3], base[3] or base[1])
+    tune = [np.full(len(windows), float(max(n, 1))) for n in tuned]
+    return arrays, base, tune
 
 
 def _alarm_json(alarm: Any, windows: Sequence[Any], head: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +124,7 @@ def _judge(
     base: tuple[int, int, int, int],
     settings: MonitorSettings,
     share: float,
+    tune: list[np.ndarray],
 ) -> list[Any]:
     """Return the alarms (window rule, then drift rule) of one pair's stream.
 
@@ -124,12 +134,17 @@ def _judge(
     from fairaudit.stats import drift_alarm, ratio_alarm
 
     horizon = settings.horizon
-    found = [ratio_alarm(counts, bound=settings.ratio_min, alpha=share, horizon=horizon)]
+    found = [ratio_alarm(counts, bound=settings.ratio_min, alpha=share, horizon=horizon, tune=tune)]
     skip = settings.baseline_windows or 0
     if settings.drift is not None and min(base[1:]) > 0 and len(counts[0]) > skip:
         watched = [c[skip:] for c in counts]
         drift = drift_alarm(
-            watched, baseline=base, tolerance=settings.drift, alpha=share, horizon=horizon
+            watched,
+            baseline=base,
+            tolerance=settings.drift,
+            alpha=share,
+            horizon=horizon,
+            tune=[t[skip:] for t in tune],
         )
         if drift is not None:
             found.append(replace(drift, window=drift.window + skip, start=drift.start + skip))
@@ -149,13 +164,18 @@ def _window_baseline(
 
 
 def _window_rows(
-    windows: Sequence[Any], counts: list[np.ndarray], settings: MonitorSettings, share: float
+    windows: Sequence[Any],
+    counts: list[np.ndarray],
+    settings: MonitorSettings,
+    share: float,
+    tune: list[np.ndarray],
 ) -> list[dict[str, Any]]:
     """Return each window's rates, ratio, naive 95% and anytime-valid intervals."""
     from fairaudit.stats import span_intervals, window_intervals
 
     naive = window_intervals(counts)
-    anytime = span_intervals(counts, alpha=share, max_span=1, horizon=settings.horizon)[:, 0]
+    horizon = settings.horizon
+    anytime = span_intervals(counts, alpha=share, max_span=1, horizon=horizon, tune=tune)[:, 0]
     rows = []
     for t, window in enumerate(windows):
         rows.append(
@@ -194,7 +214,7 @@ def analyse(
         grouping, _, group, ref_key = pair
         reference = dict(references[grouping])
         for metric in settings.metrics:
-            counts, audit_base = _series(windows, pair, metric, baseline)
+            counts, audit_base, tune = _series(windows, pair, metric, baseline)
             base, source = _window_baseline(counts, audit_base, settings)
             head = {
                 "grouping": grouping,
@@ -205,8 +225,8 @@ def analyse(
                 "metric": metric,
             }
             try:
-                found = _judge(counts, base, settings, share) if windows else []
-                rows = _window_rows(windows, counts, settings, share) if windows else []
+                found = _judge(counts, base, settings, share, tune) if windows else []
+                rows = _window_rows(windows, counts, settings, share, tune) if windows else []
             except ValueError as e:  # a spent horizon: one line, not a traceback
                 raise ConfigError(f"monitor: {e}") from None
             pair_alarms = [_alarm_json(a, windows, head) for a in found]

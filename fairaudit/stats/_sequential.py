@@ -105,11 +105,14 @@ SPENT_HORIZON = (
     "start a new monitoring period"
 )
 BAD_TOLERANCE = "tolerance must be a finite number >= 0"
+BAD_TUNE = "tune needs two arrays of finite trials >= 0, one entry per window"
 
 Measure = Literal["ratio", "difference"]
 #: Two groups' counts per window: ``(successes1, trials1, successes2, trials2)``, four
 #: equally long 1-D sequences (or a ``(4, T)`` array); group 1 is the watched group.
 PairCounts = Sequence[np.ndarray | Sequence[float]] | np.ndarray
+#: The trials ``rho`` is tuned to, per window: ``(watched, reference)``.
+Tune = Sequence[np.ndarray | Sequence[float]]
 
 
 def spending(k: np.ndarray | int, alpha: float, horizon: int | None = None) -> np.ndarray:
@@ -287,12 +290,29 @@ def pair_sequence(
 
 
 def span_checks(
-    counts: PairCounts, alpha: float, measure: str, max_span: int | None, horizon: int | None
+    counts: PairCounts,
+    alpha: float,
+    measure: str,
+    max_span: int | None,
+    horizon: int | None,
+    tune: Tune | None = None,
 ) -> list[np.ndarray]:
-    """Return the checked count arrays; raise the one-line errors of the span options."""
+    """Return the checked count arrays, then the two arrays ``rho`` is tuned to (``tune``,
+    or each window's trials); raise the one-line errors of the span options."""
     check_alpha(alpha)
     _check_options(measure)
     checked = pair_counts(counts)
+    if tune is None:
+        checked += [checked[1], checked[3]]
+    else:
+        try:
+            tuned = [np.asarray(a, dtype=np.float64) for a in tune]
+        except (TypeError, ValueError):
+            raise ValueError(BAD_TUNE) from None
+        shapes_ok = len(tuned) == 2 and all(a.shape == checked[0].shape for a in tuned)
+        if not shapes_ok or not all(np.all(np.isfinite(a) & (a >= 0)) for a in tuned):
+            raise ValueError(BAD_TUNE)
+        checked += tuned
     if max_span is not None and not (isinstance(max_span, int) and max_span >= 1):
         raise ValueError(BAD_SPAN)
     if horizon is not None and not (isinstance(horizon, int) and horizon >= 1):
@@ -307,12 +327,14 @@ def span_columns(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(j, intervals)``: the spans of ``j + 1`` windows ending at windows ``j ..``."""
     windows = len(counts[0])
-    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in counts]
+    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in counts[:4]]
     starts = np.arange(windows)
     shares = spending(starts + 1, alpha, horizon)
     # Tuned to two windows of window s's size: a step change the size of the issue's
     # (ratio 1.0 -> 0.7, 5,000 rows a week) is mostly caught on a span of 2-3 windows.
-    rho = (mixture_rho(2 * counts[1], shares), mixture_rho(2 * counts[3], shares))
+    # counts[4:] are the trials to tune to (span_checks): each window's, or ones fixed at
+    # the first look at the window, when a window grows between looks.
+    rho = (mixture_rho(2 * counts[4], shares), mixture_rho(2 * counts[5], shares))
     for j in range(spans):
         s = starts[: windows - j]
         spanned = [total[s + j + 1] - total[s] for total in sums]
@@ -326,6 +348,7 @@ def span_intervals(
     measure: Measure = "ratio",
     max_span: int | None = None,
     horizon: int | None = None,
+    tune: Tune | None = None,
 ) -> np.ndarray:
     """Return the monitor's intervals of every span of windows, shape ``(T, S, 2)``.
 
@@ -338,8 +361,13 @@ def span_intervals(
     will ever have, fixed before the first look) buys narrower intervals; a stream longer
     than it is refused. The array holds ``T * S * 2`` floats: pass ``max_span`` for long
     histories (the alarm rules scan spans without keeping them).
+
+    ``tune`` (two arrays: the watched and the reference group's trials per window) replaces
+    the trials ``rho`` is tuned to. A window that grows between looks (a weekly window fed
+    by daily files) must keep one ``rho`` for all its looks, or each look would be another
+    sequence the error budget does not cover: pass the trials of its first look.
     """
-    checked = span_checks(counts, alpha, measure, max_span, horizon)
+    checked = span_checks(counts, alpha, measure, max_span, horizon, tune)
     windows = len(checked[0])
     spans = windows if max_span is None else min(max_span, windows)
     out = np.full((windows, spans, 2), np.nan)

@@ -32,6 +32,7 @@ from fairaudit.stats._sequential import (
     BAD_TOLERANCE,
     Measure,
     PairCounts,
+    Tune,
     check_alpha,
     mixture_rho,
     pair_counts,
@@ -64,18 +65,18 @@ class Alarm:
 
 def _first_alarm(
     counts: PairCounts,
-    options: tuple[float, str, int | None, int | None],
+    options: tuple[float, str, int | None, int | None, Tune | None],
     rule: str,
     bounds: tuple[float, float],
 ) -> Alarm | None:
     """Return the first window where some span lies below ``bounds[0]`` or above ``[1]``.
 
-    ``options`` = (alpha, measure, max_span, horizon) of the spans. The span reported is
-    the one furthest beyond its bound; spans are scanned column by column, so memory
-    stays proportional to the number of windows.
+    ``options`` = (alpha, measure, max_span, horizon, tune) of the spans. The span
+    reported is the one furthest beyond its bound; spans are scanned column by column, so
+    memory stays proportional to the number of windows.
     """
-    alpha, measure, max_span, horizon = options
-    checked = span_checks(counts, alpha, measure, max_span, horizon)
+    alpha, measure, max_span, horizon, tune = options
+    checked = span_checks(counts, alpha, measure, max_span, horizon, tune)
     windows = len(checked[0])
     spans = windows if max_span is None else min(max_span, windows)
     below, above = bounds
@@ -92,7 +93,7 @@ def _first_alarm(
         return None
     t = int(fired[0])
     j, (low, high) = int(best_j[t]), best_interval[t]
-    x1, n1, x2, n2 = (float(a[t - j : t + 1].sum()) for a in checked)
+    x1, n1, x2, n2 = (float(a[t - j : t + 1].sum()) for a in checked[:4])
     p1, p2 = x1 / n1, x2 / n2  # both groups have rows: an empty one never fires
     estimate = p1 - p2 if measure == "difference" else (p1 / p2 if p2 > 0 else math.inf)
     side = below if high < below else above
@@ -106,16 +107,18 @@ def ratio_alarm(
     alpha: float = 0.05,
     max_span: int | None = None,
     horizon: int | None = None,
+    tune: Tune | None = None,
 ) -> Alarm | None:
     """Return the first alarm of the rule "min / max selection-rate ratio >= ``bound``".
 
     Fires at the first window where some span's interval for ``rate1 / rate2`` lies
     wholly below ``bound`` or wholly above ``1 / bound``. With probability ``>= 1 -
     alpha`` it never fires while the pooled ratio of every span stays within the bounds.
+    ``tune``: the trials ``rho`` is tuned to, see ``span_intervals``.
     """
     if not (isinstance(bound, numbers.Real) and 0.0 < bound < 1.0):
         raise ValueError(BAD_BOUND)
-    options = (alpha, "ratio", max_span, horizon)
+    options = (alpha, "ratio", max_span, horizon, tune)
     return _first_alarm(counts, options, "ratio", (bound, 1 / bound))
 
 
@@ -128,6 +131,7 @@ def drift_alarm(
     measure: Measure = "ratio",
     max_span: int | None = None,
     horizon: int | None = None,
+    tune: Tune | None = None,
 ) -> Alarm | None:
     """Return the first alarm of the rule "``measure`` moved more than ``tolerance``".
 
@@ -151,7 +155,7 @@ def drift_alarm(
         base_low = base_high = float(baseline)
     else:
         raise ValueError(BAD_BASELINE)
-    options = (alpha, measure, max_span, horizon)
+    options = (alpha, measure, max_span, horizon, tune)
     bounds = (float(base_low) - tolerance, float(base_high) + tolerance)
     return _first_alarm(counts, options, f"{measure} drift", bounds)
 
