@@ -296,7 +296,8 @@ def test_kinds_do_not_cross(result: dict[str, Any], tmp_path: Path) -> None:
 def test_verdict_through_the_pipe(audit_cli: Any, tmp_path: Path) -> None:
     path = _hostile_csv(tmp_path, 600)
     policy = _policy(tmp_path, '[[rule]]\nid = "dp"\nmetric = "demographic_parity_difference"\n'
-                     "max = 0.05\n")  # fmt: skip
+                     'max = 0.05\n[[rule]]\nid = "eo"\nmetric = "equalized_odds_difference"\n'
+                     'max = 0.5\nclass = "approve"\n')  # fmt: skip
     junit = tmp_path / "junit.xml"
     run = audit_cli(path, "--target", "y", "--prediction-col", "pred", "--policy", policy,
                     "--junit", junit, sensitive=["group"])  # fmt: skip
@@ -312,6 +313,13 @@ def test_verdict_through_the_pipe(audit_cli: Any, tmp_path: Path) -> None:
     assert "<img src=x" not in page and "&lt;img src=x onerror=" in page
     # JUnit: one case per (grouping, class), named by its class.
     xml = junit.read_text()
-    assert xml.count("<testcase") == len(data["policy"]["rules"][0]["outcomes"])
+    assert xml.count("<testcase") == sum(len(r["outcomes"]) for r in data["policy"]["rules"])
     assert "class &lt;img src=x" in xml and "<img" not in xml
     assert any(HOSTILE_CLASS == o["class"] for o in data["policy"]["rules"][0]["outcomes"])
+    # The rules' and outcomes' class keys are in the JSON Schema (additionalProperties: false).
+    import jsonschema
+
+    from fairaudit.result import load_schema
+
+    assert data["policy"]["rules"][1]["class"] == ["approve"]
+    jsonschema.Draft202012Validator(load_schema()).validate(data)

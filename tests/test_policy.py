@@ -568,7 +568,7 @@ def test_unknown_preset_is_an_error() -> None:
 
 RULE_KEYS = (
     "id, metric, compare, min, max, feature, severity, min_group_size, evidence, locked, "
-    "description, remove"
+    "description, remove, class"  # H4 (issue 17): the multiclass rules' class key
 )
 
 

@@ -107,12 +107,21 @@ def _summary(spec: AuditSpec, frame: pd.DataFrame, path: str) -> TableSummary:
 def hashed_columns(spec: AuditSpec, columns: list[str]) -> tuple[str, ...]:
     """Return the columns an in-memory table's digest covers: the columns the audit reads.
 
-    With precomputed predictions: the target, sensitive, prediction, score and id columns;
-    with a model, every column (the model's inputs are chosen among them).
+    With precomputed predictions: the target, sensitive, prediction, score (a multiclass
+    audit's class scores too) and id columns; with a model, every column (the model's
+    inputs are chosen among them).
     """
     if spec.model is not None:
         return tuple(columns)
-    named = (spec.target, *spec.sensitive, spec.prediction_col, spec.score_col, *spec.id_cols)
+    scores = [column for _, column in spec.class_scores]
+    named = (
+        spec.target,
+        *spec.sensitive,
+        spec.prediction_col,
+        spec.score_col,
+        *scores,
+        *spec.id_cols,
+    )
     return tuple(c for c in columns if c in set(named))
 
 
