@@ -296,6 +296,19 @@ def test_two_files_feeding_one_window_add_up(signed, tmp_path: Path) -> None:
     assert row["successes"] == selected and row["trials"] == (frames.sex == "f").sum()
 
 
+def test_rows_for_an_older_window_are_refused(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(25)
+    for label in ("w1", "w2"):
+        data = window(tmp_path / f"{label}.csv", rng)
+        assert monitor(signed, data, tmp_path, "--window-label", label).exit_code == 0
+    state = (tmp_path / "fairaudit-monitor.sqlite").read_bytes()
+    late = window(tmp_path / "late.csv", rng, rows=500)
+    result = monitor(signed, late, tmp_path, "--window-label", "w1")
+    assert result.exit_code == 1 and "is already counted after it" in result.output
+    assert (tmp_path / "fairaudit-monitor.sqlite").read_bytes() == state
+    assert monitor(signed, late, tmp_path, "--window-label", "w2").exit_code == 0  # the latest
+
+
 def log(path: Path, rng: np.random.Generator, weeks: int, change: int) -> Path:
     """Write a log of ``weeks`` ISO weeks from Monday 2026-01-05; ratio 0.7 from ``change``."""
     rows = 4000 * weeks

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MonitorRun", "WindowSource", "run_monitor"]
+__all__ = ["MSG_LATE", "MonitorRun", "WindowSource", "run_monitor"]
+
+MSG_LATE = (
+    "{file} has rows for window '{label}', but '{latest}' is already counted after it in "
+    "{state}; rows added to an older window would be judged outside the monitor's "
+    "guarantee: monitor them in a new period (another --state), or drop those rows"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ def run_monitor(
     if not any(chunk.file_sha256 == digest for chunk in known):
         label = source.label or source.path.stem
         chunks = audit_file(spec, digest, label, source.time_col, source.window)
+    _refuse_late(chunks, known, state, source.path.name)
     groupings = list(verified.results.get("audit", {}).get("groupings") or [])
     base = baseline_counts(verified)
     run_name = name or verified.results.get("audit", {}).get("name") or source.path.stem
@@ -92,3 +99,23 @@ def run_monitor(
     if not chunks:
         return then(known, False)
     return append_chunks(state, binding, chunks, then)
+
+
+def _refuse_late(chunks: list[dict[str, Any]], known: list[Any], state: Path, name: str) -> None:
+    """Raise ConfigError when the file adds rows to a window older than the latest one."""
+    from fairaudit.errors import ConfigError
+
+    if not known:
+        return
+    latest = known[-1].label
+    older = {c.label for c in known} - {latest}
+    for chunk in chunks:
+        if chunk["label"] in older:
+            raise ConfigError(
+                MSG_LATE.format(
+                    file=name,
+                    label=chunk["label"],
+                    latest=latest,
+                    state=state,
+                )
+            )
