@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 import fairaudit
 from fairaudit.cli import diff as diff_command
-from fairaudit.outputs import DiffError, diff_results
+from fairaudit.outputs import DiffError, diff_results, format_text
+from fairaudit.outputs._diff_compute import MSG_OUTCOME_CHANGED, MSG_OUTCOME_ONE_SIDE
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 HOSTILE = "own<script>\u202e"
@@ -155,3 +156,120 @@ def test_different_tasks_are_a_one_line_error(
     run = CliRunner().invoke(diff_command, list(_write(tmp_path, (regression[0], multiclass[1]))))
     assert run.exit_code == 1
     assert run.output.startswith("Error: ") and run.output.count("\n") == 1, run.output
+
+
+@pytest.fixture(scope="module")
+def thresholded() -> dict[str, dict]:
+    """Regression audits of the diabetes sample with a favourable threshold: ``old`` and
+    ``new`` (sex 1's predictions lowered by 40) above 150, ``other`` above 160, ``plain``
+    without a threshold."""
+    frame = _model_predictions("regression", "diabetes_model.skops", "diabetes_eval.csv")
+    frame["sex"] = frame["sex"].astype(str)
+    audits = {"old": _audit(frame, "target", sensitive="sex", task="regression",
+                            favorable_above=150)}  # fmt: skip
+    frame.loc[frame["sex"] == "1", "pred"] -= 40.0  # under-predict one group
+    audits["frame"] = frame
+    for name, options in (("new", {"favorable_above": 150}), ("other", {"favorable_above": 160}),
+                          ("plain", {})):  # fmt: skip
+        audits[name] = _audit(frame, "target", sensitive="sex", task="regression", **options)
+    return audits
+
+
+def test_derived_outcome_rows_are_compared(thresholded: dict[str, dict]) -> None:
+    from fairlearn.metrics import demographic_parity_ratio, equalized_odds_difference
+
+    found = diff_results(thresholded["old"], thresholded["new"]).to_dict()
+    assert found["derived_outcome"] == {
+        "old": "prediction > 150", "new": "prediction > 150", "compared": True
+    }  # fmt: skip
+    derived = {
+        (c["section"], c["metric"], c["measure"]): c
+        for c in found["changes"]
+        if c.get("derived_outcome") == "prediction > 150"
+    }
+    assert ("four_fifths", "selection_rate", "ratio") in derived
+    assert ("headline", "demographic_parity_ratio", "value") in derived
+    assert ("disparity", "selection_rate", "ratio") in derived
+    assert all("class" not in c for c in derived.values())
+    # the new numbers are fairlearn's on (target > 150, prediction > 150)
+    frame = thresholded["frame"]
+    y, p = frame["target"] > 150, frame["pred"] > 150
+    want = demographic_parity_ratio(y, p, sensitive_features=frame["sex"])
+    assert derived[("four_fifths", "selection_rate", "ratio")]["new"] == pytest.approx(want, 1e-12)
+    assert derived[("headline", "demographic_parity_ratio", "value")]["new"] == pytest.approx(
+        want, abs=1e-12
+    )
+    eod = derived[("headline", "equalized_odds_difference", "value")]["new"]
+    assert eod == pytest.approx(
+        equalized_odds_difference(y, p, sensitive_features=frame["sex"]), abs=1e-12
+    )
+    ratio = derived[("four_fifths", "selection_rate", "ratio")]
+    assert ratio["beyond_intervals"] and ratio["old"] > 0.75 > 0.33 > ratio["new"]
+    text = format_text(diff_results(thresholded["old"], thresholded["new"]))
+    assert (
+        "four-fifths: sex  derived outcome (prediction > 150): selection_rate four-fifths ratio"
+        in text
+    )
+
+
+def test_a_changed_threshold_is_not_compared(thresholded: dict[str, dict], tmp_path: Path) -> None:
+    found = diff_results(thresholded["old"], thresholded["other"]).to_dict()
+    assert not [c for c in found["changes"] if "derived_outcome" in c]
+    assert found["derived_outcome"] == {
+        "old": "prediction > 150", "new": "prediction > 160", "compared": False
+    }  # fmt: skip
+    assert (
+        MSG_OUTCOME_CHANGED.format(old="prediction > 150", new="prediction > 160")
+        in (found["notes"])
+    )
+    html = tmp_path / "d.html"
+    run = CliRunner().invoke(
+        diff_command,
+        [*_write(tmp_path, (thresholded["old"], thresholded["other"])), "--html", str(html)],
+    )
+    assert run.exit_code == 0, run.output
+    assert "Note: The favourable threshold changed (derived outcome: prediction &gt; 150" in (
+        html.read_text(encoding="utf-8").replace("<p>", "Note: ")
+    )
+    assert "derived outcome: prediction > 150 -> prediction > 160" in run.output
+
+
+def test_an_audit_without_threshold_against_one_with(thresholded: dict[str, dict]) -> None:
+    for old, new, side, outcome in (
+        ("plain", "new", "new", "prediction > 150"),
+        ("new", "plain", "old", "prediction > 150"),
+    ):
+        found = diff_results(thresholded[old], thresholded[new]).to_dict()
+        assert not [c for c in found["changes"] if "derived_outcome" in c]
+        assert MSG_OUTCOME_ONE_SIDE.format(side=side, outcome=outcome) in found["notes"]
+        assert found["derived_outcome"]["compared"] is False
+    # the regression rows are still compared; a plain audit's diff has no derived_outcome
+    same = diff_results(thresholded["plain"], thresholded["plain"]).to_dict()
+    assert "derived_outcome" not in same
+
+
+def test_hostile_outcome_and_group_text_is_escaped(
+    thresholded: dict[str, dict], tmp_path: Path
+) -> None:
+    old, new = (json.loads(json.dumps(thresholded[k])) for k in ("old", "new"))
+    for data in (old, new):
+        section = data["summary"]["favorable_outcome"]
+        section["outcome"] = "prediction > <b>1</b>\u202e"
+        for row in section["worse_off"]:
+            row["group"] = {"sex": HOSTILE}
+    old["summary"]["favorable_outcome"]["worse_off"][0]["group"] = {"sex": "1"}
+    html = tmp_path / "d.html"
+    run = CliRunner().invoke(diff_command, [*_write(tmp_path, (old, new)), "--html", str(html)])
+    assert run.exit_code == 0, run.output
+    assert "\u202e" not in run.output and "own<script>" in run.output  # shown, made visible
+    page = html.read_text(encoding="utf-8")
+    assert "<b>1</b>" not in page and "own<script>" not in page
+    shown = page.split('<script type="application/json"')[0]  # the JSON keeps the data as is
+    assert "\u202e" not in shown and "own&lt;script&gt;&lt;U+202E&gt;" in shown
+
+
+def test_a_malformed_outcome_is_a_one_line_error(thresholded: dict[str, dict]) -> None:
+    new = json.loads(json.dumps(thresholded["new"]))
+    new["summary"]["favorable_outcome"]["worse_off"] = {"not": "a list"}
+    with pytest.raises(DiffError, match=r"summary.favorable_outcome.worse_off is not a list"):
+        diff_results(thresholded["old"], new)

@@ -10,20 +10,21 @@ import json
 import math
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fairaudit.display import group_text
 from fairaudit.errors import FairauditError
-from fairaudit.outputs._diff_model import (
-    AuditDiff,
-    AuditRef,
-    GroupChange,
-    Interval,
-    Measure,
-    MetricChange,
-    Section,
+from fairaudit.outputs._diff_model import AuditDiff, GroupChange, MetricChange, Section
+from fairaudit.outputs._diff_read import (
+    MSG_BAD_FIELD,
+    DiffError,
+    Key,
+    Numbers,
+    ResultReader,
+    collect_four_fifths,
+    collect_rows,
+    group_key,
 )
 from fairaudit.paths import read_regular_bytes
 
@@ -31,20 +32,22 @@ __all__ = [
     "MSG_BAD_FIELD",
     "MSG_BAD_JSON",
     "MSG_NOT_FOUND",
+    "MSG_OUTCOME_CHANGED",
+    "MSG_OUTCOME_ONE_SIDE",
     "MSG_SCHEMA_MAJOR",
     "MSG_TASKS",
+    "MSG_WORSE_OFF",
     "DiffError",
     "diff_results",
     "load_results",
 ]
 
-_SECTIONS: tuple[Section, ...] = ("headline", "overall", "group", "disparity")
+_SECTIONS: tuple[Section, ...] = ("headline", "four_fifths", "overall", "group", "disparity")
 
 MSG_NOT_FOUND = "Cannot read {path}: no such file."
 MSG_UNREADABLE = "Cannot read {path}: {detail}."
 MSG_BAD_JSON = "{path} is not valid JSON: {detail}."
 MSG_NOT_RESULTS = "{path} is not a fairaudit report or result: {detail}"
-MSG_BAD_FIELD = "The {side} result's {where} {problem}."
 MSG_SCHEMA_MAJOR = (
     "Cannot compare results of schema {old} and {new}: their major versions differ; "
     "re-run the older audit with this fairaudit."
@@ -52,11 +55,21 @@ MSG_SCHEMA_MAJOR = (
 MSG_TASKS = (
     "Cannot compare a {old} audit with a {new} audit: a diff compares two audits of the same task."
 )
+MSG_OUTCOME_ONE_SIDE = (
+    "Only the {side} audit has a favourable threshold (derived outcome: {outcome}): "
+    "its derived outcome's rows have nothing to compare with."
+)
+MSG_OUTCOME_CHANGED = (
+    "The favourable threshold changed (derived outcome: {old} -> {new}): the two derived "
+    "outcomes are not comparable, so their headline, four-fifths and disparity rows are not "
+    "compared."
+)
+MSG_WORST = "The worst group of {feature} by {metric} changed from {old} to {new}."
+MSG_WORSE_OFF = (
+    "The worse-off group of {feature} by {metric} (derived outcome: {outcome}) changed from "
+    "{old} to {new}."
+)
 MSG_BAD_THRESHOLD = "The threshold must be a finite number >= 0, got {value!r}."
-
-
-class DiffError(FairauditError):
-    """An input cannot be read or compared as a fairaudit result."""
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -89,101 +102,7 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     return results
 
 
-class _Reader:
-    """Typed access to one untrusted result dict; every problem names the side and the field."""
-
-    def __init__(self, data: object, side: str) -> None:
-        self.side = side
-        self.data = self.mapping(data, "top level")
-
-    def fail(self, where: str, problem: str) -> DiffError:
-        return DiffError(MSG_BAD_FIELD.format(side=self.side, where=where, problem=problem))
-
-    def mapping(self, value: object, where: str) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(where, "is not an object")
-        return value
-
-    def optional_mapping(self, value: object, where: str) -> Mapping[str, Any]:
-        return {} if value is None else self.mapping(value, where)
-
-    def rows(self, value: object, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        if value is None:
-            return
-        if not isinstance(value, list):
-            raise self.fail(where, "is not a list")
-        for index, row in enumerate(value):
-            yield f"{where}[{index}]", self.mapping(row, f"{where}[{index}]")
-
-    def number(self, value: object, where: str) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(where, "is not a number or null")
-        return float(value) if math.isfinite(value) else None
-
-    def interval(self, value: object, where: str) -> Interval | None:
-        if value is None:
-            return None
-        if not isinstance(value, list) or len(value) != 2:
-            raise self.fail(where, "is not an interval [low, high]")
-        low, high = self.number(value[0], where), self.number(value[1], where)
-        return None if low is None or high is None else (low, high)
-
-    def text(self, value: object, where: str) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(where, "is not a string")
-        return value
-
-    def group(self, value: object, where: str) -> dict[str, str]:
-        group = self.mapping(value, where)
-        return {str(k): str(v) for k, v in group.items()}
-
-    def ref(self) -> AuditRef:
-        audit = self.optional_mapping(self.data.get("audit"), "audit")
-        lineage = self.optional_mapping(self.data.get("lineage"), "lineage")
-        data = self.optional_mapping(lineage.get("data"), "lineage.data")
-        model = self.optional_mapping(lineage.get("model"), "lineage.model")
-        uncertainty = self.optional_mapping(self.data.get("uncertainty"), "uncertainty")
-        return AuditRef(
-            audit_id=self.text(audit.get("id"), "audit.id"),
-            name=self.text(audit.get("name"), "audit.name"),
-            model_version=self.text(audit.get("model_version"), "audit.model_version"),
-            created_at=self.text(audit.get("created_at"), "audit.created_at"),
-            data_sha256=self.text(data.get("sha256"), "lineage.data.sha256"),
-            model_sha256=self.text(model.get("sha256"), "lineage.model.sha256"),
-            verdict=self.text(self.data.get("verdict"), "verdict"),
-            confidence=self.number(uncertainty.get("confidence"), "uncertainty.confidence"),
-        )
-
-
-_Key = tuple[Any, ...]
-_Point = tuple[float | None, Interval | None]
-
-
-def _group_key(group: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(group.items()))
-
-
-@dataclass
-class _Numbers:
-    """Every comparable number of one audit, by a key that matches across audits."""
-
-    points: dict[_Key, _Point] = field(default_factory=dict)
-    changes: dict[_Key, MetricChange] = field(default_factory=dict)  # templates for output
-    groups: dict[tuple[str, tuple[tuple[str, str], ...]], GroupChange] = field(default_factory=dict)
-    features: list[str] = field(default_factory=list)
-    references: dict[str, dict[str, str]] = field(default_factory=dict)
-    worst: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # regression
-
-    def add(self, key: _Key, template: MetricChange, value: float | None, ci: Interval | None):
-        self.points[key] = (value, ci)
-        self.changes[key] = template
-
-
-def _collect(reader: _Reader) -> _Numbers:
+def _collect(reader: ResultReader) -> Numbers:
     """Read every comparable number of one result (binary, regression or multiclass).
 
     A multiclass result's numbers carry their class: headline and disparity rows by their
@@ -191,7 +110,7 @@ def _collect(reader: _Reader) -> _Numbers:
     beside the accuracy metrics; confusion matrices are counts and are not compared.
     """
     data = reader.data
-    numbers = _Numbers()
+    numbers = Numbers()
     audit = reader.optional_mapping(data.get("audit"), "audit")
     features = audit.get("sensitive_features") or []
     if not isinstance(features, list):
@@ -201,7 +120,7 @@ def _collect(reader: _Reader) -> _Numbers:
     numbers.references = {
         str(k): reader.group(v, f"audit.reference.{k}") for k, v in references.items()
     }
-    _collect_rows(reader, numbers, "headline", (data.get("headline"), "headline"), None)
+    collect_rows(reader, numbers, "headline", (data.get("headline"), "headline"), None)
     metrics = reader.optional_mapping(data.get("metrics"), "metrics")
     multiclass = audit.get("task") == "multiclass"
     uncertainty = reader.optional_mapping(data.get("uncertainty"), "uncertainty")
@@ -215,7 +134,7 @@ def _collect(reader: _Reader) -> _Numbers:
         feature = str(row.get("feature"))
         group = reader.group(row.get("group"), f"{where}.group")
         count = row.get("count")
-        numbers.groups[(feature, _group_key(group))] = GroupChange(
+        numbers.groups[(feature, group_key(group))] = GroupChange(
             feature,
             group,
             count if isinstance(count, int) and not isinstance(count, bool) else None,
@@ -228,13 +147,33 @@ def _collect(reader: _Reader) -> _Numbers:
         _collect_metrics(
             reader, numbers, ("group", feature, group), paths, (values, cis), multiclass
         )
-    _collect_rows(reader, numbers, "disparity", (data.get("disparities"), "disparities"), None)
+    collect_rows(reader, numbers, "disparity", (data.get("disparities"), "disparities"), None)
     if multiclass:
         _collect_favorable_view(reader, numbers)
+    elif audit.get("task") == "regression":
+        _collect_favorable_outcome(reader, numbers)
     return numbers
 
 
-def _collect_favorable_view(reader: _Reader, numbers: _Numbers) -> None:
+def _collect_favorable_outcome(reader: ResultReader, numbers: Numbers) -> None:
+    """Add a regression result's favourable-outcome view (``--favorable-above/-below T``):
+    its derived outcome's headline, four-fifths rows and disparities, keyed by the outcome
+    (``prediction > 150``) so that another threshold's rows match none of them."""
+    summary = reader.optional_mapping(reader.data.get("summary"), "summary")
+    path = "summary.favorable_outcome"
+    section = reader.optional_mapping(summary.get("favorable_outcome"), path)
+    outcome = reader.text(section.get("outcome"), f"{path}.outcome")
+    if not section or outcome is None:
+        return
+    numbers.outcome = outcome
+    found = (section.get("headline"), f"{path}.headline")
+    collect_rows(reader, numbers, "headline", found, None, outcome=outcome)
+    collect_four_fifths(reader, numbers, (section.get("worse_off"), f"{path}.worse_off"), outcome)
+    found = (section.get("disparities"), f"{path}.disparities")
+    collect_rows(reader, numbers, "disparity", found, None, outcome=outcome)
+
+
+def _collect_favorable_view(reader: ResultReader, numbers: Numbers) -> None:
     """Add a multiclass result's favourable-outcome view: its headline and disparities."""
     summary = reader.optional_mapping(reader.data.get("summary"), "summary")
     path = "summary.favorable_view"
@@ -243,62 +182,14 @@ def _collect_favorable_view(reader: _Reader, numbers: _Numbers) -> None:
     if not view or not isinstance(classes, list):
         return
     name = ", ".join(str(c) for c in classes)
-    _collect_rows(reader, numbers, "headline", (view.get("headline"), f"{path}.headline"), name)
+    collect_rows(reader, numbers, "headline", (view.get("headline"), f"{path}.headline"), name)
     found = (view.get("disparities"), f"{path}.disparities")
-    _collect_rows(reader, numbers, "disparity", found, name)
-
-
-def _collect_rows(
-    reader: _Reader,
-    numbers: _Numbers,
-    section: Section,
-    found: tuple[object, str],
-    view: str | None,
-) -> None:
-    """Add headline or disparity rows (``found``: the rows and their path in the result);
-    ``view`` names the favourable classes when the rows are a favourable view's."""
-    rows, path = found
-    for where, row in reader.rows(rows, path):
-        feature, metric = str(row.get("feature")), str(row.get("metric"))
-        klass = view if view is not None else _class(row)
-        if section == "headline" and isinstance(row.get("group"), Mapping):
-            numbers.worst[(feature, metric)] = reader.group(row.get("group"), f"{where}.group")
-        group, reference = None, None
-        if section == "disparity":
-            group = reader.group(row.get("group"), f"{where}.group")
-            reference = reader.group(row.get("reference"), f"{where}.reference")
-        measures: tuple[Measure, ...] = ("value",) if group is None else ("difference", "ratio")
-        for measure in measures:
-            template = MetricChange(
-                section, feature, group, metric, measure, None, None, reference=reference,
-                klass=klass, favorable=view is not None,
-            )  # fmt: skip
-            ci = "ci" if measure == "value" else f"ci_{measure}"
-            numbers.add(
-                (
-                    section,
-                    feature,
-                    _group_key(group or {}),
-                    view is not None,
-                    klass,
-                    metric,
-                    measure,
-                ),
-                template,
-                reader.number(row.get(measure), f"{where}.{measure}"),
-                reader.interval(row.get(ci), f"{where}.{ci}"),
-            )
-
-
-def _class(row: Mapping[str, Any]) -> str | None:
-    """Return a multiclass row's class label as text (None for binary and regression rows)."""
-    klass = row.get("class")
-    return None if klass is None else str(klass)
+    collect_rows(reader, numbers, "disparity", found, name)
 
 
 def _collect_metrics(
-    reader: _Reader,
-    numbers: _Numbers,
+    reader: ResultReader,
+    numbers: Numbers,
     where: tuple[Section, str | None, dict[str, str] | None],
     paths: tuple[str, str],
     found: tuple[Mapping[str, Any], Mapping[str, Any]],
@@ -312,7 +203,7 @@ def _collect_metrics(
     section, feature, group = where
     path, ci_path = paths
     values, cis = found
-    key: _Key = ("overall",) if group is None else ("group", feature, _group_key(group))
+    key: Key = ("overall",) if group is None else ("group", feature, group_key(group))
     class_path = f"{path.removesuffix('.metrics')}.by_class"
     by_class = reader.optional_mapping(values.get("by_class"), class_path)
     class_cis: Mapping[str, Any] = {}
@@ -344,7 +235,7 @@ def _collect_metrics(
             )
 
 
-def _task(reader: _Reader) -> str:
+def _task(reader: ResultReader) -> str:
     """Return the result's task: ``audit.task``, binary when absent (results before 1.3)."""
     audit = reader.optional_mapping(reader.data.get("audit"), "audit")
     return reader.text(audit.get("task"), "audit.task") or "binary"
@@ -376,7 +267,7 @@ def diff_results(
         raise DiffError(MSG_BAD_THRESHOLD.format(value=threshold))
     if not math.isfinite(threshold) or threshold < 0:
         raise DiffError(MSG_BAD_THRESHOLD.format(value=threshold))
-    old_reader, new_reader = _Reader(old, "old"), _Reader(new, "new")
+    old_reader, new_reader = ResultReader(old, "old"), ResultReader(new, "new")
     if _major(old_reader.data.get("schema_version")) != _major(
         new_reader.data.get("schema_version")
     ):
@@ -414,6 +305,7 @@ def diff_results(
                 template.reference,
                 template.klass,
                 template.favorable,
+                template.outcome,
             )
         )
     # Headline first, then overall, groups, disparities; within each, the new report's order.
@@ -425,17 +317,44 @@ def diff_results(
     result.features_removed = [f for f in before.features if f not in after.features]
     for feature, reference in after.references.items():
         previous = before.references.get(feature)
-        if previous is not None and _group_key(previous) != _group_key(reference):
+        if previous is not None and group_key(previous) != group_key(reference):
             result.reference_changes.append({"feature": feature, "old": previous, "new": reference})
     result.notes = _notes(result)
-    for (feature, metric), group in after.worst.items():
-        previous = before.worst.get((feature, metric))
-        if previous is not None and _group_key(previous) != _group_key(group):
-            result.notes.append(
-                f"The worst group of {feature} by {metric} changed from "
-                f"{group_text(previous)} to {group_text(group)}."
-            )
+    for (feature, metric), was, now in _new_groups(before.worst, after.worst):
+        result.notes.append(MSG_WORST.format(feature=feature, metric=metric, old=was, new=now))
+    result.outcomes = (before.outcome, after.outcome)
+    result.notes.extend(_outcome_notes(before, after))
     return result
+
+
+def _outcome_notes(before: Numbers, after: Numbers) -> list[str]:
+    """Return the notes on two regression audits' derived outcomes: one audit without a
+    threshold, or another threshold (its rows are not compared: a share above 150 and a
+    share above 160 are different quantities), or a new worse-off group on a rate."""
+    old, new = before.outcome, after.outcome
+    if old is None and new is None:
+        return []
+    if old is None or new is None:
+        side, outcome = ("new", new) if old is None else ("old", old)
+        return [MSG_OUTCOME_ONE_SIDE.format(side=side, outcome=outcome)]
+    if old != new:
+        return [MSG_OUTCOME_CHANGED.format(old=old, new=new)]
+    return [
+        MSG_WORSE_OFF.format(feature=feature, metric=metric, outcome=new, old=was, new=now)
+        for (feature, metric), was, now in _new_groups(before.worse_off, after.worse_off)
+    ]
+
+
+_Groups = Mapping[tuple[str, str], dict[str, str]]
+
+
+def _new_groups(before: _Groups, after: _Groups) -> Iterator[tuple[tuple[str, str], str, str]]:
+    """Yield each (feature, metric) whose group (the worst, the worse-off) differs between
+    the audits, with the old and the new group as text."""
+    for key, group in after.items():
+        previous = before.get(key)
+        if previous is not None and group_key(previous) != group_key(group):
+            yield key, group_text(previous), group_text(group)
 
 
 def _notes(diff: AuditDiff) -> list[str]:

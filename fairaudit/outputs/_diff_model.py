@@ -3,7 +3,11 @@
 ``diff_results(old, new)`` (``_diff_compute``) reads two audit results in their JSON form
 (``report.json``, or the ``fairaudit-data`` element embedded in a report's HTML) and
 compares, wherever both audits have the number: the overall metrics, every group's metrics,
-every disparity (difference and ratio against the reference group) and the headline metrics.
+every disparity (difference and ratio against the reference group) and the headline metrics;
+for a regression audit with a favourable threshold also its derived outcome's headline,
+four-fifths rows (section ``four_fifths``) and disparities, when both audits derived the
+same outcome (the same threshold and direction: with another one they are not comparable,
+and a note says so).
 It also reports the verdict change, groups and features that appeared or disappeared,
 reference groups that changed, and whether the data or the model file changed. Nothing is
 recomputed: the numbers and intervals are the ones the reports hold.
@@ -47,7 +51,7 @@ __all__ = [
     "intervals_disjoint",
 ]
 
-Section = Literal["overall", "group", "disparity", "headline"]
+Section = Literal["overall", "group", "disparity", "headline", "four_fifths"]
 Measure = Literal["value", "difference", "ratio"]
 Status = Literal[
     "beyond intervals", "within intervals", "no intervals", "became undefined", "became defined"
@@ -90,6 +94,7 @@ class MetricChange:
     reference: dict[str, str] | None = None
     klass: str | None = None  # a multiclass result's class (one-vs-rest); None otherwise
     favorable: bool = False  # klass names the favourable classes of the favourable view
+    outcome: str | None = None  # a regression audit's derived outcome, e.g. prediction > 150
 
     @property
     def delta(self) -> float | None:
@@ -124,15 +129,22 @@ class MetricChange:
     def quantity(self) -> str:
         """Return the metric name with its measure, e.g. ``selection_rate ratio``, and a
         multiclass number's class, e.g. ``class own: selection_rate ratio`` (``favourable
-        classes own, rent: ...`` for the favourable-outcome view's numbers)."""
+        classes own, rent: ...`` for the favourable-outcome view's numbers; ``derived
+        outcome (prediction > 150): ...`` for a regression audit's, with ``four-fifths ratio``
+        for its four-fifths rows)."""
         kind = "favourable classes" if self.favorable else "class"
         name = self.metric if self.klass is None else f"{kind} {self.klass}: {self.metric}"
+        if self.outcome is not None:
+            name = f"derived outcome ({self.outcome}): {self.metric}"
+            if self.section == "four_fifths":
+                return f"{name} four-fifths ratio"
         return name if self.measure == "value" else f"{name} {self.measure}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the change as a JSON-ready dict (``class`` only for a multiclass number, and
         ``favorable_view`` true for the favourable-outcome view's, where ``class`` lists the
-        favourable classes)."""
+        favourable classes; ``derived_outcome`` only for a regression audit's derived outcome,
+        e.g. ``prediction > 150``)."""
         out: dict[str, Any] = {
             "section": self.section,
             "feature": self.feature,
@@ -151,6 +163,8 @@ class MetricChange:
         if self.klass is not None:
             out["class"] = self.klass
             out["favorable_view"] = self.favorable
+        if self.outcome is not None:
+            out["derived_outcome"] = self.outcome
         return out
 
 
@@ -204,6 +218,9 @@ class AuditDiff:
     features_removed: list[str] = field(default_factory=list)
     reference_changes: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The regression audits' derived outcomes (old, new), e.g. ``prediction > 150``; None
+    #: for an audit without a favourable threshold (and for binary and multiclass audits).
+    outcomes: tuple[str | None, str | None] = (None, None)
 
     @property
     def verdict_changed(self) -> bool:
@@ -215,8 +232,9 @@ class AuditDiff:
         return [c for c in self.changes if c.status == status]
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the diff as a JSON-ready dict."""
-        return {
+        """Return the diff as a JSON-ready dict (``derived_outcome`` only when an audit has
+        a favourable threshold: old, new, and whether their rows were compared)."""
+        out: dict[str, Any] = {
             "old": self.old.to_dict(),
             "new": self.new.to_dict(),
             "rule": "beyond intervals: the old and the new confidence intervals do not overlap",
@@ -237,3 +255,7 @@ class AuditDiff:
             "changes": [c.to_dict() for c in self.changes],
             "notes": self.notes,
         }
+        old, new = self.outcomes
+        if old is not None or new is not None:
+            out["derived_outcome"] = {"old": old, "new": new, "compared": old == new}
+        return out

@@ -51,8 +51,12 @@ def _delta(change: MetricChange) -> str:
     return "" if delta is None else f"{delta:+.4f}"
 
 
+def _section(change: MetricChange) -> str:
+    return change.section.replace("_", "-")  # four_fifths is shown four-fifths
+
+
 def _change_line(change: MetricChange) -> str:
-    where = f"{change.section}: {change.label}"
+    where = f"{_section(change)}: {change.label}"
     numbers = f"{_number(change.old)} -> {_number(change.new)}"
     delta = _delta(change)
     intervals = ""
@@ -132,7 +136,7 @@ class DiffContext:
 
 def _row(change: MetricChange) -> dict[str, str]:
     return {
-        "section": change.section,
+        "section": _section(change),
         "where": change.label,
         "quantity": change.quantity,
         "old": _number(change.old),
