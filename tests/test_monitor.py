@@ -485,3 +485,36 @@ def test_numpy_and_duckdb_windows_agree(signed, tmp_path: Path, monkeypatch) -> 
     numpy_json = json.loads((tmp_path / "numpy/monitor.json").read_text())
     duckdb_json = json.loads((tmp_path / "duckdb/monitor.json").read_text())
     assert numpy_json["series"] == duckdb_json["series"]
+
+
+def test_a_model_baseline_counts_windows_with_its_model_and_refuses_a_changed_one(
+    signed, tmp_path: Path
+) -> None:
+    import shutil
+
+    sample = Path(__file__).resolve().parent.parent / "sample_data"
+    for name in ("german_eval.csv", "german_credit_model.skops"):
+        shutil.copy(sample / name, tmp_path / name)
+    (tmp_path / "base").mkdir()
+    result = invoke(
+        "run", tmp_path / "german_eval.csv", "--model", tmp_path / "german_credit_model.skops",
+        "--target", "risk", "--sensitive", "sex", "--no-mitigation", "--no-ledger",
+        "--sign-key", signed["key"], "-o", tmp_path / "base/report.html",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    args = ("--baseline", tmp_path / "base/report.html", "--key", signed["pub"], "--no-ledger")
+    result = invoke("monitor", tmp_path / "german_eval.csv", *args, "-o", tmp_path / "m.html")
+    assert result.exit_code == 0, result.output
+    document = valid(json.loads((tmp_path / "m.json").read_text()))
+    baseline = {(c["group"]["sex"], c["tp"], c["fp"]) for c in document["baseline"]["counts"]}
+    first = next(s for s in document["series"] if s["metric"] == "selection_rate")
+    assert first["windows"][0]["trials"] + first["windows"][0]["reference_trials"] == sum(
+        c["tp"] + c["fp"] + c["fn"] + c["tn"] for c in document["baseline"]["counts"]
+    )
+    assert len(baseline) == 2
+    with open(tmp_path / "german_credit_model.skops", "ab") as fh:
+        fh.write(b"\0")  # the model file changed since the signed audit
+    again = window(tmp_path / "w2.csv", np.random.default_rng(26))
+    result = invoke("monitor", again, *args, "-o", tmp_path / "m.html")
+    assert result.exit_code == 1 and "has changed since the baseline audit" in result.output
+    assert result.output.count("\n") == 1 and "(SHA-256 " in result.output

@@ -141,11 +141,12 @@ def _check_model(baseline: Baseline, model: Path) -> None:
     """Raise ConfigError unless ``model`` is the very file the baseline audited."""
     from fairaudit.provenance import file_sha256
 
-    signed = baseline.results.get("lineage", {}).get("model", {}) or {}
+    lineage = baseline.results.get("lineage", {}).get("model", {}) or {}
+    signed = str(lineage.get("sha256"))
     actual = file_sha256(model) if model.is_file() else "missing"
-    if actual != signed.get("sha256"):
+    if actual != signed:
         raise ConfigError(
-            MSG_MODEL_CHANGED.format(model=model, actual=actual[:12], signed=str(signed)[:12])
+            MSG_MODEL_CHANGED.format(model=model, actual=actual[:12], signed=signed[:12])
         )
 
 
