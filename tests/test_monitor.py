@@ -518,3 +518,19 @@ def test_a_model_baseline_counts_windows_with_its_model_and_refuses_a_changed_on
     result = invoke("monitor", again, *args, "-o", tmp_path / "m.html")
     assert result.exit_code == 1 and "has changed since the baseline audit" in result.output
     assert result.output.count("\n") == 1 and "(SHA-256 " in result.output
+
+
+def test_bad_rule_options_and_a_spent_horizon_are_one_line(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(27)
+    data = window(tmp_path / "w0.csv", rng)
+    result = monitor(signed, data, tmp_path, "--alpha", "0")
+    assert result.exit_code == 1 and result.output == (
+        "Error: --alpha must be a number strictly between 0 and 1, got 0.0\n"
+    )
+    for week in (1, 2):
+        data = window(tmp_path / f"w{week}.csv", rng)
+        assert monitor(signed, data, tmp_path, "--horizon", "2").exit_code == 0
+    state = (tmp_path / "fairaudit-monitor.sqlite").read_bytes()
+    result = monitor(signed, window(tmp_path / "w3.csv", rng), tmp_path, "--horizon", "2")
+    assert result.exit_code == 1 and "horizon" in result.output and result.output.count("\n") == 1
+    assert (tmp_path / "fairaudit-monitor.sqlite").read_bytes() == state

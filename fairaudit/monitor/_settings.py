@@ -33,7 +33,7 @@ METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "false_positive_rate": (("fp",), ("fp", "tn")),
 }
 _KEYS = ("metrics", "ratio_min", "drift", "alpha", "horizon", "baseline_windows")
-MSG_BAD = "{source}: [monitor] {key} must be {expected}, got {value!r}"
+MSG_BAD = "{where} must be {expected}, got {value!r}"
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ class MonitorSettings:
         }
 
 
-def _check(key: str, value: Any, source: str) -> Any:
-    """Return ``value`` for ``key`` once valid; ConfigError naming ``source`` if not."""
+def _check(key: str, value: Any, where: str) -> Any:
+    """Return ``value`` for ``key`` once valid; ConfigError naming ``where`` it was set if not."""
     number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     whole = isinstance(value, int) and not isinstance(value, bool)
     checks: dict[str, tuple[bool, str]] = {
@@ -75,7 +75,7 @@ def _check(key: str, value: Any, source: str) -> Any:
     }
     ok, expected = checks[key]
     if not ok:
-        raise ConfigError(MSG_BAD.format(source=source, key=key, expected=expected, value=value))
+        raise ConfigError(MSG_BAD.format(where=where, expected=expected, value=value))
     return tuple(dict.fromkeys(value)) if key == "metrics" else value
 
 
@@ -93,7 +93,10 @@ def read_monitor_table(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"policy file {path}: unknown [monitor] key {unknown[0]!r} (allowed: {allowed})"
         )
-    return {key: _check(key, value, f"policy file {path}") for key, value in table.items()}
+    return {
+        key: _check(key, value, f"policy file {path}: [monitor] {key}")
+        for key, value in table.items()
+    }
 
 
 def settings_from(policy: Path | None, overrides: Mapping[str, Any]) -> MonitorSettings:
