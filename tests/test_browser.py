@@ -1,8 +1,9 @@
 """The reports as a reviewer's browser shows them: headless Chromium with the network cut off.
 
 Every page fairaudit writes (the sample report, a report of hostile data, a large audit, a
-batch index, a diff page, and regression and multiclass reports of hostile data) is opened in Debian's Chromium through Playwright, with every
-request routed: the page itself is served, anything else is aborted and counted. The tests
+batch index, a diff page, and regression and multiclass reports of hostile data) is opened in
+Debian's Chromium through Playwright, with every request routed: the page itself is served,
+anything else is aborted and counted. The tests
 check that each page renders, requests nothing, logs no error and runs no script from the
 data; that axe-core finds no serious or critical accessibility violation; and that the
 print-to-PDF keeps tables and rows whole.
