@@ -329,7 +329,7 @@ def test_junit_cli_on_a_hostile_regression_audit(batch: dict[str, Any], tmp_path
 def test_multiclass_junit_names_each_class(batch: dict[str, Any]) -> None:
     data = batch["reports"]["german-credit-housing"]
     root = ET.fromstring(junit_xml(data["policy"], summary=data["summary"]))
-    cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    cases = {(c.get("classname", ""), c.get("name", "")): c for c in root.iter("testcase")}
     own = "fairaudit.policy.demographic_parity_ratio:class=own"
     assert {name for classname, name in cases if classname == own} == {
         f"{g}, class own (between groups)" for g in ("sex", "age", "intersection")
@@ -340,8 +340,9 @@ def test_multiclass_junit_names_each_class(batch: dict[str, Any]) -> None:
     assert {n.split(" (")[0] for n in per_class} == {
         f"{g}, class {c}" for g in ("sex", "age", "intersection") for c in ("free", "own", "rent")
     }
-    failed = [c for c in cases.values() if c.find("failure") is not None]
-    assert failed and all("class: " in (c.find("failure").text or "") for c in failed)
+    failures = [c.find("failure") for c in cases.values()]
+    texts = [f.text or "" for f in failures if f is not None]
+    assert texts and all("class: " in text for text in texts)
 
 
 def test_junit_names_the_class_of_a_multiclass_rule() -> None:

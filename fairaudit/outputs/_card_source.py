@@ -74,8 +74,10 @@ def is_multiclass(data: Mapping[str, Any]) -> bool:
 def card_metrics(data: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the per-group metrics a card tabulates for this result's task, those it has."""
     names = (data.get("metrics") or {}).get("names") or []
-    wanted = REGRESSION_CARD_METRICS if is_regression(data) else CARD_METRICS
-    if is_multiclass(data):
+    wanted: tuple[str, ...] = CARD_METRICS
+    if is_regression(data):
+        wanted = REGRESSION_CARD_METRICS
+    elif is_multiclass(data):
         wanted = MULTICLASS_CARD_METRICS
     return tuple(m for m in wanted if m in names)
 
