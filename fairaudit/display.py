@@ -29,6 +29,10 @@ from typing import Any
 __all__ = [
     "BIDI_CONTROLS",
     "display_text",
+    "favorable_outcome_label",
+    "favorable_headline_texts",
+    "favorable_outcome_texts",
+    "favorable_worse_off_texts",
     "group_text",
     "is_adverse",
     "is_regression",
@@ -193,8 +197,68 @@ def regression_headline_texts(data: Mapping[str, Any]) -> list[str]:
         text += "undefined" if value is None else f"{float(value):.3f}"
         if entry.get("group"):
             text += f" ({group_text(entry['group'])})"
-        left_out = [group_text(e["group"]) for e in entry.get("excluded") or []]
-        if left_out:
-            text += "; left out (too few rows): " + "; ".join(left_out)
-        texts.append(text)
+        left_out = _left_out(entry.get("excluded"))
+        texts.append(text + (f"; left out (too few rows): {left_out}" if left_out else ""))
     return texts
+
+
+#: The derived outcome's headline metrics a one-line summary gives, per grouping (those
+#: ``fairaudit run`` prints for a binary audit).
+_FAVORABLE_HEADLINE = ("demographic_parity_ratio", "equalized_odds_difference")
+
+
+def favorable_outcome_label(data: Mapping[str, Any]) -> str | None:
+    """Return how a regression result's favourable-outcome view is labelled, e.g.
+    ``derived outcome: prediction > 150``; None without a threshold (any other result).
+    Unescaped: the outcome text is read from the result."""
+    section = (data.get("summary") or {}).get("favorable_outcome")
+    if not isinstance(section, Mapping) or section.get("outcome") is None:
+        return None
+    return f"derived outcome: {section['outcome']}"
+
+
+def _left_out(entries: Any) -> str:
+    """Return a headline entry's excluded groups as text, each once (a group left out of
+    two rates is named once), e.g. ``sex=1, age=< 40; sex=2, age=< 40``."""
+    return "; ".join(dict.fromkeys(group_text(e["group"]) for e in entries or []))
+
+
+def favorable_headline_texts(data: Mapping[str, Any]) -> list[str]:
+    """Return a regression result's derived outcome per grouping as one plain sentence each,
+    starting with its label: the demographic parity ratio and equalized odds difference
+    (fairlearn's, on the derived outcome), groups left out of a metric named. Empty without
+    a threshold. Unescaped: the caller escapes for its medium."""
+    label = favorable_outcome_label(data)
+    if label is None:
+        return []
+    by_feature: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in data["summary"]["favorable_outcome"].get("headline") or []:
+        if entry.get("metric") in _FAVORABLE_HEADLINE:
+            by_feature.setdefault(entry["feature"], []).append(entry)
+    texts = []
+    for feature, entries in by_feature.items():
+        parts = []
+        for e in entries:
+            left_out = _left_out(e.get("excluded"))
+            parts.append(f"{e['metric']} = {_number(e.get('value'))}")
+            parts[-1] += f" (without {left_out}: too few rows)" if left_out else ""
+        texts.append(f"{label}: {feature}: {', '.join(parts)}")
+    return texts
+
+
+def favorable_worse_off_texts(data: Mapping[str, Any]) -> list[str]:
+    """Return the derived outcome's worse-off groups below the ratio band, one plain
+    sentence each (``worse_off_text``'s words after the label). Unescaped."""
+    label = favorable_outcome_label(data)
+    if label is None:
+        return []
+    section = data["summary"]["favorable_outcome"]
+    return [f"{label}: worse off: {worse_off_text(e)}" for e in worse_off_entries(section)]
+
+
+def favorable_outcome_texts(data: Mapping[str, Any]) -> list[str]:
+    """Return a regression result's favourable-outcome view as plain sentences, each starting
+    with its label (``derived outcome: prediction > 150``): the grouping sentences of
+    :func:`favorable_headline_texts`, then :func:`favorable_worse_off_texts`. Empty without
+    a threshold. Unescaped: the caller escapes for its medium."""
+    return favorable_headline_texts(data) + favorable_worse_off_texts(data)

@@ -544,3 +544,79 @@ def test_the_section_in_chromium(diabetes: tuple, audit_cli: Any, tmp_path: Path
             assert page.evaluate(_AXE_RUN) == []
             page.close()
         browser.close()
+
+
+# --- where the view is shown besides the report: console, notebook ------------------------
+
+
+def test_console_and_notebook_show_the_derived_outcome(diabetes: tuple, audit_cli: Any) -> None:  # noqa: F811
+    from fairaudit.api import Result
+
+    path, _, frame = diabetes
+    run: AuditRun = audit_cli(path, "--target", "target", "--prediction-col", "pred",
+                              "--favorable-above", "150",
+                              sensitive=["sex", "age_band"])  # fmt: skip
+    run.assert_ok()
+    y, p = frame["target"] > 150, frame["pred"] > 150
+    label = "derived outcome: prediction > 150"
+    for feature in ("sex", "age_band"):
+        dp = demographic_parity_ratio(y, p, sensitive_features=frame[feature])
+        eod = equalized_odds_difference(y, p, sensitive_features=frame[feature])
+        line = f"  {label}: {feature}: demographic_parity_ratio = {dp:.3f}, "
+        assert f"{line}equalized_odds_difference = {eod:.3f}\n" in run.result.stdout
+    section = run.json()["summary"]["favorable_outcome"]
+    below = [w for w in section["worse_off"] if w["below_band"]]
+    assert below  # the sample's sex 1 and youngest band are below 0.8
+    worse = [line for line in run.result.stdout.splitlines() if f"{label}: worse off:" in line]
+    assert len(worse) == len(below)
+    # the notebook: the headline table gains the derived rows, the list its worse-off groups
+    result = Result.load(run.json_path)
+    markdown = result._repr_markdown_()
+    assert "| derived outcome: prediction \\> 150: demographic\\_parity\\_ratio |" in markdown
+    assert "<script>" not in markdown and "\\<script\\>" in markdown
+    card = result._repr_html_()
+    assert "derived outcome: prediction &gt; 150: demographic parity ratio" in card
+    assert "derived outcome: prediction &gt; 150: worse off: sex=" in card
+    assert "<script>alert" not in card
+    headline = result.favorable_headline
+    assert len(headline) == 6 * 3 and set(headline["outcome"]) == {"prediction > 150"}
+    row = headline[
+        (headline["grouping"] == "sex") & (headline["metric"] == "demographic_parity_ratio")
+    ]
+    assert row["value"].item() == pytest.approx(
+        demographic_parity_ratio(y, p, sensitive_features=frame["sex"]), abs=TOL
+    )
+    assert list(result.favorable_worse_off["ratio"]) == [w["ratio"] for w in section["worse_off"]]
+
+
+def test_hostile_group_names_in_the_derived_lines() -> None:
+    from fairaudit.api import Result
+    from fairaudit.cli._console import run_summary
+
+    frame = _synthetic(n=600)
+    frame["group"] = frame["group"].map({"a": "a", "b": "b\x1b[31m<i>|*\u202e"})
+    result = fairaudit.audit(frame, target="y", sensitive="group", prediction_col="pred",
+                             favorable_above=110)  # fmt: skip
+    assert isinstance(result, Result)
+    printed = run_summary(result.to_dict(), Path("r.html"), Path("r.json"), None)
+    lines = [s for s in printed.splitlines() if "worse off" in s]  # selection rate and TPR
+    assert len(lines) == 2
+    assert lines[0].startswith("  derived outcome: prediction > 110: worse off: group=b\\x1b[31m")
+    assert "\x1b" not in printed and "\u202e" not in printed and "<U+202E>" in printed
+    markdown = result._repr_markdown_()
+    assert "worse off: group=b\\\\x1b\\[31m\\<i\\>\\|\\*\\<U+202E\\>: selection" in markdown
+    assert "\x1b" not in markdown and "<i>" not in markdown
+    card = result._repr_html_()
+    assert "&lt;i&gt;" in card and "<i>" not in card and "\u202e" not in card
+
+
+def test_a_plain_regression_audit_shows_no_derived_outcome() -> None:
+    from fairaudit.cli._console import run_summary
+
+    result = fairaudit.audit(_synthetic(n=300), target="y", sensitive="group",
+                             prediction_col="pred")  # fmt: skip
+    printed = run_summary(result.to_dict(), Path("r.html"), Path("r.json"), None)
+    assert "derived outcome" not in printed
+    assert "derived outcome" not in result._repr_markdown_()
+    assert result.favorable_headline.empty and result.favorable_worse_off.empty
+    assert "ratio_low" in result.favorable_worse_off.columns

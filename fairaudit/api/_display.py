@@ -8,6 +8,8 @@ from typing import Any
 
 from fairaudit.display import (
     display_text,
+    favorable_outcome_label,
+    favorable_worse_off_texts,
     is_regression,
     regression_headline_texts,
     terminal_text,
@@ -122,11 +124,18 @@ def _mitigation_text(data: Mapping[str, Any]) -> str:
 
 def _headline_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return the headline metrics one row per metric, one cell (value, interval) per
-    grouping, in the result's order."""
+    grouping, in the result's order; a regression result with a favourable threshold adds
+    its derived outcome's (fairlearn's six metrics), each named after its label, e.g.
+    ``derived outcome: prediction > 150: demographic_parity_ratio``."""
     rows: dict[str, dict[str, Any]] = {}
     for entry in data["headline"]:
         cells = rows.setdefault(entry["metric"], {})
         cells[entry["feature"]] = entry
+    label = favorable_outcome_label(data)
+    if label is not None:
+        for entry in data["summary"]["favorable_outcome"].get("headline") or []:
+            cells = rows.setdefault(f"{label}: {entry['metric']}", {})
+            cells[entry["feature"]] = entry
     return [{"metric": metric, "cells": cells} for metric, cells in rows.items()]
 
 
@@ -136,8 +145,9 @@ def card_context(data: Mapping[str, Any]) -> dict[str, Any]:
     regression = is_regression(data)
     entries = worse_off_entries(data.get("summary"))
     worse = [display_text(worse_off_text(e)) for e in entries[:_WORSE_OFF_SHOWN]]
-    if regression:
-        worse = [display_text(text) for text in regression_headline_texts(data)]
+    if regression:  # with a favourable threshold, the derived outcome's worse-off groups too
+        texts = regression_headline_texts(data) + favorable_worse_off_texts(data)
+        worse = [display_text(text) for text in texts]
     confidence = (data.get("uncertainty") or {}).get("confidence")
     return {
         "name": data["audit"].get("name"),

@@ -19,6 +19,8 @@ from fairaudit.api._display import render_card, render_markdown
 from fairaudit.api._tables import (
     by_group_frame,
     disparities_frame,
+    favorable_headline_frame,
+    favorable_worse_off_frame,
     headline_frame,
     mitigations_frame,
     worse_off_frame,
@@ -174,6 +176,18 @@ class Result:
     def worse_off(self) -> pd.DataFrame:
         """Per grouping and rate, the group furthest below the best group."""
         return worse_off_frame(self.to_dict())
+
+    @property
+    def favorable_headline(self) -> pd.DataFrame:
+        """A regression audit's derived outcome (``favorable_above``/``favorable_below``):
+        fairlearn's headline metrics on it per grouping, with intervals (no rows without)."""
+        return favorable_headline_frame(self.to_dict())
+
+    @property
+    def favorable_worse_off(self) -> pd.DataFrame:
+        """The derived outcome's four-fifths rows: per grouping and rate, the group furthest
+        below the best (no rows without a threshold)."""
+        return favorable_worse_off_frame(self.to_dict())
 
     @property
     def mitigations(self) -> pd.DataFrame:

@@ -13,6 +13,8 @@ from fairaudit.display import group_text
 __all__ = [
     "by_group_frame",
     "disparities_frame",
+    "favorable_headline_frame",
+    "favorable_worse_off_frame",
     "headline_frame",
     "mitigations_frame",
     "worse_off_frame",
@@ -127,6 +129,40 @@ def worse_off_frame(data: Mapping[str, Any]) -> pd.DataFrame:
     """Return who is worse off: per grouping and rate, the group furthest below the best."""
     entries = (data.get("summary") or {}).get("worse_off") or []
     return _entries_frame(entries, _WORSE_OFF_COLUMNS)
+
+
+def _favorable_outcome(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (data.get("summary") or {}).get("favorable_outcome") or {}
+
+
+def favorable_headline_frame(data: Mapping[str, Any]) -> pd.DataFrame:
+    """Return a regression result's derived outcome (``--favorable-above/-below T``) headline:
+    fairlearn's demographic parity and equalized odds metrics on it, one row per grouping and
+    metric, with their intervals and ``outcome`` (e.g. ``prediction > 150``); no rows without
+    a threshold."""
+    section = _favorable_outcome(data)
+    rows = []
+    for entry in section.get("headline") or []:
+        row = {"outcome": section["outcome"], "grouping": entry["feature"]}
+        row.update(metric=entry["metric"], value=entry["value"])
+        _interval(row, entry.get("ci"), "value")
+        rows.append(row)
+    columns = ["outcome", "grouping", "metric", "value", "value_low", "value_high"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def favorable_worse_off_frame(data: Mapping[str, Any]) -> pd.DataFrame:
+    """Return the derived outcome's four-fifths rows: per grouping and rate, the group furthest
+    below the best, as :func:`worse_off_frame` (no rows without a threshold)."""
+    frame = _entries_frame(_favorable_outcome(data).get("worse_off") or [], _WORSE_OFF_COLUMNS)
+    return frame if len(frame) else pd.DataFrame(columns=_worse_off_names())
+
+
+def _worse_off_names() -> list[str]:
+    names: list[str] = []
+    for name, _key, kind in _WORSE_OFF_COLUMNS:
+        names += [f"{name}_low", f"{name}_high"] if kind == "interval" else [name]
+    return names
 
 
 def mitigations_frame(data: Mapping[str, Any]) -> pd.DataFrame:

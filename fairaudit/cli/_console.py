@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fairaudit.display import (
+    favorable_outcome_texts,
     group_text,
     is_regression,
     regression_headline_texts,
@@ -160,8 +161,9 @@ def run_summary(data: Mapping[str, Any], html: Path, json: Path, ledger: Path | 
     """Return what ``fairaudit run`` prints on success.
 
     The files written and the ledger that recorded them, the headline metrics (a regression
-    audit's per grouping, the worst group named), who is worse off, the mitigation outcome
-    and the count of data-check warnings.
+    audit's per grouping, the worst group named, and with a favourable threshold its derived
+    outcome's, labelled ``derived outcome: prediction > T``), who is worse off, the
+    mitigation outcome and the count of data-check warnings.
     """
     lines = [f"Wrote {html} and {json}"]
     if ledger is not None:
@@ -189,6 +191,8 @@ def run_summary(data: Mapping[str, Any], html: Path, json: Path, ledger: Path | 
         lines += [f"  {said}: {worse_off_text(e)}" for e in worse_off_entries(view)]
     if is_regression(data):  # the largest KS and the worst MAE/RMSE ratio, groups named
         lines += [f"  {text}" for text in regression_headline_texts(data)]
+        # with --favorable-above/-below T: the derived outcome's parity and who is worse off
+        lines += [f"  {text}" for text in favorable_outcome_texts(data)]
     lines += mitigation_lines(data)
     warnings = [c for c in data["data_checks"] if c["status"] == "warning"]
     if warnings:
