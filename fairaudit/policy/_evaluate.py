@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any, cast
 
 from fairaudit.display import group_text
@@ -32,13 +33,15 @@ from fairaudit.policy._model import (
 from fairaudit.policy._multiclass_rules import (
     REASON_NO_CLASSES,
     REASON_NO_FAVORABLE_CLASSES,
-    MulticlassViews,
     multiclass_views,
 )
 from fairaudit.policy._regression_rules import (
     REASON_NO_DISTANCE_INTERVAL,
+    REASON_NO_THRESHOLD,
+    REASON_NOT_MITIGATED,
     reference_reading,
     regression_between_outcome,
+    regression_favorable_view,
 )
 from fairaudit.policy._variant import mitigation_disparities
 from fairaudit.policy._view import (
@@ -285,20 +288,34 @@ def _evaluate_rule(rule: Rule, view: View) -> RuleEvaluation:
     return RuleEvaluation(rule, tuple(outcomes), worst_status(outcomes))
 
 
-def _evaluate_multiclass(rule: Rule, views: MulticlassViews) -> RuleEvaluation:
-    """Judge a rule on a multiclass result: on each class's view it applies to, each
-    outcome tagged with its class (``_multiclass_rules``)."""
+def _evaluate_views(
+    rule: Rule, judged: list[tuple[str | None, View | None]], missing: str
+) -> RuleEvaluation:
+    """Judge a rule on each view it applies to, each outcome tagged with its class (a
+    multiclass audit's, ``_multiclass_rules``; None elsewhere); a view of None (a
+    favourable outcome the audit does not have) is one not-evaluable outcome saying
+    ``missing``."""
     outcomes: list[Outcome] = []
-    for label, view in views.judged(rule):
+    for label, view in judged:
         if view is None:
-            reason = REASON_NO_FAVORABLE_CLASSES.format(metric=rule.metric)
+            reason = missing.format(metric=rule.metric)
             outcomes.append(Outcome(rule.feature, (), None, None, NOT_EVALUABLE, reason))
             continue
-        judged = _evaluate_rule(rule, view).outcomes
-        outcomes.extend(replace(o, class_label=label) for o in judged)
-    if not outcomes:  # a result that lists no classes: never a silent pass
+        outcomes.extend(replace(o, class_label=label) for o in _evaluate_rule(rule, view).outcomes)
+    if not outcomes:  # a multiclass result that lists no classes: never a silent pass
         outcomes.append(Outcome(None, (), None, None, NOT_EVALUABLE, REASON_NO_CLASSES))
     return RuleEvaluation(rule, tuple(outcomes), worst_status(outcomes))
+
+
+def _evaluate_regression(
+    rule: Rule, view: View, favorable: View | None, missing: str
+) -> RuleEvaluation:
+    """Judge a rule on a regression result: a favourable-outcome rule on its favourable view
+    (``regression_favorable_view``; None: not evaluable, saying ``missing``), the others on
+    ``view``."""
+    if rule.metric in FAVORABLE_METRICS:
+        return _evaluate_views(rule, [(None, favorable)], missing)
+    return _evaluate_rule(rule, view)
 
 
 def evaluate_policy(
@@ -315,19 +332,29 @@ def evaluate_policy(
     numbers (its disparity rows as stored, or derived from its groups' counts:
     ``mitigation_disparities``); group sizes come from the audit's ``by_group``. A
     regression audit's result (``audit.task``) is judged by the policy's regression rules
-    (``_regression_rules``), a multiclass one by its model and multiclass rules, per class
-    (``_multiclass_rules``), a binary one by its model rules; the others cannot apply.
+    (``_regression_rules``) and its favourable-outcome rules, on the view of
+    ``--favorable-above``/``--favorable-below`` (not evaluable without one, and on a
+    mitigation's numbers); a multiclass one by its model and multiclass rules, per class
+    (``_multiclass_rules``); a binary one by its model rules; the others cannot apply.
     """
     mode = resolve_not_evaluable(policy, not_evaluable)
     task = (result.get("audit") or {}).get("task")
     if task == "multiclass":
         applies, others = split_rules(policy, "multiclass")
         views = multiclass_views(result)
-        evaluated = tuple(_evaluate_multiclass(rule, views) for rule in applies)
+        missing = REASON_NO_FAVORABLE_CLASSES
+        evaluated = tuple(_evaluate_views(rule, views.judged(rule), missing) for rule in applies)
         return PolicyEvaluation(policy, evaluated, verdict_of(evaluated, mode), mode, (), others)
-    applies, others = split_rules(policy, "regression" if task == "regression" else "model")
+    regression = task == "regression"
+    applies, others = split_rules(policy, "regression" if regression else "model")
     view = build_view(result)
-    rules = tuple(_evaluate_rule(rule, view) for rule in applies)
+    judge_rule: Callable[[Rule, View], RuleEvaluation] = _evaluate_rule
+    if regression:
+        favorable = regression_favorable_view(result)
+        judge_rule = partial(_evaluate_regression, favorable=favorable, missing=REASON_NO_THRESHOLD)
+    rules = tuple(judge_rule(rule, view) for rule in applies)
+    if regression:  # a mitigation's numbers have no favourable outcome
+        judge_rule = partial(_evaluate_regression, favorable=None, missing=REASON_NOT_MITIGATED)
     mitigations = []
     for mitigation in result.get("mitigations") or []:
         if mitigation.get("status", "ok") != "ok" or not (
@@ -339,7 +366,7 @@ def evaluate_policy(
             disparities=mitigation_disparities(result, mitigation),
             headline=mitigation.get("headline") or [],
         )
-        judged = [_evaluate_rule(rule, mitigated) for rule in applies]
+        judged = [judge_rule(rule, mitigated) for rule in applies]
         mitigations.append(
             MitigationEvaluation(
                 method=str(mitigation.get("method")),

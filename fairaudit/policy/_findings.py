@@ -38,6 +38,10 @@ NEXT_STEP_FAVORABLE = (
     "Audit with --favorable-label naming the favourable classes, or remove the rule in a "
     "policy layer."
 )
+NEXT_STEP_THRESHOLD = (
+    "Audit with --favorable-above T (or --favorable-below T) naming the cut-off that makes "
+    "a prediction favourable, or remove the rule in a policy layer."
+)
 NEXT_STEP_UNDEFINED = (
     "The value has a zero denominator (e.g. no positives in a group): collect data with "
     "both classes in every group."
@@ -60,6 +64,8 @@ def _next_step_not_evaluable(reason: str) -> str:
         return NEXT_STEP_SMALL
     if "--favorable-label" in reason:  # a multiclass audit without favourable classes
         return NEXT_STEP_FAVORABLE
+    if "--favorable-above" in reason:  # a regression audit without a favourable threshold
+        return NEXT_STEP_THRESHOLD
     if "has no interval yet" in reason:
         return NEXT_STEP_NOT_BUILT
     if "interval" in reason:

@@ -11,6 +11,7 @@ from fairaudit.display import group_text
 from fairaudit.policy._model import (
     EXIT_OK,
     EXIT_POLICY_FAILED,
+    FAVORABLE_METRICS,
     NOT_EVALUABLE,
     NotEvaluable,
     Policy,
@@ -39,6 +40,9 @@ _KIND_NAMES = {
 }
 #: The kinds of rule a kind of audit is judged by (a multiclass audit: the model rules too).
 _JUDGED_BY: dict[str, tuple[str, ...]] = {"multiclass": ("model", "multiclass")}
+#: Model rules a kind of audit is judged by too: a regression audit's favourable-outcome
+#: rules (judged on ``--favorable-above``/``--favorable-below``'s view, not evaluable without).
+_ALSO_JUDGED: dict[str, tuple[str, ...]] = {"regression": FAVORABLE_METRICS}
 
 # Reasons for a not-evaluable outcome (shown in the report, JUnit and findings).
 REASON_UNDEFINED = "the value is undefined (a zero denominator)"
@@ -253,9 +257,9 @@ def split_rules(policy: Policy, kind: ReportKind) -> tuple[tuple[Rule, ...], tup
     A policy with rules, none of them for this kind, is a PolicyError: it would pass the
     report without checking anything.
     """
-    kinds = _JUDGED_BY.get(kind, (kind,))
-    applies = tuple(r for r in policy.rules if r.applies_to in kinds)
-    others = tuple(r for r in policy.rules if r.applies_to not in kinds)
+    kinds, also = _JUDGED_BY.get(kind, (kind,)), _ALSO_JUDGED.get(kind, ())
+    applies = tuple(r for r in policy.rules if r.applies_to in kinds or r.metric in also)
+    others = tuple(r for r in policy.rules if r not in applies)
     if others and not applies:
         raise PolicyError(
             MSG_NO_RULES_FOR.format(

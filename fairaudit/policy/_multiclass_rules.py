@@ -31,7 +31,7 @@ from fairaudit.policy._model import (
     PolicyError,
     Rule,
 )
-from fairaudit.policy._view import View, build_view
+from fairaudit.policy._view import View, build_view, favorable_view
 
 __all__ = [
     "MSG_UNKNOWN_CLASS",
@@ -105,21 +105,10 @@ class MulticlassViews:
         return self._views[label]
 
     def favorable(self) -> View | None:
-        """Return the binary view of the favourable classes' union, None without them: its
-        rates from the favourable view's disparity rows, the group sizes from ``by_group``,
-        rates below min_denominator from its headline's ``excluded`` entries."""
+        """Return the binary view of the favourable classes' union (``favorable_view``),
+        None without them."""
         summary = self.result.get("summary") or {}
-        favorable = summary.get("favorable_view")
-        if not favorable:
-            return None
-        view = build_view(
-            _class_result(self.result, None),
-            disparities=favorable.get("disparities") or [],
-            headline=favorable.get("headline") or [],
-        )
-        for w in favorable.get("worse_off") or []:
-            view.worse_off[(w["feature"], w["metric"])] = w
-        return view
+        return favorable_view(_class_result(self.result, None), summary.get("favorable_view"))
 
     def judged(self, rule: Rule) -> list[tuple[str | None, View | None]]:
         """Return the (class, view) pairs ``rule`` is judged on (see the module docstring);

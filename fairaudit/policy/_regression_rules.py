@@ -17,9 +17,19 @@ regression rule's number is:
 
 The headline has no interval yet, so ``evidence = "interval"`` on a between-groups rule is
 not evaluable, and says why.
+
+The favourable-outcome rules (``favorable_rate_*``, ``favorable_opportunity_*``; the presets
+``four-fifths`` and ``equal-opportunity``) judge the binary view of "the prediction is
+favourable" that ``--favorable-above T`` / ``--favorable-below T`` adds
+(``summary.favorable_outcome``, :func:`regression_favorable_view`): the model rules' own code
+on it, as on a multiclass audit's favourable classes. Without a threshold they are not
+evaluable (``REASON_NO_THRESHOLD``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from fairaudit.policy._judge import Outcome, judge
 from fairaudit.policy._model import (
@@ -27,7 +37,7 @@ from fairaudit.policy._model import (
     REGRESSION_SIGNED_METRICS,
     Rule,
 )
-from fairaudit.policy._view import View, as_interval
+from fairaudit.policy._view import View, as_interval, favorable_view
 from fairaudit.vocabulary import REGRESSION_DISTRIBUTION_METRICS
 
 __all__ = [
@@ -37,8 +47,11 @@ __all__ = [
     "REASON_NO_HEADLINE",
     "REASON_NO_HEADLINE_INTERVAL",
     "REASON_NO_OVERALL",
+    "REASON_NO_THRESHOLD",
+    "REASON_NOT_MITIGATED",
     "REASON_TOO_FEW_GROUPS",
     "reference_reading",
+    "regression_favorable_view",
     "regression_between_outcome",
 ]
 
@@ -61,6 +74,15 @@ REASON_KS_TOO_FEW = (
 REASON_NO_OVERALL = "the overall {metric} is undefined or 0, so no ratio to it is defined"
 REASON_TOO_FEW_GROUPS = "no group with at least {minimum} rows and a defined {metric}"
 
+REASON_NO_THRESHOLD = (
+    "{metric} judges the favourable outcome of a regression audit (a prediction above or "
+    "below a threshold), and the audit has none: audit with --favorable-above T or "
+    "--favorable-below T"
+)
+REASON_NOT_MITIGATED = (
+    "{metric} judges the favourable outcome, which a mitigation's numbers do not hold"
+)
+
 #: The group metric each bounded-group-loss headline divides by its overall value.
 _LOSS_BASE = {
     "max_group_mae_ratio": "mean_absolute_error",
@@ -76,6 +98,13 @@ def reference_reading(rule: Rule) -> tuple[str, str, str | None, bool]:
         return rule.metric, "value", None, False
     signed = rule.metric in REGRESSION_SIGNED_METRICS
     return rule.base_metric, rule.kind, f"ci_{rule.kind}", signed
+
+
+def regression_favorable_view(result: Mapping[str, Any]) -> View | None:
+    """Return the view of a regression result's favourable outcome
+    (``summary.favorable_outcome``), None when the audit had no threshold."""
+    summary = result.get("summary") or {}
+    return favorable_view(result, summary.get("favorable_outcome"))
 
 
 def _interval_reason(rule: Rule) -> str:

@@ -7,7 +7,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GroupKey", "View", "as_interval", "between_values", "build_view", "group_key"]
+from fairaudit.policy._model import FAVORABLE_BASES
+
+__all__ = [
+    "GroupKey",
+    "View",
+    "as_interval",
+    "between_values",
+    "build_view",
+    "favorable_view",
+    "group_key",
+]
 
 GroupKey = tuple[tuple[str, str], ...]
 
@@ -90,6 +100,31 @@ def build_view(
     if disparities is None:  # a mitigation's numbers have no worse-off summary
         for w in (result.get("summary") or {}).get("worse_off") or []:
             view.worse_off[(w["feature"], w["metric"])] = w
+    return view
+
+
+def favorable_view(result: Mapping[str, Any], section: Mapping[str, Any] | None) -> View | None:
+    """Return the view of a derived favourable outcome's numbers, None without ``section``.
+
+    ``section`` is a binary measurement of "the outcome is favourable" (a multiclass
+    audit's ``summary.favorable_view``, a regression audit's ``summary.favorable_outcome``):
+    the rates from its disparity rows, rates below min_denominator from its headline's
+    ``excluded`` entries, its worse-off entries (the four-fifths ratio and its interval);
+    the groups, their sizes and min_group_size from ``result``. A grouping with one group
+    has no disparity rows: no rate to compare, so fewer than two groups (not a missing metric).
+    """
+    if not section:
+        return None
+    view = build_view(
+        result,
+        disparities=section.get("disparities") or [],
+        headline=section.get("headline") or [],
+    )
+    for feature in view.groups:
+        for base in dict.fromkeys(b for pair in FAVORABLE_BASES.values() for b in pair):
+            view.values.setdefault(feature, {}).setdefault(base, {})
+    for w in section.get("worse_off") or []:
+        view.worse_off[(w["feature"], w["metric"])] = w
     return view
 
 
