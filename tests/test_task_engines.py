@@ -303,8 +303,9 @@ def spark():  # type: ignore[no-untyped-def]
 def test_spark_regression_and_multiclass_match_numpy(
     samples: dict, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The engine runs on the active session (the fixture's); rows counted 50 at a time.
-    monkeypatch.setattr("fairaudit.engines._sql_tasks.CHUNK_ROWS", 50)
+    # The engine runs on the active session (the fixture's); the workers count buckets of
+    # about 50 rows (7 buckets), merged on the driver.
+    monkeypatch.setattr("fairaudit.engines._sql_tasks.BUCKET_ROWS", 50)
     frame = _regression_frame(300).rename(columns={"group": QUOTE})
     frame.loc[[3, 4], "region"] = None
     path = tmp_path / "reg.parquet"
@@ -389,3 +390,33 @@ def test_binned_groups_group_limit_and_favorable_threshold(tmp_path: Path) -> No
         _same(spec)
         outcome = _same(AuditSpec(**{**spec.__dict__, "favorable_above": 50.0}))
         assert outcome["summary"]["favorable_outcome"] is not None
+
+
+def test_worker_parts_merge_to_the_cells_of_all_rows() -> None:
+    from fractions import Fraction
+
+    from fairaudit.engines._sql_task_parts import regression_from_parts, regression_part
+    from fairaudit.measure import count_regression
+
+    frame = _regression_frame(500).assign(
+        c0=lambda f: f["group"].map({"a": 0, "b": 1, "c": 2}), t=lambda f: f["y"]
+    )
+    frame["p"] = np.arange(500) % 37  # indices into the distinct predictions' numbers
+    numbers = np.linspace(-1e3, 1e3, 37) / 3
+    frame["bk"] = np.arange(500) % 6
+    levels = (("a", "b", "c"),)
+
+    def count(codes: list, y_true: np.ndarray, y_pred: np.ndarray) -> Any:
+        return count_regression(("group",), codes, levels, y_true, y_pred)
+
+    rows = [
+        tuple(regression_part(part, n_features=1, numbers=(None, numbers), count=count).iloc[0])
+        for _, part in frame.groupby("bk")
+    ]
+    merged = regression_from_parts(rows, ("group",), levels)
+    whole = count([frame["c0"].to_numpy()], frame["t"].to_numpy(), numbers[frame["p"].to_numpy()])
+    assert merged.sums == whole.sums and isinstance(merged.sums["cross"][0], Fraction)
+    np.testing.assert_array_equal(merged.predictions, whole.predictions)
+    np.testing.assert_array_equal(merged.starts, whole.starts)
+    np.testing.assert_array_equal(merged.group_counts.cells, whole.group_counts.cells)
+    np.testing.assert_array_equal(merged.group_counts.counts, whole.group_counts.counts)

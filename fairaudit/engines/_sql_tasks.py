@@ -30,6 +30,11 @@ from fairaudit.counts import GroupCounts
 from fairaudit.data import binned_checks, check_roles, table_checks
 from fairaudit.engines._sql import SqlCounter
 from fairaudit.engines._sql_source import Dialect, Distinct, SqlRunner, SqlSource, bin_code_sql
+from fairaudit.engines._sql_task_parts import (
+    column_numbers,
+    regression_from_parts,
+    regression_part,
+)
 from fairaudit.engines._sql_task_values import (
     NumericColumn,
     classes_of_pairs,
@@ -58,6 +63,8 @@ __all__ = ["CHUNK_ROWS", "TaskSqlCounter", "count_regression_chunk"]
 
 #: Rows counted by one ``count_regression`` call; the chunks' cells are merged exactly.
 CHUNK_ROWS = 1 << 20
+#: Rows in one of Spark's buckets (the workers count each bucket, in parallel).
+BUCKET_ROWS = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -66,14 +73,6 @@ class _Index:
 
     raw: list[Any]
     codes: np.ndarray
-
-
-def _as_numbers(column: np.ndarray, numbers: np.ndarray | None) -> np.ndarray:
-    """Return a streamed column as float64: SQL's doubles, or the numbers of the distinct
-    values whose indices SQL streamed."""
-    if numbers is None:
-        return column.astype(np.float64)
-    return numbers[column.astype(np.int64)]
 
 
 def count_regression_chunk(
@@ -267,27 +266,50 @@ class TaskSqlCounter(SqlCounter):
                 d = distinct[alias]
                 index = _Index(d.raw, np.arange(len(d.raw), dtype=np.int64))
                 values.append(f"{self._lookup(alias, table, index, joins)} AS {alias}")  # type: ignore[arg-type]
+        if self.runner.batches is None and self.runner.grouped is not None:
+            values.append("fa_src.rn AS rn")
         sql = (
             f"SELECT {', '.join([*code_sql, *values])} FROM fa_src {' '.join(joins)} "
             "WHERE fa_src.kept"
         )
-        n = len(self.features)
+        spec, features = self.spec, self.features
+
+        def count(codes: list[np.ndarray], y_true: np.ndarray, y_pred: np.ndarray) -> Any:
+            return count_regression_chunk(spec, features, codes, levels, y_true, y_pred)
+
+        if self.runner.batches is None and self.runner.grouped is not None:
+            return self._count_regression_buckets(sql, levels, (numbers["t"], numbers["p"]), count)
+        n = len(features)
         parts = []
         for columns in self._stream(sql, n + 2):
             codes = [c.astype(np.int64) for c in columns[:n]]
-            y = [_as_numbers(column, numbers[a]) for a, column in zip(("t", "p"), columns[n:])]
+            y = [column_numbers(column, numbers[a]) for a, column in zip("tp", columns[n:])]
             for start in range(0, len(y[0]), CHUNK_ROWS):
                 part = slice(start, start + CHUNK_ROWS)
-                parts.append(
-                    count_regression_chunk(
-                        self.spec, self.features, [c[part] for c in codes], levels,
-                        y[0][part], y[1][part],
-                    )
-                )  # fmt: skip
+                parts.append(count([c[part] for c in codes], y[0][part], y[1][part]))
         return parts[0] if len(parts) == 1 else combine_regression_cells(parts)
 
+    def _count_regression_buckets(
+        self,
+        sql: str,
+        levels: tuple[tuple[str, ...], ...],
+        numbers: tuple[np.ndarray | None, np.ndarray | None],
+        count: Any,
+    ) -> RegressionCells:
+        """Return the RegressionCells counted by Spark's workers, one bucket of about
+        ``BUCKET_ROWS`` rows each (by row number), merged here: no row comes back alone."""
+        assert self.runner.grouped is not None
+        buckets = self._scan.table.rows_read // BUCKET_ROWS + 1
+        rows = f"SELECT q.*, CAST(pmod(q.rn, {buckets}) AS INT) AS bk FROM ({sql}) q"
+        n_features = len(self.features)
+        # A lambda, not a partial: Spark reads a grouped-map function's type hints.
+        work = lambda frame: regression_part(  # noqa: E731
+            frame, n_features=n_features, numbers=numbers, count=count
+        )
+        return regression_from_parts(self.runner.grouped(rows, work), self.features, levels)
+
     def _stream(self, sql: str, n_columns: int) -> Iterator[list[np.ndarray]]:
-        """Yield the query's rows as numpy columns, batch by batch (Spark: all at once)."""
+        """Yield the query's rows as numpy columns, batch by batch (else all at once)."""
         if self.runner.batches is not None:
             for batch in self.runner.batches(sql):
                 if batch.num_rows:
