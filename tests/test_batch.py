@@ -326,7 +326,7 @@ def test_unknown_audit_key_names_manifest_audit_and_key(batch_dir: Path) -> None
     assert result.exit_code == 1
     assert result.stderr.startswith(
         f"Error: manifest '{manifest}': audit 2 ('unfair-model'): unknown key 'tagret'; "
-        "known keys: config, allow_unsafe_pickle, bins, confidence,"
+        "known keys: config, allow_unsafe_pickle, bins, class_scores, confidence,"
     )
     assert not (batch_dir / "out").exists()
 

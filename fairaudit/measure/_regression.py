@@ -82,6 +82,21 @@ def _bounded_loss(
     return float(values[worst] / overall), worst
 
 
+#: Steps of a group's prediction summary: its lower quantiles at k / 40 (41 values).
+PREDICTION_QUANTILE_STEPS = 40
+
+
+def prediction_quantiles(
+    ordered: np.ndarray, steps: int = PREDICTION_QUANTILE_STEPS
+) -> list[float]:
+    """Return the lower quantiles of sorted values at ``k / steps``, ``k = 0..steps``: the
+    value of rank ``ceil(k n / steps)`` (``q[0]`` the smallest), in integer arithmetic so
+    every engine picks the same values; empty for no values."""
+    n = len(ordered)
+    ranks = [1] + [-(-k * n // steps) for k in range(1, steps + 1)]
+    return [float(ordered[r - 1]) for r in ranks] if n else []
+
+
 @dataclass(frozen=True)
 class RegressionStatistics:
     """A regression model's statistics: exact sums and sorted predictions per cell."""
@@ -117,9 +132,11 @@ class RegressionStatistics:
         return overall, tables
 
     def group_rows(self, table: GroupTable, min_group_size: int) -> list[dict[str, Any]]:
-        """Return each group's row: size, metrics and flags (``constant_target``: r2 null)."""
+        """Return each group's row: size, metrics, flags (``constant_target``: r2 null) and
+        its ``prediction_quantiles`` (for the report's ECDF chart)."""
         rows = []
         sizes = table.sizes
+        samples = self.predictions(table)
         for i, group in enumerate(table.groups):
             metrics = {name: float(table.values[name][i]) for name in self.metric_names()}
             rows.append(
@@ -131,6 +148,7 @@ class RegressionStatistics:
                     "reference": i == table.reference,
                     "insufficient_data": bool(sizes[i] < min_group_size),
                     "constant_target": math.isnan(metrics["r2"]),
+                    "prediction_quantiles": prediction_quantiles(samples[i]),
                 }
             )
         return rows
