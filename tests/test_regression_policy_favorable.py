@@ -290,6 +290,35 @@ def test_tiny_and_one_sided_groups(tmp_path: Path) -> None:
     assert judged.status == "not evaluable" and "fewer than two groups" in judged.outcomes[0].reason
 
 
+def test_a_threshold_beyond_every_value(frame: pd.DataFrame) -> None:
+    # Nothing favourable: every selection rate is 0, so the ratio 0 / 0 is undefined, and
+    # no group has a favourable target (no TPR): never a pass, as on a binary audit.
+    nothing = _audit(frame.iloc[:400], favorable_above=1e6, intervals=False)
+    presets = load_policy(["preset:four-fifths", "preset:equal-opportunity"])
+    four, opportunity = evaluate_policy(presets, nothing).rules
+    assert four.status == opportunity.status == "not evaluable"
+    assert "zero denominator" in four.outcomes[0].reason
+    assert "fewer than two groups" in opportunity.outcomes[0].reason
+    # Everything favourable: equal rates, both rules pass on fairlearn's numbers.
+    every = _audit(frame.iloc[:400], favorable_above=-1e6, intervals=False)
+    four, opportunity = evaluate_policy(presets, every).rules
+    assert (four.outcomes[0].observed, opportunity.outcomes[0].observed) == (1.0, 0.0)
+    assert four.status == opportunity.status == "pass"
+
+
+def test_the_python_api_checks_the_favourable_view(frame: pd.DataFrame) -> None:
+    result = fairaudit.audit(
+        frame, target="y", sensitive="group", prediction_col="pred", favorable_above=T_ABOVE,
+        intervals=False,
+    )  # fmt: skip
+    check = result.check("preset:four-fifths")
+    assert check.verdict == "fail" and check.failed_rules == ("four-fifths",)
+    plain = fairaudit.audit(
+        frame, target="y", sensitive="group", prediction_col="pred", intervals=False
+    )
+    assert plain.check("preset:four-fifths").verdict == "warn"
+
+
 # --------------------------------------------------------------------------- through the CLI
 
 
