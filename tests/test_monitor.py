@@ -348,13 +348,38 @@ def test_a_log_cut_by_week_equals_its_parts_counted_day_by_day(signed, tmp_path:
     assert one["alarms"][0]["window_seq"] in range(7, 11)  # weeks 7-10 of the log
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_log_cut_out_of_core_by_duckdb_equals_the_in_memory_cut(signed, tmp_path, suffix) -> None:
+    pytest.importorskip("duckdb")
+    whole = log(tmp_path / "log.csv", np.random.default_rng(28), weeks=6, change=4)
+    if suffix == ".parquet":
+        frame = pd.read_csv(whole)
+        frame["ts"] = pd.to_datetime(frame["ts"])
+        whole = tmp_path / "log.parquet"
+        frame.to_parquet(whole)
+    for engine in ("numpy", "duckdb"):
+        (tmp_path / engine).mkdir()
+        args = ("--time-col", "ts", "--window", "week", "--engine", engine, "--no-ledger")
+        assert monitor(signed, whole, tmp_path / engine, *args).exit_code in (0, 3)
+    numpy_json = valid(json.loads((tmp_path / "numpy/monitor.json").read_text()))
+    duckdb_json = valid(json.loads((tmp_path / "duckdb/monitor.json").read_text()))
+    assert [w["label"] for w in duckdb_json["windows"]] == [f"2026-W{k:02d}" for k in range(2, 8)]
+    assert numpy_json["series"] == duckdb_json["series"]
+    assert numpy_json["alarms"] == duckdb_json["alarms"]
+
+
 def test_a_bad_window_option_is_one_line(signed, tmp_path: Path) -> None:
     data = window(tmp_path / "w.csv", np.random.default_rng(22))
     result = monitor(signed, data, tmp_path, "--time-col", "ts", "--window", "fortnight")
     assert result.exit_code == 1 and result.output.startswith("Error: --window takes")
     assert monitor(signed, data, tmp_path, "--window", "week").exit_code == 2
-    result = monitor(signed, data, tmp_path, "--time-col", "sex", "--window", "week")
-    assert result.exit_code == 1 and "not dates or times" in result.output
+    for engine in ("numpy", "duckdb"):
+        args = ("--time-col", "sex", "--window", "week", "--engine", engine)
+        result = monitor(signed, data, tmp_path, *args)
+        assert result.exit_code == 1 and "not dates or times" in result.output
+        args = ("--time-col", "when", "--window", "week", "--engine", engine)
+        result = monitor(signed, data, tmp_path, *args)
+        assert result.exit_code == 1 and "'when' is not in w.csv" in result.output
 
 
 def test_tiny_windows_and_empty_groups_do_not_alarm(signed, tmp_path: Path) -> None:

@@ -8,13 +8,14 @@ report can be rebuilt from the stored counts and a window may be fed by several 
 A file is one window (labelled by ``--window-label`` or its name), or, with ``--time-col``
 and ``--window``, a log cut into calendar windows (``day``: ``2026-01-05``, ``week``: the
 ISO week ``2026-W02``, ``month``: ``2026-01``) or into windows of N rows in file order
-(``N-rows``: ``<file>#1``, ``<file>#2``, ...). A log's windows are audited in memory.
+(``N-rows``: ``<file>#1``, ``<file>#2``, ...): ``_log`` cuts it, in memory, or with the
+DuckDB engine and calendar windows out of core into one CSV file per window.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +38,6 @@ __all__ = [
 COUNT_KEYS = ("tp", "fp", "fn", "tn")
 CALENDAR = ("day", "week", "month")
 MSG_BAD_WINDOW = "--window takes day, week, month or N-rows (e.g. 5000-rows), not {value!r}"
-MSG_BAD_TIME = "the time column {column!r} has {count} value(s) that are not dates or times"
 
 
 @dataclass(frozen=True)
@@ -100,41 +100,21 @@ def audit_file(
     if time_col is None or window is None:
         rows, counts = _counted(spec)
         return [{"label": label, "file_sha256": digest, "rows": rows, "counts": counts}]
+    from fairaudit.monitor._log import cut_files, cut_frames
+
     chunks = []
-    for name, frame in _cut(spec.data, time_col, window, label):
+    if spec.engine == "duckdb" and isinstance(window, str):
+        with tempfile.TemporaryDirectory(prefix="fairaudit-monitor-") as folder:
+            for name, part in cut_files(spec.data, time_col, window, Path(folder)):
+                rows, counts = _counted(replace(spec, data=part))
+                chunks.append(
+                    {"label": name, "file_sha256": digest, "rows": rows, "counts": counts}
+                )
+        return chunks
+    for name, frame in cut_frames(spec.data, time_col, window, label):
         rows, counts = _counted(replace(spec, data=frame, engine="numpy"))
         chunks.append({"label": name, "file_sha256": digest, "rows": rows, "counts": counts})
     return chunks
-
-
-def _cut(path: Path, time_col: str, window: str | int, stem: str) -> list[tuple[str, Any]]:
-    """Return ``(label, rows)`` of each window of the log, in time (or file) order."""
-    import pandas as pd
-
-    frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-    if time_col not in frame.columns:
-        raise ConfigError(f"the time column {time_col!r} is not in {path.name}")
-    if isinstance(window, int):
-        starts = range(0, len(frame), window)
-        return [(f"{stem}#{i + 1}", frame.iloc[s : s + window]) for i, s in enumerate(starts)]
-    with warnings.catch_warnings():  # "could not infer format": each value parsed alone
-        warnings.simplefilter("ignore", UserWarning)
-        times = pd.to_datetime(frame[time_col], errors="coerce", utc=True)
-    bad = int(times.isna().sum())
-    if bad:
-        raise ConfigError(MSG_BAD_TIME.format(column=time_col, count=bad))
-    if window == "day":
-        labels = times.dt.strftime("%Y-%m-%d")
-    elif window == "month":
-        labels = times.dt.strftime("%Y-%m")
-    else:
-        iso = times.dt.isocalendar()
-        labels = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
-    frame = frame.drop(columns=[time_col]).assign(_window=labels.to_numpy())
-    return [
-        (str(name), rows.drop(columns=["_window"]))
-        for name, rows in frame.groupby("_window", sort=True)
-    ]
 
 
 def merge_chunks(chunks: Sequence[Any]) -> list[Window]:
