@@ -255,10 +255,10 @@ def test_one_valued_target_and_empty_file(tmp_path: Path) -> None:
     for path in _write(frame, tmp_path, "one").values():
         data = _same(_spec(path, task="regression"))
         assert data["metrics"]["overall"]["r2"] is None
-    empty = tmp_path / "empty.csv"
-    empty.write_text("group,y,pred\n")
-    for task in ("regression", "multiclass"):
-        assert "no rows" in _same_error(_spec(empty, task=task))
+    empty = _write(pd.DataFrame({"group": [], "y": [], "pred": []}), tmp_path, "empty")
+    for path in empty.values():
+        for task in ("regression", "multiclass"):
+            assert "no rows" in _same_error(_spec(path, task=task))
 
 
 def test_model_and_class_scores_are_refused_on_duckdb(samples: dict) -> None:
@@ -272,7 +272,7 @@ def test_model_and_class_scores_are_refused_on_duckdb(samples: dict) -> None:
     assert _error(spec, "duckdb") == "ConfigError: " + NEEDS_PREDICTIONS.format(engine="duckdb")
     scores = AuditSpec(
         data=samples["multiclass"]["parquet"], target="housing", prediction_col="pred",
-        sensitive=("sex",), task="multiclass", score_col=("own=credit_amount",),
+        sensitive=("sex",), task="multiclass", class_scores=(("own", "credit_amount"),),
     )  # fmt: skip
     message = CLASS_SCORES_NEED_NUMPY.format(engine="duckdb")
     assert _error(scores, "duckdb") == "ConfigError: " + message
@@ -283,7 +283,7 @@ def test_model_and_class_scores_are_refused_on_duckdb(samples: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
+def spark() -> Any:
     pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
 
