@@ -852,25 +852,8 @@ def test_multiclass_page_reads_at_any_width(
 #: What the task pages do not pass yet, each in another helper's template (issue 17): strict,
 #: so that the fix makes the test fail until its mark is removed.
 _TASK_PAGE_GAPS = [
-    pytest.param(
-        "regression",
-        "stretched",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="templates/_regression.html lines 42 and 60: the worst group's name under a "
-            "headline value (span.muted in a td) does not wrap, so a 150-letter name "
-            "stretches the headline table's cells to ~1,200 px",
-        ),
-    ),
-    pytest.param(
-        "multiclass",
-        "small",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="templates/_multiclass.html line 28: the worst-class table's class labels "
-            "(<code> in a muted span in a td) are 9.2 px at 1,280 and 8.5 px at 390",
-        ),
-    ),
+    ("regression", "stretched"),
+    ("multiclass", "small"),
     ("regression", "small"),
     ("multiclass", "stretched"),
 ]

@@ -324,8 +324,10 @@ def test_binary_policy_and_favorable_label_are_refused(diabetes: tuple, audit_cl
     path = diabetes[0]
     base = (path, "--target", "target", "--prediction-col", "pred")
     # --policy is judged by the policy's regression rules: a binary-only one is refused.
-    audit_cli(*base, "--policy", "preset:four-fifths").assert_error(
-        "policy preset:four-fifths has no rule for a regression audit", prefix=True
+    # H4b (issue 17): four-fifths judges --favorable-above's view now
+    # (tests/test_regression_policy_favorable.py); equalized odds names no favourable outcome.
+    audit_cli(*base, "--policy", "preset:equalized-odds").assert_error(
+        "policy preset:equalized-odds has no rule for a regression audit", prefix=True
     )
     audit_cli(*base, "--task", "regression", "--favorable-label", "1").assert_error(
         "--favorable-label names a favourable class and does not apply to a regression audit; "

@@ -282,7 +282,8 @@ def test_policy_loading_refuses_what_a_regression_rule_cannot_be(tmp_path: Path)
 def test_policy_kinds_do_not_cross(result: tuple, tmp_path: Path) -> None:
     _, data = result
     with pytest.raises(PolicyError, match="no rule for a regression audit.*binary model"):
-        evaluate_policy(load_policy(["preset:four-fifths"]), data)
+        # H4b (issue 17): four-fifths judges a regression audit's favourable outcome now
+        evaluate_policy(load_policy(["preset:equalized-odds"]), data)
     regression_only = load_policy([_policy(tmp_path, RULES.format(mae_max=2))])
     binary = {**data, "audit": {**data["audit"], "task": None}}
     with pytest.raises(PolicyError, match="no rule for a model audit.*regression audits"):
