@@ -95,9 +95,15 @@ def ratio_rules() -> dict[str, Callable[[Counts], int | None]]:
         ratio = window_intervals(c).ratio
         return first_week(np.minimum(ratio, 1 / ratio) < BOUND)
 
+    def bernoulli(c: Counts, weeks: int | None = None) -> int | None:
+        alarm = ratio_alarm(c, bound=BOUND, alpha=ALPHA, horizon=weeks, boundary="bernoulli")
+        return None if alarm is None else alarm.window + 1
+
     return {
         "anytime (this work)": anytime,
         "anytime, 52-week horizon declared": horizon,
+        "anytime, Bernoulli boundary": bernoulli,
+        "anytime, Bernoulli boundary, 52-week horizon": lambda c: bernoulli(c, WEEKS),
         "cumulative CS since week 1": lambda c: first_week(outside(pair_sequence(c))),
         "naive 95% interval per week": lambda c: first_week(outside(window_intervals(c).ratio_ci)),
         "naive point estimate per week": naive_point,

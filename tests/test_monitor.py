@@ -559,3 +559,17 @@ def test_bad_rule_options_and_a_spent_horizon_are_one_line(signed, tmp_path: Pat
     result = monitor(signed, window(tmp_path / "w3.csv", rng), tmp_path, "--horizon", "2")
     assert result.exit_code == 1 and "horizon" in result.output and result.output.count("\n") == 1
     assert (tmp_path / "fairaudit-monitor.sqlite").read_bytes() == state
+
+
+def test_the_bernoulli_boundary_is_chosen_for_the_whole_period(signed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(29)
+    for week in (1, 2):
+        data = window(tmp_path / f"w{week}.csv", rng)
+        result = monitor(signed, data, tmp_path, "--boundary", "bernoulli", "--no-ledger")
+        assert result.exit_code == 0, result.output
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
+    assert document["settings"]["boundary"] == "bernoulli"
+    low, high = document["series"][0]["windows"][0]["ratio_anytime"]
+    assert low < 1 < high
+    result = monitor(signed, window(tmp_path / "w3.csv", rng), tmp_path, "--no-ledger")
+    assert result.exit_code == 1 and "started with another settings" in result.output

@@ -357,3 +357,53 @@ def test_bad_input_is_one_line_value_error(call, message) -> None:
     with pytest.raises(ValueError) as caught:
         call()
     assert str(caught.value) == message
+
+
+# --- the Bernoulli boundary (low rates) ---------------------------------------------------
+
+
+def test_bernoulli_intervals_cover_drifting_low_rates_at_every_look() -> None:
+    from fairaudit.stats._sequential_bernoulli import bernoulli_rate_interval
+
+    rng = np.random.default_rng(30)
+    misses = 0
+    rates = np.where(np.arange(WEEKS) % 2 == 0, 0.02, 0.08)  # the average rate moves
+    for _ in range(STREAMS):
+        x = np.cumsum(rng.binomial(2000, rates)).astype(float)
+        n = 2000.0 * np.arange(1, WEEKS + 1)
+        truth = np.cumsum(rates) / np.arange(1, WEEKS + 1)
+        interval = bernoulli_rate_interval(x, n, np.full(WEEKS, ALPHA), np.full(WEEKS, 2000.0))
+        assert np.all((interval[:, 0] <= x / n) & (x / n <= interval[:, 1]))
+        misses += bool(np.any((interval[:, 0] > truth) | (interval[:, 1] < truth)))
+    assert misses / STREAMS <= ALPHA + MARGIN
+
+
+def test_bernoulli_intervals_are_narrower_than_the_normal_mixture_at_low_rates() -> None:
+    from fairaudit.stats._sequential_bernoulli import bernoulli_rate_interval
+
+    n, share = 4000.0, ALPHA / 31**2
+    normal = 2 * mixture_radius(n, share, mixture_rho(n, share)) / n
+    widths = {}
+    for rate in (0.5, 0.2, 0.05):
+        low, high = bernoulli_rate_interval(np.array([rate * n]), np.array([n]), share, n)[0]
+        widths[rate] = (high - low) / normal
+    assert widths[0.05] < 0.5 < widths[0.2] < 0.9 < widths[0.5] < 1.1
+    empty = bernoulli_rate_interval(np.array([0.0]), np.array([0.0]), share, n)[0]
+    assert list(empty) == [0.0, 1.0]
+
+
+def test_bernoulli_ratio_alarm_holds_its_level_and_refuses_a_bad_boundary() -> None:
+    rng = np.random.default_rng(31)
+    streams = 40
+    alarms = 0
+    for _ in range(streams):
+        low = (
+            rng.binomial(2000, 0.04, WEEKS),
+            np.full(WEEKS, 2000),
+            rng.binomial(3000, 0.05, WEEKS),
+            np.full(WEEKS, 3000),
+        )  # ratio 0.8: at the bound
+        alarms += ratio_alarm(low, boundary="bernoulli", max_span=4) is not None
+    assert alarms <= streams * ALPHA + 3 * math.sqrt(streams * ALPHA)
+    with pytest.raises(ValueError, match="boundary must be"):
+        ratio_alarm(weekly(rng, 1.0), boundary="gaussian")  # type: ignore[arg-type]

@@ -97,6 +97,12 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
     help="Judge drift against the first N windows instead of the baseline audit's counts.",
 )
 @click.option(
+    "--boundary",
+    type=click.Choice(("normal", "bernoulli")),
+    help="The confidence sequences' boundary: normal (default; best near rate 0.5) or "
+    "bernoulli (narrower for rates far from 0.5). Fixed for the monitoring period.",
+)
+@click.option(
     "--policy",
     "policy_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -162,6 +168,7 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
             "alpha": options["alpha"],
             "horizon": options["horizon"],
             "baseline_windows": options["baseline_windows"],
+            "boundary": options["boundary"],
         },
     )
     source = _source(data_path, options)

@@ -134,7 +134,17 @@ def _judge(
     from fairaudit.stats import drift_alarm, ratio_alarm
 
     horizon = settings.horizon
-    found = [ratio_alarm(counts, bound=settings.ratio_min, alpha=share, horizon=horizon, tune=tune)]
+    boundary: Any = settings.boundary
+    found = [
+        ratio_alarm(
+            counts,
+            bound=settings.ratio_min,
+            alpha=share,
+            horizon=horizon,
+            tune=tune,
+            boundary=boundary,
+        )
+    ]
     skip = settings.baseline_windows or 0
     if settings.drift is not None and min(base[1:]) > 0 and len(counts[0]) > skip:
         watched = [c[skip:] for c in counts]
@@ -145,6 +155,7 @@ def _judge(
             alpha=share,
             horizon=horizon,
             tune=[t[skip:] for t in tune],
+            boundary=boundary,
         )
         if drift is not None:
             found.append(replace(drift, window=drift.window + skip, start=drift.start + skip))
@@ -175,7 +186,10 @@ def _window_rows(
 
     naive = window_intervals(counts)
     horizon = settings.horizon
-    anytime = span_intervals(counts, alpha=share, max_span=1, horizon=horizon, tune=tune)[:, 0]
+    boundary: Any = settings.boundary
+    anytime = span_intervals(
+        counts, alpha=share, max_span=1, horizon=horizon, tune=tune, boundary=boundary
+    )[:, 0]
     rows = []
     for t, window in enumerate(windows):
         rows.append(

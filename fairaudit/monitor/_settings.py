@@ -9,6 +9,7 @@ A policy file may carry, besides its ``[[rule]]`` tables, one ``[monitor]`` tabl
     alpha = 0.05        # the chance of any false alarm over the whole monitoring period
     horizon = 52        # optional: the most windows this monitoring period will have
     baseline_windows = 4  # optional: drift from the first 4 windows, not the audit
+    boundary = "bernoulli"  # optional: narrower intervals for rates far from 0.5
 
 Options given on the command line override the table's values.
 """
@@ -32,7 +33,7 @@ METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "true_positive_rate": (("tp",), ("tp", "fn")),
     "false_positive_rate": (("fp",), ("fp", "tn")),
 }
-_KEYS = ("metrics", "ratio_min", "drift", "alpha", "horizon", "baseline_windows")
+_KEYS = ("metrics", "ratio_min", "drift", "alpha", "horizon", "baseline_windows", "boundary")
 MSG_BAD = "{where} must be {expected}, got {value!r}"
 
 
@@ -46,9 +47,11 @@ class MonitorSettings:
     alpha: float = 0.05
     horizon: int | None = None
     baseline_windows: int | None = None
+    boundary: str = "normal"
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "boundary": self.boundary,
             "baseline_windows": self.baseline_windows,
             "metrics": list(self.metrics),
             "ratio_min": self.ratio_min,
@@ -68,6 +71,7 @@ def _check(key: str, value: Any, where: str) -> Any:
         "drift": (number and math.isfinite(value) and value >= 0, "a number >= 0"),
         "horizon": (whole and value >= 1, "a whole number >= 1"),
         "baseline_windows": (whole and value >= 1, "a whole number >= 1"),
+        "boundary": (value in ("normal", "bernoulli"), "'normal' or 'bernoulli'"),
         "metrics": (
             isinstance(value, list | tuple) and bool(value) and all(m in METRICS for m in value),
             "a non-empty list of " + ", ".join(METRICS),

@@ -104,7 +104,7 @@ def binding_hash(binding: Mapping[str, Any]) -> str:
 
 
 def _entry_hash(window: StoredWindow, previous_hash: str) -> str:
-    document = {
+    document: dict[str, Any] = {
         "format": STATE_FORMAT,
         "seq": window.seq,
         "previous_hash": previous_hash,
@@ -226,7 +226,7 @@ def append_chunks(
         windows = _verified(connection, state, binding)
         if any(w.file_sha256 == chunks[0]["file_sha256"] for w in windows):
             return then(windows, False)
-        added = []
+        added: list[StoredWindow] = []
         for chunk in chunks:
             previous = _last_hash(connection, binding)
             new = StoredWindow(

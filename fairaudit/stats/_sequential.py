@@ -106,8 +106,11 @@ SPENT_HORIZON = (
 )
 BAD_TOLERANCE = "tolerance must be a finite number >= 0"
 BAD_TUNE = "tune needs two arrays of finite trials >= 0, one entry per window"
+BAD_BOUNDARY = "boundary must be 'normal' or 'bernoulli'"
 
 Measure = Literal["ratio", "difference"]
+Boundary = Literal["normal", "bernoulli"]
+BOUNDARIES = ("normal", "bernoulli")
 #: Two groups' counts per window: ``(successes1, trials1, successes2, trials2)``, four
 #: equally long 1-D sequences (or a ``(4, T)`` array); group 1 is the watched group.
 PairCounts = Sequence[np.ndarray | Sequence[float]] | np.ndarray
@@ -323,9 +326,18 @@ def span_checks(
 
 
 def span_columns(
-    counts: list[np.ndarray], alpha: float, measure: str, spans: int, horizon: int | None
+    counts: list[np.ndarray],
+    alpha: float,
+    measure: str,
+    spans: int,
+    horizon: int | None,
+    boundary: Boundary = "normal",
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(j, intervals)``: the spans of ``j + 1`` windows ending at windows ``j ..``."""
+    """Yield ``(j, intervals)``: the spans of ``j + 1`` windows ending at windows ``j ..``.
+
+    ``boundary="bernoulli"``: each group's Chernoff-mixture interval at half the share,
+    combined by interval arithmetic (``_sequential_bernoulli``), tuned to the same trials.
+    """
     windows = len(counts[0])
     sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in counts[:4]]
     starts = np.arange(windows)
@@ -335,6 +347,19 @@ def span_columns(
     # counts[4:] are the trials to tune to (span_checks): each window's, or ones fixed at
     # the first look at the window, when a window grows between looks.
     rho = (mixture_rho(2 * counts[4], shares), mixture_rho(2 * counts[5], shares))
+    if boundary not in BOUNDARIES:
+        raise ValueError(BAD_BOUNDARY)
+    if boundary == "bernoulli":  # every span in one batch: the bisection is the cost
+        from fairaudit.stats._sequential_bernoulli import bernoulli_pair_interval
+
+        j_all = np.concatenate([np.full(windows - j, j) for j in range(spans)])
+        s_all = np.concatenate([starts[: windows - j] for j in range(spans)])
+        spanned = [total[s_all + j_all + 1] - total[s_all] for total in sums]
+        tune = (2 * counts[4][s_all], 2 * counts[5][s_all])
+        every = bernoulli_pair_interval(spanned, shares[s_all], tune, measure)
+        for j in range(spans):
+            yield j, every[j_all == j]
+        return
     for j in range(spans):
         s = starts[: windows - j]
         spanned = [total[s + j + 1] - total[s] for total in sums]
@@ -349,6 +374,7 @@ def span_intervals(
     max_span: int | None = None,
     horizon: int | None = None,
     tune: Tune | None = None,
+    boundary: Boundary = "normal",
 ) -> np.ndarray:
     """Return the monitor's intervals of every span of windows, shape ``(T, S, 2)``.
 
@@ -366,11 +392,13 @@ def span_intervals(
     the trials ``rho`` is tuned to. A window that grows between looks (a weekly window fed
     by daily files) must keep one ``rho`` for all its looks, or each look would be another
     sequence the error budget does not cover: pass the trials of its first look.
+    ``boundary``: ``"normal"`` (the normal mixture, above) or ``"bernoulli"`` (narrower for
+    rates far from 0.5; ``_sequential_bernoulli``); choose it before the first look.
     """
     checked = span_checks(counts, alpha, measure, max_span, horizon, tune)
     windows = len(checked[0])
     spans = windows if max_span is None else min(max_span, windows)
     out = np.full((windows, spans, 2), np.nan)
-    for j, column in span_columns(checked, alpha, measure, spans, horizon):
+    for j, column in span_columns(checked, alpha, measure, spans, horizon, boundary):
         out[j:, j] = column
     return out

@@ -30,6 +30,7 @@ from fairaudit.stats._sequential import (
     BAD_BOUND,
     BAD_CONFIDENCE,
     BAD_TOLERANCE,
+    Boundary,
     Measure,
     PairCounts,
     Tune,
@@ -65,24 +66,24 @@ class Alarm:
 
 def _first_alarm(
     counts: PairCounts,
-    options: tuple[float, str, int | None, int | None, Tune | None],
+    options: tuple[float, str, int | None, int | None, Tune | None, Boundary],
     rule: str,
     bounds: tuple[float, float],
 ) -> Alarm | None:
     """Return the first window where some span lies below ``bounds[0]`` or above ``[1]``.
 
-    ``options`` = (alpha, measure, max_span, horizon, tune) of the spans. The span
+    ``options`` = (alpha, measure, max_span, horizon, tune, boundary) of the spans. The span
     reported is the one furthest beyond its bound; spans are scanned column by column, so
     memory stays proportional to the number of windows.
     """
-    alpha, measure, max_span, horizon, tune = options
+    alpha, measure, max_span, horizon, tune, boundary = options
     checked = span_checks(counts, alpha, measure, max_span, horizon, tune)
     windows = len(checked[0])
     spans = windows if max_span is None else min(max_span, windows)
     below, above = bounds
     best, best_j = np.full(windows, -np.inf), np.zeros(windows, dtype=np.int64)
     best_interval = np.full((windows, 2), np.nan)
-    for j, column in span_columns(checked, alpha, measure, spans, horizon):
+    for j, column in span_columns(checked, alpha, measure, spans, horizon, boundary):
         with np.errstate(invalid="ignore"):
             margin = np.fmax(below - column[:, 1], column[:, 0] - above)  # > 0: fired
             better = np.flatnonzero(margin > best[j:])
@@ -108,17 +109,18 @@ def ratio_alarm(
     max_span: int | None = None,
     horizon: int | None = None,
     tune: Tune | None = None,
+    boundary: Boundary = "normal",
 ) -> Alarm | None:
     """Return the first alarm of the rule "min / max selection-rate ratio >= ``bound``".
 
     Fires at the first window where some span's interval for ``rate1 / rate2`` lies
     wholly below ``bound`` or wholly above ``1 / bound``. With probability ``>= 1 -
     alpha`` it never fires while the pooled ratio of every span stays within the bounds.
-    ``tune``: the trials ``rho`` is tuned to, see ``span_intervals``.
+    ``tune`` and ``boundary``: see ``span_intervals``.
     """
     if not (isinstance(bound, numbers.Real) and 0.0 < bound < 1.0):
         raise ValueError(BAD_BOUND)
-    options = (alpha, "ratio", max_span, horizon, tune)
+    options = (alpha, "ratio", max_span, horizon, tune, boundary)
     return _first_alarm(counts, options, "ratio", (bound, 1 / bound))
 
 
@@ -132,6 +134,7 @@ def drift_alarm(
     max_span: int | None = None,
     horizon: int | None = None,
     tune: Tune | None = None,
+    boundary: Boundary = "normal",
 ) -> Alarm | None:
     """Return the first alarm of the rule "``measure`` moved more than ``tolerance``".
 
@@ -148,14 +151,20 @@ def drift_alarm(
     if not isinstance(baseline, numbers.Real):
         base = pair_counts([[value] for value in baseline])
         share = np.float64(alpha / 2)
-        rho = (mixture_rho(base[1], share), mixture_rho(base[3], share))
-        base_low, base_high = pair_interval(base, share, rho, measure)[0]
+        if boundary == "bernoulli":
+            from fairaudit.stats._sequential_bernoulli import bernoulli_pair_interval
+
+            interval = bernoulli_pair_interval(base, share, (base[1], base[3]), measure)
+        else:
+            rho = (mixture_rho(base[1], share), mixture_rho(base[3], share))
+            interval = pair_interval(base, share, rho, measure)
+        base_low, base_high = interval[0]
         alpha = alpha / 2
     elif math.isfinite(baseline):
         base_low = base_high = float(baseline)
     else:
         raise ValueError(BAD_BASELINE)
-    options = (alpha, measure, max_span, horizon, tune)
+    options = (alpha, measure, max_span, horizon, tune, boundary)
     bounds = (float(base_low) - tolerance, float(base_high) + tolerance)
     return _first_alarm(counts, options, f"{measure} drift", bounds)
 
