@@ -7,12 +7,13 @@ each (``count_regression`` -> ``RegressionStatistics.tables`` ->
 often each interval contains the true value: the group's interval of each metric (t
 intervals for the means of predictions and targets; Hall's skewness-corrected interval for
 the mean error, and with a conservative upper limit for the MAE and for the MSE,
-square-rooted for the RMSE) and the interval of the difference group - reference (Welch;
-MOVER-D for the RMSE). Coverage is over the audits where the interval is defined. In the
-null scenarios (identical populations, normal or t3 errors) it also counts how often each
-test rejects at 5% before Holm's adjustment (Welch for ME and MAE, Welch on the squared
-errors for the RMSE, the KS test of the prediction distributions): the false-positive
-rate. The Monte Carlo standard error of a coverage p is sqrt(p (1 - p) / replicates).
+square-rooted for the RMSE), the interval of the difference group - reference (Welch;
+MOVER-D for the MAE and the RMSE) and of their ratio (MOVER-R, MAE and RMSE). Coverage
+is over the audits where the interval is defined. In the null scenarios (identical
+populations, normal or t3 errors) it also counts how often each test rejects at 5% before
+Holm's adjustment (Welch for ME and MAE, Welch on the squared errors for the RMSE, the KS
+test of the prediction distributions): the false-positive rate. The Monte Carlo standard
+error of a coverage p is sqrt(p (1 - p) / replicates).
 
 Each row is ``y ~ N(mu_y, sd_y)`` and a prediction ``y + e`` with an error ``e`` drawn
 from the scenario's distribution (normal, heavy-tailed Student t with 3 degrees of
@@ -85,6 +86,8 @@ SCENARIOS = {
     "null (identical groups)": ((50.0, 10.0, _normal(0, 1)), (50.0, 10.0, _normal(0, 1))),
     "null, t3 errors": ((50.0, 10.0, _student(0, 1)), (50.0, 10.0, _student(0, 1))),
 }
+#: The metrics whose ratio group / reference has an interval (MOVER-R).
+RATIOS = ("mean_absolute_error", "root_mean_squared_error")
 #: The tests whose false-positive rate the null scenarios count (before Holm).
 TESTS = {
     "mean_error": "Welch ME",
@@ -129,8 +132,9 @@ def _audit(rng, n, group, reference, with_ks):
     i = table.groups.index({"g": "group"})
     group_ci = {m: result.group_ci["g"][m][i] for m in METRICS}
     diff_ci = {r.metric: u.ci_difference for r, u in zip(rows, result.disparities) if u}
+    ratio_ci = {r.metric: u.ci_ratio for r, u in zip(rows, result.disparities) if u}
     p_values = {r.metric: u.p_value for r, u in zip(rows, result.disparities) if u}
-    return group_ci, diff_ci, p_values
+    return group_ci, diff_ci, ratio_ci, p_values
 
 
 def _inside(interval, value) -> bool | None:
@@ -150,24 +154,29 @@ def run(replicates: int, sizes: list[int]) -> list[str]:
     header = (
         "| scenario | n | "
         + " | ".join(f"{SHORT[m]} ci | {SHORT[m]} diff" for m in METRICS)
+        + "".join(f" | {SHORT[m]} ratio" for m in RATIOS)
         + f" | false positives ({' / '.join(TESTS.values())}) |"
     )
-    lines = [header, "|" + " --- |" * (3 + 2 * len(METRICS))]
+    lines = [header, "|" + " --- |" * (3 + 2 * len(METRICS) + len(RATIOS))]
     for name, (group, reference) in SCENARIOS.items():
         true_group, true_ref = _truth(group, rng), _truth(reference, rng)
         null = name.startswith("null")
         for n in sizes:
             hits = {m: [] for m in METRICS}
             diff_hits = {m: [] for m in METRICS}
+            ratio_hits = {m: [] for m in RATIOS}
             rejections = dict.fromkeys(TESTS, 0)
             for _ in range(replicates):
-                group_ci, diff_ci, p_values = _audit(rng, n, group, reference, null)
+                group_ci, diff_ci, ratio_ci, p_values = _audit(rng, n, group, reference, null)
                 for m in METRICS:
                     hits[m].append(_inside(group_ci[m], true_group[m]))
                     diff_hits[m].append(_inside(diff_ci[m], true_group[m] - true_ref[m]))
+                for m in RATIOS:
+                    ratio_hits[m].append(_inside(ratio_ci[m], true_group[m] / true_ref[m]))
                 for m in rejections if null else ():
                     rejections[m] += p_values[m] < 0.05
             cells = " | ".join(f"{_share(hits[m])} | {_share(diff_hits[m])}" for m in METRICS)
+            cells += "".join(f" | {_share(ratio_hits[m])}" for m in RATIOS)
             fp = (
                 " / ".join(f"{100 * rejections[m] / replicates:.1f}%" for m in rejections)
                 if null
