@@ -190,7 +190,9 @@ def test_history_shows_each_audits_task_and_worst_headline(batch: dict[str, Any]
 def test_history_shows_no_task_for_a_changed_or_missing_report(
     batch: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Only a report whose bytes are those the ledger recorded is read."""
+    """Only a report whose bytes are those the ledger recorded is read, and its numbers come
+    from those bytes: an edited .json beside it is not shown, a missing one is not needed,
+    and a folder named like a report is passed over."""
     import shutil
 
     folder = tmp_path / "copy"
@@ -198,13 +200,26 @@ def test_history_shows_no_task_for_a_changed_or_missing_report(
     audit = next(a for a in batch["index"]["audits"] if a["name"] == "german-credit-housing")
     with (folder / audit["report"]).open("a", encoding="utf-8") as page:
         page.write("<!-- edited -->")
-    (folder / next(a["report_json"] for a in batch["index"]["audits"]
-                   if a["name"] == "hostile-regression")).unlink()  # fmt: skip
+    hostile = next(a for a in batch["index"]["audits"] if a["name"] == "hostile-regression")
+    (folder / hostile["report_json"]).unlink()
+    sample = next(a for a in batch["index"]["audits"] if a["name"] == "diabetes-linear-regression")
+    twin = folder / sample["report_json"]
+    forged = json.loads(twin.read_text(encoding="utf-8"))
+    for h in forged["headline"]:
+        h["value"] = 0.0  # a forged "no disparity" beside the genuine page
+    twin.write_text(json.dumps(forged), encoding="utf-8")
+    (folder / "not-a-report.html").mkdir()
     result = CliRunner().invoke(cli, ["ledger", "list", str(folder / "fairaudit-ledger.sqlite")])
     assert result.exit_code == 0, result.output
     rows = result.output.splitlines()[1:]
-    assert rows[0].split()[-4] == "regression"  # the regression sample is still found
-    assert rows[1].split()[-2:] == ["-", "-"] and rows[2].split()[-2:] == ["-", "-"]
+    ks = max(
+        h["value"]
+        for h in batch["reports"]["diabetes-linear-regression"]["headline"]
+        if h["metric"] == "ks_statistic"
+    )
+    assert rows[0].endswith(f"regression  KS {ks:.3f} (age)")  # the page's, not the .json's
+    assert rows[1].split()[-2:] == ["-", "-"]  # its page was edited
+    assert rows[2].split()[-4] == "regression"  # read from its page; no .json needed
 
 
 def test_report_summary_of_each_task() -> None:

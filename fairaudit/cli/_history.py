@@ -163,10 +163,16 @@ def report_summary(data: dict[str, Any]) -> dict[str, Any]:
 
 def report_summaries(folder: Path, entries: list[Any]) -> dict[str, dict[str, Any]]:
     """Return ``{audit id: report_summary}`` for the model audits whose report is in
-    ``folder`` (where a ledger sits by default): an ``.html`` file whose SHA-256 is the
-    entry's ``report_sha256``, and its ``.json`` twin of the same audit id. A report signed,
-    reviewed or moved since is not found; its entry shows no task."""
-    from fairaudit.provenance import file_sha256
+    ``folder`` (where a ledger sits by default): a regular ``.html`` file whose SHA-256 is
+    the entry's ``report_sha256``, read from the results embedded in those very bytes (never
+    from a ``.json`` beside it, which the ledger does not vouch for). A report signed,
+    reviewed or moved since, or anything that is not a readable report, is not found; its
+    entry shows no task."""
+    import hashlib
+
+    from fairaudit.errors import FairauditError
+    from fairaudit.paths import read_regular_bytes
+    from fairaudit.provenance import extract_results
 
     wanted = {e.report_sha256: e for e in entries if e.kind == "model"}
     found: dict[str, dict[str, Any]] = {}
@@ -176,13 +182,14 @@ def report_summaries(folder: Path, entries: list[Any]) -> dict[str, dict[str, An
         return found
     for page in pages:
         try:
-            entry = wanted.get(file_sha256(page))
+            content = read_regular_bytes(page)  # not a directory, FIFO or device
+            entry = wanted.get(hashlib.sha256(content).hexdigest())
             if entry is None:
                 continue
-            data = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = extract_results(content)
+        except (OSError, FairauditError):
             continue
-        if isinstance(data, dict) and (data.get("audit") or {}).get("id") == entry.audit_id:
+        if (data.get("audit") or {}).get("id") == entry.audit_id:
             found[entry.audit_id] = report_summary(data)
     return found
 
