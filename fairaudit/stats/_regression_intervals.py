@@ -24,8 +24,7 @@ Mean error, mean absolute error and RMSE
 Differences, group minus reference (groups are disjoint, hence independent)
     Means: Welch's t interval and test, with the Welch-Satterthwaite degrees of freedom
     (``fairaudit.measure`` tests equal RMSEs as equal mean squared errors). RMSE:
-    MOVER-D from the two groups' intervals. ``rmse_variance``: the delta-method variance
-    ``s₂² / (4 n m)`` of ``sqrt(m)``. Ratios of the non-negative metrics (MAE, RMSE):
+    MOVER-D from the two groups' intervals. Ratios of the non-negative metrics (MAE, RMSE):
     MOVER-R from the two groups' intervals.
 Distributions
     ``ks_statistic``: the two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``:
@@ -47,7 +46,6 @@ __all__ = [
     "ks_test",
     "mean_interval",
     "rmse_interval",
-    "rmse_variance",
     "skew_interval",
     "t_quantile",
     "welch_difference",
@@ -139,16 +137,6 @@ def rmse_interval(
     ``skew_interval``), clipped at 0 and square-rooted."""
     interval = skew_interval(mse, variance_squared, third_squared, n, confidence, upper_tail)
     return np.sqrt(np.maximum(interval, 0.0))
-
-
-def rmse_variance(mse: np.ndarray, variance_squared: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Return the delta-method variance of the RMSE, ``s₂² / (4 n m)`` (NaN below two rows;
-    0 when every error is 0)."""
-    mse = np.asarray(mse, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    variance = safe_divide(np.asarray(variance_squared, np.float64), 4 * n * mse)
-    variance = np.where(mse > 0, variance, 0.0)
-    return np.where((n >= 2) & ~np.isnan(mse), variance, np.nan)
 
 
 def welch_difference(
