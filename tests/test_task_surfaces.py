@@ -471,6 +471,11 @@ def test_ecdf_chart_draws_at_most_the_largest_distances_and_skips_small_groups()
     assert ecdf_chart("t", [g for g in groups if g.reference]) is None
     constant = EcdfGroup("c", 5, (2.0,) * 41, 0.0, False)
     assert ecdf_chart("t", [groups[0], constant]) is not None  # a constant group draws
+    # predictions a subnormal double apart (no tick step: was a math domain error)
+    tiny = EcdfGroup("r", 40, (0.0,) * 21 + (5e-324,) * 20, None, True)
+    other = EcdfGroup("o", 40, (0.0,) * 31 + (5e-324,) * 10, 0.25, False)
+    tiny_chart = ecdf_chart("t", [tiny, other])
+    assert tiny_chart is not None and "nan" not in str(tiny_chart.html).lower()
 
 
 def test_regression_report_draws_the_chart_from_the_quantiles(batch: dict[str, Any]) -> None:

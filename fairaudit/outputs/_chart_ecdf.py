@@ -49,6 +49,9 @@ REFERENCE_COLOUR = "#000000"
 #: The key of a group row (``metrics.by_group[i]``) that holds its prediction quantiles.
 QUANTILES_KEY = "prediction_quantiles"
 GAP_COLOUR = "#B00020"
+#: A narrower span of predictions is drawn as one value (a span of a few subnormal doubles
+#: has no tick step: a fifth of it rounds to zero).
+_NARROWEST = 1e-300
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class _Plot:
     """The mapping from (prediction, share) to SVG coordinates."""
 
     def __init__(self, low: float, high: float) -> None:
-        if not high > low:
+        if not high - low > _NARROWEST:  # one value, or a span too small to tick
             low, high = low - 0.5, high + 0.5
         pad = (high - low) * 0.02
         self.low, self.high = low - pad, high + pad
