@@ -420,3 +420,26 @@ def test_worker_parts_merge_to_the_cells_of_all_rows() -> None:
     np.testing.assert_array_equal(merged.starts, whole.starts)
     np.testing.assert_array_equal(merged.group_counts.cells, whole.group_counts.cells)
     np.testing.assert_array_equal(merged.group_counts.counts, whole.group_counts.counts)
+
+
+def test_csv_numbers_first_values_and_bad_values(tmp_path: Path) -> None:
+    # The first 300 rows hold 3 texts of 2 numbers ("1" and "1.0" are one): the examples
+    # in messages come from every distinct value's first row, as numpy shows them.
+    rng = np.random.default_rng(4)
+    head = [("a" if j % 2 else "b", ["1", "1.0", "2"][j % 3], "1.5") for j in range(300)]
+    tail = [("a", f"{v:.4f}", f" {v + 1:.3e} ") for v in rng.normal(0, 5, 200)]
+    rows = head + tail
+    path = tmp_path / "late.csv"
+    path.write_text("group,y,pred\n" + "".join(",".join(r) + "\n" for r in rows))
+    assert _same(_spec(path))["audit"]["task"] == "regression"
+    assert "('1', '2', " in _same_error(_spec(path, task="multiclass"))
+    bad = tmp_path / "bad.csv"
+    rows[400] = ("a", "-Infinity", "1")
+    rows[450] = ("b", "1e60", "2")
+    bad.write_text("group,y,pred\n" + "".join(",".join(r) + "\n" for r in rows))
+    message = _same_error(_spec(bad, task="regression"))
+    assert "label column 'y' has 2 values that are not finite numbers ('-inf', '9999" in message
+    # pandas reads " inf" (with a space) as text, so the column is not numeric.
+    rows[400] = ("a", " inf", "1")
+    bad.write_text("group,y,pred\n" + "".join(",".join(r) + "\n" for r in rows))
+    assert "is not numeric" in _same_error(_spec(bad, task="regression"))

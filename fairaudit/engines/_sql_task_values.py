@@ -35,6 +35,7 @@ __all__ = [
     "MAGNITUDE_LIMIT",
     "NumericColumn",
     "classes_of_pairs",
+    "double_sql",
     "is_sql_numeric",
     "numbers_of_distinct",
     "numeric_column",
@@ -68,11 +69,18 @@ class NumericColumn:
     n_bad: int
 
 
+def double_sql(expr: str) -> str:
+    """Return the SQL of a numeric column's value as a double: a CAST of a number type, or
+    of a CSV field that pandas reads as a number (correctly rounded, as pandas 3 parses;
+    surrounding whitespace allowed, as pandas strips it)."""
+    return f"TRY_CAST({expr} AS DOUBLE)"
+
+
 def numeric_summary_sql(alias: str, *, label: bool) -> list[str]:
     """Return the aggregates of a numeric column ``alias`` of ``fa_src`` (kept rows) that
     make its NumericColumn, in order; the distinct numbers and their wholeness only for the
     label (``label``: the task detection's summary), else zeros."""
-    x = f"CAST({alias} AS DOUBLE)"
+    x = double_sql(alias)
     bad = f"count(*) FILTER (WHERE NOT (abs({x}) < {MAGNITUDE_LIMIT!r}))"
     if not label:
         return ["0", "0", bad]

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from fairaudit.counts import GroupCounts
 from fairaudit.data import binned_checks, check_roles, table_checks
-from fairaudit.engines._sql import SqlCounter
+from fairaudit.engines._sql import FLOAT_PATTERN, INT_PATTERN, SqlCounter
 from fairaudit.engines._sql_source import Dialect, Distinct, SqlRunner, SqlSource, bin_code_sql
 from fairaudit.engines._sql_task_parts import (
     column_numbers,
@@ -36,8 +37,10 @@ from fairaudit.engines._sql_task_parts import (
     regression_part,
 )
 from fairaudit.engines._sql_task_values import (
+    MAGNITUDE_LIMIT,
     NumericColumn,
     classes_of_pairs,
+    double_sql,
     is_sql_numeric,
     numbers_of_distinct,
     numeric_column,
@@ -117,6 +120,8 @@ class TaskSqlCounter(SqlCounter):
         table_checks_, rows = table_checks(spec, scan.table)
         checks = [*source.checks, *table_checks_]
         numeric = {a: is_sql_numeric(source, c) for a, c in self._value_columns().items()}
+        if source.arrow_types is None:
+            numeric = self._csv_numbers()
         aliases = [f"f{i}" for i, c in enumerate(self.features) if c not in spec.bins]
         aliases += [a for a in ("t", "p") if not numeric[a]]
         distinct = self._distinct(aliases) if aliases else {}
@@ -170,44 +175,55 @@ class TaskSqlCounter(SqlCounter):
         row = self.runner.rows(f"SELECT {', '.join(aggs)} FROM fa_src WHERE kept")[0]
         return {a: numeric_column(tuple(row[3 * j : 3 * j + 3])) for j, a in enumerate(aliases)}
 
-    def _first_values(self, alias: str, where: str = "TRUE", limit: int = 8) -> list[Any]:
-        """Return the first ``limit`` distinct values of a kept column, in file order: from
-        the first rows (a top-N by row number), else from every distinct value."""
-        assert self.source.row_number is not None  # numeric columns: Parquet or Spark
-        head = 32 * limit
-        rows = self.runner.rows(
-            f"SELECT {alias} FROM fa_src WHERE kept AND ({where}) ORDER BY rn LIMIT {head}"
-        )
-        first = list({self._key(r[0]): r[0] for r in rows}.values())
-        if len(first) >= limit or len(rows) < head:
-            return first[:limit]
-        return [
-            r[0]
-            for r in self.runner.rows(
-                f"SELECT {alias} FROM fa_src WHERE kept AND ({where}) GROUP BY {alias} "
-                f"ORDER BY min(rn) LIMIT {limit}"
+    def _csv_numbers(self) -> dict[str, bool]:
+        """Return, for a CSV file's label and prediction, whether pandas reads the column as
+        numbers: every value (kept or not: the dtype is the whole column's) is one."""
+        aggs = []
+        for alias in ("t", "p"):
+            number = " OR ".join(
+                self.dialect.full_match(alias, p) for p in (INT_PATTERN, FLOAT_PATTERN)
             )
-        ]
+            aggs.append(f"count(*) FILTER (WHERE {alias} IS NOT NULL AND NOT ({number}))")
+        row = self.runner.rows(f"SELECT {', '.join(aggs)} FROM fa_src")[0]
+        return {alias: int(n) == 0 for alias, n in zip(("t", "p"), row)}
 
-    def _kept_values(self, distinct: dict[str, Distinct]) -> Any:
+    def _first_values(self, alias: str, where: str = "TRUE", limit: int = 8) -> pd.Series:
+        """Return kept values of a numeric column in file order, typed as pandas types the
+        column, among which its first ``limit`` distinct ones: the first rows (by row
+        number; DuckDB reads a CSV in file order), else every distinct value's first row."""
+        column = self._value_columns()[alias]
+        head, order = 32 * limit, "ORDER BY rn " if self.source.row_number else ""
+        select = f"SELECT {alias} FROM fa_src WHERE kept AND ({where})"
+        raw = [r[0] for r in self.runner.rows(f"{select} {order}LIMIT {head}")]
+        values = typed_values(raw, self.source, column, None)
+        if len(pd.unique(values)) >= limit or len(raw) < head:
+            return values
+        if self.source.row_number:
+            first = f"{select} GROUP BY {alias} ORDER BY min(rn) LIMIT {head}"
+        else:
+            first = (
+                f"SELECT {alias} FROM (SELECT {alias}, row_number() OVER () AS r FROM fa_src "
+                f"WHERE kept AND ({where})) q GROUP BY {alias} ORDER BY min(r) LIMIT {head}"
+            )
+        return typed_values([r[0] for r in self.runner.rows(first)], self.source, column, None)
+
+    def _kept_values(self, distinct: dict[str, Distinct]) -> pd.Series:
         """Return the label's distinct kept values in file order (a numeric label's first
-        eight), typed as pandas types the column."""
+        ones), typed as pandas types the column."""
         if "t" in distinct:
             return distinct["t"].kept(self._order("t", distinct["t"]))[0]
-        return typed_values(self._first_values("t"), self.source, self.spec.target, None)
+        return self._first_values("t")
 
     def _numbers(
         self, alias: str, distinct: dict[str, Distinct], summaries: dict[str, NumericColumn]
     ) -> np.ndarray | None:
         """Return the numbers of a column's distinct values (None: SQL casts a numeric
         column); refuse a kept value that is not a finite number below 1e50 as numpy does."""
-        column = self._value_columns()[alias]
         if alias in summaries:
             n_bad = summaries[alias].n_bad
             if n_bad:
-                bad = self._first_values(alias, f"NOT (abs(CAST({alias} AS DOUBLE)) < 1e50)")
-                values = typed_values(bad, self.source, column, None)
-                refuse_not_numbers(self._source_name(alias), n_bad, values)
+                bad = f"NOT (abs({double_sql(alias)}) < {MAGNITUDE_LIMIT!r})"
+                refuse_not_numbers(self._source_name(alias), n_bad, self._first_values(alias, bad))
             return None
         d = distinct[alias]
         return numbers_of_distinct(
@@ -261,7 +277,7 @@ class TaskSqlCounter(SqlCounter):
         values = []
         for alias, table in (("t", "mt"), ("p", "mp")):
             if numbers[alias] is None:
-                values.append(f"CAST(fa_src.{alias} AS DOUBLE) AS {alias}")
+                values.append(f"{double_sql(f'fa_src.{alias}')} AS {alias}")
             else:  # the index of the distinct value, whose number numpy read
                 d = distinct[alias]
                 index = _Index(d.raw, np.arange(len(d.raw), dtype=np.int64))
