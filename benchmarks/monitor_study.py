@@ -13,6 +13,9 @@ Rules compared, all judging "min / max selection-rate ratio >= 0.8" every week:
 * ``anytime``: ``fairaudit.stats.ratio_alarm`` (restarted confidence sequences with the
   error budget spent over starts, alpha = 0.05);
 * ``anytime, 52-week horizon``: the same with ``horizon=52`` (alpha / 52 per start);
+* ``anytime, Bernoulli boundary`` (with and without the horizon): ``ratio_alarm(...,
+  boundary="bernoulli")``, the Chernoff-mixture boundary for low rates (slow: about 0.8 s
+  a stream; use ``--streams 100``);
 * ``cumulative CS``: the confidence sequence since week 1 (``pair_sequence``) wholly
   outside [0.8, 1.25];
 * ``naive interval``: the week's own 95% MOVER-R (Wilson) interval wholly outside
