@@ -238,8 +238,9 @@ def test_the_rendered_result_must_be_of_the_kind_asked_for(tmp_path: Path) -> No
     L.append_entry(path, model_result(1), report_sha256=REPORT_SHA)
     with pytest.raises(S.LedgerError, match="A model audit's entry was asked for"):
         L.append_rendered(path, "credit", lambda _: (data_result(1), REPORT_SHA))
-    with pytest.raises(S.LedgerError, match="kind must be one of model, data, got 'monitor'"):
-        L.append_entry(path, {**data_result(2), "kind": "monitor"}, report_sha256=REPORT_SHA)
+    unknown = "kind must be one of model, data, monitor, got 'survey'"
+    with pytest.raises(S.LedgerError, match=unknown):
+        L.append_entry(path, {**data_result(2), "kind": "survey"}, report_sha256=REPORT_SHA)
     assert len(L.read_entries(path)) == 1 and "kind" not in columns(path)
 
 
@@ -355,8 +356,8 @@ def test_ledger_list_shows_every_audit_with_its_kind_and_name(mixed: Path) -> No
         ["4", "data"],
         ["5", "data"],
     ]
-    bad = runner.invoke(ledger, ["list", str(mixed), "--kind", "monitor"])
-    assert bad.exit_code == 2 and "'monitor' is not one of 'model', 'data'" in bad.output
+    bad = runner.invoke(ledger, ["list", str(mixed), "--kind", "survey"])
+    assert bad.exit_code == 2 and "'survey' is not one of 'model', 'data', 'monitor'" in bad.output
     absent = runner.invoke(ledger, ["list", str(mixed.parent / "none.sqlite")])
     assert absent.exit_code == 1 and "Ledger not found" in absent.output
     assert "Traceback" not in absent.output

@@ -642,7 +642,7 @@ RULE_KEYS = (
             lambda s: MSG_UNKNOWN_TOP_KEY.format(
                 source=s,
                 key="threshold",
-                allowed="name, description, not_evaluable, rule, approvals",
+                allowed="name, description, not_evaluable, rule, approvals, monitor",
             ),
         ),
     ],
@@ -1092,3 +1092,22 @@ def test_summary_entry_without_the_audits_options_derives_no_rows(
     assert (judged.verdict, judged.failed_rules) == ("warn", ())  # not evaluable, not judged
     # The baseline's rows are the audit's own, score metrics included.
     assert mitigation_disparities(result, result["mitigations"][0]) == result["disparities"]
+
+
+def test_a_monitor_table_is_left_to_fairaudit_monitor(tmp_path: Path) -> None:
+    """One policy file can carry the audit's rules and ``fairaudit monitor``'s ``[monitor]``
+    settings: loading it for an audit keeps the rules and ignores the table."""
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[[rule]]\nmetric = "demographic_parity_ratio"\nmin = 0.8\n[monitor]\nratio = 0.8\n',
+        encoding="utf-8",
+    )
+    policy = load_policy([str(path)])
+    assert [r.metric for r in policy.rules] == ["demographic_parity_ratio"]
+
+
+def test_history_kinds_are_the_ledger_kinds() -> None:
+    from fairaudit.cli._history import KINDS
+    from fairaudit.provenance._ledger_store import ENTRY_KINDS
+
+    assert KINDS == ENTRY_KINDS

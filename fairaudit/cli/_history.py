@@ -18,7 +18,7 @@ __all__ = ["MSG_NO_HISTORY", "diff", "history", "ledger"]
 MSG_NO_HISTORY = "No audits named {name!r} in {path}; names recorded: {known}."
 MSG_NO_KIND_HISTORY = "No {kind} audits named {name!r} in {path}; {kind} audits recorded: {known}."
 MSG_HISTORY_UNVERIFIED = "Warning: the ledger does not verify. {problem}"
-KINDS = ("model", "data")  # = provenance.ENTRY_KINDS, without importing it at start-up
+KINDS = ("model", "data", "monitor")  # = provenance.ENTRY_KINDS, not imported at start-up
 #: The number a history shows of each task's audit (issue 17), from its report's headline:
 #: the metric, which value across groupings (and classes) is the worst, and its short name.
 HISTORY_HEADLINE = {
@@ -29,12 +29,12 @@ HISTORY_HEADLINE = {
 
 
 def kind_option(what: str) -> Any:
-    """``--kind model|data``: only the entries of one kind of audit."""
+    """``--kind model|data|monitor``: only the entries of one kind of audit."""
     return click.option(
         "--kind",
         type=click.Choice(KINDS),
-        help=f"Only {what} of this kind: model audits (fairaudit run) or data audits "
-        "(fairaudit data).",
+        help=f"Only {what} of this kind: model audits (fairaudit run), data audits "
+        "(fairaudit data) or monitor runs (fairaudit monitor).",
     )
 
 

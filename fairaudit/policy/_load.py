@@ -51,7 +51,9 @@ _RULE_KEYS = (
     "remove",
     "class",
 )
-_TOP_KEYS = ("name", "description", "not_evaluable", "rule", "approvals")
+#: ``monitor``: the settings of ``fairaudit monitor`` (checked by fairaudit.monitor, which
+#: reads the same file); a model or data audit ignores the table.
+_TOP_KEYS = ("name", "description", "not_evaluable", "rule", "approvals", "monitor")
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]*")
 
 # Messages: every one names the file and, where there is one, the rule and the key.
