@@ -58,11 +58,11 @@ from fairaudit.engines._sql_source import (
 from fairaudit.engines._types import EngineCounts, check_reference, memory_bytes
 from fairaudit.spec import AuditSpec
 
-__all__ = ["SqlCounter"]
+__all__ = ["FLOAT_PATTERN", "INT_PATTERN", "SqlCounter"]
 
-# How pandas' C parser reads a field as a number (it strips surrounding whitespace).
-_INT_PATTERN = r"\s*[+-]?[0-9]+\s*"
-_FLOAT_PATTERN = r"\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|(?i:inf|infinity))\s*"
+# How pandas' C parser reads a field as a number (whitespace around digits, not "inf"); H1.
+INT_PATTERN = r"\s*[+-]?[0-9]+\s*"
+FLOAT_PATTERN = r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*|[+-]?(?i:inf|infinity)"
 
 
 #: Aggregate rows by score before the sort when there are this many rows per distinct score.
@@ -232,7 +232,7 @@ class SqlCounter:
         numeric_check = binned if self.source.arrow_types is None else []
         for i in numeric_check:
             number = " OR ".join(
-                self.dialect.full_match(f"f{i}", p) for p in (_INT_PATTERN, _FLOAT_PATTERN)
+                self.dialect.full_match(f"f{i}", p) for p in (INT_PATTERN, FLOAT_PATTERN)
             )
             aggs.append(f"count(*) FILTER (WHERE f{i} IS NOT NULL AND NOT ({number}))")
         if spec.score_col is not None:
