@@ -110,7 +110,7 @@ def cli() -> None:
     type=click.Choice(["auto", "binary", "multiclass", "regression"]),
     help="What the model predicts. Default auto: binary for a label with two values (or "
     "with --positive-label), multiclass for 3-50 classes, regression for a numeric label "
-    "with more than 50 values. Regression and multiclass audits run on the numpy engine.",
+    "with more than 50 values (on a spark: table, give the task).",
 )
 @click.option("--sensitive", multiple=True, help="Sensitive feature column (repeatable).")
 @click.option(
