@@ -66,6 +66,7 @@ def _check_card(data: Mapping[str, Any], entries: list[Mapping[str, Any]]) -> No
     if not entries:
         assert "### Who is worse off" not in section
         return
+    assert section.count("Who is worse off") == 1, section  # one list, not two stories
     block = section.split("### Who is worse off", 1)[1].split("\n#", 1)[0]
     bullets = [line for line in block.splitlines() if line.startswith("- ")]
     assert [_numbers(b) for b in bullets] == [_expected(e) for e in entries], bullets
@@ -113,13 +114,11 @@ def assert_outputs_agree(data: Mapping[str, Any], html: str, console: str | None
     if console is not None:
         _check_console(console, entries)
     # A regression audit's derived outcome (multiclass: the favourable classes' union) has
-    # its own worse-off entries: the four-fifths rule judges them; a multiclass card lists
-    # its favourable view's (a regression card does not show the derived outcome yet).
+    # its own worse-off entries: the card lists them and the four-fifths rule judges them.
     summary = data.get("summary") or {}
     derived = summary.get("favorable_outcome") or summary.get("favorable_view")
     view = list(worse_off_entries(derived)) if derived else entries
-    favorable_classes = summary.get("favorable_view")
-    _check_card(data, list(worse_off_entries(favorable_classes)) if favorable_classes else entries)
+    _check_card(data, view)
     if data.get("policy"):
         _check_junit(data, entries)
         _check_policy(data, view)

@@ -19,7 +19,7 @@ from fairaudit.outputs._card_source import (
     CardError,
     ReportReference,
     dataset_identity,
-    headline_slice,
+    headline_entries,
     is_regression,
 )
 
@@ -83,8 +83,9 @@ def model_index_lines(data: Mapping[str, Any]) -> list[str]:
     """Return fairaudit's ``model-index`` list item (markers included), at indentation 0.
 
     One result (task ``tabular-classification``, or ``tabular-regression``, on the
-    evaluation data) with one metric per headline metric and grouping; undefined (null)
-    values are left out.
+    evaluation data) with one metric per headline metric and grouping (and, with a favourable
+    threshold, per derived-outcome metric, labelled in its name); undefined (null) values are
+    left out.
     """
     audit = data["audit"]
     dataset, dataset_type = dataset_identity(data)
@@ -103,12 +104,12 @@ def model_index_lines(data: Mapping[str, Any]) -> list[str]:
         "    metrics:",
     ]
     metrics = 0
-    for h in data.get("headline") or []:
+    for h, slice_name in headline_entries(data):
         value = h.get("value")
         if value is None or not math.isfinite(float(value)):
             continue
         metrics += 1
-        label = f"{h['metric']} ({headline_slice(h)})"
+        label = f"{h['metric']} ({slice_name})"
         lines += [
             f"    - type: {_yaml_string(h['metric'])}",
             f"      value: {_yaml_number(value)}",

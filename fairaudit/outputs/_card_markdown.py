@@ -2,27 +2,35 @@
 
 The section sits between ``BEGIN_MARKER`` and ``END_MARKER``; updating a card replaces what is
 between them (or appends the section), so a second run with the same report rewrites the same
-bytes. Every value from the data is made inert Markdown (``_md``).
+bytes. Every value from the data is made inert Markdown (``_card_text.md``).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fairaudit.display import display_text, group_text, worse_off_entries, worse_off_text
+from fairaudit.display import group_text, worse_off_entries
 from fairaudit.outputs._card_source import (
     CardError,
     ReportReference,
     card_metrics,
     dataset_identity,
+    favorable_outcome,
     headline_slice,
     is_multiclass,
     is_regression,
     metric_cis,
     regression_headline_texts,
+)
+from fairaudit.outputs._card_text import (
+    BETWEEN_GROUPS,
+    headline_table,
+    label,
+    md,
+    num,
+    with_ci,
+    worse_off_lines,
 )
 from fairaudit.outputs._text import bound_text
 
@@ -40,38 +48,6 @@ BEGIN_MARKER = "<!-- fairaudit:begin -->"
 END_MARKER = "<!-- fairaudit:end -->"
 MSG_NO_END = "{path}: found '{begin}' but no '{end}' after it; restore the marker or delete both"
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
-def _md(value: Any) -> str:
-    """Return untrusted text inert in Markdown and in table cells: no HTML, links or markup.
-
-    Control and bidi characters are shown as escapes first (``display_text``), so that no value
-    can reorder the text around it.
-    """
-    text = " ".join(display_text(value).split())  # a newline would end a table row or paragraph
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def _num(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "undefined"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return f"{float(value):.{digits}f}"
-
-
-def _with_ci(value: Any, ci: Any) -> str:
-    text = _num(value)
-    if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci and value is not None:
-        text += f" [{float(ci[0]):.3f}, {float(ci[1]):.3f}]"
-    return text
-
-
-def _label(metric: str) -> str:
-    return metric.replace("_", " ")
-
 
 def _factors(data: Mapping[str, Any]) -> list[str]:
     audit = data["audit"]
@@ -81,9 +57,9 @@ def _factors(data: Mapping[str, Any]) -> list[str]:
     lines = ["### Factors", ""]
     described = []
     for feature in features:
-        text = _md(feature)
+        text = md(feature)
         if feature in bins:
-            edges = ", ".join(_num(e, 6).rstrip("0").rstrip(".") for e in bins[feature])
+            edges = ", ".join(num(e, 6).rstrip("0").rstrip(".") for e in bins[feature])
             text += f" (binned at {edges})"
         described.append(text)
     intersection = " and their intersection" if len(features) > 1 else ""
@@ -92,16 +68,16 @@ def _factors(data: Mapping[str, Any]) -> list[str]:
     if references:
         lines.append("Reference groups (the comparison point for disparities): ")
         lines[-1] += "; ".join(
-            f"{_md(name)}: {_md(group_text(group))}" for name, group in references.items()
+            f"{md(name)}: {md(group_text(group))}" for name, group in references.items()
         )
         lines[-1] += "."
     lines.append(
-        f"Groups with fewer than {_num(audit.get('min_group_size'))} rows are marked "
+        f"Groups with fewer than {num(audit.get('min_group_size'))} rows are marked "
         "insufficient data."
     )
     if audit.get("positive_prediction") == "adverse":
         lines.append(
-            f"The favourable label is {_md(audit.get('favorable_label'))}: a positive "
+            f"The favourable label is {md(audit.get('favorable_label'))}: a positive "
             "prediction is adverse (flags the person), so the group flagged most often is "
             "worse off."
         )
@@ -119,9 +95,9 @@ def _group_tables(data: Mapping[str, Any]) -> list[str]:
         lines.append("")
     for grouping in audit.get("groupings") or []:
         rows = [r for r in by_group if r.get("feature") == grouping]
-        lines.append(f"#### {_md(grouping)}")
+        lines.append(f"#### {md(grouping)}")
         lines.append("")
-        lines.append("| group | rows | " + " | ".join(_label(m) for m in metrics) + " | note |")
+        lines.append("| group | rows | " + " | ".join(label(m) for m in metrics) + " | note |")
         lines.append("| --- | ---: | " + " | ".join("---:" for _ in metrics) + " | --- |")
         for row in rows:
             notes = [
@@ -135,9 +111,9 @@ def _group_tables(data: Mapping[str, Any]) -> list[str]:
                 if row.get(flag)
             ]
             cis = metric_cis(data, row.get("ci"))
-            cells = [_with_ci(row["metrics"].get(m), cis.get(m)) for m in metrics]
+            cells = [with_ci(row["metrics"].get(m), cis.get(m)) for m in metrics]
             lines.append(
-                f"| {_md(group_text(row['group']))} | {_num(row.get('count'))} | "
+                f"| {md(group_text(row['group']))} | {num(row.get('count'))} | "
                 + " | ".join(cells)
                 + f" | {', '.join(notes)} |"
             )
@@ -147,7 +123,7 @@ def _group_tables(data: Mapping[str, Any]) -> list[str]:
 
 def _regression_disparities(data: Mapping[str, Any]) -> list[str]:
     """Return a regression audit's headline: each grouping's largest KS distance and worst
-    MAE and RMSE ratios, the worst group named."""
+    MAE and RMSE ratios, the worst group named; then its derived outcome, if any."""
     return [
         "### Disparities",
         "",
@@ -155,9 +131,65 @@ def _regression_disparities(data: Mapping[str, Any]) -> list[str]:
         "distributions (0 when alike), and the worst group's MAE and RMSE over the overall "
         "value (bounded group loss; 1 when no group's error exceeds the overall).",
         "",
-        *(f"- {_md(text)}" for text in regression_headline_texts(data)),
+        *(f"- {md(text)}" for text in regression_headline_texts(data)),
+        "",
+        *_derived_outcome(data),
+    ]
+
+
+def _derived_outcome(data: Mapping[str, Any]) -> list[str]:
+    """Return a regression audit's derived outcome (``--favorable-above``/``-below``): its
+    binary disparities, the groups left out of them and who is worse off; empty without."""
+    section = favorable_outcome(data)
+    if section is None:
+        return []
+    outcome, word = md(section["outcome"]), str(section.get("direction"))
+    lines = [
+        f"#### Derived outcome: {outcome}",
+        "",
+        "These are binary metrics of a derived outcome, not of the model's errors: a "
+        f"prediction strictly {word} the threshold counts as a positive prediction ({outcome}), "
+        f"and a target likewise as a positive label ({md(section.get('label'))}). "
+        f"Differences and ratios are {BETWEEN_GROUPS}",
+        "",
+        *headline_table(data, section.get("headline") or [], per_class=False),
         "",
     ]
+    left_out = _left_out_lines(section)
+    if left_out:
+        lines += [*left_out, ""]
+    return lines + worse_off_lines(
+        data, worse_off_entries(section), f"the derived outcome ({outcome})", "####"
+    )
+
+
+def _left_out_lines(section: Mapping[str, Any]) -> list[str]:
+    """Return the groups left out of a derived-outcome rate for too small a denominator,
+    per grouping, each rate with its denominator."""
+    by_feature: dict[str, dict[str, dict[str, Any]]] = {}
+    for entry in section.get("headline") or []:
+        for e in entry.get("excluded") or []:
+            rates = by_feature.setdefault(entry["feature"], {}).setdefault(
+                group_text(e["group"]), {}
+            )
+            rates[e["metric"]] = e.get("denominator")
+    if not by_feature:
+        return []
+    least = section.get("min_denominator")
+    lines = [
+        "Left out of a rate whose denominator has fewer than "
+        f"{num(least) if least is not None else 'enough'} rows:",
+        "",
+    ]
+    for feature, groups in by_feature.items():
+        named = "; ".join(
+            f"{md(group)} ("
+            + ", ".join(f"{label(m)}: {num(n)} rows" for m, n in rates.items())
+            + ")"
+            for group, rates in groups.items()
+        )
+        lines.append(f"- {md(feature)}: {named}")
+    return lines
 
 
 def _worst_classes(data: Mapping[str, Any]) -> list[str]:
@@ -167,8 +199,7 @@ def _worst_classes(data: Mapping[str, Any]) -> list[str]:
         return []
     lines = ["", "The worst class of each grouping and metric:", ""]
     return lines + [
-        f"- {_md(w['feature'])}: {_label(w['metric'])} {_num(w.get('value'))} "
-        f"(class {_md(w['class'])})"
+        f"- {md(w['feature'])}: {label(w['metric'])} {num(w.get('value'))} (class {md(w['class'])})"
         for w in worst
     ]
 
@@ -178,34 +209,15 @@ def _disparities(data: Mapping[str, Any]) -> list[str]:
     class, one-vs-rest, then its worst classes)."""
     if is_regression(data):
         return _regression_disparities(data)
-    headline = data.get("headline") or []
-    metrics = list(dict.fromkeys(h["metric"] for h in headline))
     per_class = is_multiclass(data)
-    between = (
-        "between the best- and worst-off group of each grouping, as fairlearn computes them "
-        "(differences are 0 and ratios 1 when every group is treated alike)."
-    )
-    intro = between[0].upper() + between[1:]
+    intro = BETWEEN_GROUPS[0].upper() + BETWEEN_GROUPS[1:]
     if per_class:
         intro = (
-            f"One-vs-rest, class by class (a prediction of the class against any other), {between}"
+            "One-vs-rest, class by class (a prediction of the class against any other), "
+            + BETWEEN_GROUPS
         )
     lines = ["### Disparities", "", intro, ""]
-    lines += [
-        "| grouping | " + ("class | " if per_class else "")
-        + " | ".join(_label(m) for m in metrics) + " |",
-        "| --- | " + ("--- | " if per_class else "") + " | ".join("---:" for _ in metrics) + " |",
-    ]  # fmt: skip
-    for grouping in data["audit"].get("groupings") or []:
-        entries = [h for h in headline if h["feature"] == grouping]
-        for label in list(dict.fromkeys(h.get("class") for h in entries)) or [None]:
-            values = {h["metric"]: h for h in entries if h.get("class") == label}
-            cells = [
-                _with_ci(values[m].get("value"), values[m].get("ci")) if m in values else ""
-                for m in metrics
-            ]
-            key = f"| {_md(grouping)} | " + (f"{_md(label)} | " if per_class else "")
-            lines.append(key + " | ".join(cells) + " |")
+    lines += headline_table(data, data.get("headline") or [], per_class=per_class)
     if per_class:
         lines += _worst_classes(data)
     lines.append("")
@@ -216,21 +228,11 @@ def _worse_off(data: Mapping[str, Any]) -> list[str]:
     """Return the groups the report's banner names as worse off (from ``summary``)."""
     summary = data.get("summary") or {}
     view = summary.get("favorable_view") or {}  # a multiclass audit's favourable classes
-    entries = worse_off_entries(view if is_multiclass(data) else summary)
-    if not entries:
-        return []
-    low = summary.get("ratio_band", [0.8])[0]
-    lines = ["### Who is worse off", ""]
     outcome = "the favourable outcome"
     if is_multiclass(data):
-        outcome += f" (a prediction of {', '.join(_md(c) for c in view.get('classes') or [])})"
-    lines.append(
-        f"Groups whose rate of {outcome} is below {_num(low, 2)} times the best-off group's:"
-    )
-    lines.append("")
-    lines.extend(f"- {_md(worse_off_text(e))}" for e in entries)
-    lines.append("")
-    return lines
+        outcome += f" (a prediction of {', '.join(md(c) for c in view.get('classes') or [])})"
+    entries = worse_off_entries(view if is_multiclass(data) else summary)
+    return worse_off_lines(data, entries, outcome, "###")
 
 
 def _verdict(data: Mapping[str, Any]) -> list[str]:
@@ -242,25 +244,25 @@ def _verdict(data: Mapping[str, Any]) -> list[str]:
             "whether they are acceptable."
         )
         return lines
-    layers = ", ".join(_md(layer.get("source", "")) for layer in policy.get("layers") or [])
+    layers = ", ".join(md(layer.get("source", "")) for layer in policy.get("layers") or [])
     verdict = str(data.get("verdict") or policy.get("verdict") or "none")
-    lines.append(f"**{_md(verdict.upper())}** against the policy ({layers}).")
+    lines.append(f"**{md(verdict.upper())}** against the policy ({layers}).")
     lines.append("")
     lines.append("| rule | metric | bound | status |")
     lines.append("| --- | --- | --- | --- |")
     for rule in policy.get("rules") or []:
-        feature = f" ({_md(rule['feature'])})" if rule.get("feature") else ""
+        feature = f" ({md(rule['feature'])})" if rule.get("feature") else ""
         classes = rule.get("class")  # a multiclass rule's classes (issue 17), a list
         if classes is not None:
             named = ", ".join(map(str, classes)) if isinstance(classes, list) else classes
-            feature += f" (class {_md(named)})"
+            feature += f" (class {md(named)})"
         lines.append(
-            f"| {_md(rule.get('id', ''))} | {_md(rule.get('metric', ''))}{feature} | "
-            f"{bound_text(rule.get('bound') or {})} | {_md(rule.get('status', ''))} |"
+            f"| {md(rule.get('id', ''))} | {md(rule.get('metric', ''))}{feature} | "
+            f"{bound_text(rule.get('bound') or {})} | {md(rule.get('status', ''))} |"
         )
     failed = [
-        f"{_md(rule.get('id', ''))} on {_md(headline_slice(o) if o.get('feature') else '')}: "
-        f"{_md(o.get('reason', ''))}"
+        f"{md(rule.get('id', ''))} on {md(headline_slice(o) if o.get('feature') else '')}: "
+        f"{md(o.get('reason', ''))}"
         for rule in policy.get("rules") or []
         for o in rule.get("outcomes") or []
         if o.get("status") in ("fail", "warn", "not evaluable", "not_evaluable")
@@ -300,7 +302,7 @@ def mitigation_texts(data: Mapping[str, Any], esc: Callable[[Any], str]) -> list
 
 
 def _mitigations(data: Mapping[str, Any]) -> list[str]:
-    texts = mitigation_texts(data, _md)
+    texts = mitigation_texts(data, md)
     if not texts:
         return ["### Mitigations considered", "", "No mitigations were evaluated in this audit."]
     return ["### Mitigations considered", "", *(f"- {text}" for text in texts)]
@@ -310,7 +312,7 @@ def _caveats(data: Mapping[str, Any]) -> list[str]:
     checks = [c for c in data.get("data_checks") or [] if c.get("status") in ("warning", "error")]
     if not checks:
         return []
-    return ["### Caveats", "", *(f"- {_md(c.get('message', ''))}" for c in checks), ""]
+    return ["### Caveats", "", *(f"- {md(c.get('message', ''))}" for c in checks), ""]
 
 
 def _report_lines(reference: ReportReference | None) -> list[str]:
@@ -318,7 +320,7 @@ def _report_lines(reference: ReportReference | None) -> list[str]:
     if reference is None:
         lines.append("The audit report file was not given.")
         return lines
-    text = f"The full report is {_md(reference.file_name)} (SHA-256 `{reference.sha256}`)"
+    text = f"The full report is {md(reference.file_name)} (SHA-256 `{reference.sha256}`)"
     if reference.malformed:
         text += "; its signature trailer is malformed"
     elif reference.key_ids:
@@ -326,7 +328,7 @@ def _report_lines(reference: ReportReference | None) -> list[str]:
         text += f", signed by key {keys}"
         lines.append(text + ".")
         lines.append(
-            f"Check it offline with `fairaudit verify {_md(reference.file_name)} "
+            f"Check it offline with `fairaudit verify {md(reference.file_name)} "
             "--key PUBLIC_KEY` and `sha256sum`."
         )
         return lines
@@ -341,31 +343,31 @@ def fairness_section(data: Mapping[str, Any], reference: ReportReference | None)
     audit = data["audit"]
     lineage = data["lineage"]
     tool = data.get("tool") or {}
-    model = _md(audit.get("name") or "unnamed")
+    model = md(audit.get("name") or "unnamed")
     if audit.get("model_version"):
-        model += " " + _md(audit["model_version"])
+        model += " " + md(audit["model_version"])
     data_lineage = lineage.get("data") or {}
     lines = [
         BEGIN_MARKER,
         "## Fairness evaluation",
         "",
-        f"Generated by {_md(tool.get('name', 'fairaudit'))} {_md(tool.get('version', ''))} "
-        f"from audit `{str(audit.get('id', ''))[:12]}` of {_md(audit.get('created_at', ''))}; "
+        f"Generated by {md(tool.get('name', 'fairaudit'))} {md(tool.get('version', ''))} "
+        f"from audit `{str(audit.get('id', ''))[:12]}` of {md(audit.get('created_at', ''))}; "
         "`fairaudit card` replaces everything between the fairaudit markers.",
         "",
         f"- Model: {model}",
-        f"- Evaluation data: {_md(dataset_identity(data)[0])} "
-        f"({_num(data_lineage.get('rows'))} rows, SHA-256 `{data_lineage.get('sha256', '')}`)",
+        f"- Evaluation data: {md(dataset_identity(data)[0])} "
+        f"({num(data_lineage.get('rows'))} rows, SHA-256 `{data_lineage.get('sha256', '')}`)",
     ]
     if audit.get("task"):  # a regression or multiclass audit (a binary result names none)
-        task = _md(audit["task"])
+        task = md(audit["task"])
         if audit.get("classes"):
-            task += " (classes " + ", ".join(_md(c) for c in audit["classes"]) + ")"
+            task += " (classes " + ", ".join(md(c) for c in audit["classes"]) + ")"
         lines.append(f"- Task: {task}")
     if audit.get("owner"):
-        lines.append(f"- Owner: {_md(audit['owner'])}")
+        lines.append(f"- Owner: {md(audit['owner'])}")
     if audit.get("intended_use"):
-        lines.append(f"- Intended use: {_md(audit['intended_use'])}")
+        lines.append(f"- Intended use: {md(audit['intended_use'])}")
     lines.append("")
     parts = (_verdict, _worse_off, _factors, _group_tables, _disparities, _mitigations, _caveats)
     for part in parts:

@@ -13,7 +13,7 @@ from fairaudit.outputs._card_markdown import mitigation_texts
 from fairaudit.outputs._card_source import (
     card_metrics,
     dataset_identity,
-    headline_slice,
+    headline_entries,
     metric_cis,
 )
 
@@ -50,8 +50,8 @@ def _performance(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         cis = metric_cis(data, row.get("ci"))
         slice_name = group_text(row["group"])
         performance += [_metric(m, row["metrics"].get(m), slice_name, cis.get(m)) for m in metrics]
-    for h in data.get("headline") or []:
-        performance.append(_metric(h["metric"], h.get("value"), headline_slice(h), h.get("ci")))
+    for h, slice_name in headline_entries(data):
+        performance.append(_metric(h["metric"], h.get("value"), slice_name, h.get("ci")))
     return [p for p in performance if p]
 
 
@@ -107,7 +107,8 @@ def mct_card(data: Mapping[str, Any]) -> dict[str, Any]:
 
     ``performance_metrics`` holds the overall and per-group values of ``card_metrics`` (the task's)
     (slice ``overall`` or e.g. ``sex=female``) and the headline disparities (slice: the
-    grouping), each with its confidence interval when the audit computed one.
+    grouping; a regression audit's derived outcome e.g. ``sex, derived outcome: prediction >
+    150``), each with its confidence interval when the audit computed one.
     """
     audit = data["audit"]
     data_lineage = data["lineage"].get("data") or {}

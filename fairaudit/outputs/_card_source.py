@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fairaudit.display import is_regression, regression_headline_texts
+from fairaudit.display import favorable_outcome_label, is_regression, regression_headline_texts
 from fairaudit.errors import FairauditError
 from fairaudit.paths import read_regular_bytes
 
@@ -23,6 +23,8 @@ __all__ = [
     "CardError",
     "ReportReference",
     "dataset_identity",
+    "favorable_outcome",
+    "headline_entries",
     "default_report_html",
     "load_report",
     "read_card_input",
@@ -95,6 +97,27 @@ def headline_slice(entry: Mapping[str, Any]) -> str:
     if entry.get("class") is None:
         return str(entry["feature"])
     return f"{entry['feature']}, class {entry['class']}"
+
+
+def favorable_outcome(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Return a regression result's derived outcome (``summary.favorable_outcome``, from
+    ``--favorable-above``/``--favorable-below``), or None without a threshold."""
+    if not is_regression(data) or favorable_outcome_label(data) is None:
+        return None
+    section: Mapping[str, Any] = data["summary"]["favorable_outcome"]
+    return section
+
+
+def headline_entries(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
+    """Return every headline entry a card lists with the slice it is measured on: the result's
+    headline, then a regression result's derived-outcome headline, its slice labelled
+    (``sex, derived outcome: prediction > 150``)."""
+    entries = [(h, headline_slice(h)) for h in data.get("headline") or []]
+    derived = favorable_outcome(data)
+    if derived is not None:
+        label = favorable_outcome_label(data)
+        entries += [(h, f"{headline_slice(h)}, {label}") for h in derived.get("headline") or []]
+    return entries
 
 
 def read_card_input(path: Path) -> bytes:
