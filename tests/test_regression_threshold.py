@@ -40,6 +40,7 @@ from fairaudit.spec import (
     MSG_SCORE_CLASS_TWICE,
     MSG_SCORE_COLUMN_TWICE,
     MSG_SCORE_PAIR,
+    MSG_SCORE_REGRESSION,
     MSG_THRESHOLD_BOTH,
     MSG_THRESHOLD_FINITE,
     MSG_THRESHOLD_TASK,
@@ -204,6 +205,17 @@ def test_class_score_misuse_is_one_line() -> None:
     assert _error(score_col="x", class_scores=["a=pa"]) == (
         "class scores are given twice (score_col and class_scores): give one"
     )
+
+
+def test_a_score_column_on_a_regression_audit_is_refused(audit_cli: Any, write_csv: Any) -> None:
+    """A regression audit has no ROC AUC: its --score-col was read and silently dropped."""
+    assert _error(score_col="s", task="regression") == MSG_SCORE_REGRESSION.format(column="s")
+    rows = [(float(i), i + 0.5, "ab"[i % 2], i / 100) for i in range(80)]  # 80 values: auto
+    scored = write_csv("scored.csv", ["y", "pred", "sex", "s"], rows)
+    for engine in ("numpy", "duckdb"):
+        run = audit_cli(scored, "--target", "y", "--prediction-col", "pred",
+                        "--score-col", "s", "--engine", engine)  # fmt: skip
+        run.assert_error(MSG_SCORE_REGRESSION.format(column="s"))
 
 
 def test_class_scores_from_the_config_file(tmp_path: Path) -> None:

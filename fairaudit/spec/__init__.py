@@ -18,6 +18,7 @@ from fairaudit.spec._values import (
     MSG_SCORE_CLASS_TWICE,
     MSG_SCORE_COLUMN_TWICE,
     MSG_SCORE_PAIR,
+    MSG_SCORE_REGRESSION,
     MSG_SCORES_TWICE,
     MSG_THRESHOLD_AND_LABEL,
     MSG_THRESHOLD_BOTH,
@@ -42,6 +43,7 @@ __all__ = [
     "MSG_SCORE_CLASS_TWICE",
     "MSG_SCORE_COLUMN_TWICE",
     "MSG_SCORE_PAIR",
+    "MSG_SCORE_REGRESSION",
     "MSG_THRESHOLD_BOTH",
     "MSG_THRESHOLD_FINITE",
     "MSG_THRESHOLD_TASK",
@@ -303,7 +305,7 @@ class AuditSpec:
     def check_task(self, task: str) -> None:
         """Raise ConfigError for an option the audit's task (given or decided) does not take:
         a favourable threshold outside regression, class scores outside multiclass, one
-        plain score column in a multiclass audit."""
+        plain score column in a multiclass audit, a score column in a regression audit."""
         threshold = self.favorable_threshold
         if threshold is not None and task != "regression":
             raise ConfigError(MSG_THRESHOLD_TASK.format(flag=threshold.flag, task=task))
@@ -311,6 +313,8 @@ class AuditSpec:
             raise ConfigError(MSG_CLASS_SCORES_TASK.format(task=task))
         if self.score_col is not None and task == "multiclass":
             raise ConfigError(MSG_ONE_SCORE_MULTICLASS.format(column=self.score_col))
+        if self.score_col is not None and task == "regression":
+            raise ConfigError(MSG_SCORE_REGRESSION.format(column=self.score_col))
 
     def _check_features(self) -> None:
         """Reference groups and bins name sensitive features; bin edges increase."""

@@ -21,6 +21,7 @@ __all__ = [
     "MSG_SCORE_CLASS_TWICE",
     "MSG_SCORE_COLUMN_TWICE",
     "MSG_SCORE_PAIR",
+    "MSG_SCORE_REGRESSION",
     "MSG_SCORES_TWICE",
     "MSG_THRESHOLD_AND_LABEL",
     "MSG_THRESHOLD_BOTH",
@@ -66,6 +67,10 @@ MSG_ONE_SCORE_MULTICLASS = (
 )
 MSG_SCORE_PAIR = (
     "--score-col takes CLASS=COL for a multiclass audit, e.g. approved=p_approved; got {item!r}"
+)
+MSG_SCORE_REGRESSION = (
+    "--score-col {column!r} gives a classifier's scores (for ROC AUC), and this is a "
+    "regression audit, which has none: drop --score-col"
 )
 MSG_SCORE_CLASS_TWICE = "--score-col: class {name!r} is given two score columns"
 MSG_SCORE_COLUMN_TWICE = "--score-col: column {name!r} is given as the score of two classes"
