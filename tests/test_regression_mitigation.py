@@ -117,6 +117,7 @@ def test_report_shows_the_table_escaped_instead_of_the_notice(tmp_path: Any) -> 
     assert "bounded group loss square" in page
     assert "No mitigation comparison ran: BoundedGroupLoss mitigation" not in page
     assert "<script>x" not in page and "b&amp;" in page
+    assert "bound not met" in page and "Overall RMSE against the worst group" in page
     # The notebook card says what the comparison found, each variant's MAE from the JSON.
     markdown = result._repr_markdown_()
     for entry in result.to_dict()["mitigations"][1:]:
@@ -128,3 +129,125 @@ def test_report_shows_the_table_escaped_instead_of_the_notice(tmp_path: Any) -> 
     text = (tmp_path / "plain.html").read_text()
     assert "No mitigation comparison ran: BoundedGroupLoss mitigation" in text
     assert "Mitigation: what BoundedGroupLoss would cost" not in text
+
+
+def test_predictions_equal_a_direct_fairlearn_fit_and_the_bound_is_checked(
+    monkeypatch: Any,
+) -> None:
+    """Same data, loss, bound, groups and seed: the variant's evaluation predictions are a
+    direct ExponentiatedGradient's, element for element; its training check is recomputed."""
+    import fairaudit.mitigation as mitigation
+
+    seen: list[np.ndarray] = []
+    original = mitigation.regression_mitigations
+
+    def spy(spec: Any, frame: Any, columns: Any, baseline: Any, measure: Any) -> Any:
+        def kept(pred: np.ndarray) -> Any:
+            seen.append(np.array(pred))
+            return measure(pred)
+
+        return original(spec, frame, columns, baseline, kept)
+
+    monkeypatch.setattr(mitigation, "regression_mitigations", spy)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    data = _audit(train=TRAIN, seed=7)
+    y, x, groups = TRAIN["y"].to_numpy(), TRAIN[["x"]], TRAIN["group"].to_numpy()
+    for entry, kind, pred in zip(data["mitigations"][1:], (AbsoluteLoss, SquareLoss), seen):
+        loss = kind(float(y.min()), float(y.max()))
+        bound = upper_bound(loss, y, MODEL.predict(x), groups)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            direct = ExponentiatedGradient(
+                LinearRegression(), constraints=BoundedGroupLoss(loss, upper_bound=bound)
+            ).fit(x, y, sensitive_features=groups)
+            assert np.array_equal(pred, direct.predict(EVAL[["x"]], random_state=7))
+        mixture = sum(
+            w * loss.eval(y, h.predict(x)) for w, h in zip(direct.weights_, direct.predictors_)
+        )
+        training = entry["training"]
+        assert training["worst_group"] == {"group": "b"}
+        before = loss.eval(y, MODEL.predict(x))[groups == "b"].mean()
+        assert training["worst_group_loss_before"] == float(before)
+        assert abs(training["worst_group_loss_after"] - mixture[groups == "b"].mean()) < 1e-9
+        # A line cannot follow group b's curve: the bound is out of reach and said to be.
+        assert training["max_group_loss_after"] > entry["upper_bound"]
+        assert training["within_bound"] is False
+        assert isinstance(entry["seconds"], float) and entry["seconds"] >= 0
+
+
+def test_reproducible_run_has_no_times(monkeypatch: Any) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    data = _audit(train=TRAIN)
+    assert [e.get("seconds") for e in data["mitigations"][1:]] == [None, None]
+
+
+def test_report_draws_the_tradeoff_charts_and_reads_them(tmp_path: Any) -> None:
+    """Two features with names holding the old separators: groups stay apart, the chart and
+    the reading name the variants, and every data value is escaped."""
+    hostile = {"a": "x × y|<b>", "b": "x"}
+    other = {"a": "y|<b>", "b": "× y"}
+
+    def two(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(
+            g1=frame["group"].map(hostile), g2=np.where(frame["x"] > 0, "p", "q")
+        ).assign(g3=lambda f: f["group"].map(other))
+
+    result = fairaudit.audit(
+        two(EVAL), model=MODEL, target="y", sensitive=["g1", "g2"], task="regression",
+        train=two(TRAIN), min_group_size=5,
+    )  # fmt: skip
+    data = result.to_dict()
+    jsonschema.validate(data, load_schema())
+    assert all(e["status"] == "ok" for e in data["mitigations"])
+    worst = data["mitigations"][1]["training"]["worst_group"]
+    assert set(worst) == {"g1", "g2"} and worst["g1"] in hostile.values()
+    result.save(tmp_path / "r.html", use_ledger=False)
+    page = (tmp_path / "r.html").read_text()
+    assert "y|<b>" not in page and "y|&lt;b&gt;" in page
+    for short in ("MAE", "RMSE"):
+        assert f"Overall {short} against the worst group&#39;s {short} ratio (intersection)" in page
+    assert 'id="mitigation-reading"' in page and "On the evaluation set," in page
+    assert page.count("upper bound ") >= 2 and "an RMSE of" in page
+    assert "could not bring every group under the bound" not in page or "bound not met" in page
+
+
+def test_report_without_two_drawn_entries_has_no_chart(tmp_path: Any) -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    knn = KNeighborsRegressor().fit(TRAIN[["x"]], TRAIN["y"])
+    result = fairaudit.audit(
+        EVAL, model=knn, target="y", sensitive="group", task="regression", train=TRAIN
+    )
+    result.save(tmp_path / "r.html", use_ledger=False)
+    page = (tmp_path / "r.html").read_text()
+    assert "Mitigation: what BoundedGroupLoss would cost" in page
+    assert "Overall MAE against" not in page
+    assert "no variant lowers the worst group&#39;s MAE ratio" in page
+    assert "bounded group loss absolute did not run (failed)" in page
+
+
+def test_constant_training_target_fails_with_a_plain_reason(tmp_path: Any) -> None:
+    result = fairaudit.audit(
+        EVAL, model=MODEL, target="y", sensitive="group", task="regression",
+        train=TRAIN.assign(y=5.0),
+    )  # fmt: skip
+    entries = result.to_dict()["mitigations"]
+    assert [e["status"] for e in entries[1:]] == ["failed", "failed"]
+    assert entries[1]["reason"] == "the training target is constant (5): no group loss to bound"
+    result.save(tmp_path / "r.html", use_ledger=False)
+    assert "no group loss to bound" in (tmp_path / "r.html").read_text()
+
+
+def test_a_worst_training_group_absent_from_the_evaluation_set_is_said(tmp_path: Any) -> None:
+    train = TRAIN.assign(group=np.where(TRAIN.index < 5, "only <i>train</i>", TRAIN["group"]))
+    train.loc[train.index < 5, "y"] += 40  # its errors are the largest
+    result = fairaudit.audit(
+        EVAL, model=MODEL, target="y", sensitive="group", task="regression", train=train
+    )
+    assert result.to_dict()["mitigations"][1]["training"]["worst_group"] == {
+        "group": "only <i>train</i>"
+    }
+    result.save(tmp_path / "r.html", use_ledger=False)
+    page = (tmp_path / "r.html").read_text()
+    assert "only &lt;i&gt;train&lt;/i&gt;" in page and "That group has no evaluation rows." in page

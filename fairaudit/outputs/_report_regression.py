@@ -7,13 +7,13 @@ overall), then per grouping: a chart of each group's MAE ratio to the reference 
 its MOVER-R interval) and of its prediction distribution's KS distance from the
 reference's, the error table (count, mean prediction, mean target, mean error, MAE,
 RMSE, r2, with intervals) and the disparity table. With a BoundedGroupLoss comparison
-(``mitigations``: --train and a model) a table of what each variant would cost (overall MAE
-and RMSE, the worst group's MAE and RMSE ratio on the grouping mitigated); without one the
-page says it did not run. What is not built yet for regression (policy rules) is said,
-not left out. With a favourable threshold (``summary.favorable_outcome``), a section labelled
-"derived outcome" gives the binary view: the four-fifths ratio of the share of favourable
-predictions, fairlearn's headline metrics and each group's rates of that outcome. Only the
-result's JSON form is read.
+(``mitigations``: --train and a model) what each variant would cost
+(:mod:`._report_regression_mitigation`: the table, the trade-off charts, the reading and each
+variant's bound); without one the page says it did not run. What is not built yet for
+regression is said, not left out. With a favourable threshold
+(``summary.favorable_outcome``), a section labelled "derived outcome" gives the binary view:
+the four-fifths ratio of the share of favourable predictions, fairlearn's headline metrics
+and each group's rates of that outcome. Only the result's JSON form is read.
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ from fairaudit.measure import MSG_REGRESSION_MITIGATION
 from fairaudit.measure._regression_threshold import number_text
 from fairaudit.outputs._charts import Chart, disparity_chart, metrics_chart
 from fairaudit.outputs._report_groups import TOP_GROUPS
+from fairaudit.outputs._report_regression_mitigation import (
+    RegressionMitigation,
+    regression_mitigation,
+)
 from fairaudit.outputs._report_view import ReportContext, group_label, grouping_title, task_context
 from fairaudit.vocabulary import (
     HTML_MAX_GROUPS,
-    INTERSECTION,
     RATIO_BAND,
     REGRESSION_DEFINITIONS,
     REGRESSION_HEADLINE_METRICS,
@@ -177,35 +180,8 @@ class RegressionView:
     error_metrics: tuple[str, ...] = ERROR_METRICS
     not_built: tuple[str, ...] = NOT_BUILT
     warnings: list[dict[str, Any]] = field(default_factory=list)
-    mitigation_grouping: str | None = None
-    mitigations: list[dict[str, Any]] = field(default_factory=list)
+    mitigation: RegressionMitigation | None = None
     favorable: FavorableView | None = None
-
-
-def _mitigation_rows(data: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    """Return the grouping the BoundedGroupLoss comparison acted on and one row per entry:
-    name, status, reason, overall MAE and RMSE, each headline ratio with its worst group."""
-    entries = data.get("mitigations") or []
-    if not entries:
-        return None, []
-    features = data["audit"]["sensitive_features"]
-    grouping = INTERSECTION if len(features) > 1 else features[0]
-    rows = []
-    for e in entries:
-        overall = (e.get("metrics") or {}).get("overall") or {}
-        headline = {h["metric"]: h for h in e.get("headline") or [] if h["feature"] == grouping}
-        rows.append(
-            {
-                "name": e.get("constraint") or "audited model",
-                "status": e.get("status"),
-                "reason": e.get("reason"),
-                "mae": overall.get("mean_absolute_error"),
-                "rmse": overall.get("root_mean_squared_error"),
-                "mae_ratio": headline.get("max_group_mae_ratio") or {},
-                "rmse_ratio": headline.get("max_group_rmse_ratio") or {},
-            }
-        )
-    return grouping, rows
 
 
 def _mae(row: Mapping[str, Any]) -> float:
@@ -329,15 +305,14 @@ def regression_view(data: Mapping[str, Any]) -> RegressionView:
         f"reference group, by {features}{intersection}."
     )
     warnings = [c for c in data["data_checks"] if c["status"] in ("warning", "error")]
-    grouping, mitigations = _mitigation_rows(data)
+    mitigation = regression_mitigation(data)
     return RegressionView(
         measured=measured,
         findings=_findings(data),
         groupings=[_grouping(data, n, i) for i, n in enumerate(audit["groupings"], 1)],
         warnings=warnings,
-        not_built=NOT_BUILT[1:] if mitigations else NOT_BUILT,
-        mitigation_grouping=grouping,
-        mitigations=mitigations,
+        not_built=NOT_BUILT[1:] if mitigation else NOT_BUILT,
+        mitigation=mitigation,
         favorable=favorable_view(data),
     )
 
