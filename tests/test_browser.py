@@ -886,3 +886,48 @@ def test_regression_charts_have_legends_and_whole_labels(
     for chart in charts:
         assert chart["legend"] >= 1, chart["title"]
         assert chart["clipped"] == [], chart
+
+
+# --- captions and group columns on a phone ---------------------------------------------------
+
+#: Every visible table caption whose right edge is past the viewport (it was as wide as its
+#: table, cut off inside the box that scrolls sideways), and every leading group column
+#: of a table (a row header first in its row; not a chart's) wider than half the viewport
+#: (24rem pushed the numbers off a phone's screen). Every <details> is opened first.
+_CAPTIONS_AND_GROUPS = r"""() => {
+    document.querySelectorAll('details').forEach(d => { d.open = true; });
+    const page = document.documentElement.clientWidth;
+    const cut = [...document.querySelectorAll('caption')].filter(c => c.getClientRects().length
+        && !c.classList.contains('visually-hidden')
+        && c.getBoundingClientRect().right > page + 0.5
+    ).map(c => `${Math.round(c.getBoundingClientRect().right)}px: ${c.textContent.slice(0, 50)}`);
+    const wide = [...document.querySelectorAll('.table-wrap tbody th[scope=row]:first-child')]
+        .filter(th => th.getClientRects().length && th.getBoundingClientRect().width > page / 2)
+        .map(th => `${Math.round(th.getBoundingClientRect().width)}px: ${th.textContent}`);
+    return {cut: cut, wide: wide};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("name", ["sample", "hostile", "regression", "multiclass", "diff"])
+def test_captions_wrap_within_the_screen_and_group_columns_leave_room(
+    browser: Any, pages: dict[str, Page], name: str, width: int
+) -> None:
+    """A caption was as wide as its table, so in a table that scrolls in its box its end was
+    cut off (on a phone on every report page, at 1,280 px the every-metric tables'); it now
+    wraps within the box's visible width and stays at its left edge when the table scrolls.
+    A group column took up to 24rem, all of a phone's screen; on a phone it is at most 10rem."""
+    context = browser.new_context(viewport={"width": width, "height": 1200})
+    try:
+        page, _ = _open(context, pages[name].path)
+        found = page.evaluate(_CAPTIONS_AND_GROUPS)
+        if name == "sample" and width == 390:
+            wrap = page.locator(".table-wrap", has=page.locator("caption")).first
+            before = wrap.locator("caption").bounding_box()
+            wrap.evaluate("w => { w.scrollLeft = 200; }")
+            assert wrap.evaluate("w => w.scrollLeft") == 200  # the table scrolls in its box
+            assert wrap.locator("caption").bounding_box()["x"] == before["x"]  # its caption stays
+    finally:
+        context.close()
+    assert found["cut"] == [], "\n".join(found["cut"])
+    assert found["wide"] == [], "\n".join(found["wide"])
