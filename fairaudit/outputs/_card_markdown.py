@@ -143,7 +143,7 @@ def _derived_outcome(data: Mapping[str, Any]) -> list[str]:
     section = favorable_outcome(data)
     if section is None:
         return []
-    outcome, word = md(section["outcome"]), str(section.get("direction"))
+    outcome, word = md(section["outcome"]), md(section.get("direction"))
     lines = [
         f"#### Derived outcome: {outcome}",
         "",
