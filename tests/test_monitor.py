@@ -256,7 +256,8 @@ def test_an_interrupted_run_leaves_the_state_as_it_was(signed, tmp_path: Path, m
         raise KeyboardInterrupt  # the process stops while the page is being written
 
     monkeypatch.setattr(report, "publish_monitor", fail)
-    assert monitor(signed, second, tmp_path).exit_code == 1  # click: Aborted!
+    stopped = monitor(signed, second, tmp_path)  # Ctrl-C: one line, exit 130
+    assert stopped.exit_code == 130 and "interrupted by SIGINT" in stopped.output
     assert state.read_bytes() == before
     monkeypatch.undo()
     result = monitor(signed, second, tmp_path)

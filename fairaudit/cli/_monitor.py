@@ -19,8 +19,11 @@ from fairaudit.cli._options import (
 )
 from fairaudit.errors import OutputError
 
-__all__ = ["MSG_NO_TRUSTED_KEY", "monitor"]
+__all__ = ["MSG_NO_BASELINE", "MSG_NO_TRUSTED_KEY", "monitor"]
 
+MSG_NO_BASELINE = (
+    "without --baseline, give --baseline-windows N: the first N windows are the baseline"
+)
 MSG_NO_TRUSTED_KEY = (
     "the baseline must be verified before use: give its signer's public key with --key "
     "(or --keys-dir)"
@@ -35,10 +38,22 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--baseline",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The signed pre-release audit (report.html, or its report.json twin): its options "
-    "count every window and its counts are the drift baseline.",
+    "count every window and its counts are the drift baseline. Without it: "
+    "--baseline-windows N with --target, --prediction-col and --sensitive (an unsigned "
+    "baseline from the data).",
+)
+@click.option("--target", metavar="COL", help="Without --baseline: the label column.")
+@click.option("--prediction-col", metavar="COL", help="Without --baseline: the prediction column.")
+@click.option(
+    "--sensitive",
+    metavar="COL",
+    multiple=True,
+    help="Without --baseline: a sensitive column (repeatable).",
+)
+@click.option(
+    "--positive-label", metavar="VALUE", help="Without --baseline: the positive label value."
 )
 @trusted_keys_options
 @click.option(
@@ -153,9 +168,10 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
         fairaudit monitor scored-2026-w05.csv --baseline report.html --key auditor.pub \\
             --state monitor.sqlite --ratio-min 0.8 --drift 0.1 -o monitor.html
     """
-    from fairaudit.monitor import alarm_line, run_monitor, settings_from
+    from fairaudit.monitor import run_monitor, settings_from
 
-    if not options["key_paths"] and not options["key_dirs"]:
+    columns = _data_columns(options)
+    if columns is None and not options["key_paths"] and not options["key_dirs"]:
         raise click.UsageError(MSG_NO_TRUSTED_KEY)
     if output.suffix.lower() not in (".html", ".htm"):
         raise OutputError(f"-o takes the monitor page's .html path, not '{output}'")
@@ -171,35 +187,82 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
             "boundary": options["boundary"],
         },
     )
+    if columns is not None and settings.baseline_windows is None:
+        raise click.UsageError(MSG_NO_BASELINE)
     source = _source(data_path, options)
     state, ledger = _check_files(data_path, output, options)
-    run = run_monitor(
-        source,
-        baseline=options["baseline"],
-        trusted_keys=_trusted(options),
-        state=state,
-        output=output,
-        settings=settings,
-        name=options["name"],
-        sign_key=_private_key(options["sign_key"]),
-        ledger=ledger,
-        junit=options["junit_path"],
-    )
+    if columns is not None:
+        from fairaudit.monitor import data_baseline
+
+        baseline: Any = data_baseline(columns)
+    else:
+        baseline = options["baseline"]
+    try:
+        run = run_monitor(
+            source,
+            baseline=baseline,
+            trusted_keys=_trusted(options) if columns is None else {},
+            state=state,
+            output=output,
+            settings=settings,
+            name=options["name"],
+            sign_key=_private_key(options["sign_key"]),
+            ledger=ledger,
+            junit=options["junit_path"],
+        )
+    except KeyboardInterrupt as stop:  # DuckDB may leave Python's own Ctrl-C handler behind
+        import signal
+
+        from fairaudit.runtime import Interrupted
+
+        if isinstance(stop, Interrupted):
+            raise
+        raise Interrupted(signal.SIGINT) from None
+    unsigned = None if columns is None else settings.baseline_windows
+    _echo_run(run, data_path, output, state, ledger, unsigned)
+
+
+def _echo_run(
+    run: Any, data: Path, output: Path, state: Path, ledger: Path | None, unsigned: int | None
+) -> None:
+    """Print what the run did and its alarms (stderr); exit 3 on an alarm."""
+    from fairaudit.display import terminal_text
+    from fairaudit.monitor import alarm_line
+
     document = run.document
     counted = "counted" if run.added else "already counted; nothing added or written"
     labels = ", ".join(run.labels) or "no rows"
-    click.echo(
-        f"{data_path.name} ({labels}): {counted}; {len(document['windows'])} windows in {state}"
-    )
+    windows = len(document["windows"])
+    click.echo(terminal_text(f"{data.name} ({labels}): {counted}; {windows} windows in {state}"))
     if run.added:
         click.echo(f"Wrote {output} and {output.with_suffix('.json')}")
         if ledger is not None:
             click.echo(f"  ledger: recorded in {ledger}")
+    if unsigned is not None:
+        click.echo(
+            f"  baseline: the first {unsigned} windows of the data (unsigned; no pre-release audit)"
+        )
     for alarm in document["alarms"]:
-        click.echo(alarm_line(alarm), err=True)
+        click.echo(terminal_text(alarm_line(alarm)), err=True)
     if document["alarms"]:
         sys.exit(3)
     click.echo("No alarm.")
+
+
+def _data_columns(options: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the columns of a baseline from the data (no --baseline), or None."""
+    names = ("target", "prediction_col", "sensitive", "positive_label")
+    given = [n for n in names if options[n]]
+    if options["baseline"] is not None:
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise click.UsageError(f"{flag} comes from the --baseline audit; drop it")
+        return None
+    missing = [n for n in names[:3] if not options[n]]
+    if missing:
+        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
+        raise click.UsageError(f"without --baseline, give {flags} (and --baseline-windows N)")
+    return {n: options[n] for n in names}
 
 
 def _source(data: Path, options: dict[str, Any]) -> Any:
@@ -236,8 +299,10 @@ def _check_files(data: Path, output: Path, options: dict[str, Any]) -> tuple[Pat
     require_regular_file(data, "window data")
     state = options["state_path"] or output.parent / STATE_FILE_NAME
     baseline = options["baseline"]
-    inputs = [FileRole("window data", data), FileRole("baseline", baseline)]
-    inputs += [FileRole("baseline page", baseline.with_suffix(".html"))]
+    inputs = [FileRole("window data", data)]
+    if baseline is not None:
+        inputs += [FileRole("baseline", baseline)]
+        inputs += [FileRole("baseline page", baseline.with_suffix(".html"))]
     inputs += [FileRole("trusted key", k) for k in options["key_paths"]]
     if options["policy_path"] is not None:
         inputs.append(FileRole("policy", options["policy_path"]))

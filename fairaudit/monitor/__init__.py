@@ -11,6 +11,7 @@ order). Method and guarantee: docs/monitoring.md.
 
 from __future__ import annotations
 
+from fairaudit.monitor._baseline import data_baseline
 from fairaudit.monitor._report import MONITOR_SCHEMA_VERSION, alarm_line, monitor_schema_path
 from fairaudit.monitor._run import MonitorRun, WindowSource, run_monitor
 from fairaudit.monitor._settings import METRICS, MonitorSettings, settings_from
@@ -26,6 +27,7 @@ __all__ = [
     "StateError",
     "WindowSource",
     "alarm_line",
+    "data_baseline",
     "monitor_schema_path",
     "parse_window",
     "run_monitor",

@@ -47,6 +47,8 @@ def _rates(counts: Sequence[Mapping[str, Any]], key: str, metric: str) -> tuple[
     numerator, denominator = METRICS[metric]
     for row in counts:
         if group_key(row["grouping"], row["group"]) == key:
+            if row.get("pending") and metric != "selection_rate":
+                return 0, 0  # labels not yet in: no evidence about label metrics
             return sum(row[k] for k in numerator), sum(row[k] for k in denominator)
     return 0, 0
 
@@ -92,7 +94,9 @@ def _series(
     The tuning is the signed baseline audit's trials of each group (the reference's for a
     group the audit did not see), the same for every window: fixed before the first look,
     so a window that grows between looks (daily files feeding a week) keeps one sequence,
-    and counting a log in one run or day by day gives the same intervals.
+    and counting a log in one run or day by day gives the same intervals. A baseline from
+    the data has no audit counts: the first window's trials are used (the guarantee is
+    conditional on the trial counts, so tuning to them spends no error budget).
     """
     _, key, _, ref_key = pair
     per_window = [
@@ -100,7 +104,12 @@ def _series(
     ]
     arrays = [np.array([row[i] for row in per_window], dtype=np.float64) for i in range(4)]
     base = (*_rates(baseline, key, metric), *_rates(baseline, ref_key, metric))
-    tuned = (base[1] or base[3], base[3] or base[1])
+    first = per_window[0] if per_window else (0, 0, 0, 0)
+    if not base[1] and not base[3]:  # a baseline from the data: tuned to the first window
+        base_trials = (first[1], first[3])
+    else:
+        base_trials = (base[1], base[3])
+    tuned = (base_trials[0] or base_trials[1], base_trials[1] or base_trials[0])
     tune = [np.full(len(windows), float(max(n, 1))) for n in tuned]
     return arrays, base, tune
 
@@ -176,12 +185,14 @@ def _window_baseline(
 
 def _window_rows(
     windows: Sequence[Any],
+    metric: str,
     counts: list[np.ndarray],
     settings: MonitorSettings,
     share: float,
     tune: list[np.ndarray],
 ) -> list[dict[str, Any]]:
-    """Return each window's rates, ratio, naive 95% and anytime-valid intervals."""
+    """Return each window's rates, ratio, naive 95% and anytime-valid intervals; a label
+    metric of a window whose labels have not arrived is ``pending`` (no trials)."""
     from fairaudit.stats import span_intervals, window_intervals
 
     naive = window_intervals(counts)
@@ -195,6 +206,7 @@ def _window_rows(
         rows.append(
             {
                 "window": window.label,
+                "pending": window.pending and metric != "selection_rate",
                 "successes": int(counts[0][t]),
                 "trials": int(counts[1][t]),
                 "reference_successes": int(counts[2][t]),
@@ -240,7 +252,9 @@ def analyse(
             }
             try:
                 found = _judge(counts, base, settings, share, tune) if windows else []
-                rows = _window_rows(windows, counts, settings, share, tune) if windows else []
+                rows = (
+                    _window_rows(windows, metric, counts, settings, share, tune) if windows else []
+                )
             except ValueError as e:  # a spent horizon: one line, not a traceback
                 raise ConfigError(f"monitor: {e}") from None
             pair_alarms = [_alarm_json(a, windows, head) for a in found]

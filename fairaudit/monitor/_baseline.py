@@ -7,19 +7,30 @@ refused. From it the monitor takes (1) the audit options (target, sensitive feat
 prediction column or model, favourable label, bins, reference groups, minimum sizes), so
 every window is counted exactly as the baseline was, and (2) each group's confusion
 counts, against which drift is judged.
+
+Without an audit (``data_baseline``) the baseline is the first N windows of the data,
+unsigned: the columns come from the command line, each grouping's reference group is its
+largest group in the first window, and drift is judged against the first N windows' counts.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fairaudit.errors import ConfigError, VerificationError
 
-__all__ = ["Baseline", "baseline_counts", "load_baseline", "window_spec"]
+__all__ = [
+    "Baseline",
+    "baseline_counts",
+    "data_baseline",
+    "data_references",
+    "load_baseline",
+    "window_spec",
+]
 
 MSG_JSON_MISMATCH = (
     "baseline '{path}' is not the JSON twin of its signed page '{page}' (their results "
@@ -65,6 +76,11 @@ class Baseline:
     @property
     def audit_id(self) -> str:
         return str(self.results.get("audit", {}).get("id"))
+
+    @property
+    def signed(self) -> bool:
+        """False for a baseline taken from the data (``data_baseline``)."""
+        return bool(self.signers)
 
     def references(self) -> dict[str, dict[str, Any]]:
         """Return each grouping's reference group (a dict of feature values), as audited."""
@@ -155,3 +171,29 @@ def baseline_counts(baseline: Baseline) -> list[dict[str, Any]]:
     from fairaudit.monitor._window import group_counts
 
     return group_counts(baseline.results)
+
+
+def data_baseline(columns: Mapping[str, Any]) -> Baseline:
+    """Return an unsigned baseline from the data: the audit options ``columns`` (target,
+    prediction_col, sensitive, optional positive_label), no counts and no reference groups
+    (``data_references`` picks them from the first window)."""
+    config = {k: v for k, v in columns.items() if v is not None}
+    config["sensitive"] = list(config.get("sensitive") or ())
+    results = {
+        "audit": {"id": "", "name": None, "groupings": list(config["sensitive"]), "reference": {}},
+        "lineage": {"config": config},
+    }
+    return Baseline(Path(""), results, "", ())
+
+
+def data_references(windows: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Return each grouping's largest group in the first window (ties: the first label)."""
+    from fairaudit.monitor._window import group_label
+
+    best: dict[str, tuple[int, str, dict[str, Any]]] = {}
+    for row in windows[0].counts if windows else []:
+        rows = -sum(row[k] for k in ("tp", "fp", "fn", "tn"))
+        candidate = (rows, group_label(row["group"]), dict(row["group"]))
+        if row["grouping"] not in best or candidate[:2] < best[row["grouping"]][:2]:
+            best[row["grouping"]] = candidate
+    return {grouping: found[2] for grouping, found in best.items()}

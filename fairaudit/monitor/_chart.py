@@ -12,6 +12,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from fairaudit.display import display_text
+
 __all__ = ["charts"]
 
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 190, 44, 150, 12, 26
@@ -65,7 +67,7 @@ def _svg(title: str, lines: list[dict[str, Any]], windows: int) -> Markup:
 
     parts = [
         f'<svg class="monitor-chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}"><title>{escape(title)}</title>',
+        f'width="{WIDTH}" height="{HEIGHT}"><title>{escape(display_text(title))}</title>',
         f'<line x1="{LEFT}" y1="{y(0):.1f}" x2="{LEFT + plot_w}" y2="{y(0):.1f}" stroke="#999"/>',
         f'<text x="{LEFT - 4}" y="{y(0):.1f}" text-anchor="end" font-size="10">0</text>',
         f'<text x="{LEFT - 4}" y="{y(top) + 8:.1f}" text-anchor="end" font-size="10">'
@@ -80,7 +82,7 @@ def _svg(title: str, lines: list[dict[str, Any]], windows: int) -> Markup:
         label_y = TOP + 12 + 14 * i
         parts.append(
             f'<text x="{LEFT + plot_w + 8}" y="{label_y}" font-size="11" fill="{color}">'
-            f"{escape(line['label'][:24])}</text>"
+            f"{escape(display_text(line['label'])[:24])}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -89,6 +89,14 @@ def cut_files(path: Path, time_col: str, window: str, folder: Path) -> list[tupl
         raise ConfigError(
             f"cannot cut {path.name} into windows: {str(e).splitlines()[0]}"
         ) from None
+    except RuntimeError as e:  # Ctrl-C inside a DuckDB query: an interruption, not a crash
+        if str(e).startswith("Query interrupted"):
+            import signal
+
+            from fairaudit.runtime import Interrupted
+
+            raise Interrupted(signal.SIGINT) from None
+        raise
     finally:
         con.close()
     found = sorted((folder / "windows").glob("_window=*/*.*"))

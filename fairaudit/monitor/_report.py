@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: The version of ``monitor-report.schema.json`` (beside this module) the document follows.
-MONITOR_SCHEMA_VERSION = "1.0.0"
+MONITOR_SCHEMA_VERSION = "1.1.0"
 
 
 def monitor_schema_path() -> Path:
@@ -55,7 +55,9 @@ def monitor_document(
         "schema_version": MONITOR_SCHEMA_VERSION,
         "tool": {"name": "fairaudit", "version": __version__},
         "audit": {"id": "", "name": name, "created_at": reproducible_time(), "supersedes": None},
-        "baseline": {
+        "baseline": _baseline_json(baseline, settings)
+        if not baseline.signed
+        else {
             "audit_id": baseline.audit_id,
             "name": audit.get("name"),
             "page_sha256": baseline.page_sha256,
@@ -75,6 +77,7 @@ def monitor_document(
                 "rows": w.rows,
                 "files": list(w.files),
                 "recorded_at": w.recorded_at,
+                "labels_pending": w.pending,
             }
             for w in windows
         ],
@@ -82,6 +85,16 @@ def monitor_document(
         "series": analysis["series"],
         "headline": None,
         "verdict": "fail" if analysis["alarms"] else "pass",
+    }
+
+
+def _baseline_json(baseline: Any, settings: Any) -> dict[str, Any]:
+    """Return the document's baseline for a baseline taken from the data (unsigned)."""
+    return {
+        "source": "windows",
+        "signed": False,
+        "windows": settings.baseline_windows,
+        "columns": dict(baseline.results["lineage"]["config"]),
     }
 
 
@@ -152,6 +165,7 @@ def write_monitor_junit(document: Mapping[str, Any], path: Path) -> None:
     """Write JUnit XML: one test case per watched (grouping, group, rate), failed by an alarm."""
     from xml.etree import ElementTree as ET
 
+    from fairaudit.outputs._junit import _xml as xml_text  # the audit's JUnit text rule
     from fairaudit.paths import atomic_write_bytes
 
     suite = ET.Element("testsuite", name="fairaudit monitor")
@@ -159,12 +173,12 @@ def write_monitor_junit(document: Mapping[str, Any], path: Path) -> None:
     for entry in document["series"]:
         name = f"{entry['grouping']}: {entry['group_label']} vs {entry['reference_label']}"
         case = ET.SubElement(
-            suite, "testcase", classname="monitor", name=f"{name}: {entry['metric']}"
+            suite, "testcase", classname="monitor", name=xml_text(f"{name}: {entry['metric']}")
         )
         for alarm in entry["alarms"]:
             failures += 1
-            failure = ET.SubElement(case, "failure", message=alarm_line(alarm))
-            failure.text = alarm_line(alarm)
+            failure = ET.SubElement(case, "failure", message=xml_text(alarm_line(alarm)))
+            failure.text = xml_text(alarm_line(alarm))
     suite.set("tests", str(len(document["series"])))
     suite.set("failures", str(failures))
     body = ET.tostring(suite, encoding="utf-8", xml_declaration=True)

@@ -14,12 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MSG_LATE", "MonitorRun", "WindowSource", "run_monitor"]
+__all__ = ["MSG_FILL", "MSG_LATE", "MonitorRun", "WindowSource", "run_monitor"]
 
 MSG_LATE = (
     "{file} has rows for window '{label}', but '{latest}' is already counted after it in "
     "{state}; rows added to an older window would be judged outside the monitor's "
     "guarantee: monitor them in a new period (another --state), or drop those rows"
+)
+MSG_FILL = (
+    "{file} brings labels for window '{label}', whose labels are pending in {state}, but "
+    "{detail}; labels replace a pending window's counts only as one file of that window's "
+    "rows (the same rows and predictions), in window order"
 )
 
 
@@ -46,7 +51,7 @@ class MonitorRun:
 def run_monitor(
     source: WindowSource,
     *,
-    baseline: Path,
+    baseline: Any,
     trusted_keys: Any,
     state: Path,
     output: Path,
@@ -56,28 +61,39 @@ def run_monitor(
     ledger: Path | None = None,
     junit: Path | None = None,
 ) -> MonitorRun:
-    """Add ``source``'s rows to the monitor ``state`` and publish the report."""
+    """Add ``source``'s rows to the monitor ``state`` and publish the report.
+
+    ``baseline`` is the signed audit's path (verified against ``trusted_keys``) or an
+    unsigned ``Baseline`` from ``data_baseline``."""
     from fairaudit.monitor._analysis import analyse
-    from fairaudit.monitor._baseline import baseline_counts, load_baseline, window_spec
+    from fairaudit.monitor._baseline import (
+        Baseline,
+        baseline_counts,
+        data_references,
+        load_baseline,
+        window_spec,
+    )
     from fairaudit.monitor._report import monitor_document, publish_monitor, write_monitor_junit
     from fairaudit.monitor._state import append_chunks, read_windows
     from fairaudit.monitor._window import audit_file, merge_chunks
     from fairaudit.provenance import file_sha256
 
-    verified = load_baseline(baseline, trusted_keys)
+    verified = baseline if isinstance(baseline, Baseline) else load_baseline(baseline, trusted_keys)
     spec = window_spec(verified, source.path, source.engine)
     binding = {
         "baseline_audit_id": verified.audit_id,
         "baseline_page_sha256": verified.page_sha256,
         "settings": settings.to_json(),
     }
+    if not verified.signed:  # a baseline from the data: its columns are part of the binding
+        binding["columns"] = verified.results["lineage"]["config"]
     digest = file_sha256(source.path)
     known = read_windows(state, binding) if state.is_file() and state.stat().st_size else []
     chunks: list[dict[str, Any]] = []
     if not any(chunk.file_sha256 == digest for chunk in known):
         label = source.label or source.path.stem
         chunks = audit_file(spec, digest, label, source.time_col, source.window)
-    _refuse_late(chunks, known, state, source.path.name)
+    chunks = _place(chunks, known, state, source.path.name)
     groupings = list(verified.results.get("audit", {}).get("groupings") or [])
     base = baseline_counts(verified)
     run_name = name or verified.results.get("audit", {}).get("name") or source.path.stem
@@ -85,7 +101,8 @@ def run_monitor(
     def then(stored: list[Any], added: bool) -> MonitorRun:
         labels = tuple(dict.fromkeys(c.label for c in stored if c.file_sha256 == digest))
         windows = merge_chunks(stored)
-        analysis = analyse(windows, base, verified.references(), groupings, settings)
+        references = verified.references() if verified.signed else data_references(windows)
+        analysis = analyse(windows, base, references, groupings, settings)
         rows = sum(c.rows for c in stored if c.file_sha256 == digest)
         read = {"sha256": digest, "rows": rows, "file_name": source.path.name}
         document = monitor_document(run_name, verified, settings, windows, analysis, read)
@@ -101,21 +118,48 @@ def run_monitor(
     return append_chunks(state, binding, chunks, then)
 
 
-def _refuse_late(chunks: list[dict[str, Any]], known: list[Any], state: Path, name: str) -> None:
-    """Raise ConfigError when the file adds rows to a window older than the latest one."""
+def _selected(counts: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Return each group's (selected, not selected) rows."""
+    from fairaudit.monitor._window import group_key
+
+    return {
+        group_key(r["grouping"], r["group"]): (r["tp"] + r["fp"], r["fn"] + r["tn"]) for r in counts
+    }
+
+
+def _place(
+    chunks: list[dict[str, Any]], known: list[Any], state: Path, name: str
+) -> list[dict[str, Any]]:
+    """Return the chunks to store: a labelled chunk of a window whose labels are pending is
+    marked ``fill`` (it replaces the window's counts) once it is shown to hold the same rows
+    (equal selected and not-selected counts per group) and no later window has labels;
+    rows for a window older than the latest one are refused (ConfigError)."""
     from fairaudit.errors import ConfigError
+    from fairaudit.monitor._window import merge_chunks
 
     if not known:
-        return
-    latest = known[-1].label
-    older = {c.label for c in known} - {latest}
+        return chunks
+    windows = merge_chunks(known)
+    by_label = {w.label: w for w in windows}
+    latest = windows[-1].label
+    out = []
     for chunk in chunks:
-        if chunk["label"] in older:
-            raise ConfigError(
-                MSG_LATE.format(
-                    file=name,
-                    label=chunk["label"],
-                    latest=latest,
-                    state=state,
+        window = by_label.get(chunk["label"])
+        labelled = not any(row.get("pending") for row in chunk["counts"])
+        if window is not None and window.pending and labelled:
+            detail = None
+            if _selected(chunk["counts"]) != _selected(window.counts):
+                detail = "its selected and not-selected rows per group differ from the counted ones"
+            elif any(not w.pending for w in windows[window.seq :]):
+                detail = "a later window already has its labels"
+            if detail is not None:
+                raise ConfigError(
+                    MSG_FILL.format(file=name, label=window.label, state=state, detail=detail)
                 )
+            chunk = {**chunk, "counts": [{**row, "fill": True} for row in chunk["counts"]]}
+        elif window is not None and window.label != latest:
+            raise ConfigError(
+                MSG_LATE.format(file=name, label=window.label, latest=latest, state=state)
             )
+        out.append(chunk)
+    return out

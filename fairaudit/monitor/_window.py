@@ -10,6 +10,13 @@ and ``--window``, a log cut into calendar windows (``day``: ``2026-01-05``, ``we
 ISO week ``2026-W02``, ``month``: ``2026-01``) or into windows of N rows in file order
 (``N-rows``: ``<file>#1``, ``<file>#2``, ...): ``_log`` cuts it, in memory, or with the
 DuckDB engine and calendar windows out of core into one CSV file per window.
+
+Late labels: a window whose label column is missing or empty (all null) is counted on its
+predictions alone (the target filled with a negative label, so ``tp`` and ``fn`` are 0 and
+``fp``/``tn`` are the selected and not selected rows); its count rows carry
+``pending: true`` and only the selection rate is judged. A later file with the labels of
+that window's rows *replaces* its counts (its count rows carry ``fill: true``); the
+monitor run checks that it brings the same rows (``_run``).
 """
 
 from __future__ import annotations
@@ -51,6 +58,11 @@ class Window:
     counts: list[dict[str, Any]]
     recorded_at: str
 
+    @property
+    def pending(self) -> bool:
+        """True while the window's labels have not arrived (label metrics are pending)."""
+        return any(row.get("pending") for row in self.counts)
+
 
 def parse_window(value: str) -> str | int:
     """Return ``day``/``week``/``month`` or the N of ``N-rows``; ConfigError if neither."""
@@ -83,11 +95,46 @@ def group_counts(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _unlabelled(spec: Any) -> Any:
+    """Return the window's rows with the target filled when its labels are missing or all
+    null (a pandas DataFrame), or None when the window has labels."""
+    import pandas as pd
+
+    data, target = spec.data, spec.target
+    if isinstance(data, pd.DataFrame):
+        frame = data
+        if target in frame.columns and frame[target].notna().any():
+            return None
+    elif Path(data).suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        if target in pq.read_schema(data).names:
+            column = pq.read_table(data, columns=[target]).column(0)
+            if column.null_count < len(column):
+                return None
+        frame = pd.read_parquet(data)
+    else:
+        header = pd.read_csv(data, nrows=0).columns
+        if target in header and pd.read_csv(data, usecols=[target])[target].notna().any():
+            return None
+        frame = pd.read_csv(data)
+    positive = spec.positive_label
+    negative: Any = 0 if positive is None or str(positive) != "0" else 1
+    return frame.assign(**{target: negative})
+
+
 def _counted(spec: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Return the rows and per-group counts of one window's rows (``pending`` without labels)."""
     from fairaudit.pipe import run_audit
 
+    unlabelled = None if spec.target is None else _unlabelled(spec)
+    if unlabelled is not None:
+        spec = replace(spec, data=unlabelled, engine="numpy")
     result = run_audit(spec).to_dict()
-    return int(result["lineage"]["data"].get("rows") or 0), group_counts(result)
+    counts = group_counts(result)
+    if unlabelled is not None:
+        counts = [{**row, "tp": 0, "fn": 0, "pending": True} for row in counts]
+    return int(result["lineage"]["data"].get("rows") or 0), counts
 
 
 def audit_file(
@@ -118,12 +165,15 @@ def audit_file(
 
 
 def merge_chunks(chunks: Sequence[Any]) -> list[Window]:
-    """Return the windows (labels in order of first appearance) with their chunks summed."""
+    """Return the windows (labels in order of first appearance) with their chunks summed; a
+    chunk that brings a pending window's labels (``fill``) replaces the counts before it."""
     merged: dict[str, dict[str, Any]] = {}
     for chunk in chunks:
         window = merged.setdefault(
             chunk.label, {"rows": 0, "files": [], "counts": {}, "recorded_at": chunk.recorded_at}
         )
+        if any(row.get("fill") for row in chunk.counts):
+            window["rows"], window["counts"] = 0, {}
         window["rows"] += chunk.rows
         window["files"].append(chunk.file_sha256)
         window["recorded_at"] = chunk.recorded_at
@@ -139,6 +189,8 @@ def merge_chunks(chunks: Sequence[Any]) -> list[Window]:
             )
             for name in COUNT_KEYS:
                 total[name] += row[name]
+            if row.get("pending"):
+                total["pending"] = True
     return [
         Window(
             i + 1, label, w["rows"], tuple(w["files"]), list(w["counts"].values()), w["recorded_at"]
