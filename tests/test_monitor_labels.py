@@ -89,3 +89,39 @@ def test_labels_for_other_rows_or_out_of_order_are_refused_and_nothing_written(
     after = state.read_bytes()
     assert monitor(signed, full[1], tmp_path, *args, "--window-label", "w2").exit_code == 0
     assert state.read_bytes() == after
+
+
+def test_text_labels_with_a_named_positive_label_can_be_pending_then_filled(
+    tmp_path: Path,
+) -> None:
+    from tests.test_monitor import invoke
+
+    rng = np.random.default_rng(5)
+    rows = 3000
+    frame = pd.DataFrame(
+        {
+            "label": rng.choice(["good", "bad"], rows),
+            "pred": rng.choice(["good", "bad"], rows),
+            "sex": rng.choice(["f", "m"], rows),
+        }
+    )
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    later = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    later.to_csv(tmp_path / "b-labels.csv", index=False)
+    later.assign(label=None).to_csv(tmp_path / "b.csv", index=False)
+    args = ("--target", "label", "--prediction-col", "pred", "--sensitive", "sex")
+    args += ("--positive-label", "good", "--baseline-windows", "1", "--no-ledger")
+    out = ("-o", tmp_path / "monitor.html")
+    assert invoke("monitor", tmp_path / "a.csv", *args, *out).exit_code == 0
+    result = invoke("monitor", tmp_path / "b.csv", *args, *out)
+    assert result.exit_code == 0, result.output
+    pending = json.loads((tmp_path / "monitor.json").read_text())
+    assert [w["labels_pending"] for w in pending["windows"]] == [False, True]
+    result = invoke("monitor", tmp_path / "b-labels.csv", *args, "--window-label", "b", *out)
+    assert result.exit_code == 0, result.output
+    filled = valid(json.loads((tmp_path / "monitor.json").read_text()))
+    tpr = series(filled, "true_positive_rate")["windows"]
+    assert tpr[1]["trials"] == tpr[0]["trials"] > 0  # the same rows, shuffled
+    assert (
+        series(filled, "selection_rate")["windows"] == series(pending, "selection_rate")["windows"]
+    )

@@ -12,8 +12,8 @@ ISO week ``2026-W02``, ``month``: ``2026-01``) or into windows of N rows in file
 DuckDB engine and calendar windows out of core into one CSV file per window.
 
 Late labels: a window whose label column is missing or empty (all null) is counted on its
-predictions alone (the target filled with a negative label, so ``tp`` and ``fn`` are 0 and
-``fp``/``tn`` are the selected and not selected rows); its count rows carry
+predictions alone (the target filled with one label; the counts kept are ``fp`` for the
+selected rows and ``tn`` for the rest, ``tp`` and ``fn`` 0); its count rows carry
 ``pending: true`` and only the selection rate is judged. A later file with the labels of
 that window's rows *replaces* its counts (its count rows carry ``fill: true``); the
 monitor run checks that it brings the same rows (``_run``).
@@ -118,9 +118,10 @@ def _unlabelled(spec: Any) -> Any:
         if target in header and pd.read_csv(data, usecols=[target])[target].notna().any():
             return None
         frame = pd.read_csv(data)
-    positive = spec.positive_label
-    negative: Any = 0 if positive is None or str(positive) != "0" else 1
-    return frame.assign(**{target: negative})
+    # Any one label will do (the counts keep only selected / not selected): the positive
+    # label when one is named (the audit checks that it occurs), else 0.
+    fill: Any = 0 if spec.positive_label is None else spec.positive_label
+    return frame.assign(**{target: fill})
 
 
 def _counted(spec: Any) -> tuple[int, list[dict[str, Any]]]:
@@ -133,7 +134,11 @@ def _counted(spec: Any) -> tuple[int, list[dict[str, Any]]]:
     result = run_audit(spec).to_dict()
     counts = group_counts(result)
     if unlabelled is not None:
-        counts = [{**row, "tp": 0, "fn": 0, "pending": True} for row in counts]
+        counts = [
+            {**row, "tp": 0, "fp": row["tp"] + row["fp"], "fn": 0, "tn": row["fn"] + row["tn"]}
+            for row in counts
+        ]
+        counts = [{**row, "pending": True} for row in counts]
     return int(result["lineage"]["data"].get("rows") or 0), counts
 
 
