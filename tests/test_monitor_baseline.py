@@ -86,3 +86,21 @@ def test_hostile_group_names_are_escaped_on_the_page_console_and_junit(tmp_path:
     page = (tmp_path / "monitor.html").read_text()
     body = page[: page.index('<script type="application/json"')]
     assert "<script>alert" not in body and "\x1b" not in body and "\u202e" not in body
+
+
+def test_runs_on_a_data_baseline_share_one_ledger_name_and_sign(tmp_path: Path) -> None:
+    assert invoke("keygen", "-o", tmp_path / "keys", "--name", "k").exit_code == 0
+    rng = np.random.default_rng(15)
+    (tmp_path / "out").mkdir()
+    names = []
+    for week in (1, 2):
+        data = window(tmp_path / f"week{week}.csv", rng)
+        result = invoke(
+            "monitor", data, *COLUMNS, "--baseline-windows", 1, "--state", tmp_path / "team.sqlite",
+            "--sign-key", tmp_path / "keys/k.key", "-o", tmp_path / "out/monitor.html",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        names.append(json.loads((tmp_path / "out/monitor.json").read_text())["audit"]["name"])
+    assert names == ["team", "team"]
+    verified = invoke("verify", tmp_path / "out/monitor.html", "--key", tmp_path / "keys/k.pub")
+    assert verified.exit_code == 0, verified.output

@@ -131,7 +131,11 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the monitor page (.html; its JSON is written beside it).",
 )
-@click.option("--name", help="The monitor's name in the ledger [default: the baseline's name].")
+@click.option(
+    "--name",
+    help="The monitor's name in the ledger [default: the baseline's name; without"
+    " --baseline, the state file's].",
+)
 @click.option(
     "--junit",
     "junit_path",

@@ -96,7 +96,9 @@ def run_monitor(
     chunks = _place(chunks, known, state, source.path.name)
     groupings = list(verified.results.get("audit", {}).get("groupings") or [])
     base = baseline_counts(verified)
-    run_name = name or verified.results.get("audit", {}).get("name") or source.path.stem
+    # an unsigned baseline has no name: the state file's, so that every run shares one
+    fallback = source.path.stem if verified.signed else state.stem
+    run_name = name or verified.results.get("audit", {}).get("name") or fallback
 
     def then(stored: list[Any], added: bool) -> MonitorRun:
         labels = tuple(dict.fromkeys(c.label for c in stored if c.file_sha256 == digest))
