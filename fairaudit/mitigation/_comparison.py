@@ -48,6 +48,7 @@ __all__ = [
     "MAX_ACCURACY_LOSS",
     "SUMMARY_ROW",
     "compare_mitigations",
+    "reported_seconds",
     "tradeoff_grouping",
 ]
 
@@ -172,7 +173,7 @@ def _inputs(
     )
 
 
-def _reported_seconds(seconds: float | None) -> float | None:
+def reported_seconds(seconds: float | None) -> float | None:
     """Return a method's time for the result, to the millisecond; None in a reproducible run.
 
     With SOURCE_DATE_EPOCH set the artifacts must be byte-identical run after run, which a
@@ -194,7 +195,7 @@ def _entry(spec: AuditSpec, data: EvaluationData, outcome: MitigationOutcome) ->
         "caveat": CAVEATS.get(outcome.method),
         "sensitive_features": list(outcome.sensitive_features),
         "warnings": list(outcome.warnings),
-        "seconds": _reported_seconds(outcome.seconds),
+        "seconds": reported_seconds(outcome.seconds),
     }
     if outcome.status == "ok" and outcome.y_pred is not None:
         entry.update(_variant(spec, data, np.asarray(outcome.y_pred, dtype=bool)))

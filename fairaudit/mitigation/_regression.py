@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairaudit.mitigation._comparison import _reported_seconds
+from fairaudit.mitigation._comparison import reported_seconds
 from fairaudit.spec import AuditSpec
 
 __all__ = [
@@ -194,10 +194,10 @@ def regression_mitigations(
                 pred = fitted.predict(x_eval, random_state=spec.seed).astype(np.float64)
         except Exception as exc:  # noqa: BLE001 - any refit failure is the variant's status
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            seconds = _reported_seconds(time.perf_counter() - started)
+            seconds = reported_seconds(time.perf_counter() - started)
             entries.append(entry | {"status": "failed", "reason": reason[:300], "seconds": seconds})
             continue
-        seconds = _reported_seconds(time.perf_counter() - started)
+        seconds = reported_seconds(time.perf_counter() - started)
         check["worst_group"] = _group_of(sensitive_rows, groups, check["worst_group"])
         numbers = {"upper_bound": bound, "training": check, **measure(pred)}
         entries.append(entry | {"status": "ok", "reason": None, "seconds": seconds, **numbers})

@@ -23,7 +23,7 @@ from fairaudit.outputs._chart_html import (
     scroll_box,
     text,
 )
-from fairaudit.outputs._charts import _beyond_item, _dot_table, _floats, _Panel, _whisker_item
+from fairaudit.outputs._charts import Panel, beyond_item, dot_table, finite_floats, whisker_item
 
 __all__ = ["CAP", "error_tradeoff_chart"]
 
@@ -48,7 +48,7 @@ def error_tradeoff_chart(
     """Return the worst group's ``measure`` ratio and the overall ``measure`` relative to the
     first row's (the audited model), one row per label; ``measure`` is e.g. ``MAE``."""
     names = [text(label) for label in labels]
-    shown, absolute = _floats(ratios), _floats(errors)
+    shown, absolute = finite_floats(ratios), finite_floats(errors)
     relative = _relative(absolute, absolute[0] if absolute else None)
     marks = ["reference" if i == 0 else "value" for i in range(len(names))]
     panels = []
@@ -59,14 +59,14 @@ def error_tradeoff_chart(
         reach = [1.0, *(v for v in values if v is not None)]
         scale = nice_scale(reach, cap=CAP)
         reference = values[0] if values else None
-        panels.append(_Panel(name, scale, values, [None] * len(names), marks, reference, (1.0,)))
+        panels.append(Panel(name, scale, values, [None] * len(names), marks, reference, (1.0,)))
     items = [
         mark_item("value", "a BoundedGroupLoss variant"),
         mark_item("reference", f"{names[0]}: the model as it is"),
         LegendItem("chart-swatch-ref", f"the {names[0]}'s value"),
     ]
-    items += _whisker_item(False) + _beyond_item(panels)
-    body = legend(items) + scroll_box(text(title), _dot_table("Variant", names, panels, 0))
+    items += whisker_item(False) + beyond_item(panels)
+    body = legend(items) + scroll_box(text(title), dot_table("Variant", names, panels, 0))
     parts = [
         f"{name}: worst group's {measure} ratio {r:.3f}, overall {measure} {e:.4g}"
         if r is not None and e is not None

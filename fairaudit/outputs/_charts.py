@@ -37,10 +37,15 @@ from fairaudit.outputs._chart_html import (
 __all__ = [
     "Chart",
     "PALETTE",
+    "Panel",
+    "beyond_item",
     "disparity_chart",
+    "dot_table",
+    "finite_floats",
     "heatmap_chart",
     "metrics_chart",
     "tradeoff_chart",
+    "whisker_item",
 ]
 
 #: The label column's share of a chart's width: from its longest label, within these bounds.
@@ -53,7 +58,7 @@ Interval = tuple[float, float] | None
 
 
 @dataclass
-class _Panel:
+class Panel:
     """One metric's column of marks: its name, scale, values, intervals and mark kinds."""
 
     name: str
@@ -66,7 +71,7 @@ class _Panel:
     notes: list[str] = field(default_factory=list)
 
 
-def _floats(values: Sequence[float | None]) -> list[float | None]:
+def finite_floats(values: Sequence[float | None]) -> list[float | None]:
     """Return the values as floats, with None and non-finite values as None."""
     return [float(v) if finite(v) else None for v in values]
 
@@ -85,8 +90,8 @@ def _label_cell(label: str, is_reference: bool) -> Markup:
     return Markup('<th scope="row" class="chart-label">{}{}</th>').format(shown, tag)
 
 
-def _dot_table(
-    corner: str, labels: Sequence[str], panels: Sequence[_Panel], reference_row: int | None,
+def dot_table(
+    corner: str, labels: Sequence[str], panels: Sequence[Panel], reference_row: int | None,
     band: Markup | None = None,
 ) -> Markup:  # fmt: skip
     """Return the table of a dot chart: a row per label, two columns per panel (marks, value).
@@ -133,11 +138,11 @@ def _index(labels: Sequence[str], name: str | None) -> int | None:
     return labels.index(name) if name is not None and name in labels else None
 
 
-def _whisker_item(intervals: bool, words: str = "confidence interval") -> list[LegendItem]:
+def whisker_item(intervals: bool, words: str = "confidence interval") -> list[LegendItem]:
     return [LegendItem("chart-swatch-ci", words)] if intervals else []
 
 
-def _beyond_item(panels: Sequence[_Panel]) -> list[LegendItem]:
+def beyond_item(panels: Sequence[Panel]) -> list[LegendItem]:
     beyond = any(v is not None and p.scale.beyond(v) for p in panels for v in p.values)
     return [mark_item("beyond", "beyond the axis (the value is printed)")] if beyond else []
 
@@ -168,9 +173,9 @@ def metrics_chart(
     ref = _index(list(groups), reference)
     panels = []
     for m, metric in enumerate(metrics):
-        shown = _floats(values[m])
+        shown = finite_floats(values[m])
         panels.append(
-            _Panel(
+            Panel(
                 _metric_name(metric),
                 rate_scale(),
                 shown,
@@ -186,8 +191,8 @@ def metrics_chart(
             mark_item("reference", f"the reference group, {labels[ref]}"),
             LegendItem("chart-swatch-ref", "the reference group's rate"),
         ]
-    body = legend([*items, *_whisker_item(has_ci, whisker_word), *_beyond_item(panels)])
-    body += scroll_box(text(title), _dot_table(row_word, labels, panels, ref))
+    body = legend([*items, *whisker_item(has_ci, whisker_word), *beyond_item(panels)])
+    body += scroll_box(text(title), dot_table(row_word, labels, panels, ref))
     parts = []
     for g, group in enumerate(labels):
         entry = ", ".join(
@@ -220,7 +225,7 @@ def disparity_chart(
     Circles are inside the band, diamonds outside; the reference group (ratio 1) is a square.
     """
     labels, ref_label = [text(g) for g in groups], text(reference)
-    shown = _floats(ratios)
+    shown = finite_floats(ratios)
     cis = _intervals(intervals, len(groups))
     ref = _index(list(groups), reference)
     reach = [band[1] * 1.2, *(v for v in shown if v is not None)]
@@ -229,7 +234,7 @@ def disparity_chart(
     marks = [_ratio_mark(v, band, g == ref) for g, v in enumerate(shown)]
     notes = ["outside the band" if m == "outside" else "" for m in marks]
     ticks = (band[0], 1.0, band[1])
-    panel = _Panel("ratio to the reference", scale, shown, cis, marks, None, ticks, notes)
+    panel = Panel("ratio to the reference", scale, shown, cis, marks, None, ticks, notes)
     low, high = _band_text(band)
     items = [
         LegendItem("chart-swatch-band", f"the {low}–{high} band"),
@@ -239,8 +244,8 @@ def disparity_chart(
     ]
     if ref is not None:
         items.append(mark_item("reference", "the reference group"))
-    items += _whisker_item(any(ci is not None for ci in cis)) + _beyond_item([panel])
-    table = _dot_table("Group", labels, [panel], ref, band_style(scale, band))
+    items += whisker_item(any(ci is not None for ci in cis)) + beyond_item([panel])
+    table = dot_table("Group", labels, [panel], ref, band_style(scale, band))
     body = legend(items) + scroll_box(text(title), table)
     parts = [
         f"{g}: {r:.3f}" + (" (outside the band)" if not band[0] <= r <= band[1] else "")
@@ -285,13 +290,13 @@ def tradeoff_chart(
         (f"{text(x_label)} (lower is fairer)", disparity, disparity_ci, 0.0),
         ("accuracy (higher is better)", accuracy, accuracy_ci, None),
     ):
-        shown = _floats(values)
+        shown = finite_floats(values)
         intervals = _intervals(cis, len(labels))
         reach = [v for v in shown if v is not None]
         reach += [end for ci in intervals if ci is not None for end in ci]
         scale = nice_scale(reach, floor=floor)
         reference = shown[base] if base is not None else None
-        panels.append(_Panel(name, scale, shown, intervals, marks, reference))
+        panels.append(Panel(name, scale, shown, intervals, marks, reference))
     items = [mark_item("value", "a mitigation method")]
     if base is not None:
         items += [
@@ -299,8 +304,8 @@ def tradeoff_chart(
             LegendItem("chart-swatch-ref", f"the {names[base]}'s value"),
         ]
     has_ci = any(ci is not None for p in panels for ci in p.intervals)
-    items += _whisker_item(has_ci) + _beyond_item(panels)
-    body = legend(items) + scroll_box(text(title), _dot_table("Method", names, panels, base))
+    items += whisker_item(has_ci) + beyond_item(panels)
+    body = legend(items) + scroll_box(text(title), dot_table("Method", names, panels, base))
     parts = [
         f"{name}: {text(x_label)} {d:.3f}, accuracy {a:.3f}"
         if d is not None and a is not None
