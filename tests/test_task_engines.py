@@ -443,3 +443,36 @@ def test_csv_numbers_first_values_and_bad_values(tmp_path: Path) -> None:
     rows[400] = ("a", " inf", "1")
     bad.write_text("group,y,pred\n" + "".join(",".join(r) + "\n" for r in rows))
     assert "is not numeric" in _same_error(_spec(bad, task="regression"))
+
+
+def test_signed_zero_extreme_floats_unused_categories_bom_crlf(tmp_path: Path) -> None:
+    """Review R2's inputs, identical on both engines: -0.0 beside 0.0 (ties), predictions
+    of 1e-300 and 1e30 beside ordinary ones (1e40 overflows the Welch degrees of freedom
+    of the mean squared error in stats._regression_intervals: reported to the lead),
+    categorical group and class columns with an unused category, and a CSV with a BOM,
+    CRLF line ends and a quoted group name holding a newline, a comma and a doubled quote."""
+    rng = np.random.default_rng(3)
+    n = 240
+    group = rng.choice(["a", "b", 'new\nline, "q"'], n)
+    y = np.round(rng.normal(100, 20, n), 3)
+    pred = np.round(y + rng.normal(0, 10, n), 3)
+    pred[:6], pred[6:12], pred[12], pred[13] = -0.0, 0.0, 1e-300, 1e30
+    frame = pd.DataFrame({"y": y, "pred": pred, "group": group})
+    for path in _write(frame, tmp_path, "extremes").values():
+        _same(_spec(path))
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False, lineterminator="\r\n").encode())
+    with_bom, plain = _same(_spec(bom)), _same(_spec(tmp_path / "extremes.csv"))
+    for key in ("metrics", "disparities", "headline", "uncertainty"):
+        assert with_bom[key] == plain[key]
+    classes = ["lo", "mid", "hi", "unused"]
+    categorical = pd.DataFrame(
+        {
+            "y": pd.Categorical(rng.choice(classes[:3], n), categories=classes),
+            "pred": pd.Categorical(rng.choice(classes[:3], n), categories=classes),
+            "group": pd.Categorical(rng.choice(["a", "b"], n), categories=["a", "b", "c"]),
+        }
+    )
+    categorical.to_parquet(tmp_path / "categorical.parquet")
+    data = _same(_spec(tmp_path / "categorical.parquet"))
+    assert "unused" not in json.dumps(data["metrics"])
