@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fairaudit.runtime._signals import signals_deferred
-from fairaudit.runtime._workers import _finished, _terminate, worker_pool
+from fairaudit.runtime._workers import finished_results, terminate_pool, worker_pool
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -118,7 +118,7 @@ def lend_worker(preload: Sequence[str]) -> Iterator[None]:
         finally:
             _LENT.reset(token)
             with signals_deferred():
-                _terminate(pool)
+                terminate_pool(pool)
 
 
 def run_beside(
@@ -172,4 +172,4 @@ def run_beside(
         feeder.join()
     if not all(future.done() for future in sent):
         _run_waiting_tasks()  # nothing left here but to wait for the worker
-    yield from _finished(lent.pool, sent)
+    yield from finished_results(lent.pool, sent)

@@ -29,7 +29,7 @@ from fairaudit.runtime._signals import Interrupted, in_main_thread, signals_defe
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-__all__ = ["worker_pool", "worker_results"]
+__all__ = ["finished_results", "terminate_pool", "worker_pool", "worker_results"]
 
 #: How often a worker checks that the process that started it is still there (seconds).
 _PARENT_CHECK_INTERVAL = 0.25
@@ -137,7 +137,7 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
+def terminate_pool(pool: ProcessPoolExecutor) -> None:
     """Stop the pool now: terminate (then kill) its workers, drop the work not started."""
     # shutdown() never stops a running task, and Python < 3.14 has no public way to reach
     # the workers: ``_processes`` maps their pids to their Process objects.
@@ -176,7 +176,7 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         yield pool
     except BaseException:
         with signals_deferred():  # a second Ctrl-C must not cut the clean-up short
-            _terminate(pool)
+            terminate_pool(pool)
         raise
     pool.shutdown(wait=True)
 
@@ -193,10 +193,10 @@ def worker_results(
     """
     with worker_pool(workers) as pool:
         futures = [pool.submit(function, item) for item in items]
-        yield _finished(pool, futures)
+        yield finished_results(pool, futures)
 
 
-def _finished(pool: ProcessPoolExecutor, futures: list[Future[Result]]) -> Iterator[Result]:
+def finished_results(pool: ProcessPoolExecutor, futures: list[Future[Result]]) -> Iterator[Result]:
     """Yield the futures' results as they finish; raise BrokenProcessPool when a worker has
     died while work is pending.
 
