@@ -163,6 +163,23 @@ def test_welch_difference_equals_scipy() -> None:
     assert (low, high) == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-12)
 
 
+def test_welch_difference_at_huge_values_has_no_overflow() -> None:
+    """Squared errors near 1e76 (predictions near 1e38, under the 1e50 limit): the degrees
+    of freedom are computed from variance shares, so the test still equals scipy's."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(3e76, 1e76, 60), rng.normal(2e76, 2e76, 70)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (low, high), p_value = welch_difference(
+            a.mean(), a.var(ddof=1), len(a), b.mean(), b.var(ddof=1), len(b), 0.95
+        )
+    expected = sps.ttest_ind(a / 1e76, b / 1e76, equal_var=False)
+    assert p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    assert (low / 1e76, high / 1e76) == pytest.approx(
+        tuple(expected.confidence_interval(0.95)), rel=1e-9
+    )
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_tiny_and_constant_groups_give_nan_or_point_intervals_without_warnings(n) -> None:
     with warnings.catch_warnings():

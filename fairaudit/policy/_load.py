@@ -183,6 +183,8 @@ def load_policy(sources: Sequence[str]) -> Policy:
             )
         seen: set[str] = set()
         for index, entry in enumerate(entries, start=1):
+            if isinstance(entry, dict) and entry.get("scope") == "window":
+                continue  # a window rule is judged by fairaudit monitor (monitor._settings)
             _apply_rule_entry(rules, entry, source=source, index=index, seen=seen)
         if "approvals" in document:
             approvals = merge_approvals(approvals, document["approvals"], source, path)

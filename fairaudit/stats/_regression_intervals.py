@@ -160,7 +160,8 @@ def welch_difference(
     se2 = a + b
     if se2 == 0:
         return (difference, difference), 1.0 if difference == 0 else 0.0
-    df = se2 * se2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
+    ra, rb = a / se2, b / se2  # the shares of the variance: no overflow at large values
+    df = 1.0 / (ra * ra / (n1 - 1) + rb * rb / (n2 - 1))
     from scipy.stats import t  # here, not at import: scipy.stats takes 0.5 s
 
     half = float(t.ppf(0.5 + confidence / 2, df)) * math.sqrt(se2)
