@@ -224,7 +224,7 @@ def test_report_without_two_drawn_entries_has_no_chart(tmp_path: Any) -> None:
     assert "Mitigation: what BoundedGroupLoss would cost" in page
     assert "Overall MAE against" not in page
     assert "no variant lowers the worst group&#39;s MAE ratio" in page
-    assert "bounded group loss absolute did not run (failed)" in page
+    assert "Bounded group loss absolute did not run (failed)" in page
 
 
 def test_constant_training_target_fails_with_a_plain_reason(tmp_path: Any) -> None:

@@ -154,6 +154,11 @@ def _excluded(data: Mapping[str, Any], grouping: str) -> set[tuple]:
     }
 
 
+def _capital(sentence: str) -> str:
+    """Return ``sentence`` with its first letter upper case (a variant's name starts it)."""
+    return sentence[:1].upper() + sentence[1:]
+
+
 def regression_mitigation(data: Mapping[str, Any]) -> RegressionMitigation | None:
     """Return the comparison's view, or None when no comparison ran."""
     entries = data.get("mitigations") or []
@@ -187,6 +192,6 @@ def regression_mitigation(data: Mapping[str, Any]) -> RegressionMitigation | Non
         grouping=grouping,
         rows=rows,
         charts=charts,
-        reading=[_verdict(base, variants)] + [_sentence(base, r) for r in variants],
-        bounds=[b for b in (_bound(r, excluded, present) for r in variants) if b],
+        reading=[_verdict(base, variants)] + [_capital(_sentence(base, r)) for r in variants],
+        bounds=[_capital(b) for b in (_bound(r, excluded, present) for r in variants) if b],
     )
