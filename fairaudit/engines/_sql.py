@@ -11,7 +11,6 @@ joined back in SQL. ``Dialect`` holds the few spellings that differ (``DUCKDB``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -136,15 +135,7 @@ class SqlCounter:
             rows=rows,
             label_values=label_values,
             score_summary=self._score_summary(scan),
-            lineage_data={
-                "path": source.display,
-                "file_name": Path(source.display).name,
-                "sha256": source.sha256,
-                "format": source.format,
-                "rows": rows,
-                "rows_read": scan.table.rows_read,
-                "columns": list(source.columns),
-            },
+            lineage_data=source.lineage(rows, scan.table.rows_read),
             prediction_source={
                 "source": "column",
                 "column": spec.prediction_col,

@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,18 @@ class SqlSource:
     row_number: str | None
     sha256: str | None
     checks: list[Check] = field(default_factory=list)
+
+    def lineage(self, rows: int, rows_read: int) -> dict[str, Any]:
+        """Return the result's ``lineage.data`` of these rows (path, digest, counts)."""
+        return {
+            "path": self.display,
+            "file_name": Path(self.display).name,
+            "sha256": self.sha256,
+            "format": self.format,
+            "rows": rows,
+            "rows_read": rows_read,
+            "columns": list(self.columns),
+        }
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -144,15 +143,7 @@ class TaskSqlCounter(SqlCounter):
             engine=self.dialect.name,
             decision=decision,
             checks=tuple(checks),
-            lineage_data={
-                "path": source.display,
-                "file_name": Path(source.display).name,
-                "sha256": source.sha256,
-                "format": source.format,
-                "rows": rows,
-                "rows_read": scan.table.rows_read,
-                "columns": list(source.columns),
-            },
+            lineage_data=source.lineage(rows, scan.table.rows_read),
             prediction_source={"source": "column", "column": spec.prediction_col, "score": None},
             **counted,
         )
