@@ -403,13 +403,16 @@ def test_more_than_two_groups_name_the_group_that_drifts(signed, tmp_path: Path)
     for week in range(1, 9):
         ratio = 1.0 if week < 4 else 0.6
         data = window(
-            tmp_path / f"w{week}.csv", rng, groups=groups, shares=shares, watched="x", ratio=ratio
+            tmp_path / f"w{week}.csv", rng, groups=groups, shares=shares, watched="f", ratio=ratio
         )
         result = monitor(signed, data, tmp_path, "--no-ledger", "--metric", "selection_rate")
     assert result.exit_code == 3
     document = valid(json.loads((tmp_path / "monitor.json").read_text()))
-    assert {a["group_label"] for a in document["alarms"]} == {"sex=x"}
-    assert "sex=x vs sex=m, selection_rate" in result.output
+    assert {a["group_label"] for a in document["alarms"]} == {"sex=f"}
+    assert "sex=f vs sex=m, selection_rate" in result.output
+    # x is not in the baseline: reported, not watched (the tests were fixed by the baseline)
+    assert [u["group_label"] for u in document["unmonitored"]] == ["sex=x"]
+    assert document["settings"]["tests"] == 1
 
 
 def test_the_run_is_a_signed_monitor_entry_in_the_ledger(signed, tmp_path: Path) -> None:

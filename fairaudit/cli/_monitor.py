@@ -246,6 +246,14 @@ def _echo_run(
         click.echo(
             f"  baseline: the first {unsigned} windows of the data (unsigned; no pre-release audit)"
         )
+    for group in document.get("unmonitored", []):
+        click.echo(
+            terminal_text(
+                f"  notice: {group['grouping']} {group['group_label']} is not in the baseline "
+                f"(since window {group['first_window']}): not monitored"
+            ),
+            err=True,
+        )
     for alarm in document["alarms"]:
         click.echo(terminal_text(alarm_line(alarm)), err=True)
     if document["alarms"]:

@@ -9,8 +9,9 @@ it with the anytime-valid intervals of ``fairaudit.stats`` (``ratio_alarm``,
 more than the tolerance from the baseline's: the signed audit's counts, or with
 ``baseline_windows`` N the first N windows', the drift rule then watching the rest). The
 error budget ``alpha`` is split equally over every (grouping, group, rate, rule) test
-(Bonferroni), so the chance of any false alarm anywhere in the report, over the whole
-monitoring period, stays at most ``alpha``.
+of the baseline's groups (Bonferroni; fixed before the first look, see ``family``), so
+the chance of any false alarm anywhere in the report, over the whole monitoring period,
+stays at most ``alpha``. Groups the baseline did not count are listed as unmonitored.
 
 Beside them each window gets its ordinary 95% intervals (Wilson for rates, MOVER-R for the
 ratio), labelled as valid for one look only.
@@ -29,7 +30,7 @@ from fairaudit.errors import ConfigError
 from fairaudit.monitor._settings import METRICS, MonitorSettings
 from fairaudit.monitor._window import group_key, group_label
 
-__all__ = ["analyse"]
+__all__ = ["analyse", "family", "family_keys"]
 
 
 def _num(value: Any) -> float | None:
@@ -53,18 +54,45 @@ def _rates(counts: Sequence[Mapping[str, Any]], key: str, metric: str) -> tuple[
     return 0, 0
 
 
-def _groups(
+def family(
     windows: Sequence[Any], baseline: Sequence[Mapping[str, Any]], groupings: Sequence[str]
 ) -> dict[str, list[tuple[str, dict[str, str]]]]:
-    """Return each grouping's groups (key, values), in order of first appearance."""
+    """Return the watched groups of each grouping (key, values): the baseline audit's groups,
+    or without audit counts (a baseline from the data) the first window's.
+
+    The family of tests, and so each test's share of alpha, is fixed once, before any
+    window is judged: a group that turns up later is reported as unmonitored, never
+    added to the split (that would widen earlier windows' intervals after the fact)."""
     found: dict[str, dict[str, dict[str, str]]] = {g: {} for g in groupings}
-    for counts in [baseline, *(w.counts for w in windows)]:
-        for row in counts:
-            found.setdefault(row["grouping"], {})
-            found[row["grouping"]].setdefault(
-                group_key(row["grouping"], row["group"]), row["group"]
-            )
+    source = baseline if baseline else (windows[0].counts if windows else [])
+    for row in source:
+        found.setdefault(row["grouping"], {})
+        found[row["grouping"]].setdefault(group_key(row["grouping"], row["group"]), row["group"])
     return {g: list(groups.items()) for g, groups in found.items()}
+
+
+def family_keys(baseline: Sequence[Mapping[str, Any]], groupings: Sequence[str]) -> list[str]:
+    """Return the watched groups' keys of a baseline with counts (sorted; the state binds it)."""
+    return sorted(key for members in family([], baseline, groupings).values() for key, _ in members)
+
+
+def _unmonitored(
+    windows: Sequence[Any], watched: Mapping[str, list[tuple[str, dict[str, str]]]]
+) -> list[dict[str, Any]]:
+    """Return the groups the windows hold that the family does not watch (first window)."""
+    known = {key for members in watched.values() for key, _ in members}
+    out: dict[str, dict[str, Any]] = {}
+    for window in windows:
+        for row in window.counts:
+            key = group_key(row["grouping"], row["group"])
+            if key not in known and key not in out:
+                out[key] = {
+                    "grouping": row["grouping"],
+                    "group": row["group"],
+                    "group_label": group_label(row["group"]),
+                    "first_window": window.label,
+                }
+    return list(out.values())
 
 
 def _tests(
@@ -223,15 +251,40 @@ def _window_rows(
     return rows
 
 
+def _alarm_key(alarm: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        str(alarm.get("rule")),
+        group_key(str(alarm.get("grouping")), alarm.get("group") or {}),
+        group_key(str(alarm.get("grouping")), alarm.get("reference") or {}),
+        str(alarm.get("metric")),
+    )
+
+
+def _keep(
+    found: list[dict[str, Any]], kept: Sequence[Mapping[str, Any]], head: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Return the pair's alarms: those found now, and each rule's alarm an earlier run
+    raised that the stored windows no longer show (a window grown or filled with labels
+    since): an alarm, once raised, stays in every later report."""
+    mine = {_alarm_key(a): dict(a) for a in kept if _alarm_key(a)[1:] == _alarm_key(head)[1:]}
+    for alarm in found:
+        mine.pop(_alarm_key(alarm), None)
+    return found + list(mine.values())
+
+
 def analyse(
     windows: Sequence[Any],
     baseline: Sequence[Mapping[str, Any]],
     references: Mapping[str, Mapping[str, Any]],
     groupings: Sequence[str],
     settings: MonitorSettings,
+    kept: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Return the report's ``tests``, ``alarms`` and ``series`` for the stored ``windows``."""
-    pairs = _tests(_groups(windows, baseline, groupings), references)
+    """Return the report's ``tests``, ``alarms``, ``series`` and ``unmonitored`` groups for
+    the stored ``windows``; ``kept`` are the alarms earlier runs raised, which stay when
+    the windows no longer show an alarm of the same rule, group and rate."""
+    watched = family(windows, baseline, groupings)
+    pairs = _tests(watched, references)
     rules = 2 if settings.drift is not None else 1
     tests = max(1, len(pairs) * len(settings.metrics) * rules)
     share = settings.alpha / tests
@@ -257,7 +310,7 @@ def analyse(
                 )
             except ValueError as e:  # a spent horizon: one line, not a traceback
                 raise ConfigError(f"monitor: {e}") from None
-            pair_alarms = [_alarm_json(a, windows, head) for a in found]
+            pair_alarms = _keep([_alarm_json(a, windows, head) for a in found], kept, head)
             alarms += pair_alarms
             base_ratio = (
                 (base[0] / base[1]) / (base[2] / base[3]) if min(base[1:]) > 0 and base[2] else None
@@ -278,4 +331,10 @@ def analyse(
                 }
             )
     alarms.sort(key=lambda a: (a["window_seq"], a["grouping"], a["group_label"], a["metric"]))
-    return {"tests": tests, "alpha_per_test": share, "alarms": alarms, "series": series}
+    return {
+        "tests": tests,
+        "alpha_per_test": share,
+        "alarms": alarms,
+        "series": series,
+        "unmonitored": _unmonitored(windows, watched),
+    }

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: The version of ``monitor-report.schema.json`` (beside this module) the document follows.
-MONITOR_SCHEMA_VERSION = "1.1.0"
+MONITOR_SCHEMA_VERSION = "1.2.0"
 
 
 def monitor_schema_path() -> Path:
@@ -82,6 +82,7 @@ def monitor_document(
             for w in windows
         ],
         "alarms": analysis["alarms"],
+        "unmonitored": analysis["unmonitored"],
         "series": analysis["series"],
         "headline": None,
         "verdict": "fail" if analysis["alarms"] else "pass",

@@ -65,7 +65,7 @@ def run_monitor(
 
     ``baseline`` is the signed audit's path (verified against ``trusted_keys``) or an
     unsigned ``Baseline`` from ``data_baseline``."""
-    from fairaudit.monitor._analysis import analyse
+    from fairaudit.monitor._analysis import analyse, family_keys
     from fairaudit.monitor._baseline import (
         Baseline,
         baseline_counts,
@@ -74,7 +74,7 @@ def run_monitor(
         window_spec,
     )
     from fairaudit.monitor._report import monitor_document, publish_monitor, write_monitor_junit
-    from fairaudit.monitor._state import append_chunks, read_windows
+    from fairaudit.monitor._state import append_chunks, read_state
     from fairaudit.monitor._window import audit_file, merge_chunks
     from fairaudit.provenance import file_sha256
 
@@ -85,38 +85,42 @@ def run_monitor(
         "baseline_page_sha256": verified.page_sha256,
         "settings": settings.to_json(),
     }
-    if not verified.signed:  # a baseline from the data: its columns are part of the binding
+    groupings = list(verified.results.get("audit", {}).get("groupings") or [])
+    base = baseline_counts(verified)
+    if verified.signed:  # the family of tests (and alpha per test): the baseline's groups
+        binding["family"] = family_keys(base, groupings)
+    else:  # a baseline from the data: its columns; its family is the first (chained) window's
         binding["columns"] = verified.results["lineage"]["config"]
     digest = file_sha256(source.path)
-    known = read_windows(state, binding) if state.is_file() and state.stat().st_size else []
+    known, kept = [], []
+    if state.is_file() and state.stat().st_size:
+        known, kept = read_state(state, binding)
     chunks: list[dict[str, Any]] = []
     if not any(chunk.file_sha256 == digest for chunk in known):
         label = source.label or source.path.stem
         chunks = audit_file(spec, digest, label, source.time_col, source.window)
     chunks = _place(chunks, known, state, source.path.name)
-    groupings = list(verified.results.get("audit", {}).get("groupings") or [])
-    base = baseline_counts(verified)
     # an unsigned baseline has no name: the state file's, so that every run shares one
     fallback = source.path.stem if verified.signed else state.stem
     run_name = name or verified.results.get("audit", {}).get("name") or fallback
 
-    def then(stored: list[Any], added: bool) -> MonitorRun:
+    def then(stored: list[Any], added: bool, kept: list[Any]) -> tuple[MonitorRun, list[Any]]:
         labels = tuple(dict.fromkeys(c.label for c in stored if c.file_sha256 == digest))
         windows = merge_chunks(stored)
         references = verified.references() if verified.signed else data_references(windows)
-        analysis = analyse(windows, base, references, groupings, settings)
+        analysis = analyse(windows, base, references, groupings, settings, kept)
         rows = sum(c.rows for c in stored if c.file_sha256 == digest)
         read = {"sha256": digest, "rows": rows, "file_name": source.path.name}
         document = monitor_document(run_name, verified, settings, windows, analysis, read)
         if not added:  # nothing new: the page, JSON and ledger stay as the first run left them
-            return MonitorRun(document, False, labels)
+            return MonitorRun(document, False, labels), kept
         final = publish_monitor(document, output, sign_key=sign_key, ledger=ledger)
         if junit is not None:
             write_monitor_junit(final, junit)
-        return MonitorRun(final, True, labels)
+        return MonitorRun(final, True, labels), analysis["alarms"]
 
     if not chunks:
-        return then(known, False)
+        return then(known, False, kept)[0]
     return append_chunks(state, binding, chunks, then)
 
 

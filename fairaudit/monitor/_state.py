@@ -44,6 +44,7 @@ __all__ = [
     "StoredWindow",
     "append_chunks",
     "binding_hash",
+    "read_state",
     "read_windows",
 ]
 
@@ -189,26 +190,44 @@ def _transaction(path: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
-def read_windows(path: str | os.PathLike[str], binding: Mapping[str, Any]) -> list[StoredWindow]:
-    """Return the verified windows of an existing state file (no write)."""
+def _kept_alarms(connection: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Return the alarms earlier runs raised (meta ``alarms``; an alarm, once raised, stays)."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'alarms'").fetchone()
+    try:
+        kept = json.loads(row[0]) if row else []
+    except ValueError:
+        kept = []
+    return [a for a in kept if isinstance(a, dict)] if isinstance(kept, list) else []
+
+
+def read_state(
+    path: str | os.PathLike[str], binding: Mapping[str, Any]
+) -> tuple[list[StoredWindow], list[dict[str, Any]]]:
+    """Return the verified windows of an existing state file and its kept alarms (no write)."""
     state = Path(path)
     with _transaction(state, write=False) as connection:
         if not _check_format(connection, state):
-            return []
-        return _verified(connection, state, binding)
+            return [], []
+        return _verified(connection, state, binding), _kept_alarms(connection)
+
+
+def read_windows(path: str | os.PathLike[str], binding: Mapping[str, Any]) -> list[StoredWindow]:
+    """Return the verified windows of an existing state file (no write)."""
+    return read_state(path, binding)[0]
 
 
 def append_chunks(
     path: str | os.PathLike[str],
     binding: Mapping[str, Any],
     chunks: Sequence[Mapping[str, Any]],
-    then: Callable[[list[StoredWindow], bool], _T],
+    then: Callable[[list[StoredWindow], bool, list[dict[str, Any]]], tuple[_T, list[Any]]],
 ) -> _T:
     """Add ``chunks`` (label, file_sha256, rows, counts; one file) unless it is counted.
 
-    ``then(chunks, added)`` runs inside the transaction with every stored chunk (the new
-    ones last, if added); the inserts commit only if it returns. A file already counted
-    (its SHA-256 stored, whatever the labels) changes nothing (``added`` False).
+    ``then(chunks, added, kept)`` runs inside the transaction with every stored chunk (the
+    new ones last, if added) and the alarms earlier runs kept, and returns its result and
+    the alarms to keep; the inserts commit only if it returns. A file already counted (its
+    SHA-256 stored, whatever the labels) changes nothing (``added`` False).
     """
     state = Path(path)
     if state.exists() and not state.is_file():
@@ -224,8 +243,9 @@ def append_chunks(
             }
             connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
         windows = _verified(connection, state, binding)
+        kept = _kept_alarms(connection)
         if any(w.file_sha256 == chunks[0]["file_sha256"] for w in windows):
-            return then(windows, False)
+            return then(windows, False, kept)[0]
         added: list[StoredWindow] = []
         for chunk in chunks:
             previous = _last_hash(connection, binding)
@@ -243,7 +263,11 @@ def append_chunks(
                 (*row, new.recorded_at, previous, _entry_hash(new, previous)),
             )
             added.append(new)
-        return then([*windows, *added], True)
+        result, alarms = then([*windows, *added], True, kept)
+        connection.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('alarms', ?)", (json.dumps(alarms),)
+        )
+        return result
 
 
 def _last_hash(connection: sqlite3.Connection, binding: Mapping[str, Any]) -> str:

@@ -1,0 +1,82 @@
+"""Review fixes of ``fairaudit monitor``: a fixed family of tests, escaped names, epoch
+times, windows without the reference group, the state's chain head, messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tests.test_monitor import monitor, signed, valid, window
+
+__all__ = ["signed"]  # the fixture, shared with test_monitor
+
+
+def many_groups(path: Path, rng: np.random.Generator, extra: int = 20) -> Path:
+    """A window of f and m (no disparity) and ``extra`` groups the baseline never saw."""
+    frame = pd.read_csv(window(path, rng))
+    new = pd.DataFrame(
+        {
+            "label": rng.binomial(1, 0.5, 40 * extra),
+            "pred": rng.binomial(1, 0.5, 40 * extra),
+            "sex": [f"new{i}" for i in range(extra) for _ in range(40)],
+        }
+    )
+    pd.concat([frame, new]).to_csv(path, index=False)
+    return path
+
+
+def test_new_groups_do_not_change_the_tests_nor_erase_an_earlier_alarm(signed, tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    first = monitor(signed, window(tmp_path / "w1.csv", rng, ratio=0.55), tmp_path, "--no-ledger")
+    assert first.exit_code == 3, first.output
+    before = json.loads((tmp_path / "monitor.json").read_text())
+    second = monitor(signed, many_groups(tmp_path / "w2.csv", rng), tmp_path, "--no-ledger")
+    assert second.exit_code == 3, second.output
+    after = valid(json.loads((tmp_path / "monitor.json").read_text()))
+    assert after["settings"]["tests"] == before["settings"]["tests"] == 3
+    assert after["alarms"][0] == before["alarms"][0]
+    w1 = [s["windows"][0] for s in after["series"]]
+    assert w1 == [s["windows"][0] for s in before["series"]]  # earlier intervals unchanged
+    assert len(after["unmonitored"]) == 20
+    assert {u["first_window"] for u in after["unmonitored"]} == {"w2"}
+    assert "sex=new7 is not in the baseline (since window w2): not monitored" in second.output
+    page = (tmp_path / "monitor.html").read_text()
+    assert "Unmonitored groups" in page and "sex=new19" in page
+
+
+def test_an_alarm_once_raised_is_kept_in_later_reports() -> None:
+    from fairaudit.monitor._analysis import analyse
+    from fairaudit.monitor._settings import MonitorSettings
+    from fairaudit.monitor._window import Window
+
+    counts = [
+        {"grouping": "sex", "group": {"sex": "f"}, "tp": 500, "fp": 500, "fn": 500, "tn": 500},
+        {"grouping": "sex", "group": {"sex": "m"}, "tp": 750, "fp": 750, "fn": 750, "tn": 750},
+    ]
+    windows = [Window(1, "w1", 5000, ("x",), counts, "")]
+    references = {"sex": {"sex": "m"}}
+    settings = MonitorSettings(metrics=("selection_rate",))
+    kept = {
+        "grouping": "sex",
+        "group": {"sex": "f"},
+        "reference": {"sex": "m"},
+        "metric": "selection_rate",
+        "rule": "window ratio",
+        "window": "w0",
+        "window_seq": 1,
+        "group_label": "sex=f",
+        "reference_label": "sex=m",
+        "span_start": "w0",
+        "estimate": 0.5,
+        "low": 0.4,
+        "high": 0.6,
+        "bound": 0.8,
+    }
+    quiet = analyse(windows, counts, references, ["sex"], settings)
+    assert quiet["alarms"] == []
+    kept_run = analyse(windows, counts, references, ["sex"], settings, [kept])
+    assert [a["window"] for a in kept_run["alarms"]] == ["w0"]
+    assert kept_run["series"][0]["alarms"] == kept_run["alarms"]
