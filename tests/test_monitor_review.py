@@ -80,3 +80,24 @@ def test_an_alarm_once_raised_is_kept_in_later_reports() -> None:
     kept_run = analyse(windows, counts, references, ["sex"], settings, [kept])
     assert [a["window"] for a in kept_run["alarms"]] == ["w0"]
     assert kept_run["series"][0]["alarms"] == kept_run["alarms"]
+
+
+def test_an_alarm_line_escapes_names_from_the_data() -> None:
+    from fairaudit.monitor import alarm_line
+
+    alarm = {
+        "window": "w\x1b[2J1",
+        "rule": "window ratio",
+        "grouping": "sex",
+        "group_label": "sex=f\nALARM window w9 (forged)",
+        "reference_label": "sex=\x1b]8;;http://x\x07m",
+        "metric": "selection_rate",
+        "estimate": 0.5,
+        "low": 0.4,
+        "high": 0.6,
+        "bound": 0.8,
+        "span_start": "w\r1",
+    }
+    line = alarm_line(alarm)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\x07" not in line
+    assert line.count("ALARM") == 2 and line.startswith("ALARM window w")

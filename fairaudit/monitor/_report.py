@@ -187,15 +187,24 @@ def write_monitor_junit(document: Mapping[str, Any], path: Path) -> None:
 
 
 def alarm_line(alarm: Mapping[str, Any]) -> str:
-    """Return the console's line for an alarm: window, grouping, group, metric, value, bound."""
+    """Return the console's line for an alarm: window, grouping, group, metric, value, bound.
+
+    Names from the data (window labels, groupings, groups) are escaped for a terminal
+    (``display.terminal_text``): a newline in a group's name cannot forge a second line."""
+    from fairaudit.display import terminal_text
 
     def number(value: Any) -> str:
         return "undefined" if value is None else f"{value:.3f}"
 
+    text = {k: terminal_text(alarm[k]) for k in _NAMES}
     side = "below" if alarm["high"] is not None and alarm["high"] < alarm["bound"] else "above"
     return (
-        f"ALARM window {alarm['window']} ({alarm['rule']}): {alarm['grouping']} "
-        f"{alarm['group_label']} vs {alarm['reference_label']}, {alarm['metric']} ratio "
+        f"ALARM window {text['window']} ({alarm['rule']}): {text['grouping']} "
+        f"{text['group_label']} vs {text['reference_label']}, {alarm['metric']} ratio "
         f"{number(alarm['estimate'])} [{number(alarm['low'])}, {number(alarm['high'])}] "
-        f"{side} {number(alarm['bound'])} (windows {alarm['span_start']}..{alarm['window']})"
+        f"{side} {number(alarm['bound'])} (windows {text['span_start']}..{text['window']})"
     )
+
+
+#: The alarm's values that come from the data (escaped on the console).
+_NAMES = ("window", "grouping", "group_label", "reference_label", "span_start")
