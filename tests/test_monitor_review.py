@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.test_monitor import monitor, signed, valid, window
 
@@ -101,3 +102,35 @@ def test_an_alarm_line_escapes_names_from_the_data() -> None:
     line = alarm_line(alarm)
     assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\x07" not in line
     assert line.count("ALARM") == 2 and line.startswith("ALARM window w")
+
+
+@pytest.mark.parametrize("engine", ["numpy", "duckdb"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_epoch_second_times_are_refused_alike_on_both_engines(
+    signed, tmp_path, engine, suffix
+) -> None:
+    if engine == "duckdb":
+        pytest.importorskip("duckdb")
+    rng = np.random.default_rng(5)
+    frame = pd.read_csv(window(tmp_path / "w.csv", rng, rows=200))
+    frame.insert(0, "ts", 1_767_600_000 + np.arange(200) * 3600)  # epoch seconds, Jan 2026
+    data = tmp_path / f"log{suffix}"
+    frame.to_parquet(data) if suffix == ".parquet" else frame.to_csv(data, index=False)
+    result = monitor(
+        signed,
+        data,
+        tmp_path,
+        "--no-ledger",
+        "--time-col",
+        "ts",
+        "--window",
+        "week",
+        "--engine",
+        engine,
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the time column 'ts' holds numbers, not dates or times (epoch seconds?); "
+        "write it as ISO 8601 text (2026-01-05T08:00:00Z) or a timestamp column\n"
+    )
+    assert not (tmp_path / "monitor.html").exists()

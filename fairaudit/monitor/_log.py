@@ -18,6 +18,12 @@ from fairaudit.errors import ConfigError
 __all__ = ["cut_files", "cut_frames"]
 
 MSG_BAD_TIME = "the time column {column!r} has {count} value(s) that are not dates or times"
+MSG_NUMBER_TIME = (
+    "the time column {column!r} holds numbers, not dates or times (epoch seconds?); write "
+    "it as ISO 8601 text (2026-01-05T08:00:00Z) or a timestamp column"
+)
+#: A number as text (DuckDB reads a CSV's fields as text).
+_NUMBER = r"^\s*[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\s*$"
 #: strftime patterns of the calendar windows (DuckDB's and Python's agree on these).
 PATTERNS = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
 
@@ -32,6 +38,9 @@ def cut_frames(path: Path, time_col: str, window: str | int, stem: str) -> list[
     if isinstance(window, int):
         starts = range(0, len(frame), window)
         return [(f"{stem}#{i + 1}", frame.iloc[s : s + window]) for i, s in enumerate(starts)]
+    column = frame[time_col]
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        raise ConfigError(MSG_NUMBER_TIME.format(column=time_col))  # not 1970-01-01 silently
     with warnings.catch_warnings():  # "could not infer format": each value parsed alone
         warnings.simplefilter("ignore", UserWarning)
         times = pd.to_datetime(frame[time_col], errors="coerce", utc=True)
@@ -49,6 +58,22 @@ def cut_frames(path: Path, time_col: str, window: str | int, stem: str) -> list[
 def _quoted(name: str) -> str:
     """Return ``name`` as a SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _check_not_numbers(con: Any, relation: Any, time_col: str) -> None:
+    """Raise MSG_NUMBER_TIME when the time column holds numbers (as pandas' cut does)."""
+    kind = str(relation.types[relation.columns.index(time_col)]).upper()
+    if kind in ("VARCHAR", "TEXT"):
+        column = _quoted(time_col)
+        query = (
+            f"SELECT count({column}) > 0 AND count({column}) = "
+            f"count(*) FILTER (WHERE regexp_matches({column}, '{_NUMBER}')) FROM log_rows"
+        )
+        numeric = bool(con.sql(query).fetchall()[0][0])
+    else:
+        numeric = not any(word in kind for word in ("TIME", "DATE"))
+    if numeric:
+        raise ConfigError(MSG_NUMBER_TIME.format(column=time_col))
 
 
 def cut_files(path: Path, time_col: str, window: str, folder: Path) -> list[tuple[str, Path]]:
@@ -69,6 +94,7 @@ def cut_files(path: Path, time_col: str, window: str, folder: Path) -> list[tupl
         if time_col not in relation.columns:
             raise ConfigError(f"the time column {time_col!r} is not in {path.name}")
         con.register("log_rows", relation)
+        _check_not_numbers(con, relation, time_col)
         stamp = f"try_cast({_quoted(time_col)} AS TIMESTAMPTZ)"
         bad = con.sql(f"SELECT count(*) FROM log_rows WHERE {stamp} IS NULL").fetchall()[0][0]
         if bad:
