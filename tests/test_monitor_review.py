@@ -134,3 +134,21 @@ def test_epoch_second_times_are_refused_alike_on_both_engines(
         "write it as ISO 8601 text (2026-01-05T08:00:00Z) or a timestamp column\n"
     )
     assert not (tmp_path / "monitor.html").exists()
+
+
+def test_a_window_without_the_reference_group_is_counted_with_no_data_for_its_comparisons(
+    signed, tmp_path
+) -> None:
+    rng = np.random.default_rng(8)
+    assert monitor(signed, window(tmp_path / "w1.csv", rng), tmp_path, "--no-ledger").exit_code == 0
+    small = window(tmp_path / "w2.csv", rng, rows=60, groups=("f",), shares=(1.0,))
+    result = monitor(signed, small, tmp_path, "--no-ledger")
+    assert result.exit_code == 0, result.output
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
+    assert [w["rows"] for w in document["windows"]] == [5000, 60]
+    for series in document["series"]:
+        row = series["windows"][1]
+        assert row["reference_trials"] == 0 and row["ratio"] is None
+        assert row["ratio_anytime"] == [None, None]
+    third = monitor(signed, window(tmp_path / "w3.csv", rng, ratio=0.5), tmp_path, "--no-ledger")
+    assert third.exit_code == 3  # the stream goes on: later windows are judged

@@ -245,7 +245,10 @@ def _window_rows(
                 "reference_rate_ci_95": _pair(naive.rate2_ci[t]),
                 "ratio": _num(naive.ratio[t]),
                 "ratio_ci_95": _pair(naive.ratio_ci[t]),
-                "ratio_anytime": _pair(anytime[t]),
+                # no rows of the group or its reference this window: no data, no interval
+                "ratio_anytime": _pair(anytime[t])
+                if min(counts[1][t], counts[3][t])
+                else [None, None],
             }
         )
     return rows

@@ -130,10 +130,6 @@ def window_spec(baseline: Baseline, data: Path, engine: str) -> Any:
         options[key] = tuple(options.get(key, ()))
     if "features" in options:
         options["features"] = tuple(options["features"])
-    reference = {}
-    for feature, group in baseline.references().items():
-        if feature in group and len(group) == 1:
-            reference[feature] = str(group[feature])
     model = config.get("model")
     if model is not None:
         _check_model(baseline, Path(model))
@@ -142,7 +138,6 @@ def window_spec(baseline: Baseline, data: Path, engine: str) -> Any:
         sensitive=tuple(config.get("sensitive") or ()),
         model=None if model is None else Path(model),
         bins={k: tuple(v) for k, v in (config.get("bins") or {}).items()},
-        reference=reference,
         name=baseline.results.get("audit", {}).get("name"),
         intervals=False,
         mitigations=(),
