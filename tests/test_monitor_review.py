@@ -152,3 +152,26 @@ def test_a_window_without_the_reference_group_is_counted_with_no_data_for_its_co
         assert row["ratio_anytime"] == [None, None]
     third = monitor(signed, window(tmp_path / "w3.csv", rng, ratio=0.5), tmp_path, "--no-ledger")
     assert third.exit_code == 3  # the stream goes on: later windows are judged
+
+
+def test_a_truncated_state_is_refused_against_the_ledger(signed, tmp_path) -> None:
+    import sqlite3
+
+    rng = np.random.default_rng(9)
+    state = tmp_path / "state.sqlite"
+    files = [window(tmp_path / f"w{i}.csv", rng) for i in range(1, 4)]
+    for data in files[:2]:
+        assert monitor(signed, data, tmp_path, "--state", state).exit_code == 0
+    document = valid(json.loads((tmp_path / "monitor.json").read_text()))
+    with sqlite3.connect(state) as db:
+        last = db.execute("SELECT entry_hash FROM windows ORDER BY seq DESC").fetchone()[0]
+        assert document["state"]["chunks"] == 2 and document["state"]["head"] == last
+        db.execute("DELETE FROM windows WHERE seq = 2")  # the chain of what is left verifies
+    db.close()
+    result = monitor(signed, files[2], tmp_path, "--state", state)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: the monitor state {state} is behind the ledger")
+    assert "left 2 chunk(s)" in result.output and result.output.count("\n") == 1
+    # a new monitoring period: another state file, same page and ledger, is not refused
+    fresh = monitor(signed, files[2], tmp_path, "--state", tmp_path / "period2.sqlite")
+    assert fresh.exit_code == 0, fresh.output

@@ -74,7 +74,7 @@ def run_monitor(
         window_spec,
     )
     from fairaudit.monitor._report import monitor_document, publish_monitor, write_monitor_junit
-    from fairaudit.monitor._state import append_chunks, read_state
+    from fairaudit.monitor._state import StateView, append_chunks, check_head, read_state
     from fairaudit.monitor._window import audit_file, merge_chunks
     from fairaudit.provenance import file_sha256
 
@@ -92,19 +92,23 @@ def run_monitor(
     else:  # a baseline from the data: its columns; its family is the first (chained) window's
         binding["columns"] = verified.results["lineage"]["config"]
     digest = file_sha256(source.path)
-    known, kept = [], []
+    view = StateView([], [], None)
     if state.is_file() and state.stat().st_size:
-        known, kept = read_state(state, binding)
+        view = read_state(state, binding)
+    # an unsigned baseline has no name: the state file's, so that every run shares one
+    fallback = source.path.stem if verified.signed else state.stem
+    run_name = name or verified.results.get("audit", {}).get("name") or fallback
+    if ledger is not None:
+        check_head(view, ledger, output.with_suffix(".json"), run_name, state)
+    known = view.windows
     chunks: list[dict[str, Any]] = []
     if not any(chunk.file_sha256 == digest for chunk in known):
         label = source.label or source.path.stem
         chunks = audit_file(spec, digest, label, source.time_col, source.window)
     chunks = _place(chunks, known, state, source.path.name)
-    # an unsigned baseline has no name: the state file's, so that every run shares one
-    fallback = source.path.stem if verified.signed else state.stem
-    run_name = name or verified.results.get("audit", {}).get("name") or fallback
 
-    def then(stored: list[Any], added: bool, kept: list[Any]) -> tuple[MonitorRun, list[Any]]:
+    def then(now: Any, added: bool) -> tuple[MonitorRun, list[Any]]:
+        stored, kept = now.windows, now.alarms
         labels = tuple(dict.fromkeys(c.label for c in stored if c.file_sha256 == digest))
         windows = merge_chunks(stored)
         references = verified.references() if verified.signed else data_references(windows)
@@ -112,6 +116,7 @@ def run_monitor(
         rows = sum(c.rows for c in stored if c.file_sha256 == digest)
         read = {"sha256": digest, "rows": rows, "file_name": source.path.name}
         document = monitor_document(run_name, verified, settings, windows, analysis, read)
+        document["state"] = now.head()
         if not added:  # nothing new: the page, JSON and ledger stay as the first run left them
             return MonitorRun(document, False, labels), kept
         final = publish_monitor(document, output, sign_key=sign_key, ledger=ledger)
@@ -120,7 +125,7 @@ def run_monitor(
         return MonitorRun(final, True, labels), analysis["alarms"]
 
     if not chunks:
-        return then(known, False, kept)[0]
+        return then(view, False)[0]
     return append_chunks(state, binding, chunks, then)
 
 

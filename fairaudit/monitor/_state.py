@@ -15,6 +15,12 @@ holds:
   count, or deleting or reordering a chunk, breaks the chain, which every open verifies
   before anything is read or appended.
 
+The binding stored in ``meta`` also carries the state's random id (chained into the first
+hash) and ``meta`` keeps the alarms earlier runs raised (``alarms``; they stay). The chain
+is not keyed, so deleting the last chunks (or rewriting the chain) is caught only against
+a head recorded elsewhere: each run's signed JSON carries ``StateView.head()`` and
+``check_head`` compares it, via the ledger's last monitor entry, with the state.
+
 Writes are atomic: a window is inserted in one ``BEGIN IMMEDIATE`` transaction that stays
 open while the caller writes the report (``append_window``'s ``then``); if that fails or
 the process dies, SQLite rolls the insert back and the state is as before the run. A
@@ -26,10 +32,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,13 +46,15 @@ from fairaudit.errors import FairauditError
 from fairaudit.runtime import reproducible_time
 
 __all__ = [
+    "MSG_BEHIND",
     "STATE_FILE_NAME",
     "StateError",
+    "StateView",
     "StoredWindow",
     "append_chunks",
     "binding_hash",
+    "check_head",
     "read_state",
-    "read_windows",
 ]
 
 #: The default state file, in the output folder (beside the ledger).
@@ -62,6 +71,11 @@ MSG_BROKEN = (
 MSG_OTHER_BINDING = (
     "the monitor state {path} was started with another {what}; monitor with the same "
     "baseline and options, or start a new --state file"
+)
+MSG_BEHIND = (
+    "the monitor state {path} is behind the ledger: the last run recorded there ({audit}) "
+    "left {chunks} chunk(s) with head {head}, the state {found}; it was truncated, edited or "
+    "replaced by an older copy (restore it from a backup, or start a new --state file)"
 )
 MSG_NEWER = "{path} is a monitor state of schema {found}; this fairaudit reads {supported}"
 
@@ -97,6 +111,22 @@ class StoredWindow:
     rows: int
     counts: list[dict[str, Any]]
     recorded_at: str
+    entry_hash: str = ""
+
+
+@dataclass(frozen=True)
+class StateView:
+    """A verified state: its chunks, the alarms earlier runs kept, and its random id (set
+    when the state was created, chained into the first hash; None for older states)."""
+
+    windows: list[StoredWindow]
+    alarms: list[dict[str, Any]]
+    state_id: str | None
+
+    def head(self) -> dict[str, Any]:
+        """Return the chain head for the signed report: id, chunks and the last hash."""
+        last = self.windows[-1].entry_hash if self.windows else ""
+        return {"id": self.state_id or "", "chunks": len(self.windows), "head": last}
 
 
 def binding_hash(binding: Mapping[str, Any]) -> str:
@@ -153,7 +183,9 @@ def _verified(connection: sqlite3.Connection, path: Path, binding: Mapping[str, 
     rows = connection.execute(f"SELECT {_COLUMNS} FROM windows ORDER BY seq").fetchall()
     for expected_seq, row in enumerate(rows, start=1):
         try:
-            window = StoredWindow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+            window = StoredWindow(
+                row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], str(row[7])
+            )
         except (TypeError, ValueError):
             detail = "unreadable counts"
             raise StateError(MSG_BROKEN.format(path=path, seq=row[0], detail=detail)) from None
@@ -163,7 +195,7 @@ def _verified(connection: sqlite3.Connection, path: Path, binding: Mapping[str, 
         windows.append(window)
     if not isinstance(stored, dict):
         raise StateError(MSG_BROKEN.format(path=path, seq=0, detail="unreadable binding"))
-    for what in sorted(set(stored) | set(binding)):
+    for what in sorted((set(stored) | set(binding)) - {"state_id"}):
         if stored.get(what) != binding.get(what):
             raise StateError(MSG_OTHER_BINDING.format(path=path, what=what.replace("_", " ")))
     return windows
@@ -200,32 +232,32 @@ def _kept_alarms(connection: sqlite3.Connection) -> list[dict[str, Any]]:
     return [a for a in kept if isinstance(a, dict)] if isinstance(kept, list) else []
 
 
-def read_state(
-    path: str | os.PathLike[str], binding: Mapping[str, Any]
-) -> tuple[list[StoredWindow], list[dict[str, Any]]]:
-    """Return the verified windows of an existing state file and its kept alarms (no write)."""
+def _view(connection: sqlite3.Connection, path: Path, binding: Mapping[str, Any]) -> StateView:
+    windows = _verified(connection, path, binding)
+    row = connection.execute("SELECT value FROM meta WHERE key = 'binding'").fetchone()
+    state_id = json.loads(row[0]).get("state_id")
+    return StateView(windows, _kept_alarms(connection), None if state_id is None else str(state_id))
+
+
+def read_state(path: str | os.PathLike[str], binding: Mapping[str, Any]) -> StateView:
+    """Return the verified state of an existing state file (no write)."""
     state = Path(path)
     with _transaction(state, write=False) as connection:
         if not _check_format(connection, state):
-            return [], []
-        return _verified(connection, state, binding), _kept_alarms(connection)
-
-
-def read_windows(path: str | os.PathLike[str], binding: Mapping[str, Any]) -> list[StoredWindow]:
-    """Return the verified windows of an existing state file (no write)."""
-    return read_state(path, binding)[0]
+            return StateView([], [], None)
+        return _view(connection, state, binding)
 
 
 def append_chunks(
     path: str | os.PathLike[str],
     binding: Mapping[str, Any],
     chunks: Sequence[Mapping[str, Any]],
-    then: Callable[[list[StoredWindow], bool, list[dict[str, Any]]], tuple[_T, list[Any]]],
+    then: Callable[[StateView, bool], tuple[_T, list[Any]]],
 ) -> _T:
     """Add ``chunks`` (label, file_sha256, rows, counts; one file) unless it is counted.
 
-    ``then(chunks, added, kept)`` runs inside the transaction with every stored chunk (the
-    new ones last, if added) and the alarms earlier runs kept, and returns its result and
+    ``then(view, added)`` runs inside the transaction with the state (every stored chunk,
+    the new ones last, if added; the alarms earlier runs kept) and returns its result and
     the alarms to keep; the inserts commit only if it returns. A file already counted (its
     SHA-256 stored, whatever the labels) changes nothing (``added`` False).
     """
@@ -239,16 +271,16 @@ def append_chunks(
             meta = {
                 "format": STATE_FORMAT,
                 "schema_version": SCHEMA_VERSION,
-                "binding": json.dumps(dict(binding), sort_keys=True),
+                "binding": json.dumps({**binding, "state_id": _new_id(binding)}, sort_keys=True),
             }
             connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
-        windows = _verified(connection, state, binding)
-        kept = _kept_alarms(connection)
+        view = _view(connection, state, binding)
+        windows = view.windows
         if any(w.file_sha256 == chunks[0]["file_sha256"] for w in windows):
-            return then(windows, False, kept)[0]
+            return then(view, False)[0]
         added: list[StoredWindow] = []
+        previous = windows[-1].entry_hash if windows else _root(connection)
         for chunk in chunks:
-            previous = _last_hash(connection, binding)
             new = StoredWindow(
                 len(windows) + len(added) + 1,
                 str(chunk["label"]),
@@ -257,19 +289,67 @@ def append_chunks(
                 list(chunk["counts"]),
                 reproducible_time(),
             )
+            new = replace(new, entry_hash=_entry_hash(new, previous))
             row = (new.seq, new.label, new.file_sha256, new.rows, json.dumps(new.counts))
             connection.execute(
                 f"INSERT INTO windows ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, new.recorded_at, previous, _entry_hash(new, previous)),
+                (*row, new.recorded_at, previous, new.entry_hash),
             )
             added.append(new)
-        result, alarms = then([*windows, *added], True, kept)
+            previous = new.entry_hash
+        result, alarms = then(replace(view, windows=[*windows, *added]), True)
         connection.execute(
             "INSERT OR REPLACE INTO meta VALUES ('alarms', ?)", (json.dumps(alarms),)
         )
         return result
 
 
-def _last_hash(connection: sqlite3.Connection, binding: Mapping[str, Any]) -> str:
-    row = connection.execute("SELECT entry_hash FROM windows ORDER BY seq DESC LIMIT 1").fetchone()
-    return str(row[0]) if row else binding_hash(binding)
+def _new_id(binding: Mapping[str, Any]) -> str:
+    """Return a new state's id: random, or under SOURCE_DATE_EPOCH (reproducible outputs)
+    derived from the binding and that time, so that two such runs write the same bytes."""
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        seed = binding_hash(binding) + reproducible_time()
+        return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
+    return secrets.token_hex(16)
+
+
+def _root(connection: sqlite3.Connection) -> str:
+    """Return the hash of the stored binding (the first chunk's previous hash)."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'binding'").fetchone()
+    return binding_hash(json.loads(row[0]))
+
+
+def check_head(view: StateView, ledger: Path, report_json: Path, name: str, path: Path) -> None:
+    """Raise StateError when the state is behind the ledger's last monitor run of ``name``.
+
+    That run's JSON (``report_json``, the page's twin) carries the chain head it left; it
+    is trusted only when its id is the one the ledger recorded and matches its content.
+    The state must still hold that head at the same place (not truncated, not rewritten).
+    A state the ledger has not seen (another id: a new monitoring period), a ledger with
+    no monitor run of ``name``, or a JSON that is not the ledger's last are not judged.
+    """
+    from fairaudit.provenance import previous_audit
+
+    latest = previous_audit(ledger, name, "monitor") if ledger.is_file() else None
+    if latest is None or view.state_id is None:
+        return
+    try:
+        document = json.loads(report_json.read_bytes())
+        blank = {**document, "audit": {**document["audit"], "id": ""}}
+        trusted = (
+            document["audit"]["id"] == latest == hashlib.sha256(rfc8785.dumps(blank)).hexdigest()
+        )
+        head = document["state"]
+        chunks, last = int(head["chunks"]), str(head["head"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return
+    if not trusted or head.get("id") != view.state_id:
+        return
+    hashes = [w.entry_hash for w in view.windows]
+    if chunks > len(hashes) or (chunks and hashes[chunks - 1] != last):
+        found = f"has {len(hashes)}" if chunks > len(hashes) else "has another hash there"
+        raise StateError(
+            MSG_BEHIND.format(
+                path=path, audit=latest[:12], chunks=chunks, head=last[:12] or "-", found=found
+            )
+        )
