@@ -474,3 +474,85 @@ def test_the_audit_config_names_the_dataset(tmp_path: Path) -> None:
         "internal/loans",
     )
     assert mct_card(data)["model_parameters"]["data"][0]["name"] == "Loans 2026"
+
+
+# --- malformed reports ----------------------------------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def _trimmed(node: Any) -> Any:
+    """Return ``node`` with every list cut to its first two items (a smaller report to fuzz)."""
+    if isinstance(node, dict):
+        return {k: _trimmed(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_trimmed(v) for v in node[:2]]
+    return node
+
+
+def _node_paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Yield the path of every node under ``node`` (containers and leaves)."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        yield (*prefix, key)
+        if isinstance(value, dict | list):
+            yield from _node_paths(value, (*prefix, key))
+
+
+@pytest.fixture(scope="module")
+def task_reports(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Return the JSON of the regression sample's audit with --favorable-above (its derived
+    outcome) and of the multiclass sample's, lists trimmed to two items."""
+    from fairaudit.cli import cli
+
+    folder = tmp_path_factory.mktemp("task-cards")
+    runs = (("regression", "--favorable-above", "150"), ("multiclass",))
+    reports = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+        patch.delenv("FAIRAUDIT_SIGNING_KEY", raising=False)
+        for task, *options in runs:
+            out = folder / f"{task}.html"
+            config = str(SAMPLE / task / "audit.toml")
+            result = CliRunner().invoke(
+                cli, ["run", "--config", config, *options, "-o", str(out), "-q"]
+            )
+            assert result.exit_code == 0, result.output
+            reports.append(_trimmed(json.loads(out.with_suffix(".json").read_text())))
+    return reports
+
+
+def test_a_malformed_report_is_one_error_line(
+    task_reports: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Every node of a regression and a multiclass report set to "x", 5 or null: the card
+    command either writes a card or says `Error: ...` in one line, never a traceback (the
+    reviewer's finding: about 25 sites crashed, e.g. summary.worst_classes = 5)."""
+    path = tmp_path / "report.json"
+    formats = ("markdown", "huggingface", "mct")
+    runs = errors = 0
+    for base in task_reports:
+        for node in _node_paths(base):
+            for value in ("x", 5, None):
+                data = json.loads(json.dumps(base))
+                parent = data
+                for key in node[:-1]:
+                    parent = parent[key]
+                parent[node[-1]] = value
+                path.write_text(json.dumps(data), encoding="utf-8")
+                result = CliRunner().invoke(card, [str(path), "--format", formats[runs % 3]])
+                runs += 1
+                assert "Traceback" not in result.output, (node, value)
+                assert result.exception is None or isinstance(result.exception, SystemExit)
+                if result.exit_code:
+                    errors += 1
+                    assert result.exit_code == 1, (node, value, result.output)
+                    assert result.stderr.startswith("Error: "), (node, value)
+                    assert result.stderr.count("\n") == 1, (node, value, result.stderr)
+    assert runs > 3000 and errors > 100, (runs, errors)
+    data = {**task_reports[1], "summary": {**task_reports[1]["summary"], "worst_classes": 5}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert _invoke(str(path)).stderr == (
+        f"Error: '{path}' is not a fairaudit report JSON of a known version: a field has a "
+        "value of the wrong type or form (TypeError)\n"
+    )

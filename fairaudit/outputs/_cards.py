@@ -16,7 +16,7 @@ is idempotent: a second run with the same report rewrites the same bytes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fairaudit.display import terminal_json
 from fairaudit.outputs._card_huggingface import update_huggingface_card
@@ -33,6 +33,11 @@ from fairaudit.outputs._card_source import (
 from fairaudit.paths import atomic_write_bytes
 
 __all__ = ["CARD_FORMATS", "CardFormat", "export_card"]
+
+MSG_MALFORMED = (
+    "'{path}' is not a fairaudit report JSON of a known version: a field has a value of the "
+    "wrong type or form ({kind})"
+)
 
 CardFormat = Literal["huggingface", "mct", "markdown"]
 CARD_FORMATS: tuple[str, ...] = ("huggingface", "mct", "markdown")
@@ -59,7 +64,40 @@ def export_card(
     if format not in CARD_FORMATS:
         raise CardError(f"unknown card format {format!r}; choose one of {', '.join(CARD_FORMATS)}")
     data = load_report(report)
+    existing = _existing(card) if format != "mct" else None
     given = {"dataset_name": dataset_name, "dataset_type": dataset_type}
+    try:
+        text = _card_text(report, data, format, existing, card, report_html, given)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # A field of the wrong type or form (a report edited by hand, or of another
+        # version): one line naming the file, never a traceback. Nothing is written yet.
+        raise CardError(MSG_MALFORMED.format(path=report, kind=type(exc).__name__)) from None
+    if card is not None and format != "mct" and text != existing:
+        atomic_write_bytes(Path(card), text.encode("utf-8"))
+    return text
+
+
+def _existing(card: str | Path | None) -> str | None:
+    """Return the text of the card to update, or None when there is none yet."""
+    if card is None or not Path(card).exists():
+        return None
+    try:
+        return read_card_input(Path(card)).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CardError(MSG_REPORT_UNREADABLE.format(path=card, detail=exc)) from None
+
+
+def _card_text(
+    report: str | Path,
+    data: dict[str, Any],
+    format: CardFormat,
+    existing: str | None,
+    card: str | Path | None,
+    report_html: str | Path | None,
+    given: dict[str, str | None],
+) -> str:
+    """Return the card text of ``data`` in ``format`` (``export_card`` writes it): ``existing``
+    is the card's text to update, ``given`` the dataset name and type from the options."""
     given = {k: v for k, v in given.items() if v}
     if given:
         data = {**data, "audit": {**data["audit"], **given}}
@@ -68,14 +106,5 @@ def export_card(
         return terminal_json(mct_card(data), indent=2, allow_nan=False) + "\n"
     html = Path(report_html) if report_html is not None else default_report_html(Path(report))
     reference = report_reference(html) if html is not None else None
-    existing: str | None = None
-    if card is not None and Path(card).exists():
-        try:
-            existing = read_card_input(Path(card)).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CardError(MSG_REPORT_UNREADABLE.format(path=card, detail=exc)) from None
     update = update_huggingface_card if format == "huggingface" else update_markdown_card
-    text = update(existing, data, reference, source=str(card or "card"))
-    if card is not None and text != existing:
-        atomic_write_bytes(Path(card), text.encode("utf-8"))
-    return text
+    return update(existing, data, reference, source=str(card or "card"))
