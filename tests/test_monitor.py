@@ -280,7 +280,7 @@ def test_other_rules_on_the_same_state_are_refused(signed, tmp_path: Path) -> No
     rng = np.random.default_rng(11)
     assert monitor(signed, window(tmp_path / "w1.csv", rng), tmp_path).exit_code == 0
     result = monitor(signed, window(tmp_path / "w2.csv", rng), tmp_path, "--alpha", "0.2")
-    assert result.exit_code == 1 and "started with another settings" in result.output
+    assert result.exit_code == 1 and "started with different rules" in result.output
 
 
 def test_two_files_feeding_one_window_add_up(signed, tmp_path: Path) -> None:
@@ -576,4 +576,4 @@ def test_the_bernoulli_boundary_is_chosen_for_the_whole_period(signed, tmp_path:
     low, high = document["series"][0]["windows"][0]["ratio_anytime"]
     assert low < 1 < high
     result = monitor(signed, window(tmp_path / "w3.csv", rng), tmp_path, "--no-ledger")
-    assert result.exit_code == 1 and "started with another settings" in result.output
+    assert result.exit_code == 1 and "started with different rules" in result.output

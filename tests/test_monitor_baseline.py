@@ -60,7 +60,7 @@ def test_a_data_baseline_needs_its_columns_and_n_and_keeps_them(tmp_path: Path) 
         "monitor", other, "--target", "pred", "--prediction-col", "label", "--sensitive", "sex",
         "--no-ledger", "--baseline-windows", 2, "-o", tmp_path / "monitor.html",
     )  # fmt: skip
-    assert result.exit_code == 1 and "started with another columns" in result.output
+    assert result.exit_code == 1 and "started with different columns" in result.output
 
 
 def test_hostile_group_names_are_escaped_on_the_page_console_and_junit(tmp_path: Path) -> None:

@@ -175,3 +175,21 @@ def test_a_truncated_state_is_refused_against_the_ledger(signed, tmp_path) -> No
     # a new monitoring period: another state file, same page and ledger, is not refused
     fresh = monitor(signed, files[2], tmp_path, "--state", tmp_path / "period2.sqlite")
     assert fresh.exit_code == 0, fresh.output
+
+
+def test_messages_name_the_file_the_rules_and_the_label_already_counted(signed, tmp_path) -> None:
+    rng = np.random.default_rng(10)
+    data = window(tmp_path / "w1.csv", rng)
+    assert monitor(signed, data, tmp_path, "--no-ledger").exit_code == 0
+    again = monitor(signed, data, tmp_path, "--no-ledger", "--window-label", "2026-W09")
+    assert again.exit_code == 0
+    assert "already counted under window 'w1', not '2026-W09'; nothing added" in again.output
+    empty = tmp_path / "empty.csv"
+    empty.write_text("label,pred,sex\n")
+    result = monitor(signed, empty, tmp_path, "--no-ledger")
+    assert result.exit_code == 1 and result.output == f"Error: data file '{empty}' has no rows\n"
+    other = monitor(
+        signed, window(tmp_path / "w2.csv", rng), tmp_path, "--no-ledger", "--drift", "0.1"
+    )
+    assert other.exit_code == 1
+    assert "was started with different rules (--metric, --ratio-min" in other.output

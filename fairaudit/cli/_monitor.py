@@ -223,11 +223,17 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
             raise
         raise Interrupted(signal.SIGINT) from None
     unsigned = None if columns is None else settings.baseline_windows
-    _echo_run(run, data_path, output, state, ledger, unsigned)
+    _echo_run(run, data_path, output, state, ledger, unsigned, options["window_label"])
 
 
 def _echo_run(
-    run: Any, data: Path, output: Path, state: Path, ledger: Path | None, unsigned: int | None
+    run: Any,
+    data: Path,
+    output: Path,
+    state: Path,
+    ledger: Path | None,
+    unsigned: int | None,
+    label: str | None = None,
 ) -> None:
     """Print what the run did and its alarms (stderr); exit 3 on an alarm."""
     from fairaudit.display import terminal_text
@@ -236,6 +242,10 @@ def _echo_run(
     document = run.document
     counted = "counted" if run.added else "already counted; nothing added or written"
     labels = ", ".join(run.labels) or "no rows"
+    if not run.added and label is not None and label not in run.labels:
+        counted = (
+            f"already counted under window '{labels}', not '{label}'; nothing added or written"
+        )
     windows = len(document["windows"])
     click.echo(terminal_text(f"{data.name} ({labels}): {counted}; {windows} windows in {state}"))
     if run.added:

@@ -69,9 +69,17 @@ MSG_BROKEN = (
     "or damaged (restore it from a backup, or start a new state file)"
 )
 MSG_OTHER_BINDING = (
-    "the monitor state {path} was started with another {what}; monitor with the same "
+    "the monitor state {path} was started with {what}; monitor with the same "
     "baseline and options, or start a new --state file"
 )
+#: What differs, in MSG_OTHER_BINDING's words.
+_BOUND = {
+    "baseline_audit_id": "a different baseline audit",
+    "baseline_page_sha256": "a different baseline page",
+    "settings": "different rules (--metric, --ratio-min, --drift, --alpha, ...)",
+    "columns": "different columns",
+    "family": "a different set of watched groups",
+}
 MSG_BEHIND = (
     "the monitor state {path} is behind the ledger: the last run recorded there ({audit}) "
     "left {chunks} chunk(s) with head {head}, the state {found}; it was truncated, edited or "
@@ -197,7 +205,8 @@ def _verified(connection: sqlite3.Connection, path: Path, binding: Mapping[str, 
         raise StateError(MSG_BROKEN.format(path=path, seq=0, detail="unreadable binding"))
     for what in sorted((set(stored) | set(binding)) - {"state_id"}):
         if stored.get(what) != binding.get(what):
-            raise StateError(MSG_OTHER_BINDING.format(path=path, what=what.replace("_", " ")))
+            different = _BOUND.get(what, "a different " + what.replace("_", " "))
+            raise StateError(MSG_OTHER_BINDING.format(path=path, what=different))
     return windows
 
 

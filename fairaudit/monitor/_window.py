@@ -118,6 +118,10 @@ def _unlabelled(spec: Any) -> Any:
         if target in header and pd.read_csv(data, usecols=[target])[target].notna().any():
             return None
         frame = pd.read_csv(data)
+    if frame.empty:  # name the file, not the DataFrame it was read into
+        from fairaudit.data import MSG_NO_ROWS
+
+        raise ConfigError(MSG_NO_ROWS.format(path=data))
     # Any one label will do (the counts keep only selected / not selected): the positive
     # label when one is named (the audit checks that it occurs), else 0.
     fill: Any = 0 if spec.positive_label is None else spec.positive_label
