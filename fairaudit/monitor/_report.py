@@ -166,7 +166,7 @@ def write_monitor_junit(document: Mapping[str, Any], path: Path) -> None:
     """Write JUnit XML: one test case per watched (grouping, group, rate), failed by an alarm."""
     from xml.etree import ElementTree as ET
 
-    from fairaudit.outputs._junit import _xml as xml_text  # the audit's JUnit text rule
+    from fairaudit.outputs._junit import xml_text  # the audit's JUnit text rule
     from fairaudit.paths import atomic_write_bytes
 
     suite = ET.Element("testsuite", name="fairaudit monitor")

@@ -29,6 +29,7 @@ __all__ = [
     "junit_xml",
     "write_data_junit",
     "write_junit",
+    "xml_text",
 ]
 
 SUITE_NAME = "fairaudit policy"
@@ -40,8 +41,9 @@ MSG_NO_DATA_POLICY = "the data report has no policy section: audit it with a pol
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _xml(text: str) -> str:
-    # CI pages show these names: bidi and C1 controls become visible escapes too.
+def xml_text(text: str) -> str:
+    """Return ``text`` fit for JUnit XML: characters XML 1.0 forbids replaced, controls and
+    bidi controls shown as escapes (CI pages show these names; values come from the data)."""
     return display_text(_NOT_XML.sub("\ufffd", text))
 
 
@@ -121,21 +123,23 @@ def _suite(
     listed = ET.SubElement(suite, "properties")
     ET.SubElement(listed, "property", name="verdict", value=policy["verdict"])
     for layer in policy["layers"]:
-        value = _xml(f"{layer['source']} {layer['sha256']}")
+        value = xml_text(f"{layer['source']} {layer['sha256']}")
         ET.SubElement(listed, "property", name="policy", value=value)
     for name, value in properties:
-        ET.SubElement(listed, "property", name=name, value=_xml(value))
+        ET.SubElement(listed, "property", name=name, value=xml_text(value))
     counts = {"tests": 0, "failures": 0, "skipped": 0}
     for classname, name, status, message, details in cases:
         counts["tests"] += 1
-        case = ET.SubElement(suite, "testcase", classname=_xml(classname), name=_xml(name))
+        case = ET.SubElement(suite, "testcase", classname=xml_text(classname), name=xml_text(name))
         failed = (
             status == "fail"
             or (status == "warn" and fail_on == "warn")
             or (status == NOT_EVALUABLE and policy["not_evaluable"] == "fail")
         )
         skipped = NOT_EVALUABLE if status == NOT_APPLICABLE else status
-        counted = _status_element(case, skipped, _xml(message), _xml(details), failed=failed)
+        counted = _status_element(
+            case, skipped, xml_text(message), xml_text(details), failed=failed
+        )
         if counted is not None:
             counts[counted] += 1
     for key, count in counts.items():
