@@ -119,10 +119,17 @@ def test_threshold_from_the_config_file(tmp_path: Path) -> None:
     assert load_config(config).favorable_threshold == FavorableThreshold(0.25, "below")
     config = _config(tmp_path, "favorable_above = 100\n")
     assert load_config(config).favorable_above == 100.0
-    # The flag wins over the config, as every flag does; both kinds given is refused.
+    # The flag wins over the config, as every flag does, in either direction (the reviewer's
+    # finding: favorable_above in the config plus --favorable-below was refused as "both").
     assert load_config(config, {"favorable_above": 7.5}).favorable_above == 7.5
+    flipped = load_config(config, {"favorable_below": 7.5})
+    assert flipped.favorable_threshold == FavorableThreshold(7.5, "below")
+    assert flipped.favorable_above is None
+    assert load_config(config).with_overrides(favorable_below=2).favorable_above is None
+    with pytest.raises(ConfigError, match=MSG_THRESHOLD_BOTH):  # both on one layer
+        load_config(config, {"favorable_below": 7.5, "favorable_above": 1})
     with pytest.raises(ConfigError, match=MSG_THRESHOLD_BOTH):
-        load_config(config, {"favorable_below": 7.5})
+        load_config(_config(tmp_path, "favorable_above = 1\nfavorable_below = 2\n"))
     config = _config(tmp_path, 'favorable_above = "high"\n')
     with pytest.raises(ConfigError) as error:
         load_config(config)
@@ -131,6 +138,33 @@ def test_threshold_from_the_config_file(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="favorable-above must be a finite number, not nan"):
         load_config(_config(tmp_path, "favorable_above = nan\n"))
+
+
+def test_an_audits_threshold_replaces_the_manifests_shared_one(tmp_path: Path) -> None:
+    """A batch manifest's shared favorable_above under one audit's favorable_below: the
+    audit's own key wins (either direction); both keys on the audit stays an error."""
+    from fairaudit.batch import load_manifest
+
+    manifest = tmp_path / "audits.toml"
+    audit = 'data = "d.csv"\ntarget = "y"\nsensitive = ["sex"]\nprediction_col = "p"\n'
+    shared = 'task = "regression"\nfavorable_above = 150\n'
+    manifest.write_text(
+        f"{shared}[[audit]]\nname = 'one'\n{audit}favorable_below = 90\n"
+        f"[[audit]]\nname = 'two'\n{audit}",
+        encoding="utf-8",
+    )
+    one, two = load_manifest(manifest).audits
+    assert one.spec.favorable_threshold == FavorableThreshold(90.0, "below")
+    assert two.spec.favorable_threshold == FavorableThreshold(150.0, "above")
+    config = _config(tmp_path, "favorable_below = 3\n")  # a config file is the middle layer
+    manifest.write_text(f"{shared}[[audit]]\nconfig = '{config.name}'\n", encoding="utf-8")
+    assert load_manifest(manifest).audits[0].spec.favorable_below == 3.0
+    manifest.write_text(
+        f"[[audit]]\n{audit}task = 'regression'\nfavorable_above = 1\nfavorable_below = 2\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=MSG_THRESHOLD_BOTH):
+        load_manifest(manifest)
 
 
 def test_threshold_flags_on_the_command_line(

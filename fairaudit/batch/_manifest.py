@@ -51,7 +51,7 @@ from fairaudit.batch._data import (
 )
 from fairaudit.errors import ConfigError
 from fairaudit.paths import FileRole, check_file_roles, read_toml_file, require_regular_file
-from fairaudit.spec import AuditSpec, normalise_options
+from fairaudit.spec import AuditSpec, merge_layer, normalise_options
 
 __all__ = [
     "BATCH_KEYS",
@@ -162,12 +162,12 @@ def _audit_options(
         config = _path_value(table[CONFIG_KEY], f"audit {index} ({label}): config", manifest)
         try:
             raw, _ = read_toml_file(config, "config file")
-            options.update(normalise_options(raw, f"config file '{config}'", config.parent))
+            merge_layer(options, normalise_options(raw, f"config file '{config}'", config.parent))
         except ConfigError as exc:
             raise ConfigError(
                 MSG_CONFIG.format(path=manifest, index=index, name=label, detail=exc)
             ) from None
-    options.update(normalise_options(own, source, manifest.parent))
+    merge_layer(options, normalise_options(own, source, manifest.parent))
     missing = [k for k in ("data", "target") if k not in options]
     if missing:
         raise ConfigError(

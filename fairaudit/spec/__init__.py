@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +55,7 @@ __all__ = [
     "class_score_pairs",
     "in_memory",
     "load_config",
+    "merge_layer",
     "normalise_options",
 ]
 
@@ -398,11 +399,29 @@ class AuditSpec:
         return "audit"
 
     def with_overrides(self, **overrides: Any) -> AuditSpec:
-        """Return a copy with the given options replaced (``None`` values are ignored)."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """Return a copy with the given options replaced (``None`` values are ignored), as
+        :func:`merge_layer` puts them: a favourable threshold replaces the other direction's."""
+        options = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        merge_layer(options, {k: v for k, v in overrides.items() if v is not None})
+        return type(self)(**options)
 
 
 _FIELD_NAMES = {f.name for f in fields(AuditSpec)}
+#: Options that name one thing between them: a layer giving one replaces them all.
+_REPLACED_TOGETHER = (("score_col", "class_scores"), ("favorable_above", "favorable_below"))
+
+
+def merge_layer(options: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    """Put ``layer``'s options over ``options`` (a lower layer: a config under the command
+    line, a batch manifest's shared defaults under an audit's keys). A layer that names the
+    scores or the favourable threshold replaces the lower layer's in either form or
+    direction: ``--favorable-below`` overrides a config's ``favorable_above``; both in one
+    layer stays an error (``AuditSpec``)."""
+    for group in _REPLACED_TOGETHER:
+        if set(group) & set(layer):
+            for key in group:
+                options.pop(key, None)
+    options.update(layer)
 
 
 def normalise_options(options: dict[str, Any], source: str, base: Path | None) -> dict[str, Any]:
@@ -431,11 +450,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         raw, _ = read_toml_file(path, "config file")
         options.update(normalise_options(raw, f"config file '{path}'", Path(path).parent))
     given = {k: v for k, v in (overrides or {}).items() if v is not None and v != () and v != {}}
-    given = normalise_options(given, "command line", None)
-    if {"score_col", "class_scores"} & set(given):  # both name the scores: a flag replaces both
-        for key in ("score_col", "class_scores"):
-            options.pop(key, None)
-    options.update(given)
+    merge_layer(options, normalise_options(given, "command line", None))
     missing = [k for k in ("data", "target") if k not in options]
     if missing:
         what = {
