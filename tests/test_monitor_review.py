@@ -43,7 +43,11 @@ def test_new_groups_do_not_change_the_tests_nor_erase_an_earlier_alarm(signed, t
     assert w1 == [s["windows"][0] for s in before["series"]]  # earlier intervals unchanged
     assert len(after["unmonitored"]) == 20
     assert {u["first_window"] for u in after["unmonitored"]} == {"w2"}
-    assert "sex=new7 is not in the baseline (since window w2): not monitored" in second.output
+    assert (
+        "notice: 20 group(s) not in the baseline, not monitored (the page lists them): "
+        "sex=new0 (since w2); sex=new1 (since w2);"
+    ) in second.output
+    assert "and 15 more\n" in second.output
     page = (tmp_path / "monitor.html").read_text()
     assert "Unmonitored groups" in page and "sex=new19" in page
 

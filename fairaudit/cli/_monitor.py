@@ -256,12 +256,13 @@ def _echo_run(
         click.echo(
             f"  baseline: the first {unsigned} windows of the data (unsigned; no pre-release audit)"
         )
-    for group in document.get("unmonitored", []):
+    new = document.get("unmonitored", [])
+    if new:
+        shown = [terminal_text(f"{g['group_label']} (since {g['first_window']})") for g in new[:5]]
+        more = f" and {len(new) - 5} more" if len(new) > 5 else ""
         click.echo(
-            terminal_text(
-                f"  notice: {group['grouping']} {group['group_label']} is not in the baseline "
-                f"(since window {group['first_window']}): not monitored"
-            ),
+            f"  notice: {len(new)} group(s) not in the baseline, not monitored (the page lists "
+            f"them): {'; '.join(shown)}{more}",
             err=True,
         )
     for alarm in document["alarms"]:

@@ -203,7 +203,10 @@ def _verified(connection: sqlite3.Connection, path: Path, binding: Mapping[str, 
         windows.append(window)
     if not isinstance(stored, dict):
         raise StateError(MSG_BROKEN.format(path=path, seq=0, detail="unreadable binding"))
-    for what in sorted((set(stored) | set(binding)) - {"state_id"}):
+    # "family" came with 1.2.0 pages; it follows from the baseline (bound by its audit id),
+    # so a state started before it is read as before
+    ignored = {"state_id"} | ({"family"} - set(stored))
+    for what in sorted((set(stored) | set(binding)) - ignored):
         if stored.get(what) != binding.get(what):
             different = _BOUND.get(what, "a different " + what.replace("_", " "))
             raise StateError(MSG_OTHER_BINDING.format(path=path, what=different))
