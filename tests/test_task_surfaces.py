@@ -154,6 +154,40 @@ def test_batch_index_names_each_audits_task_and_headline(batch: dict[str, Any]) 
     )
 
 
+def test_batch_index_shows_the_derived_outcomes_failing_ratio(tmp_path: Path) -> None:
+    """A regression audit with favorable_above failing the four-fifths preset: its row says
+    why, the favourable-rate ratio of the derived outcome per grouping (the reviewer's
+    finding: the row showed only the KS distance and MAE ratio)."""
+    data = tmp_path / "scored.csv"
+    rows = [f"{100 + i % 7},{(120 if i % 2 else 100) + i % 13},{'ab'[i % 2]}" for i in range(400)]
+    data.write_text("y,pred,g\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    manifest = tmp_path / "audits.toml"
+    manifest.write_text(
+        f'[[audit]]\nname = "thresholded"\ndata = {json.dumps(str(data))}\ntarget = "y"\n'
+        'prediction_col = "pred"\nsensitive = ["g"]\ntask = "regression"\n'
+        'favorable_above = 110\npolicy = ["preset:four-fifths"]\n'
+        f'[[audit]]\nname = "plain"\ndata = {json.dumps(str(data))}\ntarget = "y"\n'
+        'prediction_col = "pred"\nsensitive = ["g"]\ntask = "regression"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(cli, ["batch", str(manifest), "-j", "1", "-o", str(out), "-q"])
+    assert result.exit_code == 3, result.output
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    thresholded, plain = index["audits"]
+    assert thresholded["status"] == "policy_failed" and "favorable_outcome" not in plain
+    report = json.loads((out / thresholded["report_json"]).read_text(encoding="utf-8"))
+    derived = report["summary"]["favorable_outcome"]
+    assert thresholded["favorable_outcome"] == {
+        "outcome": derived["outcome"],
+        "headline": derived["headline"],
+    }
+    ratio = next(h for h in derived["headline"] if h["metric"] == "demographic_parity_ratio")
+    assert ratio["value"] < 0.8  # the four-fifths preset fails on it
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert f"g: favourable-rate ratio {ratio['value']:.3f} (prediction &gt; 110)" in html
+
+
 def test_batch_index_escapes_hostile_group_names(batch: dict[str, Any]) -> None:
     html = batch["html"]
     assert "<script>alert(1)</script>" not in html

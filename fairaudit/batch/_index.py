@@ -106,11 +106,23 @@ def _multiclass_texts(worst_classes: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _favorable_texts(derived: dict[str, Any] | None) -> list[str]:
+    """Return each grouping's favourable-rate ratio of a regression audit's derived outcome
+    (``--favorable-above``/``--favorable-below``): what the four-fifths preset judges."""
+    if not derived:
+        return []
+    return [
+        f"{h['feature']}: favourable-rate ratio {_number(h.get('value'))} ({derived['outcome']})"
+        for h in derived["headline"]
+        if h["metric"] == "demographic_parity_ratio"
+    ]
+
+
 def headline_texts(outcome: Any) -> list[str]:
     """Return the index page's headline lines of a regression or multiclass audit (issue 17);
     empty for the others, whose headline the page writes from ``IndexRow.headline``."""
     if outcome.task == "regression":
-        return _regression_texts(outcome.headline)
+        return _regression_texts(outcome.headline) + _favorable_texts(outcome.favorable_outcome)
     if outcome.task == "multiclass":
         return _multiclass_texts(outcome.worst_classes)
     return []

@@ -70,7 +70,10 @@ class AuditOutcome:
     ``task`` is a model audit's task (``binary``, ``regression`` or ``multiclass``: the
     result's, or the spec's when it errs before a result and the task was given), None for a
     data audit; ``worst_classes`` a multiclass result's ``summary.worst_classes`` (else
-    empty). ``seconds`` is the wall time of the audit; it is left out of the index files so that
+    empty); ``favorable_outcome`` a regression result's derived outcome with
+    ``--favorable-above``/``--favorable-below`` (``{"outcome", "headline"}``: what its
+    favourable-outcome rules judge; None without a threshold, and then not in the index
+    entry). ``seconds`` is the wall time of the audit; it is left out of the index files so that
     they are reproducible.
     """
 
@@ -86,6 +89,7 @@ class AuditOutcome:
     report_json: str | None = None
     headline: list[dict[str, Any]] = field(default_factory=list)
     worst_classes: list[dict[str, Any]] = field(default_factory=list)
+    favorable_outcome: dict[str, Any] | None = None
     signature: SignatureStatus = "unsigned"
     signature_detail: str | None = None
     ledger: str | None = None
@@ -111,6 +115,7 @@ class AuditOutcome:
             "signature_detail": self.signature_detail,
             "ledger": self.ledger,
             "error": self.error,
+            **({"favorable_outcome": self.favorable_outcome} if self.favorable_outcome else {}),
         }
 
 
@@ -189,8 +194,18 @@ def _run_model_job(job: _Job, key: Ed25519PrivateKey | None) -> dict[str, Any]:
         "task": data["audit"].get("task") or "binary",  # a binary result names no task
         "headline": data["headline"],
         "worst_classes": (data.get("summary") or {}).get("worst_classes") or [],
+        "favorable_outcome": _derived_outcome(data),
         "ledger": "appended" if published.ledger is not None else None,
     }
+
+
+def _derived_outcome(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Return a regression result's derived outcome for the index (its text and headline),
+    None without a threshold."""
+    section = (data.get("summary") or {}).get("favorable_outcome")
+    if not section:
+        return None
+    return {"outcome": section["outcome"], "headline": section["headline"]}
 
 
 def _verify(outcome: AuditOutcome, output_dir: Path, key: Ed25519PrivateKey | None) -> None:
