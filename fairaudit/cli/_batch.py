@@ -10,11 +10,10 @@ import click
 
 from fairaudit.cli._command import Command
 from fairaudit.cli._options import (
-    PASSPHRASE_ENV,
     jobs_option,
-    passphrase_from,
     quiet_option,
     sign_key_option,
+    signing_key,
 )
 from fairaudit.display import terminal_text
 
@@ -87,13 +86,7 @@ def batch(
 
     parsed = load_manifest(manifest, output_dir=output_dir, sign_key=sign_key, ledger=ledger)
     check_manifest_files(parsed)
-    private_key = None
-    if parsed.sign_key is not None:
-        from fairaudit.provenance import load_private_key
-
-        private_key = load_private_key(
-            parsed.sign_key, passphrase=passphrase_from(PASSPHRASE_ENV, False)
-        )
+    private_key = signing_key(parsed.sign_key)
     result = run_batch(parsed, jobs=jobs, sign_key=private_key, progress=progress)
     html_path, json_path = write_index(result)
     for outcome in result.outcomes:

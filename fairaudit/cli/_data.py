@@ -19,6 +19,7 @@ from fairaudit.cli._options import (
     parse_pairs,
     policy_option,
     sign_key_option,
+    signing_key,
     verdict_options,
 )
 from fairaudit.errors import OutputError
@@ -198,7 +199,7 @@ def data_audit(data_path: Path, output: Path, **options: Any) -> None:
         **options,
     )
     html_path, json_path = _check_files(spec, output, publishing, junit)
-    key = _private_key(publishing["sign_key"])
+    key = signing_key(publishing["sign_key"])
     policy = load_data_policy(spec.policy)  # before any work: a broken policy fails fast
     report = data_audit(spec, policy)
     if html_path is None:
@@ -299,13 +300,3 @@ def _check_files(
     if ledger is not None:
         check_ledger_appendable(ledger)
     return html_path, json_path
-
-
-def _private_key(path: Path | None) -> Any:
-    """Return the signing key loaded before the audit runs (a wrong key fails fast), or None."""
-    if path is None:
-        return None
-    from fairaudit.cli._options import PASSPHRASE_ENV, passphrase_from
-    from fairaudit.provenance import load_private_key
-
-    return load_private_key(path, passphrase=passphrase_from(PASSPHRASE_ENV, False))

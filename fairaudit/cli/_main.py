@@ -23,16 +23,15 @@ from fairaudit.cli._console import policy_lines, run_summary
 from fairaudit.cli._history import diff, history, ledger
 from fairaudit.cli._options import (
     LEDGER_ENV,
-    PASSPHRASE_ENV,
     engine_option,
     jobs_option,
     mitigation_detail_option,
     no_ledger_option,
     parse_bins,
     parse_pairs,
-    passphrase_from,
     quiet_option,
     sign_key_option,
+    signing_key,
     verdict_options,
 )
 from fairaudit.cli._review import review
@@ -344,14 +343,7 @@ def run(
             ledger=None if no_ledger else ledger_path_for(output, ledger),
             sign_key=sign_key,
         )
-        private_key = None
-        if sign_key is not None:
-            from fairaudit.provenance import load_private_key
-
-            # Loaded before the audit runs, so a wrong key fails fast.
-            private_key = load_private_key(
-                sign_key, passphrase=passphrase_from(PASSPHRASE_ENV, False)
-            )
+        private_key = signing_key(sign_key)  # before the audit: a wrong key fails fast
         result = run_audit(spec, progress=progress, early_worker=True)
         published = publish_report(
             result, output, sign_key=private_key, ledger=ledger, use_ledger=not no_ledger

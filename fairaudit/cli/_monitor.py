@@ -9,12 +9,12 @@ from typing import Any
 import click
 
 from fairaudit.cli._command import Command
-from fairaudit.cli._data import _private_key
 from fairaudit.cli._options import (
     engine_option,
     ledger_option,
     no_ledger_option,
     sign_key_option,
+    signing_key,
     trusted_keys_options,
 )
 from fairaudit.errors import OutputError
@@ -210,7 +210,7 @@ def monitor(data_path: Path, output: Path, **options: Any) -> None:
             output=output,
             settings=settings,
             name=options["name"],
-            sign_key=_private_key(options["sign_key"]),
+            sign_key=signing_key(options["sign_key"]),
             ledger=ledger,
             junit=options["junit_path"],
         )

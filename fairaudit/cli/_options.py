@@ -28,6 +28,7 @@ __all__ = [
     "parse_edges",
     "parse_pairs",
     "passphrase_from",
+    "signing_key",
     "passphrase_options",
     "policy_option",
     "private_key_option",
@@ -56,6 +57,16 @@ def passphrase_from(env_var: str, prompt: bool) -> Callable[[], bytes]:
         return os.environ.get(env_var, "").encode("utf-8")
 
     return ask
+
+
+def signing_key(path: Path | None) -> Any:
+    """Return the ``--sign-key`` private key, loaded before the work runs (a wrong key or
+    passphrase fails fast; the passphrase from FAIRAUDIT_KEY_PASSPHRASE), or None."""
+    if path is None:
+        return None
+    from fairaudit.provenance import load_private_key
+
+    return load_private_key(path, passphrase=passphrase_from(PASSPHRASE_ENV, False))
 
 
 def private_key_option(help: str) -> Decorator[Any]:
