@@ -550,6 +550,14 @@ def test_a_malformed_report_is_one_error_line(
                     assert result.stderr.startswith("Error: "), (node, value)
                     assert result.stderr.count("\n") == 1, (node, value, result.stderr)
     assert runs > 3000 and errors > 100, (runs, errors)
+    # Numbers past float's range, and nesting past the stack (attack-found, same one line).
+    huge = json.loads(json.dumps(task_reports[0]))
+    huge["headline"][0]["value"] = 10**400
+    path.write_text(json.dumps(huge), encoding="utf-8")
+    assert _invoke(str(path)).stderr.endswith("(OverflowError)\n")
+    deep = '{"audit": {}, "lineage": {}, "metrics": {}, "headline": ' + "[" * 10**5 + "]" * 10**5
+    path.write_text(deep + "}", encoding="utf-8")
+    assert _invoke(str(path)).stderr.startswith(f"Error: '{path}' is not a fairaudit report.json")
     data = {**task_reports[1], "summary": {**task_reports[1]["summary"], "worst_classes": 5}}
     path.write_text(json.dumps(data), encoding="utf-8")
     assert _invoke(str(path)).stderr == (

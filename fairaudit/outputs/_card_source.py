@@ -165,7 +165,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
     else:
         try:
             data = json.loads(content.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise CardError(MSG_NOT_JSON.format(path=report, detail=exc)) from None
     if not isinstance(data, dict):
         raise CardError(MSG_NOT_JSON.format(path=report, detail="not a JSON object"))

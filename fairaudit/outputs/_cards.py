@@ -34,6 +34,17 @@ from fairaudit.paths import atomic_write_bytes
 
 __all__ = ["CARD_FORMATS", "CardFormat", "export_card"]
 
+#: What reading a field of the wrong type or form raises while a card is built (an int past
+#: float's range: OverflowError; nesting deeper than the stack: RecursionError).
+_MALFORMED = (
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
 MSG_MALFORMED = (
     "'{path}' is not a fairaudit report JSON of a known version: a field has a value of the "
     "wrong type or form ({kind})"
@@ -68,7 +79,7 @@ def export_card(
     given = {"dataset_name": dataset_name, "dataset_type": dataset_type}
     try:
         text = _card_text(report, data, format, existing, card, report_html, given)
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+    except _MALFORMED as exc:
         # A field of the wrong type or form (a report edited by hand, or of another
         # version): one line naming the file, never a traceback. Nothing is written yet.
         raise CardError(MSG_MALFORMED.format(path=report, kind=type(exc).__name__)) from None
