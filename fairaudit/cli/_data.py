@@ -12,13 +12,12 @@ from fairaudit.batch import MSG_BAD_POPULATION, MSG_NO_POPULATION_FILE, read_pop
 from fairaudit.cli._command import Command
 from fairaudit.cli._options import (
     engine_option,
-    ledger_option,
-    no_ledger_option,
+    junit_option,
+    page_record_options,
     parse_bins,
     parse_edges,
     parse_pairs,
     policy_option,
-    sign_key_option,
     signing_key,
     verdict_options,
 )
@@ -143,21 +142,8 @@ def _label_bins(ctx: click.Context, param: click.Parameter, value: str | None) -
     "...); repeat to layer. Exit status 3 when it fails."
 )
 @verdict_options
-@click.option(
-    "--junit",
-    "junit_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write JUnit XML, one test case per rule outcome, for CI (needs --policy).",
-)
-@ledger_option(
-    "Audit ledger (SQLite) to record the page in [default: fairaudit-ledger.sqlite in the "
-    "output folder]."
-)
-@no_ledger_option("Do not record the page in a ledger.")
-@sign_key_option(
-    "Ed25519 private key (PEM) to sign the page with "
-    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
-)
+@junit_option("Also write JUnit XML, one test case per rule outcome, for CI (needs --policy).")
+@page_record_options("page")
 def data_audit(data_path: Path, output: Path, **options: Any) -> None:
     """Audit a labelled data set for bias before any model: labels, representation, proxies.
 

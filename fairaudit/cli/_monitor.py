@@ -11,9 +11,8 @@ import click
 from fairaudit.cli._command import Command
 from fairaudit.cli._options import (
     engine_option,
-    ledger_option,
-    no_ledger_option,
-    sign_key_option,
+    junit_option,
+    page_record_options,
     signing_key,
     trusted_keys_options,
 )
@@ -136,21 +135,8 @@ _METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate")
     help="The monitor's name in the ledger [default: the baseline's name; without"
     " --baseline, the state file's].",
 )
-@click.option(
-    "--junit",
-    "junit_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write JUnit XML, one test case per watched group and rate.",
-)
-@ledger_option(
-    "Audit ledger (SQLite) to record the run in [default: fairaudit-ledger.sqlite in the "
-    "output folder]."
-)
-@no_ledger_option("Do not record the run in a ledger.")
-@sign_key_option(
-    "Ed25519 private key (PEM) to sign the page with "
-    "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
-)
+@junit_option("Also write JUnit XML, one test case per watched group and rate.")
+@page_record_options("run")
 def monitor(data_path: Path, output: Path, **options: Any) -> None:
     """Add one window of scored data to a fairness monitor and alarm honestly.
 

@@ -27,6 +27,8 @@ __all__ = [
     "parse_bins",
     "parse_edges",
     "parse_pairs",
+    "junit_option",
+    "page_record_options",
     "passphrase_from",
     "signing_key",
     "passphrase_options",
@@ -141,6 +143,31 @@ def ledger_option(help: str, *, default: str | None = None) -> Decorator[Any]:
 def no_ledger_option(help: str) -> Decorator[Any]:
     """``--no-ledger``: record nothing in a ledger."""
     return click.option("--no-ledger", is_flag=True, help=help)
+
+
+def junit_option(help: str) -> Decorator[Any]:
+    """``--junit`` as ``junit_path``: also write JUnit XML there."""
+    return click.option(
+        "--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help=help
+    )
+
+
+def page_record_options(thing: str) -> Callable[[F], F]:
+    """``--ledger``, ``--no-ledger`` and ``--sign-key`` of a command that writes one signed
+    page (``fairaudit data``, ``fairaudit monitor``); ``thing``: what the ledger records."""
+
+    def add(command: F) -> F:
+        command = sign_key_option(
+            "Ed25519 private key (PEM) to sign the page with "
+            "[env FAIRAUDIT_SIGNING_KEY; passphrase from FAIRAUDIT_KEY_PASSPHRASE]."
+        )(command)
+        command = no_ledger_option(f"Do not record the {thing} in a ledger.")(command)
+        return ledger_option(
+            f"Audit ledger (SQLite) to record the {thing} in [default: fairaudit-ledger.sqlite "
+            "in the output folder]."
+        )(command)
+
+    return add
 
 
 def engine_option(*, spark: bool = True) -> Decorator[Any]:
