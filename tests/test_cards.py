@@ -558,6 +558,10 @@ def test_a_malformed_report_is_one_error_line(
     deep = '{"audit": {}, "lineage": {}, "metrics": {}, "headline": ' + "[" * 10**5 + "]" * 10**5
     path.write_text(deep + "}", encoding="utf-8")
     assert _invoke(str(path)).stderr.startswith(f"Error: '{path}' is not a fairaudit report.json")
+    page = tmp_path / "report.html"  # the same inside a report.html
+    script = '<script type="application/json" id="fairaudit-data">'
+    page.write_text(f"<html>{script}{deep}}}</script></html>", encoding="utf-8")
+    assert _invoke(str(page)).stderr.startswith(f"Error: '{page}' is not a fairaudit report.json")
     data = {**task_reports[1], "summary": {**task_reports[1]["summary"], "worst_classes": 5}}
     path.write_text(json.dumps(data), encoding="utf-8")
     assert _invoke(str(path)).stderr == (

@@ -160,7 +160,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
 
         try:
             data: Any = extract_results(split_trailer(content)[0])
-        except FairauditError as exc:
+        except (FairauditError, RecursionError) as exc:  # RecursionError: nesting past the stack
             raise CardError(MSG_NOT_JSON.format(path=report, detail=exc)) from None
     else:
         try:
