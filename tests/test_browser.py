@@ -219,6 +219,37 @@ def _batch_index(folder: Path, hostile_config: Path) -> Path:
     return out / "index.html"
 
 
+def _monitor_page(folder: Path) -> Path:
+    """Return a fairaudit monitor page (issue 20) with an alarm: a signed baseline of two
+    groups (one named with markup), then three windows whose watched group's selection rate
+    falls to 0.6 of the other's."""
+    import numpy as np
+
+    from tests.test_monitor import window
+
+    root = folder / "monitor"
+    root.mkdir()
+    groups, watched = ("f", "<b>m</b> & co"), "f"
+    _invoke("keygen", "-o", str(root / "keys"), "--name", "aud")
+    rng = np.random.default_rng(7)
+    base = window(root / "base.csv", rng, groups=groups, watched=watched)
+    _invoke(
+        "run", str(base), "--target", "label", "--prediction-col", "pred", "--sensitive",
+        "sex", "--no-mitigation", "--no-ledger", "--sign-key", str(root / "keys/aud.key"),
+        "-o", str(root / "report.html"),
+    )  # fmt: skip
+    out = root / "monitor.html"
+    for week, ratio in enumerate((1.0, 0.6, 0.6), start=1):
+        data = window(root / f"week{week}.csv", rng, ratio=ratio, groups=groups, watched=watched)
+        result = CliRunner().invoke(
+            cli, ["monitor", str(data), "--baseline", str(root / "report.html"), "--key",
+                  str(root / "keys/aud.pub"), "--no-ledger", "-o", str(out)],
+        )  # fmt: skip
+        assert result.exit_code in (0, 3), result.output
+    assert result.exit_code == 3, result.output  # the last window alarms
+    return out
+
+
 @pytest.fixture(scope="module")
 def pages(
     tmp_path_factory: pytest.TempPathFactory,
@@ -236,6 +267,7 @@ def pages(
     large = _large_audit(folder)
     index = _batch_index(folder, folder / "hostile-1.toml")
     regression, multiclass = _regression_page(folder), _multiclass_page(folder)
+    monitor = _monitor_page(folder)
     report_headings = (
         "Summary",
         "Results by grouping",
@@ -253,6 +285,7 @@ def pages(
         "diff": Page(diff, ("Summary", "Groups", "Changed numbers")),
         "regression": Page(regression, report_headings),
         "multiclass": Page(multiclass, report_headings),
+        "monitor": Page(monitor, ("Alarms", "Rates per window", "Windows", "Method")),
     }
 
 
@@ -318,7 +351,17 @@ def _artifact(name: str) -> Path:
     return ARTIFACTS / name
 
 
-PAGE_NAMES = ("sample", "three", "hostile", "large", "index", "diff", "regression", "multiclass")
+PAGE_NAMES = (
+    "sample",
+    "three",
+    "hostile",
+    "large",
+    "index",
+    "diff",
+    "regression",
+    "multiclass",
+    "monitor",
+)
 #: The reports with issue 16's budgets: the sample and a three-feature audit of 600 rows
 #: with six mitigations.
 BUDGET_PAGES = ("sample", "three")
@@ -728,7 +771,9 @@ _BROKEN_WORDS = r"""() => {
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.parametrize("name", ["sample", "three", "index", "diff", "regression", "multiclass"])
+@pytest.mark.parametrize(
+    "name", ["sample", "three", "index", "diff", "regression", "multiclass", "monitor"]
+)
 def test_no_word_is_broken_inside_a_table_cell(
     browser: Any, pages: dict[str, Page], name: str, width: int
 ) -> None:
