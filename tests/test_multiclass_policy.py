@@ -293,6 +293,44 @@ def test_kinds_do_not_cross(result: dict[str, Any], tmp_path: Path) -> None:
     assert all("class" not in o for o in section["rules"][0]["outcomes"])
 
 
+def test_class_rules_on_a_binary_audit_are_listed_not_applicable(tmp_path: Path) -> None:
+    """A class rule beside a binary rule, on a binary audit: left out of the verdict, as the
+    data rules are (docs/policy.md), but listed with why in the policy JSON (the reviewer's
+    finding: it vanished, verdict pass, nothing in the JSON)."""
+    mixed = load_policy([_policy(tmp_path, '[[rule]]\nmetric = "demographic_parity_ratio"\n'
+                                 'min = 0.1\n[[rule]]\nmetric = "selection_rate_ratio"\n'
+                                 'class = "own"\nmin = 0.99\n')])  # fmt: skip
+    rows = pd.DataFrame({"y": [0, 1] * 40, "pred": [0, 1, 1, 0] * 20, "g": ["a", "b"] * 40})
+    binary = fairaudit.audit(data=rows, target="y", prediction_col="pred",
+                             sensitive=("g",)).to_dict()  # fmt: skip
+    section = evaluate_policy(mixed, binary).to_dict()
+    assert section["verdict"] == "pass" and [r["id"] for r in section["rules"]] == [
+        "demographic_parity_ratio"
+    ]
+    (skipped,) = section["not_applicable"]
+    assert skipped["id"] == "selection_rate_ratio:class=own"
+    assert skipped["applies_to"] == "multiclass"
+    assert skipped["reason"] == "class rules apply to multiclass audits; this audit is binary"
+    # Without such rules the key is absent: a binary report's bytes do not change.
+    assert "not_applicable" not in evaluate_policy(load_policy(["preset:four-fifths"]),
+                                                   binary).to_dict()  # fmt: skip
+
+
+def test_the_refusal_names_every_kind_of_rule(tmp_path: Path) -> None:
+    """A policy of a class rule and a binary rule on a regression audit: the refusal says the
+    rules are for binary model and multiclass audits, not that demographic_parity_difference
+    is a multiclass rule (it named the first rule's kind for all)."""
+    text = (
+        '[[rule]]\nmetric = "selection_rate_ratio"\nclass = "own"\nmin = 0.8\n'
+        '[[rule]]\nmetric = "demographic_parity_difference"\nmax = 0.1\n'
+    )
+    policy = load_policy([_policy(tmp_path, text)])
+    regression = {"audit": {"task": "regression"}, "metrics": {"by_group": []}, "headline": []}
+    with pytest.raises(PolicyError) as error:
+        evaluate_policy(policy, regression)
+    assert "are for multiclass and binary model audits" in str(error.value)
+
+
 def test_verdict_through_the_pipe(audit_cli: Any, tmp_path: Path) -> None:
     path = _hostile_csv(tmp_path, 600)
     policy = _policy(tmp_path, '[[rule]]\nid = "dp"\nmetric = "demographic_parity_difference"\n'

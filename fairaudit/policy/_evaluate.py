@@ -54,6 +54,7 @@ from fairaudit.policy._view import (
 )
 
 __all__ = [
+    "REASON_NOT_APPLICABLE",
     "REASON_NO_FEATURE",
     "REASON_NO_GROUPINGS",
     "REASON_NO_INTERVALS",
@@ -63,6 +64,7 @@ __all__ = [
     "REASON_TOO_FEW_GROUPS",
     "REASON_UNDEFINED",
     "evaluate_policy",
+    "skipped_rules",
 ]
 
 # Reasons for a not-evaluable outcome (shown in the report, JUnit and findings).
@@ -318,6 +320,30 @@ def _evaluate_regression(
     return _evaluate_rule(rule, view)
 
 
+#: The rules of each kind, and the audits they apply to, as a not-applicable reason says.
+_SKIPPED_KINDS = {
+    "model": ("binary model rules", "binary and multiclass audits"),
+    "data": ("data rules", "data audits (fairaudit data)"),
+    "regression": ("regression rules", "regression audits"),
+    "multiclass": ("multiclass rules", "multiclass audits"),
+}
+REASON_NOT_APPLICABLE = "{rules} apply to {audits}; this audit is {task}"
+
+
+def skipped_rules(others: tuple[Rule, ...], task: str) -> tuple[tuple[Rule, str], ...]:
+    """Return the rules a ``task`` audit cannot judge, each with why: listed in its JSON as
+    ``policy.not_applicable`` and left out of the verdict, as a data report lists a model
+    audit's rules (a ``class`` rule on a binary audit: "class rules apply to multiclass
+    audits; this audit is binary")."""
+    skipped = []
+    for rule in others:
+        rules, audits = _SKIPPED_KINDS.get(rule.applies_to, (rule.applies_to, rule.applies_to))
+        if rule.classes is not None:
+            rules = "class rules"
+        skipped.append((rule, REASON_NOT_APPLICABLE.format(rules=rules, audits=audits, task=task)))
+    return tuple(skipped)
+
+
 def evaluate_policy(
     policy: Policy,
     result: Mapping[str, Any],
@@ -344,7 +370,9 @@ def evaluate_policy(
         views = multiclass_views(result)
         missing = REASON_NO_FAVORABLE_CLASSES
         evaluated = tuple(_evaluate_views(rule, views.judged(rule), missing) for rule in applies)
-        return PolicyEvaluation(policy, evaluated, verdict_of(evaluated, mode), mode, (), others)
+        verdict = verdict_of(evaluated, mode)
+        skipped = skipped_rules(others, "multiclass")
+        return PolicyEvaluation(policy, evaluated, verdict, mode, (), others, skipped)
     regression = task == "regression"
     applies, others = split_rules(policy, "regression" if regression else "model")
     view = build_view(result)
@@ -378,4 +406,5 @@ def evaluate_policy(
             )
         )
     verdict = verdict_of(rules, mode)
-    return PolicyEvaluation(policy, rules, verdict, mode, tuple(mitigations), others)
+    skipped = skipped_rules(others, "regression" if regression else "binary")
+    return PolicyEvaluation(policy, rules, verdict, mode, tuple(mitigations), others, skipped)

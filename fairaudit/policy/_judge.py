@@ -151,6 +151,9 @@ class PolicyEvaluation:
     mitigations: tuple[MitigationEvaluation, ...] = ()
     #: The policy's rules for the other kind of report, not checked on this one.
     not_applicable: tuple[Rule, ...] = ()
+    #: The rules the result's JSON lists under ``not_applicable``, each with its reason
+    #: (``_evaluate.skipped_rules``); none: no key, so such reports keep their bytes.
+    skipped: tuple[tuple[Rule, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``policy`` section of the audit result's JSON."""
@@ -159,6 +162,16 @@ class PolicyEvaluation:
             "layers": [layer.to_dict() for layer in self.policy.layers],
             "not_evaluable": self.not_evaluable,
             "rules": [r.to_dict() for r in self.rules],
+            **(
+                {
+                    "not_applicable": [
+                        {**rule.to_dict(), "applies_to": rule.applies_to, "reason": reason}
+                        for rule, reason in self.skipped
+                    ]
+                }
+                if self.skipped
+                else {}
+            ),
             "approvals": approvals.to_dict() if approvals is not None else None,
             "mitigations": [m.to_dict() for m in self.mitigations],
             "verdict": self.verdict,
@@ -266,7 +279,10 @@ def split_rules(policy: Policy, kind: ReportKind) -> tuple[tuple[Rule, ...], tup
                 sources=", ".join(layer.source for layer in policy.layers),
                 kind=kind,
                 ids=", ".join(r.id for r in others),
-                other=_KIND_NAMES.get(others[0].applies_to, others[0].applies_to),
+                # every kind the rules are for, not only the first rule's
+                other=" and ".join(
+                    dict.fromkeys(_KIND_NAMES.get(r.applies_to, r.applies_to) for r in others)
+                ),
             )
         )
     return applies, others
