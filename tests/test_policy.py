@@ -1111,3 +1111,18 @@ def test_history_kinds_are_the_ledger_kinds() -> None:
     from fairaudit.provenance._ledger_store import ENTRY_KINDS
 
     assert KINDS == ENTRY_KINDS
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", '[[rule]]\nscope = "window"\nmetric = "selection_rate_ratio"\nmin = 0.8\n'],
+    ids=["empty", "window-only"],
+)
+def test_a_policy_without_rules_for_the_audit_is_an_error_not_a_pass(
+    text: str, tiny_result: dict[str, Any], write_policy: Callable[[str, str], str]
+) -> None:
+    # review R3: a policy whose only rules are the monitor's window rules (which the loader
+    # skips) passed `fairaudit run` with nothing checked (exit 0, verdict pass)
+    policy = _policy(write_policy, text)
+    with pytest.raises(PolicyError, match="would pass this report without checking anything"):
+        evaluate_policy(policy, tiny_result)

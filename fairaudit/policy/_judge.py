@@ -30,6 +30,10 @@ MSG_NO_RULES_FOR = (
     "policy {sources} has no rule for a {kind} audit: its rules ({ids}) are for {other} "
     "audits, so it would pass this report without checking anything"
 )
+MSG_NO_RULES = (
+    "policy {sources} has no rule for a {kind} audit (window rules are judged by fairaudit "
+    "monitor), so it would pass this report without checking anything"
+)
 
 #: How messages name the kinds of audit a rule is for.
 _KIND_NAMES = {
@@ -267,16 +271,20 @@ def worst_status(outcomes: Iterable[Outcome]) -> Status:
 def split_rules(policy: Policy, kind: ReportKind) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
     """Return the policy's rules for a ``kind`` audit and the others, which cannot apply.
 
-    A policy with rules, none of them for this kind, is a PolicyError: it would pass the
-    report without checking anything.
+    A policy with no rule for this kind (none at all, or only window rules, which the
+    loader leaves to fairaudit monitor) is a PolicyError: it would pass the report without
+    checking anything.
     """
     kinds, also = _JUDGED_BY.get(kind, (kind,)), _ALSO_JUDGED.get(kind, ())
     applies = tuple(r for r in policy.rules if r.applies_to in kinds or r.metric in also)
     others = tuple(r for r in policy.rules if r not in applies)
+    sources = ", ".join(layer.source for layer in policy.layers)
+    if not policy.rules:
+        raise PolicyError(MSG_NO_RULES.format(sources=sources, kind=_KIND_NAMES.get(kind, kind)))
     if others and not applies:
         raise PolicyError(
             MSG_NO_RULES_FOR.format(
-                sources=", ".join(layer.source for layer in policy.layers),
+                sources=sources,
                 kind=kind,
                 ids=", ".join(r.id for r in others),
                 # every kind the rules are for, not only the first rule's
