@@ -251,3 +251,18 @@ def test_a_worst_training_group_absent_from_the_evaluation_set_is_said(tmp_path:
     result.save(tmp_path / "r.html", use_ledger=False)
     page = (tmp_path / "r.html").read_text()
     assert "only &lt;i&gt;train&lt;/i&gt;" in page and "That group has no evaluation rows." in page
+
+
+def test_an_undefined_ratio_reads_as_a_sentence(tmp_path: Any) -> None:
+    # review R3: a model exact on the evaluation set (MAE 0, ratios undefined) read
+    # "Bounded group loss absolute the worst group's MAE ratio is undefined; it the worst ..."
+    from sklearn.tree import DecisionTreeRegressor
+
+    tree = DecisionTreeRegressor(random_state=0).fit(EVAL[["x"]], EVAL["y"])
+    result = fairaudit.audit(
+        EVAL, model=tree, target="y", sensitive="group", task="regression", train=TRAIN
+    )
+    result.save(tmp_path / "r.html", use_ledger=False)
+    page = (tmp_path / "r.html").read_text()
+    assert "absolute the worst" not in page and "it the worst" not in page
+    assert "ratio: undefined to " in page or "ratio undefined" in page

@@ -70,10 +70,13 @@ def _ratio_words(short: str, base: Mapping[str, Any], row: Mapping[str, Any]) ->
     """Return how the worst group's ``short`` ratio moves from the audited model to a row."""
     key = "mae_ratio" if short == "MAE" else "rmse_ratio"
     before, after = base[key].get("value"), row[key].get("value")
-    if before is None or after is None:
-        return f"the worst group's {short} ratio is undefined"
-    verb = "lowers" if after < before else "raises" if after > before else "leaves"
     who = f" ({display_text(group_label(row[key]['group']))})" if row[key].get("group") else ""
+    if before is None and after is None:
+        return f"leaves the worst group's {short} ratio undefined"
+    if before is None or after is None:  # a phrase that starts with a verb, as the others
+        shown = ["undefined" if v is None else f"{v:.3f}" for v in (before, after)]
+        return f"changes the worst group's {short} ratio: {shown[0]} to {shown[1]}{who}"
+    verb = "lowers" if after < before else "raises" if after > before else "leaves"
     return f"{verb} the worst group's {short} ratio: {before:.3f} to {after:.3f}{who}"
 
 
