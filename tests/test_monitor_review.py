@@ -197,3 +197,31 @@ def test_messages_name_the_file_the_rules_and_the_label_already_counted(signed, 
     )
     assert other.exit_code == 1
     assert "was started with different rules (--metric, --ratio-min" in other.output
+
+
+def test_deleting_the_json_beside_the_page_does_not_turn_the_head_check_off(
+    signed, tmp_path
+) -> None:
+    # review R3: deleting the last rows AND monitor.json ran (exit 0) on the truncated state
+    import sqlite3
+
+    rng = np.random.default_rng(11)
+    state = tmp_path / "state.sqlite"
+    files = [window(tmp_path / f"w{i}.csv", rng) for i in range(1, 4)]
+    for data in files[:2]:
+        assert monitor(signed, data, tmp_path, "--state", state).exit_code == 0
+    with sqlite3.connect(state) as db:
+        db.execute("DELETE FROM windows WHERE seq = 2")
+    db.close()
+    report = tmp_path / "monitor.json"
+    report.unlink()
+    result = monitor(signed, files[2], tmp_path, "--state", state)
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith(f"Error: the monitor state {state} cannot be checked")
+    assert "missing or unreadable" in result.output and not report.exists()
+    report.write_text('{"audit": {"id": "0"}, "state": {"chunks": 1, "head": ""}}')
+    forged = monitor(signed, files[2], tmp_path, "--state", state)
+    assert forged.exit_code == 1 and "not the JSON the ledger recorded" in forged.output
+    # a new monitoring period (a new state file) still starts
+    fresh = monitor(signed, files[2], tmp_path, "--state", tmp_path / "period2.sqlite")
+    assert fresh.exit_code == 0, fresh.output

@@ -85,6 +85,11 @@ MSG_BEHIND = (
     "left {chunks} chunk(s) with head {head}, the state {found}; it was truncated, edited or "
     "replaced by an older copy (restore it from a backup, or start a new --state file)"
 )
+MSG_UNCHECKED = (
+    "the monitor state {path} cannot be checked against the ledger: its last run of this "
+    "monitor ({audit}) left {report}, which is {problem}; restore that file (the chain head "
+    "it records shows whether the state was truncated), or start a new --state file"
+)
 MSG_NEWER = "{path} is a monitor state of schema {found}; this fairaudit reads {supported}"
 
 _CREATE = (
@@ -337,14 +342,23 @@ def check_head(view: StateView, ledger: Path, report_json: Path, name: str, path
     That run's JSON (``report_json``, the page's twin) carries the chain head it left; it
     is trusted only when its id is the one the ledger recorded and matches its content.
     The state must still hold that head at the same place (not truncated, not rewritten).
-    A state the ledger has not seen (another id: a new monitoring period), a ledger with
-    no monitor run of ``name``, or a JSON that is not the ledger's last are not judged.
+    A state the ledger has not seen (another id: a new monitoring period, or a new state
+    file) or a ledger with no monitor run of ``name`` is not judged; a missing, unreadable
+    or other JSON than the ledger's last is a StateError (deleting it must not turn the
+    check off).
     """
     from fairaudit.provenance import previous_audit
 
     latest = previous_audit(ledger, name, "monitor") if ledger.is_file() else None
     if latest is None or view.state_id is None:
         return
+
+    def unchecked(problem: str) -> StateError:
+        # deleting the JSON (or replacing it) must not turn the check off (review R3)
+        return StateError(
+            MSG_UNCHECKED.format(path=path, audit=latest[:12], report=report_json, problem=problem)
+        )
+
     try:
         document = json.loads(report_json.read_bytes())
         blank = {**document, "audit": {**document["audit"], "id": ""}}
@@ -353,9 +367,13 @@ def check_head(view: StateView, ledger: Path, report_json: Path, name: str, path
         )
         head = document["state"]
         chunks, last = int(head["chunks"]), str(head["head"])
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return
-    if not trusted or head.get("id") != view.state_id:
+    except OSError:
+        raise unchecked("missing or unreadable") from None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise unchecked("not that run's monitor JSON") from None
+    if not trusted:
+        raise unchecked("not the JSON the ledger recorded")
+    if head.get("id") != view.state_id:
         return
     hashes = [w.entry_hash for w in view.windows]
     if chunks > len(hashes) or (chunks and hashes[chunks - 1] != last):
