@@ -158,14 +158,20 @@ def test_a_window_without_the_reference_group_is_counted_with_no_data_for_its_co
     assert third.exit_code == 3  # the stream goes on: later windows are judged
 
 
-def test_a_truncated_state_is_refused_against_the_ledger(signed, tmp_path) -> None:
-    import sqlite3
-
-    rng = np.random.default_rng(9)
+def _two_runs(signed, tmp_path, seed: int) -> tuple[Path, list[Path]]:
+    """Run the monitor on two of three windows into tmp_path/state.sqlite (with a ledger)."""
+    rng = np.random.default_rng(seed)
     state = tmp_path / "state.sqlite"
     files = [window(tmp_path / f"w{i}.csv", rng) for i in range(1, 4)]
     for data in files[:2]:
         assert monitor(signed, data, tmp_path, "--state", state).exit_code == 0
+    return state, files
+
+
+def test_a_truncated_state_is_refused_against_the_ledger(signed, tmp_path) -> None:
+    import sqlite3
+
+    state, files = _two_runs(signed, tmp_path, 9)
     document = valid(json.loads((tmp_path / "monitor.json").read_text()))
     with sqlite3.connect(state) as db:
         last = db.execute("SELECT entry_hash FROM windows ORDER BY seq DESC").fetchone()[0]
@@ -205,11 +211,7 @@ def test_deleting_the_json_beside_the_page_does_not_turn_the_head_check_off(
     # review R3: deleting the last rows AND monitor.json ran (exit 0) on the truncated state
     import sqlite3
 
-    rng = np.random.default_rng(11)
-    state = tmp_path / "state.sqlite"
-    files = [window(tmp_path / f"w{i}.csv", rng) for i in range(1, 4)]
-    for data in files[:2]:
-        assert monitor(signed, data, tmp_path, "--state", state).exit_code == 0
+    state, files = _two_runs(signed, tmp_path, 11)
     with sqlite3.connect(state) as db:
         db.execute("DELETE FROM windows WHERE seq = 2")
     db.close()
@@ -225,3 +227,31 @@ def test_deleting_the_json_beside_the_page_does_not_turn_the_head_check_off(
     # a new monitoring period (a new state file) still starts
     fresh = monitor(signed, files[2], tmp_path, "--state", tmp_path / "period2.sqlite")
     assert fresh.exit_code == 0, fresh.output
+
+
+def test_a_state_rehashed_without_its_id_is_refused_against_the_ledger(signed, tmp_path) -> None:
+    # review R3: dropping state_id from the binding, deleting the last row and rehashing
+    # the (unkeyed) chain verified and skipped the head check (exit 0)
+    import sqlite3
+
+    from fairaudit.monitor import _state
+
+    state, files = _two_runs(signed, tmp_path, 12)
+    with sqlite3.connect(state) as db:
+        binding = json.loads(
+            db.execute("SELECT value FROM meta WHERE key = 'binding'").fetchone()[0]
+        )
+        del binding["state_id"]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'binding'", (json.dumps(binding),))
+        db.execute("DELETE FROM windows WHERE seq = 2")
+        row = db.execute(f"SELECT {_state._COLUMNS} FROM windows").fetchone()
+        kept = _state.StoredWindow(*row[:4], json.loads(row[4]), row[5], "")
+        previous = _state.binding_hash(binding)
+        db.execute(
+            "UPDATE windows SET previous_hash = ?, entry_hash = ?",
+            (previous, _state._entry_hash(kept, previous)),
+        )
+    db.close()
+    result = monitor(signed, files[2], tmp_path, "--state", state)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: the monitor state {state} is not the state")

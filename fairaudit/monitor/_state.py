@@ -90,6 +90,11 @@ MSG_UNCHECKED = (
     "monitor ({audit}) left {report}, which is {problem}; restore that file (the chain head "
     "it records shows whether the state was truncated), or start a new --state file"
 )
+MSG_OTHER_STATE = (
+    "the monitor state {path} is not the state the ledger's last run of this monitor "
+    "({audit}) used (state id {recorded}); it was rewritten or replaced (restore it from a "
+    "backup, or start a new --state file: a new file is a new monitoring period)"
+)
 MSG_NEWER = "{path} is a monitor state of schema {found}; this fairaudit reads {supported}"
 
 _CREATE = (
@@ -342,16 +347,16 @@ def check_head(view: StateView, ledger: Path, report_json: Path, name: str, path
     That run's JSON (``report_json``, the page's twin) carries the chain head it left; it
     is trusted only when its id is the one the ledger recorded and matches its content.
     The state must still hold that head at the same place (not truncated, not rewritten).
-    A state the ledger has not seen (another id: a new monitoring period, or a new state
-    file) or a ledger with no monitor run of ``name`` is not judged; a missing, unreadable
-    or other JSON than the ledger's last is a StateError (deleting it must not turn the
-    check off).
+    A new (absent or empty) state file, a new monitoring period, or a ledger with no
+    monitor run of ``name`` is not judged. A missing, unreadable or other JSON than the
+    ledger's last, or an existing state with another id than that run's (rewritten and
+    rehashed, or swapped), is a StateError: deleting the JSON must not turn the check off.
     """
     from fairaudit.provenance import previous_audit
 
     latest = previous_audit(ledger, name, "monitor") if ledger.is_file() else None
-    if latest is None or view.state_id is None:
-        return
+    if latest is None or not (path.is_file() and path.stat().st_size):
+        return  # no run to check against, or a new state file: a new monitoring period
 
     def unchecked(problem: str) -> StateError:
         # deleting the JSON (or replacing it) must not turn the check off (review R3)
@@ -365,7 +370,9 @@ def check_head(view: StateView, ledger: Path, report_json: Path, name: str, path
         trusted = (
             document["audit"]["id"] == latest == hashlib.sha256(rfc8785.dumps(blank)).hexdigest()
         )
-        head = document["state"]
+        head = document.get("state")
+        if head is None and view.state_id is None and trusted:
+            return  # a state and a run from before state ids (schema < 1.2.0)
         chunks, last = int(head["chunks"]), str(head["head"])
     except OSError:
         raise unchecked("missing or unreadable") from None
@@ -373,8 +380,13 @@ def check_head(view: StateView, ledger: Path, report_json: Path, name: str, path
         raise unchecked("not that run's monitor JSON") from None
     if not trusted:
         raise unchecked("not the JSON the ledger recorded")
-    if head.get("id") != view.state_id:
-        return
+    recorded = str(head.get("id") or "")
+    if recorded != (view.state_id or ""):
+        # an existing state with another id (or none) was rewritten or swapped (review R3:
+        # dropping state_id from the binding and rehashing the unkeyed chain evaded the check)
+        raise StateError(
+            MSG_OTHER_STATE.format(path=path, audit=latest[:12], recorded=recorded[:12] or "-")
+        )
     hashes = [w.entry_hash for w in view.windows]
     if chunks > len(hashes) or (chunks and hashes[chunks - 1] != last):
         found = f"has {len(hashes)}" if chunks > len(hashes) else "has another hash there"
