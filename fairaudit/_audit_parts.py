@@ -29,7 +29,7 @@ from fairaudit.measure import (
     refuse_unbuilt,
     regression_checks,
 )
-from fairaudit.result import (  # H3 wiring: FAVORABLE_OUTCOME_SCHEMA_VERSION
+from fairaudit.result import (
     FAVORABLE_OUTCOME_SCHEMA_VERSION,
     MULTICLASS_SCHEMA_VERSION,
     TASK_SCHEMA_VERSION,
@@ -153,22 +153,19 @@ def audit_section(
 
 
 def measured(
-    spec: AuditSpec,
-    measurement: Any,
-    checks: list[Check],
-    data: dict[str, Any],
-    engine: str,
-    model: dict[str, Any] | None,
-    predictions: dict[str, Any],
+    spec: AuditSpec, measurement: Any, checks: list[Check], counted: Any
 ) -> dict[str, Any]:
     """Return the AuditResult's fields that every task fills alike: lineage, checks,
-    metrics, disparities, headline, uncertainty, findings and summary."""
+    metrics, disparities, headline, uncertainty, findings and summary. ``counted``: the
+    engine's counts (``EngineCounts`` or ``TaskCounts``: their ``lineage_data``, ``engine``,
+    ``model_lineage`` and ``prediction_source``)."""
+    model = counted.model_lineage
     return {
         "lineage": {
-            "data": data,
-            "engine": engine,
+            "data": counted.lineage_data,
+            "engine": counted.engine,
             "model": model,
-            "predictions": predictions,
+            "predictions": counted.prediction_source,
             "environment": environment(),
             "config": spec.effective_config(),
         },
@@ -200,7 +197,7 @@ def _decider(spec: AuditSpec, task: str) -> Callable[[TargetSummary], TaskDecisi
             summary, task=spec.task, positive_label=spec.positive_label, column=spec.target
         )
         refuse_unbuilt(spec, decision)
-        spec.check_task(decision.task)  # H3 wiring (issue 17): options of another task
+        spec.check_task(decision.task)  # options of another task
         if decision.task != task:
             raise ConfigError(MSG_OTHER_TASK.format(task=decision.task, reason=decision.reason))
         return decision
@@ -288,7 +285,7 @@ def audit_regression(spec: AuditSpec, say: Progress) -> AuditResult:
     if spec.intervals:
         say(f"computing {spec.confidence:.0%} intervals and tests")
         measurement.add_uncertainty(confidence=spec.confidence)
-    # H3 wiring (issue 17): --favorable-above/-below T: the derived binary view
+    # --favorable-above/-below T: the derived binary view
     from fairaudit.measure._regression_threshold import favorable_outcome
 
     outcome = favorable_outcome(counted.regression, spec)
@@ -296,7 +293,7 @@ def audit_regression(spec: AuditSpec, say: Progress) -> AuditResult:
     if counted.data is not None:  # the numpy engine: the rows a mitigation refits on
         mitigations = _regression_mitigations(spec, counted.data, counted.numbers, measurement, say)
     checks = [*counted.checks, counted.decision.check(), *group_checks]
-    checks += outcome.checks if outcome else []  # H3 wiring
+    checks += outcome.checks if outcome else []
     checks += unsafe_model_checks(counted.model_lineage) + [
         c if c.id != "mitigation" or mitigations is None else Check("mitigation", "info", _RAN)
         for c in regression_checks(spec)
@@ -308,16 +305,8 @@ def audit_regression(spec: AuditSpec, say: Progress) -> AuditResult:
         schema_version=FAVORABLE_OUTCOME_SCHEMA_VERSION if outcome else TASK_SCHEMA_VERSION,
         tool={"name": "fairaudit", "version": __version__},
         audit=audit_section(spec, features, measurement, task),
-        **measured(
-            spec,
-            measurement,
-            checks,
-            counted.lineage_data,
-            counted.engine,
-            counted.model_lineage,
-            counted.prediction_source,
-        )
-        | (  # H3 wiring: summary.favorable_outcome
+        **measured(spec, measurement, checks, counted)
+        | (  # --favorable-above/-below: summary.favorable_outcome
             {"summary": {**measurement.summary(), "favorable_outcome": outcome.section}}
             if outcome
             else {}
@@ -334,7 +323,7 @@ def audit_multiclass(spec: AuditSpec, say: Progress) -> AuditResult:
     favorable = favorable_classes(spec.favorable_label)
     say("computing metrics")
     measurement = MulticlassMeasurement(
-        # H4 (issue 17): per-class scores (numpy engine) give one-vs-rest roc_auc by class
+        # per-class scores (numpy engine) give one-vs-rest roc_auc by class
         MulticlassStatistics(counts, getattr(counted.numbers, "scores", None)),
         reference=spec.reference,
         min_group_size=spec.min_group_size,
@@ -359,16 +348,7 @@ def audit_multiclass(spec: AuditSpec, say: Progress) -> AuditResult:
         schema_version=MULTICLASS_SCHEMA_VERSION,
         tool={"name": "fairaudit", "version": __version__},
         audit=section,
-        **measured(
-            spec,
-            measurement,
-            checks,
-            counted.lineage_data,
-            counted.engine,
-            counted.model_lineage,
-            counted.prediction_source,
-        )
-        | {"summary": summary},  # fmt: skip
+        **measured(spec, measurement, checks, counted) | {"summary": summary},  # fmt: skip
     )
 
 

@@ -231,7 +231,7 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
             raise
         refuse_unbuilt(spec, decision)
         return TASK_AUDITS[decision.task](spec, say)
-    spec.check_task("binary")  # H3 wiring (issue 17): --favorable-above, --score-col CLASS=COL
+    spec.check_task("binary")  # --favorable-above, --score-col CLASS=COL
     favorable = spec.favorable_label
     if favorable is not None and not isinstance(favorable, str):
         if len(favorable) != 1:
@@ -267,15 +267,7 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
             measurement,
             measurement.direction.to_json(),
         ),
-        **measured(
-            spec,
-            measurement,
-            checks,
-            counted.lineage_data,
-            counted.engine,
-            counted.model_lineage,
-            counted.prediction_source,
-        ),  # fmt: skip
+        **measured(spec, measurement, checks, counted),
         mitigations=mitigations,
         mitigation_summary=mitigation_summary,
         training_data=training_data,

@@ -51,7 +51,7 @@ def _outcome_line(rule: Mapping[str, Any], outcome: Mapping[str, Any]) -> str:
     groups = " vs ".join(group_text(g) for g in outcome.get("groups") or [])
     # A data rule's outcome names its own row (group vs reference, proxy column).
     where = outcome.get("name") or (f"{feature} ({groups})" if groups else feature)
-    if outcome.get("class") is not None:  # H4 (issue 17): a multiclass outcome's class
+    if outcome.get("class") is not None:  # a multiclass outcome names its class
         where = f"class {outcome['class']}, {where}"
     value = f"{rule['metric']} = {_number(outcome.get('observed'))}"
     interval = outcome.get("interval")

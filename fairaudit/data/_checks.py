@@ -189,7 +189,7 @@ def column_roles(spec: AuditSpec) -> dict[str, str]:
         roles[spec.prediction_col] = "--prediction-col"
     if spec.score_col:
         roles[spec.score_col] = "--score-col"
-    for _, column in spec.class_scores:  # H4 (issue 17): a multiclass audit's class scores
+    for _, column in spec.class_scores:  # a multiclass audit's class scores
         roles[column] = "--score-col"
     for column in spec.id_cols:
         roles[column] = "id_cols"

@@ -19,7 +19,7 @@ values) that each engine computes where the data is.
 
 from __future__ import annotations
 
-from fairaudit.engines._api import (  # H1 wiring (issue 17): count_task_with_engine
+from fairaudit.engines._api import (
     CLASS_SCORES_NEED_NUMPY,
     ENGINES,
     NEEDS_PREDICTIONS,
@@ -36,7 +36,7 @@ from fairaudit.engines._data_counts import (
     count_data_with_engine,
     data_report_file,
 )
-from fairaudit.engines._task_counts import TaskCounts  # H1 wiring (issue 17)
+from fairaudit.engines._task_counts import TaskCounts
 from fairaudit.engines._types import (
     REFERENCE_NOT_FOUND,
     SPARK_TABLE_PREFIX,

@@ -191,7 +191,7 @@ def count_duckdb(
     counter: Callable[..., Any] = SqlCounter,
 ) -> EngineCounts:
     """Return the EngineCounts of ``spec``'s CSV or Parquet file, aggregated by DuckDB
-    (``counter``: the pass to run, ``SqlCounter``; H1 wiring (issue 17): a task's counter).
+    (``counter``: the pass to run, ``SqlCounter``; a task's counter for regression and multiclass).
 
     Parameters
     ----------

@@ -142,7 +142,7 @@ def count_spark(
     spec: AuditSpec, *, session: Any = None, counter: Callable[..., Any] = SqlCounter
 ) -> EngineCounts:
     """Return the EngineCounts of ``spec``'s Parquet file or Spark table, counted by Spark
-    (``counter``: the pass to run, ``SqlCounter``; H1 wiring (issue 17): a task's counter)."""
+    (``counter``: the pass to run, ``SqlCounter``; or a task's counter)."""
     try:
         with _pandas_warning_ignored():
             from pyspark.errors import PySparkException

@@ -88,7 +88,7 @@ def count_regression_chunk(
     """Return ``count_regression`` of rows, DataError for a value it refuses: the one call
     every engine makes (the numpy engine once, the SQL engines per chunk)."""
     try:
-        return count_regression(  # H3 wiring (issue 17): the favourable threshold's counts
+        return count_regression(  # with the favourable threshold's counts
             features, codes, levels, y_true, y_pred, threshold=spec.favorable_threshold
         )
     except ValueError as exc:

@@ -53,7 +53,7 @@ MSG_REGRESSION_MITIGATION = (
 
 def refuse_unbuilt(spec: AuditSpec, decision: TaskDecision) -> None:
     """Raise ConfigError for what a task's audit cannot do yet (before any work)."""
-    # Every engine runs both tasks. H4 (issue 17): --policy is judged by the policy's
+    # Every engine runs both tasks. --policy is judged by the policy's
     # multiclass rules (class = ...); a regression audit's by its regression rules.
     if decision.task == "regression" and spec.favorable_label is not None:
         raise ConfigError(MSG_REGRESSION_FAVORABLE)
