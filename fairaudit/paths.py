@@ -25,6 +25,7 @@ from fairaudit.errors import ConfigError, FairauditError, OutputError
 from fairaudit.runtime import signals_deferred
 
 __all__ = [
+    "MSG_OUTPUT_IS_JSON",
     "atomic_write_bytes",
     "atomic_write_many",
     "FileRole",
@@ -49,6 +50,10 @@ class FileRole:
 
 #: Why a device, FIFO or socket is refused where a file is read.
 NOT_REGULAR = "not a regular file (a device, FIFO or socket)"
+
+MSG_OUTPUT_IS_JSON = (
+    "output '{path}' ends in .json; -o names the HTML report (the JSON is written beside it)"
+)
 
 
 def refuse_special_file(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from fairaudit._audit_parts import (
@@ -16,7 +16,7 @@ from fairaudit._audit_parts import (
     unsafe_model_checks,
 )
 from fairaudit._version import __version__
-from fairaudit.data import Check
+from fairaudit.data import Check, EvaluationData, load_evaluation_data
 from fairaudit.engines import EngineCounts, count_with_engine
 from fairaudit.errors import ConfigError, DataError
 from fairaudit.measure import (
@@ -29,7 +29,7 @@ from fairaudit.measure import (
 )
 from fairaudit.policy import Policy, build_findings, evaluate_policy, load_policy
 from fairaudit.result import SCHEMA_VERSION, AuditResult
-from fairaudit.runtime import lend_worker
+from fairaudit.runtime import Prepared, while_waiting
 from fairaudit.spec import AuditSpec
 
 __all__ = ["audit_timestamp", "run_audit"]
@@ -121,15 +121,46 @@ def _training_features(spec: AuditSpec, counted: EngineCounts, columns: list[str
     return [c for c in inputs if c not in roles]
 
 
-def _training_data(spec: AuditSpec, counted: EngineCounts, say: Progress) -> dict[str, Any] | None:
-    """Return the ``training_data`` section: ``fairaudit data``'s analysis of the training set
-    (its label rows of ``TRAINING_METRICS`` against the reference, and every proxy feature
-    without the joint model), or None without a training set, with ``training_data`` off or
-    without a model (whose inputs the proxies are; ``_run_checks`` says so)."""
+def _training_data(
+    spec: AuditSpec, counted: EngineCounts, say: Progress
+) -> Callable[[], dict[str, Any] | None]:
+    """Read and check the training set now; return what analyses it into the
+    ``training_data`` section: ``fairaudit data``'s analysis of the training set (its label
+    rows of ``TRAINING_METRICS`` against the reference, and every proxy feature without the
+    joint model), or None without a training set, with ``training_data`` off or without a
+    model (whose inputs the proxies are; ``_run_checks`` says so).
+
+    A missing or unreadable training set, or one without the model's inputs, fails here,
+    before the mitigation comparison reads it too; the analysis may wait until then.
+    """
     if spec.train is None or not spec.training_data or spec.model is None:
-        return None
+        return lambda: None
+    with _training_errors(spec):
+        train = load_evaluation_data(
+            replace(spec, data=spec.train, prediction_col=None, score_col=None)
+        )
+        features = _training_features(spec, counted, [str(c) for c in train.frame.columns])
+    return lambda: _training_analysis(spec, train, features, say)
+
+
+@contextmanager
+def _training_errors(spec: AuditSpec) -> Iterator[None]:
+    """Name the training set, and the option that skips its analysis, in its errors."""
+    try:
+        yield
+    except (ConfigError, DataError) as exc:
+        kind = ConfigError if isinstance(exc, ConfigError) else DataError
+        raise kind(
+            f"training set '{spec.source_label('train')}': {exc} (--no-training-data skips "
+            "its analysis)"
+        ) from None
+
+
+def _training_analysis(
+    spec: AuditSpec, train: EvaluationData, features: list[str], say: Progress
+) -> dict[str, Any]:
+    """Return the ``training_data`` section of a training set read by ``_training_data``."""
     say(f"analysing the training set {spec.source_label('train')}")
-    from fairaudit.data import load_evaluation_data
     from fairaudit.databias import MAX_MODEL_ROWS, PROXY_AUC_THRESHOLD, data_bias, proxy_features
 
     options: dict[str, Any] = {
@@ -143,19 +174,9 @@ def _training_data(spec: AuditSpec, counted: EngineCounts, say: Progress) -> dic
         "seed": spec.seed,
     }
     shared = {k: options[k] for k in ("sensitive", "bins", "seed")}
-    try:
-        train = load_evaluation_data(
-            replace(spec, data=spec.train, prediction_col=None, score_col=None)
-        )
-        features = _training_features(spec, counted, [str(c) for c in train.frame.columns])
+    with _training_errors(spec):
         rows = data_bias(train.frame, **options)
         proxies = proxy_features(train.frame, features=features, joint=False, **shared)
-    except (ConfigError, DataError) as exc:
-        kind = ConfigError if isinstance(exc, ConfigError) else DataError
-        raise kind(
-            f"training set '{spec.source_label('train')}': {exc} (--no-training-data skips "
-            "its analysis)"
-        ) from None
     kept = [r for r in rows if r["metric"] in TRAINING_METRICS and r["reference"] != "rest"]
     return {
         "data": train.lineage(),
@@ -173,45 +194,19 @@ def _training_data(spec: AuditSpec, counted: EngineCounts, say: Progress) -> dic
     }
 
 
-#: What a worker retraining the model needs, imported while this process does the rest.
-_RETRAINING_MODULES = ("fairaudit.mitigation._methods", "fairlearn.reductions", "threadpoolctl")
-
-
-def _retrains(spec: AuditSpec) -> bool:
-    """Return whether a mitigation comparison may retrain the model, at the default jobs.
-
-    It then lends the comparison one worker process, started now (``lend_worker``): the
-    retraining fits (ExponentiatedGradient: seconds each) run in it and in this process at
-    once, and it imports scikit-learn and fairlearn on the other core meanwhile.
-    """
-    return (
-        spec.jobs is None
-        and isinstance(spec.model, Path)
-        and isinstance(spec.train, Path)
-        and spec.mitigations != ()
-        and spec.engine in ("auto", "numpy")
-    )
-
-
-def run_audit(
-    spec: AuditSpec, *, progress: Progress | None = None, early_worker: bool = False
-) -> AuditResult:
+def run_audit(spec: AuditSpec, *, progress: Progress | None = None) -> AuditResult:
     """Return the AuditResult of one audit: every group's metrics, disparities and lineage.
 
-    ``early_worker`` (the command line sets it) lets an audit that may retrain its model
-    start one worker process at once (``_retrains``). Library callers leave it off: a
-    spawned worker re-imports the caller's ``__main__`` (a script without a ``__main__``
-    guard would run again) and an in-memory estimator need not pickle.
+    Inside ``runtime.lend_worker`` (the command line lends one to an audit that may retrain
+    its model, ``AuditSpec.may_retrain``), the mitigation comparison fits beside it.
     """
     audit_timestamp()  # a bad SOURCE_DATE_EPOCH fails now, not after the work
     # Read the policy first: a broken policy file should fail before any work is done.
     policy = load_policy(spec.policy) if spec.policy else None
-    lend = early_worker and _retrains(spec)
     if spec.task in ("multiclass", "regression"):
         refuse_unbuilt(spec, TaskDecision(spec.task, f"--task {spec.task} is given"))
     say = progress or (lambda message: None)
-    with lend_worker(_RETRAINING_MODULES) if lend else nullcontext():
-        result = TASK_AUDITS.get(spec.task, _audit)(spec, say)
+    result = TASK_AUDITS.get(spec.task, _audit)(spec, say)
     _apply_policy(result, policy, spec)
     result.audit["id"] = result.content_id()
     return result
@@ -255,8 +250,12 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
         measurement.add_uncertainty(
             confidence=spec.confidence, n_resamples=spec.resamples, seed=spec.seed
         )
-    training_data = _training_data(spec, counted, say)
-    mitigations, mitigation_summary = _compare_mitigations(spec, counted, measurement, say)
+    # The training set's analysis waits for the comparison when it can run in the time this
+    # process waits for the worker the command line lent it (``runtime.Prepared``).
+    training = Prepared(_training_data(spec, counted, say))
+    with while_waiting(training.prepare):
+        mitigations, mitigation_summary = _compare_mitigations(spec, counted, measurement, say)
+    training_data = training.value()
     checks = [*counted.checks, *group_checks, *_run_checks(spec, counted)]
     return AuditResult(
         schema_version=SCHEMA_VERSION,

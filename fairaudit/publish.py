@@ -20,9 +20,10 @@ from fairaudit.outputs import render_html, report_paths
 from fairaudit.paths import atomic_write_many
 from fairaudit.provenance import (
     append_rendered,
-    default_ledger_path,
+    check_ledger_appendable,
     detached_path_for,
     file_sha256,
+    ledger_path_for,
     render_detached,
     results_verdict,
     sign_report_bytes,
@@ -51,32 +52,6 @@ class Published:
     html: Path
     json: Path
     ledger: Path | None
-
-
-def check_ledger_appendable(ledger: Path) -> None:
-    """Raise unless ``ledger`` is a ledger (or can become one) that a run can append to.
-
-    Called before the audit, so that a run never writes a report it cannot record. Reads
-    the file's format without changing it (not even its journal mode).
-    """
-    from fairaudit.errors import OutputError
-    from fairaudit.paths import check_folder_writable
-    from fairaudit.provenance import check_appendable
-
-    check_folder_writable(ledger.parent if str(ledger.parent) else Path("."), "ledger")
-    if ledger.exists():
-        check_appendable(ledger)
-        if not os.access(ledger, os.W_OK):
-            raise OutputError(f"ledger '{ledger}' is read-only; choose another --ledger")
-
-
-def ledger_path_for(output: str | os.PathLike[str], ledger: str | os.PathLike[str] | None) -> Path:
-    """Return the ledger to use: ``ledger`` if given, else one in the output folder."""
-    if ledger is not None:
-        return Path(ledger)
-    raw = os.fspath(output)
-    folder = Path(raw) if raw.endswith(("/", os.sep)) or Path(raw).is_dir() else Path(raw).parent
-    return default_ledger_path(folder / "report.html")
 
 
 def publish_report(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,84 @@ def test_while_waiting_runs_its_tasks_once_when_only_the_worker_is_left(
     # tasks ran, once each. Without one there was nothing to wait for: they did not run.
     assert any(pid != os.getpid() for pid, _ in results) is lent
     assert ran == (["task", "failing"] if lent else [])
+
+
+def test_prepared_computes_once_and_again_after_a_failure() -> None:
+    from fairaudit.runtime import Prepared
+
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    prepared = Prepared(compute)
+    prepared.prepare()
+    prepared.prepare()
+    assert prepared.value() == 1 and calls == [1]
+    assert Prepared(compute).value() == 2  # not prepared ahead: computed when asked
+    failing: Prepared[float] = Prepared(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.prepare()  # a while_waiting task: its runner drops this
+    with pytest.raises(ZeroDivisionError):
+        failing.value()  # computed again where it is needed, and fails there
+
+
+SAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "sample_data" / "audit.toml"
+
+
+def test_only_an_audit_that_may_retrain_its_model_gets_the_early_worker() -> None:
+    from fairaudit.spec import load_config
+
+    spec = load_config(SAMPLE_CONFIG)
+    assert spec.may_retrain
+    for overrides in (
+        {"jobs": 1},
+        {"mitigations": ()},
+        {"train": None},
+        {"engine": "duckdb"},
+        {"model": LogisticRegression()},  # in memory: the command line never has one
+    ):
+        assert not replace(spec, **overrides).may_retrain, overrides
+
+
+@pytest.mark.parametrize("lent", [True, False])
+def test_the_training_set_is_analysed_while_waiting_for_the_worker_with_the_same_result(
+    lent: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a lent worker fitting a model, the training-data section is computed in the
+    time this process waits for it, inside the comparison; without one, after it. The
+    result is the same either way (the shared sample audit's JSON)."""
+    import fairaudit.pipe as pipe
+    import fairaudit.runtime._lent as lent_module
+    from fairaudit.cli._preflight import early_worker
+    from fairaudit.spec import load_config
+
+    monkeypatch.setattr(lent_module, "_idle_core", lambda: lent)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+    comparing: list[bool] = []
+    analysed_while_comparing: list[bool] = []
+    compare, analyse = pipe._compare_mitigations, pipe._training_analysis
+
+    def comparison(*args: object, **kwargs: object) -> object:
+        comparing.append(True)
+        try:
+            return compare(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            comparing.clear()
+
+    def analysis(*args: object, **kwargs: object) -> object:
+        analysed_while_comparing.append(bool(comparing))
+        return analyse(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipe, "_compare_mitigations", comparison)
+    monkeypatch.setattr(pipe, "_training_analysis", analysis)
+    spec = load_config(SAMPLE_CONFIG)
+    with early_worker(spec):
+        result = pipe.run_audit(spec)
+    assert analysed_while_comparing == [lent]
+    monkeypatch.setattr(pipe, "_training_analysis", analyse)
+    assert result.training_data is not None and result.training_data["proxies"]
+    if lent:
+        plain = pipe.run_audit(spec)  # no worker lent: the library's default
+        assert result.to_dict() == plain.to_dict()

@@ -4,7 +4,8 @@ Modules, in import order: ``_command`` (the one error handler: a library error's
 and exit code), ``_options`` (options shared by commands), ``_console`` (what ``run``
 prints: the summary, the mitigation outcome and the policy's failures, read from the
 result), then one module per command group (``_signing``, ``_review``, ``_history``,
-``_batch``, ``_data``) and ``_main`` (the group, ``run`` and the command line's ``main``), which
+``_batch``, ``_data``), ``_preflight`` (what ``run`` does before the audit: file checks, the
+early worker) and ``_main`` (the group, ``run`` and the command line's ``main``), which
 registers the others; ``fairaudit data`` (``_data``) is registered here, and ``main``, the
 console script, which ends the process without tearing down its modules
 (``runtime.exit_process``: 0.25-0.45 s after an audit).

@@ -34,10 +34,16 @@ from fairaudit.cli._options import (
     signing_key,
     verdict_options,
 )
+from fairaudit.cli._preflight import (
+    check_run_files,
+    check_source_date_epoch,
+    early_worker,
+    prepare_report,
+)
 from fairaudit.cli._review import review
 from fairaudit.cli._signing import keygen, sign, verify
 from fairaudit.display import terminal_text
-from fairaudit.errors import ConfigError, FairauditError
+from fairaudit.errors import FairauditError
 from fairaudit.vocabulary import MITIGATION_METHODS
 
 __all__ = ["cli", "main"]
@@ -319,9 +325,9 @@ def run(
 
         fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
     """
-    _check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
-    from fairaudit.pipe import run_audit
-    from fairaudit.publish import ledger_path_for, publish_report
+    check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
+    from fairaudit.provenance import ledger_path_for
+    from fairaudit.runtime import while_waiting
     from fairaudit.spec import load_config
 
     options = _spec_options(data, options)
@@ -335,7 +341,7 @@ def run(
         spec = load_config(config_path, options)
         if junit_path is not None and not spec.policy:
             raise click.UsageError("--junit needs a policy: add --policy FILE or preset:NAME")
-        _check_files(
+        check_run_files(
             spec,
             output,
             config=config_path,
@@ -344,7 +350,15 @@ def run(
             sign_key=sign_key,
         )
         private_key = signing_key(sign_key)  # before the audit: a wrong key fails fast
-        result = run_audit(spec, progress=progress, early_worker=True)
+        # The worker starts before the audit's own imports (pandas, the engines): it is
+        # ready for the first retraining fit sooner. While only the wait for it is left,
+        # this process prepares the report (``while_waiting``).
+        with early_worker(spec), while_waiting(prepare_report):
+            from fairaudit.pipe import run_audit
+
+            result = run_audit(spec, progress=progress)
+        from fairaudit.publish import publish_report
+
         published = publish_report(
             result, output, sign_key=private_key, ledger=ledger, use_ledger=not no_ledger
         )
@@ -405,73 +419,6 @@ def _internal_errors() -> Iterator[None]:
             f"internal error ({type(exc).__name__}: {detail}); please report it, with the "
             "traceback that FAIRAUDIT_DEBUG=1 shows"
         ) from None
-
-
-def _check_source_date_epoch() -> None:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if not epoch:
-        return
-    from datetime import UTC, datetime
-
-    try:
-        datetime.fromtimestamp(int(epoch), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise ConfigError(
-            f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}"
-        ) from None
-
-
-def _check_files(
-    spec: Any,
-    output: str,
-    *,
-    config: Path | None,
-    junit: Path | None,
-    ledger: Path | None,
-    sign_key: Path | None,
-) -> None:
-    """Fail before the audit, not after writing the report, on files that cannot work.
-
-    Every input must be a regular file; no output may be an input, another output, or an
-    existing non-regular file; the output folders must be writable and the ledger a ledger.
-    """
-    from fairaudit.errors import OutputError
-    from fairaudit.outputs import MSG_OUTPUT_IS_JSON
-    from fairaudit.paths import (
-        FileRole,
-        check_file_roles,
-        check_folder_writable,
-        require_regular_file,
-    )
-    from fairaudit.publish import check_ledger_appendable
-
-    inputs = spec.input_files()
-    inputs += [FileRole("config file", p) for p in (config,) if p is not None]
-    inputs += [FileRole("signing key", p) for p in (sign_key,) if p is not None]
-    for role in inputs:
-        if role.what != "data file":  # the data loader checks it, with its own messages
-            require_regular_file(role.path, role.what)
-    outputs = []
-    raw = os.fspath(output)
-    # A folder (existing, or named with a trailing slash) gets a report named by the audit id.
-    folder_output = raw.endswith(("/", os.sep)) or Path(raw).is_dir()
-    if not folder_output:
-        html = Path(raw)
-        if html.suffix.lower() == ".json":
-            raise OutputError(MSG_OUTPUT_IS_JSON.format(path=html))
-        outputs += [
-            FileRole("output", html, "-o"),
-            FileRole("output", html.with_suffix(".json"), "-o"),
-            FileRole("signature file", Path(f"{html}.intoto.jsonl"), "-o"),
-        ]
-    if junit is not None:
-        outputs.append(FileRole("--junit", junit, "--junit"))
-    if ledger is not None:
-        outputs.append(FileRole("ledger", ledger, "--ledger"))
-    check_folder_writable(Path(raw) if folder_output else Path(raw).parent, "output")
-    check_file_roles(outputs, inputs)
-    if ledger is not None:
-        check_ledger_appendable(ledger)
 
 
 for _command in (keygen, sign, verify, review, ledger, history, diff, batch, card):

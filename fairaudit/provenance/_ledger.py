@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fairaudit.errors import OutputError
+from fairaudit.paths import check_folder_writable
 from fairaudit.provenance._keys import key_id
 from fairaudit.provenance._ledger_store import (
     ENTRY_COLUMNS,
@@ -25,6 +27,7 @@ from fairaudit.provenance._ledger_store import (
     LedgerError,
     add_kind_column,
     chain_head,
+    check_appendable,
     check_kind,
     check_sha256,
     entry_hash,
@@ -46,9 +49,11 @@ __all__ = [
     "MSG_NO_AUDIT_ID",
     "append_entry",
     "append_rendered",
+    "check_ledger_appendable",
     "default_ledger_path",
     "file_sha256",
     "ledger_head",
+    "ledger_path_for",
     "model_history",
     "model_names",
     "previous_audit",
@@ -75,6 +80,28 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 def default_ledger_path(report_path: str | os.PathLike[str]) -> Path:
     """Return the default ledger for a report: ``fairaudit-ledger.sqlite`` beside it."""
     return Path(report_path).parent / LEDGER_FILE_NAME
+
+
+def check_ledger_appendable(ledger: Path) -> None:
+    """Raise unless ``ledger`` is a ledger (or can become one) that a run can append to.
+
+    Called before the audit, so that a run never writes a report it cannot record. Reads
+    the file's format without changing it (not even its journal mode).
+    """
+    check_folder_writable(ledger.parent if str(ledger.parent) else Path("."), "ledger")
+    if ledger.exists():
+        check_appendable(ledger)
+        if not os.access(ledger, os.W_OK):
+            raise OutputError(f"ledger '{ledger}' is read-only; choose another --ledger")
+
+
+def ledger_path_for(output: str | os.PathLike[str], ledger: str | os.PathLike[str] | None) -> Path:
+    """Return the ledger to use: ``ledger`` if given, else one in the output folder."""
+    if ledger is not None:
+        return Path(ledger)
+    raw = os.fspath(output)
+    folder = Path(raw) if raw.endswith(("/", os.sep)) or Path(raw).is_dir() else Path(raw).parent
+    return default_ledger_path(folder / "report.html")
 
 
 def _text_or_none(value: object) -> str | None:

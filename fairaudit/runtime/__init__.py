@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fairaudit.runtime._clock import BadSourceDateEpoch, reproducible_time
 from fairaudit.runtime._exit import exit_process
-from fairaudit.runtime._lent import lend_worker, run_beside, while_waiting
+from fairaudit.runtime._lent import Prepared, lend_worker, run_beside, while_waiting
 from fairaudit.runtime._signals import (
     INTERRUPTED,
     Interrupted,
@@ -20,6 +20,7 @@ __all__ = [
     "BadSourceDateEpoch",
     "INTERRUPTED",
     "Interrupted",
+    "Prepared",
     "exit_process",
     "in_main_thread",
     "lend_worker",

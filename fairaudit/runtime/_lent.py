@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from fairaudit.runtime._signals import signals_deferred
 from fairaudit.runtime._workers import finished_results, terminate_pool, worker_pool
@@ -27,10 +27,11 @@ from fairaudit.runtime._workers import finished_results, terminate_pool, worker_
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-__all__ = ["lend_worker", "run_beside", "while_waiting"]
+__all__ = ["Prepared", "lend_worker", "run_beside", "while_waiting"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Value = TypeVar("Value")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,31 @@ def while_waiting(*tasks: Callable[[], object]) -> Iterator[None]:
         yield
     finally:
         _WAITING.reset(token)
+
+
+class Prepared(Generic[Value]):
+    """A value computed ahead, while this process waits for the lent worker, or when asked.
+
+    ``prepare`` is the ``while_waiting`` task; ``value()`` returns what it computed, or
+    computes it now (raising what it raises) when it has not run or failed. Either way the
+    value is the same: only when it is computed changes.
+    """
+
+    def __init__(self, compute: Callable[[], Value]) -> None:
+        self._compute = compute
+        self._done = False
+        self._value: Value | None = None
+
+    def prepare(self) -> None:
+        """Compute the value, unless done."""
+        if not self._done:
+            self._value = self._compute()
+            self._done = True
+
+    def value(self) -> Value:
+        """Return the value, computed now if it was not ahead."""
+        self.prepare()
+        return cast(Value, self._value)
 
 
 def _run_waiting_tasks() -> None:

@@ -303,6 +303,23 @@ class AuditSpec:
                 )
         return given[0] if given else None
 
+    @property
+    def may_retrain(self) -> bool:
+        """Return whether the mitigation comparison may retrain the model, at the default jobs.
+
+        Then the command line lends the audit one worker process from the start
+        (``runtime.lend_worker``): it imports scikit-learn and fairlearn on the other core
+        while this one reads the data and loads the model, and the retraining fits
+        (ExponentiatedGradient: seconds each) run in it and in this process at once.
+        """
+        return (
+            self.jobs is None
+            and isinstance(self.model, Path)
+            and isinstance(self.train, Path)
+            and self.mitigations != ()
+            and self.engine in ("auto", "numpy")
+        )
+
     def check_task(self, task: str) -> None:
         """Raise ConfigError for an option the audit's task (given or decided) does not take:
         a favourable threshold outside regression, class scores outside multiclass, one
