@@ -124,23 +124,39 @@ def _training_features(spec: AuditSpec, counted: EngineCounts, columns: list[str
 def _training_data(
     spec: AuditSpec, counted: EngineCounts, say: Progress
 ) -> Callable[[], dict[str, Any] | None]:
-    """Read and check the training set now; return what analyses it into the
+    """Read, check and measure the training set now; return what completes the
     ``training_data`` section: ``fairaudit data``'s analysis of the training set (its label
     rows of ``TRAINING_METRICS`` against the reference, and every proxy feature without the
     joint model), or None without a training set, with ``training_data`` off or without a
     model (whose inputs the proxies are; ``_run_checks`` says so).
 
-    A missing or unreadable training set, or one without the model's inputs, fails here,
-    before the mitigation comparison reads it too; the analysis may wait until then.
+    Everything that can refuse the training set (unreadable, without the model's inputs,
+    one class, a reference group it lacks) fails here, before the mitigation comparison;
+    the proxy models (0.13 s of the sample's 0.17 s, and they refuse nothing that passed
+    here) may wait until then.
     """
     if spec.train is None or not spec.training_data or spec.model is None:
         return lambda: None
+    say(f"analysing the training set {spec.source_label('train')}")
+    from fairaudit.databias import data_bias
+
+    options: dict[str, Any] = {
+        "target": spec.target,
+        "sensitive": list(spec.sensitive),
+        "favorable_label": spec.favorable_label or spec.positive_label,
+        "reference": dict(spec.reference),
+        "bins": {k: list(v) for k, v in spec.bins.items()},
+        "confidence": spec.confidence,
+        "n_resamples": spec.resamples,
+        "seed": spec.seed,
+    }
     with _training_errors(spec):
         train = load_evaluation_data(
             replace(spec, data=spec.train, prediction_col=None, score_col=None)
         )
         features = _training_features(spec, counted, [str(c) for c in train.frame.columns])
-    return lambda: _training_analysis(spec, train, features, say)
+        rows = data_bias(train.frame, **options)
+    return lambda: _training_section(spec, train, options, features, rows)
 
 
 @contextmanager
@@ -156,26 +172,18 @@ def _training_errors(spec: AuditSpec) -> Iterator[None]:
         ) from None
 
 
-def _training_analysis(
-    spec: AuditSpec, train: EvaluationData, features: list[str], say: Progress
+def _training_section(
+    spec: AuditSpec,
+    train: EvaluationData,
+    options: dict[str, Any],
+    features: list[str],
+    rows: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Return the ``training_data`` section of a training set read by ``_training_data``."""
-    say(f"analysing the training set {spec.source_label('train')}")
-    from fairaudit.databias import MAX_MODEL_ROWS, PROXY_AUC_THRESHOLD, data_bias, proxy_features
+    """Return the ``training_data`` section: ``_training_data``'s rows and the proxies."""
+    from fairaudit.databias import MAX_MODEL_ROWS, PROXY_AUC_THRESHOLD, proxy_features
 
-    options: dict[str, Any] = {
-        "target": spec.target,
-        "sensitive": list(spec.sensitive),
-        "favorable_label": spec.favorable_label or spec.positive_label,
-        "reference": dict(spec.reference),
-        "bins": {k: list(v) for k, v in spec.bins.items()},
-        "confidence": spec.confidence,
-        "n_resamples": spec.resamples,
-        "seed": spec.seed,
-    }
     shared = {k: options[k] for k in ("sensitive", "bins", "seed")}
     with _training_errors(spec):
-        rows = data_bias(train.frame, **options)
         proxies = proxy_features(train.frame, features=features, joint=False, **shared)
     kept = [r for r in rows if r["metric"] in TRAINING_METRICS and r["reference"] != "rest"]
     return {
@@ -250,8 +258,8 @@ def _audit(spec: AuditSpec, say: Progress) -> AuditResult:
         measurement.add_uncertainty(
             confidence=spec.confidence, n_resamples=spec.resamples, seed=spec.seed
         )
-    # The training set's analysis waits for the comparison when it can run in the time this
-    # process waits for the worker the command line lent it (``runtime.Prepared``).
+    # The training set's proxy models wait: they run in the time this process waits for the
+    # worker the command line lent it, if it does (``runtime.Prepared``), else after it.
     training = Prepared(_training_data(spec, counted, say))
     with while_waiting(training.prepare):
         mitigations, mitigation_summary = _compare_mitigations(spec, counted, measurement, say)

@@ -238,7 +238,7 @@ def test_only_an_audit_that_may_retrain_its_model_gets_the_early_worker() -> Non
 def test_the_training_set_is_analysed_while_waiting_for_the_worker_with_the_same_result(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The training-data section is a ``while_waiting`` task of the comparison: run there
+    """The training-data section's proxies are a ``while_waiting`` task of the comparison: run there
     (as when this process has only the wait for the lent worker left), it gives the same
     result as computed after it (no worker: the library's default). Which of the two
     happens in a real run depends on timing; ``runtime``'s own tests cover when tasks run."""
@@ -253,7 +253,7 @@ def test_the_training_set_is_analysed_while_waiting_for_the_worker_with_the_same
     waiting: list[object] = []
     analysed_while_comparing: list[bool] = []
     comparing: list[bool] = []
-    compare, analyse = pipe._compare_mitigations, pipe._training_analysis
+    compare, analyse = pipe._compare_mitigations, pipe._training_section
 
     @contextmanager
     def while_waiting(*tasks: object) -> Iterator[None]:
@@ -276,8 +276,28 @@ def test_the_training_set_is_analysed_while_waiting_for_the_worker_with_the_same
 
     monkeypatch.setattr(pipe, "while_waiting", while_waiting)
     monkeypatch.setattr(pipe, "_compare_mitigations", comparison)
-    monkeypatch.setattr(pipe, "_training_analysis", analysis)
+    monkeypatch.setattr(pipe, "_training_section", analysis)
     ahead = pipe.run_audit(spec)
     assert analysed_while_comparing == [True]  # once: the value is kept, not recomputed
     assert plain.training_data is not None and plain.training_data["proxies"]
     assert ahead.to_dict() == plain.to_dict()
+
+
+def test_a_training_set_that_cannot_be_analysed_fails_before_the_comparison(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What refuses a training set (here: one class) is checked before the comparison, as
+    before the proxies could wait for it: the error comes without running the fits."""
+    import fairaudit.pipe as pipe
+    from fairaudit.errors import DataError
+    from fairaudit.spec import load_config
+
+    spec = load_config(SAMPLE_CONFIG)
+    one_class = pd.read_csv(spec.train).assign(risk=1)
+    one_class.to_csv(tmp_path / "train.csv", index=False)
+    compared: list[bool] = []
+    monkeypatch.setattr(pipe, "_compare_mitigations", lambda *a, **k: compared.append(True))
+    with pytest.raises(DataError, match="fewer than two label values") as caught:
+        pipe.run_audit(replace(spec, train=tmp_path / "train.csv"))
+    assert str(caught.value).startswith(f"training set '{tmp_path / 'train.csv'}': ")
+    assert compared == []
