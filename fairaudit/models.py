@@ -43,6 +43,7 @@ __all__ = [
     "NEVER_TRUSTED_TYPES",
     "UNTRUSTED_TYPES",
     "feature_columns",
+    "import_loader",
     "is_never_trusted",
     "load_model",
     "memory_model",
@@ -124,6 +125,15 @@ def _refuse_cache_folders(path: Path, estimator: Any) -> None:
             f"model file '{path}' sets {', '.join(cached)}: a cache folder that retraining "
             "would write to; save the model with memory=None"
         )
+
+
+def import_loader(path: Path) -> None:
+    """Import what loading the model file at ``path`` needs (skops and scikit-learn for a
+    .skops file), without reading it: ``load_model`` then only reads and builds."""
+    if Path(path).suffix.lower() == ".skops":
+        import skops.io  # noqa: F401
+
+        trusted_model_types()  # cached; imports the model parts it names
 
 
 def load_model(

@@ -301,3 +301,91 @@ def test_a_training_set_that_cannot_be_analysed_fails_before_the_comparison(
         pipe.run_audit(replace(spec, train=tmp_path / "train.csv"))
     assert str(caught.value).startswith(f"training set '{tmp_path / 'train.csv'}': ")
     assert compared == []
+
+
+def _freeze_count(_: int) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_the_lent_worker_freezes_what_its_imports_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fairaudit.runtime._lent as lent_module
+    from fairaudit.runtime import lend_worker, run_beside
+
+    monkeypatch.setattr(lent_module, "_idle_core", lambda: True)
+    with lend_worker(["fairaudit.data"]):
+        lent = lent_module._LENT.get()
+        assert lent is not None
+        lent.ready.result(timeout=120)  # the worker has imported: it takes the shared item
+        [frozen] = list(run_beside(_freeze_count, [], [0]))
+    assert frozen > 10_000  # pandas and numpy's objects, out of its collector's way
+
+
+def test_only_the_console_scripts_own_process_pauses_and_freezes_the_collector(
+    tmp_path: Path,
+) -> None:
+    """In the console script's process ``run`` pauses the collector during its imports and
+    freezes what they left; it is running again afterwards. Invoked in another caller's
+    process (CliRunner, here), it leaves the collector alone."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from fairaudit.cli import cli
+
+    data = tmp_path / "scored.csv"
+    pd.DataFrame({"y": [0, 1] * 40, "pred": [0, 1, 1, 0] * 20, "sex": ["a"] * 40 + ["b"] * 40})\
+        .to_csv(data, index=False)  # fmt: skip
+    args = ["run", str(data), "--target", "y", "--prediction-col", "pred", "--sensitive", "sex"]
+    args += ["--no-ledger", "-q", "-o"]
+    frozen = gc.get_freeze_count()
+    outcome = CliRunner().invoke(cli, [*args, str(tmp_path / "here.html")])
+    assert outcome.exit_code == 0, outcome.output
+    assert gc.get_freeze_count() == frozen and gc.isenabled()
+    console = _run(
+        f"""
+        import gc
+        from fairaudit.cli import cli
+        from fairaudit.cli._preflight import CONSOLE_PROCESS
+        try:
+            cli.main({[*args, str(tmp_path / "console.html")]!r}, obj=CONSOLE_PROCESS)
+        except SystemExit as exc:
+            print(exc.code, gc.isenabled(), gc.get_freeze_count() > 50_000)
+        """
+    )
+    assert console.stdout.split() == ["0", "True", "True"], console.stderr
+
+
+def test_nested_while_waiting_runs_each_task_once_and_drops_its_own_on_leaving() -> None:
+    import fairaudit.runtime._lent as lent_module
+    from fairaudit.runtime import while_waiting
+
+    ran: list[str] = []
+    with while_waiting(lambda: ran.append("outer")):
+        with while_waiting(lambda: ran.append("inner")):
+            lent_module._run_waiting_tasks()  # what run_beside does when only waiting is left
+        assert ran == ["outer", "inner"]
+        lent_module._run_waiting_tasks()  # a later wait in the outer block: nothing again
+        with while_waiting(lambda: ran.append("never")):
+            pass
+        lent_module._run_waiting_tasks()
+    assert ran == ["outer", "inner"]
+
+
+def test_a_broken_policy_fails_before_the_worker_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    import fairaudit.runtime as runtime
+    from fairaudit.cli import cli
+
+    lent: list[object] = []
+    monkeypatch.setattr(runtime, "lend_worker", lambda *a: lent.append(a))
+    policy = tmp_path / "policy.toml"
+    policy.write_text("this is [not toml\n", encoding="utf-8")
+    args = ["run", "--config", str(SAMPLE_CONFIG), "--policy", str(policy), "--no-ledger"]
+    outcome = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "r.html")])
+    assert outcome.exit_code == 1 and "is not valid TOML" in outcome.output
+    assert lent == [] and not (tmp_path / "r.html").exists()

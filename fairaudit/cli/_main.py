@@ -35,10 +35,14 @@ from fairaudit.cli._options import (
     verdict_options,
 )
 from fairaudit.cli._preflight import (
+    CONSOLE_PROCESS,
+    check_policy,
     check_run_files,
     check_source_date_epoch,
+    collector_paused,
     early_worker,
     prepare_report,
+    settle_imports,
 )
 from fairaudit.cli._review import review
 from fairaudit.cli._signing import keygen, sign, verify
@@ -326,6 +330,7 @@ def run(
         fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
     """
     check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
+    paused = collector_paused()
     from fairaudit.provenance import ledger_path_for
     from fairaudit.runtime import while_waiting
     from fairaudit.spec import load_config
@@ -350,12 +355,14 @@ def run(
             sign_key=sign_key,
         )
         private_key = signing_key(sign_key)  # before the audit: a wrong key fails fast
+        check_policy(spec)
         # The worker starts before the audit's own imports (pandas, the engines): it is
         # ready for the first retraining fit sooner. While only the wait for it is left,
         # this process prepares the report (``while_waiting``).
         with early_worker(spec), while_waiting(prepare_report):
             from fairaudit.pipe import run_audit
 
+            settle_imports(spec, paused=paused)
             result = run_audit(spec, progress=progress)
         from fairaudit.publish import publish_report
 
@@ -433,4 +440,4 @@ def main() -> None:
         # Library warnings are about code, not the audit: what one says about the data is
         # a data check or a mitigation note. Tests turn them into errors; -W shows them.
         warnings.simplefilter("ignore")
-    cli(prog_name="fairaudit")
+    cli(prog_name="fairaudit", obj=CONSOLE_PROCESS)
