@@ -127,10 +127,11 @@ def _refuse_cache_folders(path: Path, estimator: Any) -> None:
         )
 
 
-def import_loader(path: Path) -> None:
-    """Import what loading the model file at ``path`` needs (skops and scikit-learn for a
-    .skops file), without reading it: ``load_model`` then only reads and builds."""
-    if Path(path).suffix.lower() == ".skops":
+def import_loader(model: Path | Any) -> None:
+    """Import what loading ``model`` needs (skops and scikit-learn for a .skops file),
+    without reading it: ``load_model`` then only reads and builds. Anything but a path
+    (an estimator in memory, None) needs nothing."""
+    if isinstance(model, Path) and model.suffix.lower() == ".skops":
         import skops.io  # noqa: F401
 
         trusted_model_types()  # cached; imports the model parts it names

@@ -389,3 +389,40 @@ def test_a_broken_policy_fails_before_the_worker_starts(
     outcome = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "r.html")])
     assert outcome.exit_code == 1 and "is not valid TOML" in outcome.output
     assert lent == [] and not (tmp_path / "r.html").exists()
+
+
+def test_imports_are_frozen_once_and_only_in_a_process_fairaudit_owns() -> None:
+    done = _run(
+        """
+        import gc
+        from fairaudit.runtime import imports_frozen
+        with imports_frozen(False):  # a caller's process: left alone
+            paused = not gc.isenabled()
+        before = gc.get_freeze_count()
+        with imports_frozen(True):
+            paused_own = not gc.isenabled()
+            import decimal
+        frozen = gc.get_freeze_count()
+        with imports_frozen(True):  # once per process
+            paused_again = not gc.isenabled()
+        print(paused, before, paused_own, frozen > 1000, paused_again, gc.isenabled(),
+              gc.get_freeze_count() == frozen)
+        """
+    )
+    assert done.stdout.split() == ["False", "0", "True", "True", "False", "True", "True"], (
+        done.stderr
+    )
+
+
+def _worker_flag(_: int) -> bool:
+    from fairaudit.runtime import in_worker_process
+
+    return in_worker_process()
+
+
+def test_only_a_pool_worker_says_it_is_one() -> None:
+    from fairaudit.runtime import in_worker_process, worker_results
+
+    with worker_results(_worker_flag, [0], workers=1) as results:
+        assert list(results) == [True]
+    assert not in_worker_process()

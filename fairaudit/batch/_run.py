@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fairaudit.batch._data import MODEL_KIND, DataAuditSpec, audit_kind, run_data_job
 from fairaudit.batch._manifest import Manifest
 from fairaudit.errors import FairauditError, OutputError
-from fairaudit.runtime import worker_pool
+from fairaudit.runtime import imports_frozen, in_worker_process, worker_pool
 from fairaudit.spec import AuditSpec
 
 if TYPE_CHECKING:
@@ -169,11 +169,15 @@ def _run_job(job: _Job) -> dict[str, Any]:
 
 def _run_model_job(job: _Job, key: Ed25519PrivateKey | None) -> dict[str, Any]:
     """Run one model audit and publish its report; return the outcome's fields."""
-    from fairaudit.pipe import run_audit
-    from fairaudit.policy import exit_code_for
-    from fairaudit.publish import publish_report
-
     assert isinstance(job.spec, AuditSpec)
+    # In a worker process (fairaudit's own), the first audit's imports are frozen.
+    with imports_frozen(in_worker_process()):
+        from fairaudit.models import import_loader
+        from fairaudit.pipe import run_audit
+        from fairaudit.policy import exit_code_for
+        from fairaudit.publish import publish_report
+
+        import_loader(job.spec.model)
     result = run_audit(job.spec)
     published = publish_report(
         result,

@@ -39,10 +39,9 @@ from fairaudit.cli._preflight import (
     check_policy,
     check_run_files,
     check_source_date_epoch,
-    collector_paused,
     early_worker,
+    owns_process,
     prepare_report,
-    settle_imports,
 )
 from fairaudit.cli._review import review
 from fairaudit.cli._signing import keygen, sign, verify
@@ -330,9 +329,8 @@ def run(
         fairaudit run scored.csv --target label --prediction-col pred --sensitive sex
     """
     check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
-    paused = collector_paused()
     from fairaudit.provenance import ledger_path_for
-    from fairaudit.runtime import while_waiting
+    from fairaudit.runtime import imports_frozen, while_waiting
     from fairaudit.spec import load_config
 
     options = _spec_options(data, options)
@@ -360,9 +358,11 @@ def run(
         # ready for the first retraining fit sooner. While only the wait for it is left,
         # this process prepares the report (``while_waiting``).
         with early_worker(spec), while_waiting(prepare_report):
-            from fairaudit.pipe import run_audit
+            with imports_frozen(owns_process()):
+                from fairaudit.models import import_loader
+                from fairaudit.pipe import run_audit
 
-            settle_imports(spec, paused=paused)
+                import_loader(spec.model)
             result = run_audit(spec, progress=progress)
         from fairaudit.publish import publish_report
 

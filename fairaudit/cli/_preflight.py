@@ -8,7 +8,6 @@ waits for that worker.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,10 +24,9 @@ __all__ = [
     "check_run_files",
     "check_policy",
     "check_source_date_epoch",
-    "collector_paused",
     "early_worker",
+    "owns_process",
     "prepare_report",
-    "settle_imports",
 ]
 
 
@@ -61,39 +59,15 @@ def early_worker(spec: Any) -> Iterator[None]:
 
 
 #: ``ctx.obj`` of the console script's command (``main``): its process is the command's own
-#: and ends with it, so ``run`` may tune its garbage collector (``collector_paused``).
+#: and ends with it (``runtime.imports_frozen`` may tune its garbage collector).
 CONSOLE_PROCESS = "the fairaudit console script"
 
 
-def collector_paused() -> bool:
-    """Pause the garbage collector while ``run`` imports its libraries, in the console
-    script's own process only; return whether it did (``settle_imports`` resumes it).
-
-    Imports create about 150,000 objects that live until the process ends and almost no
-    garbage, yet each full collection walked them all: three during the sample audit's
-    imports (0.12 s) and one while its report was written (0.08 s). In another caller's
-    process (``CliRunner``, a notebook) the collector is left alone.
-    """
+def owns_process() -> bool:
+    """Return whether this command runs in the console script's own process (not in a
+    ``CliRunner`` or another caller's)."""
     context = click.get_current_context(silent=True)
-    if context is None or context.find_root().obj != CONSOLE_PROCESS:
-        return False
-    gc.disable()
-    return True
-
-
-def settle_imports(spec: Any, *, paused: bool) -> None:
-    """Import what loading the model needs; then, if the collector was ``paused``, move every
-    object so far out of its way (``gc.freeze``) and resume it.
-
-    Called before any data is read: nothing the audit allocates is frozen.
-    """
-    if isinstance(spec.model, Path):
-        from fairaudit.models import import_loader
-
-        import_loader(spec.model)
-    if paused:
-        gc.freeze()
-        gc.enable()
+    return context is not None and context.find_root().obj == CONSOLE_PROCESS
 
 
 def check_policy(spec: Any) -> None:

@@ -5,6 +5,7 @@ its process ends (at once, without tearing down its modules)."""
 from __future__ import annotations
 
 from fairaudit.runtime._clock import BadSourceDateEpoch, reproducible_time
+from fairaudit.runtime._collector import imports_frozen
 from fairaudit.runtime._exit import exit_process
 from fairaudit.runtime._lent import Prepared, lend_worker, run_beside, while_waiting
 from fairaudit.runtime._signals import (
@@ -14,7 +15,7 @@ from fairaudit.runtime._signals import (
     signals_deferred,
     stop_on_signals,
 )
-from fairaudit.runtime._workers import worker_pool, worker_results
+from fairaudit.runtime._workers import in_worker_process, worker_pool, worker_results
 
 __all__ = [
     "BadSourceDateEpoch",
@@ -22,6 +23,8 @@ __all__ = [
     "Interrupted",
     "Prepared",
     "exit_process",
+    "imports_frozen",
+    "in_worker_process",
     "in_main_thread",
     "lend_worker",
     "reproducible_time",

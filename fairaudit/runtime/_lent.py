@@ -11,7 +11,6 @@ that lent it, and Ctrl-C and SIGTERM stop it as they stop any worker.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import threading
@@ -22,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from fairaudit.runtime._collector import imports_frozen
 from fairaudit.runtime._signals import signals_deferred
 from fairaudit.runtime._workers import finished_results, terminate_pool, worker_pool
 
@@ -133,17 +133,10 @@ def _idle_core() -> bool:
 
 
 def _import_modules(names: tuple[str, ...]) -> None:
-    """Import ``names`` (a lent worker's first task) with the garbage collector paused, then
-    freeze what they left (``gc.freeze``): collections during its fits no longer walk the
-    ~140,000 objects of scikit-learn, pandas and fairlearn (a full one is 0.06 s of an
-    ExponentiatedGradient fit). The worker process is the lender's own."""
-    gc.disable()
-    try:
+    """Import ``names`` (a lent worker's first task), out of the collector's way."""
+    with imports_frozen(True):  # the worker is this package's own process
         for name in names:
             importlib.import_module(name)
-    finally:
-        gc.freeze()
-        gc.enable()
 
 
 @contextmanager

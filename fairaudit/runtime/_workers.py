@@ -29,7 +29,13 @@ from fairaudit.runtime._signals import Interrupted, in_main_thread, signals_defe
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-__all__ = ["finished_results", "terminate_pool", "worker_pool", "worker_results"]
+__all__ = [
+    "finished_results",
+    "in_worker_process",
+    "terminate_pool",
+    "worker_pool",
+    "worker_results",
+]
 
 #: How often a worker checks that the process that started it is still there (seconds).
 _PARENT_CHECK_INTERVAL = 0.25
@@ -47,6 +53,13 @@ def _exit_with_parent(parent: int) -> None:
 
 #: Whether this worker runs a task now (set by ``_run_task``; read by ``_stop_worker``).
 _running_task = False
+#: Whether this process is a worker a ``worker_pool`` started (set by ``_worker_setup``).
+_is_worker = False
+
+
+def in_worker_process() -> bool:
+    """Return whether this process is a worker of a ``worker_pool``: fairaudit's own."""
+    return _is_worker
 
 
 def _stop_worker(signum: int, frame: FrameType | None) -> None:
@@ -88,6 +101,8 @@ def _exit_at_once() -> None:
 
 def _worker_setup(parent: int) -> None:
     """Prepare a worker: the parent decides when to stop, and the worker dies with it."""
+    global _is_worker
+    _is_worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
     atexit.register(_exit_at_once)
