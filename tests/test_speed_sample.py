@@ -426,3 +426,24 @@ def test_only_a_pool_worker_says_it_is_one() -> None:
     with worker_results(_worker_flag, [0], workers=1) as results:
         assert list(results) == [True]
     assert not in_worker_process()
+
+
+def test_scipy_special_is_imported_before_pandas_for_a_skops_model_only() -> None:
+    """skops' allowlist finds scipy.special's ufuncs by walking sys.modules in import order
+    (``_skops_trust.import_allowlist_first``): the run imports it before pandas."""
+    done = _run(
+        f"""
+        import sys
+        from pathlib import Path
+        from fairaudit.cli._preflight import audit_function
+        from fairaudit.spec import load_config
+        from fairaudit._skops_trust import import_allowlist_first
+        import_allowlist_first(Path("model.joblib"))
+        import_allowlist_first(None)
+        print("scipy.special" in sys.modules)
+        audit_function(load_config(Path({str(SAMPLE_CONFIG)!r})))
+        order = list(sys.modules)
+        print(order.index("scipy.special") < order.index("pandas"), "skops.io" in order)
+        """
+    )
+    assert done.stdout.split() == ["False", "True", "True"], done.stderr

@@ -36,11 +36,11 @@ from fairaudit.cli._options import (
 )
 from fairaudit.cli._preflight import (
     CONSOLE_PROCESS,
+    audit_function,
     check_policy,
     check_run_files,
     check_source_date_epoch,
     early_worker,
-    owns_process,
     prepare_report,
 )
 from fairaudit.cli._review import review
@@ -330,7 +330,7 @@ def run(
     """
     check_source_date_epoch()  # before the imports: numpy itself chokes on a bad value
     from fairaudit.provenance import ledger_path_for
-    from fairaudit.runtime import imports_frozen, while_waiting
+    from fairaudit.runtime import while_waiting
     from fairaudit.spec import load_config
 
     options = _spec_options(data, options)
@@ -358,12 +358,7 @@ def run(
         # ready for the first retraining fit sooner. While only the wait for it is left,
         # this process prepares the report (``while_waiting``).
         with early_worker(spec), while_waiting(prepare_report):
-            with imports_frozen(owns_process()):
-                from fairaudit.models import import_loader
-                from fairaudit.pipe import run_audit
-
-                import_loader(spec.model)
-            result = run_audit(spec, progress=progress)
+            result = audit_function(spec)(spec, progress=progress)
         from fairaudit.publish import publish_report
 
         published = publish_report(

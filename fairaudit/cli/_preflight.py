@@ -9,7 +9,7 @@ waits for that worker.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from fairaudit.errors import ConfigError
 __all__ = [
     "CONSOLE_PROCESS",
     "RETRAINING_MODULES",
+    "audit_function",
     "check_run_files",
     "check_policy",
     "check_source_date_epoch",
@@ -68,6 +69,27 @@ def owns_process() -> bool:
     ``CliRunner`` or another caller's)."""
     context = click.get_current_context(silent=True)
     return context is not None and context.find_root().obj == CONSOLE_PROCESS
+
+
+def audit_function(spec: Any) -> Callable[..., Any]:
+    """Import the audit and what loading its model needs; return ``pipe.run_audit``.
+
+    scipy.special comes first when the model is a .skops file
+    (``_skops_trust.import_allowlist_first``: 0.2 s less), and in the console script's own
+    process the imports are frozen out of the garbage collector's way
+    (``runtime.imports_frozen``). Nothing is read yet.
+    """
+    from fairaudit.runtime import imports_frozen
+
+    with imports_frozen(owns_process()):
+        from fairaudit._skops_trust import import_allowlist_first
+
+        import_allowlist_first(spec.model)
+        from fairaudit.models import import_loader
+        from fairaudit.pipe import run_audit
+
+        import_loader(spec.model)
+    return run_audit
 
 
 def check_policy(spec: Any) -> None:
