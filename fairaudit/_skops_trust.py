@@ -105,6 +105,10 @@ def _type_name(obj: Any) -> str:
     return f"{obj.__module__}.{obj.__name__}"
 
 
+def _is_skops_file(model: object) -> bool:
+    return isinstance(model, Path) and model.suffix.lower() == ".skops"
+
+
 def import_allowlist_first(model: object) -> None:
     """If ``model`` is a .skops file, import scipy.special now: before pandas and the pipe.
 
@@ -114,8 +118,18 @@ def import_allowlist_first(model: object) -> None:
     is found that much sooner: ``fairaudit run``'s imports took 1.68-1.74 s instead of
     1.9-2.0 s (benchmarks/README.md). Nothing else changes: skops would import it anyway.
     """
-    if isinstance(model, Path) and model.suffix.lower() == ".skops":
+    if _is_skops_file(model):
         import scipy.special  # noqa: F401
+
+
+def import_skops(model: object) -> None:
+    """If ``model`` is a .skops file, import skops and build the allowlist now, without
+    reading the file: loading it then only reads and builds. Anything else (an estimator in
+    memory, a pickle, None) needs nothing here."""
+    if _is_skops_file(model):
+        import skops.io  # noqa: F401
+
+        trusted_model_types()  # cached; imports the model parts it names
 
 
 @functools.cache

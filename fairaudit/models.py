@@ -43,7 +43,6 @@ __all__ = [
     "NEVER_TRUSTED_TYPES",
     "UNTRUSTED_TYPES",
     "feature_columns",
-    "import_loader",
     "is_never_trusted",
     "load_model",
     "memory_model",
@@ -125,16 +124,6 @@ def _refuse_cache_folders(path: Path, estimator: Any) -> None:
             f"model file '{path}' sets {', '.join(cached)}: a cache folder that retraining "
             "would write to; save the model with memory=None"
         )
-
-
-def import_loader(model: Path | Any) -> None:
-    """Import what loading ``model`` needs (skops and scikit-learn for a .skops file),
-    without reading it: ``load_model`` then only reads and builds. Anything but a path
-    (an estimator in memory, None) needs nothing."""
-    if isinstance(model, Path) and model.suffix.lower() == ".skops":
-        import skops.io  # noqa: F401
-
-        trusted_model_types()  # cached; imports the model parts it names
 
 
 def load_model(

@@ -172,12 +172,12 @@ def _run_model_job(job: _Job, key: Ed25519PrivateKey | None) -> dict[str, Any]:
     assert isinstance(job.spec, AuditSpec)
     # In a worker process (fairaudit's own), the first audit's imports are frozen.
     with imports_frozen(in_worker_process()):
-        from fairaudit.models import import_loader
+        from fairaudit._skops_trust import import_skops
         from fairaudit.pipe import run_audit
         from fairaudit.policy import exit_code_for
         from fairaudit.publish import publish_report
 
-        import_loader(job.spec.model)
+        import_skops(job.spec.model)
     result = run_audit(job.spec)
     published = publish_report(
         result,

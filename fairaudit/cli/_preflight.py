@@ -82,13 +82,12 @@ def audit_function(spec: Any) -> Callable[..., Any]:
     from fairaudit.runtime import imports_frozen
 
     with imports_frozen(owns_process()):
-        from fairaudit._skops_trust import import_allowlist_first
+        from fairaudit._skops_trust import import_allowlist_first, import_skops
 
         import_allowlist_first(spec.model)
-        from fairaudit.models import import_loader
         from fairaudit.pipe import run_audit
 
-        import_loader(spec.model)
+        import_skops(spec.model)
     return run_audit
 
 

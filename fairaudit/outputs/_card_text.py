@@ -30,7 +30,8 @@ def md(value: Any) -> str:
 
 
 def num(value: Any, digits: int = 4) -> str:
-    """Return a number as a card shows it: ``digits`` places, counts with separators."""
+    """Return a number as cards and the report (its ``num`` filter) show it: ``digits``
+    places, counts with separators, 'undefined' for null or not finite."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "undefined"
     if isinstance(value, int) and not isinstance(value, bool):

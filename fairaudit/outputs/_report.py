@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from fairaudit.display import display_text
 from fairaudit.errors import OutputError
+from fairaudit.outputs._card_text import num
 from fairaudit.outputs._report_groups import TOP_GROUPS
 from fairaudit.outputs._report_multiclass import multiclass_context
 from fairaudit.outputs._report_regression import regression_context
@@ -47,12 +48,12 @@ __all__ = [
     "Verdict",
     "WorstOff",
     "build_context",
+    "compile_templates",
     "embedded_json",
     "group_label",
     "render_html",
     "report_paths",
     "template_dir",
-    "compile_templates",
     "template_environment",
 ]
 
@@ -88,7 +89,7 @@ def template_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["num"] = format_number
+    env.filters["num"] = num
     env.filters["interval"] = format_interval
     env.filters["group"] = group_label
     env.filters["signed"] = format_change
@@ -115,15 +116,6 @@ def strip_css_comments(text: str) -> str:
     """Return a page's ``<style>`` without its CSS comments (only the templates' own text
     passes here, never data)."""
     return _CSS_COMMENT.sub("", text)
-
-
-def format_number(value: Any, digits: int = 4) -> str:
-    """Return a number rounded for display, or 'undefined' for null."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "undefined"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return f"{value:.{digits}f}"
 
 
 def format_change(value: float | None, digits: int = 3) -> str:
